@@ -1,0 +1,179 @@
+// Validating data fields against their declarations. See check_data.hpp.
+#include "runtime/data/check_data.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "frontend/source.hpp"
+
+namespace latent {
+
+namespace {
+
+std::string number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string dims_list(const std::vector<int64_t>& dims) {
+  std::string s;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(dims[i]);
+  }
+  return s;
+}
+
+// "a single number", "an array of 9 values", "an array with dims [2, 3]".
+std::string describe_shape(const std::vector<int64_t>& dims) {
+  if (dims.empty()) return "a single number";
+  if (dims.size() == 1)
+    return "an array of " + std::to_string(dims[0]) + (dims[0] == 1 ? " value" : " values");
+  return "an array with dims [" + dims_list(dims) + "]";
+}
+
+int64_t product(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+// Stan-style 1-based index of a row-major position over dims: "[2, 3]".
+std::string stan_index(int64_t pos, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> idx(dims.size());
+  for (size_t k = dims.size(); k-- > 0;) {
+    idx[k] = pos % dims[k] + 1;
+    pos /= dims[k];
+  }
+  return "[" + dims_list(idx) + "]";
+}
+
+// A zero-size declared container may be given as [] at any nesting level:
+// the JSON dims must follow the declared ones until a 0 ends them.
+bool empty_matches(const std::vector<int64_t>& found, const std::vector<int64_t>& declared) {
+  if (found.empty() || found.size() > declared.size()) return false;
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (found[i] == declared[i]) continue;
+    if (found[i] == 0 && i + 1 == found.size()) continue;
+    return false;
+  }
+  return found.back() == 0 || product(found) == 0;
+}
+
+}  // namespace
+
+std::string describe_declaration(const DeclaredShape& decl) {
+  if (!decl.declared_as.empty()) return decl.declared_as;
+  std::string bounds;
+  if (decl.lower || decl.upper) {
+    bounds = "<";
+    if (decl.lower) bounds += "lower=" + number(*decl.lower);
+    if (decl.lower && decl.upper) bounds += ", ";
+    if (decl.upper) bounds += "upper=" + number(*decl.upper);
+    bounds += ">";
+  }
+  const std::string base = decl.is_int ? "int" : "real";
+  if (decl.dims.empty()) return base + bounds + " " + decl.name;
+  if (decl.is_int) return "array[" + dims_list(decl.dims) + "] int" + bounds + " " + decl.name;
+  if (decl.is_matrix_last2 && decl.dims.size() >= 2) {
+    std::vector<int64_t> arr(decl.dims.begin(), decl.dims.end() - 2);
+    std::string m = "matrix" + bounds + "[" + std::to_string(decl.dims[decl.dims.size() - 2]) +
+                    ", " + std::to_string(decl.dims.back()) + "]";
+    if (!arr.empty()) m = "array[" + dims_list(arr) + "] " + m;
+    return m + " " + decl.name;
+  }
+  // Vector or array of reals: the shape is what matters here.
+  return base + bounds + "[" + dims_list(decl.dims) + "] " + decl.name;
+}
+
+std::vector<double> to_storage_order(const std::vector<double>& row_major,
+                                     const std::vector<int64_t>& dims, bool is_matrix_last2) {
+  if (!is_matrix_last2 || dims.size() < 2) return row_major;
+  const int64_t rows = dims[dims.size() - 2];
+  const int64_t cols = dims.back();
+  const int64_t block = rows * cols;
+  std::vector<double> out(row_major.size());
+  if (block == 0) return out;
+  const int64_t elements = static_cast<int64_t>(row_major.size()) / block;
+  for (int64_t e = 0; e < elements; ++e) {
+    const double* src = row_major.data() + e * block;
+    double* dst = out.data() + e * block;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  }
+  return out;
+}
+
+std::vector<double> check_and_flatten(const DataValue& value, const DeclaredShape& decl,
+                                      const std::string& source) {
+  const std::string where = source + ": field '" + decl.name + "': ";
+  for (int64_t d : decl.dims) {
+    if (d < 0)
+      throw UserError(where + "declared size " + std::to_string(d) + " is negative (dims [" +
+                      dims_list(decl.dims) + "])");
+  }
+
+  // --- shape ------------------------------------------------------------------
+  const int64_t declared_size = product(decl.dims);
+  if (value.dims != decl.dims) {
+    const bool ok_empty = declared_size == 0 && value.values.empty() &&
+                          empty_matches(value.dims, decl.dims);
+    if (!ok_empty) {
+      if (decl.dims.size() == 1 && value.dims.size() == 1)
+        throw UserError(where + "expected " + describe_shape(decl.dims) + ", found " +
+                        std::to_string(value.dims[0]));
+      throw UserError(where + "expected " + describe_shape(decl.dims) + ", found " +
+                      describe_shape(value.dims));
+    }
+    return {};
+  }
+
+  // --- values: integrality and bounds, in the user's (row-major) order ---------
+  const bool scalar = decl.dims.empty();
+  auto at = [&](size_t i) { return scalar ? std::string() : " at index " + stan_index(i, decl.dims); };
+  constexpr double two63 = 9223372036854775808.0;     // 2^63
+  constexpr double two53 = 9007199254740992.0;        // 2^53
+  for (size_t i = 0; i < value.values.size(); ++i) {
+    const double v = value.values[i];
+    if (decl.is_int) {
+      if (!std::isfinite(v) || v != std::floor(v))
+        throw UserError(where + "expected an integer" + at(i) + ", found " + number(v));
+      if (v >= two63 || v < -two63)
+        throw UserError(where + "integer " + number(v) + at(i) +
+                        " does not fit in a 64-bit integer");
+      if (std::fabs(v) > two53)
+        throw UserError(where + "integer " + number(v) + at(i) +
+                        " is too large: data are stored as doubles, which hold integers "
+                        "exactly only up to 2^53 = 9007199254740992");
+    }
+    if (decl.lower && !(v >= *decl.lower)) {
+      if (std::isnan(v))
+        throw UserError(where + "value NaN" + at(i) + " is not allowed: the declared lower bound is " +
+                        number(*decl.lower));
+      throw UserError(where + "value " + number(v) + at(i) + " is below the declared lower bound " +
+                      number(*decl.lower));
+    }
+    if (decl.upper && !(v <= *decl.upper)) {
+      if (std::isnan(v))
+        throw UserError(where + "value NaN" + at(i) + " is not allowed: the declared upper bound is " +
+                        number(*decl.upper));
+      throw UserError(where + "value " + number(v) + at(i) + " is above the declared upper bound " +
+                      number(*decl.upper));
+    }
+  }
+  return to_storage_order(value.values, decl.dims, decl.is_matrix_last2);
+}
+
+std::vector<double> check_and_flatten(const DataSet& data, const DeclaredShape& decl) {
+  const DataValue* value = data.find(decl.name);
+  if (value == nullptr)
+    throw UserError(data.source() + ": field '" + decl.name +
+                    "' is missing (declared in the data block as " + describe_declaration(decl) +
+                    ")");
+  return check_and_flatten(*value, decl, data.source());
+}
+
+}  // namespace latent
