@@ -1,0 +1,562 @@
+// Parse tree -> AST.
+//
+// Runs only on a parse tree without syntax errors, so every child the grammar
+// requires is present. The grammar is deliberately loose in a few places so
+// that this file can give precise messages; it checks:
+//   - block names ("paramters" -> unknown block), order and duplicates;
+//   - what each block may contain (only declarations without a value in data
+//     and parameters; function definitions only in functions, which are not
+//     supported yet);
+//   - type sizes (vector[N], matrix[M, N], no size on int/real), unsupported
+//     types, array syntax (new `array[N] real x` or old `real x[N]`, not both);
+//   - constraint names and combinations (<lower, upper> or <offset, multiplier>);
+//   - integer and real literals out of range, truncation T[,] (not supported yet).
+//
+// Locations: every node's `loc` is its first token (line and column, 1-based,
+// columns counting Unicode code points). For a Binary node that is the start of
+// its left operand, as in stanc3's spans, so `loc` is the same for all nodes
+// that start at the same place. A VarDecl's loc is its name; the Decl statement
+// holding it starts at the type.
+#include "frontend/parse_detail.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <map>
+
+namespace latent::parse_detail {
+
+namespace {
+
+using P = LatentParser;
+using namespace latent::ast;
+
+// Stan's block order; the rank of each block kind.
+int block_rank(BlockKind kind) { return static_cast<int>(kind); }
+
+const char* kBlockList =
+    "functions, data, transformed data, parameters, transformed parameters, model, generated quantities";
+
+std::string unescape_string(const std::string& quoted) {
+  // Drop the quotes; resolve \" \\ \n \t, keep any other escape as written.
+  std::string out;
+  const std::string body = quoted.size() >= 2 ? quoted.substr(1, quoted.size() - 2) : "";
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\\' && i + 1 < body.size()) {
+      const char c = body[++i];
+      switch (c) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        default: out += '\\'; out += c; break;
+      }
+    } else {
+      out += body[i];
+    }
+  }
+  return out;
+}
+
+// Decimal exponent of the leading digit of a real literal's value (1.5e3 -> 3,
+// 0.02 -> -2); used to tell overflow from underflow.
+long decimal_magnitude(const std::string& text) {
+  const size_t e = text.find_first_of("eE");
+  const std::string mantissa = text.substr(0, e);
+  long exponent = 0;
+  if (e != std::string::npos) {
+    const std::string digits = text.substr(e + 1);
+    // Saturate absurd exponents instead of overflowing.
+    const char* begin = digits.c_str() + (digits[0] == '+' ? 1 : 0);
+    auto [ptr, ec] = std::from_chars(begin, digits.c_str() + digits.size(), exponent);
+    if (ec == std::errc::result_out_of_range) exponent = digits[0] == '-' ? -100000 : 100000;
+  }
+  const size_t dot = mantissa.find('.');
+  const std::string int_part = mantissa.substr(0, dot);
+  const size_t first = int_part.find_first_not_of('0');
+  if (first != std::string::npos) return static_cast<long>(int_part.size() - first) - 1 + exponent;
+  const std::string frac = dot == std::string::npos ? "" : mantissa.substr(dot + 1);
+  const size_t nz = frac.find_first_not_of('0');
+  if (nz == std::string::npos) return 0;  // the value is zero
+  return -static_cast<long>(nz) - 1 + exponent;
+}
+
+class AstBuilder {
+ public:
+  explicit AstBuilder(DiagnosticList& diags) : diags_(diags) {}
+
+  std::unique_ptr<Program> program(P::ProgramContext* ctx, std::shared_ptr<const SourceFile> source) {
+    auto program = std::make_unique<Program>();
+    program->source = std::move(source);
+    std::map<BlockKind, SourceLoc> seen;
+    int highest_rank = -1;
+    BlockKind highest = BlockKind::Functions;
+    for (P::TopBlockContext* block_ctx : ctx->topBlock()) {
+      std::optional<BlockKind> kind = block_kind(block_ctx);
+      if (!kind) continue;
+      const SourceLoc loc = loc_of(block_ctx->getStart());
+      if (auto it = seen.find(*kind); it != seen.end()) {
+        error(loc, std::string("duplicate '") + block_name(*kind) + "' block (the first one is at line " +
+                       std::to_string(it->second.line) + ")");
+        continue;
+      }
+      seen[*kind] = loc;
+      if (block_rank(*kind) < highest_rank) {
+        error(loc, std::string("the '") + block_name(*kind) + "' block must come before the '" +
+                       block_name(highest) + "' block (blocks go in the order: " + kBlockList + ")");
+      } else {
+        highest_rank = block_rank(*kind);
+        highest = *kind;
+      }
+      program->blocks.push_back(block(block_ctx, *kind));
+    }
+    return program;
+  }
+
+ private:
+  DiagnosticList& diags_;
+  bool quiet_ = false;  // set while re-building parts shared by several declarators
+
+  void error(SourceLoc loc, std::string message) {
+    if (!quiet_) diags_.error(loc, std::move(message));
+  }
+
+  // ---- blocks ----
+
+  std::optional<BlockKind> block_kind(P::TopBlockContext* ctx) {
+    const std::string name = ctx->name->getText();
+    const std::string qualifier = ctx->qualifier ? ctx->qualifier->getText() : "";
+    const SourceLoc loc = loc_of(ctx->name);
+    if (name == "transformed" || name == "generated") {
+      const std::string want = name == "transformed" ? "'data' or 'parameters'" : "'quantities'";
+      if (name == "transformed" && qualifier == "data") return BlockKind::TransformedData;
+      if (name == "transformed" && qualifier == "parameters") return BlockKind::TransformedParameters;
+      if (name == "generated" && qualifier == "quantities") return BlockKind::GeneratedQuantities;
+      error(ctx->qualifier ? loc_of(ctx->qualifier) : loc_after(ctx->name),
+            "expected " + want + " after '" + name + "'");
+      return std::nullopt;
+    }
+    std::optional<BlockKind> kind;
+    if (name == "functions") kind = BlockKind::Functions;
+    if (name == "data") kind = BlockKind::Data;
+    if (name == "parameters") kind = BlockKind::Parameters;
+    if (name == "model") kind = BlockKind::Model;
+    if (!kind) {
+      error(loc, "unknown block '" + name + "'; the blocks are: " + kBlockList);
+      return std::nullopt;
+    }
+    if (ctx->qualifier) {
+      error(loc_of(ctx->qualifier), "unexpected '" + qualifier + "' after '" + name + "', expected '{'");
+      return std::nullopt;
+    }
+    return kind;
+  }
+
+  Block block(P::TopBlockContext* ctx, BlockKind kind) {
+    Block block;
+    block.kind = kind;
+    block.loc = loc_of(ctx->getStart());
+    const bool declarations_only = kind == BlockKind::Data || kind == BlockKind::Parameters;
+    bool reported_functions = false;
+    for (P::BlockEntryContext* entry : ctx->blockEntry()) {
+      if (auto* f = entry->functionDef()) {
+        if (kind != BlockKind::Functions) {
+          error(loc_of(f->getStart()), "function definitions are only allowed in the 'functions' block");
+        } else if (!reported_functions) {
+          error(loc_of(f->getStart()), "user-defined functions are not supported yet");
+          reported_functions = true;
+        }
+      } else if (kind == BlockKind::Functions) {
+        error(loc_of(entry->getStart()), "only function definitions are allowed in the 'functions' block");
+      } else if (auto* d = entry->varDecl()) {
+        const size_t first = block.stmts.size();
+        declaration(d, block.stmts);
+        if (declarations_only) {
+          for (size_t i = first; i < block.stmts.size(); ++i)
+            if (block.stmts[i]->decl->init)
+              error(block.stmts[i]->decl->init->loc, std::string("variables in the '") + block_name(kind) +
+                                                         "' block cannot be given a value");
+        }
+      } else if (declarations_only) {
+        error(loc_of(entry->getStart()),
+              std::string("only variable declarations are allowed in the '") + block_name(kind) + "' block");
+      } else {
+        block.stmts.push_back(statement(entry->statement()));
+      }
+    }
+    return block;
+  }
+
+  // ---- declarations ----
+
+  // One VarDecl per declarator: `real x, y = 1;` appends two Decl statements.
+  // The shared type is rebuilt for each declarator (diagnostics only once).
+  void declaration(P::VarDeclContext* ctx, std::vector<StmtPtr>& out) {
+    const bool was_quiet = quiet_;
+    for (P::DeclaratorContext* declarator : ctx->declarator()) {
+      auto stmt = make_stmt(StmtKind::Decl, ctx->getStart());
+      stmt->decl = var_decl(ctx, declarator);
+      out.push_back(std::move(stmt));
+      quiet_ = true;
+    }
+    quiet_ = was_quiet;
+  }
+
+  std::unique_ptr<VarDecl> var_decl(P::VarDeclContext* ctx, P::DeclaratorContext* declarator) {
+    auto decl = std::make_unique<VarDecl>();
+    decl->loc = loc_of(declarator->IDENT()->getSymbol());
+    decl->name = declarator->IDENT()->getText();
+    antlr4::Token* type_token = ctx->typeName()->getStart();
+    const std::string type_name = type_token->getText();
+    decl->base = base_type(type_token);
+
+    // Sizes of the type itself.
+    for (auto* e : ctx->typeSizes) decl->sizes.push_back(expression(e));
+    const size_t want = decl->base == BaseType::Int || decl->base == BaseType::Real ? 0
+                        : decl->base == BaseType::Matrix                          ? 2
+                                                                                  : 1;
+    if (decl->sizes.size() != want) {
+      const SourceLoc at = ctx->typeSizes.empty() ? loc_after(type_token) : loc_of(ctx->typeSizes[0]->getStart());
+      if (want == 0)
+        error(at, "'" + type_name + "' takes no size; for an array write 'array[N] " + type_name + " " +
+                      decl->name + "'");
+      else if (want == 1)
+        error(at, "'" + type_name + "' needs one size, as in '" + type_name + "[N] " + decl->name + "'");
+      else
+        error(at, "'" + type_name + "' needs two sizes, as in '" + type_name + "[M, N] " + decl->name + "'");
+    }
+
+    // Array dimensions: new or old syntax.
+    for (auto* e : ctx->arraySizes) decl->array_sizes.push_back(expression(e));
+    if (!declarator->dims.empty()) {
+      if (!ctx->arraySizes.empty())
+        error(loc_of(declarator->dims[0]->getStart()),
+              "array sizes given twice: use either 'array[...] " + type_name + " " + decl->name + "' or the old form '" +
+                  type_name + " " + decl->name + "[...]', not both");
+      for (auto* e : declarator->dims) decl->array_sizes.push_back(expression(e));
+    }
+
+    if (auto* c = ctx->typeConstraint()) decl->constraint = constraint(c, decl->base, type_name);
+    if (declarator->init) decl->init = expression(declarator->init);
+    return decl;
+  }
+
+  BaseType base_type(antlr4::Token* token) {
+    switch (token->getType()) {
+      case P::INT: return BaseType::Int;
+      case P::REAL: return BaseType::Real;
+      case P::VECTOR: return BaseType::Vector;
+      case P::ROW_VECTOR: return BaseType::RowVector;
+      case P::MATRIX: return BaseType::Matrix;
+      case P::SIMPLEX: return BaseType::Simplex;
+      case P::CHOLESKY_FACTOR_CORR: return BaseType::CholeskyFactorCorr;
+      default:
+        error(loc_of(token), "type '" + token->getText() + "' is not supported yet");
+        return BaseType::Real;
+    }
+  }
+
+  Constraint constraint(P::TypeConstraintContext* ctx, BaseType base, const std::string& type_name) {
+    Constraint c;
+    const SourceLoc loc = loc_of(ctx->getStart());
+    if (base == BaseType::Simplex || base == BaseType::CholeskyFactorCorr) {
+      error(loc, "'" + type_name + "' cannot have <...> constraints: the type already constrains its values");
+      return c;
+    }
+    for (P::ConstraintItemContext* item : ctx->constraintItem()) {
+      const std::string name = item->IDENT()->getText();
+      const SourceLoc item_loc = loc_of(item->getStart());
+      ExprPtr* slot = name == "lower"        ? &c.lower
+                      : name == "upper"      ? &c.upper
+                      : name == "offset"     ? &c.offset
+                      : name == "multiplier" ? &c.multiplier
+                                             : nullptr;
+      if (slot == nullptr) {
+        error(item_loc, "unknown constraint '" + name + "'; expected lower, upper, offset or multiplier");
+        continue;
+      }
+      if (*slot) {
+        error(item_loc, "'" + name + "' is given twice");
+        continue;
+      }
+      *slot = arith(item->arithExpr());
+    }
+    const bool bounds = c.lower || c.upper;
+    const bool affine = c.offset || c.multiplier;
+    if (bounds && affine)
+      error(loc, "a declaration cannot have both lower/upper bounds and offset/multiplier");
+    if (affine && base == BaseType::Int) error(loc, "'int' cannot have an offset or multiplier");
+    return c;
+  }
+
+  // ---- statements ----
+
+  StmtPtr make_stmt(StmtKind kind, antlr4::Token* start) {
+    auto s = std::make_unique<Stmt>();
+    s->kind = kind;
+    s->loc = loc_of(start);
+    return s;
+  }
+
+  // `{ ... }` bodies and the statement lists of nested blocks.
+  void block_items(antlr4::ParserRuleContext* ctx, std::vector<StmtPtr>& out) {
+    for (antlr4::tree::ParseTree* child : ctx->children) {
+      if (auto* d = dynamic_cast<P::VarDeclContext*>(child))
+        declaration(d, out);
+      else if (auto* s = dynamic_cast<P::StatementContext*>(child))
+        out.push_back(statement(s));
+    }
+  }
+
+  std::vector<ExprPtr> printables(const std::vector<P::PrintableContext*>& items) {
+    std::vector<ExprPtr> out;
+    for (auto* p : items) {
+      if (p->STRING()) {
+        auto e = make_expr(ExprKind::StringLit, p->getStart());
+        e->name = unescape_string(p->STRING()->getText());
+        out.push_back(std::move(e));
+      } else {
+        out.push_back(expression(p->expression()));
+      }
+    }
+    return out;
+  }
+
+  StmtPtr statement(P::StatementContext* ctx) {
+    antlr4::Token* start = ctx->getStart();
+    if (auto* c = dynamic_cast<P::AssignStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Assign, start);
+      s->lhs = lhs(c->lhs());
+      s->op = c->assignOp()->getText();
+      s->rhs = expression(c->expression());
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::TildeStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Tilde, start);
+      s->lhs = expression(c->variate);
+      s->dist = c->dist->getText();
+      for (auto* a : c->args) s->args.push_back(expression(a));
+      if (auto* t = c->truncation()) {
+        if (t->IDENT()->getText() != "T")
+          error(loc_of(t->getStart()), "unexpected '" + t->IDENT()->getText() +
+                                           "' after the distribution; truncation is written T[lower, upper]");
+        else
+          error(loc_of(t->getStart()), "truncation T[...] is not supported yet");
+      }
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::TargetStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::TargetPlus, start);
+      s->rhs = expression(c->expression());
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::ForStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::For, start);
+      s->loop_var = c->IDENT()->getText();
+      s->lower = expression(c->lo);
+      s->upper = expression(c->hi);
+      s->body = statement(c->statement());
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::ForeachStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Foreach, start);
+      s->loop_var = c->IDENT()->getText();
+      s->lower = expression(c->expression());
+      s->body = statement(c->statement());
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::WhileStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::While, start);
+      s->cond = expression(c->expression());
+      s->body = statement(c->statement());
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::IfStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::If, start);
+      s->cond = expression(c->expression());
+      s->body = statement(c->then);
+      if (c->otherwise) s->else_body = statement(c->otherwise);
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::BlockStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Block, start);
+      block_items(c, s->stmts);
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::PrintStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Print, start);
+      s->args = printables(c->printable());
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::RejectStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Reject, start);
+      s->args = printables(c->printable());
+      return s;
+    }
+    if (dynamic_cast<P::BreakStmtContext*>(ctx)) return make_stmt(StmtKind::Break, start);
+    if (dynamic_cast<P::ContinueStmtContext*>(ctx)) return make_stmt(StmtKind::Continue, start);
+    if (auto* c = dynamic_cast<P::ReturnStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Return, start);
+      if (c->expression()) s->rhs = expression(c->expression());
+      return s;
+    }
+    if (auto* c = dynamic_cast<P::CallStmtContext*>(ctx)) {
+      auto s = make_stmt(StmtKind::Expression, start);
+      s->rhs = call(c->call());
+      return s;
+    }
+    return make_stmt(StmtKind::Empty, start);  // EmptyStmtContext
+  }
+
+  // x, x[i], x[i][j, k]
+  ExprPtr lhs(P::LhsContext* ctx) {
+    auto e = make_expr(ExprKind::Var, ctx->IDENT()->getSymbol());
+    e->name = ctx->IDENT()->getText();
+    for (P::IndexesContext* group : ctx->indexes()) {
+      auto indexed = make_expr(ExprKind::Index, ctx->getStart());
+      indexed->args.push_back(std::move(e));
+      indexed->indices = indexes(group);
+      e = std::move(indexed);
+    }
+    return e;
+  }
+
+  // ---- expressions ----
+
+  ExprPtr make_expr(ExprKind kind, antlr4::Token* start) {
+    auto e = std::make_unique<Expr>();
+    e->kind = kind;
+    e->loc = loc_of(start);
+    return e;
+  }
+
+  ExprPtr expression(P::ExpressionContext* ctx) {
+    if (auto* c = dynamic_cast<P::ArithOperandContext*>(ctx)) return arith(c->arithExpr());
+    if (auto* c = dynamic_cast<P::ExprBinaryContext*>(ctx)) {
+      auto e = make_expr(ExprKind::Binary, ctx->getStart());
+      e->name = c->op->getText();
+      e->args.push_back(expression(c->expression(0)));
+      e->args.push_back(expression(c->expression(1)));
+      return e;
+    }
+    auto* c = static_cast<P::TernaryContext*>(ctx);
+    auto e = make_expr(ExprKind::Ternary, ctx->getStart());
+    for (int i = 0; i < 3; ++i) e->args.push_back(expression(c->expression(i)));
+    return e;
+  }
+
+  ExprPtr arith(P::ArithExprContext* ctx) {
+    antlr4::Token* start = ctx->getStart();
+    if (auto* c = dynamic_cast<P::ArithBinaryContext*>(ctx)) {
+      auto e = make_expr(ExprKind::Binary, start);
+      e->name = c->op->getText();
+      e->args.push_back(arith(c->arithExpr(0)));
+      e->args.push_back(arith(c->arithExpr(1)));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::UnaryContext*>(ctx)) {
+      auto e = make_expr(ExprKind::Unary, start);
+      e->name = c->op->getText();
+      e->args.push_back(arith(c->arithExpr()));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::TransposeContext*>(ctx)) {
+      auto e = make_expr(ExprKind::Transpose, start);
+      e->args.push_back(arith(c->arithExpr()));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::IndexExprContext*>(ctx)) {
+      auto e = make_expr(ExprKind::Index, start);
+      e->args.push_back(arith(c->arithExpr()));
+      e->indices = indexes(c->indexes());
+      return e;
+    }
+    if (dynamic_cast<P::IntLitContext*>(ctx)) return int_literal(start);
+    if (dynamic_cast<P::RealLitContext*>(ctx)) return real_literal(start);
+    if (auto* c = dynamic_cast<P::CallExprContext*>(ctx)) return call(c->call());
+    if (dynamic_cast<P::TargetCallContext*>(ctx)) {
+      auto e = make_expr(ExprKind::Call, start);
+      e->name = "target";
+      return e;
+    }
+    if (dynamic_cast<P::VarContext*>(ctx)) {
+      auto e = make_expr(ExprKind::Var, start);
+      e->name = start->getText();
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::ParenContext*>(ctx)) return expression(c->expression());
+    if (auto* c = dynamic_cast<P::ArrayLitContext*>(ctx)) {
+      auto e = make_expr(ExprKind::ArrayLit, start);
+      for (auto* a : c->expression()) e->args.push_back(expression(a));
+      return e;
+    }
+    auto* c = static_cast<P::RowVectorLitContext*>(ctx);
+    auto e = make_expr(ExprKind::RowVectorLit, start);
+    for (auto* a : c->expression()) e->args.push_back(expression(a));
+    return e;
+  }
+
+  ExprPtr call(P::CallContext* ctx) {
+    auto e = make_expr(ExprKind::Call, ctx->getStart());
+    e->name = ctx->IDENT()->getText();
+    e->conditional_bar = ctx->bar != nullptr;
+    for (auto* a : ctx->args) e->args.push_back(expression(a));
+    return e;
+  }
+
+  std::vector<Index> indexes(P::IndexesContext* ctx) {
+    std::vector<Index> out;
+    for (P::IndexContext* i : ctx->index()) {
+      Index index;
+      if (auto* single = dynamic_cast<P::SingleIndexContext*>(i)) {
+        index.kind = Index::Kind::Single;
+        index.lower = expression(single->expression());
+      } else if (auto* range = dynamic_cast<P::RangeIndexContext*>(i); range && (range->lo || range->hi)) {
+        index.kind = Index::Kind::Range;
+        if (range->lo) index.lower = expression(range->lo);
+        if (range->hi) index.upper = expression(range->hi);
+      } else {
+        index.kind = Index::Kind::All;  // a[:] or an omitted index a[, j]
+      }
+      out.push_back(std::move(index));
+    }
+    return out;
+  }
+
+  ExprPtr int_literal(antlr4::Token* token) {
+    auto e = make_expr(ExprKind::IntLit, token);
+    const std::string text = token->getText();
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), e->int_value);
+    if (ec != std::errc() || ptr != text.data() + text.size())
+      error(e->loc, "integer literal " + text + " is too large (the largest integer is " +
+                        std::to_string(std::numeric_limits<long long>::max()) + ")");
+    return e;
+  }
+
+  ExprPtr real_literal(antlr4::Token* token) {
+    auto e = make_expr(ExprKind::RealLit, token);
+    std::string text = token->getText();
+    // from_chars does not accept "2." or ".5" in every libstdc++ version alike; normalise.
+    std::string normal = text;
+    if (normal[0] == '.') normal = "0" + normal;
+    auto [ptr, ec] = std::from_chars(normal.data(), normal.data() + normal.size(), e->real_value);
+    if (ec == std::errc::result_out_of_range) {
+      if (decimal_magnitude(text) > 0)
+        error(e->loc, "real literal " + text + " is too large for a double");
+      else
+        e->real_value = 0.0;  // underflow: the nearest double is (close to) zero
+    } else if (ec != std::errc() || ptr != normal.data() + normal.size()) {
+      error(e->loc, "malformed real literal " + text);
+    }
+    return e;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Program> build_program(LatentParser::ProgramContext* tree, std::shared_ptr<const SourceFile> source,
+                                       DiagnosticList& diags) {
+  AstBuilder builder(diags);
+  return builder.program(tree, std::move(source));
+}
+
+}  // namespace latent::parse_detail

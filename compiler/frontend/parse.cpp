@@ -1,0 +1,100 @@
+// read_source_file and parse_program: model text -> AST.
+//
+// The pipeline (see parse_detail.hpp for the pieces) stops at the first stage
+// that finds an error and throws UserError with all of that stage's
+// diagnostics, each "file:line:col: error: message" plus the source line and a
+// caret. No AST is built from a program with syntax errors, and no exception
+// other than UserError leaves parse_program.
+#include "frontend/frontend.hpp"
+#include "frontend/parse_detail.hpp"
+
+#include "LatentLexer.h"
+#include "LatentParser.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace latent {
+
+std::shared_ptr<const SourceFile> read_source_file(const std::string& path) {
+  auto fail = [&](const std::string& reason) -> UserError {
+    return UserError("cannot read model file '" + path + "': " + reason);
+  };
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec) throw fail(ec.message());
+  if (std::filesystem::is_directory(status)) throw fail("it is a directory");
+
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw fail(std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw fail(std::strerror(errno));
+
+  auto file = std::make_shared<SourceFile>();
+  file->path = path;
+  file->text = std::move(text).str();
+  return file;
+}
+
+namespace {
+
+using namespace parse_detail;
+using latent_grammar::LatentLexer;
+using latent_grammar::LatentParser;
+
+std::unique_ptr<ast::Program> run_pipeline(std::shared_ptr<const SourceFile> source, DiagnosticList& diags) {
+  check_encoding(*source, diags);
+  diags.throw_if_any();
+
+  antlr4::ANTLRInputStream input(source->text);
+  LatentLexer lexer(&input);
+  CollectingErrorListener lexer_errors(diags);
+  lexer.removeErrorListeners();
+  lexer.addErrorListener(&lexer_errors);
+  antlr4::CommonTokenStream tokens(&lexer);
+  tokens.fill();
+  diags.throw_if_any();
+  check_lexical_errors(tokens.getTokens(), diags);
+  diags.throw_if_any();
+  check_nesting(tokens.getTokens(), diags);
+  diags.throw_if_any();
+
+  LatentParser parser(&tokens);
+  CollectingErrorListener parser_errors(diags);
+  parser.removeErrorListeners();
+  parser.addErrorListener(&parser_errors);
+  parser.setErrorHandler(std::make_shared<SyntaxErrorStrategy>(diags));
+  LatentParser::ProgramContext* tree = nullptr;
+  try {
+    tree = parser.program();
+  } catch (const TooManySyntaxErrors&) {
+  }
+  if (diags.empty() && (tree == nullptr || parser.getNumberOfSyntaxErrors() > 0))
+    diags.error({}, "syntax error");  // defensive: ANTLR counted an error nobody reported
+  diags.throw_if_any();
+
+  auto program = build_program(tree, source, diags);
+  diags.throw_if_any();
+  return program;
+}
+
+}  // namespace
+
+std::unique_ptr<ast::Program> parse_program(std::shared_ptr<const SourceFile> source) {
+  DiagnosticList diags(source);
+  try {
+    return run_pipeline(source, diags);
+  } catch (const UserError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UserError(source->path + ": error: internal parser failure: " + e.what());
+  } catch (...) {
+    throw UserError(source->path + ": error: internal parser failure");
+  }
+}
+
+}  // namespace latent
