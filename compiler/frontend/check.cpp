@@ -1,0 +1,615 @@
+// The semantic checker: names, types and block rules, with Stan's semantics.
+//
+// One pass over the program in block order. Every expression gets its type
+// (Expr::type), every declaration its type (VarDecl::type). Errors are collected
+// and thrown together at the end. An expression that failed to type has
+// Type::error(), which every rule accepts silently, so one mistake gives one
+// message, not a cascade.
+#include "frontend/frontend.hpp"
+#include "frontend/scope.hpp"
+#include "frontend/typing.hpp"
+#include "stdlib/signatures.hpp"
+
+#include <unordered_map>
+
+namespace latent {
+namespace {
+
+using namespace ast;
+using typing::IndexKind;
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool ends_with_any(const std::string& s, std::initializer_list<const char*> suffixes) {
+  for (const char* x : suffixes)
+    if (ends_with(s, x)) return true;
+  return false;
+}
+
+const char* base_name(BaseType b) {
+  switch (b) {
+    case BaseType::Int: return "int";
+    case BaseType::Real: return "real";
+    case BaseType::Vector: return "vector";
+    case BaseType::RowVector: return "row_vector";
+    case BaseType::Matrix: return "matrix";
+    case BaseType::Simplex: return "simplex";
+    case BaseType::CholeskyFactorCorr: return "cholesky_factor_corr";
+  }
+  return "?";
+}
+
+Base static_base(BaseType b) {
+  switch (b) {
+    case BaseType::Int: return Base::Int;
+    case BaseType::Real: return Base::Real;
+    case BaseType::Vector:
+    case BaseType::Simplex: return Base::Vector;
+    case BaseType::RowVector: return Base::RowVector;
+    case BaseType::Matrix:
+    case BaseType::CholeskyFactorCorr: return Base::Matrix;
+  }
+  return Base::Error;
+}
+
+int sizes_needed(BaseType b) {
+  switch (b) {
+    case BaseType::Int:
+    case BaseType::Real: return 0;
+    case BaseType::Matrix: return 2;
+    default: return 1;
+  }
+}
+
+// The origin of a variable declared at the top level of a block.
+Origin global_origin(BlockKind k) {
+  switch (k) {
+    case BlockKind::Data: return Origin::Data;
+    case BlockKind::TransformedData: return Origin::TransformedData;
+    case BlockKind::Parameters: return Origin::Parameters;
+    case BlockKind::TransformedParameters: return Origin::TransformedParameters;
+    case BlockKind::GeneratedQuantities: return Origin::GeneratedQuantities;
+    default: return Origin::Local;
+  }
+}
+
+const char* origin_phrase(Origin o) {
+  switch (o) {
+    case Origin::Data: return "a data variable";
+    case Origin::TransformedData: return "a transformed data variable";
+    case Origin::Parameters: return "a parameter";
+    case Origin::TransformedParameters: return "a transformed parameter";
+    case Origin::GeneratedQuantities: return "a generated quantity";
+    case Origin::Local: return "a local variable";
+    case Origin::Loop: return "a loop variable";
+  }
+  return "?";
+}
+
+bool before(SourceLoc a, SourceLoc b) {
+  return a.line < b.line || (a.line == b.line && a.column < b.column);
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+class Checker {
+ public:
+  explicit Checker(Program& p) : prog_(p), diags_(p.source) {}
+
+  void run() {
+    // Remember every top-level declaration, to tell "used before its
+    // declaration" and "local to the model block" apart from "not defined".
+    for (const auto& b : prog_.blocks)
+      for (const auto& s : b.stmts)
+        if (s && s->kind == StmtKind::Decl && s->decl)
+          toplevel_.emplace(s->decl->name, TopDecl{s->decl->loc, b.kind});
+    for (auto& b : prog_.blocks) block(b);
+    diags_.throw_if_any();
+  }
+
+ private:
+  struct TopDecl {
+    SourceLoc loc;
+    BlockKind block;
+  };
+
+  Program& prog_;
+  DiagnosticList diags_;
+  Scopes scopes_;
+  BlockKind block_ = BlockKind::Data;
+  int loops_ = 0;
+  std::unordered_map<std::string, TopDecl> toplevel_;
+
+  void err(SourceLoc loc, std::string msg) { diags_.error(loc, std::move(msg)); }
+  // Reports `why` when a rule produced the error type with an explanation.
+  Type report(SourceLoc loc, Type t, const std::string& why) {
+    if (t.is_error() && !why.empty()) err(loc, why);
+    return t;
+  }
+  std::string block_label() const { return block_name(block_); }
+
+  // ---------------------------------------------------------------- blocks
+
+  void block(Block& b) {
+    block_ = b.kind;
+    loops_ = 0;
+    if (b.kind == BlockKind::Functions) {
+      err(b.loc, "the functions block is not supported yet");
+      return;
+    }
+    // Declarations at the top of the model block are local to it.
+    bool local = b.kind == BlockKind::Model;
+    if (local) scopes_.push();
+    bool decls_only = b.kind == BlockKind::Data || b.kind == BlockKind::Parameters;
+    for (auto& s : b.stmts) {
+      if (!s) continue;
+      if (decls_only && s->kind != StmtKind::Decl) {
+        if (s->kind != StmtKind::Empty)
+          err(s->loc, std::string("only declarations are allowed in the ") + block_label() + " block");
+        continue;
+      }
+      stmt(*s, true);
+    }
+    if (local) scopes_.pop();
+  }
+
+  // ------------------------------------------------------------ statements
+
+  void scoped(Stmt& s) {
+    scopes_.push();
+    stmt(s, false);
+    scopes_.pop();
+  }
+
+  void stmt(Stmt& s, bool top) {
+    switch (s.kind) {
+      case StmtKind::Decl: decl(*s.decl, top); break;
+      case StmtKind::Assign: assign(s); break;
+      case StmtKind::Tilde: tilde(s); break;
+      case StmtKind::TargetPlus: {
+        Type t = expr(*s.rhs);
+        if (block_ != BlockKind::Model)
+          err(s.loc, "target += is only allowed in the model block, not in " + block_label());
+        if (!t.is_error() && t.base != Base::Int && t.base != Base::Real && t.base != Base::Vector &&
+            t.base != Base::RowVector && t.base != Base::Matrix)
+          err(s.rhs->loc, "target += needs an int, real or a container of them, found " + t.str());
+        break;
+      }
+      case StmtKind::For: {
+        Type lo = expr(*s.lower), hi = expr(*s.upper);
+        if (!lo.is_error() && !lo.is_int())
+          err(s.lower->loc, "lower bound of the for loop must be int, found " + lo.str());
+        if (!hi.is_error() && !hi.is_int())
+          err(s.upper->loc, "upper bound of the for loop must be int, found " + hi.str());
+        loop(s, Type::int_());
+        break;
+      }
+      case StmtKind::Foreach: {
+        Type c = expr(*s.lower);
+        std::string why;
+        Type elem = report(s.lower->loc, typing::foreach_element(c, &why), why);
+        loop(s, elem);
+        break;
+      }
+      case StmtKind::While:
+        condition(*s.cond, "while");
+        ++loops_;
+        scoped(*s.body);
+        --loops_;
+        break;
+      case StmtKind::If:
+        condition(*s.cond, "if");
+        scoped(*s.body);
+        if (s.else_body) scoped(*s.else_body);
+        break;
+      case StmtKind::Block:
+        scopes_.push();
+        for (auto& x : s.stmts)
+          if (x) stmt(*x, false);
+        scopes_.pop();
+        break;
+      case StmtKind::Print:
+      case StmtKind::Reject:
+        for (auto& a : s.args) {
+          if (a->kind == ExprKind::StringLit) {
+            a->type = Type{Base::String, 0};
+            continue;
+          }
+          Type t = expr(*a);
+          if (t.base == Base::Void)
+            err(a->loc, std::string("cannot ") + (s.kind == StmtKind::Print ? "print" : "reject with") +
+                            " an expression of type void");
+        }
+        break;
+      case StmtKind::Break:
+      case StmtKind::Continue:
+        if (loops_ == 0)
+          err(s.loc, std::string(s.kind == StmtKind::Break ? "break" : "continue") +
+                         " is only allowed inside a loop");
+        break;
+      case StmtKind::Return:
+        if (s.rhs) expr(*s.rhs);
+        err(s.loc, "return statements are only allowed in functions");
+        break;
+      case StmtKind::Expression: {
+        Type t = expr(*s.rhs);
+        if (s.rhs->kind != ExprKind::Call)
+          err(s.rhs->loc, "only function calls can be used as statements");
+        else if (!t.is_error() && t.base != Base::Void)
+          err(s.rhs->loc, "the result of " + quoted(s.rhs->name) + " (of type " + t.str() +
+                              ") is not used; only functions returning void can be statements");
+        break;
+      }
+      case StmtKind::Empty: break;
+    }
+  }
+
+  // for / foreach: the loop variable is read-only and scoped to the body.
+  void loop(Stmt& s, Type var_type) {
+    scopes_.push();
+    if (const Symbol* old =
+            scopes_.declare(Symbol{s.loop_var, var_type, Origin::Loop, s.loc, block_}))
+      err(s.loc, quoted(s.loop_var) + " is already declared (at line " +
+                     std::to_string(old->loc.line) + ")");
+    ++loops_;
+    scoped(*s.body);
+    --loops_;
+    scopes_.pop();
+  }
+
+  void condition(Expr& e, const char* what) {
+    Type t = expr(e);
+    if (!t.is_error() && !t.is_scalar())
+      err(e.loc, std::string("condition of ") + what + " must be int or real, found " + t.str());
+  }
+
+  void tilde(Stmt& s) {
+    Type lhs = expr(*s.lhs);
+    std::vector<Type> args;
+    bool bad = lhs.is_error();
+    for (auto& a : s.args) {
+      args.push_back(expr(*a));
+      bad = bad || args.back().is_error();
+    }
+    if (block_ != BlockKind::Model)
+      err(s.loc, "~ statements are only allowed in the model block, not in " + block_label());
+    if (ends_with_any(s.dist, {"_lpdf", "_lpmf", "_lupdf", "_lupmf"})) {
+      std::string plain = s.dist.substr(0, s.dist.rfind('_'));
+      err(s.loc, "a ~ statement names the distribution without its suffix: write '~ " + plain +
+                     "(...)', not '~ " + s.dist + "(...)'");
+      return;
+    }
+    if (bad) return;
+    std::string why;
+    if (!stdlib::tilde_ok(s.dist, lhs, args, &why))
+      err(s.loc, why.empty() ? "no distribution " + quoted(s.dist) + " matches these arguments" : why);
+  }
+
+  // -------------------------------------------------------------- declarations
+
+  void decl(VarDecl& d, bool top) {
+    Origin origin = top ? global_origin(block_) : Origin::Local;
+    bool global = origin != Origin::Local;
+
+    int need = sizes_needed(d.base);
+    if (static_cast<int>(d.sizes.size()) != need)
+      err(d.loc, std::string(base_name(d.base)) + " " + quoted(d.name) + " needs " +
+                     std::to_string(need) + (need == 1 ? " size, " : " sizes, ") +
+                     std::to_string(d.sizes.size()) + " given");
+    for (auto* list : {&d.array_sizes, &d.sizes})
+      for (auto& e : *list) size(*e, d.name, global && block_ != BlockKind::Data);
+
+    d.type = Type{static_base(d.base), static_cast<int>(d.array_sizes.size())};
+
+    if (!d.constraint.empty()) {
+      if (!global) err(d.loc, "local variable " + quoted(d.name) + " cannot have constraints");
+      constraint(d);
+    }
+    if (!global && (d.base == BaseType::Simplex || d.base == BaseType::CholeskyFactorCorr))
+      err(d.loc, "local variable " + quoted(d.name) + " cannot have the constrained type " +
+                     base_name(d.base));
+    if (top && d.base == BaseType::Int) {
+      if (block_ == BlockKind::Parameters)
+        err(d.loc, "parameter " + quoted(d.name) + " cannot be int: parameters must be real-valued");
+      if (block_ == BlockKind::TransformedParameters)
+        err(d.loc, "transformed parameter " + quoted(d.name) +
+                       " cannot be int: transformed parameters must be real-valued");
+    }
+    if (d.init) {
+      if (top && block_ == BlockKind::Data)
+        err(d.init->loc, "data variable " + quoted(d.name) + " cannot be given a value in its declaration");
+      if (top && block_ == BlockKind::Parameters)
+        err(d.init->loc, "parameter " + quoted(d.name) + " cannot be given a value in its declaration");
+      // The variable is not yet in scope in its own initialiser.
+      Type t = expr(*d.init);
+      if (!t.is_error() && !assignable(d.type, t))
+        err(d.init->loc, "cannot initialise " + quoted(d.name) + " of type " + d.type.str() +
+                             " with a value of type " + t.str());
+    }
+
+    if (ends_with(d.name, "__"))
+      err(d.loc, "identifier " + quoted(d.name) + " is reserved: names ending in '__' are internal");
+    if (const Symbol* old = scopes_.declare(Symbol{d.name, d.type, origin, d.loc, block_}))
+      err(d.loc, quoted(d.name) + " is already declared (at line " + std::to_string(old->loc.line) + ")");
+  }
+
+  // A size in a declaration: an int; at the top level of any block after data,
+  // it may only depend on data and transformed data.
+  void size(Expr& e, const std::string& var, bool data_only) {
+    Type t = expr(e);
+    if (!t.is_error() && !t.is_int())
+      err(e.loc, "size of " + quoted(var) + " must be int, found " + t.str());
+    if (data_only) data_only_refs(e, var);
+  }
+
+  void data_only_refs(const Expr& e, const std::string& var) {
+    if (e.kind == ExprKind::Var) {
+      const Symbol* s = scopes_.lookup(e.name);
+      if (s && s->origin != Origin::Data && s->origin != Origin::TransformedData)
+        err(e.loc, "size of " + quoted(var) + " may only depend on data and transformed data, but " +
+                       quoted(e.name) + " is " + origin_phrase(s->origin));
+    }
+    for (const auto& a : e.args)
+      if (a) data_only_refs(*a, var);
+    for (const auto& ix : e.indices) {
+      if (ix.lower) data_only_refs(*ix.lower, var);
+      if (ix.upper) data_only_refs(*ix.upper, var);
+    }
+  }
+
+  void constraint(VarDecl& d) {
+    Constraint& c = d.constraint;
+    bool constrained_type = d.base == BaseType::Simplex || d.base == BaseType::CholeskyFactorCorr;
+    if (constrained_type)
+      err(d.loc, std::string(base_name(d.base)) + " " + quoted(d.name) +
+                     " cannot have bounds, offset or multiplier");
+    bool real_valued = d.base == BaseType::Real || d.base == BaseType::Vector ||
+                       d.base == BaseType::RowVector || d.base == BaseType::Matrix;
+    auto one = [&](ExprPtr& e, const char* what, bool bound) {
+      if (!e) return;
+      Type t = expr(*e);
+      if (t.is_error() || constrained_type) return;
+      if (t.is_scalar()) {
+        if (bound && d.base == BaseType::Int && !t.is_int())
+          err(e->loc, std::string(what) + " of int variable " + quoted(d.name) + " must be int, found " +
+                          t.str());
+        return;
+      }
+      if (assignable(d.type, t))
+        err(e->loc, std::string("vector bounds not supported yet: the ") + what + " of " +
+                        quoted(d.name) + " has type " + t.str() + "; use a scalar");
+      else
+        err(e->loc, std::string(what) + " of " + quoted(d.name) + " must be int or real, found " + t.str());
+    };
+    one(c.lower, "lower bound", true);
+    one(c.upper, "upper bound", true);
+    if ((c.offset || c.multiplier) && !real_valued && !constrained_type)
+      err(d.loc, "offset and multiplier are only allowed on real, vector, row_vector and matrix, not on " +
+                     std::string(base_name(d.base)) + " " + quoted(d.name));
+    if ((c.offset || c.multiplier) && (c.lower || c.upper))
+      err(d.loc, quoted(d.name) + " cannot have both lower/upper bounds and offset/multiplier");
+    one(c.offset, "offset", false);
+    one(c.multiplier, "multiplier", false);
+  }
+
+  // -------------------------------------------------------------- assignment
+
+  void assign(Stmt& s) {
+    Expr* base = s.lhs.get();
+    while (base->kind == ExprKind::Index) base = base->args[0].get();
+    Type lt = expr(*s.lhs);
+    Type rt = expr(*s.rhs);
+    if (base->kind != ExprKind::Var) {
+      err(s.lhs->loc, "the left side of an assignment must be a variable, optionally indexed");
+      return;
+    }
+    const Symbol* sym = scopes_.lookup(base->name);
+    if (!sym) return;  // reported as undefined
+    const std::string n = quoted(base->name);
+    switch (sym->origin) {
+      case Origin::Loop: err(base->loc, "cannot assign to loop variable " + n); return;
+      case Origin::Data: err(base->loc, "cannot assign to " + n + ": data variables are read-only"); return;
+      case Origin::Parameters: err(base->loc, "cannot assign to " + n + ": parameters are read-only"); return;
+      case Origin::TransformedData:
+      case Origin::TransformedParameters:
+      case Origin::GeneratedQuantities:
+        if (sym->block != block_) {
+          err(base->loc, "cannot assign to " + n + ": " + origin_phrase(sym->origin) +
+                             " can only be assigned in the " + block_name(sym->block) + " block");
+          return;
+        }
+        break;
+      case Origin::Local: break;
+    }
+    if (lt.is_error() || rt.is_error()) return;
+    if (s.op == "=") {
+      if (!assignable(lt, rt))
+        err(s.rhs->loc, "cannot assign a value of type " + rt.str() + " to " + n + " of type " + lt.str());
+      return;
+    }
+    std::string op = s.op.substr(0, s.op.size() - 1);
+    std::string why;
+    Type r = typing::binary(op, lt, rt, &why);
+    if (r.is_error()) {
+      if (!why.empty()) err(s.loc, why + " (in " + s.op + ")");
+    } else if (!assignable(lt, r)) {
+      err(s.loc, "cannot use " + s.op + " on " + n + " of type " + lt.str() + ": the result has type " +
+                     r.str());
+    }
+  }
+
+  // ------------------------------------------------------------- expressions
+
+  Type expr(Expr& e) {
+    e.type = expr_type(e);
+    return e.type;
+  }
+
+  Type expr_type(Expr& e) {
+    std::string why;
+    switch (e.kind) {
+      case ExprKind::IntLit: return Type::int_();
+      case ExprKind::RealLit: return Type::real();
+      case ExprKind::StringLit:
+        err(e.loc, "string literals are only allowed in print and reject");
+        return Type::error();
+      case ExprKind::Var: return variable(e);
+      case ExprKind::Unary: {
+        Type a = expr(*e.args[0]);
+        return report(e.loc, typing::unary(e.name, a, &why), why);
+      }
+      case ExprKind::Binary: {
+        Type a = expr(*e.args[0]);
+        Type b = expr(*e.args[1]);
+        return report(e.loc, typing::binary(e.name, a, b, &why), why);
+      }
+      case ExprKind::Transpose: {
+        Type a = expr(*e.args[0]);
+        return report(e.loc, typing::transpose(a, &why), why);
+      }
+      case ExprKind::Ternary: {
+        Type c = expr(*e.args[0]);
+        if (!c.is_error() && !c.is_int())
+          err(e.args[0]->loc, "condition of ?: must be int, found " + c.str());
+        Type a = expr(*e.args[1]);
+        Type b = expr(*e.args[2]);
+        return report(e.loc, typing::ternary(a, b, &why), why);
+      }
+      case ExprKind::Call: return call(e);
+      case ExprKind::Index: return index(e);
+      case ExprKind::ArrayLit: {
+        std::vector<Type> ts;
+        for (auto& a : e.args) ts.push_back(expr(*a));
+        return report(e.loc, typing::array_literal(ts, &why), why);
+      }
+      case ExprKind::RowVectorLit: {
+        std::vector<Type> ts;
+        for (auto& a : e.args) ts.push_back(expr(*a));
+        return report(e.loc, typing::row_vector_literal(ts, &why), why);
+      }
+    }
+    return Type::error();
+  }
+
+  Type variable(Expr& e) {
+    if (const Symbol* s = scopes_.lookup(e.name)) return s->type;
+    auto it = toplevel_.find(e.name);
+    if (it != toplevel_.end() && before(e.loc, it->second.loc) && it->second.block != block_)
+      err(e.loc, "variable " + quoted(e.name) + " is declared later, in the " +
+                     block_name(it->second.block) + " block (line " +
+                     std::to_string(it->second.loc.line) + "), and is not visible in " + block_label());
+    else if (it != toplevel_.end() && before(e.loc, it->second.loc))
+      err(e.loc, "variable " + quoted(e.name) + " is used before its declaration (at line " +
+                     std::to_string(it->second.loc.line) + ")");
+    else if (it != toplevel_.end() && it->second.block == BlockKind::Model &&
+             block_ != BlockKind::Model)
+      err(e.loc, "variable " + quoted(e.name) + " is local to the model block and is not visible in " +
+                     block_label());
+    else if (stdlib::is_known(e.name))
+      err(e.loc, "variable " + quoted(e.name) + " is not defined (" + quoted(e.name) +
+                     " is a function: call it with arguments)");
+    else
+      err(e.loc, "variable " + quoted(e.name) + " is not defined");
+    return Type::error();
+  }
+
+  Type call(Expr& e) {
+    std::vector<Type> args;
+    bool bad = false;
+    for (auto& a : e.args) {
+      args.push_back(expr(*a));
+      bad = bad || args.back().is_error();
+    }
+    const std::string& n = e.name;
+    if (n == "target" && args.empty()) {
+      if (block_ != BlockKind::Model && block_ != BlockKind::TransformedParameters)
+        err(e.loc, "target() is only available in the model and transformed parameters blocks");
+      return Type::real();
+    }
+    if (!stdlib::is_known(n)) {
+      err(e.loc, "unknown function " + quoted(n));
+      return Type::error();
+    }
+    bool density = ends_with_any(n, {"_lpdf", "_lupdf", "_lpmf", "_lupmf", "_cdf", "_lcdf", "_lccdf"});
+    if (e.conditional_bar && !density)
+      err(e.loc, "only density and distribution functions (_lpdf, _lpmf, _lcdf, ...) use '|' between "
+                 "arguments, not " + quoted(n));
+    if (density && !e.conditional_bar && e.args.size() > 1)
+      err(e.loc, quoted(n) + " needs '|' after its first argument: " + n + "(y | ...)");
+    if (ends_with(n, "_rng") && block_ != BlockKind::TransformedData &&
+        block_ != BlockKind::GeneratedQuantities)
+      err(e.loc, "random number generator " + quoted(n) +
+                     " is only allowed in transformed data and generated quantities, not in " +
+                     block_label());
+    if (ends_with_any(n, {"_lupdf", "_lupmf"}) && block_ != BlockKind::Model)
+      err(e.loc, quoted(n) + " can only be used in the model block (use " +
+                     n.substr(0, n.size() - 6) + (ends_with(n, "_lupdf") ? "_lpdf" : "_lpmf") + ")");
+    if (ends_with(n, "_lp") && block_ != BlockKind::Model && block_ != BlockKind::TransformedParameters)
+      err(e.loc, "function " + quoted(n) +
+                     " changes target and is only allowed in the model and transformed parameters blocks");
+    if (bad) return Type::error();
+    std::string why;
+    Type t = stdlib::call_type(n, args, &why);
+    if (t.is_error()) {
+      if (why.empty()) {
+        why = "no signature of " + quoted(n) + " takes (";
+        for (size_t i = 0; i < args.size(); ++i) why += (i ? ", " : "") + args[i].str();
+        why += ")";
+      }
+      err(e.loc, why);
+    }
+    return t;
+  }
+
+  Type index(Expr& e) {
+    Type x = expr(*e.args[0]);
+    std::vector<IndexKind> kinds;
+    bool bad = false;
+    auto int_bound = [&](ExprPtr& b) {
+      if (!b) return;
+      Type t = expr(*b);
+      if (t.is_error())
+        bad = true;
+      else if (!t.is_int()) {
+        err(b->loc, "range bound must be int, found " + t.str());
+        bad = true;
+      }
+    };
+    for (auto& ix : e.indices) {
+      switch (ix.kind) {
+        case Index::Kind::Single: {
+          Type t = expr(*ix.lower);
+          if (t.is_int()) {
+            kinds.push_back(IndexKind::Single);
+          } else if (t.base == Base::Int && t.array_dims == 1) {
+            kinds.push_back(IndexKind::Multi);
+          } else {
+            if (!t.is_error()) err(ix.lower->loc, "index must be int or array[] int, found " + t.str());
+            bad = true;
+            kinds.push_back(IndexKind::Single);
+          }
+          break;
+        }
+        case Index::Kind::Range:
+          int_bound(ix.lower);
+          int_bound(ix.upper);
+          kinds.push_back(IndexKind::Multi);
+          break;
+        case Index::Kind::All: kinds.push_back(IndexKind::Multi); break;
+      }
+    }
+    if (x.is_error()) return Type::error();
+    std::string what = e.args[0]->kind == ExprKind::Var ? quoted(e.args[0]->name) : "an expression";
+    std::string why;
+    Type t = report(e.loc, typing::index(x, kinds, what, &why), why);
+    return bad ? Type::error() : t;
+  }
+};
+
+}  // namespace
+
+void check_program(ast::Program& program) { Checker(program).run(); }
+
+}  // namespace latent
