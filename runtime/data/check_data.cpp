@@ -35,9 +35,13 @@ std::string describe_shape(const std::vector<int64_t>& dims) {
   return "an array with dims [" + dims_list(dims) + "]";
 }
 
+// Product of dims, saturating at INT64_MAX (declared sizes come from data).
 int64_t product(const std::vector<int64_t>& dims) {
   int64_t n = 1;
-  for (int64_t d : dims) n *= d;
+  for (int64_t d : dims) {
+    if (d == 0) return 0;
+    if (__builtin_mul_overflow(n, d, &n)) n = INT64_MAX;
+  }
   return n;
 }
 

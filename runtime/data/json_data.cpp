@@ -16,7 +16,6 @@
 #include <fstream>
 #include <limits>
 #include <optional>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -141,11 +140,10 @@ class Handler : public nlohmann::json_sax<json> {
   bool start_array(std::size_t) override {
     if (state_ == State::kExpectRoot) return not_an_object("an array");
     const size_t level = counts_.size();
-    std::vector<int64_t> path = next_path();
     if (!begin_element(level)) return false;
     if (kinds_[level] == Kind::kLeaf)
-      return field_error(element(path) + " is an array, expected a number (arrays are not "
-                                         "equally nested)");
+      return field_error(element(counts_) + " is an array, expected a number (arrays are not "
+                                            "equally nested)");
     kinds_[level] = Kind::kArray;
     counts_.push_back(0);
     return true;
@@ -238,11 +236,10 @@ class Handler : public nlohmann::json_sax<json> {
   bool leaf(double v, bool integral) {
     if (state_ == State::kExpectRoot) return not_an_object("a number");
     const size_t level = counts_.size();
-    std::vector<int64_t> path = next_path();
-    if (!begin_element(level)) return false;
+    if (!begin_element(level)) return false;  // counts_ now holds this element's path
     if (kinds_[level] == Kind::kArray)
-      return field_error(element(path) + " is a number, expected an array (arrays are not "
-                                         "equally nested)");
+      return field_error(element(counts_) + " is a number, expected an array (arrays are not "
+                                            "equally nested)");
     kinds_[level] = Kind::kLeaf;
     value_.values.push_back(v);
     if (!integral) value_.all_int = false;
@@ -327,10 +324,14 @@ DataSet DataSet::from_json_file(const std::string& path) {
     throw UserError("cannot read data file '" + path + "': " +
                     (err ? std::string(std::strerror(err)) : std::string("cannot open")));
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
+  std::string text;
+  const auto size = fs::file_size(path, ec);
+  if (!ec) text.reserve(static_cast<size_t>(size));
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0)
+    text.append(chunk, static_cast<size_t>(in.gcount()));
   if (in.bad()) throw UserError("cannot read data file '" + path + "': read error");
-  return from_json_string(buf.str(), path);
+  return from_json_string(text, path);
 }
 
 const DataValue* DataSet::find(const std::string& name) const {
