@@ -289,6 +289,9 @@ DataSet DataSet::from_json_string(const std::string& text, const std::string& so
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw UserError(source_name + ": the data file is empty (expected a JSON object such as "
                                   "{\"N\": 3, \"y\": [1, 2, 3]})");
+  if (text.size() >= 2 && ((text[0] == '\xFF' && text[1] == '\xFE') ||
+                           (text[0] == '\xFE' && text[1] == '\xFF')))
+    throw UserError(source_name + ": the file is UTF-16 encoded; save it as UTF-8");
   if (looks_binary(text))
     throw UserError(source_name + ": not a JSON text file (it contains binary data)");
   DataSet result(source_name);

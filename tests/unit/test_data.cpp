@@ -195,6 +195,8 @@ BOOST_AUTO_TEST_CASE(empty_and_binary_text) {
              "\"y\": [1, 2, 3]})");
   BOOST_TEST(parse_error(std::string("\x89PNG\r\n\x1a\n\0\0", 10)) ==
              "data.json: not a JSON text file (it contains binary data)");
+  BOOST_TEST(parse_error(std::string("\xFF\xFE{\0}\0", 6)) ==
+             "data.json: the file is UTF-16 encoded; save it as UTF-8");
   BOOST_TEST(parse(std::string("{}")).empty());
   BOOST_TEST(parse("\xEF\xBB\xBF{\"a\": 1}").find("a") != nullptr);  // UTF-8 BOM
 }
@@ -377,4 +379,31 @@ BOOST_AUTO_TEST_CASE(data_built_in_code) {
   BOOST_TEST(check_and_flatten(d, decl("y", true, {2})) == (std::vector<double>{1, 2}));
   BOOST_TEST(error_of([&] { check_and_flatten(d, decl("z", false, {})); }) ==
              "<data>: field 'z' is missing (declared in the data block as real z)");
+}
+
+BOOST_AUTO_TEST_CASE(never_crashes_on_damaged_text) {
+  // Every prefix and many single-byte corruptions of a valid file either
+  // parse or throw UserError (nothing else escapes).
+  const std::string good =
+      R"({"N": 3, "y": [[1.5, -2e3, "inf"], [0, 1, 2]], "s": "NaN", "e": [[]], "k": -7})";
+  int parsed = 0, rejected = 0;
+  auto attempt = [&](const std::string& text) {
+    try {
+      DataSet d = DataSet::from_json_string(text, "fuzz.json");
+      ++parsed;
+    } catch (const UserError& e) {
+      ++rejected;
+      BOOST_TEST(std::string(e.what()).rfind("fuzz.json", 0) == 0u, e.what());
+    }
+  };
+  for (size_t n = 0; n <= good.size(); ++n) attempt(good.substr(0, n));
+  const std::string replacements = "{}[],:\"0-.e \x01\xff" "tfn";
+  for (size_t i = 0; i < good.size(); ++i)
+    for (char c : replacements) {
+      std::string t = good;
+      t[i] = c;
+      attempt(t);
+    }
+  BOOST_TEST(parsed > 0);
+  BOOST_TEST(rejected > 0);
 }
