@@ -8,7 +8,7 @@
 //
 // Design notes
 // - Words that Stan uses only in one position are NOT keywords: block names
-//   (`data`, `model`, `transformed`, ...), constraint names (`lower`, `upper`,
+//   other than `functions` (`data`, `model`, `transformed`, ...), constraint names (`lower`, `upper`,
 //   `offset`, `multiplier`) and the truncation marker `T` are plain identifiers,
 //   so a variable may be called `offset` or `T`, as in current Stan.
 // - Operator precedence follows stanc3 (the reference implementation), tightest
@@ -33,17 +33,13 @@ program
   ;
 
 // `data { ... }`, `transformed data { ... }`, `generated quantities { ... }`.
-// The two words are identifiers; ast_builder.cpp validates the name.
+// Block names other than `functions` are identifiers; ast_builder.cpp
+// validates them. Only the functions block holds function definitions; keeping
+// them apart keeps every decision inside a block LL(1), which is what makes
+// the syntax error messages precise.
 topBlock
-  : name=IDENT qualifier=IDENT? '{' blockEntry* '}'
-  ;
-
-// A functions block holds function definitions, the others declarations and
-// statements; ast_builder.cpp reports entries in the wrong kind of block.
-blockEntry
-  : functionDef
-  | varDecl
-  | statement
+  : FUNCTIONS '{' functionDef* '}'                                      # FunctionsBlock
+  | name=IDENT qualifier=IDENT? '{' (varDecl | statement)* '}'          # CodeBlock
   ;
 
 // ---- user-defined functions (parsed so that they can be rejected cleanly) ----
@@ -96,13 +92,17 @@ constraintItem
 
 // ---- statements ----
 
+// Assignments, sampling statements and function calls share one alternative
+// (ExprStmt) so that the parser never has to look ahead over a whole
+// expression to choose; the builder checks that an assignment's left side is
+// a variable and that a lone expression is a function call.
 statement
-  : lhs assignOp expression ';'                                         # AssignStmt
-  | variate=expression '~' dist=IDENT
-    '(' (args+=expression (',' args+=expression)*)? ')' truncation? ';' # TildeStmt
-  | TARGET '+=' expression ';'                                          # TargetStmt
-  | FOR '(' IDENT IN lo=expression ':' hi=expression ')' statement      # ForStmt
-  | FOR '(' IDENT IN expression ')' statement                           # ForeachStmt
+  : lhs=expression
+    ( assignOp value=expression
+    | '~' dist=IDENT '(' (args+=expression (',' args+=expression)*)? ')' truncation?
+    )? ';'                                                              # ExprStmt
+  | TARGET assignOp expression ';'                                      # TargetStmt
+  | FOR '(' IDENT IN lo=expression (':' hi=expression)? ')' statement   # ForStmt
   | WHILE '(' expression ')' statement                                  # WhileStmt
   | IF '(' expression ')' then=statement (ELSE otherwise=statement)?    # IfStmt
   | '{' (varDecl | statement)* '}'                                      # BlockStmt
@@ -111,7 +111,6 @@ statement
   | BREAK ';'                                                           # BreakStmt
   | CONTINUE ';'                                                        # ContinueStmt
   | RETURN expression? ';'                                              # ReturnStmt
-  | call ';'                                                            # CallStmt
   | ';'                                                                 # EmptyStmt
   ;
 
@@ -119,11 +118,6 @@ statement
 // the builder, which currently rejects truncation as not supported yet).
 truncation
   : IDENT '[' lo=expression? ',' hi=expression? ']'
-  ;
-
-// The left-hand side of an assignment: a variable, possibly indexed.
-lhs
-  : IDENT ('[' indexes ']')*
   ;
 
 assignOp
@@ -187,6 +181,7 @@ index
 // ============================================================================
 
 // Keywords (reserved words).
+FUNCTIONS: 'functions';
 FOR: 'for';
 IN: 'in';
 WHILE: 'while';

@@ -91,7 +91,8 @@ class AstBuilder {
     int highest_rank = -1;
     BlockKind highest = BlockKind::Functions;
     for (P::TopBlockContext* block_ctx : ctx->topBlock()) {
-      std::optional<BlockKind> kind = block_kind(block_ctx);
+      auto* code = dynamic_cast<P::CodeBlockContext*>(block_ctx);
+      std::optional<BlockKind> kind = code ? block_kind(code) : BlockKind::Functions;
       if (!kind) continue;
       const SourceLoc loc = loc_of(block_ctx->getStart());
       if (auto it = seen.find(*kind); it != seen.end()) {
@@ -122,7 +123,7 @@ class AstBuilder {
 
   // ---- blocks ----
 
-  std::optional<BlockKind> block_kind(P::TopBlockContext* ctx) {
+  std::optional<BlockKind> block_kind(P::CodeBlockContext* ctx) {
     const std::string name = ctx->name->getText();
     const std::string qualifier = ctx->qualifier ? ctx->qualifier->getText() : "";
     const SourceLoc loc = loc_of(ctx->name);
@@ -155,32 +156,21 @@ class AstBuilder {
     Block block;
     block.kind = kind;
     block.loc = loc_of(ctx->getStart());
-    const bool declarations_only = kind == BlockKind::Data || kind == BlockKind::Parameters;
-    bool reported_functions = false;
-    for (P::BlockEntryContext* entry : ctx->blockEntry()) {
-      if (auto* f = entry->functionDef()) {
-        if (kind != BlockKind::Functions) {
-          error(loc_of(f->getStart()), "function definitions are only allowed in the 'functions' block");
-        } else if (!reported_functions) {
-          error(loc_of(f->getStart()), "user-defined functions are not supported yet");
-          reported_functions = true;
-        }
-      } else if (kind == BlockKind::Functions) {
-        error(loc_of(entry->getStart()), "only function definitions are allowed in the 'functions' block");
-      } else if (auto* d = entry->varDecl()) {
-        const size_t first = block.stmts.size();
-        declaration(d, block.stmts);
-        if (declarations_only) {
-          for (size_t i = first; i < block.stmts.size(); ++i)
-            if (block.stmts[i]->decl->init)
-              error(block.stmts[i]->decl->init->loc, std::string("variables in the '") + block_name(kind) +
-                                                         "' block cannot be given a value");
-        }
-      } else if (declarations_only) {
-        error(loc_of(entry->getStart()),
-              std::string("only variable declarations are allowed in the '") + block_name(kind) + "' block");
-      } else {
-        block.stmts.push_back(statement(entry->statement()));
+    if (auto* functions = dynamic_cast<P::FunctionsBlockContext*>(ctx)) {
+      if (!functions->functionDef().empty())
+        error(loc_of(functions->functionDef(0)->getStart()), "user-defined functions are not supported yet");
+      return block;
+    }
+    block_items(ctx, block.stmts);
+    if (kind == BlockKind::Data || kind == BlockKind::Parameters) {
+      // These blocks only declare variables, whose values come from outside.
+      for (const StmtPtr& stmt : block.stmts) {
+        if (stmt->kind != StmtKind::Decl)
+          error(stmt->loc, std::string("only variable declarations are allowed in the '") + block_name(kind) +
+                               "' block");
+        else if (stmt->decl->init)
+          error(stmt->decl->init->loc,
+                std::string("variables in the '") + block_name(kind) + "' block cannot be given a value");
       }
     }
     return block;
@@ -323,44 +313,19 @@ class AstBuilder {
 
   StmtPtr statement(P::StatementContext* ctx) {
     antlr4::Token* start = ctx->getStart();
-    if (auto* c = dynamic_cast<P::AssignStmtContext*>(ctx)) {
-      auto s = make_stmt(StmtKind::Assign, start);
-      s->lhs = lhs(c->lhs());
-      s->op = c->assignOp()->getText();
-      s->rhs = expression(c->expression());
-      return s;
-    }
-    if (auto* c = dynamic_cast<P::TildeStmtContext*>(ctx)) {
-      auto s = make_stmt(StmtKind::Tilde, start);
-      s->lhs = expression(c->variate);
-      s->dist = c->dist->getText();
-      for (auto* a : c->args) s->args.push_back(expression(a));
-      if (auto* t = c->truncation()) {
-        if (t->IDENT()->getText() != "T")
-          error(loc_of(t->getStart()), "unexpected '" + t->IDENT()->getText() +
-                                           "' after the distribution; truncation is written T[lower, upper]");
-        else
-          error(loc_of(t->getStart()), "truncation T[...] is not supported yet");
-      }
-      return s;
-    }
+    if (auto* c = dynamic_cast<P::ExprStmtContext*>(ctx)) return expression_statement(c);
     if (auto* c = dynamic_cast<P::TargetStmtContext*>(ctx)) {
       auto s = make_stmt(StmtKind::TargetPlus, start);
+      if (c->assignOp()->getText() != "+=")
+        error(loc_of(c->assignOp()->getStart()), "'target' can only be incremented, with 'target += ...;'");
       s->rhs = expression(c->expression());
       return s;
     }
     if (auto* c = dynamic_cast<P::ForStmtContext*>(ctx)) {
-      auto s = make_stmt(StmtKind::For, start);
+      auto s = make_stmt(c->hi ? StmtKind::For : StmtKind::Foreach, start);
       s->loop_var = c->IDENT()->getText();
-      s->lower = expression(c->lo);
-      s->upper = expression(c->hi);
-      s->body = statement(c->statement());
-      return s;
-    }
-    if (auto* c = dynamic_cast<P::ForeachStmtContext*>(ctx)) {
-      auto s = make_stmt(StmtKind::Foreach, start);
-      s->loop_var = c->IDENT()->getText();
-      s->lower = expression(c->expression());
+      s->lower = expression(c->lo);  // Foreach: the container
+      if (c->hi) s->upper = expression(c->hi);
       s->body = statement(c->statement());
       return s;
     }
@@ -399,25 +364,49 @@ class AstBuilder {
       if (c->expression()) s->rhs = expression(c->expression());
       return s;
     }
-    if (auto* c = dynamic_cast<P::CallStmtContext*>(ctx)) {
-      auto s = make_stmt(StmtKind::Expression, start);
-      s->rhs = call(c->call());
-      return s;
-    }
     return make_stmt(StmtKind::Empty, start);  // EmptyStmtContext
   }
 
-  // x, x[i], x[i][j, k]
-  ExprPtr lhs(P::LhsContext* ctx) {
-    auto e = make_expr(ExprKind::Var, ctx->IDENT()->getSymbol());
-    e->name = ctx->IDENT()->getText();
-    for (P::IndexesContext* group : ctx->indexes()) {
-      auto indexed = make_expr(ExprKind::Index, ctx->getStart());
-      indexed->args.push_back(std::move(e));
-      indexed->indices = indexes(group);
-      e = std::move(indexed);
+  // `lhs = value;`, `lhs ~ dist(args);` or a bare function call `f(args);`.
+  StmtPtr expression_statement(P::ExprStmtContext* ctx) {
+    antlr4::Token* start = ctx->getStart();
+    if (ctx->assignOp()) {
+      auto s = make_stmt(StmtKind::Assign, start);
+      s->lhs = expression(ctx->lhs);
+      s->op = ctx->assignOp()->getText();
+      s->rhs = expression(ctx->value);
+      if (!assignable(*s->lhs))
+        error(s->lhs->loc, "cannot assign to this expression: the left side of '" + s->op +
+                               "' must be a variable, possibly indexed (x, x[i], x[i, j])");
+      return s;
     }
-    return e;
+    if (ctx->dist) {
+      auto s = make_stmt(StmtKind::Tilde, start);
+      s->lhs = expression(ctx->lhs);
+      s->dist = ctx->dist->getText();
+      for (auto* a : ctx->args) s->args.push_back(expression(a));
+      if (auto* t = ctx->truncation()) {
+        if (t->IDENT()->getText() != "T")
+          error(loc_of(t->getStart()), "unexpected '" + t->IDENT()->getText() +
+                                           "' after the distribution; truncation is written T[lower, upper]");
+        else
+          error(loc_of(t->getStart()), "truncation T[...] is not supported yet");
+      }
+      return s;
+    }
+    auto s = make_stmt(StmtKind::Expression, start);
+    s->rhs = expression(ctx->lhs);
+    if (s->rhs->kind != ExprKind::Call)
+      error(s->rhs->loc,
+            "an expression on its own is not a statement; assign it ('x = ...;'), add it to the target "
+            "('target += ...;') or call a function");
+    return s;
+  }
+
+  // A variable, possibly indexed: x, x[i], x[i][j, k] (Stan allows nothing else).
+  static bool assignable(const Expr& e) {
+    if (e.kind == ExprKind::Var) return true;
+    return e.kind == ExprKind::Index && assignable(*e.args[0]);
   }
 
   // ---- expressions ----

@@ -17,7 +17,8 @@
 //     that is not followed by 'else'.
 //
 // The estimate (open brackets + the chains of all open levels) must stay below
-// kMaxNestingEstimate. It over-counts (a + b * c counts 2 although the tree is
+// kMaxNestingEstimate. The guard is fed while lexing, so that a huge input is
+// refused as soon as the limit is crossed rather than after lexing all of it. It over-counts (a + b * c counts 2 although the tree is
 // 2 deep, which is right; a * b + c * d counts 3 for a depth of 2), which only
 // matters for single expressions with thousands of operators.
 #include "frontend/parse_detail.hpp"
@@ -58,67 +59,57 @@ bool ends_operand(size_t t) {
 // Tokens after which a '{' opens a statement block rather than an array literal.
 bool precedes_block(size_t t) {
   return t == LatentParser::RPAREN || t == LatentParser::ELSE || t == LatentParser::LBRACE ||
-         t == LatentParser::RBRACE || t == LatentParser::SEMI || t == LatentParser::IDENT;
+         t == LatentParser::RBRACE || t == LatentParser::SEMI || t == LatentParser::IDENT ||
+         t == LatentParser::FUNCTIONS;
 }
 
 }  // namespace
 
-void check_nesting(const std::vector<antlr4::Token*>& tokens, DiagnosticList& diags) {
-  struct Level {
-    long chain = 0;        // operator / statement chain length at this bracket level
-    bool block = false;    // opened by a statement block '{'
-  };
-  std::vector<Level> levels(1);
-  long chains = 0;  // sum of the chains of all open levels
+std::optional<Diagnostic> NestingGuard::feed(const antlr4::Token* token) {
+  const size_t t = token->getType();
+  if (pending_restart_ && t != LatentParser::ELSE) restart_chain();  // the statement really ended
+  pending_restart_ = false;
 
-  auto restart_chain = [&]() {
-    chains -= levels.back().chain;
-    levels.back().chain = 0;
-  };
-
-  size_t previous = antlr4::Token::INVALID_TYPE;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    const size_t t = tokens[i]->getType();
-    const size_t next = i + 1 < tokens.size() ? tokens[i + 1]->getType() : antlr4::Token::EOF;
-
-    if (is_open(t)) {
-      if (t == LatentParser::LBRACK && ends_operand(previous)) {  // indexing nests like an operator
-        ++levels.back().chain;
-        ++chains;
-      }
-      levels.push_back({0, t == LatentParser::LBRACE && (previous == antlr4::Token::INVALID_TYPE ||
-                                                         precedes_block(previous))});
-      if (static_cast<int>(levels.size()) - 1 > kMaxBracketDepth) {
-        diags.error(loc_of(tokens[i]), "expression nested too deeply (more than " +
-                                           std::to_string(kMaxBracketDepth) + " levels)");
-        return;
-      }
-    } else if (is_close(t)) {
-      if (levels.size() > 1) {
-        const bool block = levels.back().block;
-        chains -= levels.back().chain;
-        levels.pop_back();
-        if (block && next != LatentParser::ELSE) restart_chain();  // a block statement ended
-      }
-    } else if (t == LatentParser::SEMI) {
-      if (next != LatentParser::ELSE) restart_chain();
-    } else if (t == LatentParser::COMMA) {
-      restart_chain();
-    } else if (adds_level(t)) {
-      ++levels.back().chain;
-      ++chains;
+  if (is_open(t)) {
+    if (t == LatentParser::LBRACK && ends_operand(previous_)) add_to_chain();  // indexing nests
+    levels_.push_back({0, t == LatentParser::LBRACE && (previous_ == antlr4::Token::INVALID_TYPE ||
+                                                        precedes_block(previous_))});
+    if (static_cast<int>(levels_.size()) - 1 > kMaxBracketDepth)
+      return Diagnostic{loc_of(token), "expression nested too deeply (more than " +
+                                           std::to_string(kMaxBracketDepth) + " levels)"};
+  } else if (is_close(t)) {
+    if (levels_.size() > 1) {
+      const bool block = levels_.back().block;
+      chains_ -= levels_.back().chain;
+      levels_.pop_back();
+      pending_restart_ = block;  // a block statement ended, unless 'else' follows
     }
-
-    const long estimate = static_cast<long>(levels.size()) - 1 + chains;
-    if (estimate > kMaxNestingEstimate) {
-      diags.error(loc_of(tokens[i]),
-                  "expression or statement nested too deeply (more than " +
-                      std::to_string(kMaxNestingEstimate) +
-                      " levels of operators, brackets and control statements); split it into smaller parts");
-      return;
-    }
-    previous = t;
+  } else if (t == LatentParser::SEMI) {
+    pending_restart_ = true;  // a statement ended, unless 'else' follows
+  } else if (t == LatentParser::COMMA) {
+    restart_chain();
+  } else if (adds_level(t)) {
+    add_to_chain();
   }
+  previous_ = t;
+
+  const long estimate = static_cast<long>(levels_.size()) - 1 + chains_;
+  if (estimate > kMaxNestingEstimate)
+    return Diagnostic{loc_of(token), "expression or statement nested too deeply (more than " +
+                                         std::to_string(kMaxNestingEstimate) +
+                                         " levels of operators, brackets and control statements); "
+                                         "split it into smaller parts"};
+  return std::nullopt;
+}
+
+void NestingGuard::add_to_chain() {
+  ++levels_.back().chain;
+  ++chains_;
+}
+
+void NestingGuard::restart_chain() {
+  chains_ -= levels_.back().chain;
+  levels_.back().chain = 0;
 }
 
 }  // namespace latent::parse_detail

@@ -50,19 +50,33 @@ std::unique_ptr<ast::Program> run_pipeline(std::shared_ptr<const SourceFile> sou
   check_encoding(*source, diags);
   diags.throw_if_any();
 
+  // Lex everything first (stopping early if the nesting guard trips), so that
+  // lexical errors are reported as such rather than as confusing syntax errors.
   antlr4::ANTLRInputStream input(source->text);
   LatentLexer lexer(&input);
   CollectingErrorListener lexer_errors(diags);
   lexer.removeErrorListeners();
   lexer.addErrorListener(&lexer_errors);
-  antlr4::CommonTokenStream tokens(&lexer);
-  tokens.fill();
+  std::vector<std::unique_ptr<antlr4::Token>> lexed;
+  std::vector<antlr4::Token*> view;
+  NestingGuard guard;
+  std::optional<Diagnostic> too_deep;
+  for (;;) {
+    lexed.push_back(lexer.nextToken());
+    view.push_back(lexed.back().get());
+    if (view.back()->getType() == antlr4::Token::EOF) break;
+    if ((too_deep = guard.feed(view.back()))) break;
+  }
   diags.throw_if_any();
-  check_lexical_errors(tokens.getTokens(), diags);
+  check_lexical_errors(view, diags);
   diags.throw_if_any();
-  check_nesting(tokens.getTokens(), diags);
-  diags.throw_if_any();
+  if (too_deep) {
+    diags.error(too_deep->loc, too_deep->message);
+    diags.throw_if_any();
+  }
 
+  antlr4::ListTokenSource token_source(std::move(lexed));
+  antlr4::CommonTokenStream tokens(&token_source);
   LatentParser parser(&tokens);
   CollectingErrorListener parser_errors(diags);
   parser.removeErrorListeners();

@@ -7,8 +7,8 @@
 //   ast_builder.cpp    parse tree -> ast::Program, plus the rules the grammar
 //                      accepts loosely (block names and order, type sizes, ...)
 //
-// parse_program runs: check_encoding -> lex all tokens -> check_lexical_errors
-// -> check_nesting -> ANTLR parse with SyntaxErrorStrategy -> build_program,
+// parse_program runs: check_encoding -> lex all tokens (feeding NestingGuard)
+// -> check_lexical_errors -> the guard's verdict -> ANTLR parse with SyntaxErrorStrategy -> build_program,
 // stopping (throwing UserError with every diagnostic) after the first stage that
 // reports an error. Nothing here is part of the front end's public interface.
 #pragma once
@@ -20,6 +20,7 @@
 #include "antlr4-runtime.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,9 +61,11 @@ class SyntaxErrorStrategy : public antlr4::DefaultErrorStrategy {
 
  private:
   void unexpected(antlr4::Parser* parser, antlr4::Token* token, const antlr4::misc::IntervalSet* expected);
+  bool missing_semicolon(antlr4::Parser* parser, antlr4::Token* token, const std::string& wanted);
   void add(SourceLoc loc, std::string message);
   DiagnosticList& diags_;
   int count_ = 0;
+  int last_line_ = 0;
 };
 
 // Catches whatever ANTLR reports outside the strategy (lexer, parser) so that
@@ -79,11 +82,27 @@ class CollectingErrorListener : public antlr4::BaseErrorListener {
 
 // ---- nesting_guard.cpp ----
 
-constexpr int kMaxBracketDepth = 200;   // ( [ { nested inside each other
+constexpr int kMaxBracketDepth = 200;      // ( [ { nested inside each other
 constexpr int kMaxNestingEstimate = 2000;  // brackets + operator / statement chains
 
-// Reports input whose parse would recurse too deeply (see nesting_guard.cpp).
-void check_nesting(const std::vector<antlr4::Token*>& tokens, DiagnosticList& diags);
+// Refuses input whose parse would recurse too deeply (see nesting_guard.cpp).
+// Fed every token in order; returns the error once a limit is crossed.
+class NestingGuard {
+ public:
+  std::optional<Diagnostic> feed(const antlr4::Token* token);
+
+ private:
+  struct Level {
+    long chain = 0;      // operator / statement chain length at this bracket level
+    bool block = false;  // opened by a statement block's '{'
+  };
+  void add_to_chain();
+  void restart_chain();
+  std::vector<Level> levels_ = std::vector<Level>(1);  // the top level, then one per open bracket
+  long chains_ = 0;                                    // sum of the chains of all open levels
+  size_t previous_ = antlr4::Token::INVALID_TYPE;      // type of the previous token
+  bool pending_restart_ = false;                       // a statement ended unless 'else' follows
+};
 
 // ---- ast_builder.cpp ----
 

@@ -147,9 +147,32 @@ bool at_top_level(antlr4::Parser* parser) {
   auto* ctx = dynamic_cast<antlr4::ParserRuleContext*>(parser->getContext());
   if (ctx == nullptr || ctx->getRuleIndex() == LatentParser::RuleProgram) return true;
   if (ctx->getRuleIndex() != LatentParser::RuleTopBlock) return false;
-  auto* block = static_cast<LatentParser::TopBlockContext*>(ctx);
-  return block->LBRACE() == nullptr;
+  return ctx->getToken(LatentParser::LBRACE, 0) == nullptr;
 }
+
+// The innermost '{' that the parser has read but not yet closed, if any.
+antlr4::Token* unclosed_brace(antlr4::Parser* parser) {
+  for (auto* ctx = dynamic_cast<antlr4::ParserRuleContext*>(parser->getContext()); ctx != nullptr;
+       ctx = dynamic_cast<antlr4::ParserRuleContext*>(ctx->parent)) {
+    auto* open = ctx->getToken(LatentParser::LBRACE, 0);
+    if (open != nullptr && ctx->getToken(LatentParser::RBRACE, 0) == nullptr) return open->getSymbol();
+  }
+  return nullptr;
+}
+
+// "unexpected end of file, expected X" (naming the '{' left open, if that is it).
+std::string end_of_file_message(antlr4::Parser* parser, const std::string& wanted) {
+  std::string message = "unexpected end of file";
+  if (antlr4::Token* open = unclosed_brace(parser)) {
+    const SourceLoc at = loc_of(open);
+    return message + ": the '{' at line " + std::to_string(at.line) + ", column " + std::to_string(at.column) +
+           " is never closed";
+  }
+  return wanted.empty() ? message : message + ", expected " + wanted;
+}
+
+// True when `wanted` (a describe_expected result) lists ';' explicitly.
+bool wants_semicolon(const std::string& wanted) { return wanted.find("';'") != std::string::npos; }
 
 // "U+0007" for control characters, the character itself otherwise.
 std::string char_display(const std::string& text) {
@@ -258,8 +281,10 @@ void check_lexical_errors(const std::vector<antlr4::Token*>& tokens, DiagnosticL
 // ---- the ANTLR error strategy ----
 
 void SyntaxErrorStrategy::add(SourceLoc loc, std::string message) {
-  for (const auto& d : diags_.items())
-    if (d.loc.line == loc.line && d.loc.column == loc.column) return;  // one error per place
+  // One error per line: after the first, ANTLR's recovery often reports the
+  // rest of the same line again, which only buries the real problem.
+  if (count_ > 0 && loc.line == last_line_) return;
+  last_line_ = loc.line;
   if (++count_ > kMaxSyntaxErrors) {
     diags_.error(loc, "too many syntax errors; stopping");
     throw TooManySyntaxErrors{};
@@ -267,36 +292,37 @@ void SyntaxErrorStrategy::add(SourceLoc loc, std::string message) {
   diags_.error(loc, std::move(message));
 }
 
+// A forgotten ';' at the end of a line is reported where it belongs: just
+// after the line's last token. Returns false when that does not apply.
+bool SyntaxErrorStrategy::missing_semicolon(antlr4::Parser* parser, antlr4::Token* token,
+                                            const std::string& wanted) {
+  antlr4::Token* previous = parser->getTokenStream()->LT(-1);
+  if (previous == nullptr || !wants_semicolon(wanted)) return false;
+  const bool next_line = token->getType() == antlr4::Token::EOF || token->getLine() > previous->getLine();
+  if (!next_line && token->getType() != LatentParser::RBRACE) return false;
+  const char* what = construct_name(parser);
+  add(loc_after(previous), std::string("expected ';'") + (what ? std::string(" after ") + what : ""));
+  return true;
+}
+
 // The common case: `token` is not acceptable here; `expected` is what would be
 // (null when unknown).
 void SyntaxErrorStrategy::unexpected(antlr4::Parser* parser, antlr4::Token* token,
                                      const antlr4::misc::IntervalSet* expected) {
   beginErrorCondition(parser);
-  const auto& vocab = parser->getVocabulary();
   antlr4::Token* previous = parser->getTokenStream()->LT(-1);
-  std::string wanted = expected ? describe_expected(*expected, vocab) : "";
+  const std::string wanted = expected ? describe_expected(*expected, parser->getVocabulary()) : "";
   const bool at_eof = token->getType() == antlr4::Token::EOF;
 
   if (at_top_level(parser) && !at_eof) {
     add(loc_of(token), "unexpected " + token_display(token) +
                            ": a program is a sequence of blocks such as 'data { ... }' and 'model { ... }'");
-    return;
+  } else if (missing_semicolon(parser, token, wanted)) {
+  } else if (at_eof) {
+    add(previous ? loc_after(previous) : loc_of(token), end_of_file_message(parser, wanted));
+  } else {
+    add(loc_of(token), "unexpected " + token_display(token) + (wanted.empty() ? "" : ", expected " + wanted));
   }
-  // A forgotten ';' (or ')' ...) at the end of a line: point just after the line's last token.
-  if (previous != nullptr && !wanted.empty() && expected->contains(static_cast<size_t>(LatentParser::SEMI)) &&
-      (at_eof || token->getLine() > previous->getLine() || token->getType() == LatentParser::RBRACE)) {
-    const char* what = construct_name(parser);
-    std::string message = "expected " + wanted;
-    if (wanted == "';'" && what != nullptr) message += std::string(" after ") + what;
-    add(loc_after(previous), message);
-    return;
-  }
-  if (at_eof) {
-    add(previous ? loc_after(previous) : loc_of(token),
-        "unexpected end of file" + (wanted.empty() ? "" : ", expected " + wanted));
-    return;
-  }
-  add(loc_of(token), "unexpected " + token_display(token) + (wanted.empty() ? "" : ", expected " + wanted));
 }
 
 void SyntaxErrorStrategy::reportNoViableAlternative(antlr4::Parser* parser,
@@ -334,13 +360,11 @@ void SyntaxErrorStrategy::reportMissingToken(antlr4::Parser* parser) {
   antlr4::Token* previous = parser->getTokenStream()->LT(-1);
   std::string wanted = describe_expected(getExpectedTokens(parser), parser->getVocabulary());
   if (wanted.empty()) wanted = "something else";
+  if (missing_semicolon(parser, token, wanted)) return;
   if (token->getType() == antlr4::Token::EOF) {
-    add(previous ? loc_after(previous) : loc_of(token), "unexpected end of file, expected " + wanted);
+    add(previous ? loc_after(previous) : loc_of(token), end_of_file_message(parser, wanted));
   } else if (previous != nullptr && token->getLine() > previous->getLine()) {
-    const char* what = construct_name(parser);
-    std::string message = "expected " + wanted;
-    if (wanted == "';'" && what != nullptr) message += std::string(" after ") + what;
-    add(loc_after(previous), message);
+    add(loc_after(previous), "expected " + wanted);
   } else {
     add(loc_of(token), "expected " + wanted + " before " + token_display(token));
   }
