@@ -1,0 +1,156 @@
+// latent fit MODEL --data D --method map: the posterior mode (or MLE) by
+// L-BFGS, written as CmdStan-style CSV or as JSON.
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "runtime/optim/lbfgs.hpp"
+#include "runtime/output/atomic_file.hpp"
+#include "runtime/output/csv.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+
+namespace latent::cli {
+
+namespace {
+
+struct FitOptions {
+  std::string model, data, init, output, method = "map";
+  uint64_t seed = 0;
+  int iterations = 2000;
+  bool jacobian = false, quiet = false;
+};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Finds a starting point with a finite log density and gradient, like Stan:
+// the user's init, or up to 100 random points.
+std::vector<double> initial_point(const BoundModel& m, const FitOptions& o, std::mt19937_64& rng) {
+  auto finite_at = [&](const std::vector<double>& theta) {
+    std::vector<double> g(theta.size());
+    double lp = m.log_density(theta.data(), g.data(), o.jacobian);
+    if (!std::isfinite(lp)) return false;
+    for (double x : g)
+      if (!std::isfinite(x)) return false;
+    return true;
+  };
+  if (!o.init.empty()) {
+    std::vector<double> theta = m.unconstrain(DataSet::from_json_file(o.init), rng);
+    if (finite_at(theta)) return theta;
+    throw UserError("the log density is not finite at the initial values from " + o.init + ":\n" +
+                    m.diagnose(theta.data(), o.jacobian).text());
+  }
+  std::string first_reason;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::vector<double> theta = m.random_point(rng);
+    if (finite_at(theta)) return theta;
+    if (first_reason.empty()) first_reason = m.diagnose(theta.data(), o.jacobian).text();
+  }
+  throw UserError("no random initial point out of 100 has a finite log density; at the first one:\n" + first_reason);
+}
+
+// A value in storage order to nested JSON arrays in Stan's dims (the CmdStan JSON
+// layout), so that a fit can be read back as an init file.
+nlohmann::json nested(const std::vector<double>& v, size_t at, const std::vector<int64_t>& dims, bool matrix) {
+  if (dims.empty()) return v.at(at);
+  // Storage: arrays row-major with contiguous elements; matrices column-major.
+  std::function<nlohmann::json(size_t, size_t)> build = [&](size_t level, size_t base) -> nlohmann::json {
+    if (level == dims.size()) return v.at(base);
+    nlohmann::json arr = nlohmann::json::array();
+    size_t k = dims.size();
+    bool in_matrix = matrix && level >= k - 2;
+    for (int64_t i = 0; i < dims[level]; ++i) {
+      size_t stride = 1;
+      if (in_matrix) {
+        stride = level == k - 2 ? 1 : static_cast<size_t>(dims[k - 2]);
+      } else {
+        for (size_t d = level + 1; d < k; ++d) stride *= static_cast<size_t>(dims[d]);
+      }
+      arr.push_back(build(level + 1, base + static_cast<size_t>(i) * stride));
+    }
+    return arr;
+  };
+  return build(0, at);
+}
+
+}  // namespace
+
+Command add_fit_command(CLI::App& app) {
+  auto o = std::make_shared<FitOptions>();
+  auto* sub = app.add_subcommand("fit", "Fit a model: --method map (L-BFGS posterior mode)");
+  sub->add_option("model", o->model, "Model file")->required();
+  sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
+  sub->add_option("--method", o->method, "map (advi, fullrank and svi come with variational inference)")
+      ->check(CLI::IsMember({"map", "advi", "fullrank", "svi"}));
+  sub->add_option("--init", o->init, "Initial values: constrained parameters by name (JSON)");
+  sub->add_option("--output,-o", o->output, "Output file: .csv (CmdStan style) or .json; default: CSV on stdout");
+  sub->add_option("--seed", o->seed, "Seed for the random initial point");
+  sub->add_option("--iter", o->iterations, "Maximum number of iterations")->check(CLI::PositiveNumber);
+  sub->add_flag("--jacobian", o->jacobian, "Include the log-Jacobian (mode in the unconstrained space), as CmdStan's jacobian=1");
+  sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
+  return [o] {
+    if (o->method != "map")
+      throw UserError("--method " + o->method + " is not available yet in this build; use --method map");
+    LoadedModel lm = load_model(o->model, o->data, o->jacobian);
+    const BoundModel& m = *lm.model;
+    std::mt19937_64 rng(o->seed);
+    std::vector<double> theta = initial_point(m, *o, rng);
+    LbfgsOptions options;
+    options.max_iterations = o->iterations;
+    if (!o->quiet)
+      options.progress = [](int it, double value, double grad_norm) {
+        if (it % 100 == 0) std::cerr << "iteration " << it << "  log density " << value << "  |gradient| " << grad_norm << "\n";
+      };
+    auto f = [&](const double* x, double* g) { return m.log_density(x, g, o->jacobian); };
+    LbfgsResult r = maximize_lbfgs(f, theta, options);
+    if (r.status == LbfgsStatus::kDiverged || r.status == LbfgsStatus::kBadInitialPoint)
+      throw UserError("the fit diverged: " + r.message);
+    if (!o->quiet || !r.converged) std::cerr << "latent: " << r.message << " (" << r.iterations << " iterations)\n";
+
+    EvalContext ctx;
+    std::vector<double> values = m.constrained_outputs(r.x.data(), &ctx);
+    if (ctx.failed) std::cerr << "latent: warning: generated quantities failed: " << ctx.failure_text() << "\n";
+    std::vector<std::string> names = m.output_names();
+    std::ostringstream text;
+    if (ends_with(o->output, ".json")) {
+      nlohmann::json j;
+      j["method"] = "map";
+      j["lp__"] = r.value;
+      j["converged"] = r.converged;
+      j["status"] = to_string(r.status);
+      j["iterations"] = r.iterations;
+      size_t at = 0;
+      nlohmann::json vars = nlohmann::json::object();
+      for (const ParameterInfo& p : m.parameters()) {
+        vars[p.name] = nested(values, at, p.stan_dims, p.is_matrix);
+        at += static_cast<size_t>(p.size());
+      }
+      j["parameters"] = vars;
+      nlohmann::json all = nlohmann::json::object();
+      for (size_t k = 0; k < names.size(); ++k) all[names[k]] = values[k];
+      j["columns"] = all;
+      j["unconstrained"] = r.x;
+      text << j.dump(2) << "\n";
+    } else {
+      text << "# latent optimize (L-BFGS), " << (o->jacobian ? "jacobian=1" : "jacobian=0") << "\n";
+      text << "# model = " << o->model << "\n# data = " << o->data << "\n# seed = " << o->seed << "\n";
+      text << "# status = " << to_string(r.status) << ", iterations = " << r.iterations << "\n";
+      text << "lp__";
+      for (auto& n : names) text << "," << n;
+      text << "\n" << format_double(r.value);
+      for (double v : values) text << "," << format_double(v);
+      text << "\n";
+    }
+    if (o->output.empty()) std::cout << text.str();
+    else write_file_atomically(o->output, text.str());
+    return 0;
+  };
+}
+
+}  // namespace latent::cli

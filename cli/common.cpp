@@ -1,0 +1,53 @@
+#include "cli/common.hpp"
+
+#include "frontend/frontend.hpp"
+#include "runtime/output/csv.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+namespace latent::cli {
+
+std::shared_ptr<const ast::Program> load_program(const std::string& path) {
+  auto source = read_source_file(path);
+  std::shared_ptr<ast::Program> program = parse_program(source);
+  check_program(*program);
+  return program;
+}
+
+LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian) {
+  LoadedModel m;
+  auto start = std::chrono::steady_clock::now();
+  m.program = load_program(model_path);
+  DataSet data = data_path.empty() ? DataSet("<no data file>") : DataSet::from_json_file(data_path);
+  m.model = std::make_unique<BoundModel>(m.program, data);
+  m.model->compile(jacobian);
+  m.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return m;
+}
+
+int run_guarded(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UserError& e) {
+    std::string msg = e.what();
+    std::cerr << msg;
+    if (msg.empty() || msg.back() != '\n') std::cerr << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "latent: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "latent: internal error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+std::string json_number(double v) {
+  if (std::isnan(v)) return "\"NaN\"";
+  if (std::isinf(v)) return v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  return format_double(v);
+}
+
+}  // namespace latent::cli

@@ -1,0 +1,34 @@
+// Shared pieces of the `latent` subcommands: loading a model and its data,
+// and turning user errors into one message and exit code 1.
+#pragma once
+
+#include "frontend/ast.hpp"
+#include "runtime/data/json_data.hpp"
+#include "runtime/model/bound_model.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace latent::cli {
+
+struct LoadedModel {
+  std::shared_ptr<const ast::Program> program;
+  std::unique_ptr<BoundModel> model;
+  double compile_seconds = 0;  // source text to callable JIT function
+};
+
+// Parses and checks the model file.
+std::shared_ptr<const ast::Program> load_program(const std::string& path);
+
+// Parses, checks, binds the data (a CmdStan JSON file, or none) and compiles the
+// value-and-gradient function with the given Jacobian choice.
+LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian);
+
+// Runs a subcommand body; prints user errors as one message and returns 1.
+int run_guarded(const std::function<int()>& body);
+
+// JSON number text that reads back exactly ("Infinity"/"NaN" as strings, as CmdStan JSON allows).
+std::string json_number(double v);
+
+}  // namespace latent::cli

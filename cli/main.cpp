@@ -1,0 +1,29 @@
+// latent: compile and run probabilistic models from the command line.
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+
+#include <iostream>
+#include <map>
+
+int main(int argc, char** argv) {
+  CLI::App app{"latent: a compiler for probabilistic models (Stan language and extensions)", "latent"};
+  app.require_subcommand(1);
+  std::map<CLI::App*, latent::cli::Command> commands;
+  auto add = [&](latent::cli::Command (*f)(CLI::App&)) {
+    size_t before = app.get_subcommands({}).size();
+    latent::cli::Command c = f(app);
+    commands[app.get_subcommands({})[before]] = c;
+  };
+  add(latent::cli::add_check_command);
+  add(latent::cli::add_grad_command);
+  add(latent::cli::add_fit_command);
+  add(latent::cli::add_ir_command);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (auto& [sub, run] : commands)
+    if (sub->parsed()) return latent::cli::run_guarded(run);
+  return 1;
+}

@@ -1,0 +1,222 @@
+#include "autodiff/reverse.hpp"
+
+#include <functional>
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace latent::ir {
+
+namespace {
+
+// Adjoint contributions keyed by node id, so that results are deterministic.
+using Contributions = std::map<int, std::pair<NodeP, NodeP>>;  // id -> (node, adjoint)
+
+class ReverseSweep {
+ public:
+  explicit ReverseSweep(Graph& g) : g_(g) {}
+
+  // Propagates `seed` (the adjoint of `root`) backwards through the nodes for
+  // which `inside` holds; adjoints reaching other parameter-dependent nodes are
+  // added to `outside`.
+  void run(NodeP root, NodeP seed, const std::function<bool(NodeP)>& inside, Contributions& outside) {
+    std::vector<NodeP> order = reachable_inside(root, inside);
+    std::unordered_map<NodeP, NodeP> adjoint;
+    adjoint[root] = seed;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      NodeP n = *it;
+      auto found = adjoint.find(n);
+      if (found == adjoint.end()) continue;
+      NodeP a = found->second;
+      auto emit = [&](NodeP arg, NodeP c) {
+        if (!arg->depends_on_params || arg->dtype == DType::Int) return;
+        c = reduce_to_shape(c, arg);
+        if (is_zero(c)) return;
+        if (inside(arg)) {
+          auto [slot, fresh] = adjoint.emplace(arg, c);
+          if (!fresh) slot->second = g_.add(slot->second, c);
+        } else {
+          auto [slot, fresh] = outside.emplace(arg->id, std::make_pair(arg, c));
+          if (!fresh) slot->second.second = g_.add(slot->second.second, c);
+        }
+      };
+      propagate(n, a, emit);
+    }
+  }
+
+ private:
+  using Emit = std::function<void(NodeP, NodeP)>;
+
+  static bool is_zero(NodeP c) {
+    return c->is_const(0) || (c->op == Op::Fill && c->args[0]->is_const(0));
+  }
+
+  // The nodes this sweep visits: reachable from root (through loop bodies too),
+  // inside, and not depending on a loop bound below root (those belong to the
+  // sweep of their own loop).
+  std::vector<NodeP> reachable_inside(NodeP root, const std::function<bool(NodeP)>& inside) {
+    std::unordered_set<NodeP> seen;
+    std::vector<NodeP> stack{root}, out;
+    auto bound_below = [&](NodeP n) {
+      return !std::includes(root->free_loops.begin(), root->free_loops.end(), n->free_loops.begin(),
+                            n->free_loops.end());
+    };
+    while (!stack.empty()) {
+      NodeP n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(n).second) continue;
+      if (n == root || (inside(n) && !bound_below(n))) out.push_back(n);
+      for (NodeP a : n->args)
+        if (a->depends_on_params) stack.push_back(a);
+    }
+    std::sort(out.begin(), out.end(), [](NodeP x, NodeP y) { return x->id < y->id; });
+    return out;
+  }
+
+  NodeP reduce_to_shape(NodeP c, NodeP arg) {
+    if (c->dims == arg->dims) return c;
+    if (arg->is_scalar()) return g_.sum(c);
+    if (c->is_scalar()) return g_.fill(c, arg->dims);
+    throw std::logic_error("internal autodiff error: adjoint shape mismatch at " + std::string(op_name(arg->op)));
+  }
+
+  void propagate(NodeP n, NodeP a, const Emit& emit) {
+    auto& g = g_;
+    auto arg = [&](int k) { return n->args[static_cast<size_t>(k)]; };
+    switch (n->op) {
+      case Op::Const: case Op::Input: case Op::LoopVar:
+      case Op::Sign: case Op::Floor: case Op::Not: case Op::CastReal: case Op::StopGradient:
+      case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
+      case Op::And: case Op::Or: case Op::IntDiv: case Op::Mod:
+      case Op::Check: case Op::Print:
+        return;
+      case Op::Neg: return emit(arg(0), g.neg(a));
+      case Op::Exp: return emit(arg(0), g.mul(a, n));
+      case Op::Log: return emit(arg(0), g.div(a, arg(0)));
+      case Op::Log1p: return emit(arg(0), g.div(a, g.add(g.constant(1), arg(0))));
+      case Op::Expm1: return emit(arg(0), g.mul(a, g.add(n, g.constant(1))));
+      case Op::Sqrt: return emit(arg(0), g.div(g.mul(a, g.constant(0.5)), n));
+      case Op::Lgamma: return emit(arg(0), g.mul(a, g.unary(Op::Digamma, arg(0))));
+      case Op::Digamma: return emit(arg(0), g.mul(a, g.unary(Op::Trigamma, arg(0))));
+      case Op::Trigamma: throw std::logic_error("the derivative of trigamma is not implemented");
+      case Op::InvLogit: return emit(arg(0), g.mul(a, g.mul(n, g.sub(g.constant(1), n))));
+      case Op::Log1pExp: return emit(arg(0), g.mul(a, g.unary(Op::InvLogit, arg(0))));
+      case Op::Abs: return emit(arg(0), g.mul(a, g.unary(Op::Sign, arg(0))));
+      case Op::Tanh: return emit(arg(0), g.mul(a, g.sub(g.constant(1), g.mul(n, n))));
+      case Op::Add: emit(arg(0), a); return emit(arg(1), a);
+      case Op::Sub: emit(arg(0), a); return emit(arg(1), g.neg(a));
+      case Op::Mul: emit(arg(0), g.mul(a, arg(1))); return emit(arg(1), g.mul(a, arg(0)));
+      case Op::Div:
+        emit(arg(0), g.div(a, arg(1)));
+        return emit(arg(1), g.neg(g.div(g.mul(a, n), arg(1))));
+      case Op::Pow: {
+        NodeP x = arg(0), y = arg(1);
+        if (x->depends_on_params) {
+          NodeP dpow = y->is_const(2) ? g.mul(g.constant(2), x)
+                                      : g.mul(y, g.binary(Op::Pow, x, g.sub(y, g.constant(1))));
+          emit(x, g.mul(a, dpow));
+        }
+        if (y->depends_on_params) emit(y, g.mul(a, g.mul(n, g.unary(Op::Log, x))));
+        return;
+      }
+      case Op::Min: case Op::Max: {
+        NodeP x_wins = g.binary(n->op == Op::Min ? Op::Le : Op::Ge, arg(0), arg(1));
+        emit(arg(0), g.select(x_wins, a, g.constant(0)));
+        return emit(arg(1), g.select(x_wins, g.constant(0), a));
+      }
+      case Op::Select:
+        emit(arg(1), g.select(arg(0), a, g.constant(0)));
+        return emit(arg(2), g.select(arg(0), g.constant(0), a));
+      case Op::Sum: return emit(arg(0), g.fill(a, arg(0)->dims));
+      case Op::MaxReduce: throw std::logic_error("max_reduce is only differentiated under stop_gradient");
+      case Op::MatMul: return matmul_adjoint(n, a, emit);
+      case Op::Transpose: return emit(arg(0), g.transpose(a));
+      case Op::Reshape: return emit(arg(0), g.reshape(a, arg(0)->dims));
+      case Op::Fill: return emit(arg(0), g.sum(a));
+      case Op::Pack: {
+        NodeP flat = g.reshape(a, {n->size()});
+        for (size_t k = 0; k < n->args.size(); ++k)
+          emit(n->args[k], g.index(flat, 0, g.int_constant(static_cast<int64_t>(k))));
+        return;
+      }
+      case Op::Index:
+        return emit(arg(0), g.one_hot(arg(0)->dims, static_cast<int>(n->a), arg(1), a));
+      case Op::Slice:
+        return emit(arg(0), g.pad_slice(arg(0)->dims, static_cast<int>(n->a), arg(1), a));
+      case Op::OneHot: return emit(arg(0), g.index(a, static_cast<int>(n->a), arg(1)));
+      case Op::PadSlice:
+        return emit(arg(0), g.slice(a, static_cast<int>(n->a), arg(1), arg(0)->dims[n->a]));
+      case Op::SetIndex: {
+        int axis = static_cast<int>(n->a);
+        std::vector<int64_t> slice_dims = n->dims;
+        slice_dims.erase(slice_dims.begin() + axis);
+        emit(arg(0), g.set_index(a, axis, arg(1), g.zeros(slice_dims)));
+        return emit(arg(2), g.index(a, axis, arg(1)));
+      }
+      case Op::LoopSum: {
+        int loop = static_cast<int>(n->a);
+        NodeP var = g.loop_var(loop);
+        Contributions out;
+        run(n->args[2], a, [loop](NodeP m) { return m->depends_on_loop(loop); }, out);
+        for (auto& [id, entry] : out) emit(entry.first, g.loop_sum(var, n->args[0], n->args[1], entry.second));
+        return;
+      }
+      case Op::LoopGen: {
+        int loop = static_cast<int>(n->a);
+        NodeP body = n->args[1];
+        NodeP var = g.loop_var(loop);
+        NodeP lo = n->args[0];
+        NodeP seed = g.index(a, static_cast<int>(n->dims.size()) - 1, g.sub(var, lo));
+        Contributions out;
+        run(body, seed, [loop](NodeP m) { return m->depends_on_loop(loop); }, out);
+        NodeP hi = g.add(lo, g.int_constant(n->b - 1));
+        for (auto& [id, entry] : out) emit(entry.first, g.loop_sum(var, lo, hi, entry.second));
+        return;
+      }
+    }
+    throw std::logic_error(std::string("no derivative rule for ") + op_name(n->op));
+  }
+
+  void matmul_adjoint(NodeP n, NodeP a, const Emit& emit) {
+    auto& g = g_;
+    NodeP x = n->args[0], y = n->args[1];
+    size_t rx = x->dims.size(), ry = y->dims.size();
+    auto column = [&](NodeP v) { return g.reshape(v, {v->dims[0], 1}); };
+    auto row = [&](NodeP v) { return g.reshape(v, {1, v->dims[0]}); };
+    if (rx == 2 && ry == 2) {  // C = X Y
+      if (x->depends_on_params) emit(x, g.matmul(a, g.transpose(y)));
+      if (y->depends_on_params) emit(y, g.matmul(g.transpose(x), a));
+    } else if (rx == 2 && ry == 1) {  // c = X y
+      if (x->depends_on_params) emit(x, g.matmul(column(a), row(y)));
+      if (y->depends_on_params) emit(y, g.matmul(a, x));  // row a times X = X' a
+    } else if (rx == 1 && ry == 2) {  // c = x' Y
+      if (x->depends_on_params) emit(x, g.matmul(y, a));
+      if (y->depends_on_params) emit(y, g.matmul(column(x), row(a)));
+    } else {  // dot product
+      if (x->depends_on_params) emit(x, g.mul(a, y));
+      if (y->depends_on_params) emit(y, g.mul(a, x));
+    }
+  }
+
+  Graph& g_;
+};
+
+}  // namespace
+
+std::vector<GradientPart> differentiate(Graph& g, NodeP f) {
+  if (!f->is_scalar()) throw std::logic_error("differentiate: objective is not a scalar");
+  ReverseSweep sweep(g);
+  Contributions leaves;
+  sweep.run(f, g.constant(1), [](NodeP n) { return n->op != Op::Input; }, leaves);
+  std::vector<GradientPart> parts;
+  for (auto& [id, entry] : leaves) {
+    NodeP leaf = entry.first;
+    if (leaf->op != Op::Input || leaf->a != 0) continue;
+    parts.push_back({leaf->b, entry.second});
+  }
+  return parts;
+}
+
+}  // namespace latent::ir

@@ -1,0 +1,775 @@
+#include "codegen/codegen.hpp"
+
+#include "codegen/runtime_symbols.hpp"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace latent::codegen {
+
+using ir::DType;
+using ir::NodeP;
+using ir::Op;
+
+namespace {
+
+[[noreturn]] void internal(const std::string& what) { throw std::logic_error("internal codegen error: " + what); }
+
+std::vector<int64_t> column_major_strides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> s(dims.size());
+  int64_t stride = 1;
+  for (size_t d = 0; d < dims.size(); ++d) {
+    s[d] = stride;
+    stride *= dims[d];
+  }
+  return s;
+}
+
+// A tensor in memory: base pointer plus static dims and strides (in doubles).
+struct View {
+  llvm::Value* base = nullptr;
+  std::vector<int64_t> dims, strides;
+  bool contiguous() const { return strides == column_major_strides(dims); }
+};
+
+class FunctionEmitter {
+ public:
+  FunctionEmitter(const ir::Graph& graph, llvm::Module& module, const FunctionSpec& spec)
+      : graph_(graph), module_(module), ctx_(module.getContext()), b_(ctx_), spec_(spec) {}
+
+  EmittedFunction emit() {
+    f64_ = b_.getDoubleTy();
+    i64_ = b_.getInt64Ty();
+    ptr_ = b_.getPtrTy();
+    auto* fn_type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_}, false);
+    fn_ = llvm::Function::Create(fn_type, llvm::Function::ExternalLinkage, spec_.name, module_);
+    fn_->addParamAttr(1, llvm::Attribute::NoAlias);
+    fn_->addParamAttr(2, llvm::Attribute::NoAlias);
+    auto arg = fn_->arg_begin();
+    inputs_ = &*arg++;
+    out_ = &*arg++;
+    ws_ = &*arg++;
+    rt_ctx_ = &*arg++;
+    entry_ = llvm::BasicBlock::Create(ctx_, "entry", fn_);
+    b_.SetInsertPoint(entry_);
+    llvm::FastMathFlags fmf;
+    fmf.setAllowContract(true);
+    b_.setFastMathFlags(fmf);
+
+    count_uses();
+    scopes_.emplace_back();
+    if (spec_.out_size > 0)
+      b_.CreateMemSet(out_, b_.getInt8(0), static_cast<uint64_t>(spec_.out_size) * 8, llvm::MaybeAlign(8));
+    for (const auto& o : spec_.outputs) {
+      View dst{b_.CreateConstInBoundsGEP1_64(f64_, out_, static_cast<uint64_t>(o.offset)), o.node->dims,
+               column_major_strides(o.node->dims)};
+      accumulate_into(dst, o.node);
+    }
+    b_.CreateRetVoid();
+    std::string err;
+    llvm::raw_string_ostream os(err);
+    if (llvm::verifyFunction(*fn_, &os)) internal("invalid LLVM IR for " + spec_.name + ": " + os.str());
+    return {spec_.name, workspace_used_, spec_.out_size};
+  }
+
+ private:
+  struct Scope {
+    std::unordered_map<NodeP, llvm::Value*> scalars;
+    std::unordered_map<NodeP, View> views;
+  };
+
+  // ---- bookkeeping ------------------------------------------------------------------
+
+  void count_uses() {
+    std::vector<NodeP> roots;
+    for (const auto& o : spec_.outputs) roots.push_back(o.node);
+    for (NodeP n : ir::topological_order(roots))
+      for (NodeP a : std::unordered_set<NodeP>(n->args.begin(), n->args.end())) ++uses_[a];
+    for (NodeP r : roots) ++uses_[r];
+  }
+
+  llvm::Value** find_scalar(NodeP n) {
+    for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) {
+      auto f = it->scalars.find(n);
+      if (f != it->scalars.end()) return &f->second;
+    }
+    return nullptr;
+  }
+
+  View* find_view(NodeP n) {
+    for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) {
+      auto f = it->views.find(n);
+      if (f != it->views.end()) return &f->second;
+    }
+    return nullptr;
+  }
+
+  llvm::Value* i64c(int64_t v) { return b_.getInt64(static_cast<uint64_t>(v)); }
+  llvm::Value* f64c(double v) { return llvm::ConstantFP::get(f64_, v); }
+
+  llvm::Value* entry_alloca(llvm::Type* t, int64_t count = 1) {
+    llvm::IRBuilder<> eb(entry_, entry_->begin());
+    return eb.CreateAlloca(t, i64c(count));
+  }
+
+  llvm::Value* workspace_for(NodeP n) {
+    auto it = ws_offsets_.find(n);
+    if (it == ws_offsets_.end()) {
+      it = ws_offsets_.emplace(n, workspace_used_).first;
+      workspace_used_ += std::max<int64_t>(n->size(), 1);
+      workspace_used_ += (8 - workspace_used_ % 8) % 8;  // keep buffers 64-byte aligned
+    }
+    return b_.CreateConstInBoundsGEP1_64(f64_, ws_, static_cast<uint64_t>(it->second));
+  }
+
+  llvm::Value* address(const View& v, const std::vector<llvm::Value*>& idx) {
+    llvm::Value* offset = nullptr;
+    for (size_t d = 0; d < idx.size(); ++d) {
+      if (v.dims[d] == 1) continue;
+      llvm::Value* term = v.strides[d] == 1 ? idx[d] : b_.CreateMul(idx[d], i64c(v.strides[d]));
+      offset = offset ? b_.CreateAdd(offset, term) : term;
+    }
+    return offset ? b_.CreateInBoundsGEP(f64_, v.base, offset) : v.base;
+  }
+
+  llvm::Value* as_dtype(llvm::Value* d, DType t) { return t == DType::Int ? b_.CreateFPToSI(d, i64_) : d; }
+  llvm::Value* to_double(llvm::Value* v) { return v->getType()->isIntegerTy() ? b_.CreateSIToFP(v, f64_) : v; }
+  llvm::Value* to_bool(llvm::Value* v) {
+    return v->getType()->isIntegerTy() ? b_.CreateICmpNE(v, i64c(0)) : b_.CreateFCmpUNE(v, f64c(0));
+  }
+
+  // for (i = lo; i <= hi; ++i) body(i)
+  void for_loop(llvm::Value* lo, llvm::Value* hi, const std::function<void(llvm::Value*)>& body) {
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* header = llvm::BasicBlock::Create(ctx_, "loop", fn_);
+    auto* body_bb = llvm::BasicBlock::Create(ctx_, "body", fn_);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "done", fn_);
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode* i = b_.CreatePHI(i64_, 2);
+    i->addIncoming(lo, pre);
+    b_.CreateCondBr(b_.CreateICmpSLE(i, hi), body_bb, exit);
+    b_.SetInsertPoint(body_bb);
+    body(i);
+    llvm::Value* next = b_.CreateAdd(i, i64c(1), "", true, true);
+    i->addIncoming(next, b_.GetInsertBlock());
+    b_.CreateBr(header);
+    b_.SetInsertPoint(exit);
+  }
+
+  // Nested loops over every index of dims; the first (contiguous) axis innermost.
+  void for_each_index(const std::vector<int64_t>& dims, const std::function<void(const std::vector<llvm::Value*>&)>& body) {
+    std::vector<llvm::Value*> idx(dims.size());
+    std::function<void(int)> level = [&](int d) {
+      if (d < 0) return body(idx);
+      if (dims[d] == 1) {
+        idx[d] = i64c(0);
+        return level(d - 1);
+      }
+      for_loop(i64c(0), i64c(dims[d] - 1), [&](llvm::Value* i) {
+        idx[d] = i;
+        level(d - 1);
+      });
+    };
+    level(static_cast<int>(dims.size()) - 1);
+  }
+
+  // ---- scalars ------------------------------------------------------------------------
+
+  llvm::Value* scalar(NodeP n) {
+    if (!n->is_scalar()) internal(std::string("scalar() of a tensor ") + ir::op_name(n->op));
+    if (auto* v = find_scalar(n)) return *v;
+    llvm::Value* v = compute_scalar(n);
+    scopes_.back().scalars[n] = v;
+    return v;
+  }
+
+  llvm::Value* compute_scalar(NodeP n) {
+    switch (n->op) {
+      case Op::Const: return n->dtype == DType::Int ? i64c(static_cast<int64_t>(n->value)) : f64c(n->value);
+      case Op::Input: return as_dtype(b_.CreateLoad(f64_, input_pointer(n)), n->dtype);
+      case Op::LoopVar: internal("loop variable used outside its loop");
+      case Op::Sum: return reduce(n->args[0], false);
+      case Op::MaxReduce: return reduce(n->args[0], true);
+      case Op::MatMul: return dot(n->args[0], n->args[1]);
+      case Op::Index: case Op::Reshape: case Op::Slice: case Op::Transpose:
+        return element(n, {});
+      case Op::LoopSum: return loop_sum_scalar(n);
+      case Op::Check: return check(n);
+      case Op::Print: return print(n);
+      default:
+        if (ir::is_elementwise(n->op)) return elementwise(n, {});
+        internal(std::string("no scalar rule for ") + ir::op_name(n->op));
+    }
+  }
+
+  llvm::Value* input_pointer(NodeP n) {
+    llvm::Value* slot = b_.CreateConstInBoundsGEP1_64(ptr_, inputs_, static_cast<uint64_t>(n->a));
+    llvm::Value* base = b_.CreateLoad(ptr_, slot);
+    return b_.CreateConstInBoundsGEP1_64(f64_, base, static_cast<uint64_t>(n->b));
+  }
+
+  llvm::Value* reduce(NodeP x, bool max) {
+    llvm::Value* acc = entry_alloca(f64_);
+    b_.CreateStore(f64c(max ? -std::numeric_limits<double>::infinity() : 0.0), acc);
+    with_loop_invariants_hoisted(x, -1);
+    for_each_index(x->dims, [&](const std::vector<llvm::Value*>& idx) {
+      llvm::Value* e = to_double(element(x, idx));
+      llvm::Value* old = b_.CreateLoad(f64_, acc);
+      b_.CreateStore(max ? b_.CreateMaxNum(old, e) : reassoc_add(old, e), acc);
+    });
+    return b_.CreateLoad(f64_, acc);
+  }
+
+  llvm::Value* reassoc_add(llvm::Value* x, llvm::Value* y) {
+    auto* r = llvm::cast<llvm::Instruction>(b_.CreateFAdd(x, y));
+    llvm::FastMathFlags f;
+    f.setAllowReassoc(true);
+    f.setAllowContract(true);
+    r->setFastMathFlags(f);
+    return r;
+  }
+
+  llvm::Value* dot(NodeP x, NodeP y) {
+    llvm::Value* acc = entry_alloca(f64_);
+    b_.CreateStore(f64c(0), acc);
+    for_each_index(x->dims, [&](const std::vector<llvm::Value*>& idx) {
+      llvm::Value* p = b_.CreateFMul(to_double(element(x, idx)), to_double(element(y, idx)));
+      b_.CreateStore(reassoc_add(b_.CreateLoad(f64_, acc), p), acc);
+    });
+    return b_.CreateLoad(f64_, acc);
+  }
+
+  llvm::Value* loop_sum_scalar(NodeP n) {
+    bool ints = n->dtype == DType::Int;
+    llvm::Type* t = ints ? i64_ : f64_;
+    llvm::Value* acc = entry_alloca(t);
+    b_.CreateStore(ints ? i64c(0) : f64c(0), acc);
+    emit_loop(n, n->args[2], [&](llvm::Value*) {
+      llvm::Value* v = scalar(n->args[2]);
+      llvm::Value* old = b_.CreateLoad(t, acc);
+      b_.CreateStore(ints ? b_.CreateAdd(old, v) : reassoc_add(old, to_double(v)), acc);
+    });
+    return b_.CreateLoad(t, acc);
+  }
+
+  // Emits the loop of a LoopSum (lo = args[0], hi = args[1]) or LoopGen (lo = args[0],
+  // count = b), with the body's loop-invariant parts computed once before it.
+  void emit_loop(NodeP loop, NodeP body, const std::function<void(llvm::Value*)>& per_iteration) {
+    int id = static_cast<int>(loop->a);
+    llvm::Value* lo = scalar(loop->args[0]);
+    llvm::Value* hi = loop->op == Op::LoopSum ? scalar(loop->args[1]) : b_.CreateAdd(lo, i64c(loop->b - 1));
+    with_loop_invariants_hoisted(body, id);
+    for_loop(lo, hi, [&](llvm::Value* i) {
+      scopes_.emplace_back();
+      scopes_.back().scalars[graph_loop_var(id, body)] = i;
+      per_iteration(i);
+      scopes_.pop_back();
+    });
+  }
+
+  NodeP graph_loop_var(int id, NodeP body) {
+    // The LoopVar node is interned: find it below the body.
+    std::vector<NodeP> stack{body};
+    std::unordered_set<NodeP> seen;
+    while (!stack.empty()) {
+      NodeP n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(n).second || !n->depends_on_loop(id)) continue;
+      if (n->op == Op::LoopVar && n->a == id) return n;
+      for (NodeP a : n->args) stack.push_back(a);
+    }
+    internal("loop variable not found in its body");
+  }
+
+  // Computes, in the current scope, what a loop body reads that does not change
+  // across iterations of loop `id` (id -1: hoist everything loop-free).
+  void with_loop_invariants_hoisted(NodeP body, int id) {
+    std::unordered_set<NodeP> seen;
+    std::function<void(NodeP)> visit = [&](NodeP m) {
+      if (!seen.insert(m).second) return;
+      bool varies = id >= 0 ? m->depends_on_loop(id) : false;
+      bool bound = true;
+      for (int l : m->free_loops)
+        if (!loop_bound(l)) bound = false;
+      if (!varies && bound && m->op != Op::LoopVar && m->op != Op::Const) {
+        if (m->is_scalar()) {
+          scalar(m);
+          return;
+        }
+        if (needs_buffer(m) || in_memory(m)) {
+          view(m);
+          return;
+        }
+      }
+      for (NodeP a : m->args) visit(a);
+    };
+    visit(body);
+  }
+
+  bool loop_bound(int id) {
+    for (auto& s : scopes_)
+      for (auto& [n, v] : s.scalars)
+        if (n->op == Op::LoopVar && n->a == id) return true;
+    return false;
+  }
+
+  llvm::Value* check(NodeP n) {
+    llvm::Value* violated = to_bool(scalar(n->args[0]));
+    llvm::BasicBlock* before = b_.GetInsertBlock();
+    auto* report = llvm::BasicBlock::Create(ctx_, "check_failed", fn_);
+    auto* merge = llvm::BasicBlock::Create(ctx_, "check_done", fn_);
+    b_.CreateCondBr(violated, report, merge);
+    b_.SetInsertPoint(report);
+    // The reported values are computed only on failure, in a scope of their own
+    // (nothing computed here dominates the code after the check).
+    scopes_.emplace_back();
+    std::vector<llvm::Value*> values;
+    for (size_t k = 1; k < n->args.size(); ++k) values.push_back(to_double(scalar(n->args[k])));
+    call_with_values(runtime_symbols::check_failed, n->b, values);
+    scopes_.pop_back();
+    report = b_.GetInsertBlock();
+    b_.CreateBr(merge);
+    b_.SetInsertPoint(merge);
+    llvm::PHINode* phi = b_.CreatePHI(f64_, 2);
+    phi->addIncoming(f64c(0), before);
+    phi->addIncoming(f64c(-std::numeric_limits<double>::infinity()), report);
+    return phi;
+  }
+
+  llvm::Value* print(NodeP n) {
+    llvm::Value* wanted = to_bool(scalar(n->args[0]));
+    auto* emit = llvm::BasicBlock::Create(ctx_, "print", fn_);
+    auto* merge = llvm::BasicBlock::Create(ctx_, "print_done", fn_);
+    b_.CreateCondBr(wanted, emit, merge);
+    b_.SetInsertPoint(emit);
+    scopes_.emplace_back();
+    std::vector<llvm::Value*> values;
+    for (size_t k = 1; k < n->args.size(); ++k) values.push_back(to_double(scalar(n->args[k])));
+    call_with_values(runtime_symbols::print, n->b, values);
+    scopes_.pop_back();
+    b_.CreateBr(merge);
+    b_.SetInsertPoint(merge);
+    return f64c(0);
+  }
+
+  void call_with_values(const char* symbol, int64_t message, const std::vector<llvm::Value*>& values) {
+    llvm::Value* array = entry_alloca(f64_, std::max<int64_t>(1, static_cast<int64_t>(values.size())));
+    for (size_t k = 0; k < values.size(); ++k)
+      b_.CreateStore(values[k], b_.CreateConstInBoundsGEP1_64(f64_, array, k));
+    auto callee = module_.getOrInsertFunction(
+        symbol, llvm::FunctionType::get(b_.getVoidTy(), {ptr_, i64_, ptr_, i64_}, false));
+    b_.CreateCall(callee, {rt_ctx_, i64c(message), array, i64c(static_cast<int64_t>(values.size()))});
+  }
+
+  // ---- elementwise math -------------------------------------------------------------------
+
+  llvm::Value* call_math(const char* symbol, llvm::Value* x) {
+    auto callee = module_.getOrInsertFunction(symbol, llvm::FunctionType::get(f64_, {f64_}, false));
+    auto* call = b_.CreateCall(callee, {x});
+    call->setDoesNotAccessMemory();
+    call->setDoesNotThrow();
+    return call;
+  }
+
+  llvm::Value* intrinsic(llvm::Intrinsic::ID id, llvm::Value* x) { return b_.CreateUnaryIntrinsic(id, x); }
+
+  // log1p(x) = log(u) * x / (u - 1) with u = 1 + x: accurate, and vectorisable
+  // because it only needs log (which has a vector library version).
+  llvm::Value* log1p(llvm::Value* x) {
+    llvm::Value* u = b_.CreateFAdd(f64c(1), x);
+    llvm::Value* um1 = b_.CreateFSub(u, f64c(1));
+    llvm::Value* r = b_.CreateFDiv(b_.CreateFMul(intrinsic(llvm::Intrinsic::log, u), x), um1);
+    llvm::Value* exact = b_.CreateFCmpOEQ(um1, f64c(0));
+    llvm::Value* inf = b_.CreateFCmpOEQ(u, f64c(std::numeric_limits<double>::infinity()));
+    return b_.CreateSelect(exact, x, b_.CreateSelect(inf, u, r));
+  }
+
+  llvm::Value* apply_unary(Op op, llvm::Value* x, DType result) {
+    using llvm::Intrinsic::ID;
+    switch (op) {
+      case Op::Neg: return x->getType()->isIntegerTy() ? b_.CreateNeg(x) : b_.CreateFNeg(x);
+      case Op::Exp: return intrinsic(llvm::Intrinsic::exp, x);
+      case Op::Log: return intrinsic(llvm::Intrinsic::log, x);
+      case Op::Log1p: return log1p(x);
+      case Op::Expm1: return call_math("expm1", x);
+      case Op::Sqrt: return intrinsic(llvm::Intrinsic::sqrt, x);
+      case Op::Lgamma: return call_math(runtime_symbols::lgamma, x);
+      case Op::Digamma: return call_math(runtime_symbols::digamma, x);
+      case Op::Trigamma: return call_math(runtime_symbols::trigamma, x);
+      case Op::InvLogit:
+        return b_.CreateFDiv(f64c(1), b_.CreateFAdd(f64c(1), intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(x))));
+      case Op::Log1pExp: {  // max(x, 0) + log1p(exp(-|x|))
+        llvm::Value* ax = intrinsic(llvm::Intrinsic::fabs, x);
+        llvm::Value* pos = b_.CreateMaxNum(x, f64c(0));
+        return b_.CreateFAdd(pos, log1p(intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(ax))));
+      }
+      case Op::Abs:
+        if (x->getType()->isIntegerTy()) return b_.CreateSelect(b_.CreateICmpSLT(x, i64c(0)), b_.CreateNeg(x), x);
+        return intrinsic(llvm::Intrinsic::fabs, x);
+      case Op::Sign: {
+        if (x->getType()->isIntegerTy()) {
+          llvm::Value* pos = b_.CreateZExt(b_.CreateICmpSGT(x, i64c(0)), i64_);
+          llvm::Value* negv = b_.CreateZExt(b_.CreateICmpSLT(x, i64c(0)), i64_);
+          return b_.CreateSub(pos, negv);
+        }
+        llvm::Value* pos = b_.CreateUIToFP(b_.CreateFCmpOGT(x, f64c(0)), f64_);
+        llvm::Value* negv = b_.CreateUIToFP(b_.CreateFCmpOLT(x, f64c(0)), f64_);
+        return b_.CreateFSub(pos, negv);
+      }
+      case Op::Tanh: return call_math("tanh", x);
+      case Op::Floor: return intrinsic(llvm::Intrinsic::floor, x);
+      case Op::Not: return b_.CreateZExt(b_.CreateNot(to_bool(x)), i64_);
+      case Op::CastReal: return to_double(x);
+      case Op::StopGradient: return x;
+      default: internal("apply_unary");
+    }
+    (void)result;
+  }
+
+  llvm::Value* apply_binary(Op op, llvm::Value* x, llvm::Value* y, DType result) {
+    bool ints = x->getType()->isIntegerTy() && y->getType()->isIntegerTy();
+    if (!ints && op != Op::And && op != Op::Or) {
+      x = to_double(x);
+      y = to_double(y);
+    }
+    auto flag = [&](llvm::Value* c) { return b_.CreateZExt(c, i64_); };
+    switch (op) {
+      case Op::Add: return ints ? b_.CreateAdd(x, y) : b_.CreateFAdd(x, y);
+      case Op::Sub: return ints ? b_.CreateSub(x, y) : b_.CreateFSub(x, y);
+      case Op::Mul: return ints ? b_.CreateMul(x, y) : b_.CreateFMul(x, y);
+      case Op::Div: return b_.CreateFDiv(to_double(x), to_double(y));
+      case Op::IntDiv: return b_.CreateSDiv(x, y);
+      case Op::Mod: return b_.CreateSRem(x, y);
+      case Op::Pow: {
+        if (auto* c = llvm::dyn_cast<llvm::ConstantFP>(y)) {
+          double e = c->getValueAPF().convertToDouble();
+          if (e == 2) return b_.CreateFMul(x, x);
+          if (e == 1) return x;
+          if (e == 0.5) return intrinsic(llvm::Intrinsic::sqrt, x);
+          if (e == -1) return b_.CreateFDiv(f64c(1), x);
+        }
+        return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y);
+      }
+      case Op::Min:
+        if (ints) return b_.CreateSelect(b_.CreateICmpSLT(x, y), x, y);
+        return b_.CreateMinNum(x, y);
+      case Op::Max:
+        if (ints) return b_.CreateSelect(b_.CreateICmpSGT(x, y), x, y);
+        return b_.CreateMaxNum(x, y);
+      case Op::Lt: return flag(ints ? b_.CreateICmpSLT(x, y) : b_.CreateFCmpOLT(x, y));
+      case Op::Le: return flag(ints ? b_.CreateICmpSLE(x, y) : b_.CreateFCmpOLE(x, y));
+      case Op::Gt: return flag(ints ? b_.CreateICmpSGT(x, y) : b_.CreateFCmpOGT(x, y));
+      case Op::Ge: return flag(ints ? b_.CreateICmpSGE(x, y) : b_.CreateFCmpOGE(x, y));
+      case Op::Eq: return flag(ints ? b_.CreateICmpEQ(x, y) : b_.CreateFCmpOEQ(x, y));
+      case Op::Ne: return flag(ints ? b_.CreateICmpNE(x, y) : b_.CreateFCmpUNE(x, y));
+      case Op::And: return flag(b_.CreateAnd(to_bool(x), to_bool(y)));
+      case Op::Or: return flag(b_.CreateOr(to_bool(x), to_bool(y)));
+      default: internal("apply_binary");
+    }
+    (void)result;
+  }
+
+  // Value of an elementwise node at idx (idx empty for scalars).
+  llvm::Value* elementwise(NodeP n, const std::vector<llvm::Value*>& idx) {
+    auto operand = [&](NodeP a) -> llvm::Value* { return a->is_scalar() ? scalar(a) : element(a, idx); };
+    if (n->op == Op::Select) {
+      llvm::Value* c = to_bool(operand(n->args[0]));
+      llvm::Value* t = operand(n->args[1]);
+      llvm::Value* e = operand(n->args[2]);
+      if (n->dtype == DType::Real) {
+        t = to_double(t);
+        e = to_double(e);
+      }
+      return b_.CreateSelect(c, t, e);
+    }
+    if (n->args.size() == 1) return apply_unary(n->op, operand(n->args[0]), n->dtype);
+    return apply_binary(n->op, operand(n->args[0]), operand(n->args[1]), n->dtype);
+  }
+
+  // ---- tensors ----------------------------------------------------------------------------
+
+  // Nodes that are addresses into existing memory (no computation needed).
+  bool in_memory(NodeP n) {
+    if (find_view(n)) return true;
+    switch (n->op) {
+      case Op::Input: return true;
+      case Op::Transpose: case Op::Index: case Op::Slice: return in_memory(n->args[0]);
+      case Op::Reshape: return in_memory(n->args[0]) && view(n->args[0]).contiguous();
+      default: return false;
+    }
+  }
+
+  // Nodes that are computed into a workspace buffer rather than fused into their users.
+  bool needs_buffer(NodeP n) {
+    switch (n->op) {
+      case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: return true;
+      case Op::Reshape: return !in_memory(n->args[0]);
+      case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
+      default: return uses_[n] > 1;
+    }
+  }
+
+  llvm::Value* element(NodeP n, const std::vector<llvm::Value*>& idx) {
+    if (n->is_scalar() && n->op != Op::Index && n->op != Op::Reshape && n->op != Op::Slice && n->op != Op::Transpose)
+      return scalar(n);
+    if (in_memory(n) || needs_buffer(n)) return as_dtype(b_.CreateLoad(f64_, address(view(n), idx)), n->dtype);
+    switch (n->op) {
+      case Op::Fill: return scalar(n->args[0]);
+      case Op::Transpose: return element(n->args[0], {idx[1], idx[0]});
+      case Op::Index: {
+        std::vector<llvm::Value*> full(idx);
+        full.insert(full.begin() + n->a, scalar(n->args[1]));
+        return element(n->args[0], full);
+      }
+      case Op::Slice: {
+        std::vector<llvm::Value*> full(idx);
+        full[n->a] = b_.CreateAdd(full[n->a], scalar(n->args[1]));
+        return element(n->args[0], full);
+      }
+      case Op::OneHot: case Op::SetIndex: {
+        bool one_hot = n->op == Op::OneHot;
+        NodeP v = one_hot ? n->args[0] : n->args[2];
+        llvm::Value* hit = b_.CreateICmpEQ(idx[n->a], scalar(n->args[1]));
+        std::vector<llvm::Value*> rest(idx);
+        rest.erase(rest.begin() + n->a);
+        llvm::Value* inner = to_double(v->is_scalar() ? scalar(v) : element(v, rest));
+        llvm::Value* other = one_hot ? f64c(0) : to_double(element(n->args[0], idx));
+        return as_dtype(b_.CreateSelect(hit, inner, other), n->dtype);
+      }
+      case Op::PadSlice: {
+        NodeP v = n->args[0];
+        int64_t len = v->dims[n->a];
+        llvm::Value* rel = b_.CreateSub(idx[n->a], scalar(n->args[1]));
+        llvm::Value* inside = b_.CreateICmpULT(rel, i64c(len));
+        std::vector<llvm::Value*> inner_idx(idx);
+        inner_idx[n->a] = b_.CreateSelect(inside, rel, i64c(0));  // clamp: never read out of bounds
+        return b_.CreateSelect(inside, to_double(element(v, inner_idx)), f64c(0));
+      }
+      default:
+        if (ir::is_elementwise(n->op)) return elementwise(n, idx);
+        internal(std::string("no element rule for ") + ir::op_name(n->op));
+    }
+  }
+
+  View view(NodeP n) {
+    if (auto* v = find_view(n)) return *v;
+    View v = make_view(n);
+    scopes_.back().views[n] = v;
+    return v;
+  }
+
+  View contiguous_buffer(NodeP n) { return {workspace_for(n), n->dims, column_major_strides(n->dims)}; }
+
+  View make_view(NodeP n) {
+    switch (n->op) {
+      case Op::Input: return {input_pointer(n), n->dims, column_major_strides(n->dims)};
+      case Op::Transpose: {
+        View v = view(n->args[0]);
+        std::swap(v.dims[0], v.dims[1]);
+        std::swap(v.strides[0], v.strides[1]);
+        return v;
+      }
+      case Op::Index: {
+        View v = view(n->args[0]);
+        llvm::Value* i = scalar(n->args[1]);
+        llvm::Value* off = v.strides[n->a] == 1 ? i : b_.CreateMul(i, i64c(v.strides[n->a]));
+        v.base = b_.CreateInBoundsGEP(f64_, v.base, off);
+        v.dims.erase(v.dims.begin() + n->a);
+        v.strides.erase(v.strides.begin() + n->a);
+        return v;
+      }
+      case Op::Slice: {
+        View v = view(n->args[0]);
+        llvm::Value* i = scalar(n->args[1]);
+        llvm::Value* off = v.strides[n->a] == 1 ? i : b_.CreateMul(i, i64c(v.strides[n->a]));
+        v.base = b_.CreateInBoundsGEP(f64_, v.base, off);
+        v.dims[n->a] = n->b;
+        return v;
+      }
+      case Op::Reshape:
+        if (in_memory(n->args[0])) {
+          View v = view(n->args[0]);
+          return {v.base, n->dims, column_major_strides(n->dims)};
+        }
+        break;
+      case Op::MatMul: return matmul(n);
+      case Op::LoopGen: return loop_gen(n);
+      case Op::LoopSum: {
+        View dst = contiguous_buffer(n);
+        zero(dst, n->size());
+        emit_loop(n, n->args[2], [&](llvm::Value*) { accumulate_into(dst, n->args[2]); });
+        return dst;
+      }
+      case Op::Pack: {
+        View dst = contiguous_buffer(n);
+        for (size_t k = 0; k < n->args.size(); ++k)
+          b_.CreateStore(to_double(scalar(n->args[k])), b_.CreateConstInBoundsGEP1_64(f64_, dst.base, k));
+        return dst;
+      }
+      default: break;
+    }
+    // Anything else: evaluate every element into a buffer.
+    View dst = contiguous_buffer(n);
+    if (n->op == Op::Reshape) {
+      NodeP src = n->args[0];
+      View tmp = contiguous_buffer(src);
+      store_all(tmp, src);
+      return {tmp.base, n->dims, column_major_strides(n->dims)};
+    }
+    store_all(dst, n);
+    return dst;
+  }
+
+  void zero(const View& dst, int64_t count) {
+    b_.CreateMemSet(dst.base, b_.getInt8(0), static_cast<uint64_t>(count) * 8, llvm::MaybeAlign(8));
+  }
+
+  // dst[idx] = n[idx] for every idx, computing n lazily (not through view(n)).
+  void store_all(const View& dst, NodeP n) {
+    with_loop_invariants_hoisted(n, -1);
+    for_each_index(n->dims, [&](const std::vector<llvm::Value*>& idx) {
+      llvm::Value* v;
+      if (ir::is_elementwise(n->op)) v = elementwise(n, idx);
+      else {
+        // Evaluate lazily without recursing into view(n) for n itself.
+        v = lazy_element(n, idx);
+      }
+      b_.CreateStore(to_double(v), address(dst, idx));
+    });
+  }
+
+  llvm::Value* lazy_element(NodeP n, const std::vector<llvm::Value*>& idx) {
+    // element() would load from n's own (not yet written) buffer for nodes that
+    // need one; bypass that by temporarily treating n as single-use.
+    int saved = uses_[n];
+    uses_[n] = 1;
+    llvm::Value* v = element(n, idx);
+    uses_[n] = saved;
+    return v;
+  }
+
+  // dst += n, using the structure of one-hot and padded adjoints to touch only
+  // the slices they cover.
+  void accumulate_into(View dst, NodeP n) {
+    switch (n->op) {
+      case Op::Fill:
+        if (n->args[0]->is_const(0)) return;
+        break;
+      case Op::Const:
+        if (n->value == 0) return;
+        break;
+      case Op::OneHot: {
+        llvm::Value* i = scalar(n->args[1]);
+        dst.base = b_.CreateInBoundsGEP(f64_, dst.base, b_.CreateMul(i, i64c(dst.strides[n->a])));
+        dst.dims.erase(dst.dims.begin() + n->a);
+        dst.strides.erase(dst.strides.begin() + n->a);
+        return accumulate_into(dst, n->args[0]);
+      }
+      case Op::PadSlice: {
+        llvm::Value* i = scalar(n->args[1]);
+        dst.base = b_.CreateInBoundsGEP(f64_, dst.base, b_.CreateMul(i, i64c(dst.strides[n->a])));
+        dst.dims[n->a] = n->args[0]->dims[n->a];
+        return accumulate_into(dst, n->args[0]);
+      }
+      case Op::Add:
+        if (uses_[n] <= 1 && n->args[0]->dims == n->dims && n->args[1]->dims == n->dims) {
+          accumulate_into(dst, n->args[0]);
+          return accumulate_into(dst, n->args[1]);
+        }
+        break;
+      default: break;
+    }
+    if (n->is_scalar()) {
+      llvm::Value* old = b_.CreateLoad(f64_, dst.base);
+      b_.CreateStore(reassoc_add(old, to_double(scalar(n))), dst.base);
+      return;
+    }
+    with_loop_invariants_hoisted(n, -1);
+    for_each_index(n->dims, [&](const std::vector<llvm::Value*>& idx) {
+      llvm::Value* p = address(dst, idx);
+      b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(f64_, p), to_double(element(n, idx))), p);
+    });
+  }
+
+  View loop_gen(NodeP n) {
+    View dst = contiguous_buffer(n);
+    NodeP body = n->args[1];
+    llvm::Value* lo = nullptr;
+    emit_loop(n, body, [&](llvm::Value* i) {
+      if (!lo) lo = scalar(n->args[0]);
+      llvm::Value* k = b_.CreateSub(i, lo);
+      View slot = dst;
+      int last = static_cast<int>(dst.dims.size()) - 1;
+      slot.base = b_.CreateInBoundsGEP(f64_, dst.base, b_.CreateMul(k, i64c(dst.strides[last])));
+      slot.dims.pop_back();
+      slot.strides.pop_back();
+      if (body->is_scalar()) {
+        b_.CreateStore(to_double(scalar(body)), slot.base);
+      } else {
+        for_each_index(body->dims, [&](const std::vector<llvm::Value*>& idx) {
+          b_.CreateStore(to_double(element(body, idx)), address(slot, idx));
+        });
+      }
+    });
+    return dst;
+  }
+
+  // Matrix products go to the runtime's Eigen kernel (see runtime/kernels).
+  View matmul(NodeP n) {
+    NodeP x = n->args[0], y = n->args[1];
+    View a = view(x), b = view(y);
+    // Express both operands as 2-D (rows, cols, row stride, col stride).
+    auto as_matrix = [](const View& v, bool is_left) {
+      struct M { int64_t rows, cols, rs, cs; } m{};
+      if (v.dims.size() == 2) m = {v.dims[0], v.dims[1], v.strides[0], v.strides[1]};
+      else if (is_left) m = {1, v.dims[0], 0, v.strides[0]};
+      else m = {v.dims[0], 1, v.strides[0], 0};
+      return m;
+    };
+    auto ma = as_matrix(a, true), mb = as_matrix(b, false);
+    View dst = contiguous_buffer(n);
+    auto callee = module_.getOrInsertFunction(
+        runtime_symbols::matmul,
+        llvm::FunctionType::get(b_.getVoidTy(), {i64_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_, i64_, ptr_}, false));
+    b_.CreateCall(callee, {i64c(ma.rows), i64c(mb.cols), i64c(ma.cols), a.base, i64c(ma.rs), i64c(ma.cs), b.base,
+                           i64c(mb.rs), i64c(mb.cs), dst.base});
+    return dst;
+  }
+
+  const ir::Graph& graph_;
+  llvm::Module& module_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> b_;
+  const FunctionSpec& spec_;
+  llvm::Type *f64_ = nullptr, *i64_ = nullptr, *ptr_ = nullptr;
+  llvm::Function* fn_ = nullptr;
+  llvm::Value *inputs_ = nullptr, *out_ = nullptr, *ws_ = nullptr, *rt_ctx_ = nullptr;
+  llvm::BasicBlock* entry_ = nullptr;
+  std::unordered_map<NodeP, int> uses_;
+  std::unordered_map<NodeP, int64_t> ws_offsets_;
+  int64_t workspace_used_ = 0;
+  std::vector<Scope> scopes_;
+};
+
+}  // namespace
+
+std::vector<EmittedFunction> emit_functions(const ir::Graph& graph, const std::vector<FunctionSpec>& specs,
+                                            llvm::Module& module) {
+  std::vector<EmittedFunction> out;
+  for (const auto& spec : specs) out.push_back(FunctionEmitter(graph, module, spec).emit());
+  return out;
+}
+
+}  // namespace latent::codegen

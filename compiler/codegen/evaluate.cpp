@@ -1,0 +1,27 @@
+#include "codegen/evaluate.hpp"
+
+#include "codegen/jit.hpp"
+
+#include <llvm/IR/Module.h>
+
+namespace latent::codegen {
+
+std::vector<double> evaluate_once(const ir::Graph& graph, const std::vector<ir::NodeP>& nodes,
+                                  const std::vector<const double*>& inputs, EvalContext& ctx) {
+  FunctionSpec spec{"latent_evaluate", {}, 0};
+  for (ir::NodeP n : nodes) {
+    spec.outputs.push_back({n, spec.out_size});
+    spec.out_size += n->size();
+  }
+  if (spec.out_size == 0) return {};
+  ModuleBuilder mb = new_module("evaluate");
+  auto emitted = emit_functions(graph, {spec}, *mb.module);
+  optimize_module(*mb.module);
+  auto fns = jit_add_module(std::move(mb), {spec.name});
+  std::vector<double> out(static_cast<size_t>(spec.out_size));
+  std::vector<double> workspace(static_cast<size_t>(emitted[0].workspace_doubles) + 1);
+  reinterpret_cast<KernelFn>(fns[0])(inputs.data(), out.data(), workspace.data(), &ctx);
+  return out;
+}
+
+}  // namespace latent::codegen

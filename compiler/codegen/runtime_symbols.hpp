@@ -1,0 +1,28 @@
+// Names of the runtime functions that generated code calls. The JIT binds them
+// to the implementations in runtime/kernels (see jit.cpp), so generated code
+// calls straight into the host process.
+#pragma once
+
+#include <cstdint>
+
+namespace latent::runtime_symbols {
+inline constexpr const char* matmul = "latent_rt_matmul";
+inline constexpr const char* check_failed = "latent_rt_check_failed";
+inline constexpr const char* print = "latent_rt_print";
+inline constexpr const char* lgamma = "latent_rt_lgamma";
+inline constexpr const char* digamma = "latent_rt_digamma";
+inline constexpr const char* trigamma = "latent_rt_trigamma";
+}  // namespace latent::runtime_symbols
+
+extern "C" {
+// C (m x n, contiguous column-major) = A (m x k) * B (k x n); strides in doubles.
+void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const double* a, int64_t a_row_stride,
+                      int64_t a_col_stride, const double* b, int64_t b_row_stride, int64_t b_col_stride,
+                      double* c);
+// ctx is the EvalContext* the caller passed to the generated function.
+void latent_rt_check_failed(void* ctx, int64_t message, const double* values, int64_t count);
+void latent_rt_print(void* ctx, int64_t message, const double* values, int64_t count);
+double latent_rt_lgamma(double x);
+double latent_rt_digamma(double x);
+double latent_rt_trigamma(double x);
+}

@@ -1,0 +1,596 @@
+#include "ir/ir.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace latent::ir {
+
+namespace {
+
+[[noreturn]] void internal(const std::string& what) {
+  throw std::logic_error("internal IR error: " + what);
+}
+
+std::vector<int> merge_loops(const std::vector<int>& a, const std::vector<int>& b) {
+  std::vector<int> out;
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+bool is_unary(Op op) { return op >= Op::Neg && op <= Op::StopGradient; }
+bool is_binary(Op op) { return op >= Op::Add && op <= Op::Mod; }
+bool is_comparison(Op op) {
+  return op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge || op == Op::Eq ||
+         op == Op::Ne || op == Op::And || op == Op::Or;
+}
+
+// Result of a binary elementwise op: equal dims, or one operand scalar.
+std::vector<int64_t> broadcast_dims(NodeP x, NodeP y) {
+  if (x->is_scalar()) return y->dims;
+  if (y->is_scalar()) return x->dims;
+  if (x->dims != y->dims) internal("elementwise operands of different shapes");
+  return x->dims;
+}
+
+double fold_unary(Op op, double x) {
+  switch (op) {
+    case Op::Neg: return -x;
+    case Op::Exp: return std::exp(x);
+    case Op::Log: return std::log(x);
+    case Op::Log1p: return std::log1p(x);
+    case Op::Expm1: return std::expm1(x);
+    case Op::Sqrt: return std::sqrt(x);
+    case Op::Lgamma: return std::lgamma(x);
+    case Op::InvLogit: return 1 / (1 + std::exp(-x));
+    case Op::Log1pExp: return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+    case Op::Abs: return std::fabs(x);
+    case Op::Sign: return (x > 0) - (x < 0);
+    case Op::Tanh: return std::tanh(x);
+    case Op::Floor: return std::floor(x);
+    case Op::Not: return x == 0;
+    case Op::CastReal: return x;
+    case Op::StopGradient: return x;
+    default: return NAN;  // Digamma, Trigamma: not folded
+  }
+}
+
+bool can_fold_unary(Op op) { return op != Op::Digamma && op != Op::Trigamma; }
+
+double fold_binary(Op op, double x, double y) {
+  switch (op) {
+    case Op::Add: return x + y;
+    case Op::Sub: return x - y;
+    case Op::Mul: return x * y;
+    case Op::Div: return x / y;
+    case Op::Pow: return std::pow(x, y);
+    case Op::Min: return std::fmin(x, y);
+    case Op::Max: return std::fmax(x, y);
+    case Op::Lt: return x < y;
+    case Op::Le: return x <= y;
+    case Op::Gt: return x > y;
+    case Op::Ge: return x >= y;
+    case Op::Eq: return x == y;
+    case Op::Ne: return x != y;
+    case Op::And: return (x != 0) && (y != 0);
+    case Op::Or: return (x != 0) || (y != 0);
+    case Op::IntDiv: return static_cast<double>(static_cast<int64_t>(x) / static_cast<int64_t>(y));
+    case Op::Mod: return static_cast<double>(static_cast<int64_t>(x) % static_cast<int64_t>(y));
+    default: internal("fold_binary");
+  }
+}
+
+}  // namespace
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::Const: return "const";
+    case Op::Input: return "input";
+    case Op::LoopVar: return "loopvar";
+    case Op::Neg: return "neg";
+    case Op::Exp: return "exp";
+    case Op::Log: return "log";
+    case Op::Log1p: return "log1p";
+    case Op::Expm1: return "expm1";
+    case Op::Sqrt: return "sqrt";
+    case Op::Lgamma: return "lgamma";
+    case Op::Digamma: return "digamma";
+    case Op::Trigamma: return "trigamma";
+    case Op::InvLogit: return "inv_logit";
+    case Op::Log1pExp: return "log1p_exp";
+    case Op::Abs: return "abs";
+    case Op::Sign: return "sign";
+    case Op::Tanh: return "tanh";
+    case Op::Floor: return "floor";
+    case Op::Not: return "not";
+    case Op::CastReal: return "to_real";
+    case Op::StopGradient: return "stop_gradient";
+    case Op::Add: return "add";
+    case Op::Sub: return "sub";
+    case Op::Mul: return "mul";
+    case Op::Div: return "div";
+    case Op::Pow: return "pow";
+    case Op::Min: return "min";
+    case Op::Max: return "max";
+    case Op::Lt: return "lt";
+    case Op::Le: return "le";
+    case Op::Gt: return "gt";
+    case Op::Ge: return "ge";
+    case Op::Eq: return "eq";
+    case Op::Ne: return "ne";
+    case Op::And: return "and";
+    case Op::Or: return "or";
+    case Op::IntDiv: return "intdiv";
+    case Op::Mod: return "mod";
+    case Op::Select: return "select";
+    case Op::Sum: return "sum";
+    case Op::MaxReduce: return "max_reduce";
+    case Op::MatMul: return "matmul";
+    case Op::Transpose: return "transpose";
+    case Op::Reshape: return "reshape";
+    case Op::Fill: return "fill";
+    case Op::Pack: return "pack";
+    case Op::Index: return "index";
+    case Op::Slice: return "slice";
+    case Op::OneHot: return "one_hot";
+    case Op::PadSlice: return "pad_slice";
+    case Op::SetIndex: return "set_index";
+    case Op::LoopSum: return "loop_sum";
+    case Op::LoopGen: return "loop_gen";
+    case Op::Check: return "check";
+    case Op::Print: return "print";
+  }
+  return "?";
+}
+
+bool is_elementwise(Op op) { return is_unary(op) || is_binary(op) || op == Op::Select; }
+
+int64_t Node::size() const {
+  int64_t n = 1;
+  for (auto d : dims) n *= d;
+  return n;
+}
+
+bool Node::depends_on_loop(int loop) const {
+  return std::binary_search(free_loops.begin(), free_loops.end(), loop);
+}
+
+// ---- interning -------------------------------------------------------------------
+
+size_t Graph::KeyHash::operator()(const Node* n) const {
+  size_t h = static_cast<size_t>(n->op) * 1000003u ^ static_cast<size_t>(n->dtype);
+  auto mix = [&h](size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); };
+  for (auto d : n->dims) mix(static_cast<size_t>(d));
+  for (auto a : n->args) mix(reinterpret_cast<size_t>(a));
+  uint64_t bits;
+  std::memcpy(&bits, &n->value, sizeof bits);
+  mix(bits);
+  mix(static_cast<size_t>(n->a));
+  mix(static_cast<size_t>(n->b));
+  return h;
+}
+
+bool Graph::KeyEq::operator()(const Node* x, const Node* y) const {
+  return x->op == y->op && x->dtype == y->dtype && x->dims == y->dims && x->args == y->args &&
+         std::memcmp(&x->value, &y->value, sizeof(double)) == 0 && x->a == y->a && x->b == y->b;
+}
+
+Graph::Graph() = default;
+
+NodeP Graph::intern(Node n) {
+  auto it = interned_.find(&n);
+  if (it != interned_.end()) return it->second;
+  n.id = static_cast<int>(nodes_.size());
+  for (NodeP a : n.args) {
+    n.free_loops = merge_loops(n.free_loops, a->free_loops);
+    n.depends_on_params |= a->depends_on_params;
+    n.is_effect |= a->is_effect;
+  }
+  if (n.op == Op::LoopVar) n.free_loops = {static_cast<int>(n.a)};
+  if (n.op == Op::LoopSum || n.op == Op::LoopGen) {
+    auto& f = n.free_loops;
+    f.erase(std::remove(f.begin(), f.end(), static_cast<int>(n.a)), f.end());
+  }
+  if (n.op == Op::Input && n.a == 0) n.depends_on_params = true;
+  if (n.op == Op::Check || n.op == Op::Print) n.is_effect = true;
+  nodes_.push_back(std::move(n));
+  NodeP p = &nodes_.back();
+  interned_.emplace(p, p);
+  return p;
+}
+
+// ---- leaves ----------------------------------------------------------------------
+
+NodeP Graph::constant(double v) {
+  Node n{Op::Const, DType::Real, {}, {}};
+  n.value = v;
+  return intern(std::move(n));
+}
+
+NodeP Graph::int_constant(int64_t v) {
+  Node n{Op::Const, DType::Int, {}, {}};
+  n.value = static_cast<double>(v);
+  return intern(std::move(n));
+}
+
+NodeP Graph::input(int buffer, int64_t offset, std::vector<int64_t> dims, DType dtype) {
+  Node n{Op::Input, dtype, std::move(dims), {}};
+  n.a = buffer;
+  n.b = offset;
+  return intern(std::move(n));
+}
+
+NodeP Graph::new_loop_var() {
+  Node n{Op::LoopVar, DType::Int, {}, {}};
+  n.a = next_loop_++;
+  return intern(std::move(n));
+}
+
+NodeP Graph::loop_var(int loop_id) {
+  Node n{Op::LoopVar, DType::Int, {}, {}};
+  n.a = loop_id;
+  return intern(std::move(n));
+}
+
+// ---- elementwise -----------------------------------------------------------------
+
+NodeP Graph::cast_real(NodeP x) {
+  if (x->dtype == DType::Real) return x;
+  if (x->is_const()) return constant(x->value);
+  Node n{Op::CastReal, DType::Real, x->dims, {x}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::unary(Op op, NodeP x) {
+  if (!is_unary(op)) internal("unary() with a non-unary op");
+  if (op == Op::CastReal) return cast_real(x);
+  DType dt = (op == Op::Not) ? DType::Int : DType::Real;
+  if (op == Op::Neg || op == Op::Abs || op == Op::Sign) dt = x->dtype;
+  if (x->is_const() && can_fold_unary(op)) {
+    double v = fold_unary(op, x->value);
+    return dt == DType::Int ? int_constant(static_cast<int64_t>(v)) : constant(v);
+  }
+  if (x->op == Op::Fill && can_fold_unary(op)) return fill(unary(op, x->args[0]), x->dims);
+  if (op == Op::Neg && x->op == Op::Neg) return x->args[0];
+  if (op == Op::StopGradient && !x->depends_on_params) return x;
+  if (dt == DType::Real) x = cast_real(x);
+  Node n{op, dt, x->dims, {x}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::binary(Op op, NodeP x, NodeP y) {
+  if (!is_binary(op)) internal("binary() with a non-binary op");
+  bool int_op = op == Op::IntDiv || op == Op::Mod;
+  DType dt = DType::Real;
+  if (is_comparison(op) || int_op) dt = DType::Int;
+  if ((op == Op::Add || op == Op::Sub || op == Op::Mul || op == Op::Min || op == Op::Max) &&
+      x->dtype == DType::Int && y->dtype == DType::Int)
+    dt = DType::Int;
+  std::vector<int64_t> dims = broadcast_dims(x, y);
+  if (x->is_const() && y->is_const()) {
+    double v = fold_binary(op, x->value, y->value);
+    return dt == DType::Int ? int_constant(static_cast<int64_t>(v)) : constant(v);
+  }
+  // Algebraic identities. Results keep the broadcast shape.
+  auto keep_shape = [&](NodeP r) { return r->dims == dims ? r : fill(r, dims); };
+  switch (op) {
+    case Op::Add:
+      if (x->is_const(0)) return keep_shape(y);
+      if (y->is_const(0)) return keep_shape(x);
+      if (x->op == Op::Fill && x->args[0]->is_const(0)) return keep_shape(y);
+      if (y->op == Op::Fill && y->args[0]->is_const(0)) return keep_shape(x);
+      if (y->op == Op::Neg) return binary(Op::Sub, x, y->args[0]);
+      break;
+    case Op::Sub:
+      if (y->is_const(0)) return keep_shape(x);
+      if (y->op == Op::Fill && y->args[0]->is_const(0)) return keep_shape(x);
+      if (x->is_const(0)) return keep_shape(unary(Op::Neg, y));
+      if (y->op == Op::Neg) return binary(Op::Add, x, y->args[0]);
+      break;
+    case Op::Mul:
+      if (x->is_const(1)) return keep_shape(y);
+      if (y->is_const(1)) return keep_shape(x);
+      if (x->is_const(0) || y->is_const(0)) return keep_shape(dt == DType::Int ? int_constant(0) : constant(0));
+      if ((x->op == Op::Fill && x->args[0]->is_const(0)) || (y->op == Op::Fill && y->args[0]->is_const(0)))
+        return zeros(dims);
+      if (x->is_const(-1)) return keep_shape(unary(Op::Neg, y));
+      if (y->is_const(-1)) return keep_shape(unary(Op::Neg, x));
+      if (x->op == Op::Neg && y->op == Op::Neg) return binary(Op::Mul, x->args[0], y->args[0]);
+      break;
+    case Op::Div:
+      if (y->is_const(1)) return keep_shape(x);
+      if (x->is_const(0) || (x->op == Op::Fill && x->args[0]->is_const(0))) return zeros(dims);
+      break;
+    default: break;
+  }
+  if (x->op == Op::Fill && y->op == Op::Fill) return fill(binary(op, x->args[0], y->args[0]), dims);
+  if (dt == DType::Real && !is_comparison(op)) {
+    x = cast_real(x);
+    y = cast_real(y);
+  }
+  Node n{op, dt, dims, {x, y}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::select(NodeP cond, NodeP then_value, NodeP else_value) {
+  if (cond->is_const()) {
+    NodeP r = cond->value != 0 ? then_value : else_value;
+    std::vector<int64_t> dims = broadcast_dims(then_value, else_value);
+    return r->dims == dims ? r : fill(r, dims);
+  }
+  if (then_value == else_value) return then_value;
+  DType dt = (then_value->dtype == DType::Int && else_value->dtype == DType::Int) ? DType::Int : DType::Real;
+  if (dt == DType::Real) {
+    then_value = cast_real(then_value);
+    else_value = cast_real(else_value);
+  }
+  std::vector<int64_t> dims = broadcast_dims(then_value, else_value);
+  if (!cond->is_scalar() && !dims.empty() && cond->dims != dims) internal("select condition of another shape");
+  if (!cond->is_scalar()) dims = cond->dims;
+  Node n{Op::Select, dt, dims, {cond, then_value, else_value}};
+  return intern(std::move(n));
+}
+
+// ---- reductions, linear algebra, structure -----------------------------------------
+
+NodeP Graph::sum(NodeP x) {
+  if (x->is_scalar()) return x;
+  if (x->op == Op::Fill) return mul(x->args[0], constant(static_cast<double>(x->size())));
+  if (x->op == Op::OneHot || x->op == Op::PadSlice) return sum(x->args[0]);
+  if (x->op == Op::LoopGen) {  // sum of a generated tensor: one loop, no buffer
+    NodeP lo = x->args[0];
+    return loop_sum(loop_var(static_cast<int>(x->a)), lo, add(lo, int_constant(x->b - 1)), sum(x->args[1]));
+  }
+  if (x->op == Op::Add) return add(sum(x->args[0]), sum(x->args[1]));
+  if (x->op == Op::Mul && x->args[0]->is_scalar()) return mul(x->args[0], sum(x->args[1]));
+  if (x->op == Op::Mul && x->args[1]->is_scalar()) return mul(sum(x->args[0]), x->args[1]);
+  Node n{Op::Sum, x->dtype, {}, {x}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::max_reduce(NodeP x) {
+  if (x->is_scalar()) return x;
+  Node n{Op::MaxReduce, x->dtype, {}, {x}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::matmul(NodeP x, NodeP y) {
+  if (x->dims.size() > 2 || y->dims.size() > 2 || x->is_scalar() || y->is_scalar())
+    internal("matmul of unsupported ranks");
+  int64_t k1 = x->dims.size() == 2 ? x->dims[1] : x->dims[0];
+  int64_t k2 = y->dims[0];
+  if (k1 != k2) internal("matmul inner dimensions differ");
+  std::vector<int64_t> dims;
+  if (x->dims.size() == 2) dims.push_back(x->dims[0]);
+  if (y->dims.size() == 2) dims.push_back(y->dims[1]);
+  if (x->op == Op::Fill && x->args[0]->is_const(0)) return zeros(dims);
+  if (y->op == Op::Fill && y->args[0]->is_const(0)) return zeros(dims);
+  x = cast_real(x);
+  y = cast_real(y);
+  Node n{Op::MatMul, DType::Real, dims, {x, y}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::transpose(NodeP x) {
+  if (x->dims.size() != 2) return x;  // rank 1: orientation lives in Stan types only
+  if (x->op == Op::Transpose) return x->args[0];
+  if (x->op == Op::Fill) return fill(x->args[0], {x->dims[1], x->dims[0]});
+  Node n{Op::Transpose, x->dtype, {x->dims[1], x->dims[0]}, {x}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::reshape(NodeP x, std::vector<int64_t> dims) {
+  if (x->dims == dims) return x;
+  if (x->op == Op::Fill) return fill(x->args[0], dims);
+  if (x->op == Op::Reshape) x = x->args[0];
+  if (x->dims == dims) return x;
+  Node n{Op::Reshape, x->dtype, std::move(dims), {x}};
+  if (n.size() != x->size()) internal("reshape changes the element count");
+  return intern(std::move(n));
+}
+
+NodeP Graph::fill(NodeP scalar, std::vector<int64_t> dims) {
+  if (!scalar->is_scalar()) internal("fill of a non-scalar");
+  if (dims.empty()) return scalar;
+  Node n{Op::Fill, scalar->dtype, std::move(dims), {scalar}};
+  return intern(std::move(n));
+}
+
+NodeP Graph::pack(std::vector<NodeP> scalars, std::vector<int64_t> dims) {
+  DType dt = DType::Int;
+  for (NodeP s : scalars) {
+    if (!s->is_scalar()) internal("pack of a non-scalar");
+    if (s->dtype == DType::Real) dt = DType::Real;
+  }
+  if (dt == DType::Real)
+    for (auto& s : scalars) s = cast_real(s);
+  Node n{Op::Pack, dt, std::move(dims), std::move(scalars)};
+  if (n.size() != static_cast<int64_t>(n.args.size())) internal("pack size mismatch");
+  return intern(std::move(n));
+}
+
+NodeP Graph::index(NodeP t, int axis, NodeP idx) {
+  if (axis < 0 || axis >= static_cast<int>(t->dims.size())) internal("index axis out of range");
+  std::vector<int64_t> dims = t->dims;
+  dims.erase(dims.begin() + axis);
+  if (t->op == Op::Fill) return fill(t->args[0], dims);
+  if (t->op == Op::Pack && t->dims.size() == 1 && idx->is_const()) return t->args.at(static_cast<size_t>(idx->value));
+  if (t->op == Op::OneHot && t->a == axis && idx->is_const() && t->args[1]->is_const())
+    return idx->value == t->args[1]->value ? t->args[0] : zeros(dims);
+  Node n{Op::Index, t->dtype, std::move(dims), {t, idx}};
+  n.a = axis;
+  return intern(std::move(n));
+}
+
+NodeP Graph::slice(NodeP t, int axis, NodeP start, int64_t length) {
+  std::vector<int64_t> dims = t->dims;
+  dims.at(axis) = length;
+  if (t->op == Op::Fill) return fill(t->args[0], dims);
+  if (start->is_const(0) && length == t->dims[axis]) return t;
+  Node n{Op::Slice, t->dtype, std::move(dims), {t, start}};
+  n.a = axis;
+  n.b = length;
+  return intern(std::move(n));
+}
+
+NodeP Graph::one_hot(std::vector<int64_t> dims, int axis, NodeP idx, NodeP v) {
+  if (v->op == Op::Fill && v->args[0]->is_const(0)) return zeros(dims);
+  if (v->is_const(0)) return zeros(dims);
+  v = cast_real(v);
+  Node n{Op::OneHot, DType::Real, std::move(dims), {v, idx}};
+  n.a = axis;
+  return intern(std::move(n));
+}
+
+NodeP Graph::pad_slice(std::vector<int64_t> dims, int axis, NodeP start, NodeP v) {
+  if (v->op == Op::Fill && v->args[0]->is_const(0)) return zeros(dims);
+  if (v->dims == dims) return v;
+  v = cast_real(v);
+  Node n{Op::PadSlice, DType::Real, std::move(dims), {v, start}};
+  n.a = axis;
+  return intern(std::move(n));
+}
+
+NodeP Graph::set_index(NodeP t, int axis, NodeP idx, NodeP v) {
+  DType dt = t->dtype;
+  if (v->dtype == DType::Real) dt = DType::Real;
+  if (dt == DType::Real) {
+    t = cast_real(t);
+    v = cast_real(v);
+  }
+  Node n{Op::SetIndex, dt, t->dims, {t, idx, v}};
+  n.a = axis;
+  return intern(std::move(n));
+}
+
+// ---- loops -------------------------------------------------------------------------
+
+NodeP Graph::loop_sum(NodeP var, NodeP lo, NodeP hi, NodeP body) {
+  if (var->op != Op::LoopVar) internal("loop_sum without a loop variable");
+  int loop = static_cast<int>(var->a);
+  if (lo->is_const() && hi->is_const() && hi->value < lo->value) return body->is_scalar() ? constant(0) : zeros(body->dims);
+  if (body->is_const(0) || (body->op == Op::Fill && body->args[0]->is_const(0))) return body;
+  if (!body->depends_on_loop(loop) && !body->is_effect) {
+    NodeP count = cast_real(add(sub(hi, lo), int_constant(1)));
+    return mul(body, count);
+  }
+  // sum_i one_hot(i - lo) over the full axis is a generated tensor.
+  // sum over i of one_hot(i - lo) covering the whole last axis is a generated tensor.
+  if (body->op == Op::OneHot && lo->is_const() && hi->is_const() &&
+      body->a == static_cast<int>(body->dims.size()) - 1 && hi->value - lo->value + 1 == body->dims.back()) {
+    NodeP idx = body->args[1];
+    bool aligned = (idx == var && lo->is_const(0)) ||
+                   (idx->op == Op::Sub && idx->args[0] == var && idx->args[1] == lo);
+    if (aligned) return loop_gen(var, lo, body->dims.back(), body->args[0]);
+  }
+  Node n{Op::LoopSum, body->dtype, body->dims, {lo, hi, body}};
+  n.a = loop;
+  return intern(std::move(n));
+}
+
+NodeP Graph::loop_gen(NodeP var, NodeP lo, int64_t count, NodeP body) {
+  if (var->op != Op::LoopVar) internal("loop_gen without a loop variable");
+  std::vector<int64_t> dims = body->dims;
+  dims.push_back(count);
+  int loop = static_cast<int>(var->a);
+  if (!body->depends_on_loop(loop) && !body->is_effect) {
+    if (body->is_scalar()) return fill(body, dims);
+  }
+  Node n{Op::LoopGen, body->dtype, std::move(dims), {lo, body}};
+  n.a = loop;
+  n.b = count;
+  return intern(std::move(n));
+}
+
+// ---- effects -----------------------------------------------------------------------
+
+int Graph::add_message(Message m) {
+  messages_.push_back(std::move(m));
+  return static_cast<int>(messages_.size()) - 1;
+}
+
+NodeP Graph::check(NodeP violated, int message_id, std::vector<NodeP> values) {
+  if (violated->is_const()) {
+    if (violated->value == 0) return constant(0);
+  }
+  std::vector<NodeP> args{violated};
+  for (NodeP v : values) args.push_back(cast_real(v));
+  Node n{Op::Check, DType::Real, {}, std::move(args)};
+  n.b = message_id;
+  return intern(std::move(n));
+}
+
+NodeP Graph::print(NodeP condition, int message_id, std::vector<NodeP> values) {
+  if (condition->is_const(0)) return constant(0);
+  std::vector<NodeP> args{condition};
+  for (NodeP v : values) args.push_back(cast_real(v));
+  Node n{Op::Print, DType::Real, {}, std::move(args)};
+  n.b = message_id;
+  return intern(std::move(n));
+}
+
+NodeP Graph::add_all(const std::vector<NodeP>& terms) {
+  NodeP total = constant(0);
+  for (NodeP t : terms) total = add(total, t);
+  return total;
+}
+
+// ---- traversal and printing ------------------------------------------------------------
+
+std::vector<NodeP> topological_order(const std::vector<NodeP>& roots) {
+  // Node ids are creation order and args are always created first, so sorting the
+  // reachable set by id is a topological order.
+  std::unordered_set<NodeP> seen;
+  std::vector<NodeP> stack(roots.begin(), roots.end()), out;
+  while (!stack.empty()) {
+    NodeP n = stack.back();
+    stack.pop_back();
+    if (!n || !seen.insert(n).second) continue;
+    out.push_back(n);
+    for (NodeP a : n->args) stack.push_back(a);
+  }
+  std::sort(out.begin(), out.end(), [](NodeP x, NodeP y) { return x->id < y->id; });
+  return out;
+}
+
+std::string print_graph(const Graph& g, const std::vector<std::pair<std::string, NodeP>>& roots) {
+  std::vector<NodeP> root_nodes;
+  for (auto& r : roots) root_nodes.push_back(r.second);
+  std::ostringstream out;
+  auto shape = [](NodeP n) {
+    std::string s = n->dtype == DType::Int ? "int" : "real";
+    if (!n->dims.empty()) {
+      s += "[";
+      for (size_t i = 0; i < n->dims.size(); ++i) s += (i ? "," : "") + std::to_string(n->dims[i]);
+      s += "]";
+    }
+    return s;
+  };
+  for (NodeP n : topological_order(root_nodes)) {
+    out << "  %" << n->id << " : " << shape(n) << " = " << op_name(n->op);
+    switch (n->op) {
+      case Op::Const: out << " " << n->value; break;
+      case Op::Input:
+        out << " " << (n->a == 0 ? "params" : n->a == 1 ? "data" : "buffer" + std::to_string(n->a)) << "+" << n->b;
+        break;
+      case Op::LoopVar: out << " i" << n->a; break;
+      case Op::Index: case Op::Slice: case Op::OneHot: case Op::PadSlice: case Op::SetIndex:
+        out << " axis=" << n->a;
+        break;
+      case Op::LoopSum: case Op::LoopGen: out << " i" << n->a; break;
+      case Op::Check: case Op::Print: out << " \"" << g.message(static_cast<int>(n->b)).text << "\""; break;
+      default: break;
+    }
+    for (NodeP a : n->args) out << " %" << a->id;
+    if (n->op == Op::Slice) out << " len=" << n->b;
+    if (n->op == Op::LoopGen) out << " count=" << n->b;
+    out << "\n";
+  }
+  for (auto& r : roots) out << "  " << r.first << " = %" << r.second->id << "\n";
+  return out.str();
+}
+
+}  // namespace latent::ir

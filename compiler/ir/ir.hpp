@@ -1,0 +1,171 @@
+// The IR: an immutable, hash-consed DAG of typed scalar and tensor operations.
+//
+// Tensors are dense, column-major (first index fastest): a Stan matrix[m, n] is
+// dims {m, n}; a Stan array is stored with its array index slowest, so
+// array[N] vector[D] is dims {D, N}. Scalars have dims {}. The flat storage order
+// of every tensor therefore equals Stan's unconstrained-parameter order.
+//
+// Nodes are created only through Graph, which interns them (structurally equal
+// nodes are the same pointer: common-subexpression elimination for free) and
+// simplifies as it builds (constant folding, algebraic identities). Passes read
+// nodes and build new ones; nothing is mutated after construction.
+//
+// Loops are expressions: LoopSum(i in lo..hi) body and LoopGen(i in lo..lo+n-1)
+// body (a tensor whose last axis is the loop). A loop body is the sub-DAG of
+// nodes that depend on the loop's LoopVar; everything else it reads is
+// loop-invariant and computed once outside.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace latent::ir {
+
+enum class DType : uint8_t { Real, Int };
+
+enum class Op : uint8_t {
+  // leaves
+  Const,    // value
+  Input,    // a = buffer (0 = differentiated parameters, 1 = data, 2.. = extra), b = offset
+  LoopVar,  // a = loop id; Int scalar
+  // elementwise unary (any shape)
+  Neg, Exp, Log, Log1p, Expm1, Sqrt, Lgamma, Digamma, Trigamma, InvLogit, Log1pExp, Abs, Sign,
+  Tanh, Floor, Not, CastReal, StopGradient,
+  // elementwise binary (equal shapes, or one scalar operand broadcast)
+  Add, Sub, Mul, Div, Pow, Min, Max, Lt, Le, Gt, Ge, Eq, Ne, And, Or, IntDiv, Mod,
+  Select,  // args: cond, then, else (cond and branches broadcast like binary ops)
+  // reductions to a scalar
+  Sum, MaxReduce,
+  // linear algebra
+  MatMul,     // rank-1 left operand is a row, rank-1 right operand a column
+  Transpose,  // rank 2
+  Reshape,    // same element count, same storage order
+  // structure
+  Fill,      // args: scalar; broadcast to dims
+  Pack,      // args: scalars; dims given (storage order)
+  Index,     // args: t, idx (Int scalar, 0-based); a = axis; removes that axis
+  Slice,     // args: t, start (Int, 0-based); a = axis, b = length
+  OneHot,    // args: v, idx; a = axis; zeros of dims except the slice idx along axis = v
+  PadSlice,  // args: v, start; a = axis; zeros of dims except [start, start+len) along axis = v
+  SetIndex,  // args: t, idx, v; a = axis; t with slice idx replaced by v
+  // loops (a = loop id)
+  LoopSum,  // args: lo, hi (inclusive, Int), body; sum over the loop of body
+  LoopGen,  // args: lo, body; b = count; dims = body dims + {count}
+  // effects: value 0 when fine; b = message id in the Graph's message table
+  Check,  // args: violated (cond), then values to report; value -inf when violated
+  Print,  // args: condition (print when nonzero), then values to print; value 0
+};
+
+const char* op_name(Op op);
+bool is_elementwise(Op op);  // unary and binary elementwise ops and Select
+
+struct Node;
+using NodeP = const Node*;
+
+struct Node {
+  Op op;
+  DType dtype;
+  std::vector<int64_t> dims;
+  std::vector<NodeP> args;
+  double value = 0;  // Const
+  int64_t a = 0, b = 0;
+  // Derived at construction:
+  int id = 0;                       // creation order: args always have smaller ids
+  std::vector<int> free_loops;      // sorted ids of LoopVars this node depends on (unbound)
+  bool depends_on_params = false;   // reads Input buffer 0
+  bool is_effect = false;           // contains a Check/Print somewhere below
+
+  bool is_scalar() const { return dims.empty(); }
+  int64_t size() const;  // element count
+  bool is_const() const { return op == Op::Const; }
+  bool is_const(double v) const { return op == Op::Const && value == v; }
+  bool depends_on_loop(int loop) const;
+};
+
+// Messages attached to Check and Print nodes, with the source position they come from.
+struct Message {
+  std::string text;      // e.g. "normal_lpdf: scale parameter must be positive"
+  std::string location;  // "file:line:col" of the statement
+  std::vector<std::string> value_names;  // names for the reported values
+};
+
+class Graph {
+ public:
+  Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // leaves
+  NodeP constant(double v);
+  NodeP int_constant(int64_t v);
+  NodeP input(int buffer, int64_t offset, std::vector<int64_t> dims, DType dtype = DType::Real);
+  NodeP new_loop_var();
+  NodeP loop_var(int loop_id);  // the variable of an existing loop
+
+  // elementwise
+  NodeP unary(Op op, NodeP x);
+  NodeP binary(Op op, NodeP x, NodeP y);
+  NodeP select(NodeP cond, NodeP then_value, NodeP else_value);
+  NodeP add(NodeP x, NodeP y) { return binary(Op::Add, x, y); }
+  NodeP sub(NodeP x, NodeP y) { return binary(Op::Sub, x, y); }
+  NodeP mul(NodeP x, NodeP y) { return binary(Op::Mul, x, y); }
+  NodeP div(NodeP x, NodeP y) { return binary(Op::Div, x, y); }
+  NodeP neg(NodeP x) { return unary(Op::Neg, x); }
+  NodeP cast_real(NodeP x);
+
+  // reductions, linear algebra, structure
+  NodeP sum(NodeP x);
+  NodeP max_reduce(NodeP x);
+  NodeP matmul(NodeP x, NodeP y);
+  NodeP transpose(NodeP x);
+  NodeP reshape(NodeP x, std::vector<int64_t> dims);
+  NodeP fill(NodeP scalar, std::vector<int64_t> dims);
+  NodeP pack(std::vector<NodeP> scalars, std::vector<int64_t> dims);
+  NodeP index(NodeP t, int axis, NodeP idx);
+  NodeP slice(NodeP t, int axis, NodeP start, int64_t length);
+  NodeP one_hot(std::vector<int64_t> dims, int axis, NodeP idx, NodeP v);
+  NodeP pad_slice(std::vector<int64_t> dims, int axis, NodeP start, NodeP v);
+  NodeP set_index(NodeP t, int axis, NodeP idx, NodeP v);
+  NodeP zeros(const std::vector<int64_t>& dims) { return fill(constant(0), dims); }
+
+  // loops: `var` must come from new_loop_var()
+  NodeP loop_sum(NodeP var, NodeP lo, NodeP hi, NodeP body);
+  NodeP loop_gen(NodeP var, NodeP lo, int64_t count, NodeP body);
+
+  // effects
+  int add_message(Message m);
+  const Message& message(int id) const { return messages_.at(id); }
+  NodeP check(NodeP violated, int message_id, std::vector<NodeP> values);
+  NodeP print(NodeP condition, int message_id, std::vector<NodeP> values);
+
+  // Sum of a list of scalars (empty -> 0).
+  NodeP add_all(const std::vector<NodeP>& terms);
+
+  size_t node_count() const { return nodes_.size(); }
+
+ private:
+  NodeP intern(Node n);
+  struct KeyHash {
+    size_t operator()(const Node* n) const;
+  };
+  struct KeyEq {
+    bool operator()(const Node* x, const Node* y) const;
+  };
+  std::deque<Node> nodes_;
+  std::unordered_map<const Node*, NodeP, KeyHash, KeyEq> interned_;
+  std::vector<Message> messages_;
+  int next_loop_ = 0;
+};
+
+// Nodes reachable from `roots`, in topological order (arguments before users).
+std::vector<NodeP> topological_order(const std::vector<NodeP>& roots);
+
+// Renders the DAG reachable from the named roots, one node per line ("%12 = exp %7").
+std::string print_graph(const Graph& g, const std::vector<std::pair<std::string, NodeP>>& roots);
+
+}  // namespace latent::ir

@@ -1,0 +1,239 @@
+// Lowering a whole program, block by block, with its data bound.
+#include "codegen/evaluate.hpp"
+#include "lower/lowered_program.hpp"
+#include "lower/lowerer.hpp"
+#include "runtime/data/check_data.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace latent {
+
+using ir::NodeP;
+using ir::Op;
+
+ir::NodeP LoweredProgram::log_density(bool jacobian) const {
+  std::vector<NodeP> parts;
+  for (const Term& t : terms)
+    if (jacobian || !t.jacobian) parts.push_back(t.value);
+  return graph->add_all(parts);
+}
+
+namespace {
+
+class ProgramLowering {
+ public:
+  ProgramLowering(const ast::Program& program, const DataSet& data)
+      : program_(program), data_(data), lowerer_(*out_.graph, *program.source, out_.data) {
+    out_.source = program.source;
+  }
+
+  LoweredProgram run() {
+    lowerer_.push_scope();
+    if (auto* b = program_.find(ast::BlockKind::Functions))
+      lowerer_.error(b->loc, "user-defined functions are not supported yet");
+    if (auto* b = program_.find(ast::BlockKind::Data)) data_block(*b);
+    if (auto* b = program_.find(ast::BlockKind::TransformedData)) transformed_data(*b);
+    if (auto* b = program_.find(ast::BlockKind::Parameters)) parameters(*b);
+    if (auto* b = program_.find(ast::BlockKind::TransformedParameters))
+      out_.transformed_parameters = declaring_block(*b, "transformed parameters", true);
+    if (auto* b = program_.find(ast::BlockKind::Model)) {
+      lowerer_.push_scope();
+      lowerer_.statements(b->stmts);
+      lowerer_.pop_scope();
+    }
+    std::vector<Term> model_terms = lowerer_.take_terms();
+    out_.terms.insert(out_.terms.end(), model_terms.begin(), model_terms.end());
+    if (auto* b = program_.find(ast::BlockKind::GeneratedQuantities)) {
+      out_.generated_quantities = declaring_block(*b, "generated quantities", false);
+      for (auto& t : lowerer_.take_terms()) out_.generated_checks.push_back(t.value);
+    }
+    out_.data_checks = lowerer_.data_checks();
+    run_data_checks();
+    return std::move(out_);
+  }
+
+ private:
+  static const ast::VarDecl* decl_of(const ast::Stmt& s) {
+    return s.kind == ast::StmtKind::Decl ? s.decl.get() : nullptr;
+  }
+
+  std::optional<double> const_bound(const ast::ExprPtr& e) {
+    if (!e) return std::nullopt;
+    auto v = lowerer_.expr(*e);
+    if (!v.node->is_const()) return std::nullopt;
+    return v.node->value;
+  }
+
+  void data_block(const ast::Block& block) {
+    for (auto& s : block.stmts) {
+      const ast::VarDecl* d = decl_of(*s);
+      if (!d) continue;
+      std::vector<int64_t> stan_dims, dims;
+      lowerer_.declared_dims(*d, &stan_dims, &dims);
+      DeclaredShape shape;
+      shape.name = d->name;
+      shape.is_int = d->type.base == Base::Int;
+      shape.dims = stan_dims;
+      shape.is_matrix_last2 = d->type.base == Base::Matrix;
+      shape.lower = const_bound(d->constraint.lower);
+      shape.upper = const_bound(d->constraint.upper);
+      std::vector<double> values = check_and_flatten(data_, shape);
+      bind_data(d->name, d->type, dims, values, "data");
+    }
+  }
+
+  void bind_data(const std::string& name, const Type& type, const std::vector<int64_t>& dims,
+                 const std::vector<double>& values, const std::string& block) {
+    ir::Graph& g = *out_.graph;
+    bool is_int = type.base == Base::Int;
+    NodeP node;
+    if (dims.empty()) {
+      // Scalars of data are constants of the compiled code (sizes, bounds, loop counts).
+      node = is_int ? g.int_constant(static_cast<int64_t>(values.at(0))) : g.constant(values.at(0));
+    } else {
+      node = g.input(1, static_cast<int64_t>(out_.data.size()), dims, is_int ? ir::DType::Int : ir::DType::Real);
+      out_.data.insert(out_.data.end(), values.begin(), values.end());
+    }
+    lowerer_.define(name, {node, type}, true, block);
+  }
+
+  void transformed_data(const ast::Block& block) {
+    std::vector<const ast::VarDecl*> decls;
+    for (auto& s : block.stmts) {
+      lowerer_.statement(*s);
+      if (const ast::VarDecl* d = decl_of(*s)) decls.push_back(d);
+    }
+    // Compute every transformed data variable once, now, and bind it as data.
+    std::vector<NodeP> nodes;
+    for (auto* d : decls) nodes.push_back(lowerer_.find(d->name)->value.node);
+    std::vector<NodeP> checks = std::exchange(lowerer_.data_checks(), {});
+    for (auto& t : lowerer_.take_terms()) checks.push_back(t.value);
+    std::vector<NodeP> outputs = nodes;
+    outputs.push_back(out_.graph->add_all(checks));
+    EvalContext ctx;
+    ctx.graph = out_.graph.get();
+    std::vector<const double*> inputs{nullptr, out_.data.data()};
+    std::vector<double> values = codegen::evaluate_once(*out_.graph, outputs, inputs, ctx);
+    if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
+    size_t at = 0;
+    for (size_t k = 0; k < decls.size(); ++k) {
+      const ast::VarDecl* d = decls[k];
+      NodeP n = nodes[k];
+      std::vector<double> v(values.begin() + static_cast<long>(at), values.begin() + static_cast<long>(at + n->size()));
+      at += static_cast<size_t>(n->size());
+      check_bounds(*d, v, "transformed data");
+      bind_data(d->name, d->type, n->dims, v, "transformed data");
+    }
+  }
+
+  void check_bounds(const ast::VarDecl& d, const std::vector<double>& v, const std::string& block) {
+    auto lo = const_bound(d.constraint.lower), hi = const_bound(d.constraint.upper);
+    for (size_t i = 0; i < v.size(); ++i) {
+      std::ostringstream msg;
+      if (lo && !(v[i] >= *lo)) msg << "is below its lower bound " << *lo;
+      if (hi && !(v[i] <= *hi)) msg << "is above its upper bound " << *hi;
+      if (msg.str().empty()) continue;
+      std::ostringstream full;
+      full << block << " variable '" << d.name << "'";
+      if (v.size() > 1) full << " element " << i + 1;
+      full << " = " << v[i] << " " << msg.str();
+      lowerer_.error(d.loc, full.str());
+    }
+  }
+
+  void parameters(const ast::Block& block) {
+    ir::Graph& g = *out_.graph;
+    for (auto& s : block.stmts) {
+      const ast::VarDecl* d = decl_of(*s);
+      if (!d) continue;
+      ParameterInfo p;
+      p.name = d->name;
+      p.type = d->type;
+      std::vector<int64_t> dims;
+      lowerer_.declared_dims(*d, &p.stan_dims, &dims);
+      p.is_matrix = d->type.base == Base::Matrix;
+      p.constraint = lowerer_.constraint(*d);
+      std::vector<int64_t> udims = dims;
+      if (p.constraint.kind == ConstraintSpec::Kind::Simplex) {
+        p.simplex_length = dims.at(0);
+        if (p.simplex_length < 1) lowerer_.error(d->loc, "a simplex needs at least one element");
+        udims[0] = p.simplex_length - 1;
+      }
+      int64_t size = 1;
+      for (auto x : dims) size *= x;
+      p.unconstrained_offset = out_.num_unconstrained;
+      p.unconstrained_size = unconstrained_size(p.constraint, size, p.simplex_length);
+      out_.num_unconstrained += p.unconstrained_size;
+      NodeP u = g.input(0, p.unconstrained_offset, udims);
+      Constrained c = constrain(g, p.constraint, u, dims);
+      p.value = c.value;
+      lowerer_.define(p.name, {c.value, d->type}, true, "parameters");
+      if (!c.log_jacobian->is_const(0)) {
+        std::string loc = lowerer_.location(d->loc);
+        out_.terms.push_back({loc, "log-Jacobian of the constraint on '" + p.name + "'", c.log_jacobian, true});
+      }
+      out_.parameters.push_back(std::move(p));
+    }
+  }
+
+  // Transformed parameters and generated quantities: statements, then the
+  // declared variables' final values (with their constraints checked).
+  std::vector<VariableInfo> declaring_block(const ast::Block& block, const std::string& name, bool keep_terms) {
+    ir::Graph& g = *out_.graph;
+    std::vector<const ast::VarDecl*> decls;
+    for (auto& s : block.stmts) {
+      lowerer_.statement(*s);
+      if (const ast::VarDecl* d = decl_of(*s)) decls.push_back(d);
+    }
+    std::vector<VariableInfo> vars;
+    for (auto* d : decls) {
+      VariableInfo v;
+      v.name = d->name;
+      v.type = d->type;
+      v.value = lowerer_.find(d->name)->value.node;
+      v.stan_dims = Lowerer::stan_dims_of(d->type, v.value->dims);
+      v.is_matrix = d->type.base == Base::Matrix;
+      // Stan validates declared constraints at the end of the block.
+      auto lo = d->constraint.lower ? lowerer_.expr(*d->constraint.lower).node : nullptr;
+      auto hi = d->constraint.upper ? lowerer_.expr(*d->constraint.upper).node : nullptr;
+      NodeP x = g.cast_real(v.value);
+      auto report = [&](NodeP bad_elements, const std::string& what) {
+        NodeP bad = x->is_scalar() ? bad_elements : g.binary(Op::Gt, g.sum(g.cast_real(bad_elements)), g.constant(0));
+        NodeP shown = x->is_scalar() ? x
+                                     : g.max_reduce(g.select(bad_elements, g.unary(Op::StopGradient, x), g.constant(-INFINITY)));
+        lowerer_.add_check(d->loc, bad, name + " variable '" + d->name + "' " + what, shown, d->name);
+      };
+      if (lo) report(g.unary(Op::Not, g.binary(Op::Ge, x, lo)), "is below its lower bound");
+      if (hi) report(g.unary(Op::Not, g.binary(Op::Le, x, hi)), "is above its upper bound");
+      if (keep_terms && d->type.base != Base::Int) report(g.binary(Op::Ne, x, x), "is NaN (was it assigned?)");
+      vars.push_back(std::move(v));
+    }
+    if (keep_terms) {
+      for (auto& t : lowerer_.take_terms()) out_.terms.push_back(t);
+    }
+    return vars;
+  }
+
+  void run_data_checks() {
+    if (out_.data_checks.empty()) return;
+    EvalContext ctx;
+    ctx.graph = out_.graph.get();
+    std::vector<const double*> inputs{nullptr, out_.data.data()};
+    codegen::evaluate_once(*out_.graph, {out_.graph->add_all(out_.data_checks)}, inputs, ctx);
+    if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
+  }
+
+  const ast::Program& program_;
+  const DataSet& data_;
+  LoweredProgram out_;
+  Lowerer lowerer_;
+};
+
+}  // namespace
+
+LoweredProgram lower_program(const ast::Program& program, const DataSet& data) {
+  return ProgramLowering(program, data).run();
+}
+
+}  // namespace latent

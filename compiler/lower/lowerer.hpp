@@ -1,0 +1,114 @@
+// Lowering of checked statements and expressions to IR, by partial evaluation:
+// integers known from data (sizes, loop bounds, conditions) are evaluated while
+// lowering, so that shapes and trip counts are constants; everything that
+// depends on parameters becomes IR. See loop_plan.hpp for how loops lower.
+#pragma once
+
+#include "frontend/ast.hpp"
+#include "lower/lowered_program.hpp"
+#include "stdlib/library.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace latent {
+
+class Lowerer {
+ public:
+  using Value = stdlib::Value;
+
+  Lowerer(ir::Graph& graph, const SourceFile& file, const std::vector<double>& data)
+      : g_(graph), file_(file), data_(data) {}
+
+  // ---- variables ------------------------------------------------------------------
+  struct Var {
+    Value value;
+    bool read_only = false;
+    std::string block;  // for messages
+  };
+  void push_scope() { scopes_.emplace_back(); }
+  void pop_scope() { scopes_.pop_back(); }
+  void define(const std::string& name, Value v, bool read_only, const std::string& block);
+  Var* find(const std::string& name);
+
+  // ---- statements and expressions -------------------------------------------------------
+  void statements(const std::vector<ast::StmtPtr>& stmts);
+  void statement(const ast::Stmt& s);
+  Value expr(const ast::Expr& e);
+
+  // Evaluates a size expression, which must be known from data.
+  int64_t known_int(const ast::Expr& e, const std::string& what);
+  // IR dims of a declaration whose sizes are known ({stan dims} and {ir dims}).
+  void declared_dims(const ast::VarDecl& d, std::vector<int64_t>* stan_dims, std::vector<int64_t>* ir_dims);
+  // A declaration's constraint, with bounds lowered.
+  ConstraintSpec constraint(const ast::VarDecl& d);
+
+  // Target terms and checks collected while lowering.
+  std::vector<Term> take_terms() { return std::exchange(terms_, {}); }
+  std::vector<ir::NodeP>& data_checks() { return data_checks_; }
+  void add_term(SourceLoc loc, ir::NodeP value);
+  // Adds a check that fails when `violated` holds, at `loc`.
+  void add_check(SourceLoc loc, ir::NodeP violated, const std::string& message, ir::NodeP value,
+                 const std::string& value_name);
+
+  [[noreturn]] void error(SourceLoc loc, const std::string& message) const;
+  std::string location(SourceLoc loc) const;
+
+  // Stan dims -> IR dims and back (array dims become the slowest IR axes).
+  static std::vector<int64_t> ir_dims_of(const Type& t, const std::vector<int64_t>& stan_dims);
+  static std::vector<int64_t> stan_dims_of(const Type& t, const std::vector<int64_t>& ir_dims);
+
+ private:
+  struct Scope {
+    std::map<std::string, Var> vars;
+  };
+  // Redirects of a symbolic loop body: `v[i]` reads/writes a hidden element variable.
+  struct Redirect {
+    ir::NodeP loop_var;
+    std::string hidden;
+  };
+
+  Value binary(const std::string& op, const Value& a, const Value& b, Type result, SourceLoc loc);
+  Value call(const ast::Expr& e);
+  Value index(const ast::Expr& e);
+  Value apply_indices(Value v, const std::vector<ast::Index>& indices, SourceLoc loc);
+  ir::NodeP index_value(const Value& iv, int64_t size, SourceLoc loc);
+  ir::NodeP fold_data(ir::NodeP n) const;
+  void assign(const ast::Expr& lhs, Value value, SourceLoc loc);
+  Value set_path(const Value& current, const std::vector<const ast::Index*>& path, size_t k, const Value& value,
+                 SourceLoc loc);
+  Value convert(const Value& v, const Type& to, const std::vector<int64_t>& dims, SourceLoc loc,
+                const std::string& what);
+
+  void for_loop(const ast::Stmt& s);
+  void foreach_loop(const ast::Stmt& s);
+  void unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi);
+  void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
+  void while_loop(const ast::Stmt& s);
+  void if_statement(const ast::Stmt& s);
+  void print_or_reject(const ast::Stmt& s);
+  void declare_local(const ast::Stmt& s);
+
+  // Interval of an integer node when known (loop variables with known bounds).
+  std::optional<std::pair<int64_t, int64_t>> int_range(ir::NodeP n) const;
+  bool known_true(ir::NodeP cond) const { return cond->is_const() && cond->value != 0; }
+
+  ir::Graph& g_;
+  const SourceFile& file_;
+  const std::vector<double>& data_;
+  std::vector<Scope> scopes_;
+  std::map<std::string, std::vector<Redirect>> redirects_;
+  std::map<int, std::pair<int64_t, int64_t>> loop_ranges_;
+  std::vector<Term> terms_;
+  std::vector<Term>* current_terms_ = &terms_;
+  std::vector<ir::NodeP> data_checks_;
+  ir::NodeP path_ = nullptr;  // condition under which the current statement runs (null: always)
+  int unrolled_iterations_ = 0;
+  bool break_ = false, continue_ = false;
+  int hidden_counter_ = 0;
+};
+
+}  // namespace latent

@@ -1,0 +1,156 @@
+#include "transforms/constraints.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+namespace latent {
+
+using ir::NodeP;
+using ir::Op;
+using Kind = ConstraintSpec::Kind;
+
+namespace {
+
+double const_value(NodeP n, const char* what) {
+  if (!n->is_const())
+    throw std::invalid_argument(std::string("the ") + what +
+                                " bound depends on parameters, so initial values cannot be unconstrained");
+  return n->value;
+}
+
+std::string num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+int64_t unconstrained_size(const ConstraintSpec& c, int64_t size, int64_t simplex_length) {
+  if (c.kind == Kind::Simplex) return simplex_length == 0 ? 0 : size / simplex_length * (simplex_length - 1);
+  return size;
+}
+
+Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std::vector<int64_t>& dims) {
+  auto total = [&](NodeP t) { return t->is_scalar() && u->size() != 1 && !u->is_scalar()
+                                         ? g.mul(t, g.constant(static_cast<double>(u->size())))
+                                         : g.sum(t); };
+  switch (c.kind) {
+    case Kind::None: return {u, g.constant(0)};
+    case Kind::Lower:  // x = lb + exp(u), log J = u
+      return {g.add(g.cast_real(c.lower), g.unary(Op::Exp, u)), g.sum(u)};
+    case Kind::Upper:  // x = ub - exp(u), log J = u
+      return {g.sub(g.cast_real(c.upper), g.unary(Op::Exp, u)), g.sum(u)};
+    case Kind::LowerUpper: {  // x = lb + (ub - lb) inv_logit(u)
+      NodeP lb = g.cast_real(c.lower), ub = g.cast_real(c.upper);
+      NodeP width = g.sub(ub, lb);
+      NodeP x = g.add(lb, g.mul(width, g.unary(Op::InvLogit, u)));
+      // log J = log(ub - lb) + log_inv_logit(u) + log1m_inv_logit(u)
+      NodeP lj = g.sub(g.neg(g.unary(Op::Log1pExp, g.neg(u))), g.unary(Op::Log1pExp, u));
+      return {x, g.add(total(g.unary(Op::Log, width)), g.sum(lj))};
+    }
+    case Kind::OffsetMultiplier: {  // x = offset + multiplier * u
+      NodeP m = g.cast_real(c.multiplier);
+      return {g.add(g.cast_real(c.offset), g.mul(m, u)), total(g.unary(Op::Log, m))};
+    }
+    case Kind::Simplex: {
+      // Stan's stick-breaking transform, one simplex (dims[0] = K) per trailing index.
+      int64_t K = dims[0];
+      int64_t count = u->is_scalar() ? 1 : u->size() / std::max<int64_t>(K - 1, 1);
+      std::vector<NodeP> xs;
+      NodeP lj = g.constant(0);
+      for (int64_t s = 0; s < count; ++s) {
+        NodeP stick = g.constant(1);
+        for (int64_t k = 0; k < K - 1; ++k) {
+          NodeP uk = g.index(g.reshape(u, {u->size()}), 0, g.int_constant(s * (K - 1) + k));
+          NodeP adj = g.sub(uk, g.constant(std::log(static_cast<double>(K - k - 1))));
+          NodeP z = g.unary(Op::InvLogit, adj);
+          NodeP xk = g.mul(stick, z);
+          // log J += log(z) + log(1 - z) + log(stick)
+          lj = g.add(lj, g.add(g.sub(g.neg(g.unary(Op::Log1pExp, g.neg(adj))), g.unary(Op::Log1pExp, adj)),
+                               g.unary(Op::Log, stick)));
+          xs.push_back(xk);
+          stick = g.sub(stick, xk);
+        }
+        xs.push_back(stick);
+      }
+      return {g.pack(xs, dims), lj};
+    }
+  }
+  throw std::logic_error("unknown constraint");
+}
+
+std::vector<double> unconstrain(const ConstraintSpec& c, const std::vector<double>& x, int64_t simplex_length) {
+  std::vector<double> u;
+  auto fail = [&](size_t i, const std::string& why) {
+    throw std::invalid_argument("element " + std::to_string(i + 1) + " is " + num(x[i]) + ", " + why);
+  };
+  switch (c.kind) {
+    case Kind::None: return x;
+    case Kind::Lower: {
+      double lb = const_value(c.lower, "lower");
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (!(x[i] > lb)) fail(i, "but must be greater than " + num(lb));
+        u.push_back(std::log(x[i] - lb));
+      }
+      return u;
+    }
+    case Kind::Upper: {
+      double ub = const_value(c.upper, "upper");
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (!(x[i] < ub)) fail(i, "but must be less than " + num(ub));
+        u.push_back(std::log(ub - x[i]));
+      }
+      return u;
+    }
+    case Kind::LowerUpper: {
+      double lb = const_value(c.lower, "lower"), ub = const_value(c.upper, "upper");
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (!(x[i] > lb && x[i] < ub)) fail(i, "but must be strictly between " + num(lb) + " and " + num(ub));
+        double p = (x[i] - lb) / (ub - lb);
+        u.push_back(std::log(p) - std::log1p(-p));
+      }
+      return u;
+    }
+    case Kind::OffsetMultiplier: {
+      double o = const_value(c.offset, "offset"), m = const_value(c.multiplier, "multiplier");
+      for (double v : x) u.push_back((v - o) / m);
+      return u;
+    }
+    case Kind::Simplex: {
+      int64_t K = simplex_length;
+      for (size_t s = 0; s + static_cast<size_t>(K) <= x.size(); s += static_cast<size_t>(K)) {
+        double sum = 0;
+        for (int64_t k = 0; k < K; ++k) {
+          if (!(x[s + k] >= 0)) fail(s + k, "but a simplex must be non-negative");
+          sum += x[s + k];
+        }
+        if (std::fabs(sum - 1) > 1e-8) throw std::invalid_argument("a simplex must sum to 1, but sums to " + num(sum));
+        double stick = 1;
+        for (int64_t k = 0; k < K - 1; ++k) {
+          double z = x[s + k] / stick;
+          u.push_back(std::log(z) - std::log1p(-z) + std::log(static_cast<double>(K - k - 1)));
+          stick -= x[s + k];
+        }
+      }
+      return u;
+    }
+  }
+  return u;
+}
+
+std::string describe(const ConstraintSpec& c) {
+  auto v = [](NodeP n) { return n->is_const() ? num(n->value) : std::string("<expr>"); };
+  switch (c.kind) {
+    case Kind::None: return "";
+    case Kind::Lower: return "lower=" + v(c.lower);
+    case Kind::Upper: return "upper=" + v(c.upper);
+    case Kind::LowerUpper: return "lower=" + v(c.lower) + ", upper=" + v(c.upper);
+    case Kind::OffsetMultiplier: return "offset=" + v(c.offset) + ", multiplier=" + v(c.multiplier);
+    case Kind::Simplex: return "simplex";
+  }
+  return "";
+}
+
+}  // namespace latent

@@ -1,0 +1,43 @@
+// Constraint transforms between Stan's constrained parameters and the
+// unconstrained space in which latent differentiates and optimises.
+//
+// Forward (unconstrained -> constrained) transforms are built as IR, with the
+// log absolute Jacobian determinant as Stan defines it; the inverse runs on the
+// host, to turn user-given initial values into unconstrained coordinates.
+#pragma once
+
+#include "ir/ir.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace latent {
+
+struct ConstraintSpec {
+  enum class Kind { None, Lower, Upper, LowerUpper, OffsetMultiplier, Simplex } kind = Kind::None;
+  ir::NodeP lower = nullptr, upper = nullptr;        // Lower/Upper/LowerUpper
+  ir::NodeP offset = nullptr, multiplier = nullptr;  // OffsetMultiplier
+};
+
+// Number of unconstrained coordinates for a value with `size` constrained elements
+// (the simplex loses one per simplex of length `simplex_length`).
+int64_t unconstrained_size(const ConstraintSpec& c, int64_t size, int64_t simplex_length);
+
+struct Constrained {
+  ir::NodeP value;         // constrained value, dims as declared (IR dims)
+  ir::NodeP log_jacobian;  // scalar
+};
+
+// u has the unconstrained dims; `dims` are the constrained IR dims.
+Constrained constrain(ir::Graph& g, const ConstraintSpec& c, ir::NodeP u, const std::vector<int64_t>& dims);
+
+// Host-side inverse for constant bounds. Throws std::invalid_argument with a
+// message naming the offending element (1-based flat index) when a value
+// violates the constraint.
+std::vector<double> unconstrain(const ConstraintSpec& c, const std::vector<double>& x, int64_t simplex_length);
+
+// "lower=0", "lower=0, upper=1", "simplex", "" (for messages)
+std::string describe(const ConstraintSpec& c);
+
+}  // namespace latent

@@ -1,0 +1,49 @@
+// Callbacks from generated code into the runtime: failed checks and print().
+#include "codegen/eval_context.hpp"
+#include "codegen/runtime_symbols.hpp"
+
+#include <ostream>
+#include <sstream>
+
+namespace latent {
+
+std::string EvalContext::failure_text() const {
+  if (!failed || !graph) return "";
+  const ir::Message& m = graph->message(static_cast<int>(message));
+  std::ostringstream s;
+  s.precision(10);
+  s << m.location << ": " << m.text;
+  if (!values.empty() && !m.value_names.empty()) {
+    s << " (";
+    for (size_t i = 0; i < values.size() && i < m.value_names.size(); ++i)
+      s << (i ? ", " : "") << m.value_names[i] << " = " << values[i];
+    s << ")";
+  }
+  return s.str();
+}
+
+}  // namespace latent
+
+extern "C" void latent_rt_check_failed(void* ctx, int64_t message, const double* values, int64_t count) {
+  auto* c = static_cast<latent::EvalContext*>(ctx);
+  if (!c || c->failed) return;  // keep the first failure
+  c->failed = true;
+  c->message = message;
+  c->values.assign(values, values + count);
+}
+
+extern "C" void latent_rt_print(void* ctx, int64_t message, const double* values, int64_t count) {
+  auto* c = static_cast<latent::EvalContext*>(ctx);
+  if (!c || !c->print_stream || !c->graph) return;
+  const std::string& text = c->graph->message(static_cast<int>(message)).text;
+  std::ostream& out = *c->print_stream;
+  int64_t next = 0;
+  for (char ch : text) {
+    if (ch == latent::kPrintValueSlot) {
+      if (next < count) out << values[next++];
+    } else {
+      out << ch;
+    }
+  }
+  out << "\n";
+}

@@ -1,0 +1,35 @@
+// The matrix-product kernel called from generated code, on Eigen's GEMM/GEMV.
+#include "codegen/runtime_symbols.hpp"
+
+#include <Eigen/Dense>
+
+namespace {
+using Strided = Eigen::Map<const Eigen::MatrixXd, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+using ColMajor = Eigen::Map<const Eigen::MatrixXd, 0, Eigen::OuterStride<>>;
+using RowMajor = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
+                            Eigen::OuterStride<>>;
+
+// Calls f with the fastest Eigen map of a (rows x cols) operand with the given strides.
+template <class F>
+void with_operand(const double* p, int64_t rows, int64_t cols, int64_t rs, int64_t cs, F&& f) {
+  if (rs == 1 || rows == 1) {
+    f(ColMajor(p, rows, cols, Eigen::OuterStride<>(cols == 1 ? rows : cs)));
+  } else if (cs == 1 || cols == 1) {
+    f(RowMajor(p, rows, cols, Eigen::OuterStride<>(rows == 1 ? cols : rs)));
+  } else {
+    f(Strided(p, rows, cols, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(cs, rs)));
+  }
+}
+}  // namespace
+
+extern "C" void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const double* a, int64_t ars, int64_t acs,
+                                 const double* b, int64_t brs, int64_t bcs, double* c) {
+  Eigen::Map<Eigen::MatrixXd> out(c, m, n);
+  with_operand(a, m, k, ars, acs, [&](const auto& A) {
+    with_operand(b, k, n, brs, bcs, [&](const auto& B) {
+      if (n == 1) out.col(0).noalias() = A * B.col(0);
+      else if (m == 1) out.row(0).noalias() = A.row(0) * B;
+      else out.noalias() = A * B;
+    });
+  });
+}

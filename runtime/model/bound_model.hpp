@@ -1,0 +1,75 @@
+// A model with its data bound: the JIT-compiled log density and gradient, the
+// constrained outputs (parameters, transformed parameters, generated
+// quantities), and the conversions between constrained and unconstrained values.
+#pragma once
+
+#include "codegen/eval_context.hpp"
+#include "lower/lowered_program.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace latent {
+
+namespace ast {
+struct Program;
+}
+
+// Where a non-finite log density comes from: the first failed check, or the
+// statements whose contribution is not finite.
+struct DensityDiagnosis {
+  std::string failed_check;                  // "file:line:col: message (value = ...)"
+  std::vector<std::string> non_finite_terms;  // "file:line:col: <statement> evaluates to -inf"
+  std::string text() const;
+};
+
+class BoundModel {
+ public:
+  // Lowers the checked program with `data` (which it validates).
+  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data);
+  ~BoundModel();
+
+  int64_t num_unconstrained() const { return lowered_.num_unconstrained; }
+  const std::vector<ParameterInfo>& parameters() const { return lowered_.parameters; }
+
+  // Log density at unconstrained theta, with the log-Jacobian when `jacobian`;
+  // writes the gradient when grad != nullptr. Non-finite when a check fails
+  // (ctx, if given, tells which). Thread-safe after the first call of each kind.
+  double log_density(const double* theta, double* grad, bool jacobian, EvalContext* ctx = nullptr) const;
+
+  // Constrained parameters, transformed parameters and generated quantities,
+  // in CmdStan's column order (see output_names()).
+  std::vector<double> constrained_outputs(const double* theta, EvalContext* ctx = nullptr) const;
+  std::vector<std::string> output_names() const;
+
+  // Uniform(-2, 2) on the unconstrained scale, like Stan's default initialisation.
+  std::vector<double> random_point(std::mt19937_64& rng) const;
+  // From constrained values by name (CmdStan's init format: a DataSet). Missing
+  // parameters are drawn like random_point. Throws UserError naming the parameter.
+  std::vector<double> unconstrain(const DataSet& values, std::mt19937_64& rng) const;
+
+  DensityDiagnosis diagnose(const double* theta, bool jacobian) const;
+
+  // Text of each stage for `latent ir`.
+  std::string ir_text() const;          // the log density IR
+  std::string gradient_ir_text() const; // the IR of its gradient
+  std::string llvm_text(bool optimized) const;
+
+  // Compiles the value-and-gradient functions now (otherwise on first use).
+  void compile(bool jacobian) const;
+
+ private:
+  struct Compiled;
+  const Compiled& compiled(int which) const;  // 0: jacobian, 1: no jacobian, 2: outputs, 3: terms
+
+  std::shared_ptr<const ast::Program> program_;
+  LoweredProgram lowered_;
+  mutable std::mutex mutex_;
+  mutable std::unique_ptr<Compiled> functions_[4];
+};
+
+}  // namespace latent

@@ -1,0 +1,178 @@
+// Distributions: one entry each. `terms` returns the log density as separate
+// scalar terms, each summed over the broadcast size, so that `~` can drop the
+// ones that do not depend on parameters (Stan's propto semantics). Argument
+// checks come from the declared domains (stdlib/library.cpp).
+#include "stdlib/library.hpp"
+
+#include <cmath>
+
+namespace latent::stdlib {
+
+namespace {
+
+using ir::NodeP;
+using ir::Op;
+
+// Helpers over the IR graph, named like the math they write.
+struct Math {
+  ir::Graph& g;
+  int64_t size;  // broadcast size of the call
+  NodeP c(double v) { return g.constant(v); }
+  NodeP r(const Value& v) { return g.cast_real(v.node); }
+  NodeP add(NodeP a, NodeP b) { return g.add(a, b); }
+  NodeP sub(NodeP a, NodeP b) { return g.sub(a, b); }
+  NodeP mul(NodeP a, NodeP b) { return g.mul(a, b); }
+  NodeP div(NodeP a, NodeP b) { return g.div(a, b); }
+  NodeP neg(NodeP a) { return g.neg(a); }
+  NodeP log(NodeP a) { return g.unary(Op::Log, a); }
+  NodeP log1p(NodeP a) { return g.unary(Op::Log1p, a); }
+  NodeP log1m(NodeP a) { return g.unary(Op::Log1p, g.neg(a)); }
+  NodeP exp(NodeP a) { return g.unary(Op::Exp, a); }
+  NodeP lgamma(NodeP a) { return g.unary(Op::Lgamma, a); }
+  NodeP log1p_exp(NodeP a) { return g.unary(Op::Log1pExp, a); }
+  NodeP square(NodeP a) { return g.mul(a, a); }
+  // Sum of an elementwise term over the call's broadcast size.
+  NodeP total(NodeP t) { return t->is_scalar() ? g.mul(t, c(static_cast<double>(size))) : g.sum(t); }
+  NodeP constant_term(double per_element) { return c(per_element * static_cast<double>(size)); }
+};
+
+constexpr double kLogSqrtTwoPi = 0.91893853320467274178;  // log(sqrt(2 pi))
+constexpr double kLogPi = 1.14472988584940017414;
+
+using Terms = std::vector<NodeP>;
+using Params = std::vector<Value>;
+
+DistributionEntry continuous(std::string name, Domain variate, std::vector<std::pair<std::string, Domain>> params,
+                             std::function<Terms(Math&, const Value&, const Params&)> f) {
+  return {std::move(name), false, variate, std::move(params),
+          [f](CallContext& ctx, const Value& y, const Params& p, int64_t size) {
+            Math m{ctx.g, size};
+            return f(m, y, p);
+          }};
+}
+
+DistributionEntry discrete(std::string name, Domain variate, std::vector<std::pair<std::string, Domain>> params,
+                           std::function<Terms(Math&, const Value&, const Params&)> f) {
+  DistributionEntry d = continuous(std::move(name), variate, std::move(params), std::move(f));
+  d.discrete = true;
+  return d;
+}
+
+// log binomial coefficient: lgamma(N + 1) - lgamma(n + 1) - lgamma(N - n + 1)
+NodeP lchoose(Math& m, NodeP N, NodeP n) {
+  return m.sub(m.sub(m.lgamma(m.add(N, m.c(1))), m.lgamma(m.add(n, m.c(1)))), m.lgamma(m.add(m.sub(N, n), m.c(1))));
+}
+
+}  // namespace
+
+void register_distributions(std::vector<DistributionEntry>& out) {
+  const Domain F = Domain::Finite, P = Domain::PositiveFinite, A = Domain::Any;
+
+  out.push_back(continuous("normal", A, {{"location parameter", F}, {"scale parameter", P}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), m.r(p[1]));
+                             return {m.constant_term(-kLogSqrtTwoPi), m.neg(m.total(m.log(m.r(p[1])))),
+                                     m.mul(m.c(-0.5), m.total(m.square(z)))};
+                           }));
+  out.push_back(continuous("std_normal", A, {}, [](Math& m, const Value& y, const Params&) -> Terms {
+    return {m.constant_term(-kLogSqrtTwoPi), m.mul(m.c(-0.5), m.total(m.square(m.r(y))))};
+  }));
+  out.push_back(continuous("cauchy", A, {{"location parameter", F}, {"scale parameter", P}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), m.r(p[1]));
+                             return {m.constant_term(-kLogPi), m.neg(m.total(m.log(m.r(p[1])))),
+                                     m.neg(m.total(m.log1p(m.square(z))))};
+                           }));
+  out.push_back(continuous(
+      "student_t", A, {{"degrees of freedom parameter", P}, {"location parameter", F}, {"scale parameter", P}},
+      [](Math& m, const Value& y, const Params& p) -> Terms {
+        NodeP nu = m.r(p[0]), sigma = m.r(p[2]);
+        NodeP z = m.div(m.sub(m.r(y), m.r(p[1])), sigma);
+        NodeP half_nu = m.mul(m.c(0.5), nu);
+        return {m.constant_term(-0.5 * kLogPi),
+                m.total(m.sub(m.sub(m.lgamma(m.add(half_nu, m.c(0.5))), m.lgamma(half_nu)), m.mul(m.c(0.5), m.log(nu)))),
+                m.neg(m.total(m.log(sigma))),
+                m.neg(m.total(m.mul(m.add(half_nu, m.c(0.5)), m.log1p(m.div(m.square(z), nu)))))};
+      }));
+  out.push_back(continuous("exponential", Domain::NonNegative, {{"inverse scale parameter", P}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP beta = m.r(p[0]);
+                             return {m.total(m.log(beta)), m.neg(m.total(m.mul(beta, m.r(y))))};
+                           }));
+  out.push_back(continuous("gamma", Domain::NonNegative, {{"shape parameter", P}, {"inverse scale parameter", P}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
+                             return {m.neg(m.total(m.lgamma(a))), m.total(m.mul(a, m.log(b))),
+                                     m.total(m.mul(m.sub(a, m.c(1)), m.log(x))), m.neg(m.total(m.mul(b, x)))};
+                           }));
+  out.push_back(continuous("inv_gamma", Domain::NonNegative, {{"shape parameter", P}, {"scale parameter", P}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
+                             return {m.neg(m.total(m.lgamma(a))), m.total(m.mul(a, m.log(b))),
+                                     m.neg(m.total(m.mul(m.add(a, m.c(1)), m.log(x)))), m.neg(m.total(m.div(b, x)))};
+                           }));
+  out.push_back(continuous("beta", Domain::Probability,
+                           {{"first success parameter", P}, {"second success parameter", P}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
+                             return {m.total(m.sub(m.sub(m.lgamma(m.add(a, b)), m.lgamma(a)), m.lgamma(b))),
+                                     m.total(m.mul(m.sub(a, m.c(1)), m.log(x))),
+                                     m.total(m.mul(m.sub(b, m.c(1)), m.log1m(x)))};
+                           }));
+  out.push_back(continuous("lognormal", Domain::NonNegative, {{"location parameter", F}, {"scale parameter", P}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP logy = m.log(m.r(y));
+                             NodeP z = m.div(m.sub(logy, m.r(p[0])), m.r(p[1]));
+                             return {m.constant_term(-kLogSqrtTwoPi), m.neg(m.total(m.log(m.r(p[1])))),
+                                     m.neg(m.total(logy)), m.mul(m.c(-0.5), m.total(m.square(z)))};
+                           }));
+  out.push_back(continuous("uniform", A, {{"lower bound parameter", F}, {"upper bound parameter", F}},
+                           [](Math& m, const Value& y, const Params& p) -> Terms {
+                             NodeP x = m.r(y), lo = m.r(p[0]), hi = m.r(p[1]);
+                             // Outside the support the density is zero (-inf).
+                             NodeP outside = m.g.binary(Op::Or, m.g.binary(Op::Lt, x, lo), m.g.binary(Op::Gt, x, hi));
+                             NodeP support = m.total(m.g.select(outside, m.c(-INFINITY), m.c(0)));
+                             return {m.neg(m.total(m.log(m.sub(hi, lo)))), support};
+                           }));
+
+  out.push_back(discrete("bernoulli", Domain::Binary, {{"probability parameter", Domain::Probability}},
+                         [](Math& m, const Value& n, const Params& p) -> Terms {
+                           NodeP theta = m.r(p[0]);
+                           NodeP one = m.g.binary(Op::Eq, n.node, m.g.int_constant(1));
+                           return {m.total(m.g.select(one, m.log(theta), m.log1m(theta)))};
+                         }));
+  out.push_back(discrete("bernoulli_logit", Domain::Binary, {{"logit probability parameter", A}},
+                         [](Math& m, const Value& n, const Params& p) -> Terms {
+                           // log inv_logit(s * alpha) = -log1p_exp(-s * alpha), s = 2n - 1
+                           NodeP s = m.sub(m.mul(m.c(2), m.r(n)), m.c(1));
+                           return {m.neg(m.total(m.log1p_exp(m.neg(m.mul(s, m.r(p[0]))))))};
+                         }));
+  out.push_back(discrete("binomial", Domain::NonNegativeInt,
+                         {{"population size parameter", Domain::NonNegativeInt}, {"probability parameter", Domain::Probability}},
+                         [](Math& m, const Value& n, const Params& p) -> Terms {
+                           NodeP k = m.r(n), N = m.r(p[0]), theta = m.r(p[1]);
+                           return {m.total(lchoose(m, N, k)), m.total(m.mul(k, m.log(theta))),
+                                   m.total(m.mul(m.sub(N, k), m.log1m(theta)))};
+                         }));
+  out.push_back(discrete("binomial_logit", Domain::NonNegativeInt,
+                         {{"population size parameter", Domain::NonNegativeInt}, {"probability parameter", A}},
+                         [](Math& m, const Value& n, const Params& p) -> Terms {
+                           NodeP k = m.r(n), N = m.r(p[0]), alpha = m.r(p[1]);
+                           return {m.total(lchoose(m, N, k)), m.neg(m.total(m.mul(k, m.log1p_exp(m.neg(alpha))))),
+                                   m.neg(m.total(m.mul(m.sub(N, k), m.log1p_exp(alpha))))};
+                         }));
+  out.push_back(discrete("poisson", Domain::NonNegativeInt, {{"rate parameter", Domain::NonNegative}},
+                         [](Math& m, const Value& n, const Params& p) -> Terms {
+                           NodeP k = m.r(n), lambda = m.r(p[0]);
+                           NodeP klog = m.g.select(m.g.binary(Op::Eq, k, m.c(0)), m.c(0), m.mul(k, m.log(lambda)));
+                           return {m.neg(m.total(m.lgamma(m.add(k, m.c(1))))), m.total(klog), m.neg(m.total(lambda))};
+                         }));
+  out.push_back(discrete("poisson_log", Domain::NonNegativeInt, {{"log rate parameter", A}},
+                         [](Math& m, const Value& n, const Params& p) -> Terms {
+                           NodeP k = m.r(n), alpha = m.r(p[0]);
+                           return {m.neg(m.total(m.lgamma(m.add(k, m.c(1))))), m.total(m.mul(k, alpha)),
+                                   m.neg(m.total(m.exp(alpha)))};
+                         }));
+}
+
+}  // namespace latent::stdlib

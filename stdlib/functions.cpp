@@ -1,0 +1,343 @@
+// Mathematical functions: one entry each (type rule + lowering). Derivatives
+// follow from the IR ops they lower to (compiler/autodiff/reverse.cpp).
+#include "stdlib/library.hpp"
+
+#include <cmath>
+
+namespace latent::stdlib {
+
+namespace {
+
+using ir::NodeP;
+using ir::Op;
+
+struct Sig {
+  std::vector<Type> args;
+  Type result;
+};
+
+std::string list_types(const std::vector<Type>& ts) {
+  std::string s;
+  for (size_t i = 0; i < ts.size(); ++i) s += (i ? ", " : "") + ts[i].str();
+  return s;
+}
+
+// A function with a fixed list of signatures (int arguments promote to real).
+TypeRule signatures(std::string name, std::vector<Sig> sigs) {
+  return [name, sigs](const std::vector<Type>& args, std::string* why) -> Type {
+    for (const Sig& s : sigs) {
+      if (s.args.size() != args.size()) continue;
+      bool ok = true;
+      for (size_t i = 0; i < args.size() && ok; ++i) ok = args[i].is_error() || assignable(s.args[i], args[i]);
+      if (ok) return s.result;
+    }
+    std::string expected;
+    for (const Sig& s : sigs) expected += "\n    " + s.result.str() + " " + name + "(" + list_types(s.args) + ")";
+    *why = "no matching signature for " + name + "(" + list_types(args) + "); available:" + expected;
+    return Type::error();
+  };
+}
+
+bool numeric(const Type& t) {
+  return t.base == Base::Int || t.base == Base::Real || t.base == Base::Vector || t.base == Base::RowVector ||
+         t.base == Base::Matrix || t.is_error();
+}
+
+// f(x) applied to every element: int -> real, containers keep their type.
+TypeRule vectorized_unary(std::string name) {
+  return [name](const std::vector<Type>& args, std::string* why) -> Type {
+    if (args.size() != 1 || !numeric(args[0])) {
+      *why = name + " takes one numeric argument (scalar or container), got (" + list_types(args) + ")";
+      return Type::error();
+    }
+    Type t = args[0];
+    if (t.base == Base::Int) t.base = Base::Real;
+    return t;
+  };
+}
+
+// f(x, y) elementwise: scalars with scalars, or a container with a scalar or the same container type.
+TypeRule vectorized_binary(std::string name) {
+  return [name](const std::vector<Type>& args, std::string* why) -> Type {
+    auto promote = [](Type t) {
+      if (t.base == Base::Int) t.base = Base::Real;
+      return t;
+    };
+    if (args.size() == 2 && numeric(args[0]) && numeric(args[1])) {
+      Type a = promote(args[0]), b = promote(args[1]);
+      if (a.is_error() || b.is_error()) return Type::real();
+      if (a.is_real()) return b;
+      if (b.is_real() || a == b) return a;
+    }
+    *why = name + " takes two numeric arguments (scalars, or a container with a scalar or the same container type), got (" +
+           list_types(args) + ")";
+    return Type::error();
+  };
+}
+
+Type real_like(Type t) {
+  if (t.base == Base::Int) t.base = Base::Real;
+  return t;
+}
+
+FunctionEntry unary(const std::string& name, std::function<NodeP(ir::Graph&, NodeP)> f) {
+  return {name, vectorized_unary(name),
+          [f](CallContext& ctx, const std::vector<Value>& a) -> Value {
+            return {f(ctx.g, ctx.g.cast_real(a[0].node)), real_like(a[0].type)};
+          }};
+}
+
+FunctionEntry binary(const std::string& name, std::function<NodeP(ir::Graph&, NodeP, NodeP)> f) {
+  return {name, vectorized_binary(name),
+          [f](CallContext& ctx, const std::vector<Value>& a) -> Value {
+            if (!a[0].node->is_scalar() && !a[1].node->is_scalar() && a[0].node->dims != a[1].node->dims)
+              ctx.error(ctx.name() + ": arguments have different sizes");
+            Type t = a[0].node->is_scalar() ? real_like(a[1].type) : real_like(a[0].type);
+            return {f(ctx.g, ctx.g.cast_real(a[0].node), ctx.g.cast_real(a[1].node)), t};
+          }};
+}
+
+// Stan's 1-based size argument, which must be known when data is read.
+int64_t known_size(CallContext& ctx, const Value& v, const char* what) {
+  if (!v.node->is_const()) ctx.error(ctx.name() + ": the " + std::string(what) + " must be known from data");
+  auto n = static_cast<int64_t>(v.node->value);
+  if (n < 0) ctx.error(ctx.name() + ": the " + std::string(what) + " must be non-negative, got " + std::to_string(n));
+  return n;
+}
+
+NodeP log1p_exp(ir::Graph& g, NodeP x) { return g.unary(Op::Log1pExp, x); }
+
+// log(exp(a) + exp(b)) = a + log1p(exp(b - a)): exact derivatives everywhere.
+NodeP log_sum_exp2(ir::Graph& g, NodeP a, NodeP b) { return g.add(a, log1p_exp(g, g.sub(b, a))); }
+
+NodeP log_sum_exp_all(ir::Graph& g, NodeP v) {
+  NodeP m = g.unary(Op::StopGradient, g.max_reduce(v));
+  NodeP finite_m = g.select(g.binary(Op::Eq, g.unary(Op::Abs, m), g.constant(INFINITY)), g.constant(0), m);
+  return g.add(finite_m, g.unary(Op::Log, g.sum(g.unary(Op::Exp, g.sub(v, finite_m)))));
+}
+
+const Type R = Type::real(), I = Type::int_(), V = Type::vector(), RV = Type::row_vector(), M = Type::matrix();
+
+}  // namespace
+
+void register_functions(std::vector<FunctionEntry>& out) {
+  auto op1 = [](Op op) { return [op](ir::Graph& g, NodeP x) { return g.unary(op, x); }; };
+  out.push_back(unary("exp", op1(Op::Exp)));
+  out.push_back(unary("log", op1(Op::Log)));
+  out.push_back(unary("log1p", op1(Op::Log1p)));
+  out.push_back(unary("expm1", op1(Op::Expm1)));
+  out.push_back(unary("sqrt", op1(Op::Sqrt)));
+  out.push_back(unary("lgamma", op1(Op::Lgamma)));
+  out.push_back(unary("digamma", op1(Op::Digamma)));
+  out.push_back(unary("tanh", op1(Op::Tanh)));
+  out.push_back(unary("inv_logit", op1(Op::InvLogit)));
+  out.push_back(unary("log1p_exp", op1(Op::Log1pExp)));
+  out.push_back(unary("fabs", op1(Op::Abs)));
+  out.push_back(unary("square", [](ir::Graph& g, NodeP x) { return g.mul(x, x); }));
+  out.push_back(unary("inv", [](ir::Graph& g, NodeP x) { return g.div(g.constant(1), x); }));
+  out.push_back(unary("inv_sqrt", [](ir::Graph& g, NodeP x) { return g.div(g.constant(1), g.unary(Op::Sqrt, x)); }));
+  out.push_back(unary("log1m", [](ir::Graph& g, NodeP x) { return g.unary(Op::Log1p, g.neg(x)); }));
+  out.push_back(unary("logit", [](ir::Graph& g, NodeP x) {
+    return g.sub(g.unary(Op::Log, x), g.unary(Op::Log1p, g.neg(x)));
+  }));
+  out.push_back(unary("log_inv_logit", [](ir::Graph& g, NodeP x) { return g.neg(log1p_exp(g, g.neg(x))); }));
+  out.push_back(unary("log1m_inv_logit", [](ir::Graph& g, NodeP x) { return g.neg(log1p_exp(g, x)); }));
+
+  // abs keeps ints as ints.
+  out.push_back({"abs", vectorized_unary("abs"), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.unary(Op::Abs, a[0].node), a[0].type};
+                 }});
+
+  out.push_back(binary("pow", [](ir::Graph& g, NodeP x, NodeP y) { return g.binary(Op::Pow, x, y); }));
+  out.push_back(binary("fmin", [](ir::Graph& g, NodeP x, NodeP y) { return g.binary(Op::Min, x, y); }));
+  out.push_back(binary("fmax", [](ir::Graph& g, NodeP x, NodeP y) { return g.binary(Op::Max, x, y); }));
+
+  // log_sum_exp(a, b) and log_sum_exp(container)
+  out.push_back({"log_sum_exp",
+                 [](const std::vector<Type>& a, std::string* why) -> Type {
+                   if (a.size() == 2 && (a[0].is_scalar() || a[0].is_error()) && (a[1].is_scalar() || a[1].is_error()))
+                     return R;
+                   if (a.size() == 1 && numeric(a[0]) && !a[0].is_scalar()) return R;
+                   *why = "log_sum_exp takes two scalars or one container, got (" + list_types(a) + ")";
+                   return Type::error();
+                 },
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   auto& g = ctx.g;
+                   if (a.size() == 2) return {log_sum_exp2(g, g.cast_real(a[0].node), g.cast_real(a[1].node)), R};
+                   return {log_sum_exp_all(g, g.cast_real(a[0].node)), R};
+                 }});
+
+  out.push_back({"log_mix", signatures("log_mix", {{{R, R, R}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   auto& g = ctx.g;
+                   NodeP theta = g.cast_real(a[0].node);
+                   ctx.check(g.unary(Op::Not, g.binary(Op::And, g.binary(Op::Ge, theta, g.constant(0)),
+                                                        g.binary(Op::Le, theta, g.constant(1)))),
+                             "log_mix: mixing proportion theta must be in [0, 1]", theta, "theta");
+                   NodeP x = g.add(g.unary(Op::Log, theta), g.cast_real(a[1].node));
+                   NodeP y = g.add(g.unary(Op::Log1p, g.neg(theta)), g.cast_real(a[2].node));
+                   return {log_sum_exp2(g, x, y), R};
+                 }});
+
+  // Reductions
+  auto container_to_scalar = [](std::string name) {
+    return [name](const std::vector<Type>& a, std::string* why) -> Type {
+      if (a.size() == 1 && numeric(a[0])) return a[0].base == Base::Int ? I : R;
+      *why = name + " takes one numeric container, got (" + list_types(a) + ")";
+      return Type::error();
+    };
+  };
+  out.push_back({"sum", container_to_scalar("sum"), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.sum(a[0].node), a[0].type.base == Base::Int ? I : R};
+                 }});
+  out.push_back({"mean", [](const std::vector<Type>& a, std::string* why) -> Type {
+                   if (a.size() == 1 && numeric(a[0]) && !a[0].is_scalar()) return R;
+                   *why = "mean takes one numeric container, got (" + list_types(a) + ")";
+                   return Type::error();
+                 },
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   if (a[0].node->size() == 0) ctx.error("mean of an empty container");
+                   return {ctx.g.div(ctx.g.sum(ctx.g.cast_real(a[0].node)),
+                                     ctx.g.constant(static_cast<double>(a[0].node->size()))), R};
+                 }});
+  for (const char* name : {"max", "min"}) {
+    bool is_max = std::string(name) == "max";
+    out.push_back({name,
+                   [name](const std::vector<Type>& a, std::string* why) -> Type {
+                     if (a.size() == 2 && (a[0].is_scalar() || a[0].is_error()) && (a[1].is_scalar() || a[1].is_error()))
+                       return a[0].is_int() && a[1].is_int() ? I : R;
+                     if (a.size() == 1 && numeric(a[0]) && !a[0].is_scalar()) return a[0].base == Base::Int ? I : R;
+                     *why = std::string(name) + " takes two scalars or one container, got (" + list_types(a) + ")";
+                     return Type::error();
+                   },
+                   [is_max](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                     auto& g = ctx.g;
+                     if (a.size() == 2) {
+                       Type t = a[0].type.is_int() && a[1].type.is_int() ? I : R;
+                       return {g.binary(is_max ? Op::Max : Op::Min, a[0].node, a[1].node), t};
+                     }
+                     if (a[0].node->depends_on_params)
+                       ctx.error(ctx.name() + " of a container of parameters is not differentiable; use log_sum_exp or fmax");
+                     NodeP x = a[0].node;
+                     NodeP r = is_max ? g.max_reduce(x) : g.neg(g.max_reduce(g.neg(x)));
+                     return {r, a[0].type.base == Base::Int ? I : R};
+                   }});
+  }
+
+  // Linear algebra
+  out.push_back({"dot_product",
+                 signatures("dot_product", {{{V, V}, R}, {{RV, RV}, R}, {{V, RV}, R}, {{RV, V}, R},
+                                            {{Type::real(1), Type::real(1)}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   if (a[0].node->dims != a[1].node->dims)
+                     ctx.error("dot_product: arguments have different sizes (" + std::to_string(a[0].node->size()) +
+                               " and " + std::to_string(a[1].node->size()) + ")");
+                   return {ctx.g.matmul(a[0].node, a[1].node), R};
+                 }});
+  auto rows_cols_dot = [](bool rows) {
+    return [rows](CallContext& ctx, const std::vector<Value>& a) -> Value {
+      auto& g = ctx.g;
+      if (a[0].node->dims != a[1].node->dims) ctx.error(ctx.name() + ": arguments have different sizes");
+      NodeP prod = g.mul(a[0].node, a[1].node);
+      if (prod->dims.size() == 1) return {prod, a[0].type};  // vectors: elementwise products
+      int64_t m = prod->dims[0], n = prod->dims[1];
+      if (rows) return {g.matmul(prod, g.fill(g.constant(1), {n})), V};
+      return {g.matmul(g.fill(g.constant(1), {m}), prod), RV};
+    };
+  };
+  out.push_back({"rows_dot_product", signatures("rows_dot_product", {{{M, M}, V}, {{V, V}, V}, {{RV, RV}, V}}),
+                 rows_cols_dot(true)});
+  out.push_back({"columns_dot_product",
+                 signatures("columns_dot_product", {{{M, M}, RV}, {{V, V}, RV}, {{RV, RV}, RV}}), rows_cols_dot(false)});
+  out.push_back({"multiply",
+                 signatures("multiply", {{{R, R}, R}, {{M, V}, V}, {{RV, M}, RV}, {{RV, V}, R}, {{M, M}, M},
+                                         {{V, RV}, M}, {{R, V}, V}, {{V, R}, V}, {{R, RV}, RV}, {{RV, R}, RV},
+                                         {{R, M}, M}, {{M, R}, M}}),
+                 nullptr});  // lowered like the * operator (compiler/lower)
+  out.push_back({"transpose", signatures("transpose", {{{V}, RV}, {{RV}, V}, {{M}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   Type t = a[0].type.base == Base::Vector ? RV : a[0].type.base == Base::RowVector ? V : M;
+                   return {ctx.g.transpose(a[0].node), t};
+                 }});
+  out.push_back({"to_vector",
+                 signatures("to_vector", {{{V}, V}, {{RV}, V}, {{M}, V}, {{Type::real(1)}, V}, {{Type::int_(1)}, V}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.reshape(ctx.g.cast_real(a[0].node), {a[0].node->size()}), V};
+                 }});
+  out.push_back({"to_row_vector",
+                 signatures("to_row_vector", {{{V}, RV}, {{RV}, RV}, {{M}, RV}, {{Type::real(1)}, RV}, {{Type::int_(1)}, RV}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.reshape(ctx.g.cast_real(a[0].node), {a[0].node->size()}), RV};
+                 }});
+  out.push_back({"rep_vector", signatures("rep_vector", {{{R, I}, V}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.fill(ctx.g.cast_real(a[0].node), {known_size(ctx, a[1], "length")}), V};
+                 }});
+  out.push_back({"rep_row_vector", signatures("rep_row_vector", {{{R, I}, RV}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.fill(ctx.g.cast_real(a[0].node), {known_size(ctx, a[1], "length")}), RV};
+                 }});
+  out.push_back({"rep_matrix", signatures("rep_matrix", {{{R, I, I}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.fill(ctx.g.cast_real(a[0].node),
+                                      {known_size(ctx, a[1], "number of rows"), known_size(ctx, a[2], "number of columns")}),
+                           M};
+                 }});
+  out.push_back({"rep_array",
+                 [](const std::vector<Type>& a, std::string* why) -> Type {
+                   bool sizes_ok = a.size() >= 2 && a.size() <= 4;
+                   for (size_t i = 1; sizes_ok && i < a.size(); ++i) sizes_ok = a[i].is_int() || a[i].is_error();
+                   if (sizes_ok && (a[0].is_scalar() || a[0].is_error()))
+                     return Type{a[0].base == Base::Int ? Base::Int : Base::Real, static_cast<int>(a.size()) - 1};
+                   *why = "rep_array takes a scalar and one to three int sizes, got (" + list_types(a) + ")";
+                   return Type::error();
+                 },
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   std::vector<int64_t> dims;
+                   for (size_t i = a.size() - 1; i >= 1; --i) dims.push_back(known_size(ctx, a[i], "size"));
+                   Type t{a[0].type.base == Base::Int ? Base::Int : Base::Real, static_cast<int>(a.size()) - 1};
+                   return {ctx.g.fill(a[0].node, dims), t};
+                 }});
+  auto size_rule = [](std::string name) {
+    return [name](const std::vector<Type>& a, std::string* why) -> Type {
+      if (a.size() == 1 && (a[0].array_dims > 0 || a[0].is_linear_algebra() || a[0].is_error())) return I;
+      *why = name + " takes one container, got (" + list_types(a) + ")";
+      return Type::error();
+    };
+  };
+  out.push_back({"size", size_rule("size"), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   const auto& d = a[0].node->dims;
+                   // Stan's size: the outermost dimension of an array, the element count otherwise.
+                   int64_t n = a[0].type.array_dims > 0 ? d.back() : a[0].node->size();
+                   return {ctx.g.int_constant(n), I};
+                 }});
+  out.push_back({"num_elements", size_rule("num_elements"), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {ctx.g.int_constant(a[0].node->size()), I};
+                 }});
+  out.push_back({"rows", signatures("rows", {{{V}, I}, {{RV}, I}, {{M}, I}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   int64_t n = a[0].type.base == Base::RowVector ? 1 : a[0].node->dims[0];
+                   return {ctx.g.int_constant(n), I};
+                 }});
+  out.push_back({"cols", signatures("cols", {{{V}, I}, {{RV}, I}, {{M}, I}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   int64_t n = a[0].type.base == Base::Vector ? 1
+                               : a[0].type.base == Base::RowVector ? a[0].node->dims[0]
+                                                                   : a[0].node->dims[1];
+                   return {ctx.g.int_constant(n), I};
+                 }});
+  out.push_back({"pi", signatures("pi", {{{}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>&) -> Value { return {ctx.g.constant(M_PI), R}; }});
+  out.push_back({"e", signatures("e", {{{}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>&) -> Value { return {ctx.g.constant(M_E), R}; }});
+  out.push_back({"sqrt2", signatures("sqrt2", {{{}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>&) -> Value { return {ctx.g.constant(M_SQRT2), R}; }});
+  out.push_back({"not_a_number", signatures("not_a_number", {{{}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>&) -> Value { return {ctx.g.constant(NAN), R}; }});
+  out.push_back({"positive_infinity", signatures("positive_infinity", {{{}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>&) -> Value { return {ctx.g.constant(INFINITY), R}; }});
+  out.push_back({"negative_infinity", signatures("negative_infinity", {{{}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>&) -> Value { return {ctx.g.constant(-INFINITY), R}; }});
+}
+
+}  // namespace latent::stdlib

@@ -1,0 +1,233 @@
+// The registry of library entries, the type rules the checker asks for, and the
+// shared part of every density: argument broadcasting, Stan's argument checks
+// and the dropping of constant terms for `~`.
+#include "stdlib/library.hpp"
+
+#include "stdlib/signatures.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+namespace latent::stdlib {
+
+namespace {
+
+struct Registry {
+  std::map<std::string, FunctionEntry> functions;
+  std::map<std::string, DistributionEntry> distributions;
+  Registry() {
+    std::vector<FunctionEntry> fs;
+    register_functions(fs);
+    for (auto& f : fs) functions.emplace(f.name, std::move(f));
+    std::vector<DistributionEntry> ds;
+    register_distributions(ds);
+    for (auto& d : ds) distributions.emplace(d.name, std::move(d));
+  }
+};
+
+const Registry& registry() {
+  static const Registry r;
+  return r;
+}
+
+// Stan's "reals": a real/int scalar or a one-dimensional container of them.
+bool is_reals(const Type& t) {
+  if (t.is_error()) return true;
+  if (t.is_scalar()) return true;
+  if (t.array_dims == 0) return t.base == Base::Vector || t.base == Base::RowVector;
+  return t.array_dims == 1 && (t.base == Base::Real || t.base == Base::Int);
+}
+
+bool is_ints(const Type& t) {
+  if (t.is_error()) return true;
+  return t.base == Base::Int && t.array_dims <= 1;
+}
+
+bool domain_is_int(Domain d) { return d == Domain::Int || d == Domain::NonNegativeInt || d == Domain::Binary; }
+
+std::string density_signature(const DistributionEntry& d) {
+  std::string s = d.name + (d.discrete ? "_lpmf(" : "_lpdf(") + (domain_is_int(d.variate) ? "ints" : "reals");
+  for (size_t i = 0; i < d.params.size(); ++i)
+    s += std::string(i == 0 ? " | " : ", ") + (domain_is_int(d.params[i].second) ? "ints" : "reals");
+  return s + ")";
+}
+
+bool density_args_ok(const DistributionEntry& d, const Type& variate, const std::vector<Type>& params,
+                     std::string* why) {
+  auto fits = [](Domain dom, const Type& t) { return domain_is_int(dom) ? is_ints(t) : is_reals(t); };
+  bool ok = params.size() == d.params.size() && fits(d.variate, variate);
+  for (size_t i = 0; ok && i < params.size(); ++i) ok = fits(d.params[i].second, params[i]);
+  if (!ok && why) {
+    std::string given = variate.str();
+    for (size_t i = 0; i < params.size(); ++i) given += (i == 0 ? " | " : ", ") + params[i].str();
+    *why = "no matching signature for " + d.name + " with arguments (" + given + "); expected " + density_signature(d);
+  }
+  return ok;
+}
+
+}  // namespace
+
+const FunctionEntry* find_function(const std::string& name) {
+  auto& fs = registry().functions;
+  auto it = fs.find(name);
+  return it == fs.end() ? nullptr : &it->second;
+}
+
+const DistributionEntry* find_distribution(const std::string& name) {
+  auto& ds = registry().distributions;
+  auto it = ds.find(name);
+  return it == ds.end() ? nullptr : &it->second;
+}
+
+bool split_density_suffix(const std::string& name, std::string* base, std::string* suffix) {
+  for (const char* s : {"_lpdf", "_lupdf", "_lpmf", "_lupmf"}) {
+    std::string sfx(s);
+    if (name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      *base = name.substr(0, name.size() - sfx.size());
+      *suffix = sfx;
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- type rules for the checker ----------------------------------------------------------
+
+Type call_type(const std::string& name, const std::vector<Type>& args, std::string* why) {
+  if (const FunctionEntry* f = find_function(name)) return f->type(args, why);
+  std::string base, suffix;
+  if (split_density_suffix(name, &base, &suffix)) {
+    const DistributionEntry* d = find_distribution(base);
+    if (!d) {
+      *why = "unknown distribution '" + base + "' in '" + name + "'";
+      return Type::error();
+    }
+    bool mass = suffix == "_lpmf" || suffix == "_lupmf";
+    if (mass != d->discrete) {
+      *why = "'" + name + "': " + base + " is a " + (d->discrete ? "probability mass function: use " + base + "_lpmf"
+                                                                  : "density: use " + base + "_lpdf");
+      return Type::error();
+    }
+    if (args.empty()) {
+      *why = "'" + name + "' needs a variate: " + density_signature(*d);
+      return Type::error();
+    }
+    std::vector<Type> params(args.begin() + 1, args.end());
+    if (!density_args_ok(*d, args[0], params, why)) return Type::error();
+    return Type::real();
+  }
+  *why = "unknown function '" + name + "'";
+  return Type::error();
+}
+
+bool tilde_ok(const std::string& dist, const Type& variate, const std::vector<Type>& args, std::string* why) {
+  const DistributionEntry* d = find_distribution(dist);
+  if (!d) {
+    *why = "unknown distribution '" + dist + "'";
+    return false;
+  }
+  return density_args_ok(*d, variate, args, why);
+}
+
+bool is_known(const std::string& name) {
+  if (find_function(name)) return true;
+  std::string base, suffix;
+  return split_density_suffix(name, &base, &suffix) && find_distribution(base);
+}
+
+// ---- lowering helpers --------------------------------------------------------------------
+
+void CallContext::error(const std::string& message) const {
+  throw UserError(format_diagnostic(file_, {loc_, message}));
+}
+
+std::string CallContext::location() const {
+  return file_.path + ":" + std::to_string(loc_.line) + ":" + std::to_string(loc_.column);
+}
+
+void CallContext::check(ir::NodeP violated, const std::string& message, ir::NodeP value,
+                        const std::string& value_name) {
+  if (violated->is_const(0)) return;
+  if (violated->is_const()) error(message + " (" + value_name + " is " + [&] {
+                                    std::ostringstream s;
+                                    s << value->value;
+                                    return s.str();
+                                  }() + ")");
+  int id = g.add_message({message, location(), {value_name}});
+  checks.push_back(g.check(violated, id, {value}));
+}
+
+namespace {
+
+// Checks one argument against its domain; for containers reports the first offending value.
+void check_domain(CallContext& ctx, const Value& v, Domain domain, const std::string& what) {
+  ir::Graph& g = ctx.g;
+  ir::NodeP x = v.node;
+  ir::NodeP bad = nullptr;
+  std::string must;
+  auto nan = [&](ir::NodeP e) { return g.binary(ir::Op::Ne, e, e); };
+  auto inf = [&](ir::NodeP e) { return g.binary(ir::Op::Eq, g.unary(ir::Op::Abs, e), g.constant(INFINITY)); };
+  switch (domain) {
+    case Domain::Any: case Domain::Int: return;
+    case Domain::Finite: bad = g.binary(ir::Op::Or, nan(x), inf(x)); must = "must be finite"; break;
+    case Domain::Positive: bad = g.unary(ir::Op::Not, g.binary(ir::Op::Gt, x, g.constant(0))); must = "must be positive"; break;
+    case Domain::PositiveFinite:
+      bad = g.binary(ir::Op::Or, g.unary(ir::Op::Not, g.binary(ir::Op::Gt, x, g.constant(0))), inf(x));
+      must = "must be positive and finite";
+      break;
+    case Domain::NonNegative: case Domain::NonNegativeInt:
+      bad = g.unary(ir::Op::Not, g.binary(ir::Op::Ge, x, g.constant(0)));
+      must = "must be non-negative";
+      break;
+    case Domain::Probability:
+      bad = g.unary(ir::Op::Not, g.binary(ir::Op::And, g.binary(ir::Op::Ge, x, g.constant(0)),
+                                          g.binary(ir::Op::Le, x, g.constant(1))));
+      must = "must be in [0, 1]";
+      break;
+    case Domain::Binary:
+      bad = g.binary(ir::Op::And, g.binary(ir::Op::Ne, x, g.int_constant(0)), g.binary(ir::Op::Ne, x, g.int_constant(1)));
+      must = "must be 0 or 1";
+      break;
+  }
+  std::string message = ctx.name() + ": " + what + " " + must;
+  if (x->is_scalar()) return ctx.check(bad, message, x, what);
+  // Containers: fail when any element is bad; report the largest offending value
+  // for lower-bound domains (found without a branch in the loop).
+  ir::NodeP count = g.sum(g.cast_real(bad));
+  ir::NodeP worst = g.max_reduce(g.select(bad, g.unary(ir::Op::StopGradient, x), g.constant(-INFINITY)));
+  ctx.check(g.binary(ir::Op::Gt, count, g.constant(0)), message, worst, what);
+}
+
+}  // namespace
+
+Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value& variate,
+                    const std::vector<Value>& params) {
+  // Broadcast size: every container argument must have the same length.
+  int64_t size = 1;
+  const Value* sized = nullptr;
+  std::vector<const Value*> all{&variate};
+  for (auto& p : params) all.push_back(&p);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Value* v = all[i];
+    if (v->node->is_scalar()) continue;
+    if (v->node->dims.size() != 1) ctx.error(ctx.name() + ": arguments must be scalars or one-dimensional");
+    if (sized && v->node->dims[0] != size) {
+      std::string a = i == 0 ? "the variate" : dist.params[i - 1].first;
+      ctx.error(ctx.name() + ": size mismatch: " + a + " has " + std::to_string(v->node->dims[0]) +
+                " elements, but an earlier argument has " + std::to_string(size));
+    }
+    sized = v;
+    size = v->node->dims[0];
+  }
+  check_domain(ctx, variate, dist.variate, dist.discrete ? "outcome" : "random variable");
+  for (size_t i = 0; i < params.size(); ++i) check_domain(ctx, params[i], dist.params[i].second, dist.params[i].first);
+  std::vector<ir::NodeP> terms = dist.terms(ctx, variate, params, sized ? size : 1);
+  std::vector<ir::NodeP> kept;
+  for (ir::NodeP t : terms)
+    if (!ctx.propto || t->depends_on_params) kept.push_back(t);
+  return {ctx.g.add_all(kept), Type::real()};
+}
+
+}  // namespace latent::stdlib
