@@ -136,7 +136,9 @@ class Checker {
     block_ = b.kind;
     loops_ = 0;
     if (b.kind == BlockKind::Functions) {
-      err(b.loc, "the functions block is not supported yet");
+      // The parser rejects function definitions (not supported yet); an empty
+      // functions block is valid Stan.
+      if (!b.stmts.empty()) err(b.loc, "user-defined functions are not supported yet");
       return;
     }
     // Declarations at the top of the model block are local to it.

@@ -73,6 +73,17 @@ Type binary(const std::string& op, const Type& a, const Type& b, std::string* wh
     if (a.is_int() && b.is_int()) return Type::int_();
     return fail(why, "operator % needs int operands, found " + A + " and " + B);
   }
+  if (op == "%/%") {
+    if (a.is_int() && b.is_int()) return Type::int_();
+    return fail(why, "operator %/% needs int operands, found " + A + " and " + B);
+  }
+  if (op == ".^") {
+    if (scalar(a) && scalar(b)) return Type::real();
+    if (scalar(a) && lin(b)) return b;
+    if (lin(a) && scalar(b)) return a;
+    if (lin(a) && a == b) return a;
+    return fail(why, "cannot raise " + A + " to the power " + B + " elementwise");
+  }
   if (op == "^") {
     if (scalar(a) && scalar(b)) return Type::real();
     return fail(why, "operator ^ needs scalar operands, found " + A + " and " + B);

@@ -18,7 +18,7 @@ namespace latent::typing {
 // or Type::error() when there is none. An error operand yields the other operand.
 Type common_type(const Type& a, const Type& b);
 
-// a op b for op in + - * / % \ ^ .* ./ == != < <= > >= && ||
+// a op b for op in + - * / % %/% \ ^ .^ .* ./ == != < <= > >= && ||
 Type binary(const std::string& op, const Type& a, const Type& b, std::string* why);
 
 // op a for op in - + !

@@ -307,6 +307,10 @@ transformed data {
   real loop_sum = 0;
   for (x in v) loop_sum += x;
   for (row in av) loop_sum += sum(row);
+  int idiv2 = N %/% 2;
+  vector[N] vpow = v .^ 2;
+  matrix[N, N] ldiv = A \ A;
+  vector[N] solve = A \ v;
 }
 )";
   std::unique_ptr<ast::Program> p;
@@ -324,7 +328,8 @@ transformed data {
       {"av12", "real"},        {"av12b", "real"},       {"a2row", "array[] real"},
       {"a2sel", "array[,] real"}, {"arr", "array[] real"}, {"varr", "array[] vector"},
       {"rlit", "row_vector"},  {"mlit", "matrix"},      {"sc", "real"},
-      {"loop_sum", "int"}};
+      {"loop_sum", "int"},     {"idiv2", "int"},        {"vpow", "vector"},
+      {"ldiv", "matrix"},      {"solve", "vector"}};
   for (const auto& [name, type] : expected) BOOST_TEST(init_type(*p, name) == type, name);
   BOOST_TEST(decl_type(*p, "a2sel") == "array[,] real");
   BOOST_TEST(decl_type(*p, "mlit") == "matrix");
