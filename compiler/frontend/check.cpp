@@ -121,6 +121,7 @@ class Checker {
   BlockKind block_ = BlockKind::Data;
   int loops_ = 0;
   std::unordered_map<std::string, TopDecl> toplevel_;
+  const VarDecl* current_ = nullptr;  // the declaration whose initialiser is being checked
 
   void err(SourceLoc loc, std::string msg) { diags_.error(loc, std::move(msg)); }
   // Reports `why` when a rule produced the error type with an explanation.
@@ -325,7 +326,9 @@ class Checker {
       if (top && block_ == BlockKind::Parameters)
         err(d.init->loc, "parameter " + quoted(d.name) + " cannot be given a value in its declaration");
       // The variable is not yet in scope in its own initialiser.
+      current_ = &d;
       Type t = expr(*d.init);
+      current_ = nullptr;
       if (!t.is_error() && !assignable(d.type, t))
         err(d.init->loc, "cannot initialise " + quoted(d.name) + " of type " + d.type.str() +
                              " with a value of type " + t.str());
@@ -498,7 +501,9 @@ class Checker {
   Type variable(Expr& e) {
     if (const Symbol* s = scopes_.lookup(e.name)) return s->type;
     auto it = toplevel_.find(e.name);
-    if (it != toplevel_.end() && before(e.loc, it->second.loc) && it->second.block != block_)
+    if (current_ && current_->name == e.name)
+      err(e.loc, "variable " + quoted(e.name) + " is used in its own declaration");
+    else if (it != toplevel_.end() && before(e.loc, it->second.loc) && it->second.block != block_)
       err(e.loc, "variable " + quoted(e.name) + " is declared later, in the " +
                      block_name(it->second.block) + " block (line " +
                      std::to_string(it->second.loc.line) + "), and is not visible in " + block_label());
@@ -535,7 +540,8 @@ class Checker {
       return Type::error();
     }
     bool density = ends_with_any(n, {"_lpdf", "_lupdf", "_lpmf", "_lupmf", "_cdf", "_lcdf", "_lccdf"});
-    if (e.conditional_bar && !density)
+    bool misused_bar = e.conditional_bar && !density;
+    if (misused_bar)
       err(e.loc, "only density and distribution functions (_lpdf, _lpmf, _lcdf, ...) use '|' between "
                  "arguments, not " + quoted(n));
     if (density && !e.conditional_bar && e.args.size() > 1)
@@ -554,7 +560,7 @@ class Checker {
     if (bad) return Type::error();
     std::string why;
     Type t = stdlib::call_type(n, args, &why);
-    if (t.is_error()) {
+    if (t.is_error() && !misused_bar) {  // a misplaced '|' already explains the call
       if (why.empty()) {
         why = "no signature of " + quoted(n) + " takes (";
         for (size_t i = 0; i < args.size(); ++i) why += (i ? ", " : "") + args[i].str();

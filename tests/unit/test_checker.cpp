@@ -570,6 +570,78 @@ BOOST_AUTO_TEST_CASE(non_void_call_statement) {
                   "the result of 'sum' (of type real) is not used; only functions returning void can be statements");
 }
 
+BOOST_AUTO_TEST_CASE(used_in_own_declaration) {
+  CHECK_ONE_ERROR("transformed data {\n  real x = x + 1;\n}\n", 2, 12, "variable 'x' is used in its own declaration");
+}
+
+BOOST_AUTO_TEST_CASE(generated_quantity_used_in_model) {
+  CHECK_ONE_ERROR("model {\n  target += y_rep;\n}\ngenerated quantities {\n  real y_rep = 1;\n}\n", 2, 13,
+                  "variable 'y_rep' is declared later, in the generated quantities block (line 5), and is not "
+                  "visible in model");
+}
+
+BOOST_AUTO_TEST_CASE(assign_to_transformed_data_in_generated_quantities) {
+  CHECK_ONE_ERROR("transformed data {\n  real c = 1;\n}\ngenerated quantities {\n  c = 2;\n}\n", 5, 3,
+                  "cannot assign to 'c': a transformed data variable can only be assigned in the transformed data "
+                  "block");
+}
+
+BOOST_AUTO_TEST_CASE(integer_transformed_parameter) {
+  CHECK_ONE_ERROR("transformed parameters {\n  int k = 1;\n}\n", 2, 7,
+                  "transformed parameter 'k' cannot be int: transformed parameters must be real-valued");
+}
+
+BOOST_AUTO_TEST_CASE(lupdf_outside_model) {
+  CHECK_ONE_ERROR("parameters {\n  real x;\n}\ngenerated quantities {\n  real lp = normal_lupdf(x | 0, 1);\n}\n", 5,
+                  13, "'normal_lupdf' can only be used in the model block (use normal_lpdf)");
+}
+
+BOOST_AUTO_TEST_CASE(target_function_outside_model) {
+  CHECK_ONE_ERROR("generated quantities {\n  real t = target();\n}\n", 2, 12,
+                  "target() is only available in the model and transformed parameters blocks");
+}
+
+BOOST_AUTO_TEST_CASE(conditional_bar_on_plain_function) {
+  CHECK_ONE_ERROR("transformed data {\n  real e = exp(1 | 2);\n}\n", 2, 12,
+                  "only density and distribution functions (_lpdf, _lpmf, _lcdf, ...) use '|' between arguments, "
+                  "not 'exp'");
+}
+
+BOOST_AUTO_TEST_CASE(modulus_of_reals) {
+  CHECK_ONE_ERROR("transformed data {\n  real e = 2.5 % 2;\n}\n", 2, 12,
+                  "operator % needs int operands, found real and int");
+}
+
+BOOST_AUTO_TEST_CASE(transpose_of_array) {
+  CHECK_ONE_ERROR("data {\n  array[2] real a;\n}\ntransformed data {\n  array[2] real b = a';\n}\n", 5, 21,
+                  "cannot transpose array[] real (only vector, row_vector and matrix)");
+}
+
+BOOST_AUTO_TEST_CASE(matrix_times_row_vector) {
+  CHECK_ONE_ERROR(
+      "data {\n  matrix[2, 2] m;\n  row_vector[2] r;\n}\ntransformed data {\n  vector[2] b = m * r;\n}\n", 6, 17,
+      "cannot multiply matrix by row_vector");
+}
+
+BOOST_AUTO_TEST_CASE(array_literal_mixed) {
+  CHECK_ONE_ERROR("data {\n  vector[2] v;\n}\ntransformed data {\n  array[2] real a = {1, v};\n}\n", 5, 21,
+                  "array expression elements must have the same type, found int and vector");
+}
+
+BOOST_AUTO_TEST_CASE(while_condition) {
+  CHECK_ONE_ERROR("data {\n  array[2] int a;\n}\nmodel {\n  while (a) {\n  }\n}\n", 5, 10,
+                  "condition of while must be int or real, found array[] int");
+}
+
+BOOST_AUTO_TEST_CASE(ternary_real_condition) {
+  CHECK_ONE_ERROR("transformed data {\n  real x = 0.5 ? 1 : 2;\n}\n", 2, 12, "condition of ?: must be int, found real");
+}
+
+BOOST_AUTO_TEST_CASE(range_bound_real) {
+  CHECK_ONE_ERROR("data {\n  vector[4] v;\n}\ntransformed data {\n  vector[2] w = v[1.0:2];\n}\n", 5, 19,
+                  "range bound must be int, found real");
+}
+
 BOOST_AUTO_TEST_CASE(wrong_call_signature_reports_at_call) {
   // The library explains the mismatch; the checker puts it at the call.
   const std::string out =
