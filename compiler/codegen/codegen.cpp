@@ -295,10 +295,14 @@ class FunctionEmitter {
 
   // Computes, in the current scope, what a loop body reads that does not change
   // across iterations of loop `id` (id -1: hoist everything loop-free).
-  void with_loop_invariants_hoisted(NodeP body, int id) {
+  void with_loop_invariants_hoisted(NodeP body, int id, bool skip_root = false) {
     std::unordered_set<NodeP> seen;
     std::function<void(NodeP)> visit = [&](NodeP m) {
       if (!seen.insert(m).second) return;
+      if (skip_root && m == body) {
+        for (NodeP a : m->args) visit(a);
+        return;
+      }
       bool varies = id >= 0 ? m->depends_on_loop(id) : false;
       bool bound = true;
       for (int l : m->free_loops)
@@ -638,7 +642,7 @@ class FunctionEmitter {
 
   // dst[idx] = n[idx] for every idx, computing n lazily (not through view(n)).
   void store_all(const View& dst, NodeP n) {
-    with_loop_invariants_hoisted(n, -1);
+    with_loop_invariants_hoisted(n, -1, /*skip_root=*/true);
     for_each_index(n->dims, [&](const std::vector<llvm::Value*>& idx) {
       llvm::Value* v;
       if (ir::is_elementwise(n->op)) v = elementwise(n, idx);

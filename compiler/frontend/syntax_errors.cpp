@@ -31,15 +31,17 @@ int utf8_length(const std::string& s) {
   return n;
 }
 
-// Shortens a token's text for a message and quotes it.
-std::string quote(std::string text) {
+// Shortens a token's text for a message.
+std::string shorten(std::string text) {
   if (utf8_length(text) > 24) {
     size_t cut = 21;
     while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) ++cut;
     text = text.substr(0, cut) + "...";
   }
-  return "'" + text + "'";
+  return text;
 }
+
+std::string quote(const std::string& text) { return "'" + shorten(text) + "'"; }
 
 std::string token_display(const antlr4::Token* token) {
   if (token == nullptr || token->getType() == antlr4::Token::EOF) return "end of file";
@@ -163,7 +165,8 @@ antlr4::Token* unclosed_brace(antlr4::Parser* parser) {
 // "unexpected end of file, expected X" (naming the '{' left open, if that is it).
 std::string end_of_file_message(antlr4::Parser* parser, const std::string& wanted) {
   std::string message = "unexpected end of file";
-  if (antlr4::Token* open = unclosed_brace(parser)) {
+  antlr4::Token* open = nullptr;
+  if ((wanted.empty() || wanted.find("'}'") != std::string::npos) && (open = unclosed_brace(parser))) {
     const SourceLoc at = loc_of(open);
     return message + ": the '{' at line " + std::to_string(at.line) + ", column " + std::to_string(at.column) +
            " is never closed";
@@ -314,7 +317,10 @@ void SyntaxErrorStrategy::unexpected(antlr4::Parser* parser, antlr4::Token* toke
   const std::string wanted = expected ? describe_expected(*expected, parser->getVocabulary()) : "";
   const bool at_eof = token->getType() == antlr4::Token::EOF;
 
-  if (at_top_level(parser) && !at_eof) {
+  if (token->getType() == LatentParser::STRING) {
+    add(loc_of(token), "unexpected string " + shorten(token->getText()) +
+                           ": strings can only be used in print(...) and reject(...)");
+  } else if (at_top_level(parser) && !at_eof) {
     add(loc_of(token), "unexpected " + token_display(token) +
                            ": a program is a sequence of blocks such as 'data { ... }' and 'model { ... }'");
   } else if (missing_semicolon(parser, token, wanted)) {

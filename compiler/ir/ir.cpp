@@ -418,6 +418,8 @@ NodeP Graph::index(NodeP t, int axis, NodeP idx) {
   dims.erase(dims.begin() + axis);
   if (t->op == Op::Fill) return fill(t->args[0], dims);
   if (t->op == Op::Pack && t->dims.size() == 1 && idx->is_const()) return t->args.at(static_cast<size_t>(idx->value));
+  if (t->op == Op::SetIndex && t->a == axis && idx->is_const() && t->args[1]->is_const())
+    return idx->value == t->args[1]->value ? t->args[2] : index(t->args[0], axis, idx);
   if (t->op == Op::OneHot && t->a == axis && idx->is_const() && t->args[1]->is_const())
     return idx->value == t->args[1]->value ? t->args[0] : zeros(dims);
   Node n{Op::Index, t->dtype, std::move(dims), {t, idx}};
@@ -455,6 +457,15 @@ NodeP Graph::pad_slice(std::vector<int64_t> dims, int axis, NodeP start, NodeP v
 }
 
 NodeP Graph::set_index(NodeP t, int axis, NodeP idx, NodeP v) {
+  // Element-by-element definitions of a short vector with known indexes (the
+  // unrolled recursions of time-series models) stay a Pack of scalars.
+  constexpr int64_t kMaxPacked = 4096;
+  if (t->dims.size() == 1 && idx->is_const() && v->is_scalar() && t->dims[0] <= kMaxPacked &&
+      (t->op == Op::Pack || t->op == Op::Fill)) {
+    std::vector<NodeP> elems = t->op == Op::Pack ? t->args : std::vector<NodeP>(static_cast<size_t>(t->dims[0]), t->args[0]);
+    elems.at(static_cast<size_t>(idx->value)) = v;
+    return pack(elems, t->dims);
+  }
   DType dt = t->dtype;
   if (v->dtype == DType::Real) dt = DType::Real;
   if (dt == DType::Real) {
@@ -473,7 +484,7 @@ NodeP Graph::loop_sum(NodeP var, NodeP lo, NodeP hi, NodeP body) {
   int loop = static_cast<int>(var->a);
   if (lo->is_const() && hi->is_const() && hi->value < lo->value) return body->is_scalar() ? constant(0) : zeros(body->dims);
   if (body->is_const(0) || (body->op == Op::Fill && body->args[0]->is_const(0))) return body;
-  if (!body->depends_on_loop(loop) && !body->is_effect) {
+  if (!body->depends_on_loop(loop)) {  // (a failed check then stays -inf: -inf * count)
     NodeP count = cast_real(add(sub(hi, lo), int_constant(1)));
     return mul(body, count);
   }

@@ -5,6 +5,8 @@
 #include "runtime/data/check_data.hpp"
 
 #include <cmath>
+#include <map>
+#include <tuple>
 #include <sstream>
 
 namespace latent {
@@ -13,10 +15,28 @@ using ir::NodeP;
 using ir::Op;
 
 ir::NodeP LoweredProgram::log_density(bool jacobian) const {
+  // Statements of one loop are separate terms (for diagnostics); their loops are
+  // merged here so that the density makes one pass over the data per loop.
+  ir::Graph& g = *graph;
   std::vector<NodeP> parts;
-  for (const Term& t : terms)
-    if (jacobian || !t.jacobian) parts.push_back(t.value);
-  return graph->add_all(parts);
+  std::map<std::tuple<int64_t, NodeP, NodeP>, size_t> loops;  // (loop id, lo, hi) -> index in parts
+  for (const Term& t : terms) {
+    if (!jacobian && t.jacobian) continue;
+    NodeP v = t.value;
+    if (v->op == Op::LoopSum && v->is_scalar()) {
+      auto key = std::make_tuple(v->a, v->args[0], v->args[1]);
+      auto found = loops.find(key);
+      if (found != loops.end()) {
+        NodeP& merged = parts[found->second];
+        merged = g.loop_sum(g.loop_var(static_cast<int>(v->a)), v->args[0], v->args[1],
+                            g.add(merged->args[2], v->args[2]));
+        continue;
+      }
+      loops[key] = parts.size();
+    }
+    parts.push_back(v);
+  }
+  return g.add_all(parts);
 }
 
 namespace {
