@@ -5,8 +5,7 @@
 // that this file can give precise messages; it checks:
 //   - block names ("paramters" -> unknown block), order and duplicates;
 //   - what each block may contain (only declarations without a value in data
-//     and parameters; function definitions only in functions, which are not
-//     supported yet);
+//     and parameters; user-defined functions are parsed but not supported yet);
 //   - type sizes (vector[N], matrix[M, N], no size on int/real), unsupported
 //     types, array syntax (new `array[N] real x` or old `real x[N]`, not both);
 //   - constraint names and combinations (<lower, upper> or <offset, multiplier>);
@@ -115,7 +114,7 @@ class AstBuilder {
 
  private:
   DiagnosticList& diags_;
-  bool quiet_ = false;  // set while re-building parts shared by several declarators
+  bool quiet_ = false;  // set while re-building a type shared by several declarators
 
   void error(SourceLoc loc, std::string message) {
     if (!quiet_) diags_.error(loc, std::move(message));
@@ -137,7 +136,6 @@ class AstBuilder {
       return std::nullopt;
     }
     std::optional<BlockKind> kind;
-    if (name == "functions") kind = BlockKind::Functions;
     if (name == "data") kind = BlockKind::Data;
     if (name == "parameters") kind = BlockKind::Parameters;
     if (name == "model") kind = BlockKind::Model;
@@ -179,27 +177,30 @@ class AstBuilder {
   // ---- declarations ----
 
   // One VarDecl per declarator: `real x, y = 1;` appends two Decl statements.
-  // The shared type is rebuilt for each declarator (diagnostics only once).
+  // The shared type is rebuilt for each declarator; its diagnostics are
+  // reported for the first declarator only.
   void declaration(P::VarDeclContext* ctx, std::vector<StmtPtr>& out) {
-    const bool was_quiet = quiet_;
+    bool first = true;
     for (P::DeclaratorContext* declarator : ctx->declarator()) {
       auto stmt = make_stmt(StmtKind::Decl, ctx->getStart());
-      stmt->decl = var_decl(ctx, declarator);
+      stmt->decl = var_decl(ctx, declarator, first);
       out.push_back(std::move(stmt));
-      quiet_ = true;
+      first = false;
     }
-    quiet_ = was_quiet;
   }
 
-  std::unique_ptr<VarDecl> var_decl(P::VarDeclContext* ctx, P::DeclaratorContext* declarator) {
+  std::unique_ptr<VarDecl> var_decl(P::VarDeclContext* ctx, P::DeclaratorContext* declarator,
+                                    bool report_type_errors) {
     auto decl = std::make_unique<VarDecl>();
     decl->loc = loc_of(declarator->IDENT()->getSymbol());
     decl->name = declarator->IDENT()->getText();
     antlr4::Token* type_token = ctx->typeName()->getStart();
     const std::string type_name = type_token->getText();
-    decl->base = base_type(type_token);
 
-    // Sizes of the type itself.
+    // The type shared by all declarators: base, sizes, new-style array sizes, constraint.
+    const bool was_quiet = quiet_;
+    quiet_ = quiet_ || !report_type_errors;
+    decl->base = base_type(type_token);
     for (auto* e : ctx->typeSizes) decl->sizes.push_back(expression(e));
     const size_t want = decl->base == BaseType::Int || decl->base == BaseType::Real ? 0
                         : decl->base == BaseType::Matrix                          ? 2
@@ -214,18 +215,18 @@ class AstBuilder {
       else
         error(at, "'" + type_name + "' needs two sizes, as in '" + type_name + "[M, N] " + decl->name + "'");
     }
-
-    // Array dimensions: new or old syntax.
     for (auto* e : ctx->arraySizes) decl->array_sizes.push_back(expression(e));
+    if (auto* c = ctx->typeConstraint()) decl->constraint = constraint(c, decl->base, type_name);
+    quiet_ = was_quiet;
+
+    // This declarator's own parts: old-style array sizes and the value.
     if (!declarator->dims.empty()) {
       if (!ctx->arraySizes.empty())
         error(loc_of(declarator->dims[0]->getStart()),
-              "array sizes given twice: use either 'array[...] " + type_name + " " + decl->name + "' or the old form '" +
-                  type_name + " " + decl->name + "[...]', not both");
+              "array sizes given twice: use either 'array[...] " + type_name + " " + decl->name +
+                  "' or the old form '" + type_name + " " + decl->name + "[...]', not both");
       for (auto* e : declarator->dims) decl->array_sizes.push_back(expression(e));
     }
-
-    if (auto* c = ctx->typeConstraint()) decl->constraint = constraint(c, decl->base, type_name);
     if (declarator->init) decl->init = expression(declarator->init);
     return decl;
   }

@@ -313,6 +313,7 @@ bool SyntaxErrorStrategy::missing_semicolon(antlr4::Parser* parser, antlr4::Toke
 void SyntaxErrorStrategy::unexpected(antlr4::Parser* parser, antlr4::Token* token,
                                      const antlr4::misc::IntervalSet* expected) {
   beginErrorCondition(parser);
+  if (token == nullptr) token = parser->getCurrentToken();
   antlr4::Token* previous = parser->getTokenStream()->LT(-1);
   const std::string wanted = expected ? describe_expected(*expected, parser->getVocabulary()) : "";
   const bool at_eof = token->getType() == antlr4::Token::EOF;

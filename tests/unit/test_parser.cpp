@@ -482,6 +482,8 @@ BOOST_AUTO_TEST_CASE(syntax_errors) {
   expect_error("model { } }", "test.stan:1:11", "unexpected '}'");
   expect_error("x = 1;", "test.stan:1:3", "a program is a sequence of blocks");
   expect_error("model {\n  y ~ normal(0, 1);\n", "test.stan:2:20", "the '{' at line 1, column 7 is never closed");
+  expect_error("model { y ~ normal(0, 1", "test.stan:1:24", "unexpected end of file, expected ')' or ','");
+  expect_error("model { x = \"abc\"; }", "test.stan:1:13", "strings can only be used in print(...) and reject(...)");
   expect_error("data { real<lower=0 x; }", "test.stan:1:21", "unexpected 'x', expected ',' or '>'");
   expect_error("model { if (x) real y; }", "test.stan:1:16", "unexpected 'real'");
   // Bounds are expressions without top-level comparisons (as in Stan): the
@@ -516,6 +518,11 @@ BOOST_AUTO_TEST_CASE(declaration_errors) {
   expect_error("data { real[3] r; }", "test.stan:1:13", "'real' takes no size");
   expect_error("data { array[2] real z[3]; }", "test.stan:1:24", "array sizes given twice");
   expect_error("data { ordered[3] o; }", "test.stan:1:8", "type 'ordered' is not supported yet");
+  // In a list, the shared type is reported once, each declarator's own parts always.
+  const std::string list = parse_error("transformed data { vector v = 1, w = 1e999; }");
+  BOOST_TEST(list.find("test.stan:1:26: error: 'vector' needs one size") != std::string::npos);
+  BOOST_TEST(list.find("needs one size", list.find("needs one size") + 1) == std::string::npos);
+  BOOST_TEST(list.find("test.stan:1:38: error: real literal 1e999 is too large") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(literal_errors) {
