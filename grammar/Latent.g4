@@ -8,9 +8,14 @@
 //
 // Design notes
 // - Words that Stan uses only in one position are NOT keywords: block names
-//   other than `functions` (`data`, `model`, `transformed`, ...), constraint names (`lower`, `upper`,
-//   `offset`, `multiplier`) and the truncation marker `T` are plain identifiers,
-//   so a variable may be called `offset` or `T`, as in current Stan.
+//   other than `functions` (`data`, `model`, `transformed`, ...), constraint
+//   names (`lower`, `upper`, `offset`, `multiplier`) and the truncation marker
+//   `T` are plain identifiers, so a variable may be called `offset` or `T`.
+// - Rules are written so that the parser decides between alternatives from
+//   the next token or two (a statement starting with '{' may need a few more:
+//   block or array literal), never by looking ahead across a whole
+//   expression. That keeps parsing fast and makes ANTLR's error reports point
+//   at the token that is actually wrong.
 // - Operator precedence follows stanc3 (the reference implementation), tightest
 //   first: postfix ' and [ ]; ^ .^ (right); prefix - ! +; \ %/%;
 //   * / % .* ./; + -; < <= > >=; == !=; &&; ||; ?: (right).
@@ -170,10 +175,9 @@ indexes
   ;
 
 // a[i], a[i:j], a[:j], a[i:], a[:], and an omitted index a[, j] (= all).
+// One alternative, so that choosing needs no lookahead over the expression.
 index
-  : lo=expression? ':' hi=expression?                          # RangeIndex
-  | expression                                                 # SingleIndex
-  |                                                            # OmittedIndex
+  : lo=expression? (colon=':' hi=expression?)?
   ;
 
 // ============================================================================

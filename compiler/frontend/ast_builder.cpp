@@ -497,13 +497,13 @@ class AstBuilder {
     std::vector<Index> out;
     for (P::IndexContext* i : ctx->index()) {
       Index index;
-      if (auto* single = dynamic_cast<P::SingleIndexContext*>(i)) {
+      if (i->colon == nullptr && i->lo != nullptr) {
         index.kind = Index::Kind::Single;
-        index.lower = expression(single->expression());
-      } else if (auto* range = dynamic_cast<P::RangeIndexContext*>(i); range && (range->lo || range->hi)) {
+        index.lower = expression(i->lo);
+      } else if (i->lo != nullptr || i->hi != nullptr) {
         index.kind = Index::Kind::Range;
-        if (range->lo) index.lower = expression(range->lo);
-        if (range->hi) index.upper = expression(range->hi);
+        if (i->lo) index.lower = expression(i->lo);
+        if (i->hi) index.upper = expression(i->hi);
       } else {
         index.kind = Index::Kind::All;  // a[:] or an omitted index a[, j]
       }

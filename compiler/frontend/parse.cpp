@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace latent {
@@ -99,6 +100,12 @@ std::unique_ptr<ast::Program> run_pipeline(std::shared_ptr<const SourceFile> sou
 }  // namespace
 
 std::unique_ptr<ast::Program> parse_program(std::shared_ptr<const SourceFile> source) {
+  // ANTLR 4.9's C++ runtime shares its prediction cache (DFA) between all
+  // parser instances without complete locking, so one parse runs at a time.
+  // A parse takes a few milliseconds; compilations can still overlap in the
+  // later stages.
+  static std::mutex antlr_mutex;
+  std::lock_guard<std::mutex> lock(antlr_mutex);
   DiagnosticList diags(source);
   try {
     return run_pipeline(source, diags);

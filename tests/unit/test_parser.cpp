@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 using namespace latent;
 using namespace latent::ast;
@@ -652,6 +653,17 @@ BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_not_a_crash) {
   std::string many = "model {\n";
   for (int i = 0; i < 1000; ++i) many += "  if (a) { x = 1; } else { x = 2; }\n  y = -x + 1;\n";
   BOOST_TEST(parse(many + "}")->blocks[0].stmts.size() == 2000u);
+}
+
+BOOST_AUTO_TEST_CASE(parsing_from_several_threads) {
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&ok, t] {
+      for (int i = 0; i < 20; ++i) ok[t] += parse(kEightSchools)->blocks.size() == 5u;
+    });
+  for (auto& thread : threads) thread.join();
+  for (int n : ok) BOOST_TEST(n == 20);
 }
 
 // ---------------------------------------------------------------------------
