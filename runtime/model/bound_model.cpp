@@ -9,6 +9,7 @@
 
 #include <llvm/IR/Module.h>
 
+#include <chrono>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -80,12 +81,17 @@ const BoundModel::Compiled& BoundModel::compiled(int which) const {
     }
   }
   auto c = std::make_unique<Compiled>();
+  auto T0 = std::chrono::steady_clock::now();
   codegen::ModuleBuilder mb = codegen::new_module(spec.name);
   auto emitted = codegen::emit_functions(g, {spec}, *mb.module);
-  c->llvm_before = codegen::module_text(*mb.module);
+  auto T1 = std::chrono::steady_clock::now();
+  if (keep_llvm_text_) c->llvm_before = codegen::module_text(*mb.module);
   codegen::optimize_module(*mb.module);
-  c->llvm_after = codegen::module_text(*mb.module);
+  auto T2 = std::chrono::steady_clock::now();
+  if (keep_llvm_text_) c->llvm_after = codegen::module_text(*mb.module);
   c->fn = reinterpret_cast<codegen::KernelFn>(codegen::jit_add_module(std::move(mb), {spec.name})[0]);
+  auto T3 = std::chrono::steady_clock::now();
+  if (getenv("LATENT_TIMING")) fprintf(stderr, "emit %.2f opt %.2f jit %.2f ms\n", std::chrono::duration<double, std::milli>(T1-T0).count(), std::chrono::duration<double, std::milli>(T2-T1).count(), std::chrono::duration<double, std::milli>(T3-T2).count());
   c->workspace = emitted[0].workspace_doubles;
   c->out_size = spec.out_size;
   functions_[which] = std::move(c);

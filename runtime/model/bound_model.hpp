@@ -58,6 +58,8 @@ class BoundModel {
   std::string ir_text() const;          // the log density IR
   std::string gradient_ir_text() const; // the IR of its gradient
   std::string llvm_text(bool optimized) const;
+  // Keep the LLVM IR text of what is compiled from now on (for `latent ir`).
+  void keep_llvm_text(bool keep) { keep_llvm_text_ = keep; }
 
   // Compiles the value-and-gradient functions now (otherwise on first use).
   void compile(bool jacobian) const;
@@ -68,6 +70,7 @@ class BoundModel {
 
   std::shared_ptr<const ast::Program> program_;
   LoweredProgram lowered_;
+  bool keep_llvm_text_ = false;
   mutable std::mutex mutex_;
   mutable std::unique_ptr<Compiled> functions_[4];
 };
