@@ -18,13 +18,31 @@ std::string SourceFile::line(int line_number) const {
   return s;
 }
 
+namespace {
+
+// A line worth echoing: valid UTF-8 without control characters (not binary junk).
+bool printable(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 && c != '\t') return false;
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string format_diagnostic(const SourceFile& file, const Diagnostic& d) {
   std::ostringstream out;
   out << file.path;
   if (d.loc.line > 0) out << ":" << d.loc.line << ":" << d.loc.column;
   out << ": error: " << d.message << "\n";
   std::string src = file.line(d.loc.line);
-  if (d.loc.line > 0 && !src.empty()) {
+  if (d.loc.line > 0 && !src.empty() && printable(src)) {
     // Replace tabs so the caret lines up; cap very long lines.
     for (char& c : src)
       if (c == '\t') c = ' ';

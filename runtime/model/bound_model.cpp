@@ -29,6 +29,7 @@ std::string DensityDiagnosis::text() const {
   std::string s;
   if (!failed_check.empty()) s += failed_check + "\n";
   for (auto& t : non_finite_terms) s += t + "\n";
+  if (!parameter_values.empty()) s += "  at " + parameter_values + "\n";
   return s;
 }
 
@@ -175,6 +176,15 @@ DensityDiagnosis BoundModel::diagnose(const double* theta, bool jacobian) const 
   quiet.graph = lowered_.graph.get();
   const double* inputs[] = {theta, lowered_.data.data()};
   c.fn(inputs, out.data(), workspace.data(), &quiet);
+  // The parameter values at the point (constrained), the first few of them.
+  std::vector<double> values = constrained_outputs(theta);
+  std::vector<std::string> names = output_names();
+  std::ostringstream at;
+  size_t shown = 0, count = 0;
+  for (const ParameterInfo& p : lowered_.parameters) count += static_cast<size_t>(p.size());
+  for (; shown < count && shown < 12; ++shown) at << (shown ? ", " : "") << names[shown] << " = " << values[shown];
+  if (shown < count) at << ", ...";
+  d.parameter_values = at.str();
   for (size_t k = 0; k < lowered_.terms.size(); ++k) {
     const Term& t = lowered_.terms[k];
     if (std::isfinite(out[k]) || (t.jacobian && !jacobian)) continue;

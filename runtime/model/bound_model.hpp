@@ -24,6 +24,7 @@ struct Program;
 struct DensityDiagnosis {
   std::string failed_check;                  // "file:line:col: message (value = ...)"
   std::vector<std::string> non_finite_terms;  // "file:line:col: <statement> evaluates to -inf"
+  std::string parameter_values;               // "mu = 0, sigma = -1"
   std::string text() const;
 };
 
