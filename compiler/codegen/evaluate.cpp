@@ -15,8 +15,8 @@ std::vector<double> evaluate_once(const ir::Graph& graph, const std::vector<ir::
   }
   if (spec.out_size == 0) return {};
   ModuleBuilder mb = new_module("evaluate");
+  // Run once: not worth the optimisation passes.
   auto emitted = emit_functions(graph, {spec}, *mb.module);
-  optimize_module(*mb.module);
   auto fns = jit_add_module(std::move(mb), {spec.name});
   std::vector<double> out(static_cast<size_t>(spec.out_size));
   std::vector<double> workspace(static_cast<size_t>(emitted[0].workspace_doubles) + 1);

@@ -47,7 +47,7 @@ struct Jit {
     // glibc's vector math library: the vectoriser emits calls such as _ZGVdN4v_exp.
     llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
     auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot detect the host CPU");
-    jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Less);
+    jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
     target = unwrap(jtmb.createTargetMachine(), "cannot create the target machine");
     lljit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "cannot create the JIT");
     auto& main = lljit->getMainJITDylib();

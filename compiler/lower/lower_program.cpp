@@ -69,7 +69,6 @@ class ProgramLowering {
       for (auto& t : lowerer_.take_terms()) out_.generated_checks.push_back(t.value);
     }
     out_.data_checks = lowerer_.data_checks();
-    run_data_checks();
     return std::move(out_);
   }
 
@@ -233,15 +232,6 @@ class ProgramLowering {
       for (auto& t : lowerer_.take_terms()) out_.terms.push_back(t);
     }
     return vars;
-  }
-
-  void run_data_checks() {
-    if (out_.data_checks.empty()) return;
-    EvalContext ctx;
-    ctx.graph = out_.graph.get();
-    std::vector<const double*> inputs{nullptr, out_.data.data()};
-    codegen::evaluate_once(*out_.graph, {out_.graph->add_all(out_.data_checks)}, inputs, ctx);
-    if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
   }
 
   const ast::Program& program_;

@@ -19,9 +19,8 @@ namespace latent {
 using ir::NodeP;
 
 struct BoundModel::Compiled {
-  codegen::KernelFn fn = nullptr;
-  int64_t workspace = 0;
-  int64_t out_size = 0;
+  std::vector<codegen::KernelFn> fns;
+  std::vector<int64_t> workspace, out_size;
   std::string llvm_before, llvm_after;
 };
 
@@ -34,7 +33,17 @@ std::string DensityDiagnosis::text() const {
 }
 
 BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)
-    : program_(std::move(program)), lowered_(lower_program(*program_, data)) {}
+    : program_(std::move(program)), lowered_(lower_program(*program_, data)) {
+  // Checks on data alone (e.g. a data argument outside a distribution's domain)
+  // run once, now; they are compiled with the log density, in one module.
+  const Compiled& c = compiled(kDensityJacobian);
+  std::vector<double> workspace(static_cast<size_t>(c.workspace[1]) + 8), out(1);
+  EvalContext ctx;
+  ctx.graph = lowered_.graph.get();
+  const double* inputs[] = {nullptr, lowered_.data.data()};
+  c.fns[1](inputs, out.data(), workspace.data(), &ctx);
+  if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
+}
 
 BoundModel::~BoundModel() = default;
 
@@ -49,82 +58,92 @@ std::vector<const VariableInfo*> output_variables(const LoweredProgram& p) {
   return vars;
 }
 
-codegen::FunctionSpec density_spec(ir::Graph& g, NodeP f, int64_t n, const std::string& name) {
-  codegen::FunctionSpec spec{name, {{f, 0}}, 1 + n};
-  for (auto& part : ir::differentiate(g, f)) spec.outputs.push_back({part.adjoint, 1 + part.offset});
+// out[0] = log density, out[1] = its log-Jacobian part, out[2...] = gradient.
+codegen::FunctionSpec density_spec(const LoweredProgram& p, bool jacobian, const std::string& name) {
+  ir::Graph& g = *p.graph;
+  NodeP f = p.log_density(jacobian);
+  std::vector<NodeP> jacobian_terms;
+  for (const Term& t : p.terms)
+    if (t.jacobian) jacobian_terms.push_back(t.value);
+  codegen::FunctionSpec spec{name, {{f, 0}, {g.add_all(jacobian_terms), 1}}, 2 + p.num_unconstrained};
+  for (auto& part : ir::differentiate(g, f)) spec.outputs.push_back({part.adjoint, 2 + part.offset});
   return spec;
 }
 
 }  // namespace
 
-const BoundModel::Compiled& BoundModel::compiled(int which) const {
+const BoundModel::Compiled& BoundModel::compiled(Kind which) const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (functions_[which]) return *functions_[which];
   ir::Graph& g = *lowered_.graph;
-  codegen::FunctionSpec spec;
+  std::vector<codegen::FunctionSpec> specs;
   switch (which) {
-    case 0: spec = density_spec(g, lowered_.log_density(true), num_unconstrained(), "latent_log_density_jacobian"); break;
-    case 1: spec = density_spec(g, lowered_.log_density(false), num_unconstrained(), "latent_log_density"); break;
-    case 2: {
-      spec.name = "latent_outputs";
+    case kDensityJacobian:
+      specs.push_back(density_spec(lowered_, true, "latent_log_density_jacobian"));
+      specs.push_back({"latent_data_checks", {{g.add_all(lowered_.data_checks), 0}}, 1});
+      break;
+    case kDensity: specs.push_back(density_spec(lowered_, false, "latent_log_density")); break;
+    case kOutputs: {
+      codegen::FunctionSpec spec{"latent_outputs", {}, 0};
       for (auto* v : output_variables(lowered_)) {
         spec.outputs.push_back({v->value, spec.out_size});
         spec.out_size += v->value->size();
       }
-      spec.outputs.push_back({g.add_all(lowered_.generated_checks), spec.out_size});
-      spec.out_size += 1;
+      spec.outputs.push_back({g.add_all(lowered_.generated_checks), spec.out_size++});
+      specs.push_back(spec);
       break;
     }
-    case 3: {
-      spec.name = "latent_terms";
+    case kTerms: {
+      codegen::FunctionSpec spec{"latent_terms", {}, 0};
       for (auto& t : lowered_.terms) spec.outputs.push_back({t.value, spec.out_size++});
+      specs.push_back(spec);
       break;
     }
   }
   auto c = std::make_unique<Compiled>();
-  auto T0 = std::chrono::steady_clock::now();
-  codegen::ModuleBuilder mb = codegen::new_module(spec.name);
-  auto emitted = codegen::emit_functions(g, {spec}, *mb.module);
-  auto T1 = std::chrono::steady_clock::now();
+  codegen::ModuleBuilder mb = codegen::new_module(specs[0].name);
+  auto emitted = codegen::emit_functions(g, specs, *mb.module);
   if (keep_llvm_text_) c->llvm_before = codegen::module_text(*mb.module);
   codegen::optimize_module(*mb.module);
-  auto T2 = std::chrono::steady_clock::now();
   if (keep_llvm_text_) c->llvm_after = codegen::module_text(*mb.module);
-  c->fn = reinterpret_cast<codegen::KernelFn>(codegen::jit_add_module(std::move(mb), {spec.name})[0]);
-  auto T3 = std::chrono::steady_clock::now();
-  if (getenv("LATENT_TIMING")) fprintf(stderr, "emit %.2f opt %.2f jit %.2f ms\n", std::chrono::duration<double, std::milli>(T1-T0).count(), std::chrono::duration<double, std::milli>(T2-T1).count(), std::chrono::duration<double, std::milli>(T3-T2).count());
-  c->workspace = emitted[0].workspace_doubles;
-  c->out_size = spec.out_size;
+  std::vector<std::string> names;
+  for (auto& spec : specs) names.push_back(spec.name);
+  for (void* f : codegen::jit_add_module(std::move(mb), names)) c->fns.push_back(reinterpret_cast<codegen::KernelFn>(f));
+  for (size_t k = 0; k < specs.size(); ++k) {
+    c->workspace.push_back(emitted[k].workspace_doubles);
+    c->out_size.push_back(specs[k].out_size);
+  }
   functions_[which] = std::move(c);
   return *functions_[which];
 }
 
-void BoundModel::compile(bool jacobian) const { compiled(jacobian ? 0 : 1); }
+void BoundModel::compile(bool jacobian) const { compiled(jacobian ? kDensityJacobian : kDensity); }
 
 double BoundModel::log_density(const double* theta, double* grad, bool jacobian, EvalContext* ctx) const {
-  const Compiled& c = compiled(jacobian ? 0 : 1);
+  // The Jacobian function also gives the value without the Jacobian (out[0] - out[1]).
+  bool with_jacobian_function = jacobian || !grad;
+  const Compiled& c = compiled(with_jacobian_function ? kDensityJacobian : kDensity);
   // Per-thread scratch space: generated code keeps intermediate tensors here.
   thread_local std::vector<double> workspace, out;
-  if (workspace.size() < static_cast<size_t>(c.workspace) + 8) workspace.resize(static_cast<size_t>(c.workspace) + 8);
-  if (out.size() < static_cast<size_t>(c.out_size)) out.resize(static_cast<size_t>(c.out_size));
+  if (workspace.size() < static_cast<size_t>(c.workspace[0]) + 8) workspace.resize(static_cast<size_t>(c.workspace[0]) + 8);
+  if (out.size() < static_cast<size_t>(c.out_size[0])) out.resize(static_cast<size_t>(c.out_size[0]));
   EvalContext local;
-  local.graph = lowered_.graph.get();
   EvalContext* used = ctx ? ctx : &local;
   used->graph = lowered_.graph.get();
   const double* inputs[] = {theta, lowered_.data.data()};
-  c.fn(inputs, out.data(), workspace.data(), used);
-  if (grad) std::copy(out.begin() + 1, out.begin() + c.out_size, grad);
-  return out[0];
+  c.fns[0](inputs, out.data(), workspace.data(), used);
+  if (grad) std::copy(out.begin() + 2, out.begin() + c.out_size[0], grad);
+  return jacobian ? out[0] : out[0] - out[1];
 }
 
 std::vector<double> BoundModel::constrained_outputs(const double* theta, EvalContext* ctx) const {
-  const Compiled& c = compiled(2);
-  std::vector<double> workspace(static_cast<size_t>(c.workspace) + 8), out(static_cast<size_t>(c.out_size));
+  const Compiled& c = compiled(kOutputs);
+  std::vector<double> workspace(static_cast<size_t>(c.workspace[0]) + 8), out(static_cast<size_t>(c.out_size[0]));
   EvalContext local;
   EvalContext* used = ctx ? ctx : &local;
   used->graph = lowered_.graph.get();
   const double* inputs[] = {theta, lowered_.data.data()};
-  c.fn(inputs, out.data(), workspace.data(), used);
+  c.fns[0](inputs, out.data(), workspace.data(), used);
   out.pop_back();  // the status slot of generated-quantity checks
   return out;
 }
@@ -170,12 +189,12 @@ DensityDiagnosis BoundModel::diagnose(const double* theta, bool jacobian) const 
   EvalContext ctx;
   log_density(theta, nullptr, jacobian, &ctx);
   if (ctx.failed) d.failed_check = ctx.failure_text();
-  const Compiled& c = compiled(3);
-  std::vector<double> workspace(static_cast<size_t>(c.workspace) + 8), out(static_cast<size_t>(c.out_size));
+  const Compiled& c = compiled(kTerms);
+  std::vector<double> workspace(static_cast<size_t>(c.workspace[0]) + 8), out(static_cast<size_t>(c.out_size[0]));
   EvalContext quiet;
   quiet.graph = lowered_.graph.get();
   const double* inputs[] = {theta, lowered_.data.data()};
-  c.fn(inputs, out.data(), workspace.data(), &quiet);
+  c.fns[0](inputs, out.data(), workspace.data(), &quiet);
   // The parameter values at the point (constrained), the first few of them.
   std::vector<double> values = constrained_outputs(theta);
   std::vector<std::string> names = output_names();
@@ -210,7 +229,7 @@ std::string BoundModel::gradient_ir_text() const {
 }
 
 std::string BoundModel::llvm_text(bool optimized) const {
-  const Compiled& c = compiled(0);
+  const Compiled& c = compiled(kDensityJacobian);
   return optimized ? c.llvm_after : c.llvm_before;
 }
 

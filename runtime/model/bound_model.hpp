@@ -67,13 +67,15 @@ class BoundModel {
 
  private:
   struct Compiled;
-  const Compiled& compiled(int which) const;  // 0: jacobian, 1: no jacobian, 2: outputs, 3: terms
+  // One JIT module each; the first also holds the data checks.
+  enum Kind { kDensityJacobian, kDensity, kOutputs, kTerms, kKinds };
+  const Compiled& compiled(Kind which) const;
 
   std::shared_ptr<const ast::Program> program_;
   LoweredProgram lowered_;
   bool keep_llvm_text_ = false;
   mutable std::mutex mutex_;
-  mutable std::unique_ptr<Compiled> functions_[4];
+  mutable std::unique_ptr<Compiled> functions_[kKinds];
 };
 
 }  // namespace latent
