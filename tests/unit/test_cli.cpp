@@ -1,0 +1,474 @@
+// The `latent` command line, run as a separate process: exit codes, output
+// files and their content (compared with BoundModel and with closed forms),
+// and one clear message on stderr, exit code 1 and no output file for every
+// user error.
+#define BOOST_TEST_MODULE cli
+#include "tests/support/model_fixture.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <numeric>
+
+using namespace latent;
+using namespace latent::testing;
+using nlohmann::json;
+
+namespace {
+
+using Vec = std::vector<double>;
+
+const std::vector<std::string> kExamples{"eight_schools", "logistic", "kidiq", "linear_regression",
+                                         "mixture", "ark", "garch"};
+
+std::string model_of(const std::string& example) { return example_dir(example) + "/model.lat"; }
+std::string data_of(const std::string& example) { return example_dir(example) + "/data.json"; }
+
+// "NaN" / "Infinity" / "-Infinity" strings (the CLI's JSON for non-finite numbers) or a number.
+double number(const json& j) {
+  if (j.is_number()) return j.get<double>();
+  std::string s = j.get<std::string>();
+  if (s == "NaN") return std::nan("");
+  return s[0] == '-' ? -INFINITY : INFINITY;
+}
+
+json parse_json(const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const std::exception& e) {
+    BOOST_ERROR("not JSON: " << e.what() << "\n" << text.substr(0, 500));
+    return json::object();
+  }
+}
+
+size_t count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A user error: exit code 1 (not a crash, not an internal error), nothing on
+// stdout, one message on stderr that contains every `parts`.
+void expect_user_error(const RunResult& r, const std::vector<std::string>& parts) {
+  BOOST_TEST(r.exited, r);
+  BOOST_TEST(r.exit_code == 1, r);
+  BOOST_TEST(r.out.empty(), r);
+  BOOST_TEST(!r.err.empty(), r);
+  BOOST_TEST(!contains(r.err, "internal error"), r);
+  for (auto& p : parts) BOOST_TEST(contains(r.err, p), "stderr should mention '" << p << "'\n" << r);
+}
+
+// The data rows of a CmdStan-style CSV (comments skipped): header, then values.
+std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cells;
+    std::istringstream ls(line);
+    std::string cell;
+    while (std::getline(ls, cell, ',')) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// Ordinary least squares of kidiq: kid_score = b1 + b2 * mom_iq.
+std::pair<double, double> kidiq_ols() {
+  auto data = json::parse(read_text(data_of("kidiq")));
+  Vec x = data["mom_iq"].get<Vec>(), y = data["kid_score"].get<Vec>();
+  const double n = static_cast<double>(x.size());
+  double mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+  double sxy = 0, sxx = 0;
+  for (size_t i = 0; i < x.size(); ++i) sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx);
+  return {my - sxy / sxx * mx, sxy / sxx};
+}
+
+const std::string kEightSchoolsInit =
+    "{\"theta_tilde\": [0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8], \"mu\": 4.5, \"tau\": 2.5}";
+
+}  // namespace
+
+// ============================================================================================
+// check, grad
+// ============================================================================================
+
+BOOST_AUTO_TEST_CASE(check_every_example) {
+  TempDir dir;
+  for (auto& name : kExamples) {
+    RunResult r = run_latent({"check", model_of(name)}, dir);
+    BOOST_TEST_CONTEXT(name) {
+      BOOST_TEST(r.exited);
+      BOOST_TEST(r.exit_code == 0, r);
+      BOOST_TEST(contains(r.out, "ok"), r);
+      BOOST_TEST(r.err.empty(), r);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(help_exits_zero) {
+  TempDir dir;
+  RunResult r = run_latent({"--help"}, dir);
+  BOOST_TEST(r.exit_code == 0, r);
+  BOOST_TEST(contains(r.out + r.err, "fit"), r);
+  RunResult f = run_latent({"fit", "--help"}, dir);
+  BOOST_TEST(f.exit_code == 0, f);
+  BOOST_TEST(contains(f.out + f.err, "--method"), f);
+}
+
+BOOST_AUTO_TEST_CASE(grad_at_constrained_init) {
+  TempDir dir;
+  std::string init = dir.write("init.json", kEightSchoolsInit);
+  RunResult r = run_latent({"grad", model_of("eight_schools"), "--data", data_of("eight_schools"), "--at", init}, dir);
+  BOOST_TEST(r.exit_code == 0, r);
+  json j = parse_json(r.out);
+  if (!j.contains("log_density")) return;
+
+  auto m = load_example("eight_schools");
+  std::mt19937_64 rng(0);
+  Vec theta = m->unconstrain(DataSet::from_json_string(kEightSchoolsInit, "init.json"), rng);
+  // theta: theta_tilde, mu, log(tau)
+  BOOST_TEST(close(theta[9], std::log(2.5), 1e-15));
+  Vec g = gradient(*m, theta, true);
+  Vec u = j["unconstrained"].get<Vec>();
+  BOOST_TEST(u.size() == theta.size());
+  for (size_t i = 0; i < u.size() && i < theta.size(); ++i) BOOST_TEST(close(u[i], theta[i], 1e-15), i);
+  BOOST_TEST(close(number(j["log_density"]), lp(*m, theta, true), 1e-14));
+  BOOST_TEST(close(number(j["log_density_jacobian_false"]), lp(*m, theta, false), 1e-14));
+  Vec jg = j["gradient"].get<Vec>();
+  BOOST_TEST(jg.size() == g.size());
+  for (size_t i = 0; i < jg.size() && i < g.size(); ++i) BOOST_TEST(close(jg[i], g[i], 1e-14), i);
+  // the Jacobian of tau = exp(u) is log(tau)
+  BOOST_TEST(close(number(j["log_density"]) - number(j["log_density_jacobian_false"]), std::log(2.5), 1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(grad_at_unconstrained_point_and_no_jacobian) {
+  TempDir dir;
+  const Vec theta{0.3, -1.1, 0.25, 0.9, -0.4, 1.3, -0.7, 0.05, 2.0, -0.5};
+  std::string arr = "[";
+  for (size_t i = 0; i < theta.size(); ++i) arr += (i ? ", " : "") + std::to_string(theta[i]);
+  arr += "]";
+  auto m = load_example("eight_schools");
+  Vec exact;  // the values as the CLI parsed them from the decimal text
+  for (double v : theta) exact.push_back(std::stod(std::to_string(v)));
+
+  RunResult r =
+      run_latent({"grad", model_of("eight_schools"), "--data", data_of("eight_schools"), "--unconstrained", arr}, dir);
+  BOOST_TEST(r.exit_code == 0, r);
+  json j = parse_json(r.out);
+  if (j.contains("log_density")) {
+    BOOST_TEST(close(number(j["log_density"]), lp(*m, exact, true), 1e-14));
+    Vec g = gradient(*m, exact, true), jg = j["gradient"].get<Vec>();
+    for (size_t i = 0; i < jg.size() && i < g.size(); ++i) BOOST_TEST(close(jg[i], g[i], 1e-14), i);
+  }
+
+  RunResult n = run_latent(
+      {"grad", model_of("eight_schools"), "--data", data_of("eight_schools"), "--unconstrained", arr, "--no-jacobian"},
+      dir);
+  BOOST_TEST(n.exit_code == 0, n);
+  json k = parse_json(n.out);
+  if (k.contains("log_density")) {
+    BOOST_TEST(close(number(k["log_density"]), lp(*m, exact, false), 1e-14), n.out);
+    BOOST_TEST(close(number(k["log_density"]), number(k["log_density_jacobian_false"]), 1e-14), n.out);
+    Vec g = gradient(*m, exact, false), kg = k["gradient"].get<Vec>();
+    BOOST_TEST(kg.size() == g.size());
+    for (size_t i = 0; i < kg.size() && i < g.size(); ++i) BOOST_TEST(close(kg[i], g[i], 1e-14), i);
+    // d/du of the Jacobian term u is 1: the two gradients differ only in log(tau)'s coordinate
+    Vec jg = j.contains("gradient") ? j["gradient"].get<Vec>() : Vec(10, 0.0);
+    BOOST_TEST(close(jg[9] - kg[9], 1.0, 1e-12));
+    for (size_t i = 0; i < 9; ++i) BOOST_TEST(close(jg[i], kg[i], 1e-14));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(grad_argument_errors) {
+  TempDir dir;
+  RunResult a = run_latent(
+      {"grad", model_of("eight_schools"), "--data", data_of("eight_schools"), "--unconstrained", "[1, 2]"}, dir);
+  expect_user_error(a, {"10"});
+  RunResult b = run_latent(
+      {"grad", model_of("eight_schools"), "--data", data_of("eight_schools"), "--unconstrained", "[1, 2"}, dir);
+  expect_user_error(b, {"--unconstrained"});
+  std::string init = dir.write("bad_init.json", "{\"tau\": -1}");
+  RunResult c = run_latent({"grad", model_of("eight_schools"), "--data", data_of("eight_schools"), "--at", init}, dir);
+  expect_user_error(c, {"bad_init.json", "tau"});
+}
+
+// ============================================================================================
+// fit
+// ============================================================================================
+
+BOOST_AUTO_TEST_CASE(fit_map_kidiq_csv_and_json) {
+  TempDir dir;
+  auto [b1, b2] = kidiq_ols();
+  std::string csv = dir.file("out.csv"), js = dir.file("out.json");
+
+  RunResult r = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--method", "map", "-o", csv}, dir);
+  BOOST_TEST(r.exit_code == 0, r);
+  BOOST_TEST(r.out.empty(), r);
+  BOOST_TEST(std::filesystem::exists(csv));
+  auto rows = csv_rows(read_text(csv));
+  BOOST_TEST(rows.size() == 2u, read_text(csv));
+  if (rows.size() == 2) {
+    std::vector<std::string> header{"lp__", "beta.1", "beta.2", "sigma"};
+    BOOST_TEST(rows[0] == header, boost::test_tools::per_element());
+    BOOST_TEST(rows[1].size() == 4u);
+    if (rows[1].size() == 4) {
+      double e1 = std::stod(rows[1][1]), e2 = std::stod(rows[1][2]), sigma = std::stod(rows[1][3]);
+      // flat prior on beta: the mode in beta is least squares (CmdStan's default tolerances)
+      BOOST_TEST(close_rel(e1, b1, 1e-4), e1 << " vs OLS " << b1);
+      BOOST_TEST(close_rel(e2, b2, 1e-4), e2 << " vs OLS " << b2);
+      BOOST_TEST(sigma > 10);
+      BOOST_TEST(sigma < 30);
+      // lp__ is the log density (jacobian=0) at the estimate
+      auto m = load_example("kidiq");
+      Vec theta{e1, e2, std::log(sigma)};
+      BOOST_TEST(close_rel(std::stod(rows[1][0]), lp(*m, theta, false), 1e-6));
+    }
+  }
+
+  RunResult rj = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "-o", js}, dir);
+  BOOST_TEST(rj.exit_code == 0, rj);
+  json j = parse_json(read_text(js));
+  BOOST_TEST(j.contains("parameters"), j.dump());
+  if (!j.contains("parameters")) return;
+  BOOST_TEST(j["converged"].get<bool>());
+  Vec beta = j["parameters"]["beta"].get<Vec>();
+  BOOST_TEST(beta.size() == 2u);
+  BOOST_TEST(close_rel(beta[0], b1, 1e-4), beta[0] << " vs " << b1);
+  BOOST_TEST(close_rel(beta[1], b2, 1e-4), beta[1] << " vs " << b2);
+  BOOST_TEST(close_rel(j["columns"]["beta.2"].get<double>(), beta[1], 1e-15));
+
+  // `parameters` is a valid --init: the fit restarts at the optimum, and grad --at gives the same point.
+  std::string init = dir.write("init.json", j["parameters"].dump());
+  RunResult again = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--init", init, "-o",
+                                dir.file("again.json")},
+                               dir);
+  BOOST_TEST(again.exit_code == 0, again);
+  json k = parse_json(read_text(dir.file("again.json")));
+  if (k.contains("parameters")) {
+    Vec beta2 = k["parameters"]["beta"].get<Vec>();
+    // (the slope and intercept are strongly correlated: one more step along the ridge is fine)
+    BOOST_TEST(close_rel(beta2[0], beta[0], 1e-4), beta2[0] << " vs " << beta[0]);
+    BOOST_TEST(close_rel(beta2[1], beta[1], 1e-4), beta2[1] << " vs " << beta[1]);
+    BOOST_TEST(k["iterations"].get<int>() <= 5, k.dump());
+  }
+  RunResult g = run_latent({"grad", model_of("kidiq"), "--data", data_of("kidiq"), "--at", init}, dir);
+  BOOST_TEST(g.exit_code == 0, g);
+  json gj = parse_json(g.out);
+  if (gj.contains("unconstrained")) {
+    Vec u = gj["unconstrained"].get<Vec>(), w = j["unconstrained"].get<Vec>();
+    BOOST_TEST(u.size() == w.size());
+    for (size_t i = 0; i < u.size() && i < w.size(); ++i) BOOST_TEST(close(u[i], w[i], 1e-12), i);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fit_csv_on_stdout) {
+  TempDir dir;
+  RunResult r = run_latent({"fit", model_of("eight_schools"), "--data", data_of("eight_schools"), "-q"}, dir);
+  BOOST_TEST(r.exit_code == 0, r);
+  auto rows = csv_rows(r.out);
+  BOOST_TEST(rows.size() == 2u, r);
+  if (!rows.empty()) {
+    BOOST_TEST(rows[0].size() == 1u + 8 + 2 + 8);
+    BOOST_TEST(rows[0][0] == "lp__");
+    BOOST_TEST(rows[0][1] == "theta_tilde.1");
+    BOOST_TEST(rows[0].back() == "theta.8");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fit_methods_not_available_are_user_errors) {
+  TempDir dir;
+  RunResult r = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--method", "advi", "-o",
+                            dir.file("out.csv")},
+                           dir);
+  expect_user_error(r, {"advi"});
+  BOOST_TEST(!std::filesystem::exists(dir.file("out.csv")));
+}
+
+// ============================================================================================
+// User errors: exit 1, one message naming the file, no crash, no output file
+// ============================================================================================
+
+BOOST_AUTO_TEST_SUITE(errors)
+
+BOOST_AUTO_TEST_CASE(missing_model_file) {
+  TempDir dir;
+  std::string missing = dir.file("no_such_model.lat");
+  RunResult r = run_latent({"fit", missing, "-o", dir.file("out.csv")}, dir);
+  expect_user_error(r, {"no_such_model.lat"});
+  BOOST_TEST(!std::filesystem::exists(dir.file("out.csv")));
+  expect_user_error(run_latent({"check", missing}, dir), {"no_such_model.lat"});
+  expect_user_error(run_latent({"grad", missing}, dir), {"no_such_model.lat"});
+  // a directory is not a model file
+  expect_user_error(run_latent({"check", dir.path.string()}, dir), {dir.path.string()});
+}
+
+BOOST_AUTO_TEST_CASE(empty_model_file) {
+  TempDir dir;
+  std::string empty = dir.write("empty.lat", "");
+  RunResult r = run_latent({"fit", empty, "-o", dir.file("out.csv")}, dir);
+  BOOST_TEST(r.exited, r);
+  BOOST_TEST(r.exit_code == 1, r);
+  BOOST_TEST(contains(r.err, "empty.lat"), r);
+  BOOST_TEST(!std::filesystem::exists(dir.file("out.csv")));
+}
+
+BOOST_AUTO_TEST_CASE(binary_junk) {
+  TempDir dir;
+  std::string junk;
+  std::mt19937 rng(42);
+  for (int i = 0; i < 4096; ++i) junk += static_cast<char>(rng() & 0xff);
+  junk[100] = '\0';
+  std::string path = dir.write("junk.lat", junk);
+  for (std::string cmd : {"check", "fit"}) {
+    std::vector<std::string> args{cmd, path};
+    if (cmd == "fit") args.insert(args.end(), {"-o", dir.file("out.csv")});
+    RunResult r = run_latent(args, dir);
+    expect_user_error(r, {"junk.lat"});
+    BOOST_TEST(r.err.size() < 2000u, "one message, not a flood: " << r.err.size() << " bytes");
+  }
+  BOOST_TEST(!std::filesystem::exists(dir.file("out.csv")));
+  // junk as a data file
+  std::string data = dir.write("junk.json", junk);
+  RunResult d = run_latent({"fit", model_of("kidiq"), "--data", data, "-o", dir.file("out.csv")}, dir);
+  expect_user_error(d, {"junk.json"});
+  BOOST_TEST(!std::filesystem::exists(dir.file("out.csv")));
+}
+
+BOOST_AUTO_TEST_CASE(syntax_error_has_line_and_column) {
+  TempDir dir;
+  std::string path = dir.write("bad.lat", "parameters {\n  real x\n}\nmodel {\n  x ~ normal(0, 1);\n}\n");
+  RunResult r = run_latent({"check", path}, dir);
+  expect_user_error(r, {"bad.lat:"});
+  BOOST_TEST((contains(r.err, "bad.lat:2:") || contains(r.err, "bad.lat:3:")), r);
+  std::string t = dir.write("type.lat", "parameters {\n  real x;\n}\nmodel {\n  x ~ normal(0, 1, 2);\n}\n");
+  RunResult s = run_latent({"check", t}, dir);
+  expect_user_error(s, {"type.lat:5:"});
+}
+
+BOOST_AUTO_TEST_CASE(deeply_nested_expression) {
+  TempDir dir;
+  const int depth = 5000;
+  std::string expr = std::string(depth, '(') + "x" + std::string(depth, ')');
+  std::string path = dir.write("deep.lat", "parameters { real x; }\nmodel {\n  target += " + expr + ";\n}\n");
+  for (std::string cmd : {"check", "fit"}) {
+    std::vector<std::string> args{cmd, path};
+    if (cmd == "fit") args.insert(args.end(), {"-o", dir.file("out.csv")});
+    RunResult r = run_latent(args, dir);
+    BOOST_TEST_CONTEXT(cmd) {
+      expect_user_error(r, {"deep.lat:3:"});
+      BOOST_TEST(r.err.size() < 5000u, "one message, not a flood: " << r.err.size() << " bytes");
+    }
+  }
+  BOOST_TEST(!std::filesystem::exists(dir.file("out.csv")));
+  // deep unary minus and deep blocks are guarded too
+  std::string neg = dir.write("neg.lat", "parameters { real x; }\nmodel {\n  target += " + std::string(depth, '-') +
+                                             "x;\n}\n");
+  expect_user_error(run_latent({"check", neg}, dir), {"neg.lat:3:"});
+  std::string blocks = dir.write("blocks.lat", "parameters { real x; }\nmodel {\n" + std::string(depth, '{') +
+                                                   "x ~ normal(0, 1);" + std::string(depth, '}') + "\n}\n");
+  expect_user_error(run_latent({"check", blocks}, dir), {"blocks.lat:3:"});
+}
+
+BOOST_AUTO_TEST_CASE(data_errors) {
+  TempDir dir;
+  std::string out = dir.file("out.csv");
+  // wrong shape: 7 values for J = 8
+  std::string bad = dir.write("data.json",
+                              "{\"J\": 8, \"y\": [28, 8, -3, 7, -1, 1, 18], \"sigma\": [15, 10, 16, 11, 9, 11, 10, 18]}");
+  RunResult r = run_latent({"fit", model_of("eight_schools"), "--data", bad, "-o", out}, dir);
+  expect_user_error(r, {"data.json", "'y'"});
+  BOOST_TEST(!std::filesystem::exists(out));
+  // missing data file
+  RunResult m = run_latent({"fit", model_of("eight_schools"), "--data", dir.file("nope.json"), "-o", out}, dir);
+  expect_user_error(m, {"nope.json"});
+  BOOST_TEST(!std::filesystem::exists(out));
+  // no data file at all for a model that needs data
+  RunResult n = run_latent({"fit", model_of("eight_schools"), "-o", out}, dir);
+  expect_user_error(n, {"'J'"});
+  // a JSON syntax error: file:line:col
+  std::string syntax = dir.write("syntax.json", "{\n  \"J\": 8,\n  \"y\": [1, 2,, 3]\n}\n");
+  RunResult s = run_latent({"fit", model_of("eight_schools"), "--data", syntax, "-o", out}, dir);
+  expect_user_error(s, {"syntax.json:3:"});
+  // a value outside the declared bounds
+  std::string bounds = dir.write("bounds.json",
+                                 "{\"J\": 2, \"y\": [1, 2], \"sigma\": [1, -2]}");
+  RunResult b = run_latent({"fit", model_of("eight_schools"), "--data", bounds, "-o", out}, dir);
+  expect_user_error(b, {"bounds.json", "'sigma'"});
+  BOOST_TEST(!std::filesystem::exists(out));
+}
+
+BOOST_AUTO_TEST_CASE(shape_error_in_the_model) {
+  TempDir dir;
+  std::string path = dir.write("shape.lat",
+                               "data { int N; }\nparameters { vector[N] a; vector[N + 1] b; }\n"
+                               "model {\n  target += sum(a + b);\n}\n");
+  std::string data = dir.write("d.json", "{\"N\": 3}");
+  RunResult r = run_latent({"fit", path, "--data", data, "-o", dir.file("out.csv")}, dir);
+  expect_user_error(r, {"shape.lat:4:"});
+  BOOST_TEST(!std::filesystem::exists(dir.file("out.csv")));
+}
+
+BOOST_AUTO_TEST_CASE(log_density_not_finite_at_init) {
+  TempDir dir;
+  std::string out = dir.file("out.csv");
+  // log of a negative number at x = 1
+  std::string a = dir.write("log.lat", "parameters { real x; }\nmodel {\n  x ~ normal(0, 1);\n  target += log(x - 10);\n}\n");
+  std::string init = dir.write("init.json", "{\"x\": 1}");
+  RunResult r = run_latent({"fit", a, "--init", init, "-o", out}, dir);
+  expect_user_error(r, {"log.lat:4"});
+  BOOST_TEST(!std::filesystem::exists(out));
+  // a negative scale computed from a parameter: the failed argument check names the statement
+  std::string b = dir.write("scale.lat",
+                            "parameters { real x; }\nmodel {\n  real s = x - 2;\n  0 ~ normal(x, s);\n}\n");
+  RunResult s = run_latent({"fit", b, "--init", init, "-o", out}, dir);
+  expect_user_error(s, {"scale.lat:4", "scale parameter"});
+  BOOST_TEST(!std::filesystem::exists(out));
+  // no finite random initial point at all
+  std::string c = dir.write("never.lat", "parameters { real x; }\nmodel {\n  target += log(-1 - square(x));\n}\n");
+  RunResult n = run_latent({"fit", c, "-o", out}, dir);
+  expect_user_error(n, {"never.lat:3"});
+  BOOST_TEST(!std::filesystem::exists(out));
+  // an existing output file is left untouched by a failed fit
+  write_text(out, "previous contents\n");
+  RunResult k = run_latent({"fit", a, "--init", init, "-o", out}, dir);
+  BOOST_TEST(k.exit_code == 1, k);
+  BOOST_TEST(read_text(out) == "previous contents\n");
+}
+
+BOOST_AUTO_TEST_CASE(init_errors) {
+  TempDir dir;
+  std::string out = dir.file("out.csv");
+  std::string bad = dir.write("init.json", "{\"sigma\": -3}");
+  RunResult r = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--init", bad, "-o", out}, dir);
+  expect_user_error(r, {"init.json", "sigma"});
+  BOOST_TEST(!std::filesystem::exists(out));
+  std::string shape = dir.write("shape.json", "{\"beta\": [1, 2, 3]}");
+  RunResult s = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--init", shape, "-o", out}, dir);
+  expect_user_error(s, {"shape.json", "beta"});
+  RunResult m = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--init", dir.file("none.json"),
+                            "-o", out},
+                           dir);
+  expect_user_error(m, {"none.json"});
+  BOOST_TEST(!std::filesystem::exists(out));
+}
+
+BOOST_AUTO_TEST_CASE(command_line_errors_do_not_crash) {
+  TempDir dir;
+  RunResult a = run_latent({}, dir);
+  BOOST_TEST(a.exited, a);
+  BOOST_TEST(a.exit_code != 0, a);
+  RunResult b = run_latent({"frobnicate"}, dir);
+  BOOST_TEST(b.exited, b);
+  BOOST_TEST(b.exit_code != 0, b);
+  RunResult c = run_latent({"fit"}, dir);
+  BOOST_TEST(c.exited, c);
+  BOOST_TEST(c.exit_code != 0, c);
+  BOOST_TEST(!c.err.empty(), c);
+  RunResult d = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--iter", "-5"}, dir);
+  BOOST_TEST(d.exited, d);
+  BOOST_TEST(d.exit_code != 0, d);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
