@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <numeric>
+#include <thread>
 
 using namespace latent;
 using namespace latent::testing;
@@ -64,7 +66,7 @@ BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
         for (bool jac : {true, false}) {
           double with_grad = 0;
           gradient(*m, theta, jac, &with_grad);
-          BOOST_TEST(with_grad == lp(*m, theta, jac), "jacobian=" << jac << ": value with gradient " << with_grad
+          BOOST_TEST(close_rel(with_grad, lp(*m, theta, jac), 1e-13), "jacobian=" << jac << ": value with gradient " << with_grad
                                                                   << ", without " << lp(*m, theta, jac));
         }
         check_gradient(*m, theta, true, 1e-6, name + " (jacobian)");
@@ -559,6 +561,72 @@ BOOST_AUTO_TEST_CASE(cmdstan_column_order_for_arrays) {
   BOOST_TEST(names == want, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(print_goes_to_the_context_stream) {
+  auto m = make_model("parameters { real x; }\nmodel {\n  print(\"x = \", x, \", twice \", 2 * x);\n  x ~ normal(0, 1);\n}");
+  std::ostringstream out;
+  EvalContext ctx;
+  ctx.print_stream = &out;
+  Vec u{0.25};
+  double v = m->log_density(u.data(), nullptr, true, &ctx);
+  BOOST_TEST(close(v, -0.03125, 1e-15));
+  BOOST_TEST(contains(out.str(), "x = 0.25, twice 0.5"), out.str());
+  // without a stream, prints are discarded
+  BOOST_TEST(close(lp(*m, u), -0.03125, 1e-15));
+}
+
+BOOST_AUTO_TEST_CASE(constraint_checks_on_transformed_parameters_and_generated_quantities) {
+  auto m = make_model(
+      "parameters { real x; }\n"
+      "transformed parameters {\n  real<lower=0> s = x;\n}\n"
+      "model { x ~ normal(0, 1); }\n"
+      "generated quantities {\n  real<upper=1> g = 2 * x;\n}");
+  EvalContext ctx;
+  Vec bad{-0.5};
+  BOOST_TEST(!std::isfinite(m->log_density(bad.data(), nullptr, true, &ctx)));
+  BOOST_TEST(ctx.failed);
+  BOOST_TEST(contains(ctx.failure_text(), "test.lat:3:"), ctx.failure_text());
+  BOOST_TEST(contains(ctx.failure_text(), "'s'"), ctx.failure_text());
+  Vec ok{0.25};
+  BOOST_TEST(close(lp(*m, ok), -0.03125, 1e-15));
+  EvalContext gctx;
+  Vec out = m->constrained_outputs(Vec{0.75}.data(), &gctx);  // g = 1.5 > 1
+  BOOST_TEST(gctx.failed);
+  BOOST_TEST(contains(gctx.failure_text(), "'g'"), gctx.failure_text());
+  EvalContext fine;
+  out = m->constrained_outputs(ok.data(), &fine);
+  BOOST_TEST(!fine.failed);
+  BOOST_TEST(out.size() == 3u);
+  BOOST_TEST(out[2] == 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_evaluation) {
+  // log_density is thread-safe after the first call: the same value and gradient from 4 threads.
+  auto m = load_example("eight_schools");
+  std::mt19937_64 rng(8);
+  std::vector<Vec> points;
+  for (int k = 0; k < 8; ++k) points.push_back(random_theta(rng, 10, -1, 1));
+  std::vector<double> want;
+  std::vector<Vec> want_g;
+  for (auto& p : points) {
+    double v = 0;
+    want_g.push_back(gradient(*m, p, true, &v));
+    want.push_back(v);
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 200; ++rep) {
+        size_t k = static_cast<size_t>((rep + t) % 8);
+        Vec g(10);
+        double v = m->log_density(points[k].data(), g.data(), true);
+        if (v != want[k] || g != want_g[k]) ++mismatches;
+      }
+    });
+  for (auto& th : threads) th.join();
+  BOOST_TEST(mismatches.load() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(print_and_reject) {
   auto m = make_model(
       "parameters { real x; }\n"
@@ -622,6 +690,10 @@ BOOST_AUTO_TEST_CASE(missing_field) {
   std::string msg = user_error([] { make_model(kModel, "{\"N\": 2, \"y\": [1, 2]}"); });
   BOOST_TEST(contains(msg, "'b'"), msg);
   BOOST_TEST(contains(msg, "data.json"), msg);
+  // the declaration is quoted as written (a vector, not an array of reals)
+  std::string v = user_error([] { make_model(kModel, "{\"N\": 2, \"b\": 1}"); });
+  BOOST_TEST(contains(v, "'y'"), v);
+  BOOST_TEST(contains(v, "vector[2]"), v);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_shape) {

@@ -694,6 +694,31 @@ BOOST_AUTO_TEST_CASE(log_sum_exp_containers) {
   BOOST_TEST(close(lp(*d, {0.0}), 0.5, 1e-15));
 }
 
+BOOST_AUTO_TEST_CASE(log_sum_exp_and_log_mix_with_infinite_arguments) {
+  // Stan: log_sum_exp(-inf, x) = x, log_mix(0, a, b) = b, log_mix(1, a, b) = a, with finite derivatives.
+  struct Case {
+    std::string expr;
+    double want, dwant;  // at x = 0.5
+  };
+  for (const Case& c : std::vector<Case>{{"log_sum_exp(x, negative_infinity())", 0.5, 1},
+                                         {"log_sum_exp(negative_infinity(), x)", 0.5, 1},
+                                         {"log_mix(1, x, -1)", 0.5, 1},
+                                         {"log_mix(0, -1, x)", 0.5, 1},
+                                         {"log_sum_exp({negative_infinity(), x})", 0.5, 1}}) {
+    BOOST_TEST_CONTEXT(c.expr) {
+      auto m = make_model("parameters { real x; } model { target += " + c.expr + "; }");
+      double v = 0;
+      Vec g = gradient(*m, {0.5}, true, &v);
+      BOOST_TEST(v == c.want);
+      BOOST_TEST(g[0] == c.dwant);
+    }
+  }
+  // every element -inf: -inf (not NaN)
+  auto m = make_model("data { vector[2] w; } parameters { real x; } model { target += log_sum_exp(w) + x; }",
+                      "{\"w\": [\"-inf\", \"-inf\"]}");
+  BOOST_TEST(lp(*m, {0.0}) == -INFINITY);
+}
+
 BOOST_AUTO_TEST_CASE(log_mix_checks_theta) {
   auto m = make_model("parameters { real t; } model { target += log_mix(t, -1, -2); }");
   EvalContext ctx;
