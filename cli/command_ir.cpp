@@ -17,8 +17,7 @@ Command add_ir_command(CLI::App& app) {
   sub->add_option("--stage", *stage, "ir | gradient | llvm | llvm-optimized | all")
       ->check(CLI::IsMember({"ir", "gradient", "llvm", "llvm-optimized", "all"}));
   return [model, data, stage] {
-    LoadedModel lm = load_model(*model, *data, true, /*compile=*/false);
-    lm.model->keep_llvm_text(true);
+    LoadedModel lm = load_model(*model, *data, true, {.keep_llvm_text = true});
     const BoundModel& m = *lm.model;
     bool all = *stage == "all";
     if (all || *stage == "ir") std::cout << "; log density (with log-Jacobian)\n" << m.ir_text() << "\n";

@@ -17,13 +17,13 @@ std::shared_ptr<const ast::Program> load_program(const std::string& path) {
 }
 
 LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian,
-                       bool compile) {
+                       BoundModel::Options options) {
   LoadedModel m;
   auto start = std::chrono::steady_clock::now();
   m.program = load_program(model_path);
   DataSet data = data_path.empty() ? DataSet("<no data file>") : DataSet::from_json_file(data_path);
-  m.model = std::make_unique<BoundModel>(m.program, data);
-  if (compile) m.model->compile(jacobian);
+  m.model = std::make_unique<BoundModel>(m.program, data, options);
+  m.model->compile(jacobian);
   m.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;
 }

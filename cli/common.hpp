@@ -24,7 +24,7 @@ std::shared_ptr<const ast::Program> load_program(const std::string& path);
 // Parses, checks, binds the data (a CmdStan JSON file, or none) and compiles the
 // value-and-gradient function with the given Jacobian choice.
 LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian,
-                       bool compile = true);
+                       BoundModel::Options options = {});
 
 // Runs a subcommand body; prints user errors as one message and returns 1.
 int run_guarded(const std::function<int()>& body);

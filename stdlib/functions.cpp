@@ -107,8 +107,11 @@ int64_t known_size(CallContext& ctx, const Value& v, const char* what) {
 
 NodeP log1p_exp(ir::Graph& g, NodeP x) { return g.unary(Op::Log1pExp, x); }
 
-// log(exp(a) + exp(b)) = a + log1p(exp(b - a)): exact derivatives everywhere.
-NodeP log_sum_exp2(ir::Graph& g, NodeP a, NodeP b) { return g.add(a, log1p_exp(g, g.sub(b, a))); }
+// log(exp(a) + exp(b)) = max + log1p(exp(min - max)), written as a select so that
+// each branch is smooth (exact derivatives, including at ties and at -inf).
+NodeP log_sum_exp2(ir::Graph& g, NodeP a, NodeP b) {
+  return g.select(g.binary(Op::Ge, a, b), g.add(a, log1p_exp(g, g.sub(b, a))), g.add(b, log1p_exp(g, g.sub(a, b))));
+}
 
 NodeP log_sum_exp_all(ir::Graph& g, NodeP v) {
   NodeP m = g.unary(Op::StopGradient, g.max_reduce(v));
@@ -144,7 +147,12 @@ void register_functions(std::vector<FunctionEntry>& out) {
   out.push_back(unary("log1m_inv_logit", [](ir::Graph& g, NodeP x) { return g.neg(log1p_exp(g, x)); }));
 
   // abs keeps ints as ints.
-  out.push_back({"abs", vectorized_unary("abs"), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+  TypeRule keeps_int = [](const std::vector<Type>& a, std::string* why) -> Type {
+    if (a.size() == 1 && numeric(a[0])) return a[0];
+    *why = "abs takes one numeric argument, got (" + list_types(a) + ")";
+    return Type::error();
+  };
+  out.push_back({"abs", keeps_int, [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    return {ctx.g.unary(Op::Abs, a[0].node), a[0].type};
                  }});
 

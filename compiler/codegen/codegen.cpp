@@ -161,7 +161,10 @@ class FunctionEmitter {
     i->addIncoming(lo, pre);
     b_.CreateCondBr(b_.CreateICmpSLE(i, hi), body_bb, exit);
     b_.SetInsertPoint(body_bb);
+    // Values computed in the body do not dominate the code after the loop.
+    scopes_.emplace_back();
     body(i);
+    scopes_.pop_back();
     llvm::Value* next = b_.CreateAdd(i, i64c(1), "", true, true);
     i->addIncoming(next, b_.GetInsertBlock());
     b_.CreateBr(header);
@@ -242,6 +245,8 @@ class FunctionEmitter {
   }
 
   llvm::Value* dot(NodeP x, NodeP y) {
+    with_loop_invariants_hoisted(x, -1);
+    with_loop_invariants_hoisted(y, -1);
     llvm::Value* acc = entry_alloca(f64_);
     b_.CreateStore(f64c(0), acc);
     for_each_index(x->dims, [&](const std::vector<llvm::Value*>& idx) {
@@ -519,7 +524,7 @@ class FunctionEmitter {
   bool needs_buffer(NodeP n) {
     switch (n->op) {
       case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: return true;
-      case Op::Reshape: return !in_memory(n->args[0]);
+      case Op::Reshape: return !in_memory(n);
       case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
       default: return uses_[n] > 1;
     }
@@ -603,7 +608,7 @@ class FunctionEmitter {
         return v;
       }
       case Op::Reshape:
-        if (in_memory(n->args[0])) {
+        if (in_memory(n->args[0]) && view(n->args[0]).contiguous()) {
           View v = view(n->args[0]);
           return {v.base, n->dims, column_major_strides(n->dims)};
         }

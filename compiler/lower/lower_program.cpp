@@ -97,9 +97,25 @@ class ProgramLowering {
       shape.is_matrix_last2 = d->type.base == Base::Matrix;
       shape.lower = const_bound(d->constraint.lower);
       shape.upper = const_bound(d->constraint.upper);
+      shape.declared_as = declaration_text(*d, stan_dims);
       std::vector<double> values = check_and_flatten(data_, shape);
       bind_data(d->name, d->type, dims, values, "data");
     }
+  }
+
+  // "vector[2] y", "array[3] int k": the declaration with its sizes evaluated.
+  static std::string declaration_text(const ast::VarDecl& d, const std::vector<int64_t>& stan_dims) {
+    auto list = [](auto begin, auto end) {
+      std::string s;
+      for (auto it = begin; it != end; ++it) s += (it == begin ? "" : ", ") + std::to_string(*it);
+      return s;
+    };
+    size_t k = d.array_sizes.size();
+    std::string base = Type{d.type.base, 0}.str();
+    std::string text = k ? "array[" + list(stan_dims.begin(), stan_dims.begin() + static_cast<long>(k)) + "] " : "";
+    text += base;
+    if (stan_dims.size() > k) text += "[" + list(stan_dims.begin() + static_cast<long>(k), stan_dims.end()) + "]";
+    return text + " " + d.name;
   }
 
   void bind_data(const std::string& name, const Type& type, const std::vector<int64_t>& dims,

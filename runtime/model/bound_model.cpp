@@ -5,12 +5,14 @@
 #include "codegen/jit.hpp"
 #include "frontend/ast.hpp"
 #include "runtime/data/check_data.hpp"
-#include "runtime/output/csv.hpp"
+#include "codegen/evaluate.hpp"
+#include "lower/lowerer.hpp"
 
 #include <llvm/IR/Module.h>
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 
@@ -32,8 +34,8 @@ std::string DensityDiagnosis::text() const {
   return s;
 }
 
-BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)
-    : program_(std::move(program)), lowered_(lower_program(*program_, data)) {
+BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options)
+    : program_(std::move(program)), lowered_(lower_program(*program_, data)), keep_llvm_text_(options.keep_llvm_text) {
   // Checks on data alone (e.g. a data argument outside a distribution's domain)
   // run once, now; they are compiled with the log density, in one module.
   const Compiled& c = compiled(kDensityJacobian);
@@ -58,16 +60,43 @@ std::vector<const VariableInfo*> output_variables(const LoweredProgram& p) {
   return vars;
 }
 
-// out[0] = log density, out[1] = its log-Jacobian part, out[2...] = gradient.
+// out[0] = log density, out[1] = log density without the Jacobian (the same IR
+// node in both functions, hence the same value), out[2...] = gradient of out[0].
 codegen::FunctionSpec density_spec(const LoweredProgram& p, bool jacobian, const std::string& name) {
   ir::Graph& g = *p.graph;
   NodeP f = p.log_density(jacobian);
-  std::vector<NodeP> jacobian_terms;
-  for (const Term& t : p.terms)
-    if (t.jacobian) jacobian_terms.push_back(t.value);
-  codegen::FunctionSpec spec{name, {{f, 0}, {g.add_all(jacobian_terms), 1}}, 2 + p.num_unconstrained};
+  codegen::FunctionSpec spec{name, {{f, 0}, {p.log_density(false), 1}}, 2 + p.num_unconstrained};
   for (auto& part : ir::differentiate(g, f)) spec.outputs.push_back({part.adjoint, 2 + part.offset});
   return spec;
+}
+
+// Storage positions of a variable's elements in CmdStan's column order: every
+// index column-major (the first index fastest), arrays included. Calls
+// visit(storage offset, 1-based Stan indexes).
+void for_each_in_cmdstan_order(const VariableInfo& v,
+                               const std::function<void(int64_t, const std::vector<int64_t>&)>& visit) {
+  const std::vector<int64_t>& S = v.stan_dims;
+  size_t k = static_cast<size_t>(v.type.array_dims), rank = S.size();
+  std::vector<int64_t> ir_dims = Lowerer::ir_dims_of(v.type, S), stride(rank);
+  int64_t s = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    stride[d] = s;
+    s *= ir_dims[d];
+  }
+  if (s == 0) return;
+  auto ir_axis = [&](size_t p) { return p < k ? rank - 1 - p : p - k; };
+  std::vector<int64_t> idx(rank, 0), one_based(rank);
+  while (true) {
+    int64_t offset = 0;
+    for (size_t p = 0; p < rank; ++p) {
+      offset += idx[p] * stride[ir_axis(p)];
+      one_based[p] = idx[p] + 1;
+    }
+    visit(offset, one_based);
+    size_t p = 0;
+    while (p < rank && ++idx[p] == S[p]) idx[p++] = 0;
+    if (p == rank) break;
+  }
 }
 
 }  // namespace
@@ -120,7 +149,7 @@ const BoundModel::Compiled& BoundModel::compiled(Kind which) const {
 void BoundModel::compile(bool jacobian) const { compiled(jacobian ? kDensityJacobian : kDensity); }
 
 double BoundModel::log_density(const double* theta, double* grad, bool jacobian, EvalContext* ctx) const {
-  // The Jacobian function also gives the value without the Jacobian (out[0] - out[1]).
+  // The Jacobian function also gives the value without the Jacobian (out[1]).
   bool with_jacobian_function = jacobian || !grad;
   const Compiled& c = compiled(with_jacobian_function ? kDensityJacobian : kDensity);
   // Per-thread scratch space: generated code keeps intermediate tensors here.
@@ -133,7 +162,7 @@ double BoundModel::log_density(const double* theta, double* grad, bool jacobian,
   const double* inputs[] = {theta, lowered_.data.data()};
   c.fns[0](inputs, out.data(), workspace.data(), used);
   if (grad) std::copy(out.begin() + 2, out.begin() + c.out_size[0], grad);
-  return jacobian ? out[0] : out[0] - out[1];
+  return jacobian ? out[0] : out[1];
 }
 
 std::vector<double> BoundModel::constrained_outputs(const double* theta, EvalContext* ctx) const {
@@ -144,15 +173,26 @@ std::vector<double> BoundModel::constrained_outputs(const double* theta, EvalCon
   used->graph = lowered_.graph.get();
   const double* inputs[] = {theta, lowered_.data.data()};
   c.fns[0](inputs, out.data(), workspace.data(), used);
-  out.pop_back();  // the status slot of generated-quantity checks
-  return out;
+  std::vector<double> ordered;
+  ordered.reserve(out.size());
+  int64_t base = 0;
+  for (auto* v : output_variables(lowered_)) {
+    for_each_in_cmdstan_order(*v, [&](int64_t offset, const std::vector<int64_t>&) {
+      ordered.push_back(out[static_cast<size_t>(base + offset)]);
+    });
+    base += v->value->size();
+  }
+  return ordered;
 }
 
 std::vector<std::string> BoundModel::output_names() const {
   std::vector<std::string> names;
   for (auto* v : output_variables(lowered_)) {
-    auto cols = cmdstan_column_names(v->name, v->stan_dims, v->is_matrix);
-    names.insert(names.end(), cols.begin(), cols.end());
+    for_each_in_cmdstan_order(*v, [&](int64_t, const std::vector<int64_t>& idx) {
+      std::string n = v->name;
+      for (int64_t i : idx) n += "." + std::to_string(i);
+      names.push_back(n);
+    });
   }
   return names;
 }
@@ -175,7 +215,17 @@ std::vector<double> BoundModel::unconstrain(const DataSet& values, std::mt19937_
     std::vector<double> x = check_and_flatten(values, shape);
     std::vector<double> u;
     try {
-      u = latent::unconstrain(p.constraint, x, p.simplex_length);
+      // Bounds that depend on earlier parameters are evaluated at the values set so far.
+      ConstraintSpec c = p.constraint;
+      for (ir::NodeP* bound : {&c.lower, &c.upper, &c.offset, &c.multiplier}) {
+        if (!*bound || (*bound)->is_const()) continue;
+        std::lock_guard<std::mutex> lock(mutex_);
+        EvalContext ctx;
+        ctx.graph = lowered_.graph.get();
+        std::vector<const double*> inputs{theta.data(), lowered_.data.data()};
+        *bound = lowered_.graph->constant(codegen::evaluate_once(*lowered_.graph, {*bound}, inputs, ctx).at(0));
+      }
+      u = latent::unconstrain(c, x, p.simplex_length);
     } catch (const std::invalid_argument& e) {
       throw UserError(values.source() + ": parameter '" + p.name + "': " + e.what() + "\n");
     }

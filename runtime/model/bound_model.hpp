@@ -31,7 +31,12 @@ struct DensityDiagnosis {
 class BoundModel {
  public:
   // Lowers the checked program with `data` (which it validates).
-  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data);
+  struct Options {
+    bool keep_llvm_text = false;  // keep the LLVM IR text of what is compiled (for `latent ir`)
+  };
+  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options);
+  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)
+      : BoundModel(std::move(program), data, Options{}) {}
   ~BoundModel();
 
   int64_t num_unconstrained() const { return lowered_.num_unconstrained; }
@@ -59,8 +64,6 @@ class BoundModel {
   std::string ir_text() const;          // the log density IR
   std::string gradient_ir_text() const; // the IR of its gradient
   std::string llvm_text(bool optimized) const;
-  // Keep the LLVM IR text of what is compiled from now on (for `latent ir`).
-  void keep_llvm_text(bool keep) { keep_llvm_text_ = keep; }
 
   // Compiles the value-and-gradient functions now (otherwise on first use).
   void compile(bool jacobian) const;
