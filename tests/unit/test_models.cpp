@@ -627,6 +627,165 @@ BOOST_AUTO_TEST_CASE(concurrent_evaluation) {
   BOOST_TEST(mismatches.load() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(operators_and_integer_arithmetic) {
+  // Stan's semantics: int / int truncates toward zero, %/% is integer division, % the remainder.
+  auto m = make_model(
+      "data { int a; int b; }\n"
+      "parameters { real x; }\n"
+      "model { x ~ normal(0, 1); }\n"
+      "generated quantities {\n"
+      "  int q = a / b; int nq = -a / b; int d = a %/% b; int r = a % b;\n"
+      "  real rq = a * 1.0 / b; real p = 2 ^ 3; real np = -2 ^ 2;\n"
+      "  int c1 = a > b && b > 0; int c2 = a < b || b == 2; int c3 = !(a == 7); int c4 = a != b;\n"
+      "  real t = a > b ? x : -x; real u = -x + +x * 2 - x / 2;\n"
+      "  vector[3] v = [1, 2, 3]'; vector[3] w = v .^ 2; vector[3] z = v ./ w; row_vector[2] rv = [x, 2 * x];\n"
+      "  real e = 1e-3 + 2.5E2 + .5;\n"
+      "}",
+      "{\"a\": 7, \"b\": 2}");
+  Vec u{0.5};
+  BOOST_TEST(output(*m, u, "q") == 3.0);
+  BOOST_TEST(output(*m, u, "nq") == -3.0);
+  BOOST_TEST(output(*m, u, "d") == 3.0);
+  BOOST_TEST(output(*m, u, "r") == 1.0);
+  BOOST_TEST(output(*m, u, "rq") == 3.5);
+  BOOST_TEST(output(*m, u, "p") == 8.0);
+  BOOST_TEST(output(*m, u, "np") == -4.0);  // unary minus binds looser than ^
+  BOOST_TEST(output(*m, u, "c1") == 1.0);
+  BOOST_TEST(output(*m, u, "c2") == 1.0);
+  BOOST_TEST(output(*m, u, "c3") == 0.0);
+  BOOST_TEST(output(*m, u, "c4") == 1.0);
+  BOOST_TEST(output(*m, u, "t") == 0.5);
+  BOOST_TEST(close(output(*m, u, "u"), -0.5 + 1.0 - 0.25, 1e-15));
+  BOOST_TEST(output(*m, u, "w.3") == 9.0);
+  BOOST_TEST(close(output(*m, u, "z.2"), 0.5, 1e-15));
+  BOOST_TEST(output(*m, u, "rv.2") == 1.0);
+  BOOST_TEST(close(output(*m, u, "e"), 250.501, 1e-15));
+}
+
+BOOST_AUTO_TEST_CASE(compound_assignment_local_blocks_and_indexing) {
+  const std::string model =
+      "data { int N; vector[N] y; array[3] int idx; }\n"
+      "parameters { real mu; }\n"
+      "model {\n"
+      "  real acc = 1;\n"
+      "  acc *= 2; acc += mu; acc -= 0.5; acc /= 2;\n"   // (2 + mu - 0.5) / 2
+      "  {\n"
+      "    real local = acc * acc;\n"
+      "    target += -local;\n"
+      "  }\n"
+      "  target += sum(y[2:4]) * mu;\n"                  // slice
+      "  target += y[N] + y[:2][2] + y[4:][1];\n"
+      "}";
+  auto m = make_model(model, "{\"N\": 5, \"y\": [0.3, -1.2, 2.5, 0.8, 1.1], \"idx\": [5, 1, 5]}");
+  for (double mu : {-0.4, 1.3}) {
+    double acc = (2 + mu - 0.5) / 2;
+    double want = -acc * acc + (-1.2 + 2.5 + 0.8) * mu + 1.1 + -1.2 + 0.8;
+    BOOST_TEST(close(lp(*m, {mu}), want, 1e-14), lp(*m, {mu}) << " vs " << want);
+    check_gradient(*m, {mu});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(multi_indexing) {
+  // Stan: y[idx] with an int array selects elements (a core feature; "not supported yet" here).
+  auto m = make_model(
+      "data { int N; vector[N] y; array[3] int idx; } parameters { real mu; }\n"
+      "model { target += sum(y[idx]) * mu; }",
+      "{\"N\": 5, \"y\": [0.3, -1.2, 2.5, 0.8, 1.1], \"idx\": [5, 1, 5]}");
+  BOOST_TEST(close(lp(*m, {2.0}), 2 * (1.1 + 0.3 + 1.1), 1e-14));
+}
+
+BOOST_AUTO_TEST_CASE(old_array_syntax) {
+  // Stan's pre-2.26 declarations compile unchanged and mean the same.
+  const std::string data = "{\"N\": 3, \"y\": [0.5, 1.5, -1]}";
+  auto old_form = make_model("data { int N; real y[N]; } parameters { real mu; } model { y ~ normal(mu, 1); }", data);
+  auto new_form =
+      make_model("data { int N; array[N] real y; } parameters { real mu; } model { y ~ normal(mu, 1); }", data);
+  for (double mu : {-1.0, 0.25}) BOOST_TEST(lp(*old_form, {mu}) == lp(*new_form, {mu}));
+}
+
+BOOST_AUTO_TEST_CASE(empty_containers) {
+  // N = 0: loops do not run, vectorised statements over empty vectors add nothing.
+  const std::string model =
+      "data { int<lower=0> N; vector[N] y; }\n"
+      "parameters { real mu; vector[N] z; }\n"
+      "model {\n"
+      "  mu ~ normal(0, 1);\n"
+      "  y ~ normal(mu, 1);\n"
+      "  z ~ normal(0, 1);\n"
+      "  for (n in 1:N) target += y[n] * mu;\n"
+      "  target += sum(y);\n"
+      "}";
+  auto m = make_model(model, "{\"N\": 0, \"y\": []}");
+  BOOST_TEST(m->num_unconstrained() == 1);
+  BOOST_TEST(close(lp(*m, {0.5}), -0.125, 1e-15));
+  check_gradient(*m, {0.5});
+}
+
+BOOST_AUTO_TEST_CASE(array_of_simplexes_and_bounded_matrices) {
+  auto m = make_model(
+      "parameters { array[2] simplex[3] s; matrix<lower=0>[2, 2] M; }\n"
+      "model { for (k in 1:2) s[k] ~ normal(0.3, 1); to_vector(M) ~ exponential(1); }");
+  BOOST_TEST(m->num_unconstrained() == 2 * 2 + 4);
+  std::mt19937_64 rng(21);
+  for (int k = 0; k < 3; ++k) {
+    Vec u = random_theta(rng, 8, -1.5, 1.5);
+    // s[1] from u[0..1], s[2] from u[2..3] (an array's elements are contiguous in Stan's order)
+    double lj1 = 0, lj2 = 0;
+    Vec s1 = {}, s2 = {};
+    {
+      auto simplex = [](const Vec& y, double* lj) {
+        Vec x;
+        double stick = 1;
+        *lj = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          double z = inv_logit(y[i] - std::log(static_cast<double>(y.size() - i)));
+          x.push_back(stick * z);
+          *lj += std::log(stick) + std::log(z) + std::log1p(-z);
+          stick -= x.back();
+        }
+        x.push_back(stick);
+        return x;
+      };
+      s1 = simplex({u[0], u[1]}, &lj1);
+      s2 = simplex({u[2], u[3]}, &lj2);
+    }
+    BOOST_TEST(close(output(*m, u, "s.1.1"), s1[0], 1e-14));
+    BOOST_TEST(close(output(*m, u, "s.1.3"), s1[2], 1e-14));
+    BOOST_TEST(close(output(*m, u, "s.2.1"), s2[0], 1e-14));
+    BOOST_TEST(close(output(*m, u, "s.2.2"), s2[1], 1e-14));
+    BOOST_TEST(close(output(*m, u, "M.2.1"), std::exp(u[5]), 1e-14));
+    double want_jac = lj1 + lj2 + u[4] + u[5] + u[6] + u[7];
+    BOOST_TEST(close(lp(*m, u, true) - lp(*m, u, false), want_jac, 1e-12));
+    double want = -std::exp(u[4]) - std::exp(u[5]) - std::exp(u[6]) - std::exp(u[7]);
+    for (double v : {s1[0], s1[1], s1[2], s2[0], s2[1], s2[2]}) want += -0.5 * (v - 0.3) * (v - 0.3);
+    BOOST_TEST(close(lp(*m, u, false), want, 1e-12), lp(*m, u, false) << " vs " << want);
+    check_gradient(*m, u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(vector_bounds) {
+  // Stan allows container bounds of the variable's shape.
+  auto m = make_model(
+      "data { vector[2] L; vector[2] U; } parameters { vector<lower=L, upper=U>[2] v; } model { }",
+      "{\"L\": [0, -5], \"U\": [1, 5]}");
+  Vec u{0.3, -0.7};
+  BOOST_TEST(close(output(*m, u, "v.1"), inv_logit(0.3), 1e-15));
+  BOOST_TEST(close(output(*m, u, "v.2"), -5 + 10 * inv_logit(-0.7), 1e-14));
+  double lj = std::log(inv_logit(0.3)) + std::log1p(-inv_logit(0.3)) + std::log(10.0) + std::log(inv_logit(-0.7)) +
+              std::log1p(-inv_logit(-0.7));
+  BOOST_TEST(close(lp(*m, u, true), lj, 1e-13));
+}
+
+BOOST_AUTO_TEST_CASE(reject_in_transformed_data_is_a_user_error) {
+  std::string msg = user_error([] {
+    make_model("data { int N; }\ntransformed data {\n  if (N < 3) reject(\"N must be at least 3, got \", N);\n}\n"
+               "parameters { real x; } model { }",
+               "{\"N\": 2}");
+  });
+  BOOST_TEST(contains(msg, "N must be at least 3, got 2"), msg);
+  BOOST_TEST(contains(msg, "test.lat:3:"), msg);
+}
+
 BOOST_AUTO_TEST_CASE(print_and_reject) {
   auto m = make_model(
       "parameters { real x; }\n"
@@ -639,7 +798,7 @@ BOOST_AUTO_TEST_CASE(print_and_reject) {
   double v = m->log_density(u.data(), nullptr, true, &ctx);
   BOOST_TEST(!std::isfinite(v));
   BOOST_TEST(ctx.failed);
-  BOOST_TEST(contains(ctx.failure_text(), "x too large"), ctx.failure_text());
+  BOOST_TEST(contains(ctx.failure_text(), "x too large: 6"), ctx.failure_text());
   BOOST_TEST(contains(ctx.failure_text(), "test.lat:3:"), ctx.failure_text());
   BOOST_TEST(close(lp(*m, {1.0}), -0.5, 1e-15));
 }
