@@ -276,6 +276,41 @@ BOOST_AUTO_TEST_CASE(fit_map_kidiq_csv_and_json) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(fit_jacobian_flag) {
+  // s ~ gamma(3, 2): the mode of the density of s is (3 - 1) / 2 = 1 (CmdStan's default, jacobian=0);
+  // with --jacobian, the mode of the density of log(s) is 3 / 2.
+  TempDir dir;
+  std::string model = dir.write("g.lat", "parameters { real<lower=0> s; }\nmodel {\n  s ~ gamma(3, 2);\n}\n");
+  for (bool jac : {false, true}) {
+    std::vector<std::string> args{"fit", model, "-o", dir.file("out.json"), "-q"};
+    if (jac) args.push_back("--jacobian");
+    RunResult r = run_latent(args, dir);
+    BOOST_TEST(r.exit_code == 0, r);
+    json j = parse_json(read_text(dir.file("out.json")));
+    if (!j.contains("parameters")) continue;
+    double s = j["parameters"]["s"].get<double>();
+    // (CmdStan's default relative-gradient tolerance leaves ~1e-5 of slack here)
+    BOOST_TEST(close_rel(s, jac ? 1.5 : 1.0, 1e-4), "jacobian " << jac << ": " << s);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(seeds_are_reproducible) {
+  TempDir dir;
+  auto run = [&](const std::string& seed) {
+    return run_latent({"grad", model_of("eight_schools"), "--data", data_of("eight_schools"), "--seed", seed}, dir);
+  };
+  RunResult a = run("7"), b = run("7"), c = run("8");
+  BOOST_TEST(a.exit_code == 0, a);
+  BOOST_TEST(a.out == b.out);
+  BOOST_TEST(a.out != c.out);
+  RunResult f1 = run_latent({"fit", model_of("eight_schools"), "--data", data_of("eight_schools"), "--seed", "3", "-q"},
+                            dir);
+  RunResult f2 = run_latent({"fit", model_of("eight_schools"), "--data", data_of("eight_schools"), "--seed", "3", "-q"},
+                            dir);
+  BOOST_TEST(f1.exit_code == 0, f1);
+  BOOST_TEST(f1.out == f2.out);
+}
+
 BOOST_AUTO_TEST_CASE(fit_csv_on_stdout) {
   TempDir dir;
   RunResult r = run_latent({"fit", model_of("eight_schools"), "--data", data_of("eight_schools"), "-q"}, dir);
