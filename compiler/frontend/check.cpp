@@ -382,9 +382,7 @@ class Checker {
                           t.str());
         return;
       }
-      if (assignable(d.type, t))
-        err(e->loc, std::string("vector bounds not supported yet: the ") + what + " of " +
-                        quoted(d.name) + " has type " + t.str() + "; use a scalar");
+      if (assignable(d.type, t)) return;  // container bounds, element by element (sizes checked when lowering)
       else
         err(e->loc, std::string(what) + " of " + quoted(d.name) + " must be int or real, found " + t.str());
     };

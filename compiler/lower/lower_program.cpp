@@ -99,8 +99,30 @@ class ProgramLowering {
       shape.upper = const_bound(d->constraint.upper);
       shape.declared_as = declaration_text(*d, stan_dims);
       std::vector<double> values = check_and_flatten(data_, shape);
+      check_container_bounds(*d, values);
       bind_data(d->name, d->type, dims, values, "data");
     }
+  }
+
+  // Container bounds (`vector<lower=L>[N] y` with L a vector of data), element by element.
+  void check_container_bounds(const ast::VarDecl& d, const std::vector<double>& values) {
+    auto check = [&](const ast::ExprPtr& e, bool lower) {
+      if (!e) return;
+      NodeP b = lowerer_.expr(*e).node;
+      if (b->is_scalar()) return;  // checked with the field
+      if (b->op != Op::Input || b->a != 1 || b->size() != static_cast<int64_t>(values.size()))
+        lowerer_.error(e->loc, "the bound of data variable '" + d.name + "' must be data of the same size");
+      for (size_t i = 0; i < values.size(); ++i) {
+        double bound = out_.data.at(static_cast<size_t>(b->b) + i);
+        if (lower ? values[i] >= bound : values[i] <= bound) continue;
+        std::ostringstream msg;
+        msg << data_.source() << ": field '" << d.name << "': value " << values[i] << " at element " << i + 1
+            << " is " << (lower ? "below its lower" : "above its upper") << " bound " << bound;
+        throw UserError(msg.str() + "\n");
+      }
+    };
+    check(d.constraint.lower, true);
+    check(d.constraint.upper, false);
   }
 
   // "vector[2] y", "array[3] int k": the declaration with its sizes evaluated.

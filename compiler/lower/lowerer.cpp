@@ -150,9 +150,13 @@ ConstraintSpec Lowerer::constraint(const ast::VarDecl& d) {
   if (d.base == ast::BaseType::CholeskyFactorCorr)
     error(d.loc, "cholesky_factor_corr parameters are not supported yet");
   const ast::Constraint& k = d.constraint;
+  std::vector<int64_t> stan_dims, dims;
+  declared_dims(d, &stan_dims, &dims);
   auto bound = [&](const ast::ExprPtr& e, const char* what) -> NodeP {
     Value v = expr(*e);
-    if (!v.node->is_scalar()) error(e->loc, std::string("the ") + what + " bound of '" + d.name + "' must be a scalar");
+    if (!v.node->is_scalar() && v.node->dims != dims)
+      error(e->loc, std::string("the ") + what + " bound of '" + d.name + "' has size " + dims_text(v.type, v.node) +
+                        ", but '" + d.name + "' has size " + dims_text(d.type, g_.zeros(dims)));
     return g_.cast_real(v.node);
   };
   if (k.lower) c.lower = bound(k.lower, "lower");
@@ -423,7 +427,35 @@ Lowerer::Value Lowerer::apply_indices(Value v, const std::vector<ast::Index>& in
     if (p >= axes.size()) error(loc, "too many indexes");
     int axis = axes[p];
     int64_t size = node->dims[static_cast<size_t>(axis)];
-    if (ix.kind == ast::Index::Kind::Single) {
+    if (ix.kind == ast::Index::Kind::Single && !expr(*ix.lower).type.is_int()) {
+      // Multi-index y[idx] (idx an int array): a generated tensor, y[idx[k]] for each k.
+      Value idx = expr(*ix.lower);
+      if (idx.node->dims.size() != 1) error(ix.lower->loc, "a multi-index must be a one-dimensional array of ints");
+      NodeP k = g_.new_loop_var();
+      int64_t n = idx.node->dims[0];
+      loop_ranges_[static_cast<int>(k->a)] = {0, n - 1};
+      Value element{fold_data(g_.index(idx.node, 0, k)), Type::int_()};
+      std::vector<Term> per_element, *saved = current_terms_;
+      current_terms_ = &per_element;
+      NodeP picked = g_.index(node, axis, index_value(element, size, ix.lower->loc));
+      current_terms_ = saved;
+      for (Term& t : per_element) {  // range checks of each idx[k], summed over k
+        t.value = g_.loop_sum(k, g_.int_constant(0), g_.int_constant(n - 1), t.value);
+        if (!t.value->depends_on_params && t.value->free_loops.empty() && current_terms_ == &terms_)
+          data_checks_.push_back(t.value);
+        else
+          current_terms_->push_back(t);
+      }
+      // The picked slice becomes the slowest axis; move it back to `axis`.
+      NodeP gathered = g_.loop_gen(k, g_.int_constant(0), n, picked);
+      int last = static_cast<int>(gathered->dims.size()) - 1;
+      if (axis != last) {
+        if (gathered->dims.size() != 2) error(loc, "multi-indexing inside this container is not supported yet");
+        gathered = g_.transpose(gathered);
+      }
+      node = gathered;
+      ++p;
+    } else if (ix.kind == ast::Index::Kind::Single) {
       Value iv = expr(*ix.lower);
       node = g_.index(node, axis, index_value(iv, size, ix.lower->loc));
       axes.erase(axes.begin() + static_cast<long>(p));
@@ -650,16 +682,7 @@ void Lowerer::print_or_reject(const ast::Stmt& s) {
     return;
   }
   // reject: always fails where it is reached; the message carries the printed text.
-  std::string message = "reject: ";
-  size_t next = 0;
-  for (char ch : text) {
-    if (ch == kPrintValueSlot) {
-      message += "{" + std::to_string(next++) + "}";
-    } else {
-      message += ch;
-    }
-  }
-  int id = g_.add_message({message, location(s.loc), names});
+  int id = g_.add_message({"reject: " + text, location(s.loc), {}});
   add_term(s.loc, g_.check(g_.int_constant(1), id, values));
 }
 

@@ -12,12 +12,8 @@ using Kind = ConstraintSpec::Kind;
 
 namespace {
 
-double const_value(NodeP n, const char* what) {
-  if (!n->is_const())
-    throw std::invalid_argument(std::string("the ") + what +
-                                " bound depends on parameters, so initial values cannot be unconstrained");
-  return n->value;
-}
+// The bound for element i: a scalar bound, or the i-th of a container bound.
+double at(const std::vector<double>& v, size_t i) { return v.size() == 1 ? v[0] : v.at(i); }
 
 std::string num(double v) {
   std::ostringstream s;
@@ -81,7 +77,8 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
   throw std::logic_error("unknown constraint");
 }
 
-std::vector<double> unconstrain(const ConstraintSpec& c, const std::vector<double>& x, int64_t simplex_length) {
+std::vector<double> unconstrain(const ConstraintSpec& c, const BoundValues& b, const std::vector<double>& x,
+                                int64_t simplex_length) {
   std::vector<double> u;
   auto fail = [&](size_t i, const std::string& why) {
     throw std::invalid_argument("element " + std::to_string(i + 1) + " is " + num(x[i]) + ", " + why);
@@ -89,24 +86,24 @@ std::vector<double> unconstrain(const ConstraintSpec& c, const std::vector<doubl
   switch (c.kind) {
     case Kind::None: return x;
     case Kind::Lower: {
-      double lb = const_value(c.lower, "lower");
       for (size_t i = 0; i < x.size(); ++i) {
+        double lb = at(b.lower, i);
         if (!(x[i] > lb)) fail(i, "but must be greater than " + num(lb));
         u.push_back(std::log(x[i] - lb));
       }
       return u;
     }
     case Kind::Upper: {
-      double ub = const_value(c.upper, "upper");
       for (size_t i = 0; i < x.size(); ++i) {
+        double ub = at(b.upper, i);
         if (!(x[i] < ub)) fail(i, "but must be less than " + num(ub));
         u.push_back(std::log(ub - x[i]));
       }
       return u;
     }
     case Kind::LowerUpper: {
-      double lb = const_value(c.lower, "lower"), ub = const_value(c.upper, "upper");
       for (size_t i = 0; i < x.size(); ++i) {
+        double lb = at(b.lower, i), ub = at(b.upper, i);
         if (!(x[i] > lb && x[i] < ub)) fail(i, "but must be strictly between " + num(lb) + " and " + num(ub));
         double p = (x[i] - lb) / (ub - lb);
         u.push_back(std::log(p) - std::log1p(-p));
@@ -114,8 +111,7 @@ std::vector<double> unconstrain(const ConstraintSpec& c, const std::vector<doubl
       return u;
     }
     case Kind::OffsetMultiplier: {
-      double o = const_value(c.offset, "offset"), m = const_value(c.multiplier, "multiplier");
-      for (double v : x) u.push_back((v - o) / m);
+      for (size_t i = 0; i < x.size(); ++i) u.push_back((x[i] - at(b.offset, i)) / at(b.multiplier, i));
       return u;
     }
     case Kind::Simplex: {

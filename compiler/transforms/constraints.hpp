@@ -32,10 +32,15 @@ struct Constrained {
 // u has the unconstrained dims; `dims` are the constrained IR dims.
 Constrained constrain(ir::Graph& g, const ConstraintSpec& c, ir::NodeP u, const std::vector<int64_t>& dims);
 
-// Host-side inverse for constant bounds. Throws std::invalid_argument with a
-// message naming the offending element (1-based flat index) when a value
-// violates the constraint.
-std::vector<double> unconstrain(const ConstraintSpec& c, const std::vector<double>& x, int64_t simplex_length);
+// Bound values on the host: one value, or one per element.
+struct BoundValues {
+  std::vector<double> lower, upper, offset, multiplier;
+};
+
+// Host-side inverse. Throws std::invalid_argument with a message naming the
+// offending element (1-based flat index) when a value violates the constraint.
+std::vector<double> unconstrain(const ConstraintSpec& c, const BoundValues& b, const std::vector<double>& x,
+                                int64_t simplex_length);
 
 // "lower=0", "lower=0, upper=1", "simplex", "" (for messages)
 std::string describe(const ConstraintSpec& c);

@@ -12,7 +12,16 @@ std::string EvalContext::failure_text() const {
   const ir::Message& m = graph->message(static_cast<int>(message));
   std::ostringstream s;
   s.precision(10);
-  s << m.location << ": " << m.text;
+  s << m.location << ": ";
+  // Values go into the message's slots (reject), or after it by name (checks).
+  size_t next = 0;
+  for (char ch : m.text) {
+    if (ch == kPrintValueSlot) {
+      if (next < values.size()) s << values[next++];
+    } else {
+      s << ch;
+    }
+  }
   if (!values.empty() && !m.value_names.empty()) {
     s << " (";
     for (size_t i = 0; i < values.size() && i < m.value_names.size(); ++i)

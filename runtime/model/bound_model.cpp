@@ -146,6 +146,31 @@ const BoundModel::Compiled& BoundModel::compiled(Kind which) const {
   return *functions_[which];
 }
 
+BoundModel::CustomFunction BoundModel::compile_custom(
+    const std::function<std::vector<std::pair<NodeP, int64_t>>(const LoweredProgram&)>& build, int64_t out_size) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  codegen::FunctionSpec spec{"latent_custom", {}, out_size};
+  for (auto& [node, offset] : build(lowered_)) spec.outputs.push_back({node, offset});
+  codegen::ModuleBuilder mb = codegen::new_module(spec.name);
+  auto emitted = codegen::emit_functions(*lowered_.graph, {spec}, *mb.module);
+  codegen::optimize_module(*mb.module);
+  CustomFunction f;
+  f.fn = reinterpret_cast<codegen::KernelFn>(codegen::jit_add_module(std::move(mb), {spec.name})[0]);
+  f.workspace = emitted[0].workspace_doubles;
+  f.out_size = out_size;
+  f.graph = lowered_.graph.get();
+  return f;
+}
+
+void BoundModel::CustomFunction::call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx) const {
+  thread_local std::vector<double> scratch;
+  if (scratch.size() < static_cast<size_t>(workspace) + 8) scratch.resize(static_cast<size_t>(workspace) + 8);
+  EvalContext local;
+  EvalContext* used = ctx ? ctx : &local;
+  used->graph = graph;
+  fn(inputs.data(), out, scratch.data(), used);
+}
+
 void BoundModel::compile(bool jacobian) const { compiled(jacobian ? kDensityJacobian : kDensity); }
 
 double BoundModel::log_density(const double* theta, double* grad, bool jacobian, EvalContext* ctx) const {
@@ -215,17 +240,26 @@ std::vector<double> BoundModel::unconstrain(const DataSet& values, std::mt19937_
     std::vector<double> x = check_and_flatten(values, shape);
     std::vector<double> u;
     try {
-      // Bounds that depend on earlier parameters are evaluated at the values set so far.
-      ConstraintSpec c = p.constraint;
-      for (ir::NodeP* bound : {&c.lower, &c.upper, &c.offset, &c.multiplier}) {
-        if (!*bound || (*bound)->is_const()) continue;
+      // Bounds (data, or earlier parameters at the values set so far) evaluated on the host.
+      const ConstraintSpec& c = p.constraint;
+      BoundValues b;
+      auto values_of = [&](ir::NodeP bound, std::vector<double>& out) {
+        if (!bound) return;
+        if (bound->is_const()) {
+          out = {bound->value};
+          return;
+        }
         std::lock_guard<std::mutex> lock(mutex_);
         EvalContext ctx;
         ctx.graph = lowered_.graph.get();
         std::vector<const double*> inputs{theta.data(), lowered_.data.data()};
-        *bound = lowered_.graph->constant(codegen::evaluate_once(*lowered_.graph, {*bound}, inputs, ctx).at(0));
-      }
-      u = latent::unconstrain(c, x, p.simplex_length);
+        out = codegen::evaluate_once(*lowered_.graph, {bound}, inputs, ctx);
+      };
+      values_of(c.lower, b.lower);
+      values_of(c.upper, b.upper);
+      values_of(c.offset, b.offset);
+      values_of(c.multiplier, b.multiplier);
+      u = latent::unconstrain(c, b, x, p.simplex_length);
     } catch (const std::invalid_argument& e) {
       throw UserError(values.source() + ": parameter '" + p.name + "': " + e.what() + "\n");
     }

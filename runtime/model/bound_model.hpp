@@ -7,6 +7,7 @@
 #include "lower/lowered_program.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -67,6 +68,19 @@ class BoundModel {
 
   // Compiles the value-and-gradient functions now (otherwise on first use).
   void compile(bool jacobian) const;
+
+  // A function over this model's IR built by the caller (a variational objective):
+  // `build` runs under the model's lock and returns the spec to compile.
+  struct CustomFunction {
+    void (*fn)(const double* const* inputs, double* out, double* workspace, void* ctx) = nullptr;
+    int64_t workspace = 0, out_size = 0;
+    // inputs = {buffer 0, data, buffer 2...}; returns out (out_size doubles).
+    void call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx = nullptr) const;
+    const ir::Graph* graph = nullptr;
+  };
+  CustomFunction compile_custom(const std::function<std::vector<std::pair<ir::NodeP, int64_t>>(const LoweredProgram&)>& build,
+                                int64_t out_size) const;
+  const std::vector<double>& data_buffer() const { return lowered_.data; }
 
  private:
   struct Compiled;

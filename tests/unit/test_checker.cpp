@@ -521,9 +521,11 @@ BOOST_AUTO_TEST_CASE(compound_assignment_changes_type) {
                   "cannot use += on 'n' of type int: the result has type real");
 }
 
-BOOST_AUTO_TEST_CASE(vector_bounds_not_supported) {
-  CHECK_ONE_ERROR("data {\n  vector[2] lo;\n}\nparameters {\n  vector<lower=lo>[2] x;\n}\n", 5, 16,
-                  "vector bounds not supported yet: the lower bound of 'x' has type vector; use a scalar");
+BOOST_AUTO_TEST_CASE(vector_bounds) {
+  // A bound of the variable's own type applies element by element (sizes are checked when lowering).
+  BOOST_CHECK_NO_THROW(checked("data {\n  vector[2] lo;\n}\nparameters {\n  vector<lower=lo>[2] x;\n}\n"));
+  CHECK_ONE_ERROR("data {\n  matrix[2, 2] lo;\n}\nparameters {\n  vector<lower=lo>[2] x;\n}\n", 5, 16,
+                  "lower bound of 'x' must be int or real, found matrix");
 }
 
 BOOST_AUTO_TEST_CASE(int_with_real_bound) {

@@ -1,0 +1,264 @@
+#include "runtime/inference/advi.hpp"
+
+#include "autodiff/reverse.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <numeric>
+#include <sstream>
+
+namespace latent {
+
+namespace {
+
+// A compiled objective (value and gradient with respect to phi) with its noise buffer.
+class Objective {
+ public:
+  Objective(const BoundModel& model, Family family, int64_t draws, bool iwae)
+      : model_(model), n_(model.num_unconstrained()), draws_(draws) {
+    num_phi_ = num_variational_parameters(family, n_);
+    function_ = model.compile_custom(
+        [&](const LoweredProgram& p) {
+          ir::Graph& g = *p.graph;
+          VariationalObjective o = iwae ? build_iwae(g, p.log_density(true), n_, family, draws)
+                                        : build_elbo(g, p.log_density(true), n_, family, draws);
+          std::vector<std::pair<ir::NodeP, int64_t>> outs{{o.value, 0}};
+          for (auto& part : ir::differentiate(g, o.value)) outs.push_back({part.adjoint, 1 + part.offset});
+          return outs;
+        },
+        1 + num_phi_);
+    noise_.resize(static_cast<size_t>(n_ * draws_));
+    out_.resize(static_cast<size_t>(1 + num_phi_));
+  }
+
+  // Draws fresh noise and evaluates; the gradient goes to grad (may be null).
+  double evaluate(const std::vector<double>& phi, std::mt19937_64& rng, double* grad) {
+    std::normal_distribution<double> normal;
+    for (double& e : noise_) e = normal(rng);
+    function_.call({phi.data(), model_.data_buffer().data(), noise_.data()}, out_.data());
+    if (grad) std::copy(out_.begin() + 1, out_.end(), grad);
+    return out_[0];
+  }
+
+  int64_t num_phi() const { return num_phi_; }
+
+ private:
+  const BoundModel& model_;
+  int64_t n_, draws_, num_phi_ = 0;
+  BoundModel::CustomFunction function_;
+  std::vector<double> noise_, out_;
+};
+
+bool all_finite(const std::vector<double>& v) {
+  return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
+}
+
+std::vector<double> initial_phi(Family family, const std::vector<double>& mean) {
+  int64_t n = static_cast<int64_t>(mean.size());
+  std::vector<double> phi(mean);
+  if (family == Family::MeanField) {
+    phi.resize(static_cast<size_t>(2 * n), 0.0);  // omega = 0: unit scales
+  } else {
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = j; i < n; ++i) phi.push_back(i == j ? 1.0 : 0.0);  // L = I
+  }
+  return phi;
+}
+
+// One optimiser state: Stan's adaptive step-size sequence, Adam or SGD with momentum.
+class Stepper {
+ public:
+  Stepper(const AdviOptions& o, size_t size, double eta) : o_(o), eta_(eta), m_(size, 0.0), v_(size, 0.0) {}
+
+  void step(std::vector<double>& phi, const std::vector<double>& grad) {
+    ++t_;
+    switch (o_.optimizer) {
+      case StochasticOptimizer::StanAdaptive: {
+        // Stan: s_k = 0.9 s_{k-1} + 0.1 g^2 (s_1 = g^2); phi += eta / sqrt(k) * g / (1 + sqrt(s_k))
+        double scaled = eta_ / std::sqrt(static_cast<double>(t_));
+        for (size_t i = 0; i < phi.size(); ++i) {
+          v_[i] = t_ == 1 ? grad[i] * grad[i] : 0.9 * v_[i] + 0.1 * grad[i] * grad[i];
+          phi[i] += scaled * grad[i] / (1.0 + std::sqrt(v_[i]));
+        }
+        break;
+      }
+      case StochasticOptimizer::Adam: {
+        const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        double c1 = 1 - std::pow(b1, t_), c2 = 1 - std::pow(b2, t_);
+        for (size_t i = 0; i < phi.size(); ++i) {
+          m_[i] = b1 * m_[i] + (1 - b1) * grad[i];
+          v_[i] = b2 * v_[i] + (1 - b2) * grad[i] * grad[i];
+          phi[i] += eta_ * (m_[i] / c1) / (std::sqrt(v_[i] / c2) + eps);
+        }
+        break;
+      }
+      case StochasticOptimizer::SgdMomentum:
+        for (size_t i = 0; i < phi.size(); ++i) {
+          m_[i] = o_.momentum * m_[i] + grad[i];
+          phi[i] += eta_ * m_[i];
+        }
+        break;
+    }
+  }
+
+ private:
+  const AdviOptions& o_;
+  double eta_;
+  long t_ = 0;
+  std::vector<double> m_, v_;
+};
+
+// Gradient with up to 10 redraws when a draw lands where the density is not finite (as Stan).
+bool finite_gradient(Objective& obj, const std::vector<double>& phi, std::mt19937_64& rng, std::vector<double>& grad) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    double v = obj.evaluate(phi, rng, grad.data());
+    if (std::isfinite(v) && all_finite(grad)) return true;
+  }
+  return false;
+}
+
+double median(std::deque<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+const char* family_name(Family family) { return family == Family::MeanField ? "meanfield" : "fullrank"; }
+
+GaussianApproximation::GaussianApproximation(Family family, std::vector<double> phi, int64_t n)
+    : family_(family), phi_(std::move(phi)), n_(n) {}
+
+std::vector<double> GaussianApproximation::mean() const {
+  return std::vector<double>(phi_.begin(), phi_.begin() + n_);
+}
+
+std::vector<double> GaussianApproximation::draw(std::mt19937_64& rng, double* log_q) const {
+  std::normal_distribution<double> normal;
+  std::vector<double> eps(static_cast<size_t>(n_)), z = mean();
+  for (double& e : eps) e = normal(rng);
+  double log_det = 0, quad = 0;
+  for (double e : eps) quad += e * e;
+  if (family_ == Family::MeanField) {
+    for (int64_t i = 0; i < n_; ++i) {
+      z[i] += std::exp(phi_[n_ + i]) * eps[i];
+      log_det += phi_[n_ + i];
+    }
+  } else {
+    size_t k = static_cast<size_t>(n_);
+    for (int64_t j = 0; j < n_; ++j)
+      for (int64_t i = j; i < n_; ++i, ++k) {
+        z[i] += phi_[k] * eps[j];
+        if (i == j) log_det += std::log(std::fabs(phi_[k]));
+      }
+  }
+  if (log_q) *log_q = -0.5 * quad - log_det;
+  return z;
+}
+
+AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
+  int64_t n = model.num_unconstrained();
+  if (n == 0) throw UserError("the model has no parameters: there is nothing to approximate");
+  std::mt19937_64 rng(o.seed);
+  std::vector<double> mean = o.initial_mean;
+  if (mean.empty()) mean = model.random_point(rng);
+  Objective grad_objective(model, o.family, o.grad_samples, false);
+  Objective elbo_objective(model, o.family, o.elbo_samples, false);
+  const std::vector<double> phi0 = initial_phi(o.family, mean);
+  std::vector<double> grad(phi0.size());
+
+  auto elbo_at = [&](const std::vector<double>& phi) { return elbo_objective.evaluate(phi, rng, nullptr); };
+
+  // Step-size adaptation, as Stan's adapt_eta: try each eta from the same start.
+  double eta = o.eta;
+  if (o.adapt && o.optimizer == StochasticOptimizer::StanAdaptive) {
+    double elbo_init = elbo_at(phi0);
+    if (!std::isfinite(elbo_init))
+      throw UserError("ADVI: the ELBO is not finite at the initial approximation (the model's log density is "
+                      "not finite around the initial point)");
+    double best = -INFINITY, best_eta = 0;
+    for (double candidate : {100.0, 10.0, 1.0, 0.1, 0.01}) {
+      std::vector<double> phi = phi0;
+      Stepper stepper(o, phi.size(), candidate);
+      bool ok = true;
+      for (int it = 0; it < o.adapt_iterations && ok; ++it) {
+        ok = finite_gradient(grad_objective, phi, rng, grad);
+        if (ok) stepper.step(phi, grad);
+        ok = ok && all_finite(phi);
+      }
+      double e = ok ? elbo_at(phi) : -INFINITY;
+      if (!std::isfinite(e)) continue;
+      if (e < best && best > elbo_init) break;  // getting worse again: the previous eta was best
+      if (e > best) {
+        best = e;
+        best_eta = candidate;
+      }
+    }
+    if (best_eta == 0)
+      throw UserError("ADVI: every step size tried (100, 10, 1, 0.1, 0.01) diverged; the model may be "
+                      "badly scaled or its posterior improper");
+    eta = best_eta;
+  }
+
+  AdviResult r;
+  r.family = o.family;
+  r.eta = eta;
+  std::vector<double> phi = phi0;
+  Stepper stepper(o, phi.size(), eta);
+  std::deque<double> changes;
+  size_t window = static_cast<size_t>(std::max(0.1 * o.max_iterations / o.eval_elbo, 2.0));
+  double previous = NAN;
+  for (int it = 1; it <= o.max_iterations; ++it) {
+    if (!finite_gradient(grad_objective, phi, rng, grad)) {
+      std::ostringstream s;
+      s << "ADVI diverged at iteration " << it << ": the ELBO gradient is not finite (10 draws in a row)";
+      throw UserError(s.str());
+    }
+    stepper.step(phi, grad);
+    if (!all_finite(phi)) throw UserError("ADVI diverged at iteration " + std::to_string(it) + ": parameters became non-finite");
+    r.iterations = it;
+    if (it % o.eval_elbo != 0) continue;
+    double elbo = elbo_at(phi);
+    if (!std::isfinite(elbo)) throw UserError("ADVI diverged at iteration " + std::to_string(it) + ": the ELBO is not finite");
+    r.elbo = elbo;
+    double change = std::isnan(previous) ? NAN : std::fabs((elbo - previous) / elbo);
+    previous = elbo;
+    if (o.progress) o.progress(it, elbo, change);
+    if (std::isnan(change)) continue;
+    changes.push_back(change);
+    if (changes.size() > window) changes.pop_front();
+    double mean_change = std::accumulate(changes.begin(), changes.end(), 0.0) / static_cast<double>(changes.size());
+    if (mean_change < o.tol_rel_obj) {
+      r.converged = true;
+      r.message = "mean relative ELBO change below tol_rel_obj";
+      break;
+    }
+    if (median(changes) < o.tol_rel_obj) {
+      r.converged = true;
+      r.message = "median relative ELBO change below tol_rel_obj";
+      break;
+    }
+  }
+  if (!r.converged) r.message = "maximum number of iterations reached without convergence";
+  if (std::isnan(previous)) r.elbo = elbo_at(phi);
+  r.phi = phi;
+  return r;
+}
+
+double estimate_elbo(const BoundModel& model, Family family, const std::vector<double>& phi, int draws,
+                     uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Objective o(model, family, draws, false);
+  return o.evaluate(phi, rng, nullptr);
+}
+
+double estimate_iwae(const BoundModel& model, Family family, const std::vector<double>& phi, int k, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  if (model.num_unconstrained() == 0) return model.log_density(nullptr, nullptr, true);
+  Objective o(model, family, k, true);
+  return o.evaluate(phi, rng, nullptr);
+}
+
+}  // namespace latent

@@ -1,0 +1,76 @@
+// Automatic differentiation variational inference (ADVI): a Gaussian in the
+// unconstrained space, mean-field or full-rank, fitted by stochastic gradient
+// ascent on the compiled, symbolically differentiated ELBO (compiler/transforms/
+// variational.hpp). Follows Stan's algorithm: step-size adaptation over
+// eta in {100, 10, 1, 0.1, 0.01}, Stan's adaptive step-size sequence, and
+// convergence by the mean or median relative ELBO change (tol_rel_obj).
+#pragma once
+
+#include "runtime/model/bound_model.hpp"
+#include "transforms/variational.hpp"
+
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace latent {
+
+enum class StochasticOptimizer { StanAdaptive, Adam, SgdMomentum };
+
+struct AdviOptions {
+  Family family = Family::MeanField;
+  int grad_samples = 1;       // draws per gradient step (Stan: grad_samples)
+  int elbo_samples = 100;     // draws per ELBO estimate for convergence (Stan: elbo_samples)
+  int eval_elbo = 100;        // iterations between ELBO estimates
+  int max_iterations = 10000;
+  double tol_rel_obj = 0.01;
+  StochasticOptimizer optimizer = StochasticOptimizer::StanAdaptive;
+  double eta = 1.0;           // step size (StanAdaptive) or learning rate (Adam, SGD)
+  bool adapt = true;          // choose eta as Stan does (StanAdaptive only)
+  int adapt_iterations = 50;
+  double momentum = 0.9;      // SGD
+  uint64_t seed = 0;
+  std::vector<double> initial_mean;  // unconstrained; empty: uniform(-2, 2) like Stan
+  std::function<void(int iteration, double elbo, double relative_change)> progress;
+};
+
+struct AdviResult {
+  Family family = Family::MeanField;
+  std::vector<double> phi;  // variational parameters (layout in variational.hpp)
+  double elbo = 0;          // last ELBO estimate
+  int iterations = 0;
+  bool converged = false;
+  double eta = 0;
+  std::string message;
+};
+
+// A fitted Gaussian approximation: draws in the unconstrained space.
+class GaussianApproximation {
+ public:
+  GaussianApproximation(Family family, std::vector<double> phi, int64_t n);
+  std::vector<double> mean() const;
+  // z = mu + scale(eps) for eps ~ N(0, I); also returns log q(z) up to -n/2 log(2 pi).
+  std::vector<double> draw(std::mt19937_64& rng, double* log_q = nullptr) const;
+  Family family() const { return family_; }
+  const std::vector<double>& phi() const { return phi_; }
+
+ private:
+  Family family_;
+  std::vector<double> phi_;
+  int64_t n_;
+};
+
+// Fits the approximation. Throws UserError when every step size diverges or the
+// ELBO stays non-finite.
+AdviResult fit_advi(const BoundModel& model, const AdviOptions& options);
+
+// Monte Carlo estimate of the ELBO (draws) or of the importance-weighted bound
+// IWAE_K (k) at given variational parameters, with the compiled objectives.
+double estimate_elbo(const BoundModel& model, Family family, const std::vector<double>& phi, int draws,
+                     uint64_t seed);
+double estimate_iwae(const BoundModel& model, Family family, const std::vector<double>& phi, int k, uint64_t seed);
+
+const char* family_name(Family family);  // "meanfield", "fullrank"
+
+}  // namespace latent
