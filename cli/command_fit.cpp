@@ -2,6 +2,7 @@
 // L-BFGS, written as CmdStan-style CSV or as JSON.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/fit_options.hpp"
 #include "runtime/optim/lbfgs.hpp"
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/csv.hpp"
@@ -18,19 +19,6 @@ namespace latent::cli {
 
 namespace {
 
-struct FitOptions {
-  std::string model, data, init, output, method = "map";
-  uint64_t seed = 0;
-  int iterations = 2000;
-  // Tighter than CmdStan's tol_rel_grad = 1e7: gradients are cheap here, and modes of
-  // badly scaled problems (kidiq) are otherwise off in the fourth digit.
-  double tol_rel_grad = 1e4, tol_rel_obj = 1e4;
-  bool jacobian = false, quiet = false;
-};
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Finds a starting point with a finite log density and gradient, like Stan:
 // the user's init, or up to 100 random points.
@@ -58,6 +46,8 @@ std::vector<double> initial_point(const BoundModel& m, const FitOptions& o, std:
   throw UserError("no random initial point out of 100 has a finite log density; at the first one:\n" + first_reason);
 }
 
+}  // namespace
+
 // A variable's values in CmdStan's column order (first index fastest) to nested
 // JSON arrays (the CmdStan JSON layout), so that a fit reads back as an init file.
 nlohmann::json nested(const std::vector<double>& v, size_t at, const std::vector<int64_t>& dims) {
@@ -72,26 +62,50 @@ nlohmann::json nested(const std::vector<double>& v, size_t at, const std::vector
   return build(0, 0, 1);
 }
 
-}  // namespace
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<FitOptions>();
-  auto* sub = app.add_subcommand("fit", "Fit a model: --method map (L-BFGS posterior mode)");
+  auto a = std::make_shared<AdviCliOptions>();
+  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, or ADVI (mean-field or full-rank)");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
-  sub->add_option("--method", o->method, "map (advi, fullrank and svi come with variational inference)")
-      ->check(CLI::IsMember({"map", "advi", "fullrank", "svi"}));
+  sub->add_option("--method", o->method, "map | advi (mean-field ADVI) | fullrank (full-rank ADVI)")
+      ->check(CLI::IsMember({"map", "advi", "fullrank"}))
+      ->capture_default_str();
   sub->add_option("--init", o->init, "Initial values: constrained parameters by name (JSON)");
-  sub->add_option("--output,-o", o->output, "Output file: .csv (CmdStan style) or .json; default: CSV on stdout");
-  sub->add_option("--seed", o->seed, "Seed for the random initial point");
-  sub->add_option("--iter", o->iterations, "Maximum number of iterations")->check(CLI::PositiveNumber);
-  sub->add_option("--tol-rel-grad", o->tol_rel_grad, "Relative gradient tolerance, in units of machine epsilon (CmdStan's tol_rel_grad)")->capture_default_str();
-  sub->add_option("--tol-rel-obj", o->tol_rel_obj, "Relative objective tolerance, in units of machine epsilon (CmdStan's tol_rel_obj)")->capture_default_str();
-  sub->add_flag("--jacobian", o->jacobian, "Include the log-Jacobian (mode in the unconstrained space), as CmdStan's jacobian=1");
+  sub->add_option("--output,-o", o->outputs,
+                  "Output file(s): .csv (CmdStan style: the estimate, or ADVI draws) and/or .json "
+                  "(the estimate, or the variational parameters); default: CSV on stdout");
+  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws)");
+  auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map: 2000, advi: 10000)")
+                   ->check(CLI::PositiveNumber);
+  sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map: relative gradient tolerance, in units of machine epsilon")
+      ->capture_default_str();
+  auto* tol_obj = sub->add_option("--tol-rel-obj", o->tol_rel_obj,
+                                  "Relative objective tolerance (map: in units of machine epsilon, default 1e4; "
+                                  "advi: relative ELBO change, default 0.01)");
+  sub->add_flag("--jacobian", o->jacobian, "map: include the log-Jacobian (mode in the unconstrained space), as CmdStan's jacobian=1");
+  sub->add_option("--draws", a->draws, "advi: approximate posterior draws to output")->capture_default_str();
+  sub->add_option("--grad-samples", a->grad_samples, "advi: draws per gradient step")->capture_default_str();
+  sub->add_option("--elbo-samples", a->elbo_samples, "advi: draws per ELBO estimate")->capture_default_str();
+  sub->add_option("--eval-elbo", a->eval_elbo, "advi: iterations between ELBO estimates")->capture_default_str();
+  sub->add_option("--optimizer", a->optimizer, "advi: stan (Stan's adaptive step sizes) | adam | sgd")
+      ->check(CLI::IsMember({"stan", "adam", "sgd"}))
+      ->capture_default_str();
+  auto* lr = sub->add_option("--lr", a->eta, "advi: step size (stan: eta, chosen by adaptation unless given) or learning rate");
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o] {
-    if (o->method != "map")
-      throw UserError("--method " + o->method + " is not available yet in this build; use --method map");
+  return [o, a, iter, tol_obj, lr] {
+    if (o->method != "map") {
+      if (!*iter) o->iterations = a->iterations;
+      a->iterations = o->iterations;
+      if (*tol_obj) a->tol_rel_obj = o->tol_rel_obj;
+      a->adapt = !*lr;
+      if (!*lr && a->optimizer != "stan") a->eta = a->optimizer == "adam" ? 0.01 : 0.001;
+      return run_advi(*o, *a);
+    }
     LoadedModel lm = load_model(o->model, o->data, o->jacobian);
     const BoundModel& m = *lm.model;
     if (m.num_unconstrained() == 0) throw UserError(o->model + ": the model has no parameters to fit");
@@ -115,8 +129,8 @@ Command add_fit_command(CLI::App& app) {
     std::vector<double> values = m.constrained_outputs(r.x.data(), &ctx);
     if (ctx.failed) std::cerr << "latent: warning: generated quantities failed: " << ctx.failure_text() << "\n";
     std::vector<std::string> names = m.output_names();
-    std::ostringstream text;
-    if (ends_with(o->output, ".json")) {
+    std::ostringstream json, csv;
+    {
       nlohmann::json j;
       j["method"] = "map";
       j["lp__"] = r.value;
@@ -134,19 +148,18 @@ Command add_fit_command(CLI::App& app) {
       for (size_t k = 0; k < names.size(); ++k) all[names[k]] = values[k];
       j["columns"] = all;
       j["unconstrained"] = r.x;
-      text << j.dump(2) << "\n";
-    } else {
-      text << "# latent optimize (L-BFGS), " << (o->jacobian ? "jacobian=1" : "jacobian=0") << "\n";
-      text << "# model = " << o->model << "\n# data = " << o->data << "\n# seed = " << o->seed << "\n";
-      text << "# status = " << to_string(r.status) << ", iterations = " << r.iterations << "\n";
-      text << "lp__";
-      for (auto& n : names) text << "," << n;
-      text << "\n" << format_double(r.value);
-      for (double v : values) text << "," << format_double(v);
-      text << "\n";
+      json << j.dump(2) << "\n";
     }
-    if (o->output.empty()) std::cout << text.str();
-    else write_file_atomically(o->output, text.str());
+    csv << "# latent optimize (L-BFGS), " << (o->jacobian ? "jacobian=1" : "jacobian=0") << "\n";
+    csv << "# model = " << o->model << "\n# data = " << o->data << "\n# seed = " << o->seed << "\n";
+    csv << "# status = " << to_string(r.status) << ", iterations = " << r.iterations << "\n";
+    csv << "lp__";
+    for (auto& n : names) csv << "," << n;
+    csv << "\n" << format_double(r.value);
+    for (double v : values) csv << "," << format_double(v);
+    csv << "\n";
+    if (o->outputs.empty()) std::cout << csv.str();
+    for (const std::string& path : o->outputs) write_file_atomically(path, ends_with(path, ".json") ? json.str() : csv.str());
     return 0;
   };
 }

@@ -7,48 +7,11 @@
 #include <deque>
 #include <numeric>
 #include <sstream>
+#include <stdexcept>
 
 namespace latent {
 
 namespace {
-
-// A compiled objective (value and gradient with respect to phi) with its noise buffer.
-class Objective {
- public:
-  Objective(const BoundModel& model, Family family, int64_t draws, bool iwae)
-      : model_(model), n_(model.num_unconstrained()), draws_(draws) {
-    num_phi_ = num_variational_parameters(family, n_);
-    function_ = model.compile_custom(
-        [&](const LoweredProgram& p) {
-          ir::Graph& g = *p.graph;
-          VariationalObjective o = iwae ? build_iwae(g, p.log_density(true), n_, family, draws)
-                                        : build_elbo(g, p.log_density(true), n_, family, draws);
-          std::vector<std::pair<ir::NodeP, int64_t>> outs{{o.value, 0}};
-          for (auto& part : ir::differentiate(g, o.value)) outs.push_back({part.adjoint, 1 + part.offset});
-          return outs;
-        },
-        1 + num_phi_);
-    noise_.resize(static_cast<size_t>(n_ * draws_));
-    out_.resize(static_cast<size_t>(1 + num_phi_));
-  }
-
-  // Draws fresh noise and evaluates; the gradient goes to grad (may be null).
-  double evaluate(const std::vector<double>& phi, std::mt19937_64& rng, double* grad) {
-    std::normal_distribution<double> normal;
-    for (double& e : noise_) e = normal(rng);
-    function_.call({phi.data(), model_.data_buffer().data(), noise_.data()}, out_.data());
-    if (grad) std::copy(out_.begin() + 1, out_.end(), grad);
-    return out_[0];
-  }
-
-  int64_t num_phi() const { return num_phi_; }
-
- private:
-  const BoundModel& model_;
-  int64_t n_, draws_, num_phi_ = 0;
-  BoundModel::CustomFunction function_;
-  std::vector<double> noise_, out_;
-};
 
 bool all_finite(const std::vector<double>& v) {
   return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
@@ -110,7 +73,7 @@ class Stepper {
 };
 
 // Gradient with up to 10 redraws when a draw lands where the density is not finite (as Stan).
-bool finite_gradient(Objective& obj, const std::vector<double>& phi, std::mt19937_64& rng, std::vector<double>& grad) {
+bool finite_gradient(CompiledObjective& obj, const std::vector<double>& phi, std::mt19937_64& rng, std::vector<double>& grad) {
   for (int attempt = 0; attempt < 10; ++attempt) {
     double v = obj.evaluate(phi, rng, grad.data());
     if (std::isfinite(v) && all_finite(grad)) return true;
@@ -125,6 +88,37 @@ double median(std::deque<double> v) {
 }
 
 }  // namespace
+
+CompiledObjective::CompiledObjective(const BoundModel& model, Family family, int64_t draws, bool iwae)
+    : model_(model), n_(model.num_unconstrained()), draws_(draws) {
+  num_phi_ = num_variational_parameters(family, n_);
+  function_ = model.compile_custom(
+      [&](const LoweredProgram& p) {
+        ir::Graph& g = *p.graph;
+        VariationalObjective o = iwae ? build_iwae(g, p.log_density(true), n_, family, draws)
+                                      : build_elbo(g, p.log_density(true), n_, family, draws);
+        std::vector<std::pair<ir::NodeP, int64_t>> outs{{o.value, 0}};
+        for (auto& part : ir::differentiate(g, o.value)) outs.push_back({part.adjoint, 1 + part.offset});
+        return outs;
+      },
+      1 + num_phi_);
+  noise_.resize(static_cast<size_t>(n_ * draws_));
+  out_.resize(static_cast<size_t>(1 + num_phi_));
+}
+
+double CompiledObjective::evaluate(const std::vector<double>& phi, std::mt19937_64& rng, double* grad) {
+  std::normal_distribution<double> normal;
+  for (double& e : noise_) e = normal(rng);
+  return evaluate_at(phi, noise_, grad);
+}
+
+double CompiledObjective::evaluate_at(const std::vector<double>& phi, const std::vector<double>& noise, double* grad) {
+  if (noise.size() != noise_.size() || phi.size() != static_cast<size_t>(num_phi_))
+    throw std::invalid_argument("CompiledObjective: wrong size of phi or noise");
+  function_.call({phi.data(), model_.data_buffer().data(), noise.data()}, out_.data());
+  if (grad) std::copy(out_.begin() + 1, out_.end(), grad);
+  return out_[0];
+}
 
 const char* family_name(Family family) { return family == Family::MeanField ? "meanfield" : "fullrank"; }
 
@@ -164,8 +158,8 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
   std::mt19937_64 rng(o.seed);
   std::vector<double> mean = o.initial_mean;
   if (mean.empty()) mean = model.random_point(rng);
-  Objective grad_objective(model, o.family, o.grad_samples, false);
-  Objective elbo_objective(model, o.family, o.elbo_samples, false);
+  CompiledObjective grad_objective(model, o.family, o.grad_samples, false);
+  CompiledObjective elbo_objective(model, o.family, o.elbo_samples, false);
   const std::vector<double> phi0 = initial_phi(o.family, mean);
   std::vector<double> grad(phi0.size());
 
@@ -250,14 +244,14 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
 double estimate_elbo(const BoundModel& model, Family family, const std::vector<double>& phi, int draws,
                      uint64_t seed) {
   std::mt19937_64 rng(seed);
-  Objective o(model, family, draws, false);
+  CompiledObjective o(model, family, draws, false);
   return o.evaluate(phi, rng, nullptr);
 }
 
 double estimate_iwae(const BoundModel& model, Family family, const std::vector<double>& phi, int k, uint64_t seed) {
   std::mt19937_64 rng(seed);
   if (model.num_unconstrained() == 0) return model.log_density(nullptr, nullptr, true);
-  Objective o(model, family, k, true);
+  CompiledObjective o(model, family, k, true);
   return o.evaluate(phi, rng, nullptr);
 }
 

@@ -61,6 +61,25 @@ class GaussianApproximation {
   int64_t n_;
 };
 
+// A compiled variational objective: value and gradient with respect to phi of
+// the ELBO (over `draws` draws) or of IWAE_K (k = draws), with noise eps of dims
+// {n, draws} (column-major: draw d is eps[d * n .. d * n + n)).
+class CompiledObjective {
+ public:
+  CompiledObjective(const BoundModel& model, Family family, int64_t draws, bool iwae);
+  // Draws fresh noise from rng.
+  double evaluate(const std::vector<double>& phi, std::mt19937_64& rng, double* grad);
+  // At given noise (a deterministic function of phi: for gradient checks).
+  double evaluate_at(const std::vector<double>& phi, const std::vector<double>& noise, double* grad);
+  int64_t num_phi() const { return num_phi_; }
+
+ private:
+  const BoundModel& model_;
+  int64_t n_, draws_, num_phi_ = 0;
+  BoundModel::CustomFunction function_;
+  std::vector<double> noise_, out_;
+};
+
 // Fits the approximation. Throws UserError when every step size diverges or the
 // ELBO stays non-finite.
 AdviResult fit_advi(const BoundModel& model, const AdviOptions& options);

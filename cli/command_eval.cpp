@@ -1,0 +1,86 @@
+// latent eval MODEL --data D --fit FIT.json --iwae K: estimates of log p(data)
+// from a variational fit: the importance-weighted bound IWAE_K (which tends to
+// log p(data) as K grows) and the ELBO, both compiled and evaluated with K draws.
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "runtime/inference/advi.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+namespace latent::cli {
+
+namespace {
+
+struct EvalOptions {
+  std::string model, data, fit;
+  int iwae = 100;
+  uint64_t seed = 0;
+};
+
+// The variational parameters written by `latent fit --method advi|fullrank -o fit.json`.
+std::vector<double> read_variational_fit(const std::string& path, int64_t n, Family* family) {
+  std::ifstream in(path);
+  if (!in) throw UserError("cannot read fit file '" + path + "'");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw UserError(path + ": not a JSON fit file: " + e.what());
+  }
+  if (!j.is_object() || j.value("method", "") != "advi")
+    throw UserError(path + ": not a variational fit (write one with latent fit --method advi|fullrank -o fit.json)");
+  std::string f = j.value("family", "");
+  *family = f == "fullrank" ? Family::FullRank : Family::MeanField;
+  try {
+    std::vector<double> phi = j.at("mu").get<std::vector<double>>();
+    std::vector<double> rest = j.at(*family == Family::FullRank ? "L" : "omega").get<std::vector<double>>();
+    phi.insert(phi.end(), rest.begin(), rest.end());
+    if (static_cast<int64_t>(phi.size()) != num_variational_parameters(*family, n) ||
+        static_cast<int64_t>(j.at("mu").size()) != n)
+      throw UserError(path + ": the fit has " + std::to_string(j.at("mu").size()) +
+                      " unconstrained parameters, the model " + std::to_string(n));
+    return phi;
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(path + ": malformed variational parameters: " + e.what());
+  }
+}
+
+}  // namespace
+
+Command add_eval_command(CLI::App& app) {
+  auto o = std::make_shared<EvalOptions>();
+  auto* sub = app.add_subcommand("eval", "Estimate log p(data) from a variational fit (IWAE bound and ELBO)");
+  sub->add_option("model", o->model, "Model file")->required();
+  sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
+  sub->add_option("--fit", o->fit, "Variational fit (JSON from latent fit --method advi|fullrank -o fit.json)");
+  sub->add_option("--iwae", o->iwae, "Number of importance samples K")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--seed", o->seed, "Random seed");
+  return [o] {
+    LoadedModel lm = load_model(o->model, o->data, true);
+    const BoundModel& m = *lm.model;
+    nlohmann::json out;
+    out["k"] = o->iwae;
+    if (m.num_unconstrained() == 0) {
+      // Nothing to integrate out: the bound is the exact log-likelihood.
+      double lp = m.log_density(nullptr, nullptr, true);
+      out["iwae"] = lp;
+      out["elbo"] = lp;
+      out["exact"] = true;
+    } else {
+      if (o->fit.empty()) throw UserError("--fit is required: the model has parameters to integrate out");
+      Family family;
+      std::vector<double> phi = read_variational_fit(o->fit, m.num_unconstrained(), &family);
+      out["iwae"] = estimate_iwae(m, family, phi, o->iwae, o->seed);
+      out["elbo"] = estimate_elbo(m, family, phi, o->iwae, o->seed);
+      out["exact"] = false;
+    }
+    std::cout << out.dump() << "\n";
+    return 0;
+  };
+}
+
+}  // namespace latent::cli

@@ -1,0 +1,104 @@
+// latent fit --method advi | fullrank: ADVI, with approximate posterior draws as
+// CmdStan-style CSV and the variational parameters as JSON.
+#include "cli/common.hpp"
+#include "cli/fit_options.hpp"
+#include "runtime/inference/advi.hpp"
+#include "runtime/output/atomic_file.hpp"
+#include "runtime/output/csv.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+namespace latent::cli {
+
+int run_advi(const FitOptions& o, const AdviCliOptions& a) {
+  LoadedModel lm = load_model(o.model, o.data, true);
+  const BoundModel& m = *lm.model;
+  if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to fit");
+  AdviOptions options;
+  options.family = o.method == "fullrank" ? Family::FullRank : Family::MeanField;
+  options.grad_samples = a.grad_samples;
+  options.elbo_samples = a.elbo_samples;
+  options.eval_elbo = a.eval_elbo;
+  options.max_iterations = a.iterations;
+  options.tol_rel_obj = a.tol_rel_obj;
+  options.optimizer = a.optimizer == "adam" ? StochasticOptimizer::Adam
+                      : a.optimizer == "sgd" ? StochasticOptimizer::SgdMomentum
+                                              : StochasticOptimizer::StanAdaptive;
+  options.eta = a.eta;
+  options.adapt = a.adapt;
+  options.seed = o.seed;
+  if (!o.init.empty()) {
+    std::mt19937_64 rng(o.seed);
+    options.initial_mean = m.unconstrain(DataSet::from_json_file(o.init), rng);
+  }
+  bool terminal = isatty(STDERR_FILENO);
+  if (!o.quiet)
+    options.progress = [terminal](int it, double elbo, double change) {
+      std::ostringstream line;
+      line << "iteration " << it << "  ELBO " << elbo;
+      if (!std::isnan(change)) line << "  relative change " << change;
+      std::cerr << (terminal ? "\r\033[K" : "") << line.str() << (terminal ? "" : "\n") << std::flush;
+    };
+  AdviResult r = fit_advi(m, options);
+  if (!o.quiet) std::cerr << (terminal ? "\n" : "") << "latent: ADVI " << r.message << " after " << r.iterations
+                          << " iterations (eta " << r.eta << ", ELBO " << r.elbo << ")\n";
+
+  // Draws: CmdStan's layout (lp__ = 0, log_p__, log_g__), the mean first.
+  int64_t n = m.num_unconstrained();
+  GaussianApproximation q(r.family, r.phi, n);
+  std::mt19937_64 rng(o.seed + 1);
+  std::vector<std::string> names = m.output_names();
+  std::ostringstream csv;
+  csv << "# latent variational (ADVI " << family_name(r.family) << ")\n# model = " << o.model << "\n# data = "
+      << o.data << "\n# seed = " << o.seed << "\n# eta = " << r.eta << ", iterations = " << r.iterations
+      << ", ELBO = " << r.elbo << (r.converged ? "" : " (not converged)") << "\n"
+      << "# the first row is the mean of the approximation\n";
+  csv << "lp__,log_p__,log_g__";
+  for (auto& name : names) csv << "," << name;
+  csv << "\n";
+  auto row = [&](const std::vector<double>& z, double log_p, double log_g) {
+    csv << "0," << format_double(log_p) << "," << format_double(log_g);
+    for (double v : m.constrained_outputs(z.data())) csv << "," << format_double(v);
+    csv << "\n";
+  };
+  std::vector<double> mean = q.mean();
+  row(mean, 0, 0);
+  for (int d = 0; d < a.draws; ++d) {
+    double log_g = 0;
+    std::vector<double> z = q.draw(rng, &log_g);
+    row(z, m.log_density(z.data(), nullptr, true), log_g);
+  }
+
+  nlohmann::json j;
+  j["method"] = "advi";
+  j["family"] = family_name(r.family);
+  j["elbo"] = r.elbo;
+  j["iterations"] = r.iterations;
+  j["converged"] = r.converged;
+  j["eta"] = r.eta;
+  j["mu"] = mean;
+  if (r.family == Family::MeanField) {
+    j["omega"] = std::vector<double>(r.phi.begin() + n, r.phi.end());
+  } else {
+    j["L"] = std::vector<double>(r.phi.begin() + n, r.phi.end());
+  }
+  std::vector<double> at_mean = m.constrained_outputs(mean.data());
+  size_t at = 0;
+  nlohmann::json vars = nlohmann::json::object();
+  for (const ParameterInfo& p : m.parameters()) {
+    vars[p.name] = nested(at_mean, at, p.stan_dims);
+    at += static_cast<size_t>(p.size());
+  }
+  j["parameters"] = vars;  // constrained values at the mean of the approximation
+  std::string json = j.dump(2) + "\n";
+
+  if (o.outputs.empty()) std::cout << csv.str();
+  for (const std::string& path : o.outputs) write_file_atomically(path, ends_with(path, ".json") ? json : csv.str());
+  return 0;
+}
+
+}  // namespace latent::cli

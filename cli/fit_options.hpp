@@ -1,0 +1,40 @@
+// Options of `latent fit`, shared by its methods (cli/command_fit.cpp: MAP;
+// cli/fit_advi.cpp: ADVI).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace latent::cli {
+
+struct FitOptions {
+  std::string model, data, init, method = "map";
+  std::vector<std::string> outputs;  // .csv and/or .json; none: CSV on stdout
+  uint64_t seed = 0;
+  int iterations = 2000;
+  // Tighter than CmdStan's tol_rel_grad = 1e7: gradients are cheap here, and modes of
+  // badly scaled problems (kidiq) are otherwise off in the fourth digit.
+  double tol_rel_grad = 1e4, tol_rel_obj = 1e4;
+  bool jacobian = false, quiet = false;
+};
+
+
+// ADVI (--method advi | fullrank)
+struct AdviCliOptions {
+  int draws = 1000, grad_samples = 1, elbo_samples = 100, eval_elbo = 100, iterations = 10000;
+  double tol_rel_obj = 0.01, eta = 1.0;
+  bool adapt = true;
+  std::string optimizer = "stan";
+};
+
+int run_advi(const FitOptions& fit, const AdviCliOptions& advi);
+
+bool ends_with(const std::string& s, const std::string& suffix);
+
+// A variable's values (CmdStan column order, from `at`) as nested JSON arrays.
+nlohmann::json nested(const std::vector<double>& values, size_t at, const std::vector<int64_t>& dims);
+
+}  // namespace latent::cli
