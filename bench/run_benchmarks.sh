@@ -3,7 +3,8 @@
 #  1. compile latency: model source text to a callable JIT gradient, per example
 #     (inside the process, as reported by `latent grad --time`), and the whole
 #     process wall time of `latent grad`;
-#  2. time per value-and-gradient call for logistic regression, N = 10000,
+#  2. wall time of a whole ADVI fit (Stan's algorithm and defaults) per example;
+#  3. time per value-and-gradient call for logistic regression, N = 10000,
 #     D = 100, against a hand-written analytic C++ gradient (-O3 -march=native)
 #     on the same data and point.
 # Usage: bench/run_benchmarks.sh [BUILD_DIR]   (default: build)
@@ -29,6 +30,23 @@ for m in ["eight_schools", "logistic", "kidiq", "linear_regression", "mixture", 
     wall = time.perf_counter() - start
     print(f"{m:20s} {json.loads(out)['compile_seconds']:12.4f} {wall:12.3f}")
 PY
+echo
+echo "== ADVI (mean-field, Stan's defaults): wall time of the whole fit, compilation included"
+python3 - "$latent" "$root" "$work" <<'PY'
+import json, subprocess, sys, time
+latent, root, work = sys.argv[1:4]
+print(f"{'model':20s} {'wall [s]':>9s} {'iterations':>11s} {'converged':>10s} {'ELBO':>12s}")
+for m in ["eight_schools", "logistic", "kidiq", "linear_regression", "mixture", "ark", "garch"]:
+    d = f"{root}/examples/{m}"
+    out = f"{work}/{m}_advi.json"
+    start = time.perf_counter()
+    subprocess.run([latent, "fit", f"{d}/model.lat", "--data", f"{d}/data.json", "--method", "advi", "--seed", "1",
+                    "-q", "-o", out], check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    fit = json.load(open(out))
+    print(f"{m:20s} {wall:9.2f} {fit['iterations']:11d} {str(fit['converged']):>10s} {fit['elbo']:12.2f}")
+PY
+
 echo
 echo "== logistic regression, N = 10000, D = 100: one value-and-gradient call"
 python3 "$root/bench/make_logistic_data.py" 10000 100 "$work/data.json"
