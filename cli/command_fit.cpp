@@ -95,6 +95,10 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--optimizer", a->optimizer, "advi: stan (Stan's adaptive step sizes) | adam | sgd")
       ->check(CLI::IsMember({"stan", "adam", "sgd"}))
       ->capture_default_str();
+  sub->add_option("--objective", a->objective, "advi: elbo | iwae (the importance-weighted bound with --k samples)")
+      ->check(CLI::IsMember({"elbo", "iwae"}))
+      ->capture_default_str();
+  sub->add_option("--k", a->k, "advi --objective iwae: importance samples per step")->check(CLI::PositiveNumber);
   auto* lr = sub->add_option("--lr", a->eta, "advi: step size (stan: eta, chosen by adaptation unless given) or learning rate");
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
   return [o, a, iter, tol_obj, lr] {

@@ -21,6 +21,10 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   AdviOptions options;
   options.family = o.method == "fullrank" ? Family::FullRank : Family::MeanField;
   options.grad_samples = a.grad_samples;
+  if (a.objective == "iwae") {
+    options.iwae_objective = true;
+    options.grad_samples = a.k > 0 ? a.k : 10;
+  }
   options.elbo_samples = a.elbo_samples;
   options.eval_elbo = a.eval_elbo;
   options.max_iterations = a.iterations;
@@ -80,6 +84,7 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   j["iterations"] = r.iterations;
   j["converged"] = r.converged;
   j["eta"] = r.eta;
+  j["objective"] = options.iwae_objective ? "iwae" : "elbo";
   j["mu"] = mean;
   if (r.family == Family::MeanField) {
     j["omega"] = std::vector<double>(r.phi.begin() + n, r.phi.end());

@@ -27,7 +27,8 @@ struct AdviCliOptions {
   int draws = 1000, grad_samples = 1, elbo_samples = 100, eval_elbo = 100, iterations = 10000;
   double tol_rel_obj = 0.01, eta = 1.0;
   bool adapt = true;
-  std::string optimizer = "stan";
+  std::string optimizer = "stan", objective = "elbo";
+  int k = 0;  // importance samples for --objective iwae
 };
 
 int run_advi(const FitOptions& fit, const AdviCliOptions& advi);

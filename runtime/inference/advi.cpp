@@ -158,8 +158,10 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
   std::mt19937_64 rng(o.seed);
   std::vector<double> mean = o.initial_mean;
   if (mean.empty()) mean = model.random_point(rng);
-  CompiledObjective grad_objective(model, o.family, o.grad_samples, false);
-  CompiledObjective elbo_objective(model, o.family, o.elbo_samples, false);
+  CompiledObjective grad_objective(model, o.family, o.grad_samples, o.iwae_objective);
+  // Convergence is monitored on the objective being trained.
+  CompiledObjective elbo_objective(model, o.family, o.iwae_objective ? o.grad_samples : o.elbo_samples,
+                                   o.iwae_objective);
   const std::vector<double> phi0 = initial_phi(o.family, mean);
   std::vector<double> grad(phi0.size());
 

@@ -21,6 +21,7 @@ enum class StochasticOptimizer { StanAdaptive, Adam, SgdMomentum };
 struct AdviOptions {
   Family family = Family::MeanField;
   int grad_samples = 1;       // draws per gradient step (Stan: grad_samples)
+  bool iwae_objective = false;  // train on IWAE_K with K = grad_samples instead of the ELBO
   int elbo_samples = 100;     // draws per ELBO estimate for convergence (Stan: elbo_samples)
   int eval_elbo = 100;        // iterations between ELBO estimates
   int max_iterations = 10000;
