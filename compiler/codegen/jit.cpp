@@ -6,6 +6,8 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -16,6 +18,7 @@
 #include <llvm/TargetParser/Host.h>
 
 #include <mutex>
+#include <thread>
 #include <stdexcept>
 
 namespace latent::codegen {
@@ -90,6 +93,8 @@ ModuleBuilder new_module(const std::string& name) {
 
 void optimize_module(llvm::Module& module) {
   Jit& j = jit();
+  // The target machine and LLVM's pass registries are shared: one compile at a time.
+  std::lock_guard<std::mutex> lock(j.mutex);
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
@@ -116,6 +121,27 @@ std::string module_text(const llvm::Module& module) {
   llvm::raw_string_ostream os(s);
   module.print(os, nullptr);
   return os.str();
+}
+
+void warm_up_in_background() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::thread([] {
+      try {
+        ModuleBuilder mb = new_module("latent_warm_up");
+        llvm::IRBuilder<> b(*mb.context);
+        auto* type = llvm::FunctionType::get(b.getDoubleTy(), {b.getPtrTy()}, false);
+        auto* fn = llvm::Function::Create(type, llvm::Function::ExternalLinkage, "latent_warm_up", *mb.module);
+        b.SetInsertPoint(llvm::BasicBlock::Create(*mb.context, "entry", fn));
+        llvm::Value* x = b.CreateLoad(b.getDoubleTy(), fn->getArg(0));
+        b.CreateRet(b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x));
+        optimize_module(*mb.module);
+        jit_add_module(std::move(mb), {"latent_warm_up"});
+      } catch (...) {
+        // Warming up is an optimisation only; real compiles report errors.
+      }
+    }).detach();
+  });
 }
 
 std::vector<void*> jit_add_module(ModuleBuilder built, const std::vector<std::string>& function_names) {

@@ -27,6 +27,11 @@ void optimize_module(llvm::Module& module);
 // Textual LLVM IR of a module.
 std::string module_text(const llvm::Module& module);
 
+// Starts LLVM's one-time initialisation (target tables, pass pipeline, JIT
+// linker) on a background thread, so that the first model compiles as fast as
+// later ones. Returns at once; later calls do nothing.
+void warm_up_in_background();
+
 // Adds the (optimised) module to the process JIT and returns the address of each
 // named function, in order. Thread-safe.
 std::vector<void*> jit_add_module(ModuleBuilder built, const std::vector<std::string>& function_names);
