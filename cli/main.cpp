@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every command-line error is a user error: exit 1.
+    return app.exit(e) == 0 ? 0 : 1;
   }
   for (auto& [sub, run] : commands)
     if (sub->parsed()) return latent::cli::run_guarded(run);

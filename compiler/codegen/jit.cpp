@@ -123,10 +123,21 @@ std::string module_text(const llvm::Module& module) {
   return os.str();
 }
 
+// Joins the warm-up thread at exit. Created after the JIT (see below), so it is
+// destroyed, and the thread joined, before the JIT is.
+struct WarmUpThread {
+  std::thread thread;
+  ~WarmUpThread() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
 void warm_up_in_background() {
   static std::once_flag once;
   std::call_once(once, [] {
-    std::thread([] {
+    jit();  // construct the JIT first: static objects are destroyed in reverse order
+    static WarmUpThread warm_up;
+    warm_up.thread = std::thread([] {
       try {
         ModuleBuilder mb = new_module("latent_warm_up");
         llvm::IRBuilder<> b(*mb.context);
@@ -140,7 +151,7 @@ void warm_up_in_background() {
       } catch (...) {
         // Warming up is an optimisation only; real compiles report errors.
       }
-    }).detach();
+    });
   });
 }
 
