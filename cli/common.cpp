@@ -1,6 +1,5 @@
 #include "cli/common.hpp"
 
-#include "codegen/jit.hpp"
 #include "frontend/frontend.hpp"
 #include "runtime/output/csv.hpp"
 
@@ -21,7 +20,6 @@ LoadedModel load_model(const std::string& model_path, const std::string& data_pa
                        BoundModel::Options options) {
   LoadedModel m;
   auto start = std::chrono::steady_clock::now();
-  codegen::warm_up_in_background();  // overlaps LLVM's start-up with parsing and reading data
   m.program = load_program(model_path);
   DataSet data = data_path.empty() ? DataSet("<no data file>") : DataSet::from_json_file(data_path);
   m.model = std::make_unique<BoundModel>(m.program, data, options);

@@ -17,7 +17,7 @@ std::vector<double> evaluate_once(const ir::Graph& graph, const std::vector<ir::
   ModuleBuilder mb = new_module("evaluate");
   // Run once: not worth the optimisation passes.
   auto emitted = emit_functions(graph, {spec}, *mb.module);
-  auto fns = jit_add_module(std::move(mb), {spec.name});
+  auto fns = compile_module(std::move(mb), {spec.name}, {.optimize = false}).functions;
   std::vector<double> out(static_cast<size_t>(spec.out_size));
   std::vector<double> workspace(static_cast<size_t>(emitted[0].workspace_doubles) + 1);
   reinterpret_cast<KernelFn>(fns[0])(inputs.data(), out.data(), workspace.data(), &ctx);

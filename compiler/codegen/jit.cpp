@@ -1,14 +1,15 @@
 #include "codegen/jit.hpp"
 
+#include "codegen/object_cache.hpp"
 #include "codegen/runtime_symbols.hpp"
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/DynamicLibrary.h>
@@ -18,7 +19,7 @@
 #include <llvm/TargetParser/Host.h>
 
 #include <mutex>
-#include <thread>
+#include <optional>
 #include <stdexcept>
 
 namespace latent::codegen {
@@ -51,6 +52,9 @@ struct Jit {
     llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
     auto jtmb = unwrap(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot detect the host CPU");
     jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
+    // Objects are compiled by us (and cached on disk), then linked by the JIT.
+    jtmb.setRelocationModel(llvm::Reloc::PIC_);
+    jtmb.setCodeModel(llvm::CodeModel::Small);
     target = unwrap(jtmb.createTargetMachine(), "cannot create the target machine");
     lljit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "cannot create the JIT");
     auto& main = lljit->getMainJITDylib();
@@ -123,55 +127,81 @@ std::string module_text(const llvm::Module& module) {
   return os.str();
 }
 
-// Joins the warm-up thread at exit. Created after the JIT (see below), so it is
-// destroyed, and the thread joined, before the JIT is.
-struct WarmUpThread {
-  std::thread thread;
-  ~WarmUpThread() {
-    if (thread.joinable()) thread.join();
-  }
-};
+namespace {
 
-void warm_up_in_background() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    jit();  // construct the JIT first: static objects are destroyed in reverse order
-    static WarmUpThread warm_up;
-    warm_up.thread = std::thread([] {
-      try {
-        ModuleBuilder mb = new_module("latent_warm_up");
-        llvm::IRBuilder<> b(*mb.context);
-        auto* type = llvm::FunctionType::get(b.getDoubleTy(), {b.getPtrTy()}, false);
-        auto* fn = llvm::Function::Create(type, llvm::Function::ExternalLinkage, "latent_warm_up", *mb.module);
-        b.SetInsertPoint(llvm::BasicBlock::Create(*mb.context, "entry", fn));
-        llvm::Value* x = b.CreateLoad(b.getDoubleTy(), fn->getArg(0));
-        b.CreateRet(b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x));
-        optimize_module(*mb.module);
-        jit_add_module(std::move(mb), {"latent_warm_up"});
-      } catch (...) {
-        // Warming up is an optimisation only; real compiles report errors.
-      }
-    });
-  });
+std::string emit_object(Jit& j, llvm::Module& module) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  if (j.target->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    throw std::runtime_error("the target cannot emit object files");
+  pm.run(module);
+  return std::string(buffer.data(), buffer.size());
 }
 
-std::vector<void*> jit_add_module(ModuleBuilder built, const std::vector<std::string>& function_names) {
-  Jit& j = jit();
+std::string target_description(Jit& j) {
+  return j.target->getTargetTriple().str() + "|" + j.target->getTargetCPU().str() + "|" +
+         j.target->getTargetFeatureString().str();
+}
+
+}  // namespace
+
+// Links an object into a new JIT library and looks the functions up; false
+// (with nothing usable added) when the object is rejected.
+bool link_object(Jit& j, const std::string& object, const std::vector<std::string>& names, std::vector<void*>& out,
+                 std::string* error) {
   std::lock_guard<std::mutex> lock(j.mutex);
   auto dylib_name = "latent_model_" + std::to_string(j.module_counter++);
   auto created = j.lljit->createJITDylib(dylib_name);
   if (!created) throw std::runtime_error("cannot create a JIT library: " + to_string(created.takeError()));
   llvm::orc::JITDylib& dylib = *created;
   dylib.addToLinkOrder(j.lljit->getMainJITDylib());
-  llvm::orc::ThreadSafeModule tsm(std::move(built.module), std::move(built.context));
-  if (auto err = j.lljit->addIRModule(dylib, std::move(tsm)))
-    throw std::runtime_error("cannot add the module to the JIT: " + to_string(std::move(err)));
-  std::vector<void*> out;
-  for (const auto& name : function_names) {
-    auto addr = unwrap(j.lljit->lookup(dylib, name), "cannot find a compiled function");
-    out.push_back(addr.toPtr<void*>());
+  if (auto err = j.lljit->addObjectFile(dylib, llvm::MemoryBuffer::getMemBufferCopy(object, dylib_name))) {
+    *error = to_string(std::move(err));
+    return false;
   }
-  return out;
+  out.clear();
+  for (const auto& name : names) {
+    auto addr = j.lljit->lookup(dylib, name);
+    if (!addr) {
+      *error = to_string(addr.takeError());
+      return false;
+    }
+    out.push_back(addr->toPtr<void*>());
+  }
+  return true;
+}
+
+CompiledModule compile_module(ModuleBuilder built, const std::vector<std::string>& function_names,
+                              const CompileOptions& options) {
+  Jit& j = jit();
+  const ObjectCache cache;  // reads LATENT_CACHE / LATENT_CACHE_DIR now
+  CompiledModule result;
+  std::string text = module_text(*built.module);
+  if (options.keep_text) result.text_before = text;
+  bool use_cache = options.use_cache && cache.enabled();
+  std::string key = use_cache ? ObjectCache::key(text + (options.optimize ? "|O2" : "|O0"), target_description(j)) : "";
+  std::string error;
+  if (use_cache) {
+    if (std::optional<std::string> cached = cache.load(key)) {
+      if (link_object(j, *cached, function_names, result.functions, &error)) {
+        result.from_cache = true;
+        return result;
+      }
+      cache.remove(key);  // verified but unusable: rebuilt below
+    }
+  }
+  if (options.optimize) optimize_module(*built.module);
+  if (options.keep_text) result.text_after = module_text(*built.module);
+  std::string object;
+  {
+    std::lock_guard<std::mutex> lock(j.mutex);
+    object = emit_object(j, *built.module);
+  }
+  if (!link_object(j, object, function_names, result.functions, &error))
+    throw std::runtime_error("cannot link compiled code: " + error);
+  if (use_cache) cache.store(key, object);
+  return result;
 }
 
 }  // namespace latent::codegen

@@ -27,13 +27,21 @@ void optimize_module(llvm::Module& module);
 // Textual LLVM IR of a module.
 std::string module_text(const llvm::Module& module);
 
-// Starts LLVM's one-time initialisation (target tables, pass pipeline, JIT
-// linker) on a background thread, so that the first model compiles as fast as
-// later ones. Returns at once; later calls do nothing.
-void warm_up_in_background();
+struct CompileOptions {
+  bool optimize = true;       // run the O2 pipeline (one-off evaluations skip it)
+  bool use_cache = true;      // look the object up in (and store it to) the disk cache
+  bool keep_text = false;     // keep the LLVM IR text before and after optimisation
+};
 
-// Adds the (optimised) module to the process JIT and returns the address of each
-// named function, in order. Thread-safe.
-std::vector<void*> jit_add_module(ModuleBuilder built, const std::vector<std::string>& function_names);
+struct CompiledModule {
+  std::vector<void*> functions;  // addresses of the named functions, in order
+  bool from_cache = false;
+  std::string text_before, text_after;  // with keep_text (after: empty on a cache hit)
+};
+
+// Optimises the module (unless cached), compiles it to an object for the host
+// CPU, adds it to the process JIT and returns the named functions. Thread-safe.
+CompiledModule compile_module(ModuleBuilder built, const std::vector<std::string>& function_names,
+                              const CompileOptions& options = {});
 
 }  // namespace latent::codegen
