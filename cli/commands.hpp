@@ -15,5 +15,6 @@ Command add_grad_command(CLI::App& app);
 Command add_fit_command(CLI::App& app);
 Command add_ir_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 }  // namespace latent::cli

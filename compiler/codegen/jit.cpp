@@ -146,6 +146,14 @@ std::string target_description(Jit& j) {
 
 }  // namespace
 
+std::string compile_to_object(llvm::Module& module) {
+  Jit& j = jit();
+  std::lock_guard<std::mutex> lock(j.mutex);
+  return emit_object(j, module);
+}
+
+namespace {
+
 // Links an object into a new JIT library and looks the functions up; false
 // (with nothing usable added) when the object is rejected.
 bool link_object(Jit& j, const std::string& object, const std::vector<std::string>& names, std::vector<void*>& out,
@@ -171,6 +179,8 @@ bool link_object(Jit& j, const std::string& object, const std::vector<std::strin
   }
   return true;
 }
+
+}  // namespace
 
 CompiledModule compile_module(ModuleBuilder built, const std::vector<std::string>& function_names,
                               const CompileOptions& options) {

@@ -39,6 +39,9 @@ struct CompiledModule {
   std::string text_before, text_after;  // with keep_text (after: empty on a cache hit)
 };
 
+// Compiles an (optimised) module to an object file for the host CPU.
+std::string compile_to_object(llvm::Module& module);
+
 // Optimises the module (unless cached), compiles it to an object for the host
 // CPU, adds it to the process JIT and returns the named functions. Thread-safe.
 CompiledModule compile_module(ModuleBuilder built, const std::vector<std::string>& function_names,

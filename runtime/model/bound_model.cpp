@@ -60,6 +60,8 @@ std::vector<const VariableInfo*> output_variables(const LoweredProgram& p) {
   return vars;
 }
 
+}  // namespace
+
 // out[0] = log density, out[1] = log density without the Jacobian (the same IR
 // node in both functions, hence the same value), out[2...] = gradient of out[0].
 codegen::FunctionSpec density_spec(const LoweredProgram& p, bool jacobian, const std::string& name) {
@@ -69,6 +71,8 @@ codegen::FunctionSpec density_spec(const LoweredProgram& p, bool jacobian, const
   for (auto& part : ir::differentiate(g, f)) spec.outputs.push_back({part.adjoint, 2 + part.offset});
   return spec;
 }
+
+namespace {
 
 // Storage positions of a variable's elements in CmdStan's column order: every
 // index column-major (the first index fastest), arrays included. Calls
@@ -132,12 +136,14 @@ const BoundModel::Compiled& BoundModel::compiled(Kind which) const {
   auto c = std::make_unique<Compiled>();
   codegen::ModuleBuilder mb = codegen::new_module(specs[0].name);
   auto emitted = codegen::emit_functions(g, specs, *mb.module);
-  if (keep_llvm_text_) c->llvm_before = codegen::module_text(*mb.module);
-  codegen::optimize_module(*mb.module);
-  if (keep_llvm_text_) c->llvm_after = codegen::module_text(*mb.module);
   std::vector<std::string> names;
   for (auto& spec : specs) names.push_back(spec.name);
-  for (void* f : codegen::jit_add_module(std::move(mb), names)) c->fns.push_back(reinterpret_cast<codegen::KernelFn>(f));
+  // `latent ir` shows the optimised LLVM IR, which a cached object does not have.
+  codegen::CompiledModule compiled =
+      codegen::compile_module(std::move(mb), names, {.optimize = true, .use_cache = !keep_llvm_text_, .keep_text = keep_llvm_text_});
+  c->llvm_before = std::move(compiled.text_before);
+  c->llvm_after = std::move(compiled.text_after);
+  for (void* f : compiled.functions) c->fns.push_back(reinterpret_cast<codegen::KernelFn>(f));
   for (size_t k = 0; k < specs.size(); ++k) {
     c->workspace.push_back(emitted[k].workspace_doubles);
     c->out_size.push_back(specs[k].out_size);
@@ -153,9 +159,8 @@ BoundModel::CustomFunction BoundModel::compile_custom(
   for (auto& [node, offset] : build(lowered_)) spec.outputs.push_back({node, offset});
   codegen::ModuleBuilder mb = codegen::new_module(spec.name);
   auto emitted = codegen::emit_functions(*lowered_.graph, {spec}, *mb.module);
-  codegen::optimize_module(*mb.module);
   CustomFunction f;
-  f.fn = reinterpret_cast<codegen::KernelFn>(codegen::jit_add_module(std::move(mb), {spec.name})[0]);
+  f.fn = reinterpret_cast<codegen::KernelFn>(codegen::compile_module(std::move(mb), {spec.name}).functions[0]);
   f.workspace = emitted[0].workspace_doubles;
   f.out_size = out_size;
   f.graph = lowered_.graph.get();

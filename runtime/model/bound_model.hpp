@@ -20,6 +20,13 @@ namespace ast {
 struct Program;
 }
 
+// The log density function's spec: out[0] = log density (with the Jacobian when
+// `jacobian`), out[1] = without it, out[2...] = gradient of out[0].
+namespace codegen {
+struct FunctionSpec;
+}
+codegen::FunctionSpec density_spec(const LoweredProgram& p, bool jacobian, const std::string& name);
+
 // Where a non-finite log density comes from: the first failed check, or the
 // statements whose contribution is not finite.
 struct DensityDiagnosis {
@@ -81,6 +88,14 @@ class BoundModel {
   CustomFunction compile_custom(const std::function<std::vector<std::pair<ir::NodeP, int64_t>>(const LoweredProgram&)>& build,
                                 int64_t out_size) const;
   const std::vector<double>& data_buffer() const { return lowered_.data; }
+
+  // Ahead-of-time export (runtime/model/export.cpp): an object file for this CPU
+  // with the log density and its gradient (data embedded), and the C header to
+  // call it. `prefix` must be a C identifier.
+  struct Exported {
+    std::string object, header;
+  };
+  Exported export_object(const std::string& prefix) const;
 
  private:
   struct Compiled;
