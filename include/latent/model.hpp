@@ -24,12 +24,18 @@
 //   Model, Posterior and VIFit are immutable handles to shared state: copying one
 //   is cheap and the copies refer to the same compiled model. Every const member
 //   function may be called from any number of threads at once on the same
-//   object, in particular log_prob / log_prob_grad (generated code keeps its
-//   scratch space per thread; the model and data are read-only). The first call
-//   of a variant not compiled at bind (log_prob_grad with jacobian = false,
-//   constrain) compiles it once, under a lock. Assigning to a handle while
-//   another thread uses the same handle object is a data race (as for any C++
-//   object). compile_file / compile_string may be called from several threads.
+//   object, in particular log_prob / log_prob_grad: the model and its data are
+//   read-only, and generated code keeps its scratch space per thread (each thread
+//   keeps a buffer as large as the largest model it has evaluated). The first
+//   call of a variant not compiled at bind (log_prob_grad with jacobian = false,
+//   constrain) compiles it once, under a lock; BindOptions::compile_all does that
+//   at bind instead. fit_vi and optimize may run concurrently with each other and
+//   with log_prob. compile_file / compile_string / bind may be called from
+//   several threads. Assigning to a handle while another thread uses the same
+//   handle object is a data race, as for any C++ object.
+//
+// OUTPUT: nothing is written to stdout or stderr; print() statements of the
+// model are discarded (optimize / fit_vi report through their progress callbacks).
 //
 // ERRORS: every function throws latent::Error (latent/error.hpp).
 #pragma once
@@ -50,6 +56,14 @@ class Posterior;
 
 // ---- compiling ------------------------------------------------------------------------------
 
+struct BindOptions {
+  // Bind always compiles the log density with the Jacobian and its gradient. With
+  // compile_all it also compiles, now, the functions otherwise compiled at their
+  // first use (the gradient with jacobian = false, and constrain()), so that no
+  // later call pays a compile (tens of milliseconds).
+  bool compile_all = false;
+};
+
 // A parsed and type-checked model, not yet bound to data. Binding lowers the
 // program with the data's sizes and JIT-compiles it; one Model can be bound to
 // several data sets (each bind compiles; identical code comes from the
@@ -64,7 +78,7 @@ class Model {
   // of the declared shape, type and bounds) and compiles the log density with
   // its gradient. Throws Error naming the field, or file:line:col for a
   // problem found while lowering (a size expression out of range, ...).
-  Posterior bind(const Data& data = Data()) const;
+  Posterior bind(const Data& data = Data(), const BindOptions& options = {}) const;
 
   struct Impl;
 
@@ -167,6 +181,8 @@ struct Draws {
   std::vector<double> values;      // row-major: draw d, column c at values[d * names.size() + c]
   std::vector<double> log_p;       // per draw: log density with the Jacobian (CmdStan's log_p__)
   std::vector<double> log_g;       // per draw: log density of the approximation, up to a constant (log_g__)
+  // (A draw at which a check in generated quantities fails has unspecified values
+  // for the generated quantities; constrain() would throw there.)
 
   size_t num_draws() const { return log_p.size(); }
   size_t num_columns() const { return names.size(); }

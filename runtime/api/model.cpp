@@ -132,7 +132,7 @@ void describe_outputs(Posterior::Impl& p) {
 
 }  // namespace
 
-Posterior Model::bind(const Data& data) const {
+Posterior Model::bind(const Data& data, const BindOptions& options) const {
   if (!impl_) throw Error("latent::Model: empty (default-constructed) model");
   return guarded([&] {
     auto p = std::make_shared<Posterior::Impl>();
@@ -142,6 +142,12 @@ Posterior Model::bind(const Data& data) const {
     // with its Jacobian and gradient, and the data checks (run now).
     p->model = std::make_unique<const BoundModel>(impl_->program, data.impl_->set);
     p->unc_num = p->model->num_unconstrained();
+    if (options.compile_all) {
+      p->model->compile(false);
+      std::vector<double> zero(static_cast<size_t>(p->unc_num), 0.0);
+      EvalContext ignored;  // only compiles; a failed check at this point does not matter
+      p->model->constrained_outputs(zero.data(), &ignored);
+    }
     describe_outputs(*p);
     return Posterior(p);
   });
@@ -208,7 +214,8 @@ std::string Posterior::diagnose(const std::vector<double>& theta, bool jacobian)
     if (finite) return std::string();
     std::string text = p.model->diagnose(theta.data(), jacobian).text();
     if (text.empty()) text = "the log density is " + std::to_string(lp) + " or its gradient is not finite";
-    return api::message_of(std::runtime_error(text));
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
   });
 }
 

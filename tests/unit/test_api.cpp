@@ -553,4 +553,22 @@ BOOST_AUTO_TEST_CASE(compile_bind_and_first_calls_from_several_threads) {
   BOOST_TEST(posts[1].log_prob(theta) == shared.log_prob(theta));
 }
 
+BOOST_AUTO_TEST_CASE(one_model_bound_from_several_threads) {
+  latent::Model model = latent::compile_file(model_of("eight_schools"));
+  latent::Data data = latent::Data::from_json_file(data_of("eight_schools"));
+  std::vector<latent::Posterior> posts(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] { posts[t] = model.bind(data, {.compile_all = t % 2 == 1}); });
+  for (auto& th : threads) th.join();
+  Vec theta = posts[0].initial_point(8);
+  Vec g0, g;
+  double lp0 = posts[0].log_prob_grad(theta, g0, false);
+  for (auto& p : posts) {
+    BOOST_REQUIRE(p.valid());
+    BOOST_TEST(p.log_prob_grad(theta, g, false) == lp0);
+    BOOST_TEST(g == g0, boost::test_tools::per_element());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(version_string) { BOOST_TEST(std::string(latent::version()) == "0.1.0"); }
