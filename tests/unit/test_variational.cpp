@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 using namespace latent;
 using namespace latent::testing;
@@ -233,8 +234,43 @@ BOOST_AUTO_TEST_CASE(noise_handling) {
   BOOST_TEST(close_rel(at_zero, lp(*m, {0.5}) - 0.3 + 0.5 * (1 + kLog2Pi), 1e-12));
 }
 
-BOOST_AUTO_TEST_SUITE_END()
+// GaussianApproximation: mean() is mu; draws have mean mu and covariance L L^T (20000 draws:
+// each sample mean within 5 standard errors, each sample covariance entry within 5 of its
+// standard errors, sqrt((S_ii S_jj + S_ij^2) / draws)); log_q is log N(z; mu, L L^T) + n/2 log 2 pi.
+BOOST_AUTO_TEST_CASE(gaussian_approximation) {
+  Mat L(2, 2);
+  L(0, 0) = 0.7;
+  L(1, 0) = -0.4;
+  L(1, 1) = 1.3;
+  std::vector<double> mu{1.5, -2.0};
+  for (Family family : {Family::FullRank, Family::MeanField}) {
+    std::vector<double> phi = family == Family::FullRank ? fullrank_phi(mu, L) : meanfield_phi(mu, {0.7, 1.3});
+    Mat S = q_covariance(family, phi, 2);
+    GaussianApproximation q(family, phi, 2);
+    BOOST_TEST(q.mean() == mu);
+    BOOST_TEST(q.phi() == phi);
+    std::mt19937_64 rng(17);
+    const int draws = 20000;
+    std::vector<double> sum(2, 0.0), sum2(4, 0.0);
+    for (int d = 0; d < draws; ++d) {
+      double log_q = NAN;
+      std::vector<double> z = q.draw(rng, &log_q);
+      if (d < 5) BOOST_TEST(close_rel(log_q, mvn_logpdf(z, mu, S) + kLog2Pi, 1e-10));
+      for (int i = 0; i < 2; ++i) {
+        sum[i] += z[i];
+        for (int j = 0; j < 2; ++j) sum2[i * 2 + j] += (z[i] - mu[i]) * (z[j] - mu[j]);
+      }
+    }
+    for (int i = 0; i < 2; ++i) {
+      BOOST_TEST(std::fabs(sum[i] / draws - mu[i]) < 5 * std::sqrt(S(i, i) / draws));
+      for (int j = 0; j < 2; ++j)
+        BOOST_TEST(std::fabs(sum2[i * 2 + j] / draws - S(i, j)) < 5 * std::sqrt((S(i, i) * S(j, j) + S(i, j) * S(i, j)) / draws),
+                   family_name(family) << " cov(" << i << ", " << j << ")");
+    }
+  }
+}
 
+BOOST_AUTO_TEST_SUITE_END()
 
 // =========================================================================================
 // 2. Conjugate models: exactly Gaussian posteriors, closed-form evidence
@@ -747,6 +783,8 @@ ImportanceReference logistic_reference(const BoundModel& m, int draws, uint64_t 
 }  // namespace
 
 
+BOOST_AUTO_TEST_SUITE(reference_posteriors)
+
 // Eight schools: precise settings (eta 0.3 fixed, 20 draws per step, 3000 iterations).
 // Over seeds 1..8 the largest error of the means of mu and theta[j] was 0.26 posterior sd
 // for mean-field and 0.20 for full-rank; the errors are mostly bias, not noise (the same
@@ -855,44 +893,446 @@ BOOST_AUTO_TEST_CASE(logistic_regression_means) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(explore_references, *boost::unit_test::disabled()) {
-  Moments r = eight_schools_reference();
-  for (int k = 0; k < 9; ++k) std::printf("%s: %.4f sd %.4f\n", kSchoolNames[k].c_str(), r.mean[k], r.sd[k]);
-  auto m = load_example("logistic");
-  auto t0 = std::chrono::steady_clock::now();
-  ImportanceReference ir = logistic_reference(*m, 40000, 1);
-  std::printf("logistic IS %.2fs ess %.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), ir.ess_fraction);
-  for (size_t i = 0; i < ir.mean.size(); ++i) std::printf("  %.5f (map %.5f) sd %.5f se %.5f\n", ir.mean[i], ir.map[i], ir.sd[i], ir.se[i]);
-  auto es = load_example("eight_schools");
-  const char* env = std::getenv("EXPLORE");
-  std::istringstream in(env ? env : "meanfield stan 0 1 10000");
-  std::string fam, opt;
-  double lr_rate;
-  int gs, iters;
-  in >> fam >> opt >> lr_rate >> gs >> iters;
-  for (uint64_t seed = 1; seed <= (std::getenv("NSEEDS") ? std::atoi(std::getenv("NSEEDS")) : 8); ++seed) {
-    AdviOptions o;
-    o.family = fam == "fullrank" ? Family::FullRank : Family::MeanField;
-    o.optimizer = opt == "adam" ? StochasticOptimizer::Adam : opt == "sgd" ? StochasticOptimizer::SgdMomentum : StochasticOptimizer::StanAdaptive;
-    o.eta = lr_rate;
-    o.adapt = opt == "stan" && lr_rate <= 0;
-    o.grad_samples = gs;
-    o.max_iterations = iters;
-    if (iters < 0) { o.max_iterations = -iters; o.tol_rel_obj = 0; }
-    o.seed = seed;
-    auto t1 = std::chrono::steady_clock::now();
-    AdviResult a = fit_advi(*es, o);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    Moments q = approximation_moments(*es, o.family, a.phi, kSchoolNames, 10000, 5);
-    double worst = 0;
-    std::string line;
-    for (int k = 0; k < 9; ++k) { double e = (q.mean[k] - r.mean[k]) / r.sd[k]; worst = std::max(worst, std::fabs(e)); char b[32]; std::snprintf(b, 32, " %.2f", e); line += b; }
-    auto t2 = std::chrono::steady_clock::now();
-    AdviResult al = fit_advi(*m, o);
-    double secs2 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
-    double worst2 = 0;
-    for (size_t i = 0; i < ir.mean.size(); ++i) worst2 = std::max(worst2, std::fabs(al.phi[i] - ir.mean[i]) / ir.sd[i]);
-    for (size_t i = 0; i < ir.mean.size(); ++i) std::printf(" %.3f", (al.phi[i] - ir.mean[i]) / ir.sd[i]);
-    std::printf("seed %d: 8s worst %.3f sd [%s] it %d eta %g %.2fs | logistic worst %.3f sd it %d eta %g %.2fs\n", (int)seed, worst, line.c_str(), a.iterations, a.eta, secs, worst2, al.iterations, al.eta, secs2);
+BOOST_AUTO_TEST_SUITE_END()
+
+// =========================================================================================
+// 5. Optimisers, convergence, reproducibility, divergence
+// =========================================================================================
+
+BOOST_AUTO_TEST_SUITE(driver)
+
+// Every optimiser reaches the exact posterior of the normal-mean model (1-d, so mean-field is
+// exact too). Adam: learning rate 0.01, 20 draws per step, 3000 iterations; SGD with momentum
+// 0.9: learning rate 0.001 (gradients here are O(1/posterior variance) = O(3)), same budget.
+// Over seeds 1..10 the largest errors were 0.07 posterior sd for the mean and 6.6% for the
+// sd; tolerances: mean within 0.2 posterior sd, sd within 20% (3 x those).
+BOOST_AUTO_TEST_CASE(optimizers_reach_the_posterior) {
+  NormalMeanProblem p;
+  auto m = make_model(kNormalMean, p.json());
+  for (StochasticOptimizer opt : {StochasticOptimizer::Adam, StochasticOptimizer::SgdMomentum}) {
+    for (Family family : {Family::MeanField, Family::FullRank}) {
+      AdviOptions o;
+      o.family = family;
+      o.optimizer = opt;
+      o.eta = opt == StochasticOptimizer::Adam ? 0.01 : 0.001;
+      o.grad_samples = 20;
+      o.max_iterations = 3000;
+      o.tol_rel_obj = 0;
+      o.seed = 1;
+      AdviResult r = fit_advi(*m, o);
+      double sd = std::sqrt(q_covariance(family, r.phi, 1)(0, 0));
+      BOOST_TEST_MESSAGE("optimizer " << static_cast<int>(opt) << " " << family_name(family) << ": mean error "
+                                      << (r.phi[0] - p.post_mean()) / p.post_sd() << " sd, sd ratio " << sd / p.post_sd());
+      BOOST_TEST_CONTEXT("optimizer " << static_cast<int>(opt) << " " << family_name(family) << " phi " << vec_str(r.phi)) {
+        BOOST_TEST(r.eta == o.eta);  // no adaptation outside StanAdaptive
+        BOOST_TEST(!r.converged);
+        BOOST_TEST(r.iterations == 3000);
+        BOOST_TEST(std::fabs(r.phi[0] - p.post_mean()) < 0.2 * p.post_sd());
+        BOOST_TEST(std::fabs(sd / p.post_sd() - 1) < 0.2);
+      }
+    }
   }
 }
+
+// Training on IWAE_K (iwae_objective, K = grad_samples). Its optimum for an exactly Gaussian
+// posterior is still q = p (IWAE_K <= log p(y), with equality there): on the 1-d model, Adam
+// (learning rate 0.01, K = 10, 3000 iterations) gets there, but with more jitter than the ELBO
+// fits: at q = p the reparameterised IWAE gradient does not vanish draw by draw (the score
+// term of log q remains). Over seeds 1..10: mean errors up to 0.22 posterior sd (rms 0.11),
+// sd ratios 0.90-1.33 (rms deviation 0.14). Tolerances: 0.5 sd and 50% (~4 rms).
+// On the correlated 3-d regression, mean-field cannot reach p; the IWAE-trained q must score
+// a higher IWAE_10 than the ELBO-trained one (measured: by 0.21-0.25 over seeds 1..10, with
+// standard errors ~0.004; 20000 replicates each, difference > 4 standard errors) and be
+// wider along the correlated coordinates beta[1], beta[2] (mass-covering; beta[3] is nearly
+// independent of them, and its mean-field sd is already right).
+BOOST_AUTO_TEST_CASE(iwae_objective) {
+  NormalMeanProblem p;
+  auto m = make_model(kNormalMean, p.json());
+  AdviOptions o;
+  o.iwae_objective = true;
+  o.optimizer = StochasticOptimizer::Adam;
+  o.eta = 0.01;
+  o.grad_samples = 10;
+  o.max_iterations = 3000;
+  o.tol_rel_obj = 0;
+  o.seed = 1;
+  for (Family family : {Family::MeanField, Family::FullRank}) {
+    o.family = family;
+    AdviResult r = fit_advi(*m, o);
+    double sd = std::sqrt(q_covariance(family, r.phi, 1)(0, 0));
+    BOOST_TEST_MESSAGE("IWAE-trained " << family_name(family) << ": mean error " << (r.phi[0] - p.post_mean()) / p.post_sd()
+                                       << " sd, sd ratio " << sd / p.post_sd() << ", objective " << r.elbo);
+    BOOST_TEST(std::fabs(r.phi[0] - p.post_mean()) < 0.5 * p.post_sd());
+    BOOST_TEST(std::fabs(sd / p.post_sd() - 1) < 0.5);
+    BOOST_TEST(std::isfinite(r.elbo));  // the in-run estimate: one IWAE_10 draw
+  }
+  LinearRegressionProblem lr;
+  auto m3 = make_model(kLinearRegression, lr.json());
+  o.family = Family::MeanField;
+  AdviResult iw = fit_advi(*m3, o);
+  o.iwae_objective = false;
+  AdviResult el = fit_advi(*m3, o);
+  std::vector<MeanSe> a = iwae_curve(*m3, Family::MeanField, iw.phi, {10}, 200000, 21);
+  std::vector<MeanSe> b = iwae_curve(*m3, Family::MeanField, el.phi, {10}, 200000, 22);
+  BOOST_TEST_MESSAGE("IWAE_10: IWAE-trained " << a[0].mean << " +- " << a[0].se << ", ELBO-trained " << b[0].mean << " +- "
+                                              << b[0].se << ", log p(y) " << lr.log_evidence());
+  BOOST_TEST(a[0].mean - b[0].mean > 4 * std::sqrt(a[0].se * a[0].se + b[0].se * b[0].se));
+  BOOST_TEST(a[0].mean < lr.log_evidence() + 4 * a[0].se);
+  for (int i = 0; i < 2; ++i) BOOST_TEST(iw.phi[3 + i] > el.phi[3 + i], "log sd " << i);
+}
+
+// Convergence by the relative ELBO change, the progress callback, and the iteration cap.
+BOOST_AUTO_TEST_CASE(convergence_and_progress) {
+  NormalMeanProblem p;
+  auto m = make_model(kNormalMean, p.json());
+  AdviOptions o;
+  o.seed = 5;
+  std::vector<int> its;
+  std::vector<double> changes;
+  o.progress = [&](int it, double elbo, double change) {
+    its.push_back(it);
+    changes.push_back(change);
+    BOOST_TEST(std::isfinite(elbo));
+  };
+  AdviResult r = fit_advi(*m, o);
+  BOOST_TEST(r.converged);
+  BOOST_TEST(contains(r.message, "relative ELBO change"), r.message);
+  BOOST_TEST(r.iterations < o.max_iterations);
+  BOOST_TEST(r.iterations % o.eval_elbo == 0);
+  BOOST_TEST(std::isfinite(r.elbo));
+  BOOST_TEST((r.eta == 100 || r.eta == 10 || r.eta == 1 || r.eta == 0.1 || r.eta == 0.01), "eta " << r.eta);
+  BOOST_REQUIRE(!its.empty());
+  BOOST_TEST(its.back() == r.iterations);
+  for (size_t k = 0; k < its.size(); ++k) BOOST_TEST(its[k] == static_cast<int>((k + 1) * o.eval_elbo));
+  BOOST_TEST(std::isnan(changes[0]));  // no previous estimate
+  for (size_t k = 1; k < changes.size(); ++k) BOOST_TEST((changes[k] >= 0 && std::isfinite(changes[k])));
+
+  AdviOptions capped;
+  capped.seed = 5;
+  capped.max_iterations = 150;
+  capped.tol_rel_obj = 0;
+  AdviResult c = fit_advi(*m, capped);
+  BOOST_TEST(!c.converged);
+  BOOST_TEST(c.iterations == 150);
+  BOOST_TEST(contains(c.message, "maximum number of iterations"), c.message);
+  BOOST_TEST(std::isfinite(c.elbo));
+
+  // initial_mean is used (here: a cap of one iteration with a tiny fixed step stays near it).
+  AdviOptions start;
+  start.adapt = false;
+  start.eta = 1e-6;
+  start.max_iterations = 1;
+  start.initial_mean = {7.5};
+  AdviResult s = fit_advi(*m, start);
+  BOOST_TEST(std::fabs(s.phi[0] - 7.5) < 1e-5);
+  BOOST_TEST(std::fabs(s.phi[1]) < 1e-5);  // omega starts at 0 (unit scale)
+  start.family = Family::FullRank;
+  s = fit_advi(*m, start);
+  BOOST_TEST(std::fabs(s.phi[1] - 1) < 1e-5);  // L starts at the identity
+}
+
+// Same seed, same result bit for bit (every family and optimiser); another seed differs; two
+// fits running at once on one model give the sequential result.
+BOOST_AUTO_TEST_CASE(reproducible) {
+  auto m = load_example("eight_schools");
+  for (Family family : {Family::MeanField, Family::FullRank}) {
+    for (StochasticOptimizer opt : {StochasticOptimizer::StanAdaptive, StochasticOptimizer::Adam, StochasticOptimizer::SgdMomentum}) {
+      AdviOptions o;
+      o.family = family;
+      o.optimizer = opt;
+      o.eta = opt == StochasticOptimizer::SgdMomentum ? 1e-4 : 0.01;
+      o.grad_samples = 3;
+      o.max_iterations = 400;
+      o.seed = 42;
+      AdviResult a = fit_advi(*m, o), b = fit_advi(*m, o);
+      BOOST_TEST_CONTEXT(family_name(family) << " optimizer " << static_cast<int>(opt)) {
+        BOOST_REQUIRE(a.phi.size() == b.phi.size());
+        BOOST_TEST(std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(double)) == 0);
+        BOOST_TEST(std::memcmp(&a.elbo, &b.elbo, sizeof(double)) == 0);
+        BOOST_TEST(a.iterations == b.iterations);
+        BOOST_TEST(a.eta == b.eta);
+        o.seed = 43;
+        AdviResult c = fit_advi(*m, o);
+        BOOST_TEST(c.phi != a.phi);
+      }
+    }
+  }
+  // Concurrent fits on one BoundModel (the compiled objectives are shared, the noise is per fit).
+  AdviOptions o;
+  o.family = Family::FullRank;
+  o.grad_samples = 5;
+  o.max_iterations = 500;
+  o.seed = 8;
+  AdviResult sequential = fit_advi(*m, o);
+  AdviResult r1, r2;
+  std::thread t1([&] { r1 = fit_advi(*m, o); }), t2([&] { r2 = fit_advi(*m, o); });
+  t1.join();
+  t2.join();
+  BOOST_TEST(r1.phi == sequential.phi);
+  BOOST_TEST(r2.phi == sequential.phi);
+  // The estimators are reproducible from their seed.
+  BOOST_TEST(estimate_elbo(*m, Family::FullRank, sequential.phi, 500, 3) == estimate_elbo(*m, Family::FullRank, sequential.phi, 500, 3));
+  BOOST_TEST(estimate_iwae(*m, Family::FullRank, sequential.phi, 500, 3) == estimate_iwae(*m, Family::FullRank, sequential.phi, 500, 3));
+  BOOST_TEST(estimate_iwae(*m, Family::FullRank, sequential.phi, 500, 3) != estimate_iwae(*m, Family::FullRank, sequential.phi, 500, 4));
+}
+
+namespace {
+
+// The message of the UserError fit_advi throws, with every family and optimiser; a fit that
+// returns is reported with its phi (the garbage the error must prevent).
+void expect_fit_error(const std::string& model, const std::string& what) {
+  auto m = make_model(model);
+  for (Family family : {Family::MeanField, Family::FullRank}) {
+    for (StochasticOptimizer opt : {StochasticOptimizer::StanAdaptive, StochasticOptimizer::Adam, StochasticOptimizer::SgdMomentum}) {
+      AdviOptions o;
+      o.family = family;
+      o.optimizer = opt;
+      o.adapt = opt == StochasticOptimizer::StanAdaptive;
+      o.eta = opt == StochasticOptimizer::Adam ? 0.01 : opt == StochasticOptimizer::SgdMomentum ? 0.001 : 1.0;
+      o.seed = 1;
+      BOOST_TEST_CONTEXT(what << ", " << family_name(family) << ", optimizer " << static_cast<int>(opt)) {
+        try {
+          AdviResult r = fit_advi(*m, o);
+          BOOST_ERROR("expected a UserError; the fit returned phi = " << vec_str(r.phi) << ", ELBO " << r.elbo
+                                                                      << ", converged " << r.converged << " after "
+                                                                      << r.iterations << " iterations: " << r.message);
+        } catch (const UserError& e) {
+          BOOST_TEST(contains(e.what(), "ADVI"), e.what());
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// A log density that is NaN everywhere, or NaN on half of the space around the start
+// (log and sqrt of an unconstrained parameter): a UserError, never a fit.
+BOOST_AUTO_TEST_CASE(non_finite_log_density_is_an_error) {
+  expect_fit_error("parameters { real x; } model { target += log(-1 - x^2); }", "NaN everywhere");
+  expect_fit_error("parameters { vector[2] x; } model { target += sqrt(x[1]); x ~ normal(0, 1); }",
+                   "NaN for x[1] < 0");
+}
+
+// An improper posterior: target += x with x unbounded. The ELBO grows without bound
+// (mu -> infinity); the run must end with a UserError, not a "converged" approximation.
+// FAILS at the time of writing: every optimiser but SGD returns (seed 1: Stan's adapted step,
+// mean-field: mu = 991, omega = 22.3 after 10000 iterations, ELBO estimate 1e9; full-rank:
+// "converged" after 4600 iterations with mu = 6708, L = 311; Adam: mu = 98.5 after 10000).
+BOOST_AUTO_TEST_CASE(improper_posterior_is_an_error) {
+  expect_fit_error("parameters { real x; } model { target += x; }", "target += x");
+}
+
+// Flat in the unconstrained space (log(s) from the Jacobian cancels -log(s)): the entropy
+// term grows without bound. Mean-field ends with a UserError (exp(omega) overflows);
+// FAILS for full-rank at the time of writing: "converged" with L = 109 (Stan's step, after 700
+// iterations), 14.7 (Adam), 6.6 (SGD).
+BOOST_AUTO_TEST_CASE(flat_posterior_is_an_error) {
+  expect_fit_error("parameters { real<lower=0> s; } model { target += -log(s); }", "flat in log s");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// =========================================================================================
+// 6. The command line: latent fit --method advi|fullrank, latent eval --iwae
+// =========================================================================================
+
+namespace {
+
+struct Csv {
+  std::vector<std::string> comments, header;
+  std::vector<std::vector<double>> rows;
+};
+
+std::vector<std::string> split(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  std::string cell;
+  std::istringstream in(line);
+  while (std::getline(in, cell, sep)) out.push_back(cell);
+  return out;
+}
+
+Csv read_csv(const std::string& path) {
+  Csv c;
+  std::istringstream in(read_text(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      c.comments.push_back(line);
+    } else if (c.header.empty()) {
+      c.header = split(line, ',');
+    } else {
+      std::vector<double> row;
+      for (auto& cell : split(line, ',')) row.push_back(std::stod(cell));
+      c.rows.push_back(row);
+    }
+  }
+  return c;
+}
+
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(command_line)
+
+// fullrank with precise settings on the normal-mean model: the CSV (CmdStan's layout: the
+// mean first, then draws with log_p__ = log density and log_g__ = log q up to -n/2 log 2 pi),
+// the JSON, and `eval --iwae` against the closed-form evidence.
+BOOST_AUTO_TEST_CASE(fit_fullrank_and_eval) {
+  TempDir dir;
+  NormalMeanProblem p;
+  std::string model = dir.write("normal.lat", kNormalMean), data = dir.write("normal.json", p.json());
+  RunResult r = run_latent({"fit", model, "--data", data, "--method", "fullrank", "-o", dir.file("draws.csv"), "-o",
+                            dir.file("fit.json"), "--draws", "400", "--grad-samples", "100", "--iter", "6000", "--lr",
+                            "0.3", "--tol-rel-obj", "0", "--seed", "3", "-q"},
+                           dir);
+  BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
+  BOOST_TEST(r.out.empty(), "stdout: " << r.out);  // outputs went to the files
+
+  nlohmann::json j = read_json(dir.file("fit.json"));
+  BOOST_TEST(j.at("method") == "advi");
+  BOOST_TEST(j.at("family") == "fullrank");
+  BOOST_TEST(j.at("iterations") == 6000);
+  BOOST_TEST(j.at("converged") == false);
+  BOOST_TEST(j.at("eta").get<double>() == 0.3);
+  BOOST_REQUIRE(j.at("mu").size() == 1u);
+  BOOST_REQUIRE(j.at("L").size() == 1u);
+  BOOST_TEST(!j.contains("omega"));
+  double mu = j["mu"][0].get<double>(), L = j["L"][0].get<double>();
+  BOOST_TEST(j.at("parameters").at("mu").get<double>() == mu);
+  BOOST_TEST(std::isfinite(j.at("elbo").get<double>()));
+  // As precise as the API with these settings (section 2): mean within 0.1 sd, sd within 10%.
+  BOOST_TEST(std::fabs(mu - p.post_mean()) < 0.1 * p.post_sd());
+  BOOST_TEST(std::fabs(std::fabs(L) / p.post_sd() - 1) < 0.1);
+
+  Csv c = read_csv(dir.file("draws.csv"));
+  BOOST_TEST((c.header == std::vector<std::string>{"lp__", "log_p__", "log_g__", "mu"}));
+  BOOST_REQUIRE(c.rows.size() == 401u);
+  BOOST_TEST(c.rows[0] == (std::vector<double>{0, 0, 0, mu}));  // the mean, exactly (round-trip output)
+  auto m = make_model(kNormalMean, p.json());
+  std::vector<double> xs;
+  for (size_t k = 1; k < c.rows.size(); ++k) {
+    const std::vector<double>& row = c.rows[k];
+    BOOST_REQUIRE(row.size() == 4u);
+    double x = row[3], e = (x - mu) / L;
+    BOOST_TEST(row[0] == 0);
+    BOOST_TEST(close_rel(row[1], lp(*m, {x}), 1e-12), "log_p__ " << row[1] << " vs " << lp(*m, {x}));
+    BOOST_TEST(close(row[2], -0.5 * e * e - std::log(std::fabs(L)), 1e-9), "log_g__ " << row[2]);
+    xs.push_back(x);
+  }
+  // The draws are from q: their mean within 5 standard errors (|L| / sqrt(400)) of mu.
+  MeanSe ms = mean_se(xs);
+  BOOST_TEST(std::fabs(ms.mean - mu) < 5 * std::fabs(L) / 20);
+
+  // eval --iwae K: q is within ~0.1 sd and 10% of p, so nu = Var(w) <= ~0.05 and IWAE_2000
+  // has sd <= sqrt(0.05 / 2000) = 0.005: tolerance 0.025 (5 sd). The ELBO estimate (2000
+  // draws) has sd sqrt(1/4000) = 0.016 and sits below log p(y) by KL(q || p) <= 0.01:
+  // tolerance 5 sd + 0.01.
+  RunResult e = run_latent({"eval", model, "--data", data, "--fit", dir.file("fit.json"), "--iwae", "2000", "--seed", "1"}, dir);
+  BOOST_REQUIRE_MESSAGE(e.exited && e.exit_code == 0, e);
+  nlohmann::json out = nlohmann::json::parse(e.out);
+  BOOST_TEST(out.at("k") == 2000);
+  BOOST_TEST(out.at("exact") == false);
+  double iwae = out.at("iwae").get<double>(), elbo = out.at("elbo").get<double>();
+  BOOST_TEST(std::fabs(iwae - p.log_evidence()) < 0.025, "IWAE " << iwae << " vs log p(y) " << p.log_evidence());
+  BOOST_TEST(std::fabs(elbo - p.log_evidence()) < 5 * std::sqrt(1 / 4000.0) + 0.01, "ELBO " << elbo);
+  // The same numbers as the API, and reproducible.
+  std::vector<double> phi{mu, L};
+  BOOST_TEST(iwae == estimate_iwae(*m, Family::FullRank, phi, 2000, 1));
+  BOOST_TEST(elbo == estimate_elbo(*m, Family::FullRank, phi, 2000, 1));
+  RunResult again = run_latent({"eval", model, "--data", data, "--fit", dir.file("fit.json"), "--iwae", "2000", "--seed", "1"}, dir);
+  BOOST_TEST(again.out == e.out);
+}
+
+// Mean-field on a 3-d model: column names, JSON omega, same seed -> identical files.
+BOOST_AUTO_TEST_CASE(fit_meanfield_reproducible) {
+  TempDir dir;
+  LinearRegressionProblem lr;
+  std::string model = dir.write("lr.lat", kLinearRegression), data = dir.write("lr.json", lr.json());
+  auto fit = [&](const std::string& tag, const std::string& seed, const std::string& method) {
+    return run_latent({"fit", model, "--data", data, "--method", method, "-o", dir.file(tag + ".csv"), "-o",
+                       dir.file(tag + ".json"), "--draws", "50", "--seed", seed, "-q"},
+                      dir);
+  };
+  RunResult a = fit("a", "7", "advi"), b = fit("b", "7", "advi"), c = fit("c", "8", "advi"), f = fit("f", "7", "fullrank");
+  RunResult iw = run_latent({"fit", model, "--data", data, "--method", "advi", "--objective", "iwae", "--k", "5", "-o",
+                             dir.file("iw.json"), "--draws", "1", "--iter", "300", "-q"},
+                            dir);
+  for (RunResult* r : {&a, &b, &c, &f, &iw}) BOOST_REQUIRE_MESSAGE(r->exited && r->exit_code == 0, *r);
+  BOOST_TEST(read_json(dir.file("iw.json")).at("objective") == "iwae");
+  BOOST_TEST(read_json(dir.file("a.json")).at("objective") == "elbo");
+  BOOST_TEST(read_text(dir.file("a.csv")) == read_text(dir.file("b.csv")));
+  BOOST_TEST(read_text(dir.file("a.json")) == read_text(dir.file("b.json")));
+  BOOST_TEST(read_text(dir.file("a.csv")) != read_text(dir.file("c.csv")));
+  Csv csv = read_csv(dir.file("a.csv"));
+  BOOST_TEST((csv.header == std::vector<std::string>{"lp__", "log_p__", "log_g__", "beta.1", "beta.2", "beta.3"}));
+  BOOST_TEST(csv.rows.size() == 51u);
+  nlohmann::json j = read_json(dir.file("a.json"));
+  BOOST_TEST(j.at("family") == "meanfield");
+  BOOST_TEST(j.at("omega").size() == 3u);
+  BOOST_TEST(j.at("parameters").at("beta").size() == 3u);
+  nlohmann::json jf = read_json(dir.file("f.json"));
+  BOOST_TEST(jf.at("family") == "fullrank");
+  BOOST_TEST(jf.at("L").size() == 6u);
+  // eval reads both families
+  for (std::string tag : {"a", "f"}) {
+    RunResult e = run_latent({"eval", model, "--data", data, "--fit", dir.file(tag + ".json"), "--iwae", "100"}, dir);
+    BOOST_REQUIRE_MESSAGE(e.exited && e.exit_code == 0, e);
+    nlohmann::json out = nlohmann::json::parse(e.out);
+    BOOST_TEST(std::isfinite(out.at("iwae").get<double>()));
+    BOOST_TEST(out.at("iwae").get<double>() < lr.log_evidence() + 0.5);  // a lower bound (sd << 0.5 here)
+  }
+}
+
+// eval on a model without parameters: exact, the log density itself (no --fit needed).
+BOOST_AUTO_TEST_CASE(eval_exact_without_parameters) {
+  TempDir dir;
+  std::string model = dir.write("fixed.lat", "data { int N; vector[N] y; } model { target += normal_lpdf(y | 1.5, 2); }");
+  std::string data = dir.write("fixed.json", R"({"N": 3, "y": [0.5, 2.0, 4.0]})");
+  RunResult e = run_latent({"eval", model, "--data", data, "--iwae", "10"}, dir);
+  BOOST_REQUIRE_MESSAGE(e.exited && e.exit_code == 0, e);
+  nlohmann::json out = nlohmann::json::parse(e.out);
+  double expected = 0;
+  for (double y : {0.5, 2.0, 4.0}) expected += -0.5 * kLog2Pi - std::log(2.0) - 0.5 * std::pow((y - 1.5) / 2, 2);
+  BOOST_TEST(out.at("exact") == true);
+  BOOST_TEST(close_rel(out.at("iwae").get<double>(), expected, 1e-12));
+  BOOST_TEST(close_rel(out.at("elbo").get<double>(), expected, 1e-12));
+  // ... and fit refuses it with one message
+  RunResult f = run_latent({"fit", model, "--data", data, "--method", "advi"}, dir);
+  BOOST_TEST((f.exited && f.exit_code != 0), f);
+  BOOST_TEST(contains(f.err, "no parameters"), f);
+}
+
+// eval's user errors: a MAP fit, a missing --fit, a fit of another model, a damaged file.
+BOOST_AUTO_TEST_CASE(eval_errors) {
+  TempDir dir;
+  NormalMeanProblem p;
+  std::string model = dir.write("normal.lat", kNormalMean), data = dir.write("normal.json", p.json());
+  RunResult map = run_latent({"fit", model, "--data", data, "-o", dir.file("map.json"), "-q"}, dir);
+  BOOST_REQUIRE_MESSAGE(map.exited && map.exit_code == 0, map);
+  auto expect_error = [&](const std::vector<std::string>& args, const std::string& part) {
+    RunResult r = run_latent(args, dir);
+    std::string line;
+    for (auto& a : args) line += " " + a;
+    BOOST_TEST_CONTEXT("latent" << line << ": expecting '" << part << "'") {
+      BOOST_TEST((r.exited && r.exit_code != 0), r);
+      BOOST_TEST(contains(r.err, part), r);
+      BOOST_TEST(r.out.empty(), r);
+    }
+  };
+  expect_error({"eval", model, "--data", data, "--fit", dir.file("map.json")}, "not a variational fit");
+  expect_error({"eval", model, "--data", data}, "--fit");
+  // a 3-d fit for the 1-d model
+  LinearRegressionProblem lr;
+  std::string lr_model = dir.write("lr.lat", kLinearRegression), lr_data = dir.write("lr.json", lr.json());
+  RunResult f = run_latent({"fit", lr_model, "--data", lr_data, "--method", "advi", "-o", dir.file("lr_fit.json"), "--draws", "1", "-q"}, dir);
+  BOOST_REQUIRE_MESSAGE(f.exited && f.exit_code == 0, f);
+  expect_error({"eval", model, "--data", data, "--fit", dir.file("lr_fit.json")}, "unconstrained parameters");
+  expect_error({"eval", model, "--data", data, "--fit", dir.write("bad.json", "{\"method\": \"advi\", \"mu\": [")},
+               "bad.json");
+  expect_error({"eval", model, "--data", data, "--fit", dir.file("missing.json")}, "missing.json");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
