@@ -146,6 +146,20 @@ inline double gaussian_kl(const std::vector<double>& m1, const Mat& C1, const st
   return 0.5 * (trace + dot(d, chol_solve(L2, d)) - n + chol_logdet(L2) - chol_logdet(cholesky(C1)));
 }
 
+// Variance of log N(z; m, S) for z ~ N(mq, C): with Lambda = S^{-1}, d = mq - m,
+// tr((Lambda C)^2) / 2 + d^T Lambda C Lambda d. For a Gaussian posterior this is the per-draw
+// variance of the ELBO estimator (whose entropy term is exact).
+inline double elbo_draw_variance(const std::vector<double>& mq, const Mat& C, const std::vector<double>& m, const Mat& S) {
+  Mat lambda = spd_inverse(S), LC = matmul(lambda, C), LCL = matmul(LC, lambda);
+  int n = C.rows;
+  double tr = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) tr += LC(i, j) * LC(j, i);
+  std::vector<double> d(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) d[i] = mq[i] - m[i];
+  return 0.5 * tr + dot(d, matvec(LCL, d));
+}
+
 // ---- the variational-parameter layout ----------------------------------------------------
 
 // Full-rank phi = [mu, L lower triangle by columns].

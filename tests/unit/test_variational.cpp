@@ -19,7 +19,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -284,6 +283,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // relative to sqrt(S_ii S_jj) = 0.040 (rms 0.030), KL(q || p) <= 2.5e-3; mean-field: max
 // mean error 0.029 sd. The tolerances below are about 5 times those rms values; they are
 // limited by the iterate's jitter, not by any bias (the exact optimum is the posterior).
+// With these settings every assertion below held for seeds 1..12.
 
 namespace {
 
@@ -315,11 +315,12 @@ struct GaussianTarget {
 //   KL(q || p) < 0.015 (6 x the measured maximum 2.5e-3);
 // - mean-field: sd_i = 1/sqrt(Lambda_ii) (the mean-field optimum for a Gaussian target)
 //   within 10% (the scales' jitter is smaller than the full-rank factor's, measured < 3%);
-// - the ELBO: for a Gaussian target ELBO(q) = log p(y) - KL(q || p) exactly, and the
-//   estimator's per-draw variance near the optimum is n/2 (the entropy is exact; log p(y, z)
-//   - log q(z) is constant, so only log q(z) + H = n/2 - |eps|^2/2 varies). With 100000 draws
-//   its sd is sqrt(n / 200000); tolerance 5 sd. The last in-run estimate (1000 draws at the
-//   final iterate: 6000 is a multiple of eval_elbo) likewise within 5 sqrt(n / 2000).
+// - the ELBO: for a Gaussian target ELBO(q) = log p(y) - KL(q || p) exactly. The entropy is
+//   in closed form, so the estimator's per-draw variance is that of log p(z | y) under q:
+//   for z - m = x + d, x ~ N(0, C), it is tr((Lambda C)^2)/2 + d^T Lambda C Lambda d
+//   (Lambda the posterior precision; n/2 at q = p). Tolerance 5 sd for the estimate with
+//   100000 draws, and for the last in-run estimate (elbo_samples = 1000 draws at the final
+//   iterate: 6000 is a multiple of eval_elbo).
 void check_gaussian_fit(const BoundModel& m, const AdviResult& r, Family family, const GaussianTarget& p,
                         const std::string& what) {
   int n = static_cast<int>(p.mean.size());
@@ -348,13 +349,15 @@ void check_gaussian_fit(const BoundModel& m, const AdviResult& r, Family family,
       }
     }
     double exact_elbo = p.log_evidence - gaussian_kl(q_mean(r.phi, n), C, p.mean, p.cov);
+    double v = elbo_draw_variance(q_mean(r.phi, n), C, p.mean, p.cov);
     double estimate = estimate_elbo(m, family, r.phi, 100000, 99);
-    BOOST_TEST(std::fabs(estimate - exact_elbo) < 5 * std::sqrt(n / 200000.0),
-               "ELBO estimate " << estimate << " vs exact " << exact_elbo << " (log p(y) = " << p.log_evidence << ")");
-    BOOST_TEST(std::fabs(r.elbo - exact_elbo) < 5 * std::sqrt(n / 2000.0),
+    BOOST_TEST(std::fabs(estimate - exact_elbo) < 5 * std::sqrt(v / 100000),
+               "ELBO estimate " << estimate << " vs exact " << exact_elbo << " (log p(y) = " << p.log_evidence
+                                << ", per-draw variance " << v << ")");
+    BOOST_TEST(std::fabs(r.elbo - exact_elbo) < 5 * std::sqrt(v / 1000),
                "last in-run ELBO " << r.elbo << " vs exact " << exact_elbo);
     if (family == Family::FullRank)  // the converged ELBO is the log evidence (gap KL < 0.015)
-      BOOST_TEST(std::fabs(estimate - p.log_evidence) < 0.015 + 5 * std::sqrt(n / 200000.0),
+      BOOST_TEST(std::fabs(estimate - p.log_evidence) < 0.015 + 5 * std::sqrt(v / 100000),
                  "ELBO " << estimate << " vs log evidence " << p.log_evidence);
   }
 }
@@ -416,9 +419,10 @@ BOOST_AUTO_TEST_CASE(linear_regression_known_noise) {
   BOOST_TEST(gap > 0.5);
   AdviResult r = fit_advi(*m, precise_options(Family::MeanField, 2, 3));
   double estimate = estimate_elbo(*m, Family::MeanField, r.phi, 100000, 7);
-  // 5 sd of the estimate (sqrt(3 / 200000)) plus the fit's excess KL (second order in the
-  // jitter: < 0.01 for the measured 3% scale and 0.03 sd mean errors).
-  BOOST_TEST(std::fabs(estimate - (lr.log_evidence() - gap)) < 5 * std::sqrt(3 / 200000.0) + 0.01,
+  // 5 sd of the estimate plus the fit's excess KL over the mean-field optimum (second order in
+  // the jitter: < 0.01 for the measured 3% scale and 0.03 sd mean errors).
+  double v = elbo_draw_variance(q_mean(r.phi, 3), q_covariance(Family::MeanField, r.phi, 3), lr.mean(), lr.covariance());
+  BOOST_TEST(std::fabs(estimate - (lr.log_evidence() - gap)) < 5 * std::sqrt(v / 100000) + 0.01,
              "mean-field ELBO " << estimate << " vs log p(y) - KL* = " << lr.log_evidence() - gap);
 }
 
