@@ -8,7 +8,7 @@
 //  3. IWAE_K against the closed-form evidence as K grows; exact for parameter-free models;
 //  4. eight schools (against a quadrature reference) and logistic regression (against an
 //     importance-sampling reference built on the Laplace approximation);
-//  5. reproducibility and divergence;
+//  5. the driver: optimisers, IWAE training, convergence, reproducibility, divergence;
 //  6. the command line (fit --method advi|fullrank, eval --iwae).
 //
 // Every Monte Carlo tolerance is derived in a comment next to it; seeds are fixed.
