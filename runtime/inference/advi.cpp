@@ -81,6 +81,29 @@ bool finite_gradient(CompiledObjective& obj, const std::vector<double>& phi, std
   return false;
 }
 
+// An approximation whose location or scale runs off to ~infinity means the ELBO
+// has no maximum (an improper posterior): stop with a message rather than
+// return it. (Slower drifts are not detected; see the closing notes of issue 3.)
+void check_not_running_off(const std::vector<double>& phi, Family family, int64_t n, int iteration) {
+  constexpr double kLimit = 1e8;
+  for (int64_t i = 0; i < n; ++i) {
+    double scale = family == Family::MeanField ? std::exp(phi[n + i]) : 0;
+    if (std::fabs(phi[i]) > kLimit || scale > kLimit) {
+      std::ostringstream s;
+      s << "ADVI diverged at iteration " << iteration << ": the approximation runs off (unconstrained parameter "
+        << i + 1 << ": mean " << phi[i];
+      if (family == Family::MeanField) s << ", scale " << scale;
+      s << "); the posterior may be improper";
+      throw UserError(s.str());
+    }
+  }
+  if (family == Family::FullRank)
+    for (size_t k = static_cast<size_t>(n); k < phi.size(); ++k)
+      if (std::fabs(phi[k]) > kLimit)
+        throw UserError("ADVI diverged at iteration " + std::to_string(iteration) +
+                        ": the scale of the approximation runs off; the posterior may be improper");
+}
+
 double median(std::deque<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -219,11 +242,13 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
     double elbo = elbo_at(phi);
     if (!std::isfinite(elbo)) throw UserError("ADVI diverged at iteration " + std::to_string(it) + ": the ELBO is not finite");
     r.elbo = elbo;
+    // As Stan: the first estimate counts as a relative change of 1 (against nothing),
+    // so that the fit cannot stop before three estimates.
     double change = std::isnan(previous) ? NAN : std::fabs((elbo - previous) / elbo);
     previous = elbo;
-    if (o.progress) o.progress(it, elbo, change);
-    if (std::isnan(change)) continue;
-    changes.push_back(change);
+    if (o.progress) o.progress(it, elbo, change);  // NaN: no previous estimate
+    check_not_running_off(phi, o.family, n, it);
+    changes.push_back(std::isnan(change) ? 1.0 : change);
     if (changes.size() > window) changes.pop_front();
     double mean_change = std::accumulate(changes.begin(), changes.end(), 0.0) / static_cast<double>(changes.size());
     if (mean_change < o.tol_rel_obj) {
