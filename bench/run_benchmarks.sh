@@ -4,7 +4,8 @@
 #     (inside the process, as reported by `latent grad --time`), with an empty
 #     compile cache and with the object cached, and the whole process wall time;
 #  2. wall time of a whole ADVI fit (Stan's algorithm and defaults) per example;
-#  3. time per value-and-gradient call for logistic regression, N = 10000,
+#  3. the overhead of a log_prob_grad call through the public API;
+#  4. time per value-and-gradient call for logistic regression, N = 10000,
 #     D = 100, against a hand-written analytic C++ gradient (-O3 -march=native)
 #     on the same data and point.
 # Usage: bench/run_benchmarks.sh [BUILD_DIR]   (default: build)
@@ -50,6 +51,14 @@ for m in ["eight_schools", "logistic", "kidiq", "linear_regression", "mixture", 
     fit = json.load(open(out))
     print(f"{m:20s} {wall:9.2f} {fit['iterations']:11d} {str(fit['converged']):>10s} {fit['elbo']:12.2f}")
 PY
+
+echo
+echo "== one log_prob_grad call through the public C++ API against the internal call"
+cmake --build "$build" --target bench_api_overhead -j2 > /dev/null
+for m in eight_schools kidiq; do
+  echo "-- $m"
+  "$build/bench_api_overhead" "$root/examples/$m/model.lat" "$root/examples/$m/data.json"
+done
 
 echo
 echo "== logistic regression, N = 10000, D = 100: one value-and-gradient call"
