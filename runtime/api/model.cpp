@@ -64,70 +64,41 @@ namespace {
 
 std::string trim_index_suffix(const std::string& column) { return column.substr(0, column.find('.')); }
 
-// The 1-based indexes of a column name ("theta.2.3" -> {2, 3}).
-std::vector<int64_t> indexes_of(const std::string& column) {
-  std::vector<int64_t> idx;
-  size_t at = column.find('.');
-  while (at != std::string::npos) {
-    size_t next = column.find('.', at + 1);
-    idx.push_back(std::stoll(column.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1)));
-    at = next;
-  }
-  return idx;
-}
-
-// Names and descriptions of the outputs: parameters from BoundModel, transformed
-// parameters and generated quantities from the top-level declarations of their
-// blocks, matched in order against output_names() (CmdStan order: a variable's
-// columns are contiguous and its last column holds the largest indexes).
+// Names and descriptions of the outputs, in CmdStan's column order: parameters,
+// transformed parameters, generated quantities; each variable's columns contiguous.
 void describe_outputs(Posterior::Impl& p) {
   const BoundModel& m = *p.model;
   p.output_names = m.output_names();
   size_t column = 0;
-  for (const ParameterInfo& info : m.parameters()) {
+  auto add = [&](const VariableInfo& info, Variable::Kind kind, const std::string& constraint) {
     Variable v;
     v.name = info.name;
-    v.kind = Variable::Kind::parameter;
+    v.kind = kind;
     v.type = info.type.str();
     v.dims = info.stan_dims;
-    v.constraint = describe(info.constraint);
+    v.constraint = constraint;
     v.size = info.size();
     v.column = static_cast<int64_t>(column);
-    v.unconstrained_offset = info.unconstrained_offset;
-    v.unconstrained_size = info.unconstrained_size;
     p.variables.push_back(v);
     column += static_cast<size_t>(v.size);
+    return &p.variables.back();
+  };
+  for (const ParameterInfo& info : m.parameters()) {
+    Variable* v = add(info, Variable::Kind::parameter, describe(info.constraint));
+    v->unconstrained_offset = info.unconstrained_offset;
+    v->unconstrained_size = info.unconstrained_size;
   }
-  p.param_names.assign(p.output_names.begin(), p.output_names.begin() + static_cast<std::ptrdiff_t>(column));
-  for (auto [kind, block_kind] : {std::pair{Variable::Kind::transformed_parameter, ast::BlockKind::TransformedParameters},
-                                  std::pair{Variable::Kind::generated_quantity, ast::BlockKind::GeneratedQuantities}}) {
-    const ast::Block* block = p.program->find(block_kind);
-    std::vector<std::string>& names = kind == Variable::Kind::transformed_parameter ? p.tp_names : p.gq_names;
-    if (!block) continue;
-    for (const ast::StmtPtr& s : block->stmts) {
-      if (s->kind != ast::StmtKind::Decl || !s->decl) continue;
-      const ast::VarDecl& d = *s->decl;
-      Variable v;
-      v.name = d.name;
-      v.kind = kind;
-      v.type = d.type.str();
-      v.column = static_cast<int64_t>(column);
-      while (column < p.output_names.size() && trim_index_suffix(p.output_names[column]) == d.name) {
-        names.push_back(p.output_names[column]);
-        ++column;
-      }
-      v.size = v.column == static_cast<int64_t>(column) ? 0 : static_cast<int64_t>(column) - v.column;
-      if (v.size > 0) {
-        v.dims = indexes_of(p.output_names[column - 1]);
-      } else {  // no columns: a zero-size container; which dims are zero is not known here
-        size_t rank = d.array_sizes.size() + d.sizes.size() + (d.base == ast::BaseType::CholeskyFactorCorr ? 1 : 0);
-        v.dims.assign(rank, 0);
-      }
-      p.variables.push_back(v);
-    }
-  }
-  // Anything not matched (should not happen) is listed with the generated quantities.
-  for (; column < p.output_names.size(); ++column) p.gq_names.push_back(p.output_names[column]);
+  auto columns_from = [&](size_t from) {
+    return std::vector<std::string>(p.output_names.begin() + static_cast<std::ptrdiff_t>(from),
+                                    p.output_names.begin() + static_cast<std::ptrdiff_t>(column));
+  };
+  p.param_names = columns_from(0);
+  size_t start = column;
+  for (const VariableInfo& info : m.transformed_parameters()) add(info, Variable::Kind::transformed_parameter, "");
+  p.tp_names = columns_from(start);
+  start = column;
+  for (const VariableInfo& info : m.generated_quantities()) add(info, Variable::Kind::generated_quantity, "");
+  p.gq_names = columns_from(start);
 }
 
 }  // namespace

@@ -49,6 +49,8 @@ class BoundModel {
 
   int64_t num_unconstrained() const { return lowered_.num_unconstrained; }
   const std::vector<ParameterInfo>& parameters() const { return lowered_.parameters; }
+  const std::vector<VariableInfo>& transformed_parameters() const { return lowered_.transformed_parameters; }
+  const std::vector<VariableInfo>& generated_quantities() const { return lowered_.generated_quantities; }
 
   // Log density at unconstrained theta, with the log-Jacobian when `jacobian`;
   // writes the gradient when grad != nullptr. Non-finite when a check fails
