@@ -298,7 +298,7 @@ DensityDiagnosis BoundModel::diagnose(const double* theta, bool jacobian) const 
     if (std::isfinite(out[k]) || (t.jacobian && !jacobian)) continue;
     if (t.value->op == ir::Op::Check) continue;  // reported above
     std::ostringstream s;
-    s << t.location << ": " << t.statement << "  evaluates to " << out[k];
+    s << t.location << ": " << t.statement << "  evaluates to " << (std::isnan(out[k]) ? "NaN" : std::to_string(out[k]));
     d.non_finite_terms.push_back(s.str());
   }
   return d;
