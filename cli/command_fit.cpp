@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "runtime/inference/initial_point.hpp"
 #include "runtime/optim/lbfgs.hpp"
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/csv.hpp"
@@ -16,37 +17,6 @@
 #include <sstream>
 
 namespace latent::cli {
-
-namespace {
-
-
-// Finds a starting point with a finite log density and gradient, like Stan:
-// the user's init, or up to 100 random points.
-std::vector<double> initial_point(const BoundModel& m, const FitOptions& o, std::mt19937_64& rng) {
-  auto finite_at = [&](const std::vector<double>& theta) {
-    std::vector<double> g(theta.size());
-    double lp = m.log_density(theta.data(), g.data(), o.jacobian);
-    if (!std::isfinite(lp)) return false;
-    for (double x : g)
-      if (!std::isfinite(x)) return false;
-    return true;
-  };
-  if (!o.init.empty()) {
-    std::vector<double> theta = m.unconstrain(DataSet::from_json_file(o.init), rng);
-    if (finite_at(theta)) return theta;
-    throw UserError("the log density is not finite at the initial values from " + o.init + ":\n" +
-                    m.diagnose(theta.data(), o.jacobian).text());
-  }
-  std::string first_reason;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::vector<double> theta = m.random_point(rng);
-    if (finite_at(theta)) return theta;
-    if (first_reason.empty()) first_reason = m.diagnose(theta.data(), o.jacobian).text();
-  }
-  throw UserError("no random initial point out of 100 has a finite log density; at the first one:\n" + first_reason);
-}
-
-}  // namespace
 
 // A variable's values in CmdStan's column order (first index fastest) to nested
 // JSON arrays (the CmdStan JSON layout), so that a fit reads back as an init file.
@@ -114,7 +84,9 @@ Command add_fit_command(CLI::App& app) {
     const BoundModel& m = *lm.model;
     if (m.num_unconstrained() == 0) throw UserError(o->model + ": the model has no parameters to fit");
     std::mt19937_64 rng(o->seed);
-    std::vector<double> theta = initial_point(m, *o, rng);
+    std::unique_ptr<DataSet> init;
+    if (!o->init.empty()) init = std::make_unique<DataSet>(DataSet::from_json_file(o->init));
+    std::vector<double> theta = find_initial_point(m, init.get(), o->jacobian, rng);
     LbfgsOptions options;
     options.max_iterations = o->iterations;
     options.tol_rel_grad = o->tol_rel_grad;
