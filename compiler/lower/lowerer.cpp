@@ -77,15 +77,35 @@ void Lowerer::add_term(SourceLoc loc, NodeP value) {
     }
   }
   if (value->is_const(0)) return;
-  // Checks on data alone run once when data is bound, not at every evaluation.
-  if (!value->depends_on_params && value->free_loops.empty() && value->is_effect && current_terms_ == &terms_) {
-    data_checks_.push_back(value);
-    return;
-  }
   std::string stmt = file_.line(loc.line);
   size_t b = stmt.find_first_not_of(" \t");
   stmt = b == std::string::npos ? "" : stmt.substr(b);
-  current_terms_->push_back({location(loc), stmt, value, false});
+  keep_term({location(loc), stmt, value, false});
+}
+
+void Lowerer::keep_term(Term t) {
+  NodeP v = t.value;
+  // Checks on data alone run once when data is bound, not at every evaluation.
+  if (!v->depends_on_params && v->free_loops.empty() && v->is_effect && current_terms_ == &terms_)
+    data_checks_.push_back(v);
+  else
+    current_terms_->push_back(std::move(t));
+}
+
+// Runs one iteration of an unrolled loop with the loop variable bound to `value`;
+// false when the body ended the loop with break.
+bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value) {
+  if (++unrolled_iterations_ > kMaxUnrolledIterations)
+    error(s.loc, "this loop must be evaluated iteration by iteration and runs too long (limit " +
+                     std::to_string(kMaxUnrolledIterations) + " iterations in all)");
+  push_scope();
+  define(s.loop_var, value, true, "loop");
+  statement(*s.body);
+  pop_scope();
+  continue_ = false;
+  if (!break_) return true;
+  break_ = false;
+  return false;
 }
 
 void Lowerer::add_check(SourceLoc loc, NodeP violated, const std::string& message, NodeP value,
@@ -441,10 +461,7 @@ Lowerer::Value Lowerer::apply_indices(Value v, const std::vector<ast::Index>& in
       current_terms_ = saved;
       for (Term& t : per_element) {  // range checks of each idx[k], summed over k
         t.value = g_.loop_sum(k, g_.int_constant(0), g_.int_constant(n - 1), t.value);
-        if (!t.value->depends_on_params && t.value->free_loops.empty() && current_terms_ == &terms_)
-          data_checks_.push_back(t.value);
-        else
-          current_terms_->push_back(t);
+        keep_term(std::move(t));
       }
       // The picked slice becomes the slowest axis; move it back to `axis`.
       NodeP gathered = g_.loop_gen(k, g_.int_constant(0), n, picked);
@@ -713,20 +730,8 @@ void Lowerer::for_loop(const ast::Stmt& s) {
 }
 
 void Lowerer::unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi) {
-  for (int64_t k = lo; k <= hi; ++k) {
-    if (++unrolled_iterations_ > kMaxUnrolledIterations)
-      error(s.loc, "this loop has a dependence between iterations and runs too long to unroll (limit " +
-                       std::to_string(kMaxUnrolledIterations) + " iterations in all)");
-    push_scope();
-    define(s.loop_var, {g_.int_constant(k), Type::int_()}, true, "loop");
-    statement(*s.body);
-    pop_scope();
-    continue_ = false;
-    if (break_) {
-      break_ = false;
-      break;
-    }
-  }
+  for (int64_t k = lo; k <= hi; ++k)
+    if (!unrolled_iteration(s, {g_.int_constant(k), Type::int_()})) break;
 }
 
 void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPlan& plan) {
@@ -800,13 +805,8 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
   pop_scope();
   for (auto& [name, v] : results) find(name)->value = v;
   for (auto& t : body_terms) {
-    NodeP total = g_.loop_sum(var, lo, hi, t.value);
-    Term outer = t;
-    outer.value = total;
-    if (!total->depends_on_params && total->free_loops.empty() && total->is_effect && current_terms_ == &terms_)
-      data_checks_.push_back(total);
-    else
-      current_terms_->push_back(outer);
+    t.value = g_.loop_sum(var, lo, hi, t.value);
+    keep_term(std::move(t));
   }
 }
 
@@ -823,19 +823,8 @@ void Lowerer::foreach_loop(const ast::Stmt& s) {
     n = c.node->size();
   }
   Type elem_type = c.type.array_dims > 0 ? c.type.element() : Type::real();
-  for (int64_t k = 0; k < n; ++k) {
-    if (++unrolled_iterations_ > kMaxUnrolledIterations)
-      error(s.loc, "this foreach loop runs too long to unroll (limit " + std::to_string(kMaxUnrolledIterations) + ")");
-    push_scope();
-    define(s.loop_var, {fold_data(g_.index(c.node, axis, g_.int_constant(k))), elem_type}, true, "loop");
-    statement(*s.body);
-    pop_scope();
-    continue_ = false;
-    if (break_) {
-      break_ = false;
-      break;
-    }
-  }
+  for (int64_t k = 0; k < n; ++k)
+    if (!unrolled_iteration(s, {fold_data(g_.index(c.node, axis, g_.int_constant(k))), elem_type})) break;
 }
 
 void Lowerer::while_loop(const ast::Stmt& s) {

@@ -86,6 +86,9 @@ class Lowerer {
   void for_loop(const ast::Stmt& s);
   void foreach_loop(const ast::Stmt& s);
   void unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi);
+  bool unrolled_iteration(const ast::Stmt& s, Value loop_value);
+  // Adds a finished term: data-only checks go to data_checks_, the rest to the current list.
+  void keep_term(Term t);
   void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
   void while_loop(const ast::Stmt& s);
   void if_statement(const ast::Stmt& s);
