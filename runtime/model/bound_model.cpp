@@ -38,16 +38,25 @@ BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSe
     : program_(std::move(program)), lowered_(lower_program(*program_, data)), keep_llvm_text_(options.keep_llvm_text) {
   // Checks on data alone (e.g. a data argument outside a distribution's domain)
   // run once, now; they are compiled with the log density, in one module.
-  const Compiled& c = compiled(kDensityJacobian);
-  std::vector<double> workspace(static_cast<size_t>(c.workspace[1]) + 8), out(1);
   EvalContext ctx;
-  ctx.graph = lowered_.graph.get();
-  const double* inputs[] = {nullptr, lowered_.data.data()};
-  c.fns[1](inputs, out.data(), workspace.data(), &ctx);
+  double status = 0;
+  run(compiled(kDensityJacobian), 1, nullptr, &status, &ctx);
   if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
 }
 
 BoundModel::~BoundModel() = default;
+
+void BoundModel::run(const Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const {
+  // Per-thread scratch space: generated code keeps intermediate tensors here.
+  thread_local std::vector<double> workspace;
+  size_t need = static_cast<size_t>(c.workspace[k]) + 8;
+  if (workspace.size() < need) workspace.resize(need);
+  EvalContext local;
+  EvalContext* used = ctx ? ctx : &local;
+  used->graph = lowered_.graph.get();
+  const double* inputs[] = {theta, lowered_.data.data()};
+  c.fns[k](inputs, out, workspace.data(), used);
+}
 
 namespace {
 
@@ -132,6 +141,7 @@ const BoundModel::Compiled& BoundModel::compiled(Kind which) const {
       specs.push_back(spec);
       break;
     }
+    case kKinds: throw std::logic_error("BoundModel::compiled: not a function kind");
   }
   auto c = std::make_unique<Compiled>();
   codegen::ModuleBuilder mb = codegen::new_module(specs[0].name);
@@ -182,27 +192,17 @@ double BoundModel::log_density(const double* theta, double* grad, bool jacobian,
   // The Jacobian function also gives the value without the Jacobian (out[1]).
   bool with_jacobian_function = jacobian || !grad;
   const Compiled& c = compiled(with_jacobian_function ? kDensityJacobian : kDensity);
-  // Per-thread scratch space: generated code keeps intermediate tensors here.
-  thread_local std::vector<double> workspace, out;
-  if (workspace.size() < static_cast<size_t>(c.workspace[0]) + 8) workspace.resize(static_cast<size_t>(c.workspace[0]) + 8);
+  thread_local std::vector<double> out;
   if (out.size() < static_cast<size_t>(c.out_size[0])) out.resize(static_cast<size_t>(c.out_size[0]));
-  EvalContext local;
-  EvalContext* used = ctx ? ctx : &local;
-  used->graph = lowered_.graph.get();
-  const double* inputs[] = {theta, lowered_.data.data()};
-  c.fns[0](inputs, out.data(), workspace.data(), used);
+  run(c, 0, theta, out.data(), ctx);
   if (grad) std::copy(out.begin() + 2, out.begin() + c.out_size[0], grad);
   return jacobian ? out[0] : out[1];
 }
 
 std::vector<double> BoundModel::constrained_outputs(const double* theta, EvalContext* ctx) const {
   const Compiled& c = compiled(kOutputs);
-  std::vector<double> workspace(static_cast<size_t>(c.workspace[0]) + 8), out(static_cast<size_t>(c.out_size[0]));
-  EvalContext local;
-  EvalContext* used = ctx ? ctx : &local;
-  used->graph = lowered_.graph.get();
-  const double* inputs[] = {theta, lowered_.data.data()};
-  c.fns[0](inputs, out.data(), workspace.data(), used);
+  std::vector<double> out(static_cast<size_t>(c.out_size[0]));
+  run(c, 0, theta, out.data(), ctx);
   std::vector<double> ordered;
   ordered.reserve(out.size());
   int64_t base = 0;
@@ -279,11 +279,8 @@ DensityDiagnosis BoundModel::diagnose(const double* theta, bool jacobian) const 
   log_density(theta, nullptr, jacobian, &ctx);
   if (ctx.failed) d.failed_check = ctx.failure_text();
   const Compiled& c = compiled(kTerms);
-  std::vector<double> workspace(static_cast<size_t>(c.workspace[0]) + 8), out(static_cast<size_t>(c.out_size[0]));
-  EvalContext quiet;
-  quiet.graph = lowered_.graph.get();
-  const double* inputs[] = {theta, lowered_.data.data()};
-  c.fns[0](inputs, out.data(), workspace.data(), &quiet);
+  std::vector<double> out(static_cast<size_t>(c.out_size[0]));
+  run(c, 0, theta, out.data(), nullptr);  // its checks were reported above
   // The parameter values at the point (constrained), the first few of them.
   std::vector<double> values = constrained_outputs(theta);
   std::vector<std::string> names = output_names();

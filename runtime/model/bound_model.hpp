@@ -104,6 +104,8 @@ class BoundModel {
   // One JIT module each; the first also holds the data checks.
   enum Kind { kDensityJacobian, kDensity, kOutputs, kTerms, kKinds };
   const Compiled& compiled(Kind which) const;
+  // Calls function k of a compiled module at theta with the bound data.
+  void run(const Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const;
 
   std::shared_ptr<const ast::Program> program_;
   LoweredProgram lowered_;
