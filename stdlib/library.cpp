@@ -193,11 +193,8 @@ void check_domain(CallContext& ctx, const Value& v, Domain domain, const std::st
   }
   std::string message = ctx.name() + ": " + what + " " + must;
   if (x->is_scalar()) return ctx.check(bad, message, x, what);
-  // Containers: fail when any element is bad; report the largest offending value
-  // for lower-bound domains (found without a branch in the loop).
-  ir::NodeP count = g.sum(g.cast_real(bad));
-  ir::NodeP worst = g.max_reduce(g.select(bad, g.unary(ir::Op::StopGradient, x), g.constant(-INFINITY)));
-  ctx.check(g.binary(ir::Op::Gt, count, g.constant(0)), message, worst, what);
+  auto [any, worst] = g.any_violation(bad, x);
+  ctx.check(any, message, worst, what);
 }
 
 }  // namespace

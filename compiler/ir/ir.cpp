@@ -543,6 +543,15 @@ NodeP Graph::print(NodeP condition, int message_id, std::vector<NodeP> values) {
   return intern(std::move(n));
 }
 
+std::pair<NodeP, NodeP> Graph::any_violation(NodeP bad, NodeP x) {
+  x = cast_real(x);
+  if (x->is_scalar() && bad->is_scalar()) return {bad, x};
+  NodeP any = binary(Op::Gt, sum(cast_real(bad)), constant(0));
+  // The maximum of the offending elements, found without a branch in the loop.
+  NodeP worst = max_reduce(select(bad, unary(Op::StopGradient, x), constant(-INFINITY)));
+  return {any, worst};
+}
+
 NodeP Graph::add_all(const std::vector<NodeP>& terms) {
   NodeP total = constant(0);
   for (NodeP t : terms) total = add(total, t);

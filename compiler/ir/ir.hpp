@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace latent::ir {
@@ -68,6 +69,8 @@ struct Node;
 using NodeP = const Node*;
 
 struct Node {
+  Node(Op o, DType t, std::vector<int64_t> d, std::vector<NodeP> a)
+      : op(o), dtype(t), dims(std::move(d)), args(std::move(a)) {}
   Op op;
   DType dtype;
   std::vector<int64_t> dims;
@@ -142,6 +145,10 @@ class Graph {
   const Message& message(int id) const { return messages_.at(id); }
   NodeP check(NodeP violated, int message_id, std::vector<NodeP> values);
   NodeP print(NodeP condition, int message_id, std::vector<NodeP> values);
+
+  // For an elementwise condition `bad` on x: whether any element is bad, and the
+  // largest offending value of x to report (scalars pass through unchanged).
+  std::pair<NodeP, NodeP> any_violation(NodeP bad, NodeP x);
 
   // Sum of a list of scalars (empty -> 0).
   NodeP add_all(const std::vector<NodeP>& terms);

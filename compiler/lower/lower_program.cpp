@@ -256,9 +256,7 @@ class ProgramLowering {
       auto hi = d->constraint.upper ? lowerer_.expr(*d->constraint.upper).node : nullptr;
       NodeP x = g.cast_real(v.value);
       auto report = [&](NodeP bad_elements, const std::string& what) {
-        NodeP bad = x->is_scalar() ? bad_elements : g.binary(Op::Gt, g.sum(g.cast_real(bad_elements)), g.constant(0));
-        NodeP shown = x->is_scalar() ? x
-                                     : g.max_reduce(g.select(bad_elements, g.unary(Op::StopGradient, x), g.constant(-INFINITY)));
+        auto [bad, shown] = g.any_violation(bad_elements, x);
         lowerer_.add_check(d->loc, bad, name + " variable '" + d->name + "' " + what, shown, d->name);
       };
       if (lo) report(g.unary(Op::Not, g.binary(Op::Ge, x, lo)), "is below its lower bound");
