@@ -44,7 +44,21 @@ program
 // the syntax error messages precise.
 topBlock
   : FUNCTIONS '{' functionDef* '}'                                      # FunctionsBlock
-  | name=IDENT qualifier=IDENT? '{' (varDecl | statement)* '}'          # CodeBlock
+  | name=IDENT qualifier=IDENT? '{' (varDecl | statement | layerDecl | innerBlock)* '}'  # CodeBlock
+  ;
+
+// ---- networks and guides ----
+
+// `dense enc_h(D, 400);` in a network block: a layer kind, its name, its sizes.
+// The kind is an identifier (validated by the builder), so the parser decides
+// from the second token: IDENT IDENT starts no statement.
+layerDecl
+  : kind=IDENT name=IDENT '(' (args+=expression (',' args+=expression)*)? ')' ';'
+  ;
+
+// `network { ... }` inside the guide block: the guide's own weights.
+innerBlock
+  : name=IDENT '{' layerDecl* '}'
   ;
 
 // ---- user-defined functions (parsed so that they can be rejected cleanly) ----
@@ -91,8 +105,9 @@ typeConstraint
   : '<' constraintItem (',' constraintItem)* '>'
   ;
 
+// A bare name is a flag: `int<plate> N` declares the plate (subsampled) dimension.
 constraintItem
-  : IDENT '=' arithExpr
+  : IDENT ('=' arithExpr)?
   ;
 
 // ---- statements ----

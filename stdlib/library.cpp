@@ -223,7 +223,7 @@ Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value
   std::vector<ir::NodeP> terms = dist.terms(ctx, variate, params, sized ? size : 1);
   std::vector<ir::NodeP> kept;
   for (ir::NodeP t : terms)
-    if (!ctx.propto || t->depends_on_params) kept.push_back(t);
+    if (!ctx.propto || t->reads_unknowns) kept.push_back(t);
   return {ctx.g.add_all(kept), Type::real()};
 }
 

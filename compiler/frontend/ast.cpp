@@ -9,7 +9,9 @@ const char* block_name(BlockKind kind) {
     case BlockKind::TransformedData: return "transformed data";
     case BlockKind::Parameters: return "parameters";
     case BlockKind::TransformedParameters: return "transformed parameters";
+    case BlockKind::Network: return "network";
     case BlockKind::Model: return "model";
+    case BlockKind::Guide: return "guide";
     case BlockKind::GeneratedQuantities: return "generated quantities";
   }
   return "?";

@@ -70,6 +70,7 @@ struct VarDecl {
   std::vector<ExprPtr> sizes;        // vector[n]: {n}; matrix[m,n]: {m,n}
   std::vector<ExprPtr> array_sizes;  // array[a,b] T or T x[a,b] (old form)
   ExprPtr init;                      // local / transformed declarations may have "= expr"
+  bool plate = false;                // `int<plate> N`: the subsampled data dimension
   Type type;                         // filled by the checker
 };
 
@@ -108,14 +109,25 @@ struct Stmt {
   std::vector<StmtPtr> stmts;     // Block
 };
 
+// In source order (the order blocks must appear in).
 enum class BlockKind {
   Functions,
   Data,
   TransformedData,
+  Network,  // learnable deterministic weights without a prior (layers)
   Parameters,
   TransformedParameters,
   Model,
+  Guide,    // q(parameters | data): the variational family, with its own network
   GeneratedQuantities
+};
+
+// `dense enc_h(D, 400);`: a layer of learnable weights in a network block.
+struct LayerDecl {
+  SourceLoc loc;
+  std::string kind;  // "dense"
+  std::string name;
+  std::vector<ExprPtr> args;  // dense: in, out
 };
 
 const char* block_name(BlockKind kind);
@@ -124,6 +136,7 @@ struct Block {
   BlockKind kind;
   SourceLoc loc;
   std::vector<StmtPtr> stmts;  // data/parameters blocks hold Decl statements only
+  std::vector<LayerDecl> layers;  // network block; the guide's own `network { }`
 };
 
 struct Program {

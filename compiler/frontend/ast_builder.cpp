@@ -33,7 +33,8 @@ using namespace latent::ast;
 int block_rank(BlockKind kind) { return static_cast<int>(kind); }
 
 const char* kBlockList =
-    "functions, data, transformed data, parameters, transformed parameters, model, generated quantities";
+    "functions, data, transformed data, network, parameters, transformed parameters, model, guide, "
+    "generated quantities";
 
 std::string unescape_string(const std::string& quoted) {
   // Drop the quotes; resolve \" \\ \n \t, keep any other escape as written.
@@ -139,6 +140,8 @@ class AstBuilder {
     if (name == "data") kind = BlockKind::Data;
     if (name == "parameters") kind = BlockKind::Parameters;
     if (name == "model") kind = BlockKind::Model;
+    if (name == "network") kind = BlockKind::Network;
+    if (name == "guide") kind = BlockKind::Guide;
     if (!kind) {
       error(loc, "unknown block '" + name + "'; the blocks are: " + kBlockList);
       return std::nullopt;
@@ -160,7 +163,8 @@ class AstBuilder {
       return block;
     }
     block_items(ctx, block.stmts);
-    if (kind == BlockKind::Data || kind == BlockKind::Parameters) {
+    network_items(static_cast<P::CodeBlockContext*>(ctx), block);
+    if (kind == BlockKind::Data || kind == BlockKind::Parameters || kind == BlockKind::Network) {
       // These blocks only declare variables, whose values come from outside.
       for (const StmtPtr& stmt : block.stmts) {
         if (stmt->kind != StmtKind::Decl)
@@ -172,6 +176,42 @@ class AstBuilder {
       }
     }
     return block;
+  }
+
+  // Layers of a network block, and the guide's own `network { ... }`.
+  void network_items(P::CodeBlockContext* ctx, Block& block) {
+    for (P::LayerDeclContext* l : ctx->layerDecl()) {
+      if (block.kind == BlockKind::Network)
+        block.layers.push_back(layer(l));
+      else
+        error(loc_of(l->getStart()), std::string("layers are declared in a 'network' block, not in the '") +
+                                         block_name(block.kind) + "' block");
+    }
+    bool seen = false;
+    for (P::InnerBlockContext* inner : ctx->innerBlock()) {
+      const SourceLoc loc = loc_of(inner->name);
+      if (block.kind != BlockKind::Guide || inner->name->getText() != "network") {
+        error(loc, "unexpected '" + inner->name->getText() + " { ... }' here; only the guide block holds a "
+                   "nested 'network { ... }' block");
+        continue;
+      }
+      if (seen) error(loc, "the guide has one 'network' block");
+      seen = true;
+      for (P::LayerDeclContext* l : inner->layerDecl()) block.layers.push_back(layer(l));
+    }
+  }
+
+  LayerDecl layer(P::LayerDeclContext* ctx) {
+    LayerDecl l;
+    l.loc = loc_of(ctx->name);
+    l.kind = ctx->kind->getText();
+    l.name = ctx->name->getText();
+    for (auto* e : ctx->args) l.args.push_back(expression(e));
+    if (l.kind != "dense")
+      error(loc_of(ctx->kind), "unknown layer '" + l.kind + "'; the layers are: dense(in, out)");
+    else if (l.args.size() != 2)
+      error(l.loc, "'dense' takes two sizes, as in 'dense " + l.name + "(in, out);'");
+    return l;
   }
 
   // ---- declarations ----
@@ -216,7 +256,9 @@ class AstBuilder {
         error(at, "'" + type_name + "' needs two sizes, as in '" + type_name + "[M, N] " + decl->name + "'");
     }
     for (auto* e : ctx->arraySizes) decl->array_sizes.push_back(expression(e));
-    if (auto* c = ctx->typeConstraint()) decl->constraint = constraint(c, decl->base, type_name);
+    if (auto* c = ctx->typeConstraint())
+      decl->constraint = constraint(c, decl->base, type_name, decl->array_sizes.empty() && ctx->arraySizes.empty(),
+                                    &decl->plate);
     quiet_ = was_quiet;
 
     // This declarator's own parts: old-style array sizes and the value.
@@ -246,7 +288,8 @@ class AstBuilder {
     }
   }
 
-  Constraint constraint(P::TypeConstraintContext* ctx, BaseType base, const std::string& type_name) {
+  Constraint constraint(P::TypeConstraintContext* ctx, BaseType base, const std::string& type_name,
+                        bool scalar, bool* plate) {
     Constraint c;
     const SourceLoc loc = loc_of(ctx->getStart());
     if (base == BaseType::Simplex || base == BaseType::CholeskyFactorCorr) {
@@ -256,6 +299,16 @@ class AstBuilder {
     for (P::ConstraintItemContext* item : ctx->constraintItem()) {
       const std::string name = item->IDENT()->getText();
       const SourceLoc item_loc = loc_of(item->getStart());
+      if (name == "plate") {
+        if (item->arithExpr()) error(item_loc, "'plate' takes no value: write 'int<plate> N'");
+        if (base != BaseType::Int || !scalar) error(item_loc, "only an 'int' size can be a plate: 'int<plate> N'");
+        *plate = true;
+        continue;
+      }
+      if (!item->arithExpr()) {
+        error(item_loc, "expected '=' and a value after '" + name + "'");
+        continue;
+      }
       ExprPtr* slot = name == "lower"        ? &c.lower
                       : name == "upper"      ? &c.upper
                       : name == "offset"     ? &c.offset

@@ -69,6 +69,7 @@ Origin global_origin(BlockKind k) {
     case BlockKind::Data: return Origin::Data;
     case BlockKind::TransformedData: return Origin::TransformedData;
     case BlockKind::Parameters: return Origin::Parameters;
+    case BlockKind::Network: return Origin::Network;
     case BlockKind::TransformedParameters: return Origin::TransformedParameters;
     case BlockKind::GeneratedQuantities: return Origin::GeneratedQuantities;
     default: return Origin::Local;
@@ -80,6 +81,7 @@ const char* origin_phrase(Origin o) {
     case Origin::Data: return "a data variable";
     case Origin::TransformedData: return "a transformed data variable";
     case Origin::Parameters: return "a parameter";
+    case Origin::Network: return "a network weight";
     case Origin::TransformedParameters: return "a transformed parameter";
     case Origin::GeneratedQuantities: return "a generated quantity";
     case Origin::Local: return "a local variable";
@@ -142,10 +144,11 @@ class Checker {
       if (!b.stmts.empty()) err(b.loc, "user-defined functions are not supported yet");
       return;
     }
-    // Declarations at the top of the model block are local to it.
-    bool local = b.kind == BlockKind::Model;
+    // Declarations at the top of the model and guide blocks are local to them.
+    bool local = b.kind == BlockKind::Model || b.kind == BlockKind::Guide;
     if (local) scopes_.push();
-    bool decls_only = b.kind == BlockKind::Data || b.kind == BlockKind::Parameters;
+    for (auto& l : b.layers) layer(l, b.kind);
+    bool decls_only = b.kind == BlockKind::Data || b.kind == BlockKind::Parameters || b.kind == BlockKind::Network;
     for (auto& s : b.stmts) {
       if (!s) continue;
       if (decls_only && s->kind != StmtKind::Decl) {
@@ -156,6 +159,72 @@ class Checker {
       stmt(*s, true);
     }
     if (local) scopes_.pop();
+  }
+
+  // ------------------------------------------------------------ networks
+
+  struct Layer {
+    BlockKind block;  // Network, or Guide for the guide's own network
+    SourceLoc loc;
+  };
+  std::unordered_map<std::string, Layer> layers_;
+  std::unordered_map<std::string, SourceLoc> guided_;  // parameter -> its guide statement
+  bool plate_seen_ = false;
+  bool in_guide_lhs_ = false;  // reading the left side of a guide's ~ (a parameter, allowed)
+
+  void layer(LayerDecl& l, BlockKind kind) {
+    for (auto& a : l.args) size(*a, l.name, true);
+    if (scopes_.lookup(l.name) || toplevel_.count(l.name) || stdlib::is_known(l.name))
+      err(l.loc, "layer name " + quoted(l.name) + " is already used by a variable or function");
+    else if (auto it = layers_.find(l.name); it != layers_.end())
+      err(l.loc, "layer " + quoted(l.name) + " is already declared (at line " +
+                     std::to_string(it->second.loc.line) + ")");
+    else
+      layers_.emplace(l.name, Layer{kind, l.loc});
+  }
+
+  // `enc_h(x)`: a dense layer applied to a vector, a row_vector or a matrix
+  // whose rows are data points; the result has the same kind.
+  Type layer_call(Expr& e, const Layer& l) {
+    if (l.block == BlockKind::Guide && block_ != BlockKind::Guide) {
+      err(e.loc, "layer " + quoted(e.name) + " belongs to the guide's network and is only visible in the guide");
+      return Type::error();
+    }
+    if (e.args.size() != 1) {
+      err(e.loc, "layer " + quoted(e.name) + " takes one argument (a vector, row_vector or matrix)");
+      return Type::error();
+    }
+    Type t = expr(*e.args[0]);
+    if (t.is_error()) return t;
+    if (t.array_dims != 0 || (t.base != Base::Vector && t.base != Base::RowVector && t.base != Base::Matrix)) {
+      err(e.args[0]->loc, "layer " + quoted(e.name) + " takes a vector, row_vector or matrix, found " + t.str());
+      return Type::error();
+    }
+    return t;
+  }
+
+  // `z ~ normal(mu, sigma);` in the guide: z's variational distribution.
+  void guide_tilde(Stmt& s) {
+    if (loops_ > 0) {
+      err(s.loc, "a guide's ~ statement gives the distribution of a whole parameter; it cannot be inside a loop");
+      return;
+    }
+    const Symbol* sym = s.lhs->kind == ExprKind::Var ? scopes_.lookup(s.lhs->name) : nullptr;
+    if (!sym || sym->origin != Origin::Parameters) {
+      err(s.lhs->loc, "the left side of a guide's ~ statement must be a parameter, as a whole (e.g. 'z ~ "
+                      "normal(mu, sigma)')");
+      return;
+    }
+    if (s.dist != "normal") {
+      err(s.loc, "the guide supports 'normal' (reparameterised) distributions, not " + quoted(s.dist));
+      return;
+    }
+    if (auto it = guided_.find(s.lhs->name); it != guided_.end()) {
+      err(s.loc, "parameter " + quoted(s.lhs->name) + " already has a distribution in the guide (line " +
+                     std::to_string(it->second.line) + ")");
+      return;
+    }
+    guided_.emplace(s.lhs->name, s.loc);
   }
 
   // ------------------------------------------------------------ statements
@@ -269,14 +338,18 @@ class Checker {
   }
 
   void tilde(Stmt& s) {
+    in_guide_lhs_ = block_ == BlockKind::Guide;
     Type lhs = expr(*s.lhs);
+    in_guide_lhs_ = false;
     std::vector<Type> args;
     bool bad = lhs.is_error();
     for (auto& a : s.args) {
       args.push_back(expr(*a));
       bad = bad || args.back().is_error();
     }
-    if (block_ != BlockKind::Model)
+    if (block_ == BlockKind::Guide)
+      guide_tilde(s);
+    else if (block_ != BlockKind::Model)
       err(s.loc, "~ statements are only allowed in the model block, not in " + block_label());
     if (ends_with_any(s.dist, {"_lpdf", "_lpmf", "_lupdf", "_lupmf"})) {
       std::string plain = s.dist.substr(0, s.dist.rfind('_'));
@@ -334,6 +407,13 @@ class Checker {
                              " with a value of type " + t.str());
     }
 
+    if (d.plate) {
+      if (!top || block_ != BlockKind::Data)
+        err(d.loc, "only a data variable can be a plate: declare 'int<plate> " + d.name + ";' in the data block");
+      else if (plate_seen_)
+        err(d.loc, "a model has one plate; " + quoted(d.name) + " is the second");
+      plate_seen_ = true;
+    }
     if (ends_with(d.name, "__"))
       err(d.loc, "identifier " + quoted(d.name) + " is reserved: names ending in '__' are internal");
     if (const Symbol* old = scopes_.declare(Symbol{d.name, d.type, origin, d.loc, block_}))
@@ -415,6 +495,7 @@ class Checker {
       case Origin::Loop: err(base->loc, "cannot assign to loop variable " + n); return;
       case Origin::Data: err(base->loc, "cannot assign to " + n + ": data variables are read-only"); return;
       case Origin::Parameters: err(base->loc, "cannot assign to " + n + ": parameters are read-only"); return;
+      case Origin::Network: err(base->loc, "cannot assign to " + n + ": network weights are read-only"); return;
       case Origin::TransformedData:
       case Origin::TransformedParameters:
       case Origin::GeneratedQuantities:
@@ -497,7 +578,18 @@ class Checker {
   }
 
   Type variable(Expr& e) {
-    if (const Symbol* s = scopes_.lookup(e.name)) return s->type;
+    if (const Symbol* s = scopes_.lookup(e.name)) {
+      // The guide is amortised: q(z | x) reads data and networks, never parameters.
+      if (block_ == BlockKind::Guide && !in_guide_lhs_ &&
+          (s->origin == Origin::Parameters || s->origin == Origin::TransformedParameters))
+        err(e.loc, "the guide cannot read " + std::string(origin_phrase(s->origin)) + " (" + quoted(e.name) +
+                       "): q is a function of the data and the guide's network");
+      return s->type;
+    }
+    if (layers_.count(e.name)) {
+      err(e.loc, "layer " + quoted(e.name) + " is applied to an argument: " + e.name + "(x)");
+      return Type::error();
+    }
     auto it = toplevel_.find(e.name);
     if (current_ && current_->name == e.name)
       err(e.loc, "variable " + quoted(e.name) + " is used in its own declaration");
@@ -521,6 +613,7 @@ class Checker {
   }
 
   Type call(Expr& e) {
+    if (auto it = layers_.find(e.name); it != layers_.end()) return layer_call(e, it->second);
     std::vector<Type> args;
     bool bad = false;
     for (auto& a : e.args) {

@@ -20,6 +20,7 @@ enum class Origin {
   Data,
   TransformedData,
   Parameters,
+  Network,  // learnable weights declared in a network block (read-only, no prior)
   TransformedParameters,
   GeneratedQuantities,
   Local,  // any declaration inside a statement, and the model block's declarations

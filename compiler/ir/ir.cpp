@@ -187,6 +187,7 @@ NodeP Graph::intern(Node n) {
   for (NodeP a : n.args) {
     n.free_loops = merge_loops(n.free_loops, a->free_loops);
     n.depends_on_params |= a->depends_on_params;
+    n.reads_unknowns |= a->reads_unknowns;
     n.is_effect |= a->is_effect;
   }
   if (n.op == Op::LoopVar) n.free_loops = {static_cast<int>(n.a)};
@@ -195,6 +196,7 @@ NodeP Graph::intern(Node n) {
     f.erase(std::remove(f.begin(), f.end(), static_cast<int>(n.a)), f.end());
   }
   if (n.op == Op::Input && n.a == 0) n.depends_on_params = true;
+  if (n.op == Op::Input && n.a != 1) n.reads_unknowns = true;
   if (n.op == Op::Check || n.op == Op::Print) n.is_effect = true;
   nodes_.push_back(std::move(n));
   NodeP p = &nodes_.back();

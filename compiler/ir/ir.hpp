@@ -80,7 +80,8 @@ struct Node {
   // Derived at construction:
   int id = 0;                       // creation order: args always have smaller ids
   std::vector<int> free_loops;      // sorted ids of LoopVars this node depends on (unbound)
-  bool depends_on_params = false;   // reads Input buffer 0
+  bool depends_on_params = false;   // reads Input buffer 0 (what gradients are taken with respect to)
+  bool reads_unknowns = false;      // reads an Input other than data (buffer 1): parameters, weights, noise
   bool is_effect = false;           // contains a Check/Print somewhere below
 
   bool is_scalar() const { return dims.empty(); }

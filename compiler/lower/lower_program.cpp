@@ -43,9 +43,10 @@ namespace {
 
 class ProgramLowering {
  public:
-  ProgramLowering(const ast::Program& program, const DataSet& data)
+  ProgramLowering(const ast::Program& program, const DataSet& data, const LowerOptions& options)
       : program_(program), data_(data), lowerer_(*out_.graph, *program.source, out_.data) {
     out_.source = program.source;
+    lowerer_.keep_constants(options.keep_constants);
   }
 
   LoweredProgram run() {
@@ -54,6 +55,7 @@ class ProgramLowering {
       lowerer_.error(b->loc, "user-defined functions are not supported yet");
     if (auto* b = program_.find(ast::BlockKind::Data)) data_block(*b);
     if (auto* b = program_.find(ast::BlockKind::TransformedData)) transformed_data(*b);
+    if (auto* b = program_.find(ast::BlockKind::Network)) network(*b, 3);
     if (auto* b = program_.find(ast::BlockKind::Parameters)) parameters(*b);
     if (auto* b = program_.find(ast::BlockKind::TransformedParameters))
       out_.transformed_parameters = declaring_block(*b, "transformed parameters", true);
@@ -64,6 +66,7 @@ class ProgramLowering {
     }
     std::vector<Term> model_terms = lowerer_.take_terms();
     out_.terms.insert(out_.terms.end(), model_terms.begin(), model_terms.end());
+    if (auto* b = program_.find(ast::BlockKind::Guide)) guide(*b);
     if (auto* b = program_.find(ast::BlockKind::GeneratedQuantities)) {
       out_.generated_quantities = declaring_block(*b, "generated quantities", false);
       for (auto& t : lowerer_.take_terms()) out_.generated_checks.push_back(t.value);
@@ -84,10 +87,18 @@ class ProgramLowering {
     return v.node->value;
   }
 
+  // Whether a declaration's first dimension is the plate.
+  bool plate_indexed(const ast::VarDecl& d) const {
+    const auto& sizes = d.array_sizes.empty() ? d.sizes : d.array_sizes;
+    return !out_.plate.empty() && !sizes.empty() && sizes[0]->kind == ast::ExprKind::Var &&
+           sizes[0]->name == out_.plate;
+  }
+
   void data_block(const ast::Block& block) {
     for (auto& s : block.stmts) {
       const ast::VarDecl* d = decl_of(*s);
       if (!d) continue;
+      if (d->plate) out_.plate = d->name;
       std::vector<int64_t> stan_dims, dims;
       lowerer_.declared_dims(*d, &stan_dims, &dims);
       DeclaredShape shape;
@@ -100,6 +111,8 @@ class ProgramLowering {
       shape.declared_as = declaration_text(*d, stan_dims);
       std::vector<double> values = check_and_flatten(data_, shape);
       check_container_bounds(*d, values);
+      if (d->plate) out_.plate_size = static_cast<int64_t>(values.at(0));
+      if (plate_indexed(*d)) out_.plate_fields.push_back({shape, static_cast<int64_t>(out_.data.size())});
       bind_data(d->name, d->type, dims, values, "data");
     }
   }
@@ -211,6 +224,8 @@ class ProgramLowering {
       lowerer_.declared_dims(*d, &p.stan_dims, &dims);
       p.is_matrix = d->type.base == Base::Matrix;
       p.constraint = lowerer_.constraint(*d);
+      p.plate = plate_indexed(*d);
+      lowerer_.set_parameter_dims(p.name, dims);
       std::vector<int64_t> udims = dims;
       if (p.constraint.kind == ConstraintSpec::Kind::Simplex) {
         p.simplex_length = dims.at(0);
@@ -232,6 +247,47 @@ class ProgramLowering {
       }
       out_.parameters.push_back(std::move(p));
     }
+  }
+
+  // Layers and declared weights of a network block, as Input `buffer`. Dense
+  // layers start like PyTorch's nn.Linear: uniform in +-1/sqrt(in).
+  void network(const ast::Block& block, int buffer) {
+    ir::Graph& g = *out_.graph;
+    int64_t& size = out_.network_size[buffer - 3];
+    auto tensor = [&](const std::string& name, std::vector<int64_t> dims, double bound) {
+      NetworkTensor t{name, buffer, size, std::move(dims), bound};
+      size += t.size();
+      out_.network.push_back(t);
+      return g.input(buffer, t.offset, t.dims);
+    };
+    for (const ast::LayerDecl& l : block.layers) {
+      int64_t in = lowerer_.known_int(*l.args.at(0), "the input size of layer '" + l.name + "'");
+      int64_t outs = lowerer_.known_int(*l.args.at(1), "the output size of layer '" + l.name + "'");
+      if (in < 1 || outs < 1) lowerer_.error(l.loc, "layer '" + l.name + "' needs positive sizes");
+      double bound = 1 / std::sqrt(static_cast<double>(in));
+      NodeP w = tensor(l.name + ".weight", {in, outs}, bound);
+      NodeP b = tensor(l.name + ".bias", {outs}, bound);
+      lowerer_.define_layer(l.name, {w, b});
+    }
+    for (auto& s : block.stmts) {
+      const ast::VarDecl* d = decl_of(*s);
+      if (!d) continue;
+      std::vector<int64_t> stan_dims, dims;
+      lowerer_.declared_dims(*d, &stan_dims, &dims);
+      lowerer_.define(d->name, {tensor(d->name, dims, 1), d->type}, true, "network");
+    }
+  }
+
+  // The guide: its network (buffer 4), then its statements, whose `~` define q.
+  void guide(const ast::Block& block) {
+    out_.has_guide = true;
+    network(block, 4);
+    lowerer_.push_scope();
+    lowerer_.record_guide(&out_.guide);
+    lowerer_.statements(block.stmts);
+    lowerer_.record_guide(nullptr);
+    lowerer_.pop_scope();
+    for (auto& t : lowerer_.take_terms()) out_.guide_checks.push_back(t.value);
   }
 
   // Transformed parameters and generated quantities: statements, then the
@@ -278,8 +334,8 @@ class ProgramLowering {
 
 }  // namespace
 
-LoweredProgram lower_program(const ast::Program& program, const DataSet& data) {
-  return ProgramLowering(program, data).run();
+LoweredProgram lower_program(const ast::Program& program, const DataSet& data, const LowerOptions& options) {
+  return ProgramLowering(program, data, options).run();
 }
 
 }  // namespace latent

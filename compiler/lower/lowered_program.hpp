@@ -5,6 +5,7 @@
 
 #include "frontend/ast.hpp"
 #include "ir/ir.hpp"
+#include "runtime/data/check_data.hpp"
 #include "transforms/constraints.hpp"
 
 #include <memory>
@@ -30,6 +31,7 @@ struct VariableInfo {
 };
 
 struct ParameterInfo : VariableInfo {
+  bool plate = false;  // its first dimension is the plate (a local latent: one per datum)
   ConstraintSpec constraint;
   int64_t simplex_length = 0;
   int64_t unconstrained_offset = 0;
@@ -42,6 +44,45 @@ struct Term {
   std::string statement; // the source line, trimmed
   ir::NodeP value;
   bool jacobian = false;  // a log-Jacobian term of a constraint transform
+  // Set when the statement is a Gaussian prior on a whole parameter: value is
+  // sum log N(parameter | prior_loc, prior_scale) (loc/scale scalar or of the
+  // parameter's IR dims), so an analytic KL divergence can replace it.
+  std::string gaussian_prior_of;
+  ir::NodeP prior_loc = nullptr, prior_scale = nullptr;
+  // Set when the statement is `y ~ dist(args)` with y a whole data variable at
+  // the top level of the model: what generation needs (the mean of y given args).
+  std::string observed;
+  std::string distribution;
+  std::vector<ir::NodeP> distribution_args;
+};
+
+// A learnable tensor of a network (a layer's weight or bias, or a declared
+// network variable): Input `buffer` (3: the model's network, 4: the guide's) at `offset`.
+struct NetworkTensor {
+  std::string name;  // "enc_h.weight", "enc_h.bias", "mu_k"
+  int buffer = 3;
+  int64_t offset = 0;
+  std::vector<int64_t> dims;  // IR dims
+  double init_bound = 1;      // initialised uniformly in (-init_bound, init_bound)
+  int64_t size() const {
+    int64_t n = 1;
+    for (auto d : dims) n *= d;
+    return n;
+  }
+};
+
+// `z ~ normal(loc, scale)` in the guide: q's distribution of a whole parameter
+// (loc and scale have the parameter's IR dims).
+struct GuideDraw {
+  std::string parameter;
+  std::string location;  // file:line:col
+  ir::NodeP loc, scale;
+};
+
+// A data field indexed by the plate: its rows are gathered batch by batch.
+struct PlateField {
+  DeclaredShape shape;  // with the plate dimension at the batch size
+  int64_t offset = 0;   // in the data buffer
 };
 
 struct LoweredProgram {
@@ -56,12 +97,30 @@ struct LoweredProgram {
   std::vector<double> data;                 // the data buffer read by Input nodes of buffer 1
   int64_t num_unconstrained = 0;
 
+  // Networks and guide (empty for a plain Stan program).
+  std::vector<NetworkTensor> network;       // model's (buffer 3) then guide's (buffer 4)
+  int64_t network_size[2] = {0, 0};         // elements of buffers 3 and 4
+  std::vector<GuideDraw> guide;             // the guide's ~ statements, in order
+  std::vector<ir::NodeP> guide_checks;      // checks of the guide's statements
+  bool has_guide = false;
+
+  // The plate (empty name: none) and the data fields indexed by it.
+  std::string plate;
+  int64_t plate_size = 0;  // the plate's size in the bound data (the batch size when subsampling)
+  std::vector<PlateField> plate_fields;
+
   ir::NodeP log_density(bool jacobian) const;
 };
 
 // Binds `data` to the program's data block (checking every field), computes
 // transformed data, and lowers parameters, transformed parameters, the model and
 // generated quantities to IR. Throws UserError with file:line:col or the field.
-LoweredProgram lower_program(const ast::Program& program, const DataSet& data);
+struct LowerOptions {
+  // Keep every constant of `~` statements (variational objectives need the true
+  // density); Stan's default drops terms that do not depend on parameters.
+  bool keep_constants = false;
+};
+
+LoweredProgram lower_program(const ast::Program& program, const DataSet& data, const LowerOptions& options = {});
 
 }  // namespace latent

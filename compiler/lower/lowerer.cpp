@@ -86,7 +86,7 @@ void Lowerer::add_term(SourceLoc loc, NodeP value) {
 void Lowerer::keep_term(Term t) {
   NodeP v = t.value;
   // Checks on data alone run once when data is bound, not at every evaluation.
-  if (!v->depends_on_params && v->free_loops.empty() && v->is_effect && current_terms_ == &terms_)
+  if (!v->reads_unknowns && v->free_loops.empty() && v->is_effect && current_terms_ == &terms_)
     data_checks_.push_back(v);
   else
     current_terms_->push_back(std::move(t));
@@ -342,7 +342,88 @@ Lowerer::Value Lowerer::binary(const std::string& op, const Value& a, const Valu
   error(loc, "operator " + op + " is not supported yet");
 }
 
+void Lowerer::tilde(const ast::Stmt& s) {
+  std::vector<Value> params;
+  for (auto& a : s.args) params.push_back(expr(*a));
+  if (guide_draws_) return guide_tilde(s, params);
+  Value y = expr(*s.lhs);
+  const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
+  if (!d) error(s.loc, "unknown distribution '" + s.dist + "'");
+  stdlib::CallContext ctx(g_, file_, s.loc, s.dist + (d->discrete ? "_lpmf" : "_lpdf"));
+  ctx.propto = !keep_constants_;
+  Value lp = stdlib::lower_density(ctx, *d, y, params);
+  for (NodeP c : ctx.checks) add_term(s.loc, c);
+  size_t before = terms_.size();
+  add_term(s.loc, lp.node);
+  bool top_level = !path_ && current_terms_ == &terms_ && terms_.size() == before + 1 && terms_.back().value == lp.node;
+  if (top_level && s.lhs->kind == ast::ExprKind::Var && !parameter_dims_.count(s.lhs->name)) {
+    Var* v = find(s.lhs->name);
+    if (v && v->block == "data") {
+      Term& t = terms_.back();
+      t.observed = s.lhs->name;
+      t.distribution = s.dist;
+      for (auto& p : params) t.distribution_args.push_back(p.node);
+    }
+  }
+  // A Gaussian prior on a whole parameter, at the top level of the model.
+  const ast::Expr* target = s.lhs.get();
+  if (target->kind == ast::ExprKind::Call && target->name == "to_vector" && target->args.size() == 1)
+    target = target->args[0].get();
+  bool gaussian = s.dist == "normal" || s.dist == "std_normal";
+  if (!gaussian || target->kind != ast::ExprKind::Var || !parameter_dims_.count(target->name) || path_ ||
+      current_terms_ != &terms_ || terms_.size() != before + 1 || terms_.back().value != lp.node || !keep_constants_)
+    return;
+  Term& t = terms_.back();
+  const std::vector<int64_t>& dims = parameter_dims_[target->name];
+  auto shaped = [&](NodeP v) { return v->is_scalar() ? v : g_.reshape(v, dims); };
+  t.gaussian_prior_of = target->name;
+  t.prior_loc = s.dist == "normal" ? shaped(g_.cast_real(params[0].node)) : g_.constant(0);
+  t.prior_scale = s.dist == "normal" ? shaped(g_.cast_real(params[1].node)) : g_.constant(1);
+}
+
+// `z ~ normal(loc, scale)` in the guide: z's variational distribution.
+void Lowerer::guide_tilde(const ast::Stmt& s, const std::vector<Value>& params) {
+  const std::string& name = s.lhs->name;
+  auto dims = parameter_dims_.find(name);
+  if (dims == parameter_dims_.end()) error(s.lhs->loc, "'" + name + "' is not a parameter");
+  auto shaped = [&](const Value& v, const char* what) {
+    NodeP n = g_.cast_real(v.node);
+    if (n->is_scalar()) return g_.fill(n, dims->second);
+    int64_t want = 1;
+    for (int64_t d : dims->second) want *= d;
+    if (n->size() != want)
+      error(s.loc, std::string("the ") + what + " of the guide's distribution for '" + name +
+                       "' must be a scalar or have the parameter's shape");
+    return g_.reshape(n, dims->second);
+  };
+  NodeP loc = shaped(params.at(0), "location"), scale = shaped(params.at(1), "scale");
+  auto [bad, shown] = g_.any_violation(g_.unary(Op::Not, g_.binary(Op::Gt, scale, g_.constant(0))), scale);
+  add_check(s.loc, bad, "guide: the scale of '" + name + "' must be positive", shown, "scale");
+  guide_draws_->push_back({name, location(s.loc), loc, scale});
+}
+
+// A dense layer: x W + b, for a matrix x whose rows are data points (a row_vector
+// is one such row; a vector is a column, W' x + b).
+Lowerer::Value Lowerer::dense(const DenseLayer& layer, const Value& x, const ast::Expr& call) {
+  NodeP w = layer.weight, b = layer.bias;
+  int64_t in = w->dims[0], out = w->dims[1];
+  int64_t got = x.node->dims.empty() ? 1 : x.node->dims.back();
+  if (x.type.base == Base::Vector) got = x.node->dims[0];
+  if (got != in)
+    error(call.loc, "layer '" + call.name + "' takes " + std::to_string(in) + " inputs, but its argument has " +
+                        std::to_string(got) + (x.type.base == Base::Matrix ? " columns" : " elements"));
+  NodeP v = g_.cast_real(x.node);
+  if (x.type.base == Base::Matrix) {
+    int64_t rows = v->dims[0];
+    NodeP bias_rows = g_.matmul(g_.fill(g_.constant(1), {rows, 1}), g_.reshape(b, {1, out}));
+    return {g_.add(g_.matmul(v, w), bias_rows), x.type};
+  }
+  if (x.type.base == Base::RowVector) return {g_.add(g_.matmul(v, w), b), x.type};
+  return {g_.add(g_.matmul(g_.transpose(w), v), b), x.type};
+}
+
 Lowerer::Value Lowerer::call(const ast::Expr& e) {
+  if (auto layer = layers_.find(e.name); layer != layers_.end()) return dense(layer->second, expr(*e.args[0]), e);
   if (e.name == "target") {
     std::vector<NodeP> so_far;
     for (auto& t : terms_) so_far.push_back(t.value);
@@ -569,18 +650,7 @@ void Lowerer::statement(const ast::Stmt& s) {
       }
       return assign(*s.lhs, rhs, s.loc);
     }
-    case K::Tilde: {
-      Value y = expr(*s.lhs);
-      std::vector<Value> params;
-      for (auto& a : s.args) params.push_back(expr(*a));
-      const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
-      if (!d) error(s.loc, "unknown distribution '" + s.dist + "'");
-      stdlib::CallContext ctx(g_, file_, s.loc, s.dist + (d->discrete ? "_lpmf" : "_lpdf"));
-      ctx.propto = true;
-      Value lp = stdlib::lower_density(ctx, *d, y, params);
-      for (NodeP c : ctx.checks) add_term(s.loc, c);
-      return add_term(s.loc, lp.node);
-    }
+    case K::Tilde: return tilde(s);
     case K::TargetPlus: {
       Value v = expr(*s.rhs);
       return add_term(s.loc, g_.sum(g_.cast_real(v.node)));

@@ -34,6 +34,21 @@ class Lowerer {
   void define(const std::string& name, Value v, bool read_only, const std::string& block);
   Var* find(const std::string& name);
 
+  // ---- networks and guides ------------------------------------------------------------
+  struct DenseLayer {
+    ir::NodeP weight, bias;  // dims {in, out} and {out}
+  };
+  void define_layer(const std::string& name, DenseLayer layer) { layers_[name] = layer; }
+  // Variational objectives need the true density: `~` then keeps every constant
+  // instead of Stan's proportional form (which drops terms free of parameters).
+  void keep_constants(bool on) { keep_constants_ = on; }
+  // While lowering a guide, `z ~ normal(loc, scale)` is recorded here (not added
+  // to target): loc and scale broadcast to z's IR dims.
+  void record_guide(std::vector<GuideDraw>* out) { guide_draws_ = out; }
+  // Whole-parameter Gaussian priors (`z ~ normal(m, s)`, `to_vector(z) ~ std_normal()`)
+  // are marked on their Term, for an analytic KL divergence.
+  void set_parameter_dims(const std::string& name, std::vector<int64_t> ir_dims) { parameter_dims_[name] = ir_dims; }
+
   // ---- statements and expressions -------------------------------------------------------
   void statements(const std::vector<ast::StmtPtr>& stmts);
   void statement(const ast::Stmt& s);
@@ -73,6 +88,9 @@ class Lowerer {
 
   Value binary(const std::string& op, const Value& a, const Value& b, Type result, SourceLoc loc);
   Value call(const ast::Expr& e);
+  Value dense(const DenseLayer& layer, const Value& x, const ast::Expr& call);
+  void tilde(const ast::Stmt& s);
+  void guide_tilde(const ast::Stmt& s, const std::vector<Value>& params);
   Value index(const ast::Expr& e);
   Value apply_indices(Value v, const std::vector<ast::Index>& indices, SourceLoc loc);
   ir::NodeP index_value(const Value& iv, int64_t size, SourceLoc loc);
@@ -112,6 +130,10 @@ class Lowerer {
   int unrolled_iterations_ = 0;
   bool break_ = false, continue_ = false;
   int hidden_counter_ = 0;
+  std::map<std::string, DenseLayer> layers_;
+  std::map<std::string, std::vector<int64_t>> parameter_dims_;
+  std::vector<GuideDraw>* guide_draws_ = nullptr;
+  bool keep_constants_ = false;
 };
 
 }  // namespace latent

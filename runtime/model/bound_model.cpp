@@ -36,6 +36,10 @@ std::string DensityDiagnosis::text() const {
 
 BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options)
     : program_(std::move(program)), lowered_(lower_program(*program_, data)), keep_llvm_text_(options.keep_llvm_text) {
+  if (!lowered_.network.empty() || lowered_.has_guide)
+    throw UserError(program_->source->path +
+                    ": this model has a network or a guide block: fit it with '--method svi' (stochastic "
+                    "variational inference), which learns the weights with the variational parameters\n");
   // Checks on data alone (e.g. a data argument outside a distribution's domain)
   // run once, now; they are compiled with the log density, in one module.
   EvalContext ctx;

@@ -1,0 +1,240 @@
+#include "transforms/svi.hpp"
+
+#include "frontend/source.hpp"
+#include "ir/substitute.hpp"
+#include "transforms/per_datum.hpp"
+
+#include <cmath>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace latent {
+
+using ir::NodeP;
+using ir::Op;
+
+namespace {
+
+constexpr double kHalfLogTwoPi = 0.91893853320467274178;
+
+class SviBuilder {
+ public:
+  SviBuilder(LoweredProgram& p, const SviOptions& o) : p_(p), o_(o), g_(*p.graph) {}
+
+  SviObjective build() {
+    SviObjective result;
+    SviLayout& L = result.layout;
+    L.guide_network_offset = p_.network_size[0];
+    L.auto_offset = p_.network_size[0] + p_.network_size[1];
+    int64_t auto_phi = 0;
+
+    // Draws of every parameter, as values of their unconstrained leaves.
+    std::map<std::string, const GuideDraw*> guided;
+    for (const GuideDraw& d : p_.guide) guided[d.parameter] = &d;
+    for (const ParameterInfo& par : p_.parameters) {
+      auto it = guided.find(par.name);
+      if (it != guided.end()) {
+        if (par.constraint.kind != ConstraintSpec::Kind::None)
+          throw UserError(it->second->location + ": the guide's normal distribution needs an unconstrained "
+                          "parameter, but '" + par.name + "' is constrained\n");
+        GuidedParameter gp{par.name, par.value->dims, par.plate, L.noise_size, false};
+        NodeP eps = g_.input(2, L.noise_size, par.value->dims);
+        L.noise_size += par.value->size();
+        const GuideDraw& d = *it->second;
+        draws_[par.unconstrained_offset] = {par.unconstrained_size, g_.add(d.loc, g_.mul(d.scale, eps))};
+        // log q(z) at z = loc + scale eps.
+        NodeP log_q = g_.sub(g_.sum(g_.sub(g_.mul(g_.constant(-0.5), g_.mul(eps, eps)), g_.unary(Op::Log, d.scale))),
+                             g_.constant(kHalfLogTwoPi * static_cast<double>(par.value->size())));
+        const Term* prior = o_.analytic_kl ? gaussian_prior(par.name) : nullptr;
+        if (prior) {
+          gp.analytic_kl = true;
+          kl_replaced_.insert(prior);
+          add(gp.plate, g_.neg(kl(d.loc, d.scale, prior->prior_loc, prior->prior_scale)));
+        } else {
+          add(gp.plate, g_.neg(log_q));
+        }
+        if (gp.plate) local_log_q_.push_back(log_q);
+        L.guided.push_back(gp);
+        continue;
+      }
+      if (par.plate && o_.local_scale != 1)
+        throw UserError(p_.source->path + ": parameter '" + par.name + "' is indexed by the plate '" + p_.plate +
+                        "'; give it a distribution in the guide block to fit it by minibatches\n");
+      AutoGuided a{par.name, par.unconstrained_offset, par.unconstrained_size, auto_phi, L.noise_size};
+      int64_t n = par.unconstrained_size;
+      NodeP mu = g_.input(5, auto_phi, {n}), omega = g_.input(5, auto_phi + n, {n});
+      NodeP eps = g_.input(2, L.noise_size, {n});
+      auto_phi += 2 * n;
+      L.noise_size += n;
+      draws_[par.unconstrained_offset] = {n, g_.add(mu, g_.mul(g_.unary(Op::Exp, omega), eps))};
+      // Entropy of the mean-field Gaussian in closed form (ADVI's estimator).
+      add(par.plate, g_.add(g_.sum(omega), g_.constant((0.5 + kHalfLogTwoPi) * static_cast<double>(n))));
+      global_latents_ = true;
+      L.automatic.push_back(a);
+    }
+    if (!L.automatic.empty() || std::any_of(L.guided.begin(), L.guided.end(), [](auto& gp) { return !gp.plate; }))
+      global_latents_ = true;
+
+    // The model's terms, each scaled by whether it touches the plate.
+    mark_plate_leaves();
+    std::vector<NodeP> local_terms;
+    for (const Term& t : p_.terms) {
+      if (kl_replaced_.count(&t)) {
+        local_terms.push_back(t.value);  // for per-datum weights, which use log p - log q
+        continue;
+      }
+      bool local = touches_plate(t.value);
+      add(local, t.value);
+      if (local) local_terms.push_back(t.value);
+    }
+    for (NodeP c : p_.guide_checks) add(false, c);
+
+    NodeP objective = g_.add(g_.mul(g_.constant(o_.local_scale), g_.add_all(local_)),
+                             g_.mul(g_.constant(o_.global_scale), g_.add_all(global_)));
+    L.num_phi = L.auto_offset + auto_phi;
+    result.elbo = to_phi(ir::substitute(g_, objective, leaf_replacements(objective)));
+
+    // Per-datum log weights: log p(x_n, z_n) - log q(z_n | x_n), when the model
+    // has only local latents.
+    if (global_latents_) {
+      result.log_weights_unavailable = "the model has global latent parameters, which couple the data points";
+    } else {
+      NodeP joint = g_.sub(g_.add_all(local_terms), g_.add_all(local_log_q_));
+      NodeP w = ir::substitute(g_, joint, leaf_replacements(joint));
+      std::string why;
+      NodeP rows = per_datum_sums(g_, w, plate_leaves_after(result.layout), p_.plate_size, &why);
+      if (rows)
+        result.log_weights = to_phi(rows);
+      else
+        result.log_weights_unavailable = why;
+    }
+    return result;
+  }
+
+ private:
+  // KL(N(m1, s1) || N(m2, s2)) summed over elements; m2, s2 may be scalars.
+  NodeP kl(NodeP m1, NodeP s1, NodeP m2, NodeP s2) {
+    NodeP d = g_.sub(m1, m2);
+    NodeP ratio = g_.div(g_.add(g_.mul(s1, s1), g_.mul(d, d)), g_.mul(g_.constant(2), g_.mul(s2, s2)));
+    NodeP elementwise = g_.sub(g_.add(g_.sub(g_.unary(Op::Log, s2), g_.unary(Op::Log, s1)), ratio), g_.constant(0.5));
+    return g_.sum(elementwise);
+  }
+
+  // The one whole-parameter Gaussian prior of `name`, if there is exactly one.
+  const Term* gaussian_prior(const std::string& name) const {
+    const Term* found = nullptr;
+    for (const Term& t : p_.terms) {
+      if (t.gaussian_prior_of != name) continue;
+      if (found) return nullptr;
+      found = &t;
+    }
+    return found;
+  }
+
+  void add(bool local, NodeP term) { (local ? local_ : global_).push_back(term); }
+
+  // Data leaves of plate fields and parameter leaves of plate parameters.
+  void mark_plate_leaves() {
+    for (const PlateField& f : p_.plate_fields) {
+      int64_t size = 1;
+      for (auto d : f.shape.dims) size *= d;
+      plate_ranges_.push_back({1, f.offset, f.offset + size});
+    }
+    for (const ParameterInfo& par : p_.parameters)
+      if (par.plate)
+        plate_ranges_.push_back({0, par.unconstrained_offset, par.unconstrained_offset + par.unconstrained_size});
+  }
+
+  bool is_plate_leaf(NodeP n) const {
+    if (n->op != Op::Input) return false;
+    int64_t size = n->is_scalar() ? 1 : n->size();
+    for (auto& r : plate_ranges_)
+      if (n->a == r.buffer && n->b < r.end && n->b + size > r.begin) return true;
+    return false;
+  }
+
+  bool touches_plate(NodeP root) {
+    for (NodeP n : ir::topological_order({root})) {
+      auto [it, fresh] = touches_.emplace(n, false);
+      if (!fresh) continue;
+      bool t = is_plate_leaf(n);
+      for (NodeP a : n->args) t = t || touches_.at(a);
+      it->second = t;
+    }
+    return touches_.at(root);
+  }
+
+  // After substitution the plate is read through plate data and the noise of
+  // plate-indexed guided parameters.
+  std::vector<PlateLeaf> plate_leaves_after(const SviLayout& L) const {
+    std::vector<PlateLeaf> leaves;
+    for (const PlateField& f : p_.plate_fields) {
+      bool axis0 = f.shape.dims.size() == 1 || (f.shape.dims.size() == 2 && f.shape.is_matrix_last2);
+      int64_t size = 1;
+      for (auto d : f.shape.dims) size *= d;
+      leaves.push_back({1, f.offset, size, axis0});
+    }
+    for (const GuidedParameter& gp : L.guided)
+      if (gp.plate) {
+        int64_t size = 1;
+        for (auto d : gp.dims) size *= d;
+        leaves.push_back({2, gp.noise_offset, size, true});
+      }
+    return leaves;
+  }
+
+  // Unconstrained parameter leaves (Input 0) -> the draws.
+  std::unordered_map<NodeP, NodeP> leaf_replacements(NodeP root) {
+    std::unordered_map<NodeP, NodeP> replace;
+    for (NodeP leaf : ir::topological_order({root})) {
+      if (leaf->op != Op::Input || leaf->a != 0) continue;
+      auto it = draws_.upper_bound(leaf->b);
+      if (it == draws_.begin()) throw std::logic_error("svi: parameter leaf outside every parameter");
+      --it;
+      auto [size, draw] = it->second;
+      int64_t leaf_size = leaf->is_scalar() ? 1 : leaf->size();
+      if (it->first == leaf->b && leaf_size == size && !leaf->is_scalar()) {
+        replace[leaf] = g_.reshape(draw, leaf->dims);
+        continue;
+      }
+      NodeP flat = draw->is_scalar() ? g_.reshape(draw, {1}) : g_.reshape(draw, {draw->size()});
+      NodeP part = g_.slice(flat, 0, g_.int_constant(leaf->b - it->first), leaf_size);
+      replace[leaf] = leaf->is_scalar() ? g_.index(part, 0, g_.int_constant(0)) : g_.reshape(part, leaf->dims);
+    }
+    return replace;
+  }
+
+  // Networks and the automatic guide's parameters -> the learnable vector (Input 0).
+  NodeP to_phi(NodeP root) {
+    std::unordered_map<NodeP, NodeP> replace;
+    int64_t base[6] = {0, 0, 0, 0, p_.network_size[0], p_.network_size[0] + p_.network_size[1]};
+    for (NodeP leaf : ir::topological_order({root})) {
+      if (leaf->op != Op::Input || leaf->a < 3) continue;
+      replace[leaf] = g_.input(0, base[leaf->a] + leaf->b, leaf->dims);
+    }
+    return ir::substitute(g_, root, replace);
+  }
+
+  struct Range {
+    int64_t buffer, begin, end;
+  };
+
+  LoweredProgram& p_;
+  const SviOptions& o_;
+  ir::Graph& g_;
+  std::map<int64_t, std::pair<int64_t, NodeP>> draws_;  // unconstrained offset -> (size, draw)
+  std::vector<NodeP> local_, global_, local_log_q_;
+  std::unordered_set<const Term*> kl_replaced_;
+  std::vector<Range> plate_ranges_;
+  std::unordered_map<NodeP, bool> touches_;
+  bool global_latents_ = false;
+};
+
+}  // namespace
+
+SviObjective build_svi_objective(LoweredProgram& program, const SviOptions& options) {
+  return SviBuilder(program, options).build();
+}
+
+}  // namespace latent

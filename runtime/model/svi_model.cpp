@@ -1,0 +1,147 @@
+#include "runtime/model/svi_model.hpp"
+
+#include "autodiff/reverse.hpp"
+#include "codegen/eval_context.hpp"
+#include "codegen/jit.hpp"
+#include "runtime/data/check_data.hpp"
+
+#include <llvm/IR/Module.h>
+
+#include <cmath>
+#include <random>
+#include <sstream>
+
+namespace latent {
+
+using ir::NodeP;
+
+namespace {
+
+// The plate's name and the data fields whose first dimension it is.
+std::pair<std::string, std::vector<std::string>> plate_of(const ast::Program& program) {
+  std::pair<std::string, std::vector<std::string>> out;
+  const ast::Block* data = program.find(ast::BlockKind::Data);
+  if (!data) return out;
+  for (const auto& s : data->stmts) {
+    if (s->kind != ast::StmtKind::Decl) continue;
+    const ast::VarDecl& d = *s->decl;
+    if (d.plate) out.first = d.name;
+    const auto& sizes = d.array_sizes.empty() ? d.sizes : d.array_sizes;
+    if (!out.first.empty() && !sizes.empty() && sizes[0]->kind == ast::ExprKind::Var && sizes[0]->name == out.first)
+      out.second.push_back(d.name);
+  }
+  return out;
+}
+
+}  // namespace
+
+SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<const DataSource> data,
+                   int64_t max_rows)
+    : program_(std::move(program)), data_(std::move(data)) {
+  std::tie(plate_, plate_fields_) = plate_of(*program_);
+  if (plate_.empty()) return;
+  if (!data_->has(plate_))
+    throw UserError(data_->source() + ": field '" + plate_ + "' is missing (the plate, declared in the data block as "
+                    "int<plate> " + plate_ + ")\n");
+  DataValue n = data_->read(plate_);
+  if (!n.dims.empty() || !n.all_int || n.values.at(0) < 1)
+    throw UserError(data_->source() + ": field '" + plate_ + "' (the plate) must be a positive integer\n");
+  rows_ = static_cast<int64_t>(n.values[0]);
+  if (max_rows > 0 && max_rows < rows_) rows_ = max_rows;
+  for (const std::string& f : plate_fields_) {
+    if (!data_->has(f)) continue;  // reported by the data checks when lowering
+    auto dims = data_->dims(f);
+    if (dims.empty() || dims[0] < rows_)
+      throw UserError(data_->source() + ": field '" + f + "' has " + std::to_string(dims.empty() ? 0 : dims[0]) +
+                      " rows, but the plate '" + plate_ + "' is " + std::to_string(rows_) + "\n");
+  }
+}
+
+const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale);
+  auto& slot = compiled_[key];
+  if (slot) return *slot;
+  auto c = std::make_unique<Compiled>();
+  c->rows = rows;
+  // The data as the compiled code sees it: the plate at `rows`, its fields cut to `rows` rows.
+  std::vector<int64_t> first(static_cast<size_t>(plate_.empty() ? 0 : rows));
+  for (int64_t i = 0; i < static_cast<int64_t>(first.size()); ++i) first[static_cast<size_t>(i)] = i;
+  DataSet view = data_->view(plate_fields_, first);
+  if (!plate_.empty()) view.set(plate_, DataValue{{}, {static_cast<double>(rows)}, true});
+  c->lowered = lower_program(*program_, view, {.keep_constants = true});
+  c->objective = build_svi_objective(c->lowered, options);
+  ir::Graph& g = *c->lowered.graph;
+
+  // elbo (plus data checks, which report bad data and are 0 otherwise) and its gradient.
+  NodeP checks = g.add_all(c->lowered.data_checks);
+  codegen::FunctionSpec grad{"latent_svi_elbo_grad", {{g.add(c->objective.elbo, checks), 0}}, 1 + c->num_phi()};
+  for (auto& part : ir::differentiate(g, c->objective.elbo)) grad.outputs.push_back({part.adjoint, 1 + part.offset});
+  std::vector<codegen::FunctionSpec> specs{grad};
+  if (c->objective.log_weights)
+    specs.push_back({"latent_svi_log_weights", {{g.add(c->objective.log_weights, checks), 0}}, rows});
+  codegen::ModuleBuilder mb = codegen::new_module("latent_svi");
+  auto emitted = codegen::emit_functions(g, specs, *mb.module);
+  std::vector<std::string> names;
+  for (auto& s : specs) names.push_back(s.name);
+  codegen::CompiledModule m = codegen::compile_module(std::move(mb), names);
+  c->elbo_grad = reinterpret_cast<codegen::KernelFn>(m.functions[0]);
+  if (specs.size() > 1) c->log_weights = reinterpret_cast<codegen::KernelFn>(m.functions[1]);
+  for (auto& e : emitted) c->workspace = std::max(c->workspace, e.workspace_doubles);
+  slot = std::move(c);
+  return *slot;
+}
+
+const SviModel::Compiled& SviModel::reference() { return compiled(1, {}); }
+
+void SviModel::gather(const Compiled& c, const int64_t* rows, std::vector<double>& buffer) const {
+  if (buffer.size() != c.lowered.data.size()) buffer = c.lowered.data;
+  std::vector<double> row_major;
+  for (const PlateField& f : c.lowered.plate_fields) {
+    int64_t size = 1;
+    for (auto d : f.shape.dims) size *= d;
+    row_major.resize(static_cast<size_t>(size));
+    data_->read_rows(f.shape.name, rows, c.rows, row_major.data());
+    for (int64_t i = 0; i < size; ++i) {
+      double v = row_major[static_cast<size_t>(i)];
+      bool low = f.shape.lower && !(v >= *f.shape.lower), high = f.shape.upper && !(v <= *f.shape.upper);
+      if (!low && !high && (!f.shape.is_int || v == std::floor(v))) continue;
+      int64_t row_size = size / c.rows;
+      std::ostringstream msg;
+      msg << data_->source() << ": field '" << f.shape.name << "': value " << v << " in row "
+          << rows[i / row_size] + 1 << " is "
+          << (low ? "below its lower bound" : high ? "above its upper bound" : "not an integer");
+      throw UserError(msg.str() + "\n");
+    }
+    std::vector<double> stored = to_storage_order(row_major, f.shape.dims, f.shape.is_matrix_last2);
+    std::copy(stored.begin(), stored.end(), buffer.begin() + f.offset);
+  }
+}
+
+void SviModel::call(const Compiled& c, codegen::KernelFn fn, const double* phi, const double* data,
+                    const double* noise, double* out, EvalContext* ctx) {
+  thread_local std::vector<double> workspace;
+  if (workspace.size() < static_cast<size_t>(c.workspace) + 8) workspace.resize(static_cast<size_t>(c.workspace) + 8);
+  EvalContext local;
+  EvalContext* used = ctx ? ctx : &local;
+  used->graph = c.lowered.graph.get();
+  const double* inputs[] = {phi, data, noise};
+  fn(inputs, out, workspace.data(), used);
+}
+
+std::vector<double> initial_phi(const SviModel::Compiled& c, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> phi(static_cast<size_t>(c.num_phi()), 0.0);
+  const SviLayout& L = c.objective.layout;
+  for (const NetworkTensor& t : c.lowered.network) {
+    std::uniform_real_distribution<double> u(-t.init_bound, t.init_bound);
+    int64_t base = t.buffer == 3 ? 0 : L.guide_network_offset;
+    for (int64_t i = 0; i < t.size(); ++i) phi[static_cast<size_t>(base + t.offset + i)] = u(rng);
+  }
+  std::uniform_real_distribution<double> u(-2, 2);
+  for (const AutoGuided& a : L.automatic)
+    for (int64_t i = 0; i < a.size; ++i) phi[static_cast<size_t>(L.auto_offset + a.phi_offset + i)] = u(rng);
+  return phi;
+}
+
+}  // namespace latent

@@ -1,0 +1,78 @@
+// A model with networks and/or a guide, bound to a data source, compiled for
+// minibatches: the objective of SVI (value and gradient with respect to the
+// learnable vector phi), per-datum importance log weights, and the gathering
+// of a batch's rows into the data buffer.
+//
+// The program is lowered once per batch size, with the plate at that size
+// (shapes are compile-time constants); the rows of plate-indexed data fields
+// are copied in before each evaluation, so memory follows the batch.
+#pragma once
+
+#include "codegen/codegen.hpp"
+#include "frontend/ast.hpp"
+#include "lower/lowered_program.hpp"
+#include "runtime/data/data_source.hpp"
+#include "transforms/svi.hpp"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace latent {
+
+struct EvalContext;
+
+class SviModel {
+ public:
+  // max_rows > 0 keeps only the first max_rows data points of the plate.
+  SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<const DataSource> data, int64_t max_rows = 0);
+
+  const std::string& plate() const { return plate_; }  // empty: no plate
+  int64_t num_rows() const { return rows_; }            // data points in the plate (1 without one)
+  const DataSource& data() const { return *data_; }
+  const ast::Program& program() const { return *program_; }
+
+  // One compiled objective, for batches (or parts of batches) of `rows` points.
+  struct Compiled {
+    LoweredProgram lowered;
+    SviObjective objective;
+    int64_t rows = 0;
+    codegen::KernelFn elbo_grad = nullptr;    // out: [elbo, d elbo / d phi]
+    codegen::KernelFn log_weights = nullptr;  // out: [rows] (null when unavailable)
+    int64_t workspace = 0;
+    int64_t num_phi() const { return objective.layout.num_phi; }
+    int64_t noise_size() const { return objective.layout.noise_size; }
+  };
+  // Compiled once per (rows, options) and kept; thread-safe.
+  const Compiled& compiled(int64_t rows, const SviOptions& options);
+
+  // The layout of phi (the same for every batch size): compiles for one row.
+  const Compiled& reference();
+
+  // Writes the data buffer of `c` for the given rows (0-based, < num_rows()),
+  // checking their values against the declared bounds.
+  void gather(const Compiled& c, const int64_t* rows, std::vector<double>& data_buffer) const;
+
+  // Evaluates c's function with the given buffers; returns false and fills ctx on a failed check.
+  static void call(const Compiled& c, codegen::KernelFn fn, const double* phi, const double* data, const double* noise,
+                   double* out, EvalContext* ctx);
+
+ private:
+  std::shared_ptr<const ast::Program> program_;
+  std::shared_ptr<const DataSource> data_;
+  std::string plate_;
+  std::vector<std::string> plate_fields_;
+  int64_t rows_ = 1;
+  std::mutex mutex_;
+  std::map<std::tuple<int64_t, bool, double, double>, std::unique_ptr<Compiled>> compiled_;
+};
+
+// Initial phi: layer weights uniform in +-1/sqrt(in) (PyTorch's nn.Linear),
+// declared network variables in (-1, 1), automatic guide means in (-2, 2)
+// (Stan's initialisation) and log scales 0.
+std::vector<double> initial_phi(const SviModel::Compiled& c, uint64_t seed);
+
+}  // namespace latent
