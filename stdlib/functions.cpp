@@ -121,6 +121,62 @@ NodeP log_sum_exp_all(ir::Graph& g, NodeP v) {
 
 const Type R = Type::real(), I = Type::int_(), V = Type::vector(), RV = Type::row_vector(), M = Type::matrix();
 
+// ---- neural-network activations ----------------------------------------------------------
+
+// f(x) elementwise on a real (an int promotes), vector, row_vector or matrix: the
+// shapes a network layer has (an array, e.g. of ints, is a type error).
+FunctionEntry activation(const std::string& name, std::function<NodeP(ir::Graph&, NodeP)> f) {
+  return {name, signatures(name, {{{R}, R}, {{V}, V}, {{RV}, RV}, {{M}, M}}),
+          [f](CallContext& ctx, const std::vector<Value>& a) -> Value {
+            return {f(ctx.g, ctx.g.cast_real(a[0].node)), real_like(a[0].type)};
+          }};
+}
+
+// max(x, 0) as a select: derivative 1 for x > 0 and 0 otherwise (0 at x = 0, as PyTorch).
+NodeP relu(ir::Graph& g, NodeP x) { return g.select(g.binary(Op::Gt, x, g.constant(0)), x, g.constant(0)); }
+
+// x for x > 0, exp(x) - 1 otherwise (alpha = 1). expm1 only ever sees min(x, 0), so
+// the branch not taken stays finite and its zero adjoint never meets an infinity.
+NodeP elu(ir::Graph& g, NodeP x) {
+  NodeP positive = g.binary(Op::Gt, x, g.constant(0));
+  return g.select(positive, x, g.unary(Op::Expm1, g.select(positive, g.constant(0), x)));
+}
+
+// log_softmax of a rank-1 x (Stan's): x - log_sum_exp(x), the max shifted out (its gradient stopped).
+NodeP log_softmax_vector(ir::Graph& g, NodeP x) { return g.sub(x, log_sum_exp_all(g, x)); }
+
+// log_softmax of each row of a matrix x[m, n] (a batch of logits, one datum per row).
+// Each row is shifted by its maximum (gradient stopped: the shift cancels exactly;
+// an infinite maximum shifts by 0), exponentiated and summed by a product with ones.
+NodeP log_softmax_rows(ir::Graph& g, NodeP x) {
+  int64_t m = x->dims[0], n = x->dims[1];
+  if (m == 0) return x;
+  NodeP i = g.new_loop_var();
+  NodeP row_max = g.unary(Op::StopGradient, g.loop_gen(i, g.int_constant(0), m, g.max_reduce(g.index(x, 0, i))));
+  NodeP shift = g.select(g.binary(Op::Eq, g.unary(Op::Abs, row_max), g.constant(INFINITY)), g.constant(0), row_max);
+  // v[m] repeated across the n columns: the outer product v * ones'.
+  auto across = [&](NodeP v) { return g.matmul(g.reshape(v, {m, 1}), g.fill(g.constant(1), {1, n})); };
+  NodeP shifted = g.sub(x, across(shift));
+  NodeP log_norm = g.unary(Op::Log, g.matmul(g.unary(Op::Exp, shifted), g.fill(g.constant(1), {n})));
+  return g.sub(shifted, across(log_norm));
+}
+
+// log_softmax / softmax: vectors and row_vectors as Stan's log_softmax(vector); matrices row by row.
+FunctionEntry softmax_entry(const std::string& name, bool log) {
+  return {name, signatures(name, {{{V}, V}, {{RV}, RV}, {{M}, M}}),
+          [log](CallContext& ctx, const std::vector<Value>& a) -> Value {
+            auto& g = ctx.g;
+            NodeP x = g.cast_real(a[0].node);
+            bool matrix = x->dims.size() == 2;
+            int64_t width = matrix ? x->dims[1] : x->dims[0];
+            if (!matrix && width == 0) ctx.error(ctx.name() + ": the argument has size 0, but must have a non-zero size");
+            if (matrix && width == 0 && x->dims[0] > 0)
+              ctx.error(ctx.name() + ": the matrix has 0 columns, but each row must have a non-zero size");
+            NodeP r = matrix ? log_softmax_rows(g, x) : log_softmax_vector(g, x);
+            return {log ? r : g.unary(Op::Exp, r), a[0].type};
+          }};
+}
+
 }  // namespace
 
 void register_functions(std::vector<FunctionEntry>& out) {
@@ -145,6 +201,14 @@ void register_functions(std::vector<FunctionEntry>& out) {
   }));
   out.push_back(unary("log_inv_logit", [](ir::Graph& g, NodeP x) { return g.neg(log1p_exp(g, g.neg(x))); }));
   out.push_back(unary("log1m_inv_logit", [](ir::Graph& g, NodeP x) { return g.neg(log1p_exp(g, x)); }));
+
+  // Activations of neural networks (elementwise; tanh above also takes every shape).
+  out.push_back(activation("relu", relu));
+  out.push_back(activation("sigmoid", op1(Op::InvLogit)));
+  out.push_back(activation("softplus", op1(Op::Log1pExp)));
+  out.push_back(activation("elu", elu));
+  out.push_back(softmax_entry("log_softmax", true));
+  out.push_back(softmax_entry("softmax", false));
 
   // abs keeps ints as ints.
   TypeRule keeps_int = [](const std::vector<Type>& a, std::string* why) -> Type {
