@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev
   libcli11-dev
   liblbfgspp-dev
+  libpng-dev zlib1g-dev
   python3
 )
 missing=()
