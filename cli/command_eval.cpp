@@ -3,6 +3,7 @@
 // log p(data) as K grows) and the ELBO, both compiled and evaluated with K draws.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/fit_options.hpp"
 #include "runtime/inference/advi.hpp"
 
 #include <nlohmann/json.hpp>
@@ -19,7 +20,16 @@ struct EvalOptions {
   std::string model, data, fit;
   int iwae = 100;
   uint64_t seed = 0;
+  int64_t batch = 500, max_rows = 0;
+  int threads = 1;
 };
+
+bool is_svi_fit(const std::string& path) {
+  std::ifstream in(path);
+  std::string head(64, '\0');
+  in.read(head.data(), 64);
+  return head.find("latent-svi-fit") != std::string::npos;
+}
 
 // The variational parameters written by `latent fit --method advi|fullrank -o fit.json`.
 std::vector<double> read_variational_fit(const std::string& path, int64_t n, Family* family) {
@@ -59,7 +69,12 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--fit", o->fit, "Variational fit (JSON from latent fit --method advi|fullrank -o fit.json)");
   sub->add_option("--iwae", o->iwae, "Number of importance samples K")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed");
+  sub->add_option("--batch", o->batch, "svi fits: data points per evaluation batch")->check(CLI::PositiveNumber);
+  sub->add_option("--threads", o->threads, "svi fits: threads")->check(CLI::PositiveNumber);
+  sub->add_option("--max-rows", o->max_rows, "svi fits: evaluate the first N data points only")->check(CLI::PositiveNumber);
   return [o] {
+    if (!o->fit.empty() && is_svi_fit(o->fit))
+      return run_svi_eval(o->model, o->data, o->fit, o->iwae, o->batch, o->threads, o->max_rows, o->seed);
     LoadedModel lm = load_model(o->model, o->data, true);
     const BoundModel& m = *lm.model;
     nlohmann::json out;

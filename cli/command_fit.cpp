@@ -39,11 +39,16 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<FitOptions>();
   auto a = std::make_shared<AdviCliOptions>();
-  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, or ADVI (mean-field or full-rank)");
+  auto s = std::make_shared<SviCliOptions>();
+  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, ADVI (mean-field or full-rank), or SVI "
+                                        "(networks, guides, minibatches)");
   sub->add_option("model", o->model, "Model file")->required();
-  sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
-  sub->add_option("--method", o->method, "map | advi (mean-field ADVI) | fullrank (full-rank ADVI)")
-      ->check(CLI::IsMember({"map", "advi", "fullrank"}))
+  sub->add_option("--data", o->data,
+                  "Data: a CmdStan JSON file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
+  sub->add_option("--method", o->method,
+                  "map | advi (mean-field ADVI) | fullrank (full-rank ADVI) | svi (stochastic VI: networks, guide, "
+                  "minibatches)")
+      ->check(CLI::IsMember({"map", "advi", "fullrank", "svi"}))
       ->capture_default_str();
   sub->add_option("--init", o->init, "Initial values: constrained parameters by name (JSON)");
   sub->add_option("--output,-o", o->outputs,
@@ -70,8 +75,24 @@ Command add_fit_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--k", a->k, "advi --objective iwae: importance samples per step")->check(CLI::PositiveNumber);
   auto* lr = sub->add_option("--lr", a->eta, "advi: step size (stan: eta, chosen by adaptation unless given) or learning rate");
+  sub->add_option("--batch", s->batch, "svi: data points per minibatch")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--epochs", s->epochs, "svi: passes over the data")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--kl", s->kl, "svi: mc (Monte Carlo) | analytic (closed-form KL for a normal guide and normal prior)")
+      ->check(CLI::IsMember({"mc", "analytic"}))
+      ->capture_default_str();
+  sub->add_option("--threads", s->threads, "svi: threads (each takes part of every batch)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o, a, iter, tol_obj, lr] {
+  return [o, a, s, iter, tol_obj, lr] {
+    if (o->method == "svi") {
+      if (a->optimizer == "stan") a->optimizer = "adam";  // svi: adam (default) or sgd
+      s->optimizer = a->optimizer;
+      if (*lr) s->lr = a->eta;
+      return run_svi(*o, *s);
+    }
     if (o->method != "map") {
       if (!*iter) o->iterations = a->iterations;
       a->iterations = o->iterations;

@@ -138,11 +138,17 @@ void register_distributions(std::vector<DistributionEntry>& out) {
   out.push_back(discrete("bernoulli", Domain::Binary, {{"probability parameter", Domain::Probability}},
                          [](Math& m, const Value& n, const Params& p) -> Terms {
                            NodeP theta = m.r(p[0]);
+                           if (n.type.base != Base::Int)  // soft outcome y in [0, 1]: y log theta + (1 - y) log1m theta
+                             return {m.total(m.mul(m.r(n), m.log(theta))),
+                                     m.total(m.mul(m.sub(m.c(1), m.r(n)), m.log1m(theta)))};
                            NodeP one = m.g.binary(Op::Eq, n.node, m.g.int_constant(1));
                            return {m.total(m.g.select(one, m.log(theta), m.log1m(theta)))};
                          }));
   out.push_back(discrete("bernoulli_logit", Domain::Binary, {{"logit probability parameter", A}},
                          [](Math& m, const Value& n, const Params& p) -> Terms {
+                           // soft outcome y in [0, 1]: y alpha - log1p_exp(alpha) (binary cross-entropy)
+                           if (n.type.base != Base::Int)
+                             return {m.total(m.sub(m.mul(m.r(n), m.r(p[0])), m.log1p_exp(m.r(p[0]))))};
                            // log inv_logit(s * alpha) = -log1p_exp(-s * alpha), s = 2n - 1
                            NodeP s = m.sub(m.mul(m.c(2), m.r(n)), m.c(1));
                            return {m.neg(m.total(m.log1p_exp(m.neg(m.mul(s, m.r(p[0]))))))};

@@ -32,11 +32,12 @@ const Registry& registry() {
   return r;
 }
 
-// Stan's "reals": a real/int scalar or a one-dimensional container of them.
+// Stan's "reals": a real/int scalar or a one-dimensional container of them;
+// latent also takes a matrix, elementwise (a batch of data points by rows).
 bool is_reals(const Type& t) {
   if (t.is_error()) return true;
   if (t.is_scalar()) return true;
-  if (t.array_dims == 0) return t.base == Base::Vector || t.base == Base::RowVector;
+  if (t.array_dims == 0) return t.base == Base::Vector || t.base == Base::RowVector || t.base == Base::Matrix;
   return t.array_dims == 1 && (t.base == Base::Real || t.base == Base::Int);
 }
 
@@ -57,7 +58,9 @@ std::string density_signature(const DistributionEntry& d) {
 bool density_args_ok(const DistributionEntry& d, const Type& variate, const std::vector<Type>& params,
                      std::string* why) {
   auto fits = [](Domain dom, const Type& t) { return domain_is_int(dom) ? is_ints(t) : is_reals(t); };
-  bool ok = params.size() == d.params.size() && fits(d.variate, variate);
+  // Bernoulli outcomes may also be intensities in [0, 1] (cross-entropy with soft targets).
+  bool soft_binary = d.variate == Domain::Binary && is_reals(variate);
+  bool ok = params.size() == d.params.size() && (fits(d.variate, variate) || soft_binary);
   for (size_t i = 0; ok && i < params.size(); ++i) ok = fits(d.params[i].second, params[i]);
   if (!ok && why) {
     std::string given = variate.str();
@@ -187,6 +190,12 @@ void check_domain(CallContext& ctx, const Value& v, Domain domain, const std::st
       must = "must be in [0, 1]";
       break;
     case Domain::Binary:
+      if (v.type.base != Base::Int) {
+        bad = g.unary(ir::Op::Not, g.binary(ir::Op::And, g.binary(ir::Op::Ge, x, g.constant(0)),
+                                            g.binary(ir::Op::Le, x, g.constant(1))));
+        must = "must be in [0, 1]";
+        break;
+      }
       bad = g.binary(ir::Op::And, g.binary(ir::Op::Ne, x, g.int_constant(0)), g.binary(ir::Op::Ne, x, g.int_constant(1)));
       must = "must be 0 or 1";
       break;
@@ -209,14 +218,14 @@ Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value
   for (size_t i = 0; i < all.size(); ++i) {
     const Value* v = all[i];
     if (v->node->is_scalar()) continue;
-    if (v->node->dims.size() != 1) ctx.error(ctx.name() + ": arguments must be scalars or one-dimensional");
-    if (sized && v->node->dims[0] != size) {
+    if (sized && v->node->dims != sized->node->dims) {
       std::string a = i == 0 ? "the variate" : dist.params[i - 1].first;
-      ctx.error(ctx.name() + ": size mismatch: " + a + " has " + std::to_string(v->node->dims[0]) +
-                " elements, but an earlier argument has " + std::to_string(size));
+      ctx.error(ctx.name() + ": size mismatch: " + a + " has " + std::to_string(v->node->size()) +
+                " elements, but an earlier argument has " + std::to_string(size) +
+                (v->node->size() == size ? " (in a different shape)" : ""));
     }
     sized = v;
-    size = v->node->dims[0];
+    size = v->node->size();
   }
   check_domain(ctx, variate, dist.variate, dist.discrete ? "outcome" : "random variable");
   for (size_t i = 0; i < params.size(); ++i) check_domain(ctx, params[i], dist.params[i].second, dist.params[i].first);

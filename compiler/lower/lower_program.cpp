@@ -269,6 +269,7 @@ class ProgramLowering {
       NodeP b = tensor(l.name + ".bias", {outs}, bound);
       lowerer_.define_layer(l.name, {w, b});
     }
+    if (block.kind != ast::BlockKind::Network) return;  // the guide's statements are not weights
     for (auto& s : block.stmts) {
       const ast::VarDecl* d = decl_of(*s);
       if (!d) continue;

@@ -29,49 +29,6 @@ std::vector<double> initial_phi(Family family, const std::vector<double>& mean) 
   return phi;
 }
 
-// One optimiser state: Stan's adaptive step-size sequence, Adam or SGD with momentum.
-class Stepper {
- public:
-  Stepper(const AdviOptions& o, size_t size, double eta) : o_(o), eta_(eta), m_(size, 0.0), v_(size, 0.0) {}
-
-  void step(std::vector<double>& phi, const std::vector<double>& grad) {
-    ++t_;
-    switch (o_.optimizer) {
-      case StochasticOptimizer::StanAdaptive: {
-        // Stan: s_k = 0.9 s_{k-1} + 0.1 g^2 (s_1 = g^2); phi += eta / sqrt(k) * g / (1 + sqrt(s_k))
-        double scaled = eta_ / std::sqrt(static_cast<double>(t_));
-        for (size_t i = 0; i < phi.size(); ++i) {
-          v_[i] = t_ == 1 ? grad[i] * grad[i] : 0.9 * v_[i] + 0.1 * grad[i] * grad[i];
-          phi[i] += scaled * grad[i] / (1.0 + std::sqrt(v_[i]));
-        }
-        break;
-      }
-      case StochasticOptimizer::Adam: {
-        const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-        double c1 = 1 - std::pow(b1, t_), c2 = 1 - std::pow(b2, t_);
-        for (size_t i = 0; i < phi.size(); ++i) {
-          m_[i] = b1 * m_[i] + (1 - b1) * grad[i];
-          v_[i] = b2 * v_[i] + (1 - b2) * grad[i] * grad[i];
-          phi[i] += eta_ * (m_[i] / c1) / (std::sqrt(v_[i] / c2) + eps);
-        }
-        break;
-      }
-      case StochasticOptimizer::SgdMomentum:
-        for (size_t i = 0; i < phi.size(); ++i) {
-          m_[i] = o_.momentum * m_[i] + grad[i];
-          phi[i] += eta_ * m_[i];
-        }
-        break;
-    }
-  }
-
- private:
-  const AdviOptions& o_;
-  double eta_;
-  long t_ = 0;
-  std::vector<double> m_, v_;
-};
-
 // Gradient with up to 10 redraws when a draw lands where the density is not finite (as Stan).
 bool finite_gradient(CompiledObjective& obj, const std::vector<double>& phi, std::mt19937_64& rng, std::vector<double>& grad) {
   for (int attempt = 0; attempt < 10; ++attempt) {
@@ -200,7 +157,7 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
     double best = -INFINITY, best_eta = 0;
     for (double candidate : {100.0, 10.0, 1.0, 0.1, 0.01}) {
       std::vector<double> phi = phi0;
-      Stepper stepper(o, phi.size(), candidate);
+      StochasticStepper stepper(o.optimizer, phi.size(), candidate, o.momentum);
       bool ok = true;
       for (int it = 0; it < o.adapt_iterations && ok; ++it) {
         ok = finite_gradient(grad_objective, phi, rng, grad);
@@ -225,7 +182,7 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
   r.family = o.family;
   r.eta = eta;
   std::vector<double> phi = phi0;
-  Stepper stepper(o, phi.size(), eta);
+  StochasticStepper stepper(o.optimizer, phi.size(), eta, o.momentum);
   std::deque<double> changes;
   size_t window = static_cast<size_t>(std::max(0.1 * o.max_iterations / o.eval_elbo, 2.0));
   double previous = NAN;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "runtime/model/bound_model.hpp"
+#include "runtime/optim/stochastic_optimizer.hpp"
 #include "transforms/variational.hpp"
 
 #include <functional>
@@ -15,8 +16,6 @@
 #include <vector>
 
 namespace latent {
-
-enum class StochasticOptimizer { StanAdaptive, Adam, SgdMomentum };
 
 struct AdviOptions {
   Family family = Family::MeanField;

@@ -57,9 +57,9 @@ SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<
   }
 }
 
-const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options) {
+const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options, bool with_log_weights) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale);
+  auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale, with_log_weights);
   auto& slot = compiled_[key];
   if (slot) return *slot;
   auto c = std::make_unique<Compiled>();
@@ -78,7 +78,7 @@ const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& opt
   codegen::FunctionSpec grad{"latent_svi_elbo_grad", {{g.add(c->objective.elbo, checks), 0}}, 1 + c->num_phi()};
   for (auto& part : ir::differentiate(g, c->objective.elbo)) grad.outputs.push_back({part.adjoint, 1 + part.offset});
   std::vector<codegen::FunctionSpec> specs{grad};
-  if (c->objective.log_weights)
+  if (with_log_weights && c->objective.log_weights)
     specs.push_back({"latent_svi_log_weights", {{g.add(c->objective.log_weights, checks), 0}}, rows});
   codegen::ModuleBuilder mb = codegen::new_module("latent_svi");
   auto emitted = codegen::emit_functions(g, specs, *mb.module);

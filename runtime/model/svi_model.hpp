@@ -46,8 +46,9 @@ class SviModel {
     int64_t num_phi() const { return objective.layout.num_phi; }
     int64_t noise_size() const { return objective.layout.noise_size; }
   };
-  // Compiled once per (rows, options) and kept; thread-safe.
-  const Compiled& compiled(int64_t rows, const SviOptions& options);
+  // Compiled once per (rows, options) and kept; thread-safe. The per-datum
+  // log weights (for the importance-weighted bound) only when asked for.
+  const Compiled& compiled(int64_t rows, const SviOptions& options, bool with_log_weights = false);
 
   // The layout of phi (the same for every batch size): compiles for one row.
   const Compiled& reference();
@@ -67,7 +68,7 @@ class SviModel {
   std::vector<std::string> plate_fields_;
   int64_t rows_ = 1;
   std::mutex mutex_;
-  std::map<std::tuple<int64_t, bool, double, double>, std::unique_ptr<Compiled>> compiled_;
+  std::map<std::tuple<int64_t, bool, double, double, bool>, std::unique_ptr<Compiled>> compiled_;
 };
 
 // Initial phi: layer weights uniform in +-1/sqrt(in) (PyTorch's nn.Linear),

@@ -1,0 +1,60 @@
+// Stochastic variational inference: maximises the minibatch ELBO of an
+// SviModel over its learnable vector phi (networks, guide, automatic guide)
+// by Adam or SGD, epoch by epoch over shuffled data; and evaluates a fitted
+// phi on a data set (negative ELBO and the importance-weighted log-likelihood
+// bound, per datum).
+//
+// Threads: each batch is split into one part per thread; every part is a
+// compiled objective over its rows (local terms scaled by N / B, global terms
+// by 1 / threads), so the parts' gradients sum to the batch's.
+#pragma once
+
+#include "runtime/model/svi_model.hpp"
+#include "runtime/optim/stochastic_optimizer.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace latent {
+
+struct SviEpoch {
+  int epoch = 0;
+  double neg_elbo_per_datum = 0;  // mean over the epoch's batches
+  double items_per_second = 0;    // data points per second, gathering included
+  double seconds = 0;
+};
+
+struct SviConfig {
+  int64_t batch = 128;
+  int epochs = 10;
+  StochasticOptimizer optimizer = StochasticOptimizer::Adam;
+  double lr = 1e-3;
+  double momentum = 0.9;  // SGD
+  bool analytic_kl = false;
+  int threads = 1;
+  uint64_t seed = 0;
+  std::function<void(const SviEpoch&)> progress;
+};
+
+struct SviResult {
+  std::vector<double> phi;
+  std::vector<SviEpoch> epochs;
+};
+
+// Starts from `phi` (empty: initial_phi). Throws UserError when the objective
+// stops being finite (divergence) or a check fails (bad data, a guide scale <= 0).
+SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> phi = {});
+
+struct SviEvaluation {
+  int64_t rows = 0;
+  double neg_elbo_per_datum = 0;
+  int iwae_k = 0;
+  double iwae_log_likelihood_per_datum = 0;  // with iwae_k > 0
+};
+
+// One pass over the model's data in order (no subsampling noise besides q's).
+SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool analytic_kl, int iwae_k,
+                           int64_t batch, int threads, uint64_t seed);
+
+}  // namespace latent

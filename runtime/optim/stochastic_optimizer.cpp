@@ -1,0 +1,38 @@
+#include "runtime/optim/stochastic_optimizer.hpp"
+
+#include <cmath>
+
+namespace latent {
+
+void StochasticStepper::update(double* phi, const double* grad, size_t from, size_t to) {
+  switch (kind_) {
+    case StochasticOptimizer::StanAdaptive: {
+      // Stan: s_k = 0.9 s_{k-1} + 0.1 g^2 (s_1 = g^2); phi += eta / sqrt(k) * g / (1 + sqrt(s_k))
+      double scaled = eta_ / std::sqrt(static_cast<double>(t_));
+      for (size_t i = from; i < to; ++i) {
+        v_[i] = t_ == 1 ? grad[i] * grad[i] : 0.9 * v_[i] + 0.1 * grad[i] * grad[i];
+        phi[i] += scaled * grad[i] / (1.0 + std::sqrt(v_[i]));
+      }
+      break;
+    }
+    case StochasticOptimizer::Adam: {
+      const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+      double c1 = 1 - std::pow(b1, t_), c2 = 1 - std::pow(b2, t_);
+      double step = eta_ / c1, inv_c2 = 1 / c2;
+      for (size_t i = from; i < to; ++i) {
+        m_[i] = b1 * m_[i] + (1 - b1) * grad[i];
+        v_[i] = b2 * v_[i] + (1 - b2) * grad[i] * grad[i];
+        phi[i] += step * m_[i] / (std::sqrt(v_[i] * inv_c2) + eps);
+      }
+      break;
+    }
+    case StochasticOptimizer::SgdMomentum:
+      for (size_t i = from; i < to; ++i) {
+        m_[i] = momentum_ * m_[i] + grad[i];
+        phi[i] += eta_ * m_[i];
+      }
+      break;
+  }
+}
+
+}  // namespace latent

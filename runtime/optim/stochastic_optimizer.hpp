@@ -1,0 +1,36 @@
+// Stochastic gradient ascent steps shared by ADVI and SVI: Stan's adaptive
+// step-size sequence, Adam, and SGD with momentum. Each maximises: phi moves
+// along the gradient.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace latent {
+
+enum class StochasticOptimizer { StanAdaptive, Adam, SgdMomentum };
+
+class StochasticStepper {
+ public:
+  StochasticStepper(StochasticOptimizer kind, size_t size, double eta, double momentum = 0.9)
+      : kind_(kind), eta_(eta), momentum_(momentum), m_(size, 0.0), v_(size, 0.0) {}
+
+  // One step on all of phi.
+  void step(std::vector<double>& phi, const std::vector<double>& grad) {
+    begin_step();
+    update(phi.data(), grad.data(), 0, phi.size());
+  }
+
+  // The same step in pieces (so that workers can each update a range):
+  // begin_step() once, then update() on disjoint ranges [from, to).
+  void begin_step() { ++t_; }
+  void update(double* phi, const double* grad, size_t from, size_t to);
+
+ private:
+  StochasticOptimizer kind_;
+  double eta_, momentum_;
+  long t_ = 0;
+  std::vector<double> m_, v_;
+};
+
+}  // namespace latent
