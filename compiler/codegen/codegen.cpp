@@ -607,12 +607,16 @@ class FunctionEmitter {
         v.dims[n->a] = n->b;
         return v;
       }
-      case Op::Reshape:
-        if (in_memory(n->args[0]) && view(n->args[0]).contiguous()) {
-          View v = view(n->args[0]);
-          return {v.base, n->dims, column_major_strides(n->dims)};
+      case Op::Reshape: {
+        // A reshape of memory, or of a tensor computed into its own buffer (a
+        // matrix product): the same storage read with new dims.
+        NodeP src = n->args[0];
+        if (in_memory(src) || needs_buffer(src)) {
+          View v = view(src);
+          if (v.contiguous()) return {v.base, n->dims, column_major_strides(n->dims)};
         }
         break;
+      }
       case Op::MatMul: return matmul(n);
       case Op::LoopGen: return loop_gen(n);
       case Op::LoopSum: {
