@@ -696,6 +696,13 @@ class FunctionEmitter {
         dst.dims[n->a] = n->args[0]->dims[n->a];
         return accumulate_into(dst, n->args[0]);
       }
+      case Op::MatMul:
+        // A product used once (a weight's gradient): accumulate it in place.
+        if (uses_[n] <= 1 && !find_view(n) && dst.contiguous() && n->free_loops.empty()) {
+          matmul(n, &dst);
+          return;
+        }
+        break;
       case Op::Add:
         if (uses_[n] <= 1 && n->args[0]->dims == n->dims && n->args[1]->dims == n->dims) {
           accumulate_into(dst, n->args[0]);
@@ -739,8 +746,9 @@ class FunctionEmitter {
     return dst;
   }
 
-  // Matrix products go to the runtime's Eigen kernel (see runtime/kernels).
-  View matmul(NodeP n) {
+  // Matrix products go to the runtime's Eigen kernel (see runtime/kernels);
+  // with `into`, the product is added to that contiguous destination.
+  View matmul(NodeP n, const View* into = nullptr) {
     NodeP x = n->args[0], y = n->args[1];
     View a = view(x), b = view(y);
     // Express both operands as 2-D (rows, cols, row stride, col stride).
@@ -752,12 +760,12 @@ class FunctionEmitter {
       return m;
     };
     auto ma = as_matrix(a, true), mb = as_matrix(b, false);
-    View dst = contiguous_buffer(n);
+    View dst = into ? *into : contiguous_buffer(n);
     auto callee = module_.getOrInsertFunction(
         runtime_symbols::matmul,
-        llvm::FunctionType::get(b_.getVoidTy(), {i64_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_, i64_, ptr_}, false));
+        llvm::FunctionType::get(b_.getVoidTy(), {i64_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_}, false));
     b_.CreateCall(callee, {i64c(ma.rows), i64c(mb.cols), i64c(ma.cols), a.base, i64c(ma.rs), i64c(ma.cs), b.base,
-                           i64c(mb.rs), i64c(mb.cs), dst.base});
+                           i64c(mb.rs), i64c(mb.cs), dst.base, i64c(into ? 1 : 0)});
     return dst;
   }
 

@@ -23,13 +23,20 @@ void with_operand(const double* p, int64_t rows, int64_t cols, int64_t rs, int64
 }  // namespace
 
 extern "C" void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const double* a, int64_t ars, int64_t acs,
-                                 const double* b, int64_t brs, int64_t bcs, double* c) {
+                                 const double* b, int64_t brs, int64_t bcs, double* c, int64_t accumulate) {
+  // accumulate: c += a b (a gradient written straight into the output), else c = a b.
   Eigen::Map<Eigen::MatrixXd> out(c, m, n);
   with_operand(a, m, k, ars, acs, [&](const auto& A) {
     with_operand(b, k, n, brs, bcs, [&](const auto& B) {
-      if (n == 1) out.col(0).noalias() = A * B.col(0);
-      else if (m == 1) out.row(0).noalias() = A.row(0) * B;
-      else out.noalias() = A * B;
+      if (accumulate) {
+        if (n == 1) out.col(0).noalias() += A * B.col(0);
+        else if (m == 1) out.row(0).noalias() += A.row(0) * B;
+        else out.noalias() += A * B;
+      } else {
+        if (n == 1) out.col(0).noalias() = A * B.col(0);
+        else if (m == 1) out.row(0).noalias() = A.row(0) * B;
+        else out.noalias() = A * B;
+      }
     });
   });
 }

@@ -96,7 +96,7 @@ const SviModel::Compiled& SviModel::reference() { return compiled(1, {}); }
 
 void SviModel::gather(const Compiled& c, const int64_t* rows, std::vector<double>& buffer) const {
   if (buffer.size() != c.lowered.data.size()) buffer = c.lowered.data;
-  std::vector<double> row_major;
+  thread_local std::vector<double> row_major;  // reused: no allocation per batch
   for (const PlateField& f : c.lowered.plate_fields) {
     int64_t size = 1;
     for (auto d : f.shape.dims) size *= d;
@@ -113,8 +113,18 @@ void SviModel::gather(const Compiled& c, const int64_t* rows, std::vector<double
           << (low ? "below its lower bound" : high ? "above its upper bound" : "not an integer");
       throw UserError(msg.str() + "\n");
     }
-    std::vector<double> stored = to_storage_order(row_major, f.shape.dims, f.shape.is_matrix_last2);
-    std::copy(stored.begin(), stored.end(), buffer.begin() + f.offset);
+    double* dst = buffer.data() + f.offset;
+    if (f.shape.dims.size() == 2 && f.shape.is_matrix_last2) {
+      // matrix[rows, cols]: row-major rows into column-major storage.
+      const int64_t rows_n = f.shape.dims[0], cols = f.shape.dims[1];
+      for (int64_t r = 0; r < rows_n; ++r)
+        for (int64_t k = 0; k < cols; ++k) dst[k * rows_n + r] = row_major[static_cast<size_t>(r * cols + k)];
+    } else if (f.shape.dims.size() == 1) {
+      std::copy(row_major.begin(), row_major.end(), dst);
+    } else {
+      std::vector<double> stored = to_storage_order(row_major, f.shape.dims, f.shape.is_matrix_last2);
+      std::copy(stored.begin(), stored.end(), dst);
+    }
   }
 }
 
