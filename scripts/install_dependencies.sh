@@ -14,6 +14,7 @@ packages=(
   libcli11-dev
   liblbfgspp-dev
   libpng-dev zlib1g-dev
+  dataset-fashion-mnist
   python3
 )
 missing=()

@@ -1,0 +1,417 @@
+// Deep generative models: network and guide blocks, minibatch SVI
+// (compiler/transforms/svi.hpp, runtime/model/svi_model.hpp, runtime/inference/svi.hpp):
+//  1. the language: what the checker accepts and the errors it gives;
+//  2. the minibatch objective is unbiased: averaged over every batch of the data,
+//     its value and gradient equal the full-data ones exactly (noise held fixed
+//     per datum), and splitting a batch across workers sums to the batch;
+//  3. gradients of every layer and activation against central finite differences;
+//  4. the analytic KL against the Monte Carlo estimate (paired draws);
+//  5. a guide equal to the exact posterior of a linear-Gaussian model: the ELBO
+//     and IWAE both equal the closed-form log evidence;
+//  6. the VAE example trains on 300 bundled Fashion-MNIST images (ELBO improves);
+//  7. the command line (fit --method svi, eval) and its user errors.
+#define BOOST_TEST_MODULE svi
+#include "tests/support/model_fixture.hpp"
+
+#include "frontend/frontend.hpp"
+#include "runtime/data/data_source.hpp"
+#include "runtime/inference/svi.hpp"
+#include "runtime/model/svi_model.hpp"
+#include "codegen/eval_context.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <random>
+
+using namespace latent;
+using namespace latent::testing;
+
+namespace {
+
+std::shared_ptr<const ast::Program> program(const std::string& text) {
+  auto src = std::make_shared<SourceFile>(SourceFile{"test.lat", text});
+  std::shared_ptr<ast::Program> p = parse_program(src);
+  check_program(*p);
+  return p;
+}
+
+std::string check_error(const std::string& text) {
+  try {
+    program(text);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::shared_ptr<const DataSource> json_source(const std::string& json) {
+  return std::make_shared<JsonDataSource>(DataSet::from_json_string(json, "data.json"));
+}
+
+std::vector<double> random_vector(std::mt19937_64& rng, size_t n, double scale) {
+  std::normal_distribution<double> normal(0, scale);
+  std::vector<double> v(n);
+  for (auto& x : v) x = normal(rng);
+  return v;
+}
+
+// Value and gradient of a compiled objective on the given rows and noise.
+struct Evaluation {
+  double value;
+  std::vector<double> grad;
+};
+
+Evaluation evaluate(SviModel& m, const SviModel::Compiled& c, const std::vector<double>& phi,
+                    const std::vector<int64_t>& rows, const std::vector<double>& noise) {
+  std::vector<double> data, out(1 + phi.size());
+  m.gather(c, rows.data(), data);
+  EvalContext ctx;
+  SviModel::call(c, c.elbo_grad, phi.data(), data.data(), noise.data(), out.data(), &ctx);
+  BOOST_REQUIRE_MESSAGE(!ctx.failed, ctx.failure_text());
+  return {out[0], std::vector<double>(out.begin() + 1, out.end())};
+}
+
+// Noise for `rows` of the data, taken from per-datum noise of the whole data set
+// (so that a datum sees the same draw in every batch) and global noise.
+std::vector<double> noise_for(const SviModel::Compiled& c, const std::vector<int64_t>& rows,
+                              const std::vector<std::vector<double>>& per_datum, const std::vector<double>& global) {
+  std::vector<double> noise(static_cast<size_t>(c.noise_size()));
+  const SviLayout& L = c.objective.layout;
+  for (const GuidedParameter& gp : L.guided) {
+    BOOST_REQUIRE(gp.plate);
+    int64_t k = gp.dims.at(1), b = static_cast<int64_t>(rows.size());
+    for (int64_t r = 0; r < b; ++r)
+      for (int64_t j = 0; j < k; ++j)
+        noise[static_cast<size_t>(gp.noise_offset + j * b + r)] = per_datum[static_cast<size_t>(rows[static_cast<size_t>(r)])][static_cast<size_t>(j)];
+  }
+  for (const AutoGuided& a : L.automatic)
+    for (int64_t i = 0; i < a.size; ++i) noise[static_cast<size_t>(a.noise_offset + i)] = global.at(static_cast<size_t>(i));
+  return noise;
+}
+
+// A hierarchical model with a global parameter (automatic guide), local latents
+// (amortised guide) and a network.
+const char* kHierarchical = R"(
+data { int<plate> N; matrix[N, 2] x; }
+network { dense dec(1, 2); }
+parameters { real mu; real<lower=0> tau; matrix[N, 1] z; }
+model {
+  mu ~ normal(0, 2);
+  tau ~ lognormal(0, 1);
+  to_vector(z) ~ normal(mu, tau);
+  x ~ normal(dec(z), 0.5);
+}
+guide {
+  network { dense enc_mu(2, 1); dense enc_ls(2, 1); }
+  z ~ normal(enc_mu(x), exp(enc_ls(x)));
+}
+)";
+
+const char* kHierarchicalData =
+    R"({"N": 6, "x": [[0.3, -1.2], [1.5, 0.4], [-0.7, 2.2], [0.1, 0.9], [2.4, -0.3], [-1.1, -0.8]]})";
+
+}  // namespace
+
+// ---- 1. the language ----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(the_vae_example_checks) {
+  BOOST_CHECK_NO_THROW(program(read_text(example_dir("vae") + "/vae.lat")));
+  BOOST_CHECK_NO_THROW(program(kHierarchical));
+}
+
+BOOST_AUTO_TEST_CASE(language_errors_name_the_place) {
+  auto expect = [](const std::string& text, const std::string& part) {
+    std::string e = check_error(text);
+    BOOST_CHECK_MESSAGE(contains(e, part), "expected '" << part << "' in: " << e);
+  };
+  expect("data { real<plate> N; }", "only an 'int' size can be a plate");
+  expect("data { int<plate> N; int<plate> M; }", "a model has one plate");
+  expect("network { dense d(2); }", "'dense' takes two sizes");
+  expect("network { conv d(2, 3); }", "unknown layer 'conv'");
+  expect("model { dense d(2, 3); }", "layers are declared in a 'network' block");
+  expect("parameters { real z; } guide { z ~ normal(z, 1); }", "the guide cannot read a parameter ('z')");
+  expect("parameters { vector[2] z; } guide { for (i in 1:2) z ~ normal(0, 1); }", "cannot be inside a loop");
+  expect("parameters { real z; } guide { z ~ cauchy(0, 1); }", "supports 'normal'");
+  expect("parameters { real z; } guide { z ~ normal(0, 1); z ~ normal(0, 2); }", "already has a distribution");
+  expect("data { int N; } guide { N ~ normal(0, 1); }", "must be a parameter");
+  expect("parameters { real z; } guide { network { dense e(1, 1); } z ~ normal(0, 1); } "
+         "generated quantities { row_vector[1] r = e([1]); }",
+         "only visible in the guide");
+  expect("network { dense d(2, 4); } model { real y = d(1.0); }", "takes a vector, row_vector or matrix");
+  expect("network { dense d(2, 4); } model { target += d; }", "is applied to an argument");
+  expect("network { dense d(2, 4); } parameters { real d; }", "already used");
+}
+
+BOOST_AUTO_TEST_CASE(layer_input_size_is_checked_when_lowering) {
+  auto p = program("data { int<plate> N; matrix[N, 3] x; } network { dense d(2, 4); } "
+                   "parameters { real z; } model { z ~ normal(0, 1); target += sum(d(x)); }");
+  SviModel m(p, json_source(R"({"N": 2, "x": [[1, 2, 3], [4, 5, 6]]})"));
+  try {
+    m.compiled(2, {});
+    BOOST_FAIL("expected an error");
+  } catch (const UserError& e) {
+    BOOST_CHECK(contains(e.what(), "test.lat:1:"));
+    BOOST_CHECK(contains(e.what(), "layer 'd' takes 2 inputs, but its argument has 3 columns"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(network_models_are_fitted_by_svi_only) {
+  try {
+    make_model("network { dense d(1, 1); } parameters { real z; } model { z ~ normal(0, 1); }");
+    BOOST_FAIL("expected an error");
+  } catch (const UserError& e) {
+    BOOST_CHECK(contains(e.what(), "--method svi"));
+  }
+}
+
+// ---- 2. unbiased minibatches ---------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(minibatch_objective_is_unbiased_over_all_batches) {
+  SviModel m(program(kHierarchical), json_source(kHierarchicalData));
+  const int64_t n = 6, b = 2;
+  const SviModel::Compiled& full = m.compiled(n, {false, 1.0, 1.0});
+  const SviModel::Compiled& batch = m.compiled(b, {false, static_cast<double>(n) / b, 1.0});
+  std::mt19937_64 rng(3);
+  std::vector<double> phi = random_vector(rng, static_cast<size_t>(full.num_phi()), 0.5);
+  std::vector<std::vector<double>> per_datum;
+  for (int i = 0; i < n; ++i) per_datum.push_back(random_vector(rng, 1, 1));
+  std::vector<double> global = random_vector(rng, 2, 1);  // mu and log tau
+
+  std::vector<int64_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  Evaluation reference = evaluate(m, full, phi, all, noise_for(full, all, per_datum, global));
+
+  // Every batch of 2 out of 6 (15 of them): each datum is in 5, and N/B = 3, so the
+  // average of the scaled batch objectives is exactly the full-data objective.
+  double value = 0;
+  std::vector<double> grad(phi.size(), 0.0);
+  int count = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) {
+      std::vector<int64_t> rows{i, j};
+      Evaluation e = evaluate(m, batch, phi, rows, noise_for(batch, rows, per_datum, global));
+      value += e.value;
+      for (size_t k = 0; k < grad.size(); ++k) grad[k] += e.grad[k];
+      ++count;
+    }
+  BOOST_REQUIRE_EQUAL(count, 15);
+  BOOST_CHECK_CLOSE(value / count, reference.value, 1e-9);
+  for (size_t k = 0; k < grad.size(); ++k)
+    BOOST_CHECK_MESSAGE(std::abs(grad[k] / count - reference.grad[k]) <= 1e-9 * (1 + std::abs(reference.grad[k])),
+                        "phi[" << k << "]: " << grad[k] / count << " vs " << reference.grad[k]);
+}
+
+BOOST_AUTO_TEST_CASE(parts_of_a_batch_sum_to_the_batch) {
+  // Two workers each take one row of a batch of two: local terms scaled by N/B,
+  // global terms by 1/2 in each part.
+  SviModel m(program(kHierarchical), json_source(kHierarchicalData));
+  const SviModel::Compiled& batch = m.compiled(2, {false, 3.0, 1.0});
+  const SviModel::Compiled& part = m.compiled(1, {false, 3.0, 0.5});
+  std::mt19937_64 rng(5);
+  std::vector<double> phi = random_vector(rng, static_cast<size_t>(batch.num_phi()), 0.5);
+  std::vector<std::vector<double>> per_datum;
+  for (int i = 0; i < 6; ++i) per_datum.push_back(random_vector(rng, 1, 1));
+  std::vector<double> global = random_vector(rng, 2, 1);
+  std::vector<int64_t> rows{4, 1};
+  Evaluation whole = evaluate(m, batch, phi, rows, noise_for(batch, rows, per_datum, global));
+  Evaluation a = evaluate(m, part, phi, {4}, noise_for(part, {4}, per_datum, global));
+  Evaluation c = evaluate(m, part, phi, {1}, noise_for(part, {1}, per_datum, global));
+  BOOST_CHECK_CLOSE(a.value + c.value, whole.value, 1e-10);
+  for (size_t k = 0; k < phi.size(); ++k)
+    BOOST_CHECK_SMALL(a.grad[k] + c.grad[k] - whole.grad[k], 1e-9 * (1 + std::abs(whole.grad[k])));
+}
+
+BOOST_AUTO_TEST_CASE(plate_latents_without_a_guide_cannot_be_subsampled) {
+  auto p = program("data { int<plate> N; vector[N] y; } parameters { vector[N] z; } "
+                   "model { z ~ normal(0, 1); y ~ normal(z, 1); }");
+  SviModel m(p, json_source(R"({"N": 4, "y": [1, 2, 3, 4]})"));
+  BOOST_CHECK_NO_THROW(m.compiled(4, {}));  // the whole data set: the automatic guide is fine
+  try {
+    m.compiled(2, {false, 2.0, 1.0});
+    BOOST_FAIL("expected an error");
+  } catch (const UserError& e) {
+    BOOST_CHECK(contains(e.what(), "parameter 'z' is indexed by the plate 'N'"));
+  }
+}
+
+// ---- 3. gradients of layers and activations ---------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(gradients_of_every_layer_and_activation_match_finite_differences) {
+  for (std::string act : {"relu", "tanh", "sigmoid", "softplus", "elu"}) {
+    std::string text = R"(
+data { int<plate> N; matrix<lower=0, upper=1>[N, 3] x; }
+network { dense dec_h(2, 4); dense dec_out(4, 3); }
+parameters { matrix[N, 2] z; }
+model {
+  to_vector(z) ~ std_normal();
+  x ~ bernoulli_logit(dec_out(ACT(dec_h(z))));
+}
+guide {
+  network { dense enc_h(3, 4); dense enc_mu(4, 2); dense enc_ls(4, 2); }
+  matrix[N, 4] h = ACT(enc_h(x));
+  z ~ normal(enc_mu(h), exp(enc_ls(h)));
+}
+)";
+    for (size_t at; (at = text.find("ACT")) != std::string::npos;) text.replace(at, 3, act);
+    SviModel m(program(text), json_source(R"({"N": 4, "x": [[0, 0.5, 1], [0.2, 0.9, 0.1], [1, 1, 0], [0.3, 0.3, 0.7]]})"));
+    for (bool analytic : {false, true}) {
+      const SviModel::Compiled& c = m.compiled(4, {analytic, 2.5, 1.0});
+      std::mt19937_64 rng(11);
+      std::vector<double> phi = random_vector(rng, static_cast<size_t>(c.num_phi()), 0.7);
+      std::vector<double> noise = random_vector(rng, static_cast<size_t>(c.noise_size()), 1);
+      std::vector<int64_t> rows{0, 1, 2, 3};
+      Evaluation e = evaluate(m, c, phi, rows, noise);
+      for (size_t k = 0; k < phi.size(); ++k) {
+        const double h = 1e-6;
+        std::vector<double> up = phi, down = phi;
+        up[k] += h;
+        down[k] -= h;
+        double fd = (evaluate(m, c, up, rows, noise).value - evaluate(m, c, down, rows, noise).value) / (2 * h);
+        BOOST_CHECK_MESSAGE(std::abs(fd - e.grad[k]) <= 1e-5 * (1 + std::abs(fd)),
+                            act << (analytic ? " analytic KL" : " MC") << " phi[" << k << "]: gradient "
+                                << e.grad[k] << ", finite difference " << fd);
+      }
+    }
+  }
+}
+
+// ---- 4. analytic KL --------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(analytic_kl_has_the_expectation_of_the_monte_carlo_estimate) {
+  SviModel m(program(read_text(example_dir("vae") + "/vae.lat")),
+             open_data_source(std::string(LATENT_SOURCE_DIR) + "/tests/data/fashion-mnist-300-images-idx3-ubyte.gz"));
+  const SviModel::Compiled& mc = m.compiled(8, {false, 1.0, 1.0});
+  const SviModel::Compiled& an = m.compiled(8, {true, 1.0, 1.0});
+  std::mt19937_64 rng(2);
+  std::vector<double> phi = initial_phi(mc, 4);
+  std::vector<int64_t> rows{0, 1, 2, 3, 4, 5, 6, 7};
+  // Paired draws: the likelihood term is the same in both; the difference is
+  // log p(z) - log q(z) + KL, whose expectation is 0.
+  const int draws = 400;
+  double sum = 0, sum2 = 0;
+  for (int s = 0; s < draws; ++s) {
+    std::vector<double> noise = random_vector(rng, static_cast<size_t>(mc.noise_size()), 1);
+    double d = evaluate(m, mc, phi, rows, noise).value - evaluate(m, an, phi, rows, noise).value;
+    sum += d;
+    sum2 += d * d;
+  }
+  double mean = sum / draws, se = std::sqrt((sum2 / draws - mean * mean) / draws);
+  BOOST_TEST_MESSAGE("MC - analytic: " << mean << " +- " << se);
+  BOOST_CHECK_GT(se, 0);
+  BOOST_CHECK_LT(std::abs(mean), 4 * se);
+}
+
+// ---- 5. exact posterior guide ---------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(exact_posterior_guide_gives_the_log_evidence) {
+  // z_n ~ N(0, 1), x_n | z_n ~ N(z_n, 1): p(x_n) = N(0, 2) and p(z_n | x_n) = N(x_n / 2, 1/2).
+  const char* text = R"(
+data { int<plate> N; matrix[N, 1] x; }
+parameters { matrix[N, 1] z; }
+model {
+  to_vector(z) ~ std_normal();
+  to_vector(x) ~ normal(to_vector(z), 1);
+}
+guide {
+  network { dense loc(1, 1); dense log_scale(1, 1); }
+  z ~ normal(loc(x), exp(log_scale(x)));
+}
+)";
+  std::vector<double> x{0.4, -1.3, 2.2, 0.0, 1.1, -0.6, 3.0};
+  SviModel m(program(text), json_source(R"({"N": 7, "x": [[0.4], [-1.3], [2.2], [0.0], [1.1], [-0.6], [3.0]]})"));
+  const SviModel::Compiled& ref = m.reference();
+  std::vector<double> phi(static_cast<size_t>(ref.num_phi()), 0.0);
+  for (const NetworkTensor& t : ref.lowered.network) {
+    size_t at = static_cast<size_t>(ref.objective.layout.guide_network_offset + t.offset);
+    if (t.name == "loc.weight") phi[at] = 0.5;
+    if (t.name == "log_scale.bias") phi[at] = 0.5 * std::log(0.5);
+  }
+  double log_evidence = 0;
+  for (double v : x) log_evidence += -0.5 * std::log(2 * M_PI * 2) - v * v / 4;
+  // Every importance weight is p(x_n): the ELBO (Monte Carlo KL) and IWAE are exact
+  // for any draw. With the analytic KL the ELBO is random; IWAE stays exact.
+  for (bool analytic : {false, true}) {
+    SviEvaluation e = evaluate_svi(m, phi, analytic, 10, 3, 2, 1);
+    BOOST_CHECK_EQUAL(e.rows, 7);
+    if (!analytic) BOOST_CHECK_CLOSE(-e.neg_elbo_per_datum, log_evidence / 7, 1e-9);
+    BOOST_CHECK_CLOSE(e.iwae_log_likelihood_per_datum, log_evidence / 7, 1e-9);
+  }
+  // A worse guide: the ELBO drops below the evidence, IWAE lies between.
+  phi[static_cast<size_t>(ref.objective.layout.guide_network_offset)] = 0.1;
+  SviEvaluation worse = evaluate_svi(m, phi, false, 200, 7, 1, 1);
+  BOOST_CHECK_LT(-worse.neg_elbo_per_datum, log_evidence / 7);
+  BOOST_CHECK_GT(worse.iwae_log_likelihood_per_datum, -worse.neg_elbo_per_datum);
+  BOOST_CHECK_LT(worse.iwae_log_likelihood_per_datum, log_evidence / 7 + 0.02);
+}
+
+// ---- 6. the VAE trains ----------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(vae_example_elbo_improves_on_300_images) {
+  SviModel m(program(read_text(example_dir("vae") + "/vae.lat")),
+             open_data_source(std::string(LATENT_SOURCE_DIR) + "/tests/data/fashion-mnist-300-images-idx3-ubyte.gz"));
+  BOOST_CHECK_EQUAL(m.num_rows(), 300);
+  std::vector<double> start = initial_phi(m.reference(), 0);
+  SviEvaluation before = evaluate_svi(m, start, true, 0, 100, 1, 0);
+  SviConfig config;
+  config.batch = 50;
+  config.epochs = 4;
+  config.analytic_kl = true;
+  config.threads = 2;
+  SviResult r = fit_svi(m, config, start);
+  BOOST_REQUIRE_EQUAL(r.epochs.size(), 4u);
+  SviEvaluation after = evaluate_svi(m, r.phi, true, 5, 100, 2, 0);
+  BOOST_TEST_MESSAGE("neg ELBO per image: before " << before.neg_elbo_per_datum << ", epochs "
+                     << r.epochs.front().neg_elbo_per_datum << " .. " << r.epochs.back().neg_elbo_per_datum
+                     << ", after " << after.neg_elbo_per_datum << ", IWAE(5) " << after.iwae_log_likelihood_per_datum);
+  // Bernoulli likelihood on 784 intensities: an untrained decoder is near 784 log 2 = 543 nats.
+  BOOST_CHECK_GT(before.neg_elbo_per_datum, 500);
+  BOOST_CHECK_LT(after.neg_elbo_per_datum, before.neg_elbo_per_datum - 100);
+  BOOST_CHECK_LT(r.epochs.back().neg_elbo_per_datum, r.epochs.front().neg_elbo_per_datum);
+  BOOST_CHECK_GT(after.iwae_log_likelihood_per_datum, -after.neg_elbo_per_datum - 1);
+}
+
+// ---- 7. the command line ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(cli_fits_and_evaluates_a_vae) {
+  TempDir dir;
+  std::string data = std::string(LATENT_SOURCE_DIR) + "/tests/data/fashion-mnist-300-images-idx3-ubyte.gz";
+  std::string model = example_dir("vae") + "/vae.lat";
+  RunResult fit = run_latent({"fit", model, "--data", data, "--method", "svi", "--batch", "100", "--epochs", "2",
+                              "--kl", "analytic", "--threads", "2", "--output", dir.file("vae.fit")},
+                             dir);
+  BOOST_REQUIRE_MESSAGE(fit.exited && fit.exit_code == 0, fit);
+  BOOST_CHECK(contains(fit.err, "epoch 2 train_neg_elbo"));
+  BOOST_CHECK(contains(fit.err, "throughput_epochs_2_to_last"));
+  RunResult eval = run_latent({"eval", model, "--data", data, "--fit", dir.file("vae.fit"), "--iwae", "3"}, dir);
+  BOOST_REQUIRE_MESSAGE(eval.exited && eval.exit_code == 0, eval);
+  BOOST_CHECK(contains(eval.out, "data_points 300"));
+  BOOST_CHECK(contains(eval.out, "neg_elbo_per_datum "));
+  BOOST_CHECK(contains(eval.out, "iwae_log_likelihood_per_datum 3 "));
+}
+
+BOOST_AUTO_TEST_CASE(cli_user_errors) {
+  TempDir dir;
+  auto fails_with = [&](const std::vector<std::string>& args, const std::string& part) {
+    RunResult r = run_latent(args, dir);
+    BOOST_CHECK_MESSAGE(r.exited && r.exit_code == 1 && contains(r.err, part), "expected '" << part << "': " << r);
+  };
+  std::string constrained = dir.write("c.lat", R"(data { int<plate> N; vector[N] y; }
+parameters { vector<lower=0>[N] s; }
+model { y ~ normal(0, s); }
+guide { s ~ normal(1, 1); }
+)");
+  std::string data = dir.write("d.json", R"({"N": 3, "y": [1, 2, 3]})");
+  fails_with({"fit", constrained, "--data", data, "--method", "svi", "--batch", "2"},
+             "c.lat:4:9: the guide's normal distribution needs an unconstrained parameter");
+  std::string vae = example_dir("vae") + "/vae.lat";
+  std::string bad = dir.write("bad.json", R"({"N": 2, "D": 2, "x": [[0.5, 0.2], [1.5, 0]]})");
+  fails_with({"fit", vae, "--data", bad, "--method", "svi", "--batch", "1", "-q"},
+             "field 'x': value 1.5 in row 2 is above its upper bound");
+  fails_with({"fit", vae, "--data", bad, "--method", "map"}, "--method svi");
+  fails_with({"eval", vae, "--data", data, "--fit", dir.write("x.fit", "{\"format\": \"latent-svi-fit\"}")},
+             "not a valid fit file");
+  fails_with({"fit", vae, "--data", dir.file("missing.json"), "--method", "svi"}, "missing.json");
+}
