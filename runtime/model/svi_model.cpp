@@ -4,6 +4,7 @@
 #include "codegen/eval_context.hpp"
 #include "codegen/jit.hpp"
 #include "runtime/data/check_data.hpp"
+#include "runtime/model/plate.hpp"
 
 #include <llvm/IR/Module.h>
 
@@ -15,30 +16,12 @@ namespace latent {
 
 using ir::NodeP;
 
-namespace {
-
-// The plate's name and the data fields whose first dimension it is.
-std::pair<std::string, std::vector<std::string>> plate_of(const ast::Program& program) {
-  std::pair<std::string, std::vector<std::string>> out;
-  const ast::Block* data = program.find(ast::BlockKind::Data);
-  if (!data) return out;
-  for (const auto& s : data->stmts) {
-    if (s->kind != ast::StmtKind::Decl) continue;
-    const ast::VarDecl& d = *s->decl;
-    if (d.plate) out.first = d.name;
-    const auto& sizes = d.array_sizes.empty() ? d.sizes : d.array_sizes;
-    if (!out.first.empty() && !sizes.empty() && sizes[0]->kind == ast::ExprKind::Var && sizes[0]->name == out.first)
-      out.second.push_back(d.name);
-  }
-  return out;
-}
-
-}  // namespace
-
 SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<const DataSource> data,
                    int64_t max_rows)
     : program_(std::move(program)), data_(std::move(data)) {
-  std::tie(plate_, plate_fields_) = plate_of(*program_);
+  PlateInfo plate = plate_of(*program_);
+  plate_ = plate.name;
+  plate_fields_ = plate.fields;
   if (plate_.empty()) return;
   if (!data_->has(plate_))
     throw UserError(data_->source() + ": field '" + plate_ + "' is missing (the plate, declared in the data block as "
