@@ -34,12 +34,23 @@ std::string DensityDiagnosis::text() const {
   return s;
 }
 
-BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options)
-    : program_(std::move(program)), lowered_(lower_program(*program_, data)), keep_llvm_text_(options.keep_llvm_text) {
-  if (!lowered_.network.empty() || lowered_.has_guide)
-    throw UserError(program_->source->path +
+namespace {
+
+// A model with networks or a guide has no log density of its parameters alone.
+const ast::Program& without_networks(const ast::Program& p) {
+  if (p.find(ast::BlockKind::Network) || p.find(ast::BlockKind::Guide))
+    throw UserError(p.source->path +
                     ": this model has a network or a guide block: fit it with '--method svi' (stochastic "
                     "variational inference), which learns the weights with the variational parameters\n");
+  return p;
+}
+
+}  // namespace
+
+BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options)
+    : program_(std::move(program)),
+      lowered_(lower_program(without_networks(*program_), data)),
+      keep_llvm_text_(options.keep_llvm_text) {
   // Checks on data alone (e.g. a data argument outside a distribution's domain)
   // run once, now; they are compiled with the log density, in one module.
   EvalContext ctx;

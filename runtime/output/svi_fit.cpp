@@ -48,7 +48,7 @@ nlohmann::json parse(const std::string& path) {
 }  // namespace
 
 void write_svi_fit(const std::string& path, const SviFit& fit, const SviModel::Compiled& layout) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;  // "format" first: readers recognise the file from its start
   j["format"] = kFormat;
   j["model"] = fit.model;
   j["data"] = fit.data;

@@ -137,8 +137,8 @@ BOOST_AUTO_TEST_CASE(language_errors_name_the_place) {
   expect("parameters { real z; } guide { z ~ cauchy(0, 1); }", "supports 'normal'");
   expect("parameters { real z; } guide { z ~ normal(0, 1); z ~ normal(0, 2); }", "already has a distribution");
   expect("data { int N; } guide { N ~ normal(0, 1); }", "must be a parameter");
-  expect("parameters { real z; } guide { network { dense e(1, 1); } z ~ normal(0, 1); } "
-         "generated quantities { row_vector[1] r = e([1]); }",
+  expect("parameters { real z; } guide { network { dense enc(1, 1); } z ~ normal(0, 1); } "
+         "generated quantities { row_vector[1] r = enc([1]); }",
          "only visible in the guide");
   expect("network { dense d(2, 4); } model { real y = d(1.0); }", "takes a vector, row_vector or matrix");
   expect("network { dense d(2, 4); } model { target += d; }", "is applied to an argument");
