@@ -1,0 +1,256 @@
+#!/usr/bin/python3
+"""PyTorch reference for the VAE benchmark (Fashion-MNIST, 784-400-20).
+
+The canonical VAE of pytorch/examples (vae/main.py): encoder 784-400 ReLU with
+heads 400-20 for the mean and the log variance; decoder 20-400 ReLU -400-784
+sigmoid; loss = binary cross-entropy (summed) on the intensities in [0, 1] plus
+the analytic KL divergence to N(0, I); Adam, lr 1e-3; batch 128; shuffled each
+epoch.  The data are read from the IDX files directly (gzip + numpy).
+
+Output (stdout), the same contract as `latent fit` / `latent eval`:
+  epoch E train_neg_elbo X images_per_s R seconds S     (one line per epoch)
+  test_neg_elbo X                                      (per image, one draw from q)
+  test_iwae_ll K X                                     (log-likelihood estimate per image)
+  throughput_epochs_2_to_last R                        (mean images/s over epochs 2..last)
+Lines starting with '#' describe the configuration (BLAS in effect, threads...).
+
+PyTorch from Debian links libblas.so.3.  If OpenBLAS (pthread flavour) is
+installed the script re-executes itself with it first on LD_LIBRARY_PATH and
+with OPENBLAS_NUM_THREADS = --threads, so the comparison is always against
+PyTorch with OpenBLAS (pass --blas system to keep whatever libblas.so.3 is).
+
+Must run under an interpreter that has torch: Debian's /usr/bin/python3 with
+python3-torch (apt-get install python3-torch libopenblas0-pthread
+dataset-fashion-mnist).
+"""
+import argparse
+import gzip
+import math
+import os
+import sys
+import time
+
+OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+DATA_DIR = "/usr/share/datasets/fashion-mnist"
+REEXEC_MARK = "LATENT_VAE_BENCH_REEXEC"
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and OpenBLAS threads")
+    p.add_argument("--blas-threads", type=int, default=None, help="OpenBLAS threads (default: --threads)")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iwae", type=int, default=100, metavar="K",
+                   help="importance samples per test image for the IWAE estimate (0: skip)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: first 5000 training images, 2 epochs, test on 500 images")
+    p.add_argument("--train-rows", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--test-rows", type=int, default=None, help="use only the first N test images")
+    p.add_argument("--data-dir", default=DATA_DIR)
+    p.add_argument("--blas", choices=["openblas", "system"], default="openblas",
+                   help="openblas (default): put OpenBLAS first if installed; system: libblas.so.3 as resolved")
+    p.add_argument("--no-malloc-trim", action="store_true",
+                   help="tune glibc malloc (no trimming, no mmap for blocks < 32 MiB); default: stock malloc")
+    a = p.parse_args()
+    if a.quick:
+        if a.train_rows is None:
+            a.train_rows = 5000
+        if a.test_rows is None:
+            a.test_rows = 500
+    if a.epochs is None:
+        a.epochs = 2 if a.quick else 10
+    return a
+
+
+def reexec_if_needed(args):
+    """Re-execute with the environment that must be set before torch/OpenBLAS load."""
+    if os.environ.get(REEXEC_MARK) == "1":
+        return
+    env = dict(os.environ)
+    env[REEXEC_MARK] = "1"
+    n = str(args.threads)
+    env["OMP_NUM_THREADS"] = n
+    env["OPENBLAS_NUM_THREADS"] = str(args.blas_threads if args.blas_threads is not None else args.threads)
+    env["MKL_NUM_THREADS"] = n
+    if args.blas == "openblas" and os.path.exists(os.path.join(OPENBLAS_DIR, "libblas.so.3")):
+        old = env.get("LD_LIBRARY_PATH", "")
+        env["LD_LIBRARY_PATH"] = OPENBLAS_DIR + (":" + old if old else "")
+    if args.no_malloc_trim:
+        env["MALLOC_TRIM_THRESHOLD_"] = str(1 << 40)
+        env["MALLOC_TOP_PAD_"] = str(256 << 20)
+        env["MALLOC_MMAP_THRESHOLD_"] = str(32 << 20)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def blas_in_effect():
+    """The libblas actually mapped into this process, and OpenBLAS's own report."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and ("libblas" in parts[5] or "libopenblas" in parts[5]):
+                libs.add(parts[5])
+    desc = ", ".join(sorted(libs)) or "none mapped"
+    blas = next((l for l in sorted(libs) if "libblas.so" in l), None)
+    extra = ""
+    if blas is not None:
+        import ctypes
+        try:
+            lib = ctypes.CDLL(blas)  # already loaded: same handle
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            extra = " | openblas %s, %d threads" % (lib.openblas_get_config().decode(),
+                                                   lib.openblas_get_num_threads())
+        except (AttributeError, OSError):
+            extra = " | not OpenBLAS (reference BLAS?)"
+    kind = "openblas" if "openblas" in (blas or "") else ("reference" if blas and "/blas/" in blas else "other")
+    return kind, desc + extra
+
+
+def read_idx_images(path):
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, n, rows, cols = (int.from_bytes(raw[i:i + 4], "big") for i in range(0, 16, 4))
+    if magic != 2051:
+        raise ValueError(f"{path}: not an IDX image file (magic {magic})")
+    a = np.frombuffer(raw, dtype=np.uint8, offset=16)
+    return a.reshape(n, rows * cols)
+
+
+def main():
+    args = parse_args()
+    reexec_if_needed(args)
+
+    import numpy as np
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(args.threads)
+    kind, desc = blas_in_effect()
+    print(f"# torch {torch.__version__}, python {sys.executable}, threads {torch.get_num_threads()}")
+    print(f"# blas {kind}: {desc}")
+    malloc = "tuned (no trimming)" if args.no_malloc_trim else "stock glibc"
+    knobs = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND")
+                     if k in os.environ)
+    if knobs:
+        print(f"# environment: {knobs}")
+    print(f"# malloc {malloc}; seed {args.seed}; batch {args.batch}; lr {args.lr}; epochs {args.epochs}")
+
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+
+    train = read_idx_images(os.path.join(args.data_dir, "train-images-idx3-ubyte.gz"))
+    test = read_idx_images(os.path.join(args.data_dir, "t10k-images-idx3-ubyte.gz"))
+    if args.train_rows is not None:
+        train = train[:args.train_rows]
+    if args.test_rows is not None:
+        test = test[:args.test_rows]
+    train = torch.from_numpy(train.astype(np.float32) / 255.0)
+    test = torch.from_numpy(test.astype(np.float32) / 255.0)
+    print(f"# train images {train.shape[0]}, test images {test.shape[0]}")
+    sys.stdout.flush()
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(784, 400)
+            self.fc21 = nn.Linear(400, 20)
+            self.fc22 = nn.Linear(400, 20)
+            self.fc3 = nn.Linear(20, 400)
+            self.fc4 = nn.Linear(400, 784)
+
+        def encode(self, x):
+            h1 = F.relu(self.fc1(x))
+            return self.fc21(h1), self.fc22(h1)
+
+        def reparameterize(self, mu, logvar):
+            std = torch.exp(0.5 * logvar)
+            eps = torch.randn_like(std)
+            return mu + eps * std
+
+        def decode(self, z):
+            h3 = F.relu(self.fc3(z))
+            return torch.sigmoid(self.fc4(h3))
+
+        def forward(self, x):
+            mu, logvar = self.encode(x)
+            z = self.reparameterize(mu, logvar)
+            return self.decode(z), mu, logvar
+
+    def loss_function(recon_x, x, mu, logvar):
+        bce = F.binary_cross_entropy(recon_x, x, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return bce + kld
+
+    model = VAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    n = train.shape[0]
+    rates = []
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        total = 0.0
+        perm = torch.randperm(n)
+        for i in range(0, n, args.batch):
+            x = train[perm[i:i + args.batch]]
+            optimizer.zero_grad()
+            recon, mu, logvar = model(x)
+            loss = loss_function(recon, x, mu, logvar)
+            loss.backward()
+            total += loss.item()
+            optimizer.step()
+        seconds = time.perf_counter() - start
+        rate = n / seconds
+        rates.append(rate)
+        print(f"epoch {epoch} train_neg_elbo {total / n:.4f} images_per_s {rate:.1f} seconds {seconds:.3f}")
+        sys.stdout.flush()
+
+    model.eval()
+    with torch.no_grad():
+        # The reference's test loop: batches of 128, one draw from q per image.
+        total = 0.0
+        for i in range(0, test.shape[0], args.batch):
+            x = test[i:i + args.batch]
+            recon, mu, logvar = model(x)
+            total += loss_function(recon, x, mu, logvar).item()
+        print(f"test_neg_elbo {total / test.shape[0]:.4f}")
+        sys.stdout.flush()
+
+        if args.iwae > 0:
+            # log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K,
+            # z_k ~ q(z|x); batches of images so that images * K stays about 5000 rows.
+            K = args.iwae
+            per = max(1, 5000 // K)
+            half_log_2pi = 0.5 * math.log(2 * math.pi)
+            total = 0.0
+            for i in range(0, test.shape[0], per):
+                x = test[i:i + per]
+                b = x.shape[0]
+                mu, logvar = model.encode(x)
+                std = torch.exp(0.5 * logvar)
+                eps = torch.randn(K, b, mu.shape[1])
+                z = mu + eps * std                                          # K x b x 20
+                recon = model.decode(z.reshape(K * b, -1)).reshape(K, b, -1)
+                log_px_z = -F.binary_cross_entropy(recon, x.expand(K, b, -1), reduction="none").sum(-1)
+                log_pz = (-0.5 * z.pow(2) - half_log_2pi).sum(-1)
+                log_qz = (-0.5 * eps.pow(2) - half_log_2pi - 0.5 * logvar).sum(-1)
+                log_w = (log_px_z + log_pz - log_qz).double()
+                total += (torch.logsumexp(log_w, 0) - math.log(K)).sum().item()
+            print(f"test_iwae_ll {K} {total / test.shape[0]:.4f}")
+
+    later = rates[1:] if len(rates) > 1 else rates
+    print(f"throughput_epochs_2_to_last {sum(later) / len(later):.1f}")
+    try:
+        import resource
+        print(f"# peak rss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    main()
