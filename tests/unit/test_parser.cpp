@@ -213,10 +213,24 @@ BOOST_AUTO_TEST_CASE(eight_schools_shape) {
 
 BOOST_AUTO_TEST_CASE(every_block_in_order) {
   auto p = parse(
-      "functions { } data { } transformed data { } parameters { } transformed parameters { } "
-      "model { } generated quantities { }");
-  BOOST_REQUIRE_EQUAL(p->blocks.size(), 7u);
-  for (size_t i = 0; i < 7; ++i) BOOST_TEST(static_cast<int>(p->blocks[i].kind) == static_cast<int>(i));
+      "functions { } data { } transformed data { } network { } parameters { } transformed parameters { } "
+      "model { } guide { } generated quantities { }");
+  BOOST_REQUIRE_EQUAL(p->blocks.size(), 9u);
+  for (size_t i = 0; i < 9; ++i) BOOST_TEST(static_cast<int>(p->blocks[i].kind) == static_cast<int>(i));
+}
+
+BOOST_AUTO_TEST_CASE(network_layers_and_the_guides_network) {
+  auto p = parse("network { dense a(2, 3); dense b(3, 1); } guide { network { dense e(4, 2); } }");
+  BOOST_REQUIRE_EQUAL(p->blocks.size(), 2u);
+  BOOST_REQUIRE_EQUAL(p->blocks[0].layers.size(), 2u);
+  BOOST_TEST(p->blocks[0].layers[1].name == "b");
+  BOOST_TEST(p->blocks[0].layers[1].kind == "dense");
+  BOOST_TEST(p->blocks[0].layers[1].args.size() == 2u);
+  BOOST_REQUIRE_EQUAL(p->blocks[1].layers.size(), 1u);
+  BOOST_TEST(p->blocks[1].layers[0].name == "e");
+  auto plate = parse("data { int<plate> N; int<lower=1> D; }");
+  BOOST_TEST(plate->blocks[0].stmts[0]->decl->plate);
+  BOOST_TEST(!plate->blocks[0].stmts[1]->decl->plate);
 }
 
 BOOST_AUTO_TEST_CASE(empty_and_comment_only_programs_are_valid) {
@@ -494,6 +508,11 @@ BOOST_AUTO_TEST_CASE(syntax_errors) {
 
 BOOST_AUTO_TEST_CASE(structural_errors) {
   expect_error("paramters { real x; }", "test.stan:1:1", "unknown block 'paramters'");
+  expect_error("network { real x = 1; }", "test.stan:1:20", "cannot be given a value");
+  expect_error("model { dense d(1, 2); }", "test.stan:1:9", "layers are declared in a 'network' block");
+  expect_error("model { network { } }", "test.stan:1:9", "only the guide block holds a nested 'network");
+  expect_error("data { int<lower> N; }", "test.stan:1:12", "expected '=' and a value after 'lower'");
+  expect_error("data { int<plate=1> N; }", "test.stan:1:12", "'plate' takes no value");
   expect_error("transformed foo { }", "test.stan:1:13", "expected 'data' or 'parameters' after 'transformed'");
   expect_error("model { }\ndata { }", "test.stan:2:1", "the 'data' block must come before the 'model' block");
   expect_error("model { }\nmodel { }", "test.stan:2:1", "duplicate 'model' block");
