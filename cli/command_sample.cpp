@@ -8,6 +8,7 @@
 #include "runtime/inference/generate.hpp"
 #include "runtime/output/svi_fit.hpp"
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -32,9 +33,24 @@ int run_sample(const SampleOptions& o) {
   auto program = load_program(o.model);
   SviFit header = read_svi_fit_header(o.fit);
   const std::string data_spec = o.data.empty() ? header.data : o.data;
-  std::shared_ptr<const DataSource> data = open_data_source(data_spec);
-  Generator gen(program, data);
-  gen.read_fit(o.fit);
+  std::shared_ptr<const DataSource> data;
+  std::unique_ptr<Generator> generator;
+  try {
+    data = open_data_source(data_spec);
+    generator = std::make_unique<Generator>(program, data);
+    generator->read_fit(o.fit);
+  } catch (const UserError& e) {
+    // Most likely the fit of another model: say which one it was made with.
+    std::error_code ec;
+    bool same = std::filesystem::equivalent(header.model, o.model, ec);
+    if (ec) same = std::filesystem::path(header.model).filename() == std::filesystem::path(o.model).filename();
+    if (same) throw;
+    std::string msg = e.what();
+    if (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    throw UserError(msg + "\n(" + o.fit + " was fitted with the model " + header.model + " on the data " + header.data +
+                    ")");
+  }
+  Generator& gen = *generator;
 
   Globals globals = o.globals == "fit" ? Globals::Fit : o.globals == "prior" ? Globals::Prior : Globals::Default;
   Generated out;
