@@ -9,6 +9,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -69,12 +70,33 @@ class FunctionEmitter {
 
     count_uses();
     scopes_.emplace_back();
-    if (spec_.out_size > 0)
-      b_.CreateMemSet(out_, b_.getInt8(0), static_cast<uint64_t>(spec_.out_size) * 8, llvm::MaybeAlign(8));
-    for (const auto& o : spec_.outputs) {
+    // An output whose range no other output touches is stored, not added: the
+    // buffer is zeroed only where no such output writes (gradients of large
+    // weights are then written once, straight from their matrix products).
+    std::vector<bool> exclusive = exclusive_outputs();
+    int64_t zeroed_to = 0;
+    auto zero_until = [&](int64_t end) {
+      if (end > zeroed_to)
+        b_.CreateMemSet(b_.CreateConstInBoundsGEP1_64(f64_, out_, static_cast<uint64_t>(zeroed_to)), b_.getInt8(0),
+                        static_cast<uint64_t>(end - zeroed_to) * 8, llvm::MaybeAlign(8));
+    };
+    std::vector<std::pair<int64_t, int64_t>> stored;
+    for (size_t k = 0; k < spec_.outputs.size(); ++k)
+      if (exclusive[k]) stored.push_back({spec_.outputs[k].offset, spec_.outputs[k].offset + std::max<int64_t>(1, spec_.outputs[k].node->size())});
+    std::sort(stored.begin(), stored.end());
+    for (auto [begin, end] : stored) {
+      zero_until(begin);
+      zeroed_to = std::max(zeroed_to, end);
+    }
+    zero_until(spec_.out_size);
+    for (size_t k = 0; k < spec_.outputs.size(); ++k) {
+      const auto& o = spec_.outputs[k];
       View dst{b_.CreateConstInBoundsGEP1_64(f64_, out_, static_cast<uint64_t>(o.offset)), o.node->dims,
                column_major_strides(o.node->dims)};
-      accumulate_into(dst, o.node);
+      if (exclusive[k])
+        store_into(dst, o.node);
+      else
+        accumulate_into(dst, o.node);
     }
     b_.CreateRetVoid();
     std::string err;
@@ -90,6 +112,19 @@ class FunctionEmitter {
   };
 
   // ---- bookkeeping ------------------------------------------------------------------
+
+  // Outputs whose [offset, offset + size) overlaps no other output.
+  std::vector<bool> exclusive_outputs() const {
+    const auto& outs = spec_.outputs;
+    std::vector<bool> ok(outs.size(), true);
+    for (size_t i = 0; i < outs.size(); ++i)
+      for (size_t j = i + 1; j < outs.size(); ++j) {
+        int64_t bi = outs[i].offset, ei = bi + std::max<int64_t>(1, outs[i].node->size());
+        int64_t bj = outs[j].offset, ej = bj + std::max<int64_t>(1, outs[j].node->size());
+        if (bi < ej && bj < ei) ok[i] = ok[j] = false;
+      }
+    return ok;
+  }
 
   void count_uses() {
     std::vector<NodeP> roots;
@@ -673,6 +708,28 @@ class FunctionEmitter {
     return v;
   }
 
+  // dst = n (dst not zeroed beforehand).
+  void store_into(View dst, NodeP n) {
+    if (n->is_scalar()) {
+      b_.CreateStore(to_double(scalar(n)), dst.base);
+      return;
+    }
+    if (n->op == Op::MatMul && uses_[n] <= 1 && !find_view(n) && dst.contiguous() && n->free_loops.empty()) {
+      matmul(n, &dst, /*accumulate=*/false);
+      return;
+    }
+    if (n->op == Op::OneHot || n->op == Op::PadSlice || n->op == Op::Add || n->op == Op::Fill) {
+      // Sparse or split adjoints add into a zeroed slice.
+      zero(dst, n->size());
+      accumulate_into(dst, n);
+      return;
+    }
+    with_loop_invariants_hoisted(n, -1);
+    for_each_index(n->dims, [&](const std::vector<llvm::Value*>& idx) {
+      b_.CreateStore(to_double(element(n, idx)), address(dst, idx));
+    });
+  }
+
   // dst += n, using the structure of one-hot and padded adjoints to touch only
   // the slices they cover.
   void accumulate_into(View dst, NodeP n) {
@@ -748,7 +805,7 @@ class FunctionEmitter {
 
   // Matrix products go to the runtime's Eigen kernel (see runtime/kernels);
   // with `into`, the product is added to that contiguous destination.
-  View matmul(NodeP n, const View* into = nullptr) {
+  View matmul(NodeP n, const View* into = nullptr, bool accumulate = true) {
     NodeP x = n->args[0], y = n->args[1];
     View a = view(x), b = view(y);
     // Express both operands as 2-D (rows, cols, row stride, col stride).
@@ -765,7 +822,7 @@ class FunctionEmitter {
         runtime_symbols::matmul,
         llvm::FunctionType::get(b_.getVoidTy(), {i64_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_}, false));
     b_.CreateCall(callee, {i64c(ma.rows), i64c(mb.cols), i64c(ma.cols), a.base, i64c(ma.rs), i64c(ma.cs), b.base,
-                           i64c(mb.rs), i64c(mb.cs), dst.base, i64c(into ? 1 : 0)});
+                           i64c(mb.rs), i64c(mb.cs), dst.base, i64c(into && accumulate ? 1 : 0)});
     return dst;
   }
 

@@ -98,14 +98,11 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
       elbo_sum += elbo;
       // Sum the parts' gradients and step, each thread on its own range of phi.
       stepper.begin_step();
+      std::vector<const double*> grads;
+      for (auto& w : workers) grads.push_back(w.out.data() + 1);
       pool.run(threads, [&](int64_t p) {
         auto [from, to] = part_range(static_cast<int64_t>(size), threads, static_cast<int>(p));
-        double* g0 = workers[0].out.data() + 1;
-        for (size_t w = 1; w < workers.size(); ++w) {
-          const double* gw = workers[w].out.data() + 1;
-          for (int64_t i = from; i < to; ++i) g0[i] += gw[i];
-        }
-        stepper.update(phi.data(), g0, static_cast<size_t>(from), static_cast<size_t>(to));
+        stepper.update(phi.data(), grads.data(), grads.size(), static_cast<size_t>(from), static_cast<size_t>(to));
       });
       for (int64_t i = 0; i < static_cast<int64_t>(size); i += 4096)
         if (!std::isfinite(phi[static_cast<size_t>(i)]))

@@ -1,10 +1,28 @@
 #include "runtime/optim/stochastic_optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace latent {
 
-void StochasticStepper::update(double* phi, const double* grad, size_t from, size_t to) {
+void StochasticStepper::update(double* phi, const double* const* grads, size_t parts, size_t from, size_t to) {
+  // Blocks that stay in cache: sum the parts, then step.
+  constexpr size_t kBlock = 2048;
+  double sum[kBlock];
+  for (size_t begin = from; begin < to; begin += kBlock) {
+    size_t end = std::min(to, begin + kBlock);
+    const double* grad = grads[0] + begin;
+    if (parts > 1) {
+      for (size_t i = begin; i < end; ++i) sum[i - begin] = grads[0][i];
+      for (size_t p = 1; p < parts; ++p)
+        for (size_t i = begin; i < end; ++i) sum[i - begin] += grads[p][i];
+      grad = sum;
+    }
+    step_block(phi, grad - begin, begin, end);
+  }
+}
+
+void StochasticStepper::step_block(double* phi, const double* grad, size_t from, size_t to) {
   switch (kind_) {
     case StochasticOptimizer::StanAdaptive: {
       // Stan: s_k = 0.9 s_{k-1} + 0.1 g^2 (s_1 = g^2); phi += eta / sqrt(k) * g / (1 + sqrt(s_k))

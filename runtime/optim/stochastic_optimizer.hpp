@@ -24,9 +24,14 @@ class StochasticStepper {
   // The same step in pieces (so that workers can each update a range):
   // begin_step() once, then update() on disjoint ranges [from, to).
   void begin_step() { ++t_; }
-  void update(double* phi, const double* grad, size_t from, size_t to);
+  void update(double* phi, const double* grad, size_t from, size_t to) { update(phi, &grad, 1, from, to); }
+  // The gradient is the sum of `parts` partial gradients (one per worker), summed
+  // in the same pass as the step.
+  void update(double* phi, const double* const* grads, size_t parts, size_t from, size_t to);
 
  private:
+  // grad is indexed like phi (grad[i] for i in [from, to)).
+  void step_block(double* phi, const double* grad, size_t from, size_t to);
   StochasticOptimizer kind_;
   double eta_, momentum_;
   long t_ = 0;

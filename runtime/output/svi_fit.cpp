@@ -59,8 +59,8 @@ void write_svi_fit(const std::string& path, const SviFit& fit, const SviModel::C
   write_file_atomically(path, j.dump() + "\n");
 }
 
-SviFit read_svi_fit_header(const std::string& path) {
-  nlohmann::json j = parse(path);
+// What identifies a fit, from its parsed JSON.
+static SviFit header_of(const nlohmann::json& j, const std::string& path) {
   SviFit f;
   try {
     f.model = j.at("model").get<std::string>();
@@ -73,9 +73,11 @@ SviFit read_svi_fit_header(const std::string& path) {
   return f;
 }
 
+SviFit read_svi_fit_header(const std::string& path) { return header_of(parse(path), path); }
+
 SviFit read_svi_fit(const std::string& path, const SviModel::Compiled& layout) {
   nlohmann::json j = parse(path);
-  SviFit f = read_svi_fit_header(path);
+  SviFit f = header_of(j, path);
   if (j.at("tensors") != layout_json(layout))
     throw UserError(path + ": this fit was made for a different model (its networks or parameters differ from "
                     "the model's)\n");
