@@ -54,7 +54,7 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
   WorkerPool pool(threads);
   std::vector<Worker> workers(static_cast<size_t>(threads));
   for (int w = 0; w < threads; ++w) workers[static_cast<size_t>(w)].rng.seed(config.seed * 7919 + 17 + static_cast<uint64_t>(w));
-  StochasticStepper stepper(config.optimizer, size, config.lr, config.momentum);
+  StochasticStepper stepper(config.optimizer, size, config.lr, config.momentum, /*compact=*/true);
   std::mt19937_64 shuffle_rng(config.seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);

@@ -23,13 +23,22 @@ void StochasticStepper::update(double* phi, const double* const* grads, size_t p
 }
 
 void StochasticStepper::step_block(double* phi, const double* grad, size_t from, size_t to) {
+  if (compact_)
+    step_block(phi, grad, from, to, mf_.data(), vf_.data());
+  else
+    step_block(phi, grad, from, to, m_.data(), v_.data());
+}
+
+template <class Moment>
+void StochasticStepper::step_block(double* phi, const double* grad, size_t from, size_t to, Moment* m_, Moment* v_) {
   switch (kind_) {
     case StochasticOptimizer::StanAdaptive: {
       // Stan: s_k = 0.9 s_{k-1} + 0.1 g^2 (s_1 = g^2); phi += eta / sqrt(k) * g / (1 + sqrt(s_k))
       double scaled = eta_ / std::sqrt(static_cast<double>(t_));
       for (size_t i = from; i < to; ++i) {
-        v_[i] = t_ == 1 ? grad[i] * grad[i] : 0.9 * v_[i] + 0.1 * grad[i] * grad[i];
-        phi[i] += scaled * grad[i] / (1.0 + std::sqrt(v_[i]));
+        double v = t_ == 1 ? grad[i] * grad[i] : 0.9 * v_[i] + 0.1 * grad[i] * grad[i];
+        v_[i] = static_cast<Moment>(v);
+        phi[i] += scaled * grad[i] / (1.0 + std::sqrt(v));
       }
       break;
     }
@@ -38,16 +47,19 @@ void StochasticStepper::step_block(double* phi, const double* grad, size_t from,
       double c1 = 1 - std::pow(b1, t_), c2 = 1 - std::pow(b2, t_);
       double step = eta_ / c1, inv_c2 = 1 / c2;
       for (size_t i = from; i < to; ++i) {
-        m_[i] = b1 * m_[i] + (1 - b1) * grad[i];
-        v_[i] = b2 * v_[i] + (1 - b2) * grad[i] * grad[i];
-        phi[i] += step * m_[i] / (std::sqrt(v_[i] * inv_c2) + eps);
+        double m = b1 * m_[i] + (1 - b1) * grad[i];
+        double v = b2 * v_[i] + (1 - b2) * grad[i] * grad[i];
+        m_[i] = static_cast<Moment>(m);
+        v_[i] = static_cast<Moment>(v);
+        phi[i] += step * m / (std::sqrt(v * inv_c2) + eps);
       }
       break;
     }
     case StochasticOptimizer::SgdMomentum:
       for (size_t i = from; i < to; ++i) {
-        m_[i] = momentum_ * m_[i] + grad[i];
-        phi[i] += eta_ * m_[i];
+        double m = momentum_ * m_[i] + grad[i];
+        m_[i] = static_cast<Moment>(m);
+        phi[i] += eta_ * m;
       }
       break;
   }

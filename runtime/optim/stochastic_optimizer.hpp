@@ -12,8 +12,18 @@ enum class StochasticOptimizer { StanAdaptive, Adam, SgdMomentum };
 
 class StochasticStepper {
  public:
-  StochasticStepper(StochasticOptimizer kind, size_t size, double eta, double momentum = 0.9)
-      : kind_(kind), eta_(eta), momentum_(momentum), m_(size, 0.0), v_(size, 0.0) {}
+  // compact: keep the moment estimates in single precision (as PyTorch does):
+  // for networks with many weights the step is bound by memory traffic.
+  StochasticStepper(StochasticOptimizer kind, size_t size, double eta, double momentum = 0.9, bool compact = false)
+      : kind_(kind), eta_(eta), momentum_(momentum), compact_(compact) {
+    if (compact) {
+      mf_.assign(size, 0.0f);
+      vf_.assign(size, 0.0f);
+    } else {
+      m_.assign(size, 0.0);
+      v_.assign(size, 0.0);
+    }
+  }
 
   // One step on all of phi.
   void step(std::vector<double>& phi, const std::vector<double>& grad) {
@@ -32,10 +42,14 @@ class StochasticStepper {
  private:
   // grad is indexed like phi (grad[i] for i in [from, to)).
   void step_block(double* phi, const double* grad, size_t from, size_t to);
+  template <class Moment>
+  void step_block(double* phi, const double* grad, size_t from, size_t to, Moment* m, Moment* v);
   StochasticOptimizer kind_;
   double eta_, momentum_;
+  bool compact_;
   long t_ = 0;
   std::vector<double> m_, v_;
+  std::vector<float> mf_, vf_;
 };
 
 }  // namespace latent
