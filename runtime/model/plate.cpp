@@ -1,5 +1,8 @@
 #include "runtime/model/plate.hpp"
 
+#include "frontend/source.hpp"
+#include "runtime/data/data_source.hpp"
+
 namespace latent {
 
 PlateInfo plate_of(const ast::Program& program) {
@@ -15,6 +18,25 @@ PlateInfo plate_of(const ast::Program& program) {
       out.fields.push_back(d.name);
   }
   return out;
+}
+
+int64_t plate_rows(const PlateInfo& plate, const DataSource& data) {
+  if (plate.name.empty()) return 1;
+  if (!data.has(plate.name))
+    throw UserError(data.source() + ": field '" + plate.name + "' is missing (the plate, declared in the data block as "
+                    "int<plate> " + plate.name + ")\n");
+  DataValue n = data.read(plate.name);
+  if (!n.dims.empty() || !n.all_int || n.values.at(0) < 1)
+    throw UserError(data.source() + ": field '" + plate.name + "' (the plate) must be a positive integer\n");
+  const int64_t rows = static_cast<int64_t>(n.values[0]);
+  for (const std::string& f : plate.fields) {
+    if (!data.has(f)) continue;  // reported by the data checks when lowering
+    auto dims = data.dims(f);
+    if (dims.empty() || dims[0] < rows)
+      throw UserError(data.source() + ": field '" + f + "' has " + std::to_string(dims.empty() ? 0 : dims[0]) +
+                      " rows, but the plate '" + plate.name + "' is " + std::to_string(rows) + "\n");
+  }
+  return rows;
 }
 
 }  // namespace latent

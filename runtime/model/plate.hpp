@@ -17,4 +17,11 @@ struct PlateInfo {
 
 PlateInfo plate_of(const ast::Program& program);
 
+class DataSource;
+
+// The number of data points in the plate (1 without one), checked against the
+// data: the plate field is a positive integer and every plate-indexed field has
+// at least that many rows. Throws UserError naming the data source and field.
+int64_t plate_rows(const PlateInfo& plate, const DataSource& data);
+
 }  // namespace latent

@@ -22,22 +22,8 @@ SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<
   PlateInfo plate = plate_of(*program_);
   plate_ = plate.name;
   plate_fields_ = plate.fields;
-  if (plate_.empty()) return;
-  if (!data_->has(plate_))
-    throw UserError(data_->source() + ": field '" + plate_ + "' is missing (the plate, declared in the data block as "
-                    "int<plate> " + plate_ + ")\n");
-  DataValue n = data_->read(plate_);
-  if (!n.dims.empty() || !n.all_int || n.values.at(0) < 1)
-    throw UserError(data_->source() + ": field '" + plate_ + "' (the plate) must be a positive integer\n");
-  rows_ = static_cast<int64_t>(n.values[0]);
-  if (max_rows > 0 && max_rows < rows_) rows_ = max_rows;
-  for (const std::string& f : plate_fields_) {
-    if (!data_->has(f)) continue;  // reported by the data checks when lowering
-    auto dims = data_->dims(f);
-    if (dims.empty() || dims[0] < rows_)
-      throw UserError(data_->source() + ": field '" + f + "' has " + std::to_string(dims.empty() ? 0 : dims[0]) +
-                      " rows, but the plate '" + plate_ + "' is " + std::to_string(rows_) + "\n");
-  }
+  rows_ = plate_rows(plate, *data_);
+  if (!plate_.empty() && max_rows > 0 && max_rows < rows_) rows_ = max_rows;
 }
 
 const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options, bool with_log_weights) {

@@ -10,7 +10,7 @@
 //  6. the command line on IDX image fixtures: PNG grids (sizes and pixels),
 //     CSV, the test split, and its user errors.
 #define BOOST_TEST_MODULE sample
-#include "tests/support/model_fixture.hpp"
+#include "tests/support/svi_fixture.hpp"
 
 #include "frontend/frontend.hpp"
 #include "runtime/data/data_source.hpp"
@@ -29,16 +29,7 @@ using namespace latent::testing;
 
 namespace {
 
-std::shared_ptr<const ast::Program> program(const std::string& text) {
-  auto src = std::make_shared<SourceFile>(SourceFile{"test.lat", text});
-  std::shared_ptr<ast::Program> p = parse_program(src);
-  check_program(*p);
-  return p;
-}
 
-std::shared_ptr<const DataSource> json_source(const std::string& json) {
-  return std::make_shared<JsonDataSource>(DataSet::from_json_string(json, "data.json"));
-}
 
 // Sets the network tensor `name` (IR storage order) in phi.
 void set_tensor(const Generator& gen, std::vector<double>& phi, const std::string& name,

@@ -11,7 +11,7 @@
 //  6. the VAE example trains on 300 bundled Fashion-MNIST images (ELBO improves);
 //  7. the command line (fit --method svi, eval) and its user errors.
 #define BOOST_TEST_MODULE svi
-#include "tests/support/model_fixture.hpp"
+#include "tests/support/svi_fixture.hpp"
 
 #include "frontend/frontend.hpp"
 #include "runtime/data/data_source.hpp"
@@ -31,12 +31,6 @@ using namespace latent::testing;
 
 namespace {
 
-std::shared_ptr<const ast::Program> program(const std::string& text) {
-  auto src = std::make_shared<SourceFile>(SourceFile{"test.lat", text});
-  std::shared_ptr<ast::Program> p = parse_program(src);
-  check_program(*p);
-  return p;
-}
 
 std::string check_error(const std::string& text) {
   try {
@@ -47,9 +41,6 @@ std::string check_error(const std::string& text) {
   return "";
 }
 
-std::shared_ptr<const DataSource> json_source(const std::string& json) {
-  return std::make_shared<JsonDataSource>(DataSet::from_json_string(json, "data.json"));
-}
 
 std::vector<double> random_vector(std::mt19937_64& rng, size_t n, double scale) {
   std::normal_distribution<double> normal(0, scale);
