@@ -22,6 +22,7 @@ struct EvalOptions {
   uint64_t seed = 0;
   int64_t batch = 500, max_rows = 0;
   int threads = 1;
+  std::string precision = "mixed";
 };
 
 bool is_svi_fit(const std::string& path) {
@@ -72,9 +73,13 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--batch", o->batch, "svi fits: data points per evaluation batch")->check(CLI::PositiveNumber);
   sub->add_option("--threads", o->threads, "svi fits: threads")->check(CLI::PositiveNumber);
   sub->add_option("--max-rows", o->max_rows, "svi fits: evaluate the first N data points only")->check(CLI::PositiveNumber);
+  sub->add_option("--precision", o->precision, "svi fits: mixed (large matrix products in single precision) | double")
+      ->check(CLI::IsMember({"mixed", "double"}))
+      ->capture_default_str();
   return [o] {
     if (!o->fit.empty() && is_svi_fit(o->fit))
-      return run_svi_eval(o->model, o->data, o->fit, o->iwae, o->batch, o->threads, o->max_rows, o->seed);
+      return run_svi_eval(o->model, o->data, o->fit, o->iwae, o->batch, o->threads, o->max_rows, o->seed,
+                          o->precision == "mixed");
     LoadedModel lm = load_model(o->model, o->data, true);
     const BoundModel& m = *lm.model;
     nlohmann::json out;

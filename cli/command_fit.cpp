@@ -83,6 +83,11 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--threads", s->threads, "svi: threads (each takes part of every batch)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  sub->add_option("--precision", s->precision,
+                  "svi: mixed (matrix products of 2^20 or more multiply-adds in single precision, as PyTorch) | "
+                  "double (everything in double)")
+      ->check(CLI::IsMember({"mixed", "double"}))
+      ->capture_default_str();
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
       ->check(CLI::PositiveNumber);
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");

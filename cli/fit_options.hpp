@@ -38,12 +38,12 @@ struct SviCliOptions {
   int64_t batch = 128, max_rows = 0;
   int epochs = 10, threads = 1;
   double lr = 1e-3;
-  std::string optimizer = "adam", kl = "mc";
+  std::string optimizer = "adam", kl = "mc", precision = "mixed";
 };
 
 int run_svi(const FitOptions& fit, const SviCliOptions& svi);
 int run_svi_eval(const std::string& model, const std::string& data, const std::string& fit, int k, int64_t batch,
-                 int threads, int64_t max_rows, uint64_t seed);
+                 int threads, int64_t max_rows, uint64_t seed, bool single_precision_products);
 
 bool ends_with(const std::string& s, const std::string& suffix);
 

@@ -23,6 +23,7 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   config.optimizer = svi.optimizer == "sgd" ? StochasticOptimizer::SgdMomentum : StochasticOptimizer::Adam;
   config.lr = svi.lr;
   config.analytic_kl = svi.kl == "analytic";
+  config.single_precision_products = svi.precision == "mixed";
   config.threads = svi.threads;
   config.seed = fit.seed;
   std::vector<double> throughput;
@@ -51,13 +52,13 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
 }
 
 int run_svi_eval(const std::string& model_path, const std::string& data_spec, const std::string& fit_path, int k,
-                 int64_t batch, int threads, int64_t max_rows, uint64_t seed) {
+                 int64_t batch, int threads, int64_t max_rows, uint64_t seed, bool single_precision_products) {
   auto program = load_program(model_path);
   SviFit header = read_svi_fit_header(fit_path);
   std::shared_ptr<const DataSource> data = open_data_source(data_spec.empty() ? header.data : data_spec);
   SviModel model(program, data, max_rows);
   SviFit fit = read_svi_fit(fit_path, model.reference());
-  SviEvaluation e = evaluate_svi(model, fit.phi, fit.analytic_kl, k, batch, threads, seed);
+  SviEvaluation e = evaluate_svi(model, fit.phi, fit.analytic_kl, k, batch, threads, seed, single_precision_products);
   std::cout << std::fixed << std::setprecision(4) << "data_points " << e.rows << "\n"
             << "neg_elbo_per_datum " << e.neg_elbo_per_datum << "\n";
   if (k > 0) std::cout << "iwae_log_likelihood_per_datum " << k << " " << e.iwae_log_likelihood_per_datum << "\n";

@@ -803,6 +803,12 @@ class FunctionEmitter {
     return dst;
   }
 
+  // runtime_symbols: bit 0 accumulates, bit 1 allows single precision.
+  int64_t matmul_flags(int64_t multiply_adds, bool accumulate) const {
+    bool single = spec_.single_precision_products && multiply_adds >= kSinglePrecisionProductSize;
+    return (accumulate ? 1 : 0) | (single ? 2 : 0);
+  }
+
   // Matrix products go to the runtime's Eigen kernel (see runtime/kernels);
   // with `into`, the product is added to that contiguous destination.
   View matmul(NodeP n, const View* into = nullptr, bool accumulate = true) {
@@ -822,7 +828,7 @@ class FunctionEmitter {
         runtime_symbols::matmul,
         llvm::FunctionType::get(b_.getVoidTy(), {i64_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_}, false));
     b_.CreateCall(callee, {i64c(ma.rows), i64c(mb.cols), i64c(ma.cols), a.base, i64c(ma.rs), i64c(ma.cs), b.base,
-                           i64c(mb.rs), i64c(mb.cs), dst.base, i64c(into && accumulate ? 1 : 0)});
+                           i64c(mb.rs), i64c(mb.cs), dst.base, i64c(matmul_flags(ma.rows * mb.cols * ma.cols, into && accumulate))});
     return dst;
   }
 

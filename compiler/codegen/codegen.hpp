@@ -34,7 +34,12 @@ struct FunctionSpec {
   std::string name;
   std::vector<OutputSpec> outputs;
   int64_t out_size = 0;  // doubles the caller must provide at `out` (zeroed by the function)
+  // Large matrix products (>= kSinglePrecisionProductSize multiply-adds) in single
+  // precision, as deep-learning frameworks compute them; everything else stays double.
+  bool single_precision_products = false;
 };
+
+inline constexpr int64_t kSinglePrecisionProductSize = int64_t{1} << 20;
 
 struct EmittedFunction {
   std::string name;

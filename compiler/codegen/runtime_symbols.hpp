@@ -15,11 +15,11 @@ inline constexpr const char* trigamma = "latent_rt_trigamma";
 }  // namespace latent::runtime_symbols
 
 extern "C" {
-// C (m x n, contiguous column-major) = A (m x k) * B (k x n), or += when accumulate
-// is nonzero; strides in doubles.
+// C (m x n, contiguous column-major) = A (m x k) * B (k x n); strides in doubles.
+// flags: bit 0: C += A B instead; bit 1: compute the product in single precision.
 void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const double* a, int64_t a_row_stride,
                       int64_t a_col_stride, const double* b, int64_t b_row_stride, int64_t b_col_stride,
-                      double* c, int64_t accumulate);
+                      double* c, int64_t flags);
 // ctx is the EvalContext* the caller passed to the generated function.
 void latent_rt_check_failed(void* ctx, int64_t message, const double* values, int64_t count);
 void latent_rt_print(void* ctx, int64_t message, const double* values, int64_t count);

@@ -27,6 +27,8 @@ struct SviOptions {
   bool analytic_kl = false;  // KL(q || p) in closed form for Gaussian guide + Gaussian prior
   double local_scale = 1;    // N / B
   double global_scale = 1;   // 1 / T when T workers each evaluate a part of one batch
+  // Code generation, not the objective: large matrix products in single precision.
+  bool single_precision_products = false;
 };
 
 // A parameter without a guide statement: mean-field Gaussian in unconstrained space.

@@ -67,7 +67,8 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
     int64_t steps = 0;
     for (int64_t first = 0; first < n; first += batch, ++steps) {
       const int64_t rows = std::min(batch, n - first);
-      SviOptions options{config.analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0 / threads};
+      SviOptions options{config.analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0 / threads,
+                         config.single_precision_products};
       // Compile (once per part size) before the parallel section.
       std::vector<const SviModel::Compiled*> parts(static_cast<size_t>(threads));
       for (int p = 0; p < threads; ++p) {
@@ -122,7 +123,7 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
 }
 
 SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool analytic_kl, int iwae_k,
-                           int64_t batch, int threads, uint64_t seed) {
+                           int64_t batch, int threads, uint64_t seed, bool single_precision_products) {
   const int64_t n = model.num_rows();
   batch = std::min(batch, n);
   const int64_t batches = (n + batch - 1) / batch;
@@ -132,7 +133,8 @@ SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool
                     std::to_string(model.reference().num_phi()) + "\n");
   // Compile every batch size first (compilation is serialised anyway).
   auto options_for = [&](int64_t rows) {
-    return SviOptions{analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0};
+    return SviOptions{analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0,
+                      single_precision_products};
   };
   for (int64_t rows : {batch, n - (batches - 1) * batch}) {
     const SviModel::Compiled& c = model.compiled(rows, options_for(rows), iwae_k > 0);

@@ -32,6 +32,7 @@ struct SviConfig {
   double lr = 1e-3;
   double momentum = 0.9;  // SGD
   bool analytic_kl = false;
+  bool single_precision_products = false;  // large matrix products in float (see codegen.hpp)
   int threads = 1;
   uint64_t seed = 0;
   std::function<void(const SviEpoch&)> progress;
@@ -55,6 +56,6 @@ struct SviEvaluation {
 
 // One pass over the model's data in order (no subsampling noise besides q's).
 SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool analytic_kl, int iwae_k,
-                           int64_t batch, int threads, uint64_t seed);
+                           int64_t batch, int threads, uint64_t seed, bool single_precision_products = false);
 
 }  // namespace latent

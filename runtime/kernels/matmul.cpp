@@ -20,11 +20,29 @@ void with_operand(const double* p, int64_t rows, int64_t cols, int64_t rs, int64
     f(Strided(p, rows, cols, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(cs, rs)));
   }
 }
+// The product in single precision (operands rounded to float, the result
+// widened back): half the memory traffic and twice the vector width of double.
+void single_precision_product(int64_t m, int64_t n, int64_t k, const double* a, int64_t ars, int64_t acs,
+                              const double* b, int64_t brs, int64_t bcs, double* c, bool accumulate) {
+  thread_local Eigen::MatrixXf fa, fb, fc;
+  with_operand(a, m, k, ars, acs, [&](const auto& A) { fa = A.template cast<float>(); });
+  with_operand(b, k, n, brs, bcs, [&](const auto& B) { fb = B.template cast<float>(); });
+  fc.resize(m, n);
+  fc.noalias() = fa * fb;
+  Eigen::Map<Eigen::MatrixXd> out(c, m, n);
+  if (accumulate)
+    out += fc.cast<double>();
+  else
+    out = fc.cast<double>();
+}
+
 }  // namespace
 
 extern "C" void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const double* a, int64_t ars, int64_t acs,
-                                 const double* b, int64_t brs, int64_t bcs, double* c, int64_t accumulate) {
-  // accumulate: c += a b (a gradient written straight into the output), else c = a b.
+                                 const double* b, int64_t brs, int64_t bcs, double* c, int64_t flags) {
+  // bit 0: c += a b (a gradient written straight into the output), else c = a b.
+  const bool accumulate = flags & 1;
+  if (flags & 2) return single_precision_product(m, n, k, a, ars, acs, b, brs, bcs, c, accumulate);
   Eigen::Map<Eigen::MatrixXd> out(c, m, n);
   with_operand(a, m, k, ars, acs, [&](const auto& A) {
     with_operand(b, k, n, brs, bcs, [&](const auto& B) {

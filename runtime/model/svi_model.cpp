@@ -28,7 +28,8 @@ SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<
 
 const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options, bool with_log_weights) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale, with_log_weights);
+  auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale, with_log_weights,
+                             options.single_precision_products);
   auto& slot = compiled_[key];
   if (slot) return *slot;
   auto c = std::make_unique<Compiled>();
@@ -49,6 +50,7 @@ const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& opt
   std::vector<codegen::FunctionSpec> specs{grad};
   if (with_log_weights && c->objective.log_weights)
     specs.push_back({"latent_svi_log_weights", {{g.add(c->objective.log_weights, checks), 0}}, rows});
+  for (auto& s : specs) s.single_precision_products = options.single_precision_products;
   codegen::ModuleBuilder mb = codegen::new_module("latent_svi");
   auto emitted = codegen::emit_functions(g, specs, *mb.module);
   std::vector<std::string> names;

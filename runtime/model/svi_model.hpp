@@ -68,7 +68,7 @@ class SviModel {
   std::vector<std::string> plate_fields_;
   int64_t rows_ = 1;
   std::mutex mutex_;
-  std::map<std::tuple<int64_t, bool, double, double, bool>, std::unique_ptr<Compiled>> compiled_;
+  std::map<std::tuple<int64_t, bool, double, double, bool, bool>, std::unique_ptr<Compiled>> compiled_;
 };
 
 // Initial phi: layer weights uniform in +-1/sqrt(in) (PyTorch's nn.Linear),
