@@ -18,6 +18,8 @@ PyTorch from Debian links libblas.so.3.  If OpenBLAS (pthread flavour) is
 installed the script re-executes itself with it first on LD_LIBRARY_PATH and
 with OPENBLAS_NUM_THREADS = --threads, so the comparison is always against
 PyTorch with OpenBLAS (pass --blas system to keep whatever libblas.so.3 is).
+It also sets OMP_WAIT_POLICY=PASSIVE (--omp-wait default to leave it): with the
+stock spinning OpenMP workers, 2 threads on 2 cores ran at half the speed of 1.
 
 Must run under an interpreter that has torch: Debian's /usr/bin/python3 with
 python3-torch (apt-get install python3-torch libopenblas0-pthread
@@ -52,6 +54,10 @@ def parse_args():
     p.add_argument("--data-dir", default=DATA_DIR)
     p.add_argument("--blas", choices=["openblas", "system"], default="openblas",
                    help="openblas (default): put OpenBLAS first if installed; system: libblas.so.3 as resolved")
+    p.add_argument("--omp-wait", choices=["passive", "default"], default="passive",
+                   help="passive (default): OMP_WAIT_POLICY=PASSIVE, so that idle OpenMP workers sleep "
+                        "instead of spinning against OpenBLAS's threads (with 2 threads on 2 cores the "
+                        "stock spinning halves throughput); default: leave the environment as it is")
     p.add_argument("--no-malloc-trim", action="store_true",
                    help="tune glibc malloc (no trimming, no mmap for blocks < 32 MiB); default: stock malloc")
     a = p.parse_args()
@@ -75,6 +81,8 @@ def reexec_if_needed(args):
     env["OMP_NUM_THREADS"] = n
     env["OPENBLAS_NUM_THREADS"] = str(args.blas_threads if args.blas_threads is not None else args.threads)
     env["MKL_NUM_THREADS"] = n
+    if args.omp_wait == "passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     if args.blas == "openblas" and os.path.exists(os.path.join(OPENBLAS_DIR, "libblas.so.3")):
         old = env.get("LD_LIBRARY_PATH", "")
         env["LD_LIBRARY_PATH"] = OPENBLAS_DIR + (":" + old if old else "")
@@ -134,6 +142,9 @@ def main():
     kind, desc = blas_in_effect()
     print(f"# torch {torch.__version__}, python {sys.executable}, threads {torch.get_num_threads()}")
     print(f"# blas {kind}: {desc}")
+    if kind != "openblas" and args.blas == "openblas":
+        print("# warning: OpenBLAS is not in effect (apt-get install libopenblas0-pthread): "
+              "figures are not comparable with the reference")
     malloc = "tuned (no trimming)" if args.no_malloc_trim else "stock glibc"
     knobs = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND")
                      if k in os.environ)
