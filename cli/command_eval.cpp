@@ -21,7 +21,7 @@ struct EvalOptions {
   int iwae = 100;
   uint64_t seed = 0;
   int64_t batch = 500, max_rows = 0;
-  int threads = 1;
+  int threads = 0;  // every core
   std::string precision = "mixed";
 };
 
@@ -71,14 +71,14 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--iwae", o->iwae, "Number of importance samples K")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed");
   sub->add_option("--batch", o->batch, "svi fits: data points per evaluation batch")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", o->threads, "svi fits: threads")->check(CLI::PositiveNumber);
+  sub->add_option("--threads", o->threads, "svi fits: threads (default: every core)")->check(CLI::PositiveNumber);
   sub->add_option("--max-rows", o->max_rows, "svi fits: evaluate the first N data points only")->check(CLI::PositiveNumber);
   sub->add_option("--precision", o->precision, "svi fits: mixed (large matrix products in single precision) | double")
       ->check(CLI::IsMember({"mixed", "double"}))
       ->capture_default_str();
   return [o] {
     if (!o->fit.empty() && is_svi_fit(o->fit))
-      return run_svi_eval(o->model, o->data, o->fit, o->iwae, o->batch, o->threads, o->max_rows, o->seed,
+      return run_svi_eval(o->model, o->data, o->fit, o->iwae, o->batch, threads_or_all_cores(o->threads), o->max_rows, o->seed,
                           o->precision == "mixed");
     LoadedModel lm = load_model(o->model, o->data, true);
     const BoundModel& m = *lm.model;

@@ -80,9 +80,8 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--kl", s->kl, "svi: mc (Monte Carlo) | analytic (closed-form KL for a normal guide and normal prior)")
       ->check(CLI::IsMember({"mc", "analytic"}))
       ->capture_default_str();
-  sub->add_option("--threads", s->threads, "svi: threads (each takes part of every batch)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  sub->add_option("--threads", s->threads, "svi: threads, each taking part of every batch (default: every core)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--precision", s->precision,
                   "svi: mixed (matrix products of 2^20 or more multiply-adds in single precision, as PyTorch) | "
                   "double (everything in double)")

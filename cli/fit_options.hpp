@@ -36,12 +36,14 @@ int run_advi(const FitOptions& fit, const AdviCliOptions& advi);
 // SVI (--method svi)
 struct SviCliOptions {
   int64_t batch = 128, max_rows = 0;
-  int epochs = 10, threads = 1;
+  int epochs = 10;
+  int threads = 0;  // 0: every core
   double lr = 1e-3;
   std::string optimizer = "adam", kl = "mc", precision = "mixed";
 };
 
 int run_svi(const FitOptions& fit, const SviCliOptions& svi);
+int threads_or_all_cores(int requested);
 int run_svi_eval(const std::string& model, const std::string& data, const std::string& fit, int k, int64_t batch,
                  int threads, int64_t max_rows, uint64_t seed, bool single_precision_products);
 

@@ -8,8 +8,13 @@
 
 #include <iomanip>
 #include <iostream>
+#include <thread>
 
 namespace latent::cli {
+
+int threads_or_all_cores(int requested) {
+  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   if (fit.data.empty()) throw UserError("--data is required for --method svi (a JSON file, an IDX file or fashion-mnist)");
@@ -24,7 +29,7 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   config.lr = svi.lr;
   config.analytic_kl = svi.kl == "analytic";
   config.single_precision_products = svi.precision == "mixed";
-  config.threads = svi.threads;
+  config.threads = threads_or_all_cores(svi.threads);
   config.seed = fit.seed;
   std::vector<double> throughput;
   config.progress = [&](const SviEpoch& e) {
@@ -36,7 +41,7 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   };
   if (!fit.quiet)
     std::cerr << "svi: " << model.num_rows() << " data points, batch " << std::min(svi.batch, model.num_rows())
-              << ", " << model.reference().num_phi() << " learnable values, " << svi.threads << " thread(s)\n";
+              << ", " << model.reference().num_phi() << " learnable values, " << config.threads << " thread(s)\n";
   SviResult r = fit_svi(model, config);
   if (!fit.quiet && throughput.size() > 1) {
     double sum = 0;
