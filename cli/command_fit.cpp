@@ -82,6 +82,10 @@ Command add_fit_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--threads", s->threads, "svi: threads, each taking part of every batch (default: every core)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--batch-parts", s->batch_parts,
+                  "svi: evaluate each batch in this many parts in parallel (default: one per thread; 1: one "
+                  "evaluation whose large matrix products use the threads)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--precision", s->precision,
                   "svi: mixed (matrix products of 2^20 or more multiply-adds in single precision, as PyTorch) | "
                   "double (everything in double)")

@@ -38,6 +38,7 @@ struct SviCliOptions {
   int64_t batch = 128, max_rows = 0;
   int epochs = 10;
   int threads = 0;  // 0: every core
+  int batch_parts = 0;  // 0: one per thread
   double lr = 1e-3;
   std::string optimizer = "adam", kl = "mc", precision = "mixed";
 };

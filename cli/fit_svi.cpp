@@ -30,6 +30,7 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   config.analytic_kl = svi.kl == "analytic";
   config.single_precision_products = svi.precision == "mixed";
   config.threads = threads_or_all_cores(svi.threads);
+  config.batch_parts = svi.batch_parts;
   config.seed = fit.seed;
   std::vector<double> throughput;
   config.progress = [&](const SviEpoch& e) {

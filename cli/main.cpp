@@ -2,10 +2,17 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 
+#include <malloc.h>
+
 #include <iostream>
 #include <map>
 
 int main(int argc, char** argv) {
+  // Large buffers (a batch's tensors, gradients of network weights) are freed and
+  // reallocated every step: keep them in the heap instead of mapping and
+  // unmapping pages each time (page faults are expensive in virtual machines).
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   CLI::App app{"latent: a compiler for probabilistic models (Stan language and extensions)", "latent"};
   app.require_subcommand(1);
   std::map<CLI::App*, latent::cli::Command> commands;

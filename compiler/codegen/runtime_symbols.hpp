@@ -20,6 +20,8 @@ extern "C" {
 void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const double* a, int64_t a_row_stride,
                       int64_t a_col_stride, const double* b, int64_t b_row_stride, int64_t b_col_stride,
                       double* c, int64_t flags);
+// Threads for large products (1 by default); set by drivers that run one evaluation at a time.
+void latent_rt_set_matmul_threads(int threads);
 // ctx is the EvalContext* the caller passed to the generated function.
 void latent_rt_check_failed(void* ctx, int64_t message, const double* values, int64_t count);
 void latent_rt_print(void* ctx, int64_t message, const double* values, int64_t count);

@@ -1,6 +1,7 @@
 #include "runtime/inference/svi.hpp"
 
 #include "codegen/eval_context.hpp"
+#include "codegen/runtime_symbols.hpp"
 #include "frontend/source.hpp"
 #include "runtime/inference/worker_pool.hpp"
 
@@ -32,6 +33,12 @@ void draw_normal(std::mt19937_64& rng, std::vector<double>& v, int64_t n) {
   throw UserError(ctx.failure_text() + "\n  (" + when + ")\n");
 }
 
+// Sets the kernel's threads for large products while a fit runs.
+struct MatmulThreads {
+  explicit MatmulThreads(int n) { latent_rt_set_matmul_threads(n); }
+  ~MatmulThreads() { latent_rt_set_matmul_threads(1); }
+};
+
 // Rows [begin, end) of a batch split into `parts` nearly equal parts.
 std::pair<int64_t, int64_t> part_range(int64_t size, int parts, int p) {
   int64_t base = size / parts, extra = size % parts;
@@ -44,7 +51,10 @@ std::pair<int64_t, int64_t> part_range(int64_t size, int parts, int p) {
 SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> phi) {
   const int64_t n = model.num_rows();
   const int64_t batch = std::min<int64_t>(config.batch, n);
-  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(config.threads, batch)));
+  const int threads = std::max(1, config.threads);
+  const int wanted_parts = config.batch_parts > 0 ? config.batch_parts : threads;
+  const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({wanted_parts, threads, batch})));
+  MatmulThreads matmul_threads(threads / parts);
   if (phi.empty()) phi = initial_phi(model.reference(), config.seed);
   if (static_cast<int64_t>(phi.size()) != model.reference().num_phi())
     throw UserError("the starting values have " + std::to_string(phi.size()) + " learnable values, the model " +
@@ -52,8 +62,8 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
   const size_t size = phi.size();
 
   WorkerPool pool(threads);
-  std::vector<Worker> workers(static_cast<size_t>(threads));
-  for (int w = 0; w < threads; ++w) workers[static_cast<size_t>(w)].rng.seed(config.seed * 7919 + 17 + static_cast<uint64_t>(w));
+  std::vector<Worker> workers(static_cast<size_t>(parts));
+  for (int w = 0; w < parts; ++w) workers[static_cast<size_t>(w)].rng.seed(config.seed * 7919 + 17 + static_cast<uint64_t>(w));
   StochasticStepper stepper(config.optimizer, size, config.lr, config.momentum, /*compact=*/true);
   std::mt19937_64 shuffle_rng(config.seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -67,18 +77,18 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
     int64_t steps = 0;
     for (int64_t first = 0; first < n; first += batch, ++steps) {
       const int64_t rows = std::min(batch, n - first);
-      SviOptions options{config.analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0 / threads,
+      SviOptions options{config.analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0 / parts,
                          config.single_precision_products};
       // Compile (once per part size) before the parallel section.
-      std::vector<const SviModel::Compiled*> parts(static_cast<size_t>(threads));
-      for (int p = 0; p < threads; ++p) {
-        auto [b, e] = part_range(rows, threads, p);
-        parts[static_cast<size_t>(p)] = &model.compiled(e - b, options);
+      std::vector<const SviModel::Compiled*> compiled(static_cast<size_t>(parts));
+      for (int p = 0; p < parts; ++p) {
+        auto [b, e] = part_range(rows, parts, p);
+        compiled[static_cast<size_t>(p)] = &model.compiled(e - b, options);
       }
-      pool.run(threads, [&](int64_t p) {
+      pool.run(parts, [&](int64_t p) {
         Worker& w = workers[static_cast<size_t>(p)];
-        const SviModel::Compiled& c = *parts[static_cast<size_t>(p)];
-        auto [b, e] = part_range(rows, threads, static_cast<int>(p));
+        const SviModel::Compiled& c = *compiled[static_cast<size_t>(p)];
+        auto [b, e] = part_range(rows, parts, static_cast<int>(p));
         model.gather(c, order.data() + first + b, w.data);
         draw_normal(w.rng, w.noise, c.noise_size());
         w.out.resize(1 + size);

@@ -4,9 +4,13 @@
 // phi on a data set (negative ELBO and the importance-weighted log-likelihood
 // bound, per datum).
 //
-// Threads: each batch is split into one part per thread; every part is a
-// compiled objective over its rows (local terms scaled by N / B, global terms
-// by 1 / threads), so the parts' gradients sum to the batch's.
+// Threads: large matrix products are split across the threads by blocks of
+// their output, and so is the optimiser step. A batch may also be split into
+// parts evaluated in parallel (batch_parts): every part is a compiled objective
+// over its rows (local terms scaled by N / B, global terms by 1 / parts), so the
+// parts' gradients sum to the batch's. Parallel parts are the default: the
+// elementwise work between products is split too (on the VAE, 2 parts on 2
+// cores train 1.3x faster than one evaluation with threaded products).
 #pragma once
 
 #include "runtime/model/svi_model.hpp"
@@ -34,6 +38,7 @@ struct SviConfig {
   bool analytic_kl = false;
   bool single_precision_products = false;  // large matrix products in float (see codegen.hpp)
   int threads = 1;
+  int batch_parts = 0;  // at most `threads`; 0: one part per thread
   uint64_t seed = 0;
   std::function<void(const SviEpoch&)> progress;
 };

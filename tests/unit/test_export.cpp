@@ -40,7 +40,7 @@ void check_example(const std::string& name) {
   BOOST_REQUIRE(fs::exists(dir / "model.h"));
   std::string app = (dir / "app").string();
   run("cc -O2 -I" + dir.string() + " " + LATENT_SOURCE_DIR + "/examples/exported/main.c " + (dir / "model.o").string() +
-      " " + LATENT_KERNELS_LIBRARY + " -lstdc++ -lmvec -lm -o " + app + " 2>&1");
+      " " + LATENT_KERNELS_LIBRARY + " -lstdc++ -lgomp -lmvec -lm -o " + app + " 2>&1");
 
   auto src = read_source_file(model);
   std::shared_ptr<ast::Program> program = parse_program(src);
