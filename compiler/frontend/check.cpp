@@ -170,6 +170,8 @@ class Checker {
   std::unordered_map<std::string, Layer> layers_;
   std::unordered_map<std::string, SourceLoc> guided_;  // parameter -> its guide statement
   bool plate_seen_ = false;
+  std::string plate_;                           // the plate's name
+  std::unordered_map<std::string, bool> per_datum_;  // the plate and the data fields it indexes
   bool in_guide_lhs_ = false;  // reading the left side of a guide's ~ (a parameter, allowed)
 
   void layer(LayerDecl& l, BlockKind kind) {
@@ -413,6 +415,12 @@ class Checker {
       else if (plate_seen_)
         err(d.loc, "a model has one plate; " + quoted(d.name) + " is the second");
       plate_seen_ = true;
+      plate_ = d.name;
+      per_datum_[d.name] = true;
+    }
+    if (top && block_ == BlockKind::Data && !plate_.empty()) {
+      const auto& sizes = d.array_sizes.empty() ? d.sizes : d.array_sizes;
+      if (!sizes.empty() && sizes[0]->kind == ExprKind::Var && sizes[0]->name == plate_) per_datum_[d.name] = true;
     }
     if (ends_with(d.name, "__"))
       err(d.loc, "identifier " + quoted(d.name) + " is reserved: names ending in '__' are internal");
@@ -579,6 +587,12 @@ class Checker {
 
   Type variable(Expr& e) {
     if (const Symbol* s = scopes_.lookup(e.name)) {
+      // Transformed data is computed once; minibatches change the plate's rows.
+      if (block_ == BlockKind::TransformedData && s->origin == Origin::Data && per_datum_.count(e.name))
+        err(e.loc, "transformed data cannot read " + quoted(e.name) + ": " +
+                       (e.name == plate_ ? "it is the plate, whose size is the batch size when fitting by minibatches"
+                                         : "it is indexed by the plate " + quoted(plate_) +
+                                               ", whose rows change from batch to batch"));
       // The guide is amortised: q(z | x) reads data and networks, never parameters.
       if (block_ == BlockKind::Guide && !in_guide_lhs_ &&
           (s->origin == Origin::Parameters || s->origin == Origin::TransformedParameters))

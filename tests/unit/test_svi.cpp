@@ -134,6 +134,9 @@ BOOST_AUTO_TEST_CASE(language_errors_name_the_place) {
   expect("network { dense d(2, 4); } model { real y = d(1.0); }", "takes a vector, row_vector or matrix");
   expect("network { dense d(2, 4); } model { target += d; }", "is applied to an argument");
   expect("network { dense d(2, 4); } parameters { real d; }", "already used");
+  expect("data { int<plate> N; vector[N] y; } transformed data { real m = mean(y); }",
+         "transformed data cannot read 'y': it is indexed by the plate 'N'");
+  expect("data { int<plate> N; } transformed data { real n = N; }", "transformed data cannot read 'N': it is the plate");
 }
 
 BOOST_AUTO_TEST_CASE(layer_input_size_is_checked_when_lowering) {
