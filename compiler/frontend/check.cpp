@@ -173,6 +173,7 @@ class Checker {
   std::string plate_;                           // the plate's name
   std::unordered_map<std::string, bool> per_datum_;  // the plate and the data fields it indexes
   bool in_guide_lhs_ = false;  // reading the left side of a guide's ~ (a parameter, allowed)
+  int size_context_ = 0;       // > 0 while checking a size, a loop bound or a range bound
 
   void layer(LayerDecl& l, BlockKind kind) {
     for (auto& a : l.args) size(*a, l.name, true);
@@ -252,7 +253,9 @@ class Checker {
         break;
       }
       case StmtKind::For: {
+        ++size_context_;
         Type lo = expr(*s.lower), hi = expr(*s.upper);
+        --size_context_;
         if (!lo.is_error() && !lo.is_int())
           err(s.lower->loc, "lower bound of the for loop must be int, found " + lo.str());
         if (!hi.is_error() && !hi.is_int())
@@ -431,7 +434,9 @@ class Checker {
   // A size in a declaration: an int; at the top level of any block after data,
   // it may only depend on data and transformed data.
   void size(Expr& e, const std::string& var, bool data_only) {
+    ++size_context_;
     Type t = expr(e);
+    --size_context_;
     if (!t.is_error() && !t.is_int())
       err(e.loc, "size of " + quoted(var) + " must be int, found " + t.str());
     if (data_only) data_only_refs(e, var);
@@ -587,6 +592,10 @@ class Checker {
 
   Type variable(Expr& e) {
     if (const Symbol* s = scopes_.lookup(e.name)) {
+      // Compiled for a batch, the plate is the batch size: fine as a size, wrong as a number.
+      if (e.name == plate_ && size_context_ == 0 && block_ != BlockKind::Data && block_ != BlockKind::TransformedData)
+        err(e.loc, "the plate " + quoted(plate_) + " is the batch size when fitting by minibatches: use it for "
+                   "sizes and loop bounds, not as a number");
       // Transformed data is computed once; minibatches change the plate's rows.
       if (block_ == BlockKind::TransformedData && s->origin == Origin::Data && per_datum_.count(e.name))
         err(e.loc, "transformed data cannot read " + quoted(e.name) + ": " +
@@ -630,8 +639,12 @@ class Checker {
     if (auto it = layers_.find(e.name); it != layers_.end()) return layer_call(e, it->second);
     std::vector<Type> args;
     bool bad = false;
-    for (auto& a : e.args) {
-      args.push_back(expr(*a));
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      // rep_vector(x, N), rep_matrix(x, N, K), ...: the arguments after the first are sizes.
+      bool sizes = i > 0 && e.name.rfind("rep_", 0) == 0;
+      size_context_ += sizes;
+      args.push_back(expr(*e.args[i]));
+      size_context_ -= sizes;
       bad = bad || args.back().is_error();
     }
     const std::string& n = e.name;
@@ -682,7 +695,9 @@ class Checker {
     bool bad = false;
     auto int_bound = [&](ExprPtr& b) {
       if (!b) return;
+      ++size_context_;
       Type t = expr(*b);
+      --size_context_;
       if (t.is_error())
         bad = true;
       else if (!t.is_int()) {

@@ -137,6 +137,12 @@ BOOST_AUTO_TEST_CASE(language_errors_name_the_place) {
   expect("data { int<plate> N; vector[N] y; } transformed data { real m = mean(y); }",
          "transformed data cannot read 'y': it is indexed by the plate 'N'");
   expect("data { int<plate> N; } transformed data { real n = N; }", "transformed data cannot read 'N': it is the plate");
+  expect("data { int<plate> N; vector[N] y; } parameters { real mu; } model { target += N * mu; }",
+         "the plate 'N' is the batch size when fitting by minibatches");
+  // Sizes, loop bounds, ranges and rep_* sizes are what the plate is for.
+  BOOST_CHECK_NO_THROW(program("data { int<plate> N; vector[N] y; } parameters { real mu; } model { "
+                               "vector[N] m = rep_vector(mu, N); for (n in 1:N) y[n] ~ normal(m[n], 1); "
+                               "y[1:N] ~ normal(mu, 2); }"));
 }
 
 BOOST_AUTO_TEST_CASE(layer_input_size_is_checked_when_lowering) {
