@@ -4,6 +4,7 @@
 #include "ir/substitute.hpp"
 #include "transforms/per_datum.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <unordered_map>
@@ -70,11 +71,11 @@ class SviBuilder {
       draws_[par.unconstrained_offset] = {n, g_.add(mu, g_.mul(g_.unary(Op::Exp, omega), eps))};
       // Entropy of the mean-field Gaussian in closed form (ADVI's estimator).
       add(par.plate, g_.add(g_.sum(omega), g_.constant((0.5 + kHalfLogTwoPi) * static_cast<double>(n))));
-      global_latents_ = true;
       L.automatic.push_back(a);
     }
-    if (!L.automatic.empty() || std::any_of(L.guided.begin(), L.guided.end(), [](auto& gp) { return !gp.plate; }))
-      global_latents_ = true;
+    // Latents outside the plate (automatic ones included) couple the data points.
+    const bool global_latents =
+        !L.automatic.empty() || std::any_of(L.guided.begin(), L.guided.end(), [](auto& gp) { return !gp.plate; });
 
     // The model's terms, each scaled by whether it touches the plate.
     mark_plate_leaves();
@@ -97,7 +98,7 @@ class SviBuilder {
 
     // Per-datum log weights: log p(x_n, z_n) - log q(z_n | x_n), when the model
     // has only local latents.
-    if (global_latents_) {
+    if (global_latents) {
       result.log_weights_unavailable = "the model has global latent parameters, which couple the data points";
     } else {
       NodeP joint = g_.sub(g_.add_all(local_terms), g_.add_all(local_log_q_));
@@ -228,7 +229,6 @@ class SviBuilder {
   std::unordered_set<const Term*> kl_replaced_;
   std::vector<Range> plate_ranges_;
   std::unordered_map<NodeP, bool> touches_;
-  bool global_latents_ = false;
 };
 
 }  // namespace

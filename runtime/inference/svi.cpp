@@ -147,7 +147,7 @@ SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool
                       single_precision_products};
   };
   for (int64_t rows : {batch, n - (batches - 1) * batch}) {
-    const SviModel::Compiled& c = model.compiled(rows, options_for(rows), iwae_k > 0);
+    const SviModel::Compiled& c = model.compiled(rows, options_for(rows), SviModel::Use::Evaluation);
     if (iwae_k > 0 && !c.log_weights)
       throw UserError("the importance-weighted bound needs per-datum weights, which this model does not have: " +
                       c.objective.log_weights_unavailable + "\n");
@@ -156,18 +156,19 @@ SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool
   WorkerPool pool(threads);
   pool.run(batches, [&](int64_t b) {
     const int64_t first = b * batch, rows = std::min(batch, n - first);
-    const SviModel::Compiled& c = model.compiled(rows, options_for(rows), iwae_k > 0);
+    const SviModel::Compiled& c = model.compiled(rows, options_for(rows), SviModel::Use::Evaluation);
     std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(b));
     std::vector<int64_t> index(static_cast<size_t>(rows));
     std::iota(index.begin(), index.end(), first);
-    std::vector<double> data, noise, out(static_cast<size_t>(1 + c.num_phi()));
+    std::vector<double> data, noise;
+    double value = 0;
     model.gather(c, index.data(), data);
     EvalContext ctx;
     draw_normal(rng, noise, c.noise_size());
-    SviModel::call(c, c.elbo_grad, phi.data(), data.data(), noise.data(), out.data(), &ctx);
+    SviModel::call(c, c.elbo, phi.data(), data.data(), noise.data(), &value, &ctx);
     if (ctx.failed) failed(ctx, "evaluating rows " + std::to_string(first + 1) + "-" + std::to_string(first + rows));
     // Each batch estimates the full-data ELBO; weighted by its share of the data.
-    elbo[static_cast<size_t>(b)] = out[0] * static_cast<double>(rows) / static_cast<double>(n);
+    elbo[static_cast<size_t>(b)] = value * static_cast<double>(rows) / static_cast<double>(n);
     if (iwae_k <= 0) return;
     // log mean_k w_nk per datum, by a running log-sum-exp over the K draws.
     std::vector<double> best(static_cast<size_t>(rows), -INFINITY), sum(static_cast<size_t>(rows), 0.0),

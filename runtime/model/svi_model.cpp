@@ -26,9 +26,9 @@ SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<
   if (!plate_.empty() && max_rows > 0 && max_rows < rows_) rows_ = max_rows;
 }
 
-const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options, bool with_log_weights) {
+const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options, Use use) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale, with_log_weights,
+  auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale, use,
                              options.single_precision_products);
   auto& slot = compiled_[key];
   if (slot) return *slot;
@@ -43,20 +43,27 @@ const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& opt
   c->objective = build_svi_objective(c->lowered, options);
   ir::Graph& g = *c->lowered.graph;
 
-  // elbo (plus data checks, which report bad data and are 0 otherwise) and its gradient.
+  // elbo (plus data checks, which report bad data and are 0 otherwise), with its
+  // gradient for training; with the per-datum log weights for evaluation.
   NodeP checks = g.add_all(c->lowered.data_checks);
-  codegen::FunctionSpec grad{"latent_svi_elbo_grad", {{g.add(c->objective.elbo, checks), 0}}, 1 + c->num_phi()};
-  for (auto& part : ir::differentiate(g, c->objective.elbo)) grad.outputs.push_back({part.adjoint, 1 + part.offset});
-  std::vector<codegen::FunctionSpec> specs{grad};
-  if (with_log_weights && c->objective.log_weights)
-    specs.push_back({"latent_svi_log_weights", {{g.add(c->objective.log_weights, checks), 0}}, rows});
+  NodeP checked_elbo = g.add(c->objective.elbo, checks);
+  std::vector<codegen::FunctionSpec> specs;
+  if (use == Use::Training) {
+    codegen::FunctionSpec grad{"latent_svi_elbo_grad", {{checked_elbo, 0}}, 1 + c->num_phi()};
+    for (auto& part : ir::differentiate(g, c->objective.elbo)) grad.outputs.push_back({part.adjoint, 1 + part.offset});
+    specs.push_back(grad);
+  } else {
+    specs.push_back({"latent_svi_elbo", {{checked_elbo, 0}}, 1});
+    if (c->objective.log_weights)
+      specs.push_back({"latent_svi_log_weights", {{g.add(c->objective.log_weights, checks), 0}}, rows});
+  }
   for (auto& s : specs) s.single_precision_products = options.single_precision_products;
   codegen::ModuleBuilder mb = codegen::new_module("latent_svi");
   auto emitted = codegen::emit_functions(g, specs, *mb.module);
   std::vector<std::string> names;
   for (auto& s : specs) names.push_back(s.name);
   codegen::CompiledModule m = codegen::compile_module(std::move(mb), names);
-  c->elbo_grad = reinterpret_cast<codegen::KernelFn>(m.functions[0]);
+  (use == Use::Training ? c->elbo_grad : c->elbo) = reinterpret_cast<codegen::KernelFn>(m.functions[0]);
   if (specs.size() > 1) c->log_weights = reinterpret_cast<codegen::KernelFn>(m.functions[1]);
   for (auto& e : emitted) c->workspace = std::max(c->workspace, e.workspace_doubles);
   slot = std::move(c);

@@ -40,15 +40,19 @@ class SviModel {
     LoweredProgram lowered;
     SviObjective objective;
     int64_t rows = 0;
+    // Training: the value and the gradient. Evaluation: the value alone, and the
+    // per-datum log weights (null when the model has none).
     codegen::KernelFn elbo_grad = nullptr;    // out: [elbo, d elbo / d phi]
-    codegen::KernelFn log_weights = nullptr;  // out: [rows] (null when unavailable)
+    codegen::KernelFn elbo = nullptr;         // out: [elbo]
+    codegen::KernelFn log_weights = nullptr;  // out: [rows]
     int64_t workspace = 0;
     int64_t num_phi() const { return objective.layout.num_phi; }
     int64_t noise_size() const { return objective.layout.noise_size; }
   };
-  // Compiled once per (rows, options) and kept; thread-safe. The per-datum
-  // log weights (for the importance-weighted bound) only when asked for.
-  const Compiled& compiled(int64_t rows, const SviOptions& options, bool with_log_weights = false);
+  // Compiled once per (rows, options, use) and kept; thread-safe. Training
+  // compiles elbo_grad; evaluation compiles elbo and log_weights (no gradient).
+  enum class Use { Training, Evaluation };
+  const Compiled& compiled(int64_t rows, const SviOptions& options, Use use = Use::Training);
 
   // The layout of phi (the same for every batch size): compiles for one row.
   const Compiled& reference();
@@ -68,7 +72,7 @@ class SviModel {
   std::vector<std::string> plate_fields_;
   int64_t rows_ = 1;
   std::mutex mutex_;
-  std::map<std::tuple<int64_t, bool, double, double, bool, bool>, std::unique_ptr<Compiled>> compiled_;
+  std::map<std::tuple<int64_t, bool, double, double, Use, bool>, std::unique_ptr<Compiled>> compiled_;
 };
 
 // Initial phi: layer weights uniform in +-1/sqrt(in) (PyTorch's nn.Linear),
