@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE data
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/model_fixture.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -13,18 +15,10 @@
 #include "runtime/data/json_data.hpp"
 
 using namespace latent;
+using namespace latent::testing;
 
 namespace {
 
-// The UserError message of fn(), or "<no error>".
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 std::string parse_error(const std::string& text) {
   return error_of([&] { DataSet::from_json_string(text, "data.json"); });
@@ -49,20 +43,6 @@ DeclaredShape decl(std::string name, bool is_int, std::vector<int64_t> dims,
   return d;
 }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("latent_test_data_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& content) {
-    auto p = path / name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p.string();
-  }
-};
 
 }  // namespace
 

@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE image_data
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/model_fixture.hpp"
+
 #include <unistd.h>
 #include <zlib.h>
 
@@ -20,37 +22,13 @@
 #include "runtime/output/png_grid.hpp"
 
 using namespace latent;
+using namespace latent::testing;
 namespace fs = std::filesystem;
 
 namespace {
 
-// The UserError message of fn(), or "<no error>".
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("latent_test_image_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    return out;
-  }
-};
 
 // An IDX file's bytes: the magic number, big-endian dims, the data.
 std::string idx(uint32_t magic, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
@@ -129,7 +107,7 @@ struct ScopedEnv {
 // ---------------------------------------------------------------- IDX files
 
 BOOST_AUTO_TEST_CASE(plain_idx_files_read_back_exactly) {
-  TempDir dir("plain");
+  TempDir dir;
   write_plain(dir.file("train-images-idx3-ubyte"), images_idx());
   write_plain(dir.file("train-labels-idx1-ubyte"), labels_idx());
   auto s = open_data_source(dir.file("train-images-idx3-ubyte"));
@@ -138,14 +116,14 @@ BOOST_AUTO_TEST_CASE(plain_idx_files_read_back_exactly) {
 }
 
 BOOST_AUTO_TEST_CASE(gzipped_idx_files_read_back_exactly) {
-  TempDir dir("gz");
+  TempDir dir;
   write_gzipped(dir.file("t10k-images-idx3-ubyte.gz"), images_idx());
   write_gzipped(dir.file("t10k-labels-idx1-ubyte.gz"), labels_idx());
   check_known_set(*open_data_source(dir.file("t10k-images-idx3-ubyte.gz")), true);
 }
 
 BOOST_AUTO_TEST_CASE(images_without_a_labels_file_have_no_label_field) {
-  TempDir dir("nolabels");
+  TempDir dir;
   write_gzipped(dir.file("my-images-idx3-ubyte.gz"), images_idx());
   auto s = open_data_source(dir.file("my-images-idx3-ubyte.gz"));
   check_known_set(*s, false);
@@ -153,7 +131,7 @@ BOOST_AUTO_TEST_CASE(images_without_a_labels_file_have_no_label_field) {
 }
 
 BOOST_AUTO_TEST_CASE(read_rows_converts_the_rows_asked_for) {
-  TempDir dir("rows");
+  TempDir dir;
   write_plain(dir.file("a-images-idx3-ubyte"), images_idx());
   write_plain(dir.file("a-labels-idx1-ubyte"), labels_idx());
   auto s = open_data_source(dir.file("a-images-idx3-ubyte"));
@@ -169,7 +147,7 @@ BOOST_AUTO_TEST_CASE(read_rows_converts_the_rows_asked_for) {
 }
 
 BOOST_AUTO_TEST_CASE(view_restricts_only_the_named_fields) {
-  TempDir dir("view");
+  TempDir dir;
   write_plain(dir.file("a-images-idx3-ubyte"), images_idx());
   write_plain(dir.file("a-labels-idx1-ubyte"), labels_idx());
   auto s = open_data_source(dir.file("a-images-idx3-ubyte"));
@@ -187,7 +165,7 @@ BOOST_AUTO_TEST_CASE(view_restricts_only_the_named_fields) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_idx_files_name_the_path_and_the_problem) {
-  TempDir dir("bad");
+  TempDir dir;
   auto open_error = [&](const std::string& name) { return error_of([&] { open_data_source(dir.file(name)); }); };
 
   std::string missing = open_error("absent-images-idx3-ubyte");
@@ -238,7 +216,7 @@ BOOST_AUTO_TEST_CASE(malformed_idx_files_name_the_path_and_the_problem) {
 }
 
 BOOST_AUTO_TEST_CASE(other_paths_are_json) {
-  TempDir dir("json");
+  TempDir dir;
   write_plain(dir.file("data.json"), R"({"N": 2, "y": [1.5, 2]})");
   auto s = open_data_source(dir.file("data.json"));
   BOOST_TEST(dynamic_cast<JsonDataSource*>(s.get()) != nullptr);
@@ -248,7 +226,7 @@ BOOST_AUTO_TEST_CASE(other_paths_are_json) {
 // ---------------------------------------------------------------- fashion-mnist
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_directory_can_be_overridden) {
-  TempDir dir("fmnist");
+  TempDir dir;
   write_gzipped(dir.file("t10k-images-idx3-ubyte.gz"), images_idx());
   write_gzipped(dir.file("t10k-labels-idx1-ubyte.gz"), labels_idx());
   ScopedEnv env("LATENT_FASHION_MNIST_DIR", dir.path.c_str());
@@ -262,7 +240,7 @@ BOOST_AUTO_TEST_CASE(fashion_mnist_directory_can_be_overridden) {
 }
 
 BOOST_AUTO_TEST_CASE(fashion_mnist_missing_gives_the_install_hint) {
-  TempDir dir("fmnist_empty");
+  TempDir dir;
   ScopedEnv env("LATENT_FASHION_MNIST_DIR", dir.path.c_str());
   for (const char* spec : {"fashion-mnist", "fashion-mnist:train", "fashion-mnist:test"}) {
     std::string e = error_of([&] { open_data_source(spec); });
@@ -318,7 +296,7 @@ BOOST_AUTO_TEST_CASE(debian_fashion_mnist) {
 // ---------------------------------------------------------------- PNG grids
 
 BOOST_AUTO_TEST_CASE(png_grid_round_trips) {
-  TempDir dir("png");
+  TempDir dir;
   const int h = 2, w = 3;
   std::vector<std::vector<double>> images = {
       {0, 0.5, 1, 0.25, 0.75, 1},
@@ -361,7 +339,7 @@ BOOST_AUTO_TEST_CASE(png_grid_round_trips) {
 }
 
 BOOST_AUTO_TEST_CASE(png_grid_errors_leave_no_file) {
-  TempDir dir("png_bad");
+  TempDir dir;
   std::vector<std::vector<double>> one = {{0, 1, 0, 1}};
   std::string missing_dir = dir.file("no/such/dir/grid.png");
   std::string e = error_of([&] { write_png_grid(missing_dir, one, 2, 2, 1); });
