@@ -4,8 +4,8 @@
 // Usage: api_overhead MODEL.lat DATA.json  -> median ns per call for each, and the ratio.
 #include <latent/latent.hpp>
 
-#include "frontend/frontend.hpp"
-#include "runtime/data/json_data.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "data/json_data.hpp"
 #include "runtime/model/bound_model.hpp"
 
 #include <algorithm>

@@ -1,31 +1,118 @@
-// latent ir MODEL --data D: print what the compiler builds, stage by stage.
+// latent ir MODEL [--data D] [--stage S] [--method M]: print what the compiler
+// builds, stage by stage (compiler/driver/pipeline.hpp): the checked AST, the
+// lowered program, the objective of the method, its gradient, and the LLVM IR
+// before and after optimisation.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "compiler/driver/pipeline.hpp"
+#include "data/data_source.hpp"
+#include "runtime/model/svi_model.hpp"
 
 #include <iostream>
 #include <memory>
 
 namespace latent::cli {
 
-Command add_ir_command(CLI::App& app) {
-  auto model = std::make_shared<std::string>();
-  auto data = std::make_shared<std::string>();
-  auto stage = std::make_shared<std::string>("all");
-  auto* sub = app.add_subcommand("ir", "Print the IR of the log density, its gradient, and the LLVM IR");
-  sub->add_option("model", *model, "Model file")->required();
-  sub->add_option("--data", *data, "Data file (CmdStan JSON): shapes are specialised on it");
-  sub->add_option("--stage", *stage, "ir | gradient | llvm | llvm-optimized | all")
-      ->check(CLI::IsMember({"ir", "gradient", "llvm", "llvm-optimized", "all"}));
-  return [model, data, stage] {
-    LoadedModel lm = load_model(*model, *data, true, {.keep_llvm_text = true});
-    const BoundModel& m = *lm.model;
-    bool all = *stage == "all";
-    if (all || *stage == "ir") std::cout << "; log density (with log-Jacobian)\n" << m.ir_text() << "\n";
-    if (all || *stage == "gradient") std::cout << "; gradient (symbolic reverse mode)\n" << m.gradient_ir_text() << "\n";
-    if (all || *stage == "llvm") std::cout << "; LLVM IR before optimisation\n" << m.llvm_text(false) << "\n";
-    if (all || *stage == "llvm-optimized") std::cout << "; LLVM IR after optimisation\n" << m.llvm_text(true) << "\n";
-    return 0;
+namespace {
+
+struct IrOptions {
+  std::string model, data, stage = "all", method, step = "decoder", objective = "elbo", kl = "mc";
+  bool no_jacobian = false, evaluation = false, draw_globals = false;
+  int64_t draws = 1, batch = 128;
+};
+
+bool has_networks(const ast::Program& p) {
+  return p.find(ast::BlockKind::Network) || p.find(ast::BlockKind::Guide);
+}
+
+// The method's objective and the data it is lowered with.
+driver::Method method_of(const IrOptions& o, const std::string& method) {
+  if (method == "map") return driver::Method::log_density(!o.no_jacobian);
+  if (method == "outputs") return driver::Method::outputs();
+  if (method == "advi" || method == "fullrank")
+    return driver::Method::variational(method == "advi" ? Family::MeanField : Family::FullRank, o.draws,
+                                       o.objective == "iwae");
+  if (method == "svi") {
+    SviOptions svi;
+    svi.analytic_kl = o.kl == "analytic";
+    return driver::Method::stochastic_vi(svi, o.evaluation);
+  }
+  GenerationStep step = o.step == "prior" ? GenerationStep::Prior
+                        : o.step == "encoder" ? GenerationStep::Encoder
+                                              : GenerationStep::Decoder;
+  return driver::Method::generate(step, o.draw_globals);
+}
+
+int run_ir(IrOptions o) {
+  if (o.stage == "ir") o.stage = "objective";  // the name of this stage before the pipeline had stages
+  std::shared_ptr<const ast::Program> program = load_program(o.model);
+  auto wants = [&](driver::Stage s) { return o.stage == "all" || o.stage == driver::stage_name(s); };
+  auto show = [&](driver::Stage s, const std::string& text) {
+    std::cout << "; ---- stage " << driver::stage_name(s) << "\n" << text;
+    if (!text.empty() && text.back() != '\n') std::cout << "\n";
   };
+  if (wants(driver::Stage::Ast)) show(driver::Stage::Ast, driver::ast_text(*program));
+  if (o.stage == "ast") return 0;
+
+  const std::string method = !o.method.empty() ? o.method : has_networks(*program) ? "svi" : "map";
+  LoweredProgram lowered;
+  if (method == "svi" || method == "sample") {
+    // Networks, guides and plates: lowered for one batch, as `fit --method svi` does.
+    if (o.data.empty()) throw UserError("ir: --method " + method + " needs --data (JSON, an IDX file or fashion-mnist)");
+    SviModel model(program, open_data_source(o.data));
+    lowered = model.lower(std::min(o.batch, model.num_rows()));
+  } else {
+    DataSet data = o.data.empty() ? DataSet("<no data file>") : DataSet::from_json_file(o.data);
+    lowered = driver::lower(without_networks(*program), data);
+  }
+  if (wants(driver::Stage::Lowered)) show(driver::Stage::Lowered, driver::lowered_text(lowered));
+  if (o.stage == "lowered") return 0;
+
+  driver::Method m = method_of(o, method);
+  driver::StageOptions capture;
+  for (size_t s = static_cast<size_t>(driver::Stage::Objective); s < capture.capture.size(); ++s)
+    capture.capture[s] = wants(static_cast<driver::Stage>(s));
+  driver::Compiled compiled = driver::compile(lowered, m, capture);
+  for (size_t s = static_cast<size_t>(driver::Stage::Objective); s < capture.capture.size(); ++s) {
+    if (!capture.capture[s]) continue;
+    std::string text = compiled.stage_text[s];
+    if (s == static_cast<size_t>(driver::Stage::Objective)) text = "; " + compiled.objective.description + "\n" + text;
+    show(static_cast<driver::Stage>(s), text);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_ir_command(CLI::App& app) {
+  auto o = std::make_shared<IrOptions>();
+  auto* sub = app.add_subcommand("ir", "Print what the compiler builds, stage by stage: the checked AST, the lowered "
+                                       "program, the objective, its gradient and the LLVM IR");
+  sub->add_option("model", o->model, "Model file")->required();
+  sub->add_option("--data", o->data,
+                  "Data (CmdStan JSON; with --method svi or sample also IDX or fashion-mnist): shapes are specialised on it");
+  sub->add_option("--stage", o->stage, "ast | lowered | objective (or ir) | gradient | llvm | llvm-optimized | all")
+      ->check(CLI::IsMember({"ast", "lowered", "objective", "ir", "gradient", "llvm", "llvm-optimized", "all"}))
+      ->capture_default_str();
+  sub->add_option("--method", o->method,
+                  "The objective: map (the log density; the default without networks), outputs (generated "
+                  "quantities), advi | fullrank (the ELBO), svi (the SVI objective; the default with networks), "
+                  "sample (generation, see --step)")
+      ->check(CLI::IsMember({"map", "outputs", "advi", "fullrank", "svi", "sample"}));
+  sub->add_flag("--no-jacobian", o->no_jacobian, "map: the log density without the log-Jacobian");
+  sub->add_option("--grad-samples", o->draws, "advi, fullrank: draws in the objective")->check(CLI::Range(1, 100000));
+  sub->add_option("--objective", o->objective, "advi, fullrank: elbo | iwae (IWAE_K with K = --grad-samples)")
+      ->check(CLI::IsMember({"elbo", "iwae"}));
+  sub->add_option("--batch", o->batch, "svi, sample: rows of the plate in one batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
+  sub->add_option("--kl", o->kl, "svi: mc | analytic (closed-form KL where the library has one)")
+      ->check(CLI::IsMember({"mc", "analytic"}));
+  sub->add_flag("--evaluation", o->evaluation, "svi: the evaluation objective (ELBO and per-datum log weights)");
+  sub->add_option("--step", o->step, "sample: prior | encoder | decoder")
+      ->check(CLI::IsMember({"prior", "encoder", "decoder"}));
+  sub->add_flag("--draw-globals", o->draw_globals, "sample --step prior: draw global parameters too");
+  return [o] { return run_ir(*o); };
 }
 
 }  // namespace latent::cli

@@ -4,7 +4,7 @@
 // images and/or CSV. The logic is runtime/inference/generate.hpp.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
-#include "runtime/data/data_source.hpp"
+#include "data/data_source.hpp"
 #include "runtime/inference/generate.hpp"
 #include "runtime/output/svi_fit.hpp"
 

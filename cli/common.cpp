@@ -1,6 +1,6 @@
 #include "cli/common.hpp"
 
-#include "frontend/frontend.hpp"
+#include "compiler/driver/pipeline.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <chrono>
@@ -9,20 +9,14 @@
 
 namespace latent::cli {
 
-std::shared_ptr<const ast::Program> load_program(const std::string& path) {
-  auto source = read_source_file(path);
-  std::shared_ptr<ast::Program> program = parse_program(source);
-  check_program(*program);
-  return program;
-}
+std::shared_ptr<const ast::Program> load_program(const std::string& path) { return driver::parse_file(path); }
 
-LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian,
-                       BoundModel::Options options) {
+LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian) {
   LoadedModel m;
   auto start = std::chrono::steady_clock::now();
   m.program = load_program(model_path);
   DataSet data = data_path.empty() ? DataSet("<no data file>") : DataSet::from_json_file(data_path);
-  m.model = std::make_unique<BoundModel>(m.program, data, options);
+  m.model = std::make_unique<BoundModel>(m.program, data);
   m.model->compile(jacobian);
   m.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;

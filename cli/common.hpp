@@ -2,8 +2,8 @@
 // and turning user errors into one message and exit code 1.
 #pragma once
 
-#include "frontend/ast.hpp"
-#include "runtime/data/json_data.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "data/json_data.hpp"
 #include "runtime/model/bound_model.hpp"
 
 #include <functional>
@@ -23,8 +23,7 @@ std::shared_ptr<const ast::Program> load_program(const std::string& path);
 
 // Parses, checks, binds the data (a CmdStan JSON file, or none) and compiles the
 // value-and-gradient function with the given Jacobian choice.
-LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian,
-                       BoundModel::Options options = {});
+LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian);
 
 // Runs a subcommand body; prints user errors as one message and returns 1.
 int run_guarded(const std::function<int()>& body);

@@ -2,7 +2,7 @@
 // models with networks and guides (or the automatic guide), by minibatches.
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
-#include "runtime/data/data_source.hpp"
+#include "data/data_source.hpp"
 #include "runtime/inference/svi.hpp"
 #include "runtime/output/svi_fit.hpp"
 

@@ -84,6 +84,26 @@ const DistributionEntry* find_distribution(const std::string& name) {
   return it == ds.end() ? nullptr : &it->second;
 }
 
+std::string reparameterized_distribution_names() {
+  std::string names;
+  for (auto& [name, d] : registry().distributions)
+    if (d.reparameterization) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
+ir::NodeP kl_divergence(ir::Graph& g, const DistributionEntry& q, const std::vector<ir::NodeP>& q_params,
+                        const DistributionEntry& p, const std::vector<ir::NodeP>& p_params) {
+  if (!q.gaussian || !p.gaussian) return nullptr;
+  // KL(N(m1, s1) || N(m2, s2)) = log s2 - log s1 + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
+  auto [m1, s1] = q.gaussian(g, q_params);
+  auto [m2, s2] = p.gaussian(g, p_params);
+  ir::NodeP d = g.sub(m1, m2);
+  ir::NodeP ratio = g.div(g.add(g.mul(s1, s1), g.mul(d, d)), g.mul(g.constant(2), g.mul(s2, s2)));
+  ir::NodeP elementwise =
+      g.sub(g.add(g.sub(g.unary(ir::Op::Log, s2), g.unary(ir::Op::Log, s1)), ratio), g.constant(0.5));
+  return g.sum(elementwise);
+}
+
 bool split_density_suffix(const std::string& name, std::string* base, std::string* suffix) {
   for (const char* s : {"_lpdf", "_lupdf", "_lpmf", "_lupmf"}) {
     std::string sfx(s);
@@ -208,6 +228,10 @@ void check_domain(CallContext& ctx, const Value& v, Domain domain, const std::st
 
 }  // namespace
 
+void check_parameters(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params) {
+  for (size_t i = 0; i < params.size(); ++i) check_domain(ctx, params[i], dist.params[i].second, dist.params[i].first);
+}
+
 Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value& variate,
                     const std::vector<Value>& params) {
   // Broadcast size: every container argument must have the same length.
@@ -228,7 +252,7 @@ Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value
     size = v->node->size();
   }
   check_domain(ctx, variate, dist.variate, dist.discrete ? "outcome" : "random variable");
-  for (size_t i = 0; i < params.size(); ++i) check_domain(ctx, params[i], dist.params[i].second, dist.params[i].first);
+  check_parameters(ctx, dist, params);
   std::vector<ir::NodeP> terms = dist.terms(ctx, variate, params, sized ? size : 1);
   std::vector<ir::NodeP> kept;
   for (ir::NodeP t : terms)

@@ -3,11 +3,12 @@
 // differentiation rules) and the checks Stan makes on its arguments.
 #pragma once
 
-#include "frontend/source.hpp"
-#include "frontend/types.hpp"
-#include "ir/ir.hpp"
+#include "common/source.hpp"
+#include "compiler/frontend/types.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ struct FunctionEntry {
 // Argument domains Stan checks for distribution parameters.
 enum class Domain { Any, Finite, Positive, PositiveFinite, NonNegative, Probability, Int, NonNegativeInt, Binary };
 
+// Every fact about a distribution that the compiler needs, in one entry:
+// lowering (`terms`), the checker (argument domains, shapes), generation (`mean`,
+// the reparameterised draw) and SVI (the draw, log q, closed-form KL through
+// `gaussian`). Nothing outside stdlib/ tests a distribution's name.
 struct DistributionEntry {
   std::string name;  // "normal"
   bool discrete;     // _lpmf (variate is int) or _lpdf
@@ -64,13 +69,41 @@ struct DistributionEntry {
   std::function<std::vector<ir::NodeP>(CallContext&, const Value& variate, const std::vector<Value>& params,
                                        int64_t size)>
       terms;
+
+  // The following take the parameters as real IR values of one shape (or scalars)
+  // and work elementwise; null where the fact does not exist.
+
+  // The mean of the variate (the median or location where the mean does not exist).
+  std::function<ir::NodeP(ir::Graph&, const std::vector<ir::NodeP>& params)> mean;
+  // A draw z = draw(params, eps) from standard normal noise eps of z's shape
+  // (the reparameterisation trick), and log q(z) at that draw, summed over its
+  // `count` elements and written in terms of eps (so that its gradient is the
+  // reparameterised one).
+  struct Reparameterization {
+    std::function<ir::NodeP(ir::Graph&, const std::vector<ir::NodeP>& params, ir::NodeP eps)> draw;
+    std::function<ir::NodeP(ir::Graph&, const std::vector<ir::NodeP>& params, ir::NodeP eps, int64_t count)>
+        log_density;
+  };
+  std::optional<Reparameterization> reparameterization;
+  // The location and scale of a Gaussian distribution (normal, std_normal): closed-form KL.
+  std::function<std::pair<ir::NodeP, ir::NodeP>(ir::Graph&, const std::vector<ir::NodeP>& params)> gaussian;
 };
 
 const FunctionEntry* find_function(const std::string& name);
 const DistributionEntry* find_distribution(const std::string& name);
 
+// Names of the distributions with a reparameterised draw ("normal, std_normal"), for messages.
+std::string reparameterized_distribution_names();
+
+// KL(q || p) summed over elements, in closed form; null when none is known for the pair.
+ir::NodeP kl_divergence(ir::Graph& g, const DistributionEntry& q, const std::vector<ir::NodeP>& q_params,
+                        const DistributionEntry& p, const std::vector<ir::NodeP>& p_params);
+
 // Splits "normal_lpdf" into ("normal", "_lpdf"); returns false when there is no density suffix.
 bool split_density_suffix(const std::string& name, std::string* base, std::string* suffix);
+
+// Adds the checks of the parameters' domains (Stan's argument checks) to ctx.
+void check_parameters(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params);
 
 // Lowers `dist_lpdf(variate | params)` (propto from ctx) to a scalar log density.
 Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value& variate,

@@ -5,7 +5,7 @@
 // This header is the part the type checker needs.
 #pragma once
 
-#include "frontend/types.hpp"
+#include "compiler/frontend/types.hpp"
 
 #include <string>
 #include <vector>

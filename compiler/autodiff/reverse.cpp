@@ -1,4 +1,4 @@
-#include "autodiff/reverse.hpp"
+#include "compiler/autodiff/reverse.hpp"
 
 #include <functional>
 #include <algorithm>

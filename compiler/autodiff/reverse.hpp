@@ -8,7 +8,7 @@
 // the Graph turns into a generated tensor when the loop covers the axis.
 #pragma once
 
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <vector>
 

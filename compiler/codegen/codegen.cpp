@@ -1,6 +1,6 @@
-#include "codegen/codegen.hpp"
+#include "compiler/codegen/codegen.hpp"
 
-#include "codegen/runtime_symbols.hpp"
+#include "kernels/kernels.hpp"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>

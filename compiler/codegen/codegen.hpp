@@ -10,7 +10,7 @@
 // ctx is handed back to the runtime callbacks (failed checks, print).
 #pragma once
 
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <memory>
 #include <string>

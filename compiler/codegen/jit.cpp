@@ -1,7 +1,7 @@
-#include "codegen/jit.hpp"
+#include "compiler/codegen/jit.hpp"
 
-#include "codegen/object_cache.hpp"
-#include "codegen/runtime_symbols.hpp"
+#include "compiler/codegen/object_cache.hpp"
+#include "kernels/kernels.hpp"
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>

@@ -1,4 +1,4 @@
-#include "codegen/object_cache.hpp"
+#include "compiler/codegen/object_cache.hpp"
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ADT/StringRef.h>

@@ -1,4 +1,4 @@
-#include "frontend/ast.hpp"
+#include "compiler/frontend/ast.hpp"
 
 namespace latent::ast {
 

@@ -5,8 +5,8 @@
 // owning pointers: the tree is built once and only read afterwards.
 #pragma once
 
-#include "frontend/source.hpp"
-#include "frontend/types.hpp"
+#include "common/source.hpp"
+#include "compiler/frontend/types.hpp"
 
 #include <memory>
 #include <optional>

@@ -16,7 +16,7 @@
 // its left operand, as in stanc3's spans, so `loc` is the same for all nodes
 // that start at the same place. A VarDecl's loc is its name; the Decl statement
 // holding it starts at the type.
-#include "frontend/parse_detail.hpp"
+#include "compiler/frontend/parse_detail.hpp"
 
 #include <charconv>
 #include <cmath>

@@ -5,9 +5,10 @@
 // and thrown together at the end. An expression that failed to type has
 // Type::error(), which every rule accepts silently, so one mistake gives one
 // message, not a cascade.
-#include "frontend/frontend.hpp"
-#include "frontend/scope.hpp"
-#include "frontend/typing.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "compiler/frontend/scope.hpp"
+#include "compiler/frontend/typing.hpp"
+#include "stdlib/library.hpp"
 #include "stdlib/signatures.hpp"
 
 #include <unordered_map>
@@ -218,8 +219,10 @@ class Checker {
                       "normal(mu, sigma)')");
       return;
     }
-    if (s.dist != "normal") {
-      err(s.loc, "the guide supports 'normal' (reparameterised) distributions, not " + quoted(s.dist));
+    const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
+    if (d && !d->reparameterization) {
+      err(s.loc, "the guide supports distributions with a reparameterised draw (" +
+                     stdlib::reparameterized_distribution_names() + "), not " + quoted(s.dist));
       return;
     }
     if (auto it = guided_.find(s.lhs->name); it != guided_.end()) {

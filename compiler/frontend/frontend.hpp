@@ -1,7 +1,7 @@
 // The front end: source text -> checked AST.
 #pragma once
 
-#include "frontend/ast.hpp"
+#include "compiler/frontend/ast.hpp"
 
 #include <memory>
 

@@ -21,7 +21,7 @@
 // refused as soon as the limit is crossed rather than after lexing all of it. It over-counts (a + b * c counts 2 although the tree is
 // 2 deep, which is right; a * b + c * d counts 3 for a depth of 2), which only
 // matters for single expressions with thousands of operators.
-#include "frontend/parse_detail.hpp"
+#include "compiler/frontend/parse_detail.hpp"
 
 namespace latent::parse_detail {
 

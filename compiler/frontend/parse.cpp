@@ -5,8 +5,8 @@
 // diagnostics, each "file:line:col: error: message" plus the source line and a
 // caret. No AST is built from a program with syntax errors, and no exception
 // other than UserError leaves parse_program.
-#include "frontend/frontend.hpp"
-#include "frontend/parse_detail.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "compiler/frontend/parse_detail.hpp"
 
 #include "LatentLexer.h"
 #include "LatentParser.h"

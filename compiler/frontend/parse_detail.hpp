@@ -13,8 +13,8 @@
 // reports an error. Nothing here is part of the front end's public interface.
 #pragma once
 
-#include "frontend/ast.hpp"
-#include "frontend/source.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "common/source.hpp"
 
 #include "LatentParser.h"
 #include "antlr4-runtime.h"

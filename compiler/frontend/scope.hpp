@@ -6,8 +6,8 @@
 // drop on exit is enough.
 #pragma once
 
-#include "frontend/ast.hpp"
-#include "frontend/types.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "compiler/frontend/types.hpp"
 
 #include <string>
 #include <unordered_map>

@@ -7,7 +7,7 @@
 // four items after grouping: "an expression", "a type", "a statement").
 // A missing ';' (or ')' ...) is reported just after the previous token when the
 // next token is on a later line, since that is where the user has to type it.
-#include "frontend/parse_detail.hpp"
+#include "compiler/frontend/parse_detail.hpp"
 
 #include "LatentLexer.h"
 

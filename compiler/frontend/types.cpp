@@ -1,4 +1,4 @@
-#include "frontend/types.hpp"
+#include "compiler/frontend/types.hpp"
 
 namespace latent {
 

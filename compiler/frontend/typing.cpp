@@ -1,4 +1,4 @@
-#include "frontend/typing.hpp"
+#include "compiler/frontend/typing.hpp"
 
 namespace latent::typing {
 namespace {

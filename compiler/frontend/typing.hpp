@@ -7,7 +7,7 @@
 // so callers must not report a follow-on error).
 #pragma once
 
-#include "frontend/types.hpp"
+#include "compiler/frontend/types.hpp"
 
 #include <string>
 #include <vector>

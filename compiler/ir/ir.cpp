@@ -1,4 +1,4 @@
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <algorithm>
 #include <cmath>

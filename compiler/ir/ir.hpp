@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/eval_context.hpp"
+
 namespace latent::ir {
 
 enum class DType : uint8_t { Real, Int };
@@ -91,12 +93,9 @@ struct Node {
   bool depends_on_loop(int loop) const;
 };
 
-// Messages attached to Check and Print nodes, with the source position they come from.
-struct Message {
-  std::string text;      // e.g. "normal_lpdf: scale parameter must be positive"
-  std::string location;  // "file:line:col" of the statement
-  std::vector<std::string> value_names;  // names for the reported values
-};
+// Messages attached to Check and Print nodes (kernels/eval_context.hpp: the
+// runtime reports a failed check by its message's index in the Graph's table).
+using latent::Message;
 
 class Graph {
  public:
@@ -144,6 +143,7 @@ class Graph {
   // effects
   int add_message(Message m);
   const Message& message(int id) const { return messages_.at(id); }
+  const std::vector<Message>& messages() const { return messages_; }
   NodeP check(NodeP violated, int message_id, std::vector<NodeP> values);
   NodeP print(NodeP condition, int message_id, std::vector<NodeP> values);
 

@@ -1,4 +1,4 @@
-#include "ir/substitute.hpp"
+#include "compiler/ir/substitute.hpp"
 
 #include <stdexcept>
 

@@ -4,7 +4,7 @@
 // leaves are replaced by draws from the approximation.
 #pragma once
 
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <unordered_map>
 

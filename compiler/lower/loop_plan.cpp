@@ -1,4 +1,4 @@
-#include "lower/loop_plan.hpp"
+#include "compiler/lower/loop_plan.hpp"
 
 #include <map>
 #include <vector>

@@ -9,7 +9,7 @@
 // while) and is evaluated iteration by iteration with the loop variable known.
 #pragma once
 
-#include "frontend/ast.hpp"
+#include "compiler/frontend/ast.hpp"
 
 #include <set>
 #include <string>

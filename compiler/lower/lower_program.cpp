@@ -1,8 +1,7 @@
 // Lowering a whole program, block by block, with its data bound.
-#include "codegen/evaluate.hpp"
-#include "lower/lowered_program.hpp"
-#include "lower/lowerer.hpp"
-#include "runtime/data/check_data.hpp"
+#include "compiler/lower/lowered_program.hpp"
+#include "compiler/lower/lowerer.hpp"
+#include "data/check_data.hpp"
 
 #include <cmath>
 #include <map>
@@ -44,7 +43,7 @@ namespace {
 class ProgramLowering {
  public:
   ProgramLowering(const ast::Program& program, const DataSet& data, const LowerOptions& options)
-      : program_(program), data_(data), lowerer_(*out_.graph, *program.source, out_.data) {
+      : program_(program), data_(data), options_(options), lowerer_(*out_.graph, *program.source, out_.data) {
     out_.source = program.source;
     lowerer_.keep_constants(options.keep_constants);
   }
@@ -182,9 +181,10 @@ class ProgramLowering {
     std::vector<NodeP> outputs = nodes;
     outputs.push_back(out_.graph->add_all(checks));
     EvalContext ctx;
-    ctx.graph = out_.graph.get();
+    ctx.messages = &out_.graph->messages();
     std::vector<const double*> inputs{nullptr, out_.data.data()};
-    std::vector<double> values = codegen::evaluate_once(*out_.graph, outputs, inputs, ctx);
+    if (!options_.evaluate) throw std::logic_error("lower_program: transformed data needs an evaluator");
+    std::vector<double> values = options_.evaluate(*out_.graph, outputs, inputs, ctx);
     if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
     size_t at = 0;
     for (size_t k = 0; k < decls.size(); ++k) {
@@ -243,7 +243,7 @@ class ProgramLowering {
       lowerer_.define(p.name, {c.value, d->type}, true, "parameters");
       if (!c.log_jacobian->is_const(0)) {
         std::string loc = lowerer_.location(d->loc);
-        out_.terms.push_back({loc, "log-Jacobian of the constraint on '" + p.name + "'", c.log_jacobian, true});
+        out_.terms.push_back({loc, "log-Jacobian of the constraint on '" + p.name + "'", c.log_jacobian, true, std::nullopt});
       }
       out_.parameters.push_back(std::move(p));
     }
@@ -329,6 +329,7 @@ class ProgramLowering {
 
   const ast::Program& program_;
   const DataSet& data_;
+  const LowerOptions& options_;
   LoweredProgram out_;
   Lowerer lowerer_;
 };

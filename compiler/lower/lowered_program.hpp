@@ -3,12 +3,16 @@
 // transformed parameters and generated quantities, and the data buffer.
 #pragma once
 
-#include "frontend/ast.hpp"
-#include "ir/ir.hpp"
-#include "runtime/data/check_data.hpp"
-#include "transforms/constraints.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "compiler/ir/ir.hpp"
+#include "kernels/eval_context.hpp"
+#include "stdlib/library.hpp"
+#include "data/check_data.hpp"
+#include "compiler/transforms/constraints.hpp"
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,22 +42,27 @@ struct ParameterInfo : VariableInfo {
   int64_t unconstrained_size = 0;
 };
 
+// A `y ~ dist(args)` statement as lowered, for the transforms that read the
+// model's structure (SVI's analytic KL, generation): what was drawn from what.
+struct TildeRecord {
+  const stdlib::DistributionEntry* distribution = nullptr;
+  std::string variable;  // the variate's name when it is a whole variable (`y`, `to_vector(y)`), else ""
+  std::string block;     // where that variable is declared: "data", "parameters", ...
+  stdlib::Value variable_value;  // that variable's value when the statement ran
+  stdlib::Value variate;
+  std::vector<stdlib::Value> params;
+  // Not inside a loop or under a condition known only at run time: the
+  // statement's density covers the whole variate, once.
+  bool top_level = false;
+};
+
 // One statement's contribution to the log density (or a check that may fail).
 struct Term {
   std::string location;  // "file:line:col"
   std::string statement; // the source line, trimmed
   ir::NodeP value;
   bool jacobian = false;  // a log-Jacobian term of a constraint transform
-  // Set when the statement is a Gaussian prior on a whole parameter: value is
-  // sum log N(parameter | prior_loc, prior_scale) (loc/scale scalar or of the
-  // parameter's IR dims), so an analytic KL divergence can replace it.
-  std::string gaussian_prior_of;
-  ir::NodeP prior_loc = nullptr, prior_scale = nullptr;
-  // Set when the statement is `y ~ dist(args)` with y a whole data variable at
-  // the top level of the model: what generation needs (the mean of y given args).
-  std::string observed;
-  std::string distribution;
-  std::vector<ir::NodeP> distribution_args;
+  std::optional<TildeRecord> tilde;  // the term of a `~` statement
 };
 
 // A learnable tensor of a network (a layer's weight or bias, or a declared
@@ -71,12 +80,13 @@ struct NetworkTensor {
   }
 };
 
-// `z ~ normal(loc, scale)` in the guide: q's distribution of a whole parameter
-// (loc and scale have the parameter's IR dims).
+// `z ~ dist(params)` in the guide: q's distribution of a whole parameter (the
+// parameters are real and have z's IR dims).
 struct GuideDraw {
   std::string parameter;
   std::string location;  // file:line:col
-  ir::NodeP loc, scale;
+  const stdlib::DistributionEntry* distribution = nullptr;
+  std::vector<ir::NodeP> params;
 };
 
 // A data field indexed by the plate: its rows are gathered batch by batch.
@@ -119,6 +129,12 @@ struct LowerOptions {
   // Keep every constant of `~` statements (variational objectives need the true
   // density); Stan's default drops terms that do not depend on parameters.
   bool keep_constants = false;
+  // Runs data-only IR once (transformed data): the values of `nodes`, flattened in
+  // storage order and concatenated; failed checks are reported in ctx. Lowering
+  // does not compile code itself: the pipeline (compiler/driver) passes this in.
+  std::function<std::vector<double>(const ir::Graph& graph, const std::vector<ir::NodeP>& nodes,
+                                    const std::vector<const double*>& inputs, EvalContext& ctx)>
+      evaluate = nullptr;
 };
 
 LoweredProgram lower_program(const ast::Program& program, const DataSet& data, const LowerOptions& options = {});

@@ -1,7 +1,7 @@
-#include "lower/lowerer.hpp"
+#include "compiler/lower/lowerer.hpp"
 
-#include "codegen/eval_context.hpp"
-#include "lower/loop_plan.hpp"
+#include "kernels/eval_context.hpp"
+#include "compiler/lower/loop_plan.hpp"
 
 #include <cmath>
 #include <limits>
@@ -80,7 +80,7 @@ void Lowerer::add_term(SourceLoc loc, NodeP value) {
   std::string stmt = file_.line(loc.line);
   size_t b = stmt.find_first_not_of(" \t");
   stmt = b == std::string::npos ? "" : stmt.substr(b);
-  keep_term({location(loc), stmt, value, false});
+  keep_term({location(loc), stmt, value, false, std::nullopt});
 }
 
 void Lowerer::keep_term(Term t) {
@@ -345,61 +345,56 @@ Lowerer::Value Lowerer::binary(const std::string& op, const Value& a, const Valu
 void Lowerer::tilde(const ast::Stmt& s) {
   std::vector<Value> params;
   for (auto& a : s.args) params.push_back(expr(*a));
-  if (guide_draws_) return guide_tilde(s, params);
-  Value y = expr(*s.lhs);
   const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
   if (!d) error(s.loc, "unknown distribution '" + s.dist + "'");
+  if (guide_draws_) return guide_tilde(s, *d, params);
+  Value y = expr(*s.lhs);
   stdlib::CallContext ctx(g_, file_, s.loc, s.dist + (d->discrete ? "_lpmf" : "_lpdf"));
   ctx.propto = !keep_constants_;
   Value lp = stdlib::lower_density(ctx, *d, y, params);
   for (NodeP c : ctx.checks) add_term(s.loc, c);
-  size_t before = terms_.size();
+  size_t before = current_terms_->size();
   add_term(s.loc, lp.node);
-  bool top_level = !path_ && current_terms_ == &terms_ && terms_.size() == before + 1 && terms_.back().value == lp.node;
-  if (top_level && s.lhs->kind == ast::ExprKind::Var && !parameter_dims_.count(s.lhs->name)) {
-    Var* v = find(s.lhs->name);
-    if (v && v->block == "data") {
-      Term& t = terms_.back();
-      t.observed = s.lhs->name;
-      t.distribution = s.dist;
-      for (auto& p : params) t.distribution_args.push_back(p.node);
-    }
-  }
-  // A Gaussian prior on a whole parameter, at the top level of the model.
+  if (current_terms_->size() != before + 1 || current_terms_->back().value != lp.node) return;  // nothing kept as is
+  // What was drawn from what, for the transforms that read the model's structure.
+  TildeRecord record{d, "", "", {}, y, params, !path_ && current_terms_ == &terms_};
   const ast::Expr* target = s.lhs.get();
   if (target->kind == ast::ExprKind::Call && target->name == "to_vector" && target->args.size() == 1)
     target = target->args[0].get();
-  bool gaussian = s.dist == "normal" || s.dist == "std_normal";
-  if (!gaussian || target->kind != ast::ExprKind::Var || !parameter_dims_.count(target->name) || path_ ||
-      current_terms_ != &terms_ || terms_.size() != before + 1 || terms_.back().value != lp.node || !keep_constants_)
-    return;
-  Term& t = terms_.back();
-  const std::vector<int64_t>& dims = parameter_dims_[target->name];
-  auto shaped = [&](NodeP v) { return v->is_scalar() ? v : g_.reshape(v, dims); };
-  t.gaussian_prior_of = target->name;
-  t.prior_loc = s.dist == "normal" ? shaped(g_.cast_real(params[0].node)) : g_.constant(0);
-  t.prior_scale = s.dist == "normal" ? shaped(g_.cast_real(params[1].node)) : g_.constant(1);
+  if (target->kind == ast::ExprKind::Var) {
+    record.variable = target->name;
+    if (Var* v = find(target->name)) {
+      record.block = v->block;
+      record.variable_value = v->value;
+    }
+  }
+  current_terms_->back().tilde = std::move(record);
 }
 
-// `z ~ normal(loc, scale)` in the guide: z's variational distribution.
-void Lowerer::guide_tilde(const ast::Stmt& s, const std::vector<Value>& params) {
+// `z ~ dist(params)` in the guide: z's variational distribution, a
+// reparameterisable one (the checker ensures it); its parameters broadcast to z's IR dims.
+void Lowerer::guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params) {
   const std::string& name = s.lhs->name;
   auto dims = parameter_dims_.find(name);
   if (dims == parameter_dims_.end()) error(s.lhs->loc, "'" + name + "' is not a parameter");
-  auto shaped = [&](const Value& v, const char* what) {
-    NodeP n = g_.cast_real(v.node);
-    if (n->is_scalar()) return g_.fill(n, dims->second);
-    int64_t want = 1;
-    for (int64_t d : dims->second) want *= d;
+  int64_t want = 1;
+  for (int64_t n : dims->second) want *= n;
+  std::vector<NodeP> shaped;
+  for (size_t k = 0; k < params.size(); ++k) {
+    NodeP n = g_.cast_real(params[k].node);
+    if (n->is_scalar()) {
+      shaped.push_back(g_.fill(n, dims->second));
+      continue;
+    }
     if (n->size() != want)
-      error(s.loc, std::string("the ") + what + " of the guide's distribution for '" + name +
+      error(s.loc, "the " + d.params.at(k).first + " of the guide's distribution for '" + name +
                        "' must be a scalar or have the parameter's shape");
-    return g_.reshape(n, dims->second);
-  };
-  NodeP loc = shaped(params.at(0), "location"), scale = shaped(params.at(1), "scale");
-  auto [bad, shown] = g_.any_violation(g_.unary(Op::Not, g_.binary(Op::Gt, scale, g_.constant(0))), scale);
-  add_check(s.loc, bad, "guide: the scale of '" + name + "' must be positive", shown, "scale");
-  guide_draws_->push_back({name, location(s.loc), loc, scale});
+    shaped.push_back(g_.reshape(n, dims->second));
+  }
+  stdlib::CallContext ctx(g_, file_, s.loc, "guide: " + d.name + " for '" + name + "'");
+  stdlib::check_parameters(ctx, d, params);
+  for (NodeP c : ctx.checks) add_term(s.loc, c);
+  guide_draws_->push_back({name, location(s.loc), &d, shaped});
 }
 
 // A dense layer: x W + b, for a matrix x whose rows are data points (a row_vector

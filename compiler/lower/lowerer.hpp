@@ -4,8 +4,8 @@
 // depends on parameters becomes IR. See loop_plan.hpp for how loops lower.
 #pragma once
 
-#include "frontend/ast.hpp"
-#include "lower/lowered_program.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "compiler/lower/lowered_program.hpp"
 #include "stdlib/library.hpp"
 
 #include <map>
@@ -42,11 +42,10 @@ class Lowerer {
   // Variational objectives need the true density: `~` then keeps every constant
   // instead of Stan's proportional form (which drops terms free of parameters).
   void keep_constants(bool on) { keep_constants_ = on; }
-  // While lowering a guide, `z ~ normal(loc, scale)` is recorded here (not added
-  // to target): loc and scale broadcast to z's IR dims.
+  // While lowering a guide, `z ~ dist(params)` is recorded here (not added to
+  // target): the parameters broadcast to z's IR dims.
   void record_guide(std::vector<GuideDraw>* out) { guide_draws_ = out; }
-  // Whole-parameter Gaussian priors (`z ~ normal(m, s)`, `to_vector(z) ~ std_normal()`)
-  // are marked on their Term, for an analytic KL divergence.
+  // The IR dims of each parameter (the guide's distributions take their shape).
   void set_parameter_dims(const std::string& name, std::vector<int64_t> ir_dims) { parameter_dims_[name] = ir_dims; }
 
   // ---- statements and expressions -------------------------------------------------------
@@ -90,7 +89,7 @@ class Lowerer {
   Value call(const ast::Expr& e);
   Value dense(const DenseLayer& layer, const Value& x, const ast::Expr& call);
   void tilde(const ast::Stmt& s);
-  void guide_tilde(const ast::Stmt& s, const std::vector<Value>& params);
+  void guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params);
   Value index(const ast::Expr& e);
   Value apply_indices(Value v, const std::vector<ast::Index>& indices, SourceLoc loc);
   ir::NodeP index_value(const Value& iv, int64_t size, SourceLoc loc);

@@ -1,4 +1,4 @@
-#include "transforms/constraints.hpp"
+#include "compiler/transforms/constraints.hpp"
 
 #include <cmath>
 #include <sstream>

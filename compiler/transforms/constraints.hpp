@@ -6,7 +6,7 @@
 // host, to turn user-given initial values into unconstrained coordinates.
 #pragma once
 
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <cstdint>
 #include <string>

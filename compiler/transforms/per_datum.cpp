@@ -1,6 +1,6 @@
-#include "transforms/per_datum.hpp"
+#include "compiler/transforms/per_datum.hpp"
 
-#include "ir/substitute.hpp"
+#include "compiler/ir/substitute.hpp"
 
 #include <unordered_map>
 

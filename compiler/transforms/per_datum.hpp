@@ -9,7 +9,7 @@
 // make of them) reduce row by row instead of to one number.
 #pragma once
 
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <cstdint>
 #include <string>

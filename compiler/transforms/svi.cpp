@@ -1,8 +1,8 @@
-#include "transforms/svi.hpp"
+#include "compiler/transforms/svi.hpp"
 
-#include "frontend/source.hpp"
-#include "ir/substitute.hpp"
-#include "transforms/per_datum.hpp"
+#include "common/source.hpp"
+#include "compiler/ir/substitute.hpp"
+#include "compiler/transforms/per_datum.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +17,7 @@ using ir::Op;
 
 namespace {
 
-constexpr double kHalfLogTwoPi = 0.91893853320467274178;
+constexpr double kHalfLogTwoPi = 0.91893853320467274178;  // log sqrt(2 pi)
 
 class SviBuilder {
  public:
@@ -37,21 +37,19 @@ class SviBuilder {
       auto it = guided.find(par.name);
       if (it != guided.end()) {
         if (par.constraint.kind != ConstraintSpec::Kind::None)
-          throw UserError(it->second->location + ": the guide's normal distribution needs an unconstrained "
-                          "parameter, but '" + par.name + "' is constrained\n");
+          throw UserError(it->second->location + ": the guide's " + it->second->distribution->name +
+                          " distribution needs an unconstrained parameter, but '" + par.name + "' is constrained\n");
         GuidedParameter gp{par.name, par.value->dims, par.plate, L.noise_size, false};
         NodeP eps = g_.input(2, L.noise_size, par.value->dims);
         L.noise_size += par.value->size();
         const GuideDraw& d = *it->second;
-        draws_[par.unconstrained_offset] = {par.unconstrained_size, g_.add(d.loc, g_.mul(d.scale, eps))};
-        // log q(z) at z = loc + scale eps.
-        NodeP log_q = g_.sub(g_.sum(g_.sub(g_.mul(g_.constant(-0.5), g_.mul(eps, eps)), g_.unary(Op::Log, d.scale))),
-                             g_.constant(kHalfLogTwoPi * static_cast<double>(par.value->size())));
-        const Term* prior = o_.analytic_kl ? gaussian_prior(par.name) : nullptr;
-        if (prior) {
+        const auto& reparameterized = *d.distribution->reparameterization;
+        draws_[par.unconstrained_offset] = {par.unconstrained_size, reparameterized.draw(g_, d.params, eps)};
+        NodeP log_q = reparameterized.log_density(g_, d.params, eps, par.value->size());
+        NodeP kl = o_.analytic_kl ? analytic_kl(par, d) : nullptr;
+        if (kl) {
           gp.analytic_kl = true;
-          kl_replaced_.insert(prior);
-          add(gp.plate, g_.neg(kl(d.loc, d.scale, prior->prior_loc, prior->prior_scale)));
+          add(gp.plate, g_.neg(kl));
         } else {
           add(gp.plate, g_.neg(log_q));
         }
@@ -114,23 +112,25 @@ class SviBuilder {
   }
 
  private:
-  // KL(N(m1, s1) || N(m2, s2)) summed over elements; m2, s2 may be scalars.
-  NodeP kl(NodeP m1, NodeP s1, NodeP m2, NodeP s2) {
-    NodeP d = g_.sub(m1, m2);
-    NodeP ratio = g_.div(g_.add(g_.mul(s1, s1), g_.mul(d, d)), g_.mul(g_.constant(2), g_.mul(s2, s2)));
-    NodeP elementwise = g_.sub(g_.add(g_.sub(g_.unary(Op::Log, s2), g_.unary(Op::Log, s1)), ratio), g_.constant(0.5));
-    return g_.sum(elementwise);
-  }
-
-  // The one whole-parameter Gaussian prior of `name`, if there is exactly one.
-  const Term* gaussian_prior(const std::string& name) const {
-    const Term* found = nullptr;
+  // KL(q || p) in closed form for the guide's distribution of `par` and its one
+  // whole-parameter prior statement, when the library knows it (Gaussian pairs);
+  // the prior's term then leaves the objective. Null otherwise.
+  NodeP analytic_kl(const ParameterInfo& par, const GuideDraw& q) {
+    const Term* prior = nullptr;
     for (const Term& t : p_.terms) {
-      if (t.gaussian_prior_of != name) continue;
-      if (found) return nullptr;
-      found = &t;
+      if (!t.tilde || t.tilde->variable != par.name || t.tilde->block != "parameters") continue;
+      if (prior || !t.tilde->top_level) return nullptr;  // more than one statement, or part of one
+      prior = &t;
     }
-    return found;
+    if (!prior) return nullptr;
+    std::vector<NodeP> p_params;
+    for (const stdlib::Value& v : prior->tilde->params) {
+      NodeP n = g_.cast_real(v.node);
+      p_params.push_back(n->is_scalar() ? n : g_.reshape(n, par.value->dims));
+    }
+    NodeP kl = stdlib::kl_divergence(g_, *q.distribution, q.params, *prior->tilde->distribution, p_params);
+    if (kl) kl_replaced_.insert(prior);
+    return kl;
   }
 
   void add(bool local, NodeP term) { (local ? local_ : global_).push_back(term); }

@@ -14,8 +14,8 @@
 // ELBO; global terms (priors on globals, the guide's global part) are not.
 #pragma once
 
-#include "ir/ir.hpp"
-#include "lower/lowered_program.hpp"
+#include "compiler/ir/ir.hpp"
+#include "compiler/lower/lowered_program.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,6 +1,6 @@
-#include "transforms/variational.hpp"
+#include "compiler/transforms/variational.hpp"
 
-#include "ir/substitute.hpp"
+#include "compiler/ir/substitute.hpp"
 
 #include <cmath>
 #include <unordered_map>
@@ -106,5 +106,7 @@ VariationalObjective build_iwae(ir::Graph& g, NodeP log_density, int64_t n, Fami
   NodeP lse = g.add(finite_m, g.unary(Op::Log, g.sum(g.unary(Op::Exp, g.sub(weights, finite_m)))));
   return {g.sub(lse, g.constant(std::log(static_cast<double>(k)))), num_variational_parameters(family, n), n, k};
 }
+
+const char* family_name(Family family) { return family == Family::MeanField ? "meanfield" : "fullrank"; }
 
 }  // namespace latent

@@ -5,7 +5,7 @@
 // parameters (buffer 0) and is differentiated like any other IR.
 #pragma once
 
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <cstdint>
 
@@ -17,6 +17,7 @@ enum class Family {
 };
 
 int64_t num_variational_parameters(Family family, int64_t n);
+const char* family_name(Family family);  // "meanfield", "fullrank"
 
 struct VariationalObjective {
   ir::NodeP value;     // scalar

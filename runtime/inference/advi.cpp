@@ -1,7 +1,5 @@
 #include "runtime/inference/advi.hpp"
 
-#include "autodiff/reverse.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -72,16 +70,7 @@ double median(std::deque<double> v) {
 CompiledObjective::CompiledObjective(const BoundModel& model, Family family, int64_t draws, bool iwae)
     : model_(model), n_(model.num_unconstrained()), draws_(draws) {
   num_phi_ = num_variational_parameters(family, n_);
-  function_ = model.compile_custom(
-      [&](const LoweredProgram& p) {
-        ir::Graph& g = *p.graph;
-        VariationalObjective o = iwae ? build_iwae(g, p.log_density(true), n_, family, draws)
-                                      : build_elbo(g, p.log_density(true), n_, family, draws);
-        std::vector<std::pair<ir::NodeP, int64_t>> outs{{o.value, 0}};
-        for (auto& part : ir::differentiate(g, o.value)) outs.push_back({part.adjoint, 1 + part.offset});
-        return outs;
-      },
-      1 + num_phi_);
+  function_ = model.compile(driver::Method::variational(family, draws, iwae));
   noise_.resize(static_cast<size_t>(n_ * draws_));
   out_.resize(static_cast<size_t>(1 + num_phi_));
 }
@@ -100,7 +89,6 @@ double CompiledObjective::evaluate_at(const std::vector<double>& phi, const std:
   return out_[0];
 }
 
-const char* family_name(Family family) { return family == Family::MeanField ? "meanfield" : "fullrank"; }
 
 GaussianApproximation::GaussianApproximation(Family family, std::vector<double> phi, int64_t n)
     : family_(family), phi_(std::move(phi)), n_(n) {}

@@ -8,7 +8,7 @@
 
 #include "runtime/model/bound_model.hpp"
 #include "runtime/optim/stochastic_optimizer.hpp"
-#include "transforms/variational.hpp"
+#include "compiler/transforms/variational.hpp"
 
 #include <functional>
 #include <random>
@@ -76,7 +76,7 @@ class CompiledObjective {
  private:
   const BoundModel& model_;
   int64_t n_, draws_, num_phi_ = 0;
-  BoundModel::CustomFunction function_;
+  BoundModel::CompiledFunction function_;
   std::vector<double> noise_, out_;
 };
 
@@ -90,6 +90,5 @@ double estimate_elbo(const BoundModel& model, Family family, const std::vector<d
                      uint64_t seed);
 double estimate_iwae(const BoundModel& model, Family family, const std::vector<double>& phi, int k, uint64_t seed);
 
-const char* family_name(Family family);  // "meanfield", "fullrank"
 
 }  // namespace latent

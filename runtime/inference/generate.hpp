@@ -22,8 +22,10 @@
 // Only parameters that the generated means depend on are needed.
 #pragma once
 
-#include "frontend/ast.hpp"
-#include "runtime/data/data_source.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "data/data_rows.hpp"
+#include "data/data_source.hpp"
+#include "runtime/output/generated_output.hpp"
 #include "runtime/model/svi_model.hpp"
 
 #include <cstdint>
@@ -33,36 +35,6 @@
 #include <vector>
 
 namespace latent {
-
-// A data variable the model generates: the target of `y ~ dist(...)` on a
-// whole data variable, indexed by the plate (for a model without a plate:
-// every such variable, one row being the whole variable).
-struct GeneratedField {
-  std::string name;
-  std::vector<int64_t> row_dims;  // Stan dims of one row (without the plate)
-  bool is_matrix = false;         // declared matrix (only matters for names without a plate)
-  std::string distribution;
-  int64_t row_size() const {
-    int64_t n = 1;
-    for (auto d : row_dims) n *= d;
-    return n;
-  }
-};
-
-// Generated (or original) rows: values[f] holds rows * fields[f].row_size()
-// numbers, each row in row-major (JSON nesting) order, rows one after another.
-struct Generated {
-  int64_t rows = 0;
-  std::vector<GeneratedField> fields;
-  std::vector<std::vector<double>> values;
-  std::vector<double> row(size_t field, int64_t r) const;
-};
-
-// One row of a data source (0-based).
-struct DataRow {
-  std::shared_ptr<const DataSource> source;
-  int64_t row = 0;
-};
 
 enum class Globals {
   Default,  // Fit with a plate, Prior without
@@ -125,7 +97,6 @@ class Generator {
   void run(const Stage& s, int which, const double* theta, const double* data, const double* noise,
            std::vector<double>& out) const;
   std::vector<double> encoded_theta(Stage& s, const std::vector<double>& data);
-  bool draws(const ParameterInfo& p, Globals globals) const;
   Globals effective(Globals g) const;
 
   std::shared_ptr<const ast::Program> program_;
@@ -139,35 +110,5 @@ class Generator {
   std::vector<GeneratedField> fields_;
   std::map<int64_t, std::unique_ptr<Stage>> stages_;
 };
-
-// ---- the command line's pieces ------------------------------------------
-
-// Rows named on the command line: "0-63", "5", "train:5-9", "test:0-63",
-// several separated by commas ("test:0,test:1"). `train:` and plain rows are
-// rows of `data_spec` (the fit's data); `test:` rows are rows of its test
-// split (fashion-mnist[:train] -> fashion-mnist:test, an MNIST-named
-// train-images-idx3-ubyte[.gz] -> t10k-images-idx3-ubyte[.gz] beside it).
-// `train` is the already open source for data_spec. Throws UserError for a
-// malformed spec, a source without a test split or a row out of range.
-std::vector<DataRow> parse_rows(const std::string& spec, const std::string& data_spec,
-                                std::shared_ptr<const DataSource> train, const std::string& plate);
-
-// The test split of a data spec ("" when it has none).
-std::string test_split_of(const std::string& data_spec);
-
-// Height and width of the images of a field with `row_size` values per row:
-// the data's H and W fields when present (and H * W == row_size), else a
-// square. Throws UserError (suggesting --csv) otherwise.
-std::pair<int, int> image_shape(const DataSource& data, const GeneratedField& field);
-
-// One CSV row per generated row; columns name.1, name.2 (name.i.j for rows
-// with several dims) of every field. Written atomically.
-void write_generated_csv(const std::string& path, const Generated& g);
-
-// A PNG grid of one field's rows (see write_png_grid). With `originals`
-// (same rows), grid rows alternate: `columns` originals, then their
-// reconstructions.
-void write_generated_png(const std::string& path, const Generated& g, size_t field, int height, int width,
-                         int columns, const Generated* originals = nullptr);
 
 }  // namespace latent

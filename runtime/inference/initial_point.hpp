@@ -3,7 +3,7 @@
 // density and its gradient are finite. Used by the CLI and the C++ API alike.
 #pragma once
 
-#include "runtime/data/json_data.hpp"
+#include "data/json_data.hpp"
 #include "runtime/model/bound_model.hpp"
 
 #include <random>

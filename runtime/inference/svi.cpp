@@ -1,8 +1,8 @@
 #include "runtime/inference/svi.hpp"
 
-#include "codegen/eval_context.hpp"
-#include "codegen/runtime_symbols.hpp"
-#include "frontend/source.hpp"
+#include "kernels/eval_context.hpp"
+#include "kernels/kernels.hpp"
+#include "common/source.hpp"
 #include "runtime/inference/worker_pool.hpp"
 
 #include <algorithm>

@@ -1,14 +1,8 @@
 #include "runtime/model/bound_model.hpp"
 
-#include "autodiff/reverse.hpp"
-#include "codegen/codegen.hpp"
-#include "codegen/jit.hpp"
-#include "frontend/ast.hpp"
-#include "runtime/data/check_data.hpp"
-#include "codegen/evaluate.hpp"
-#include "lower/lowerer.hpp"
-
-#include <llvm/IR/Module.h>
+#include "compiler/frontend/ast.hpp"
+#include "compiler/lower/lowerer.hpp"
+#include "data/check_data.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -20,12 +14,6 @@ namespace latent {
 
 using ir::NodeP;
 
-struct BoundModel::Compiled {
-  std::vector<codegen::KernelFn> fns;
-  std::vector<int64_t> workspace, out_size;
-  std::string llvm_before, llvm_after;
-};
-
 std::string DensityDiagnosis::text() const {
   std::string s;
   if (!failed_check.empty()) s += failed_check + "\n";
@@ -34,9 +22,6 @@ std::string DensityDiagnosis::text() const {
   return s;
 }
 
-namespace {
-
-// A model with networks or a guide has no log density of its parameters alone.
 const ast::Program& without_networks(const ast::Program& p) {
   if (p.find(ast::BlockKind::Network) || p.find(ast::BlockKind::Guide))
     throw UserError(p.source->path +
@@ -45,12 +30,8 @@ const ast::Program& without_networks(const ast::Program& p) {
   return p;
 }
 
-}  // namespace
-
-BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options)
-    : program_(std::move(program)),
-      lowered_(lower_program(without_networks(*program_), data)),
-      keep_llvm_text_(options.keep_llvm_text) {
+BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)
+    : program_(std::move(program)), lowered_(driver::lower(without_networks(*program_), data)) {
   // Checks on data alone (e.g. a data argument outside a distribution's domain)
   // run once, now; they are compiled with the log density, in one module.
   EvalContext ctx;
@@ -61,16 +42,10 @@ BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSe
 
 BoundModel::~BoundModel() = default;
 
-void BoundModel::run(const Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const {
-  // Per-thread scratch space: generated code keeps intermediate tensors here.
-  thread_local std::vector<double> workspace;
-  size_t need = static_cast<size_t>(c.workspace[k]) + 8;
-  if (workspace.size() < need) workspace.resize(need);
-  EvalContext local;
-  EvalContext* used = ctx ? ctx : &local;
-  used->graph = lowered_.graph.get();
-  const double* inputs[] = {theta, lowered_.data.data()};
-  c.fns[k](inputs, out, workspace.data(), used);
+void BoundModel::run(const driver::Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const {
+  CompiledFunction f{c.functions.at(k), c.workspace.at(k), c.objective.functions.at(k).out_size,
+                     &lowered_.graph->messages()};
+  f.call({theta, lowered_.data.data()}, out, ctx);
 }
 
 namespace {
@@ -85,16 +60,6 @@ std::vector<const VariableInfo*> output_variables(const LoweredProgram& p) {
 }
 
 }  // namespace
-
-// out[0] = log density, out[1] = log density without the Jacobian (the same IR
-// node in both functions, hence the same value), out[2...] = gradient of out[0].
-codegen::FunctionSpec density_spec(const LoweredProgram& p, bool jacobian, const std::string& name) {
-  ir::Graph& g = *p.graph;
-  NodeP f = p.log_density(jacobian);
-  codegen::FunctionSpec spec{name, {{f, 0}, {p.log_density(false), 1}}, 2 + p.num_unconstrained};
-  for (auto& part : ir::differentiate(g, f)) spec.outputs.push_back({part.adjoint, 2 + part.offset});
-  return spec;
-}
 
 namespace {
 
@@ -129,75 +94,28 @@ void for_each_in_cmdstan_order(const VariableInfo& v,
 
 }  // namespace
 
-const BoundModel::Compiled& BoundModel::compiled(Kind which) const {
+const driver::Compiled& BoundModel::compiled(Kind which) const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (functions_[which]) return *functions_[which];
-  ir::Graph& g = *lowered_.graph;
-  std::vector<codegen::FunctionSpec> specs;
-  switch (which) {
-    case kDensityJacobian:
-      specs.push_back(density_spec(lowered_, true, "latent_log_density_jacobian"));
-      specs.push_back({"latent_data_checks", {{g.add_all(lowered_.data_checks), 0}}, 1});
-      break;
-    case kDensity: specs.push_back(density_spec(lowered_, false, "latent_log_density")); break;
-    case kOutputs: {
-      codegen::FunctionSpec spec{"latent_outputs", {}, 0};
-      for (auto* v : output_variables(lowered_)) {
-        spec.outputs.push_back({v->value, spec.out_size});
-        spec.out_size += v->value->size();
-      }
-      spec.outputs.push_back({g.add_all(lowered_.generated_checks), spec.out_size++});
-      specs.push_back(spec);
-      break;
-    }
-    case kTerms: {
-      codegen::FunctionSpec spec{"latent_terms", {}, 0};
-      for (auto& t : lowered_.terms) spec.outputs.push_back({t.value, spec.out_size++});
-      specs.push_back(spec);
-      break;
-    }
-    case kKinds: throw std::logic_error("BoundModel::compiled: not a function kind");
-  }
-  auto c = std::make_unique<Compiled>();
-  codegen::ModuleBuilder mb = codegen::new_module(specs[0].name);
-  auto emitted = codegen::emit_functions(g, specs, *mb.module);
-  std::vector<std::string> names;
-  for (auto& spec : specs) names.push_back(spec.name);
-  // `latent ir` shows the optimised LLVM IR, which a cached object does not have.
-  codegen::CompiledModule compiled =
-      codegen::compile_module(std::move(mb), names, {.optimize = true, .use_cache = !keep_llvm_text_, .keep_text = keep_llvm_text_});
-  c->llvm_before = std::move(compiled.text_before);
-  c->llvm_after = std::move(compiled.text_after);
-  for (void* f : compiled.functions) c->fns.push_back(reinterpret_cast<codegen::KernelFn>(f));
-  for (size_t k = 0; k < specs.size(); ++k) {
-    c->workspace.push_back(emitted[k].workspace_doubles);
-    c->out_size.push_back(specs[k].out_size);
-  }
-  functions_[which] = std::move(c);
+  static const driver::Method methods[kKinds] = {driver::Method::log_density(true), driver::Method::log_density(false),
+                                                 driver::Method::outputs(), driver::Method::terms()};
+  functions_[which] = std::make_unique<driver::Compiled>(driver::compile(lowered_, methods[which]));
   return *functions_[which];
 }
 
-BoundModel::CustomFunction BoundModel::compile_custom(
-    const std::function<std::vector<std::pair<NodeP, int64_t>>(const LoweredProgram&)>& build, int64_t out_size) const {
+BoundModel::CompiledFunction BoundModel::compile(const driver::Method& method) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  codegen::FunctionSpec spec{"latent_custom", {}, out_size};
-  for (auto& [node, offset] : build(lowered_)) spec.outputs.push_back({node, offset});
-  codegen::ModuleBuilder mb = codegen::new_module(spec.name);
-  auto emitted = codegen::emit_functions(*lowered_.graph, {spec}, *mb.module);
-  CustomFunction f;
-  f.fn = reinterpret_cast<codegen::KernelFn>(codegen::compile_module(std::move(mb), {spec.name}).functions[0]);
-  f.workspace = emitted[0].workspace_doubles;
-  f.out_size = out_size;
-  f.graph = lowered_.graph.get();
-  return f;
+  driver::Compiled c = driver::compile(lowered_, method);
+  return {c.functions.at(0), c.workspace.at(0), c.objective.functions.at(0).out_size, &lowered_.graph->messages()};
 }
 
-void BoundModel::CustomFunction::call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx) const {
+void BoundModel::CompiledFunction::call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx) const {
+  // Per-thread scratch space: generated code keeps intermediate tensors here.
   thread_local std::vector<double> scratch;
   if (scratch.size() < static_cast<size_t>(workspace) + 8) scratch.resize(static_cast<size_t>(workspace) + 8);
   EvalContext local;
   EvalContext* used = ctx ? ctx : &local;
-  used->graph = graph;
+  used->messages = messages;
   fn(inputs.data(), out, scratch.data(), used);
 }
 
@@ -206,17 +124,18 @@ void BoundModel::compile(bool jacobian) const { compiled(jacobian ? kDensityJaco
 double BoundModel::log_density(const double* theta, double* grad, bool jacobian, EvalContext* ctx) const {
   // The Jacobian function also gives the value without the Jacobian (out[1]).
   bool with_jacobian_function = jacobian || !grad;
-  const Compiled& c = compiled(with_jacobian_function ? kDensityJacobian : kDensity);
+  const driver::Compiled& c = compiled(with_jacobian_function ? kDensityJacobian : kDensity);
+  const int64_t out_size = c.objective.functions[0].out_size;
   thread_local std::vector<double> out;
-  if (out.size() < static_cast<size_t>(c.out_size[0])) out.resize(static_cast<size_t>(c.out_size[0]));
+  if (out.size() < static_cast<size_t>(out_size)) out.resize(static_cast<size_t>(out_size));
   run(c, 0, theta, out.data(), ctx);
-  if (grad) std::copy(out.begin() + 2, out.begin() + c.out_size[0], grad);
+  if (grad) std::copy(out.begin() + 2, out.begin() + out_size, grad);
   return jacobian ? out[0] : out[1];
 }
 
 std::vector<double> BoundModel::constrained_outputs(const double* theta, EvalContext* ctx) const {
-  const Compiled& c = compiled(kOutputs);
-  std::vector<double> out(static_cast<size_t>(c.out_size[0]));
+  const driver::Compiled& c = compiled(kOutputs);
+  std::vector<double> out(static_cast<size_t>(c.objective.functions[0].out_size));
   run(c, 0, theta, out.data(), ctx);
   std::vector<double> ordered;
   ordered.reserve(out.size());
@@ -271,9 +190,8 @@ std::vector<double> BoundModel::unconstrain(const DataSet& values, std::mt19937_
         }
         std::lock_guard<std::mutex> lock(mutex_);
         EvalContext ctx;
-        ctx.graph = lowered_.graph.get();
         std::vector<const double*> inputs{theta.data(), lowered_.data.data()};
-        out = codegen::evaluate_once(*lowered_.graph, {bound}, inputs, ctx);
+        out = driver::evaluate(*lowered_.graph, {bound}, inputs, ctx);
       };
       values_of(c.lower, b.lower);
       values_of(c.upper, b.upper);
@@ -293,8 +211,8 @@ DensityDiagnosis BoundModel::diagnose(const double* theta, bool jacobian) const 
   EvalContext ctx;
   log_density(theta, nullptr, jacobian, &ctx);
   if (ctx.failed) d.failed_check = ctx.failure_text();
-  const Compiled& c = compiled(kTerms);
-  std::vector<double> out(static_cast<size_t>(c.out_size[0]));
+  const driver::Compiled& c = compiled(kTerms);
+  std::vector<double> out(static_cast<size_t>(c.objective.functions[0].out_size));
   run(c, 0, theta, out.data(), nullptr);  // its checks were reported above
   // The parameter values at the point (constrained), the first few of them.
   std::vector<double> values = constrained_outputs(theta);
@@ -314,24 +232,6 @@ DensityDiagnosis BoundModel::diagnose(const double* theta, bool jacobian) const 
     d.non_finite_terms.push_back(s.str());
   }
   return d;
-}
-
-std::string BoundModel::ir_text() const {
-  return ir::print_graph(*lowered_.graph, {{"log_density", lowered_.log_density(true)}});
-}
-
-std::string BoundModel::gradient_ir_text() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ir::Graph& g = *lowered_.graph;
-  std::vector<std::pair<std::string, NodeP>> roots;
-  for (auto& part : ir::differentiate(g, lowered_.log_density(true)))
-    roots.push_back({"gradient[" + std::to_string(part.offset) + "...]", part.adjoint});
-  return ir::print_graph(g, roots);
-}
-
-std::string BoundModel::llvm_text(bool optimized) const {
-  const Compiled& c = compiled(kDensityJacobian);
-  return optimized ? c.llvm_after : c.llvm_before;
 }
 
 }  // namespace latent

@@ -3,8 +3,9 @@
 // quantities), and the conversions between constrained and unconstrained values.
 #pragma once
 
-#include "codegen/eval_context.hpp"
-#include "lower/lowered_program.hpp"
+#include "compiler/driver/pipeline.hpp"
+#include "compiler/lower/lowered_program.hpp"
+#include "kernels/eval_context.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -20,13 +21,6 @@ namespace ast {
 struct Program;
 }
 
-// The log density function's spec: out[0] = log density (with the Jacobian when
-// `jacobian`), out[1] = without it, out[2...] = gradient of out[0].
-namespace codegen {
-struct FunctionSpec;
-}
-codegen::FunctionSpec density_spec(const LoweredProgram& p, bool jacobian, const std::string& name);
-
 // Where a non-finite log density comes from: the first failed check, or the
 // statements whose contribution is not finite.
 struct DensityDiagnosis {
@@ -36,15 +30,16 @@ struct DensityDiagnosis {
   std::string text() const;
 };
 
+// The program, if it has no network or guide block (a log density of its
+// parameters alone); otherwise a UserError pointing to --method svi.
+const ast::Program& without_networks(const ast::Program& program);
+
 class BoundModel {
  public:
-  // Lowers the checked program with `data` (which it validates).
-  struct Options {
-    bool keep_llvm_text = false;  // keep the LLVM IR text of what is compiled (for `latent ir`)
-  };
-  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options);
-  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)
-      : BoundModel(std::move(program), data, Options{}) {}
+  // Lowers the checked program with `data` (which it validates) and runs the
+  // checks that depend on data alone. Refuses programs with networks or a guide
+  // (they are fitted by SVI: runtime/model/svi_model.hpp).
+  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data);
   ~BoundModel();
 
   int64_t num_unconstrained() const { return lowered_.num_unconstrained; }
@@ -70,25 +65,18 @@ class BoundModel {
 
   DensityDiagnosis diagnose(const double* theta, bool jacobian) const;
 
-  // Text of each stage for `latent ir`.
-  std::string ir_text() const;          // the log density IR
-  std::string gradient_ir_text() const; // the IR of its gradient
-  std::string llvm_text(bool optimized) const;
-
   // Compiles the value-and-gradient functions now (otherwise on first use).
   void compile(bool jacobian) const;
 
-  // A function over this model's IR built by the caller (a variational objective):
-  // `build` runs under the model's lock and returns the spec to compile.
-  struct CustomFunction {
-    void (*fn)(const double* const* inputs, double* out, double* workspace, void* ctx) = nullptr;
+  // Another objective over this model (ADVI's ELBO), compiled by the pipeline.
+  struct CompiledFunction {
+    codegen::KernelFn fn = nullptr;
     int64_t workspace = 0, out_size = 0;
-    // inputs = {buffer 0, data, buffer 2...}; returns out (out_size doubles).
+    const std::vector<Message>* messages = nullptr;
+    // inputs = {buffer 0, data, buffer 2...}; writes out_size doubles at out.
     void call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx = nullptr) const;
-    const ir::Graph* graph = nullptr;
   };
-  CustomFunction compile_custom(const std::function<std::vector<std::pair<ir::NodeP, int64_t>>(const LoweredProgram&)>& build,
-                                int64_t out_size) const;
+  CompiledFunction compile(const driver::Method& method) const;
   const std::vector<double>& data_buffer() const { return lowered_.data; }
 
   // Ahead-of-time export (runtime/model/export.cpp): an object file for this CPU
@@ -100,18 +88,16 @@ class BoundModel {
   Exported export_object(const std::string& prefix) const;
 
  private:
-  struct Compiled;
-  // One JIT module each; the first also holds the data checks.
+  // The functions compiled for each use; the first also holds the data checks.
   enum Kind { kDensityJacobian, kDensity, kOutputs, kTerms, kKinds };
-  const Compiled& compiled(Kind which) const;
-  // Calls function k of a compiled module at theta with the bound data.
-  void run(const Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const;
+  const driver::Compiled& compiled(Kind which) const;
+  // Calls function k of a compiled objective at theta with the bound data.
+  void run(const driver::Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const;
 
   std::shared_ptr<const ast::Program> program_;
-  LoweredProgram lowered_;
-  bool keep_llvm_text_ = false;
+  mutable LoweredProgram lowered_;  // compiling adds the objectives' nodes to its graph (under mutex_)
   mutable std::mutex mutex_;
-  mutable std::unique_ptr<Compiled> functions_[kKinds];
+  mutable std::unique_ptr<driver::Compiled> functions_[kKinds];
 };
 
 }  // namespace latent

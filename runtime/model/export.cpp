@@ -2,14 +2,7 @@
 // to an object file with the data embedded, plus a C header. The object needs
 // only the runtime kernels (liblatent_kernels: Eigen products, special
 // functions), glibc's libmvec and libm at link time: no LLVM at run time.
-#include "codegen/codegen.hpp"
-#include "codegen/jit.hpp"
 #include "runtime/model/bound_model.hpp"
-
-#include <llvm/IR/Constants.h>
-#include <llvm/IR/GlobalVariable.h>
-#include <llvm/IR/LLVMContext.h>
-#include <llvm/IR/Module.h>
 
 #include <cctype>
 #include <sstream>
@@ -22,17 +15,12 @@ BoundModel::Exported BoundModel::export_object(const std::string& prefix) const 
   if (!identifier) throw UserError("export name '" + prefix + "' is not a C identifier");
 
   std::lock_guard<std::mutex> lock(mutex_);
-  codegen::FunctionSpec spec = density_spec(lowered_, true, prefix + "_log_density");
-  codegen::ModuleBuilder mb = codegen::new_module(prefix);
-  auto emitted = codegen::emit_functions(*lowered_.graph, {spec}, *mb.module);
-  // The data buffer, as a constant array in the object.
-  auto* type = llvm::ArrayType::get(llvm::Type::getDoubleTy(*mb.context), lowered_.data.size());
-  auto* init = llvm::ConstantDataArray::get(*mb.context, llvm::ArrayRef<double>(lowered_.data));
-  new llvm::GlobalVariable(*mb.module, type, true, llvm::GlobalValue::ExternalLinkage, init, prefix + "_data");
-  codegen::optimize_module(*mb.module);
+  // The log density with the Jacobian: `<prefix>_log_density` (and `<prefix>_data_checks`).
+  driver::ObjectCode code = driver::compile_object(lowered_, driver::Method::log_density(true), prefix);
+  const driver::Function& density = code.objective.functions.at(0);
 
   Exported out;
-  out.object = codegen::compile_to_object(*mb.module);
+  out.object = std::move(code.object);
   std::string P = prefix;
   for (char& c : P) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::ostringstream h;
@@ -47,8 +35,8 @@ BoundModel::Exported BoundModel::export_object(const std::string& prefix) const 
   for (const ParameterInfo& p : lowered_.parameters)
     h << "/*   " << p.name << ": offset " << p.unconstrained_offset << ", " << p.unconstrained_size << " values */\n";
   h << "enum {\n  " << P << "_NUM_PARAMS = " << num_unconstrained() << ",\n  " << P
-    << "_WORKSPACE_SIZE = " << emitted[0].workspace_doubles + 8 << ",  /* doubles */\n  " << P
-    << "_OUT_SIZE = " << spec.out_size << "\n};\n\n"
+    << "_WORKSPACE_SIZE = " << code.workspace.at(0) + 8 << ",  /* doubles */\n  " << P
+    << "_OUT_SIZE = " << density.out_size << "\n};\n\n"
     << "extern const double " << prefix << "_data[];\n"
     << "/* out[0] = log density with the log-Jacobian, out[1] = without, out[2...] = gradient of out[0] */\n"
     << "void " << prefix << "_log_density(const double* const* inputs, double* out, double* workspace, void* ctx);\n\n"

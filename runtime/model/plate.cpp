@@ -1,7 +1,7 @@
 #include "runtime/model/plate.hpp"
 
-#include "frontend/source.hpp"
-#include "runtime/data/data_source.hpp"
+#include "common/source.hpp"
+#include "data/data_source.hpp"
 
 namespace latent {
 

@@ -3,7 +3,7 @@
 // gathered batch by batch). Read from the AST, before any data is bound.
 #pragma once
 
-#include "frontend/ast.hpp"
+#include "compiler/frontend/ast.hpp"
 
 #include <string>
 #include <vector>

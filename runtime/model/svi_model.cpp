@@ -1,12 +1,9 @@
 #include "runtime/model/svi_model.hpp"
 
-#include "autodiff/reverse.hpp"
-#include "codegen/eval_context.hpp"
-#include "codegen/jit.hpp"
-#include "runtime/data/check_data.hpp"
+#include "compiler/driver/pipeline.hpp"
+#include "data/check_data.hpp"
+#include "kernels/eval_context.hpp"
 #include "runtime/model/plate.hpp"
-
-#include <llvm/IR/Module.h>
 
 #include <cmath>
 #include <random>
@@ -26,6 +23,15 @@ SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<
   if (!plate_.empty() && max_rows > 0 && max_rows < rows_) rows_ = max_rows;
 }
 
+LoweredProgram SviModel::lower(int64_t rows) const {
+  // The data as the compiled code sees it: the plate at `rows`, its fields cut to `rows` rows.
+  std::vector<int64_t> first(static_cast<size_t>(plate_.empty() ? 0 : rows));
+  for (int64_t i = 0; i < static_cast<int64_t>(first.size()); ++i) first[static_cast<size_t>(i)] = i;
+  DataSet view = data_->view(plate_fields_, first);
+  if (!plate_.empty()) view.set(plate_, DataValue{{}, {static_cast<double>(rows)}, true});
+  return driver::lower(*program_, view, {.keep_constants = true});
+}
+
 const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options, Use use) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto key = std::make_tuple(rows, options.analytic_kl, options.local_scale, options.global_scale, use,
@@ -34,38 +40,13 @@ const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& opt
   if (slot) return *slot;
   auto c = std::make_unique<Compiled>();
   c->rows = rows;
-  // The data as the compiled code sees it: the plate at `rows`, its fields cut to `rows` rows.
-  std::vector<int64_t> first(static_cast<size_t>(plate_.empty() ? 0 : rows));
-  for (int64_t i = 0; i < static_cast<int64_t>(first.size()); ++i) first[static_cast<size_t>(i)] = i;
-  DataSet view = data_->view(plate_fields_, first);
-  if (!plate_.empty()) view.set(plate_, DataValue{{}, {static_cast<double>(rows)}, true});
-  c->lowered = lower_program(*program_, view, {.keep_constants = true});
-  c->objective = build_svi_objective(c->lowered, options);
-  ir::Graph& g = *c->lowered.graph;
-
-  // elbo (plus data checks, which report bad data and are 0 otherwise), with its
-  // gradient for training; with the per-datum log weights for evaluation.
-  NodeP checks = g.add_all(c->lowered.data_checks);
-  NodeP checked_elbo = g.add(c->objective.elbo, checks);
-  std::vector<codegen::FunctionSpec> specs;
-  if (use == Use::Training) {
-    codegen::FunctionSpec grad{"latent_svi_elbo_grad", {{checked_elbo, 0}}, 1 + c->num_phi()};
-    for (auto& part : ir::differentiate(g, c->objective.elbo)) grad.outputs.push_back({part.adjoint, 1 + part.offset});
-    specs.push_back(grad);
-  } else {
-    specs.push_back({"latent_svi_elbo", {{checked_elbo, 0}}, 1});
-    if (c->objective.log_weights)
-      specs.push_back({"latent_svi_log_weights", {{g.add(c->objective.log_weights, checks), 0}}, rows});
-  }
-  for (auto& s : specs) s.single_precision_products = options.single_precision_products;
-  codegen::ModuleBuilder mb = codegen::new_module("latent_svi");
-  auto emitted = codegen::emit_functions(g, specs, *mb.module);
-  std::vector<std::string> names;
-  for (auto& s : specs) names.push_back(s.name);
-  codegen::CompiledModule m = codegen::compile_module(std::move(mb), names);
-  (use == Use::Training ? c->elbo_grad : c->elbo) = reinterpret_cast<codegen::KernelFn>(m.functions[0]);
-  if (specs.size() > 1) c->log_weights = reinterpret_cast<codegen::KernelFn>(m.functions[1]);
-  for (auto& e : emitted) c->workspace = std::max(c->workspace, e.workspace_doubles);
+  c->lowered = lower(rows);
+  // Training: the ELBO and its gradient; evaluation: the ELBO and the per-datum log weights.
+  driver::Compiled code = driver::compile(c->lowered, driver::Method::stochastic_vi(options, use == Use::Evaluation));
+  c->objective = std::move(*code.objective.svi);
+  (use == Use::Training ? c->elbo_grad : c->elbo) = code.functions.at(0);
+  if (code.functions.size() > 1) c->log_weights = code.functions[1];
+  for (int64_t w : code.workspace) c->workspace = std::max(c->workspace, w);
   slot = std::move(c);
   return *slot;
 }
@@ -117,7 +98,7 @@ void SviModel::call(const Compiled& c, codegen::KernelFn fn, const double* phi, 
   if (workspace.size() < static_cast<size_t>(c.workspace) + 8) workspace.resize(static_cast<size_t>(c.workspace) + 8);
   EvalContext local;
   EvalContext* used = ctx ? ctx : &local;
-  used->graph = c.lowered.graph.get();
+  used->messages = &c.lowered.graph->messages();
   const double* inputs[] = {phi, data, noise};
   fn(inputs, out, workspace.data(), used);
 }

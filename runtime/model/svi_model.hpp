@@ -8,11 +8,11 @@
 // are copied in before each evaluation, so memory follows the batch.
 #pragma once
 
-#include "codegen/codegen.hpp"
-#include "frontend/ast.hpp"
-#include "lower/lowered_program.hpp"
-#include "runtime/data/data_source.hpp"
-#include "transforms/svi.hpp"
+#include "compiler/codegen/codegen.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "compiler/lower/lowered_program.hpp"
+#include "data/data_source.hpp"
+#include "compiler/transforms/svi.hpp"
 
 #include <map>
 #include <memory>
@@ -56,6 +56,9 @@ class SviModel {
 
   // The layout of phi (the same for every batch size): compiles for one row.
   const Compiled& reference();
+
+  // The program lowered for batches of `rows` data points (the plate at `rows`).
+  LoweredProgram lower(int64_t rows) const;
 
   // Writes the data buffer of `c` for the given rows (0-based, < num_rows()),
   // checking their values against the declared bounds.

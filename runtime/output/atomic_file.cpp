@@ -10,7 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 
 namespace latent {
 

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 #include "runtime/output/atomic_file.hpp"
 
 namespace latent {

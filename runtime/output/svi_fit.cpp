@@ -1,6 +1,6 @@
 #include "runtime/output/svi_fit.hpp"
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 #include "runtime/output/atomic_file.hpp"
 
 #include <nlohmann/json.hpp>

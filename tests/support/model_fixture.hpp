@@ -5,9 +5,9 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "frontend/frontend.hpp"
-#include "frontend/source.hpp"
-#include "runtime/data/json_data.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "common/source.hpp"
+#include "data/json_data.hpp"
 #include "runtime/model/bound_model.hpp"
 
 #include <sys/wait.h>

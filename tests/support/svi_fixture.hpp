@@ -4,8 +4,8 @@
 
 #include "tests/support/model_fixture.hpp"
 
-#include "frontend/frontend.hpp"
-#include "runtime/data/data_source.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "data/data_source.hpp"
 
 #include <memory>
 #include <string>

@@ -3,13 +3,13 @@
 #define BOOST_TEST_MODULE cache
 #include <boost/test/unit_test.hpp>
 
-#include "codegen/codegen.hpp"
-#include "codegen/jit.hpp"
-#include "codegen/object_cache.hpp"
+#include "compiler/codegen/codegen.hpp"
+#include "compiler/codegen/jit.hpp"
+#include "compiler/codegen/object_cache.hpp"
 
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
-#include "ir/ir.hpp"
+#include "compiler/ir/ir.hpp"
 
 #include <cstdlib>
 #include <filesystem>

@@ -3,7 +3,7 @@
 #define BOOST_TEST_MODULE checker
 #include <boost/test/unit_test.hpp>
 
-#include "frontend/frontend.hpp"
+#include "compiler/frontend/frontend.hpp"
 
 #include <functional>
 #include <memory>

@@ -10,9 +10,9 @@
 #include <fstream>
 #include <functional>
 
-#include "frontend/source.hpp"
-#include "runtime/data/check_data.hpp"
-#include "runtime/data/json_data.hpp"
+#include "common/source.hpp"
+#include "data/check_data.hpp"
+#include "data/json_data.hpp"
 
 using namespace latent;
 using namespace latent::testing;

@@ -4,8 +4,8 @@
 #define BOOST_TEST_MODULE export
 #include <boost/test/unit_test.hpp>
 
-#include "frontend/frontend.hpp"
-#include "runtime/data/json_data.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "data/json_data.hpp"
 #include "runtime/model/bound_model.hpp"
 
 #include <cstdio>

@@ -16,9 +16,9 @@
 #include <functional>
 #include <optional>
 
-#include "frontend/source.hpp"
-#include "runtime/data/data_source.hpp"
-#include "runtime/data/image_source.hpp"
+#include "common/source.hpp"
+#include "data/data_source.hpp"
+#include "data/image_source.hpp"
 #include "runtime/output/png_grid.hpp"
 
 using namespace latent;

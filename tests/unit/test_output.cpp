@@ -12,7 +12,7 @@
 #include <limits>
 #include <sstream>
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/csv.hpp"
 

@@ -4,7 +4,7 @@
 #define BOOST_TEST_MODULE parser
 #include <boost/test/unit_test.hpp>
 
-#include "frontend/frontend.hpp"
+#include "compiler/frontend/frontend.hpp"
 
 #include <filesystem>
 #include <fstream>

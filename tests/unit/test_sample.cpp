@@ -12,8 +12,8 @@
 #define BOOST_TEST_MODULE sample
 #include "tests/support/svi_fixture.hpp"
 
-#include "frontend/frontend.hpp"
-#include "runtime/data/data_source.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "data/data_source.hpp"
 #include "runtime/inference/generate.hpp"
 #include "runtime/output/png_grid.hpp"
 #include "runtime/output/svi_fit.hpp"
@@ -342,7 +342,7 @@ BOOST_AUTO_TEST_CASE(a_parameter_without_a_normal_prior_cannot_be_drawn) {
     Generator gen(program(text), data);
     gen.set_phi(std::vector<double>(static_cast<size_t>(gen.layout().num_phi()), 0.0));
     std::string msg = user_error([&] { gen.prior(4, 1); });
-    BOOST_CHECK_MESSAGE(contains(msg, "test.lat") && contains(msg, "parameter 'z' has no normal prior to draw from"),
+    BOOST_CHECK_MESSAGE(contains(msg, "test.lat") && contains(msg, "parameter 'z' has no prior to draw from"),
                         msg);
     // Reconstruction needs no prior.
     BOOST_CHECK_EQUAL(gen.reconstruct({{data, 0}}).rows, 1);
@@ -556,7 +556,7 @@ BOOST_AUTO_TEST_CASE(cli_user_errors) {
                "to_vector(z) ~ cauchy(0, 1);");
   std::string cauchy = f.dir.write("cauchy.lat", text);
   expect_user_error(run_latent({"sample", cauchy, "--fit", f.fit, "--n", "3", "--png", f.dir.file("a.png")}, f.dir),
-                    {"cauchy.lat", "parameter 'z' has no normal prior to draw from"});
+                    {"cauchy.lat", "parameter 'z' has no prior to draw from"});
   // JSON data has no test split; images whose size is not a square without H and W.
   std::string json = f.dir.write("d.json", R"({"N": 2, "D": 6, "x": [[0, 0.1, 0.2, 0.3, 0.4, 0.5], [1, 1, 1, 0, 0, 0]]})");
   expect_user_error(f.sample({"--data", json, "--reconstruct", "test:0", "--png", f.dir.file("a.png")}),

@@ -13,11 +13,11 @@
 #define BOOST_TEST_MODULE svi
 #include "tests/support/svi_fixture.hpp"
 
-#include "frontend/frontend.hpp"
-#include "runtime/data/data_source.hpp"
+#include "compiler/frontend/frontend.hpp"
+#include "data/data_source.hpp"
 #include "runtime/inference/svi.hpp"
 #include "runtime/model/svi_model.hpp"
-#include "codegen/eval_context.hpp"
+#include "kernels/eval_context.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(language_errors_name_the_place) {
   expect("model { dense d(2, 3); }", "layers are declared in a 'network' block");
   expect("parameters { real z; } guide { z ~ normal(z, 1); }", "the guide cannot read a parameter ('z')");
   expect("parameters { vector[2] z; } guide { for (i in 1:2) z ~ normal(0, 1); }", "cannot be inside a loop");
-  expect("parameters { real z; } guide { z ~ cauchy(0, 1); }", "supports 'normal'");
+  expect("parameters { real z; } guide { z ~ cauchy(0, 1); }", "reparameterised draw (normal, std_normal), not 'cauchy'");
   expect("parameters { real z; } guide { z ~ normal(0, 1); z ~ normal(0, 2); }", "already has a distribution");
   expect("data { int N; } guide { N ~ normal(0, 1); }", "must be a parameter");
   expect("parameters { real z; } guide { network { dense enc(1, 1); } z ~ normal(0, 1); } "

@@ -1,11 +1,11 @@
-#include "runtime/data/image_source.hpp"
+#include "data/image_source.hpp"
 
 #include <array>
 #include <climits>
 #include <stdexcept>
 
-#include "frontend/source.hpp"
-#include "runtime/data/idx_file.hpp"
+#include "common/source.hpp"
+#include "data/idx_file.hpp"
 
 namespace latent {
 

@@ -1,5 +1,5 @@
 // latent::Data: the public face of DataSet (runtime/data/json_data.hpp).
-#include "runtime/api/internal.hpp"
+#include "api/internal.hpp"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
-#include "runtime/data/data_source.hpp"
+#include "data/data_source.hpp"
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 
 namespace latent {
 

@@ -1,5 +1,5 @@
 // Special functions called from generated code (Boost.Math: accurate and well kept).
-#include "codegen/runtime_symbols.hpp"
+#include "kernels/kernels.hpp"
 
 #include <boost/math/special_functions/digamma.hpp>
 #include <boost/math/special_functions/trigamma.hpp>

@@ -1,17 +1,15 @@
 // latent::Model, latent::Posterior and the fits: the public API over the front
 // end (compiler/frontend), BoundModel, L-BFGS and ADVI. Mirrors what the CLI does
 // (cli/common.cpp, cli/command_fit.cpp, cli/fit_advi.cpp) so that the results match.
-#include "runtime/api/internal.hpp"
+#include "api/internal.hpp"
 #include "runtime/inference/initial_point.hpp"
 
-#include "codegen/jit.hpp"
-#include "frontend/frontend.hpp"
+#include "compiler/driver/pipeline.hpp"
 #include "runtime/optim/lbfgs.hpp"
-#include "transforms/constraints.hpp"
+#include "compiler/transforms/constraints.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <random>
 
 namespace latent {
@@ -20,28 +18,10 @@ using api::guarded;
 
 // ---- compiling ------------------------------------------------------------------------------
 
-namespace {
-
-// Parsing (the ANTLR runtime shares its DFA caches between parsers) and checking
-// run one at a time; they take milliseconds.
-std::mutex& frontend_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-std::shared_ptr<const ast::Program> parse_and_check(std::shared_ptr<const SourceFile> source) {
-  std::lock_guard<std::mutex> lock(frontend_mutex());
-  std::shared_ptr<ast::Program> program = parse_program(std::move(source));
-  check_program(*program);
-  return program;
-}
-
-}  // namespace
-
 Model compile_file(const std::string& path) {
   return guarded([&] {
     auto impl = std::make_shared<Model::Impl>();
-    impl->program = parse_and_check(read_source_file(path));
+    impl->program = driver::parse_file(path);
     impl->name = path;
     return Model(impl);
   });
@@ -50,7 +30,7 @@ Model compile_file(const std::string& path) {
 Model compile_string(const std::string& text, const std::string& name) {
   return guarded([&] {
     auto impl = std::make_shared<Model::Impl>();
-    impl->program = parse_and_check(std::make_shared<SourceFile>(SourceFile{name, text}));
+    impl->program = driver::parse(std::make_shared<SourceFile>(SourceFile{name, text}));
     impl->name = name;
     return Model(impl);
   });

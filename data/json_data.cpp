@@ -6,7 +6,7 @@
 // position of a problem. The SAX handler below writes numbers straight into
 // the flat DataValue, checks rectangularity as arrays close, and reports
 // the first problem with the element's index path.
-#include "runtime/data/json_data.hpp"
+#include "data/json_data.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 
 namespace latent {
 

@@ -1,6 +1,6 @@
 // Callbacks from generated code into the runtime: failed checks and print().
-#include "codegen/eval_context.hpp"
-#include "codegen/runtime_symbols.hpp"
+#include "kernels/eval_context.hpp"
+#include "kernels/kernels.hpp"
 
 #include <ostream>
 #include <sstream>
@@ -8,8 +8,8 @@
 namespace latent {
 
 std::string EvalContext::failure_text() const {
-  if (!failed || !graph) return "";
-  const ir::Message& m = graph->message(static_cast<int>(message));
+  if (!failed || !messages) return "";
+  const Message& m = messages->at(static_cast<size_t>(message));
   std::ostringstream s;
   s.precision(10);
   s << m.location << ": ";
@@ -43,8 +43,8 @@ extern "C" void latent_rt_check_failed(void* ctx, int64_t message, const double*
 
 extern "C" void latent_rt_print(void* ctx, int64_t message, const double* values, int64_t count) {
   auto* c = static_cast<latent::EvalContext*>(ctx);
-  if (!c || !c->print_stream || !c->graph) return;
-  const std::string& text = c->graph->message(static_cast<int>(message)).text;
+  if (!c || !c->print_stream || !c->messages) return;
+  const std::string& text = c->messages->at(static_cast<size_t>(message)).text;
   std::ostream& out = *c->print_stream;
   int64_t next = 0;
   for (char ch : text) {

@@ -12,7 +12,7 @@
 // minibatch of 100 images costs 100 * D doubles, not the whole set.
 #pragma once
 
-#include "runtime/data/data_source.hpp"
+#include "data/data_source.hpp"
 
 #include <cstdint>
 #include <string>

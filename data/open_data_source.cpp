@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "frontend/source.hpp"
-#include "runtime/data/data_source.hpp"
-#include "runtime/data/image_source.hpp"
+#include "common/source.hpp"
+#include "data/data_source.hpp"
+#include "data/image_source.hpp"
 
 namespace latent {
 

@@ -1,10 +1,10 @@
 // Validating data fields against their declarations. See check_data.hpp.
-#include "runtime/data/check_data.hpp"
+#include "data/check_data.hpp"
 
 #include <charconv>
 #include <cmath>
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 
 namespace latent {
 

@@ -7,7 +7,7 @@
 // holding the whole set as doubles (an image set stays as its bytes).
 #pragma once
 
-#include "runtime/data/json_data.hpp"
+#include "data/json_data.hpp"
 
 #include <cstdint>
 #include <memory>

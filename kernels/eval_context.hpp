@@ -1,8 +1,8 @@
 // What generated code reports back while it runs: the first failed check
 // (a reject, a violated argument domain, an index out of range) and prints.
+// Check and Print nodes of the IR name a message of the program's message
+// table by its index; the runtime callbacks (kernels/callbacks.cpp) look it up here.
 #pragma once
-
-#include "ir/ir.hpp"
 
 #include <cstdint>
 #include <iosfwd>
@@ -11,9 +11,16 @@
 
 namespace latent {
 
+// A message attached to a check or print, with the source position it comes from.
+struct Message {
+  std::string text;      // e.g. "normal_lpdf: scale parameter must be positive"
+  std::string location;  // "file:line:col" of the statement
+  std::vector<std::string> value_names;  // names for the reported values
+};
+
 struct EvalContext {
-  const ir::Graph* graph = nullptr;  // owns the message table
-  std::ostream* print_stream = nullptr;  // null: prints are discarded
+  const std::vector<Message>* messages = nullptr;  // the program's message table
+  std::ostream* print_stream = nullptr;            // null: prints are discarded
   bool failed = false;
   int64_t message = -1;
   std::vector<double> values;

@@ -4,9 +4,9 @@
 
 #include "latent/latent.hpp"
 
-#include "frontend/ast.hpp"
-#include "frontend/source.hpp"
-#include "runtime/data/json_data.hpp"
+#include "compiler/frontend/ast.hpp"
+#include "common/source.hpp"
+#include "data/json_data.hpp"
 #include "runtime/inference/advi.hpp"
 #include "runtime/model/bound_model.hpp"
 

@@ -5,7 +5,7 @@
 // independent single-threaded Eigen product: latent_rt_set_matmul_threads sets
 // how many (1 by default, so that evaluations already running in parallel, one
 // per thread, are not oversubscribed).
-#include "codegen/runtime_symbols.hpp"
+#include "kernels/kernels.hpp"
 
 // Threads are ours (blocks below); Eigen's own OpenMP GEMM would also spin up
 // for small products.

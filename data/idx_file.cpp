@@ -1,6 +1,6 @@
 // Reading IDX files through zlib, which reads plain files as they are and
 // gzipped files decompressed, so one code path serves both.
-#include "runtime/data/idx_file.hpp"
+#include "data/idx_file.hpp"
 
 #include <zlib.h>
 
@@ -12,7 +12,7 @@
 #include <memory>
 #include <type_traits>
 
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 
 namespace latent {
 

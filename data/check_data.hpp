@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/data/json_data.hpp"
+#include "data/json_data.hpp"
 
 namespace latent {
 

@@ -1,4 +1,4 @@
-#include "frontend/source.hpp"
+#include "common/source.hpp"
 
 #include <sstream>
 

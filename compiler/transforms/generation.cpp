@@ -1,0 +1,264 @@
+#include "compiler/transforms/generation.hpp"
+
+#include "compiler/ir/substitute.hpp"
+#include "compiler/lower/lowerer.hpp"
+
+#include <functional>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace latent {
+
+using ir::NodeP;
+using ir::Op;
+
+namespace {
+
+// The argument of a distribution as a real value that is a scalar or has `size` elements (flat).
+NodeP flat_argument(ir::Graph& g, const Term& t, const stdlib::Value& v, int64_t size) {
+  NodeP a = g.cast_real(v.node);
+  if (a->is_scalar()) return a;
+  const TildeRecord& r = *t.tilde;
+  if (a->size() != size)
+    throw UserError(t.location + ": sample: the arguments of " + r.distribution->name + " for '" + r.variable +
+                    "' have " + std::to_string(a->size()) + " values, '" + r.variable + "' has " +
+                    std::to_string(size) + "\n");
+  return g.reshape(a, {size});
+}
+
+std::string constraint_text(const ConstraintSpec& c) {
+  switch (c.kind) {
+    case ConstraintSpec::Kind::Lower: return "<lower=...>";
+    case ConstraintSpec::Kind::Upper: return "<upper=...>";
+    case ConstraintSpec::Kind::LowerUpper: return "<lower=..., upper=...>";
+    case ConstraintSpec::Kind::Simplex: return "simplex";
+    default: return "constrained";
+  }
+}
+
+// The one whole-parameter prior statement of `name` (null when there is none).
+const Term* prior_of(const LoweredProgram& p, const std::string& name, const std::string& model) {
+  const Term* found = nullptr;
+  for (const Term& t : p.terms) {
+    if (!t.tilde || t.tilde->variable != name || t.tilde->block != "parameters") continue;
+    if (found)
+      throw UserError(model + ": sample: parameter '" + name + "' has more than one prior statement (" +
+                      found->location + " and " + t.location + "); give it one to draw from\n");
+    found = &t;
+  }
+  return found;
+}
+
+// Which parameter holds each unconstrained offset.
+class ParameterIndex {
+ public:
+  explicit ParameterIndex(const LoweredProgram& p) : p_(p) {
+    for (size_t i = 0; i < p.parameters.size(); ++i) at_[p.parameters[i].unconstrained_offset] = i;
+  }
+  size_t of_offset(int64_t offset) const { return std::prev(at_.upper_bound(offset))->second; }
+  const std::string& name_at(int64_t offset) const { return p_.parameters.at(of_offset(offset)).name; }
+  // Indices of the parameters read by `roots`.
+  std::set<size_t> read_by(const std::vector<NodeP>& roots) const {
+    std::set<size_t> out;
+    for (NodeP n : ir::topological_order(roots))
+      if (n->op == Op::Input && n->a == 0) out.insert(of_offset(n->b));
+    return out;
+  }
+
+ private:
+  const LoweredProgram& p_;
+  std::map<int64_t, size_t> at_;
+};
+
+// `roots` with the Input(0) leaves of the parameters in `defs` (unconstrained
+// offset -> (size, value of the unconstrained coordinates)) replaced by their
+// definitions, repeatedly, until none is left. Other Input(0) leaves stay.
+std::vector<NodeP> substitute_definitions(ir::Graph& g, std::vector<NodeP> roots,
+                                          const std::map<int64_t, std::pair<int64_t, NodeP>>& defs,
+                                          const ParameterIndex& index, const std::string& what) {
+  auto def_of = [&](NodeP leaf) -> const std::pair<const int64_t, std::pair<int64_t, NodeP>>* {
+    if (leaf->op != Op::Input || leaf->a != 0) return nullptr;
+    auto it = defs.upper_bound(leaf->b);
+    if (it == defs.begin()) return nullptr;
+    --it;
+    if (leaf->b >= it->first + it->second.first) return nullptr;
+    return &*it;
+  };
+  for (size_t round = 0; round <= defs.size() + 1; ++round) {
+    std::unordered_map<NodeP, NodeP> replace;
+    for (NodeP leaf : ir::topological_order(roots)) {
+      auto* d = def_of(leaf);
+      if (!d) continue;
+      auto [size, value] = d->second;
+      int64_t leaf_size = leaf->is_scalar() ? 1 : leaf->size();
+      if (d->first == leaf->b && leaf_size == size && !leaf->is_scalar()) {
+        replace[leaf] = value->is_scalar() ? g.fill(value, leaf->dims) : g.reshape(value, leaf->dims);
+        continue;
+      }
+      NodeP flat = value->is_scalar() ? g.reshape(value, {1}) : g.reshape(value, {value->size()});
+      NodeP part = g.slice(flat, 0, g.int_constant(leaf->b - d->first), leaf_size);
+      replace[leaf] = leaf->is_scalar() ? g.index(part, 0, g.int_constant(0)) : g.reshape(part, leaf->dims);
+    }
+    if (replace.empty()) return roots;
+    if (round == defs.size() + 1) {
+      std::set<std::string> names;
+      for (auto& [leaf, _] : replace) names.insert(index.name_at(leaf->b));
+      std::string list;
+      for (auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
+      throw UserError("sample: the " + what + " of " + list + " depend on each other in a cycle\n");
+    }
+    for (NodeP& r : roots) r = ir::substitute(g, r, replace);
+  }
+  return roots;
+}
+
+// Prior draws of the parameters the generated means need (and, for drawn ones,
+// those their priors need).
+void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, const std::string& model) {
+  ir::Graph& g = *p.graph;
+  ParameterIndex index(p);
+  std::vector<NodeP> means;
+  for (const GeneratedVariable& v : out.variables) means.push_back(v.mean);
+  std::set<size_t> todo = index.read_by(means), done;
+  std::map<int64_t, std::pair<int64_t, NodeP>> defs;
+  std::vector<size_t> drawn;
+  while (!todo.empty()) {
+    size_t i = *todo.begin();
+    todo.erase(todo.begin());
+    if (!done.insert(i).second) continue;
+    const ParameterInfo& par = p.parameters[i];
+    if (!par.plate && !draw_globals) continue;  // at its value in theta
+    const Term* prior = prior_of(p, par.name, model);
+    const stdlib::DistributionEntry* dist = prior ? prior->tilde->distribution : nullptr;
+    if (!prior || !prior->tilde->top_level || !dist->reparameterization)
+      throw UserError(model + ": sample: parameter '" + par.name + "' has no prior to draw from: a statement `" +
+                      par.name + " ~ dist(...)` or `to_vector(" + par.name + ") ~ dist(...)` in the model block, " +
+                      "outside loops and conditions, with a distribution that has a reparameterised draw (" +
+                      stdlib::reparameterized_distribution_names() + ")\n");
+    if (par.constraint.kind != ConstraintSpec::Kind::None &&
+        par.constraint.kind != ConstraintSpec::Kind::OffsetMultiplier)
+      throw UserError(prior->location + ": sample: parameter '" + par.name + "' is " +
+                      constraint_text(par.constraint) + "; sample draws only unconstrained parameters (or "
+                      "<offset, multiplier>) from their priors\n");
+    const std::vector<int64_t>& dims = par.value->dims;
+    std::vector<NodeP> params;
+    for (const stdlib::Value& v : prior->tilde->params) {
+      NodeP n = g.cast_real(v.node);
+      params.push_back(n->is_scalar() ? n : g.reshape(n, dims));
+    }
+    NodeP eps = g.input(2, out.noise_size, dims);
+    out.noise_size += par.value->is_scalar() ? 1 : par.value->size();
+    NodeP z = dist->reparameterization->draw(g, params, eps);
+    if (par.constraint.kind == ConstraintSpec::Kind::OffsetMultiplier) {
+      NodeP off = par.constraint.offset ? par.constraint.offset : g.constant(0);
+      NodeP mul = par.constraint.multiplier ? par.constraint.multiplier : g.constant(1);
+      z = g.div(g.sub(z, off), mul);
+    }
+    defs[par.unconstrained_offset] = {par.unconstrained_size, z};
+    drawn.push_back(i);
+    for (size_t j : index.read_by(params)) todo.insert(j);
+  }
+  std::vector<NodeP> roots;
+  for (size_t i : drawn) roots.push_back(defs.at(p.parameters[i].unconstrained_offset).second);
+  roots = substitute_definitions(g, roots, defs, index, "priors");
+  for (size_t k = 0; k < drawn.size(); ++k) {
+    const ParameterInfo& par = p.parameters[drawn[k]];
+    NodeP r = roots[k]->is_scalar() && par.unconstrained_size != 1 ? g.fill(roots[k], {par.unconstrained_size})
+                                                                    : g.reshape(roots[k], {par.unconstrained_size});
+    out.outputs.push_back({r, par.unconstrained_offset});
+    out.written.push_back({par.unconstrained_offset, par.unconstrained_size});
+  }
+  out.out_size = p.num_unconstrained;
+}
+
+// The means of the guide's distributions (a guide that reads other guided
+// parameters reads their means).
+void build_encoder(LoweredProgram& p, GenerationProgram& out) {
+  ir::Graph& g = *p.graph;
+  ParameterIndex index(p);
+  std::map<int64_t, std::pair<int64_t, NodeP>> defs;
+  std::vector<NodeP> roots;
+  std::vector<const ParameterInfo*> targets;
+  for (const GuideDraw& d : p.guide) {
+    if (!d.distribution->mean)
+      throw UserError(d.location + ": sample: the mean of the guide's distribution '" + d.distribution->name +
+                      "' is not known\n");
+    for (const ParameterInfo& par : p.parameters) {
+      if (par.name != d.parameter) continue;
+      NodeP mean = d.distribution->mean(g, d.params);
+      defs[par.unconstrained_offset] = {par.unconstrained_size, mean};
+      roots.push_back(mean);
+      targets.push_back(&par);
+    }
+  }
+  roots = substitute_definitions(g, roots, defs, index, "guide's means");
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const ParameterInfo& par = *targets[i];
+    out.outputs.push_back({g.reshape(roots[i], {par.unconstrained_size}), par.unconstrained_offset});
+    out.written.push_back({par.unconstrained_offset, par.unconstrained_size});
+  }
+  out.out_size = p.num_unconstrained;
+}
+
+}  // namespace
+
+std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std::string& model) {
+  ir::Graph& g = *p.graph;
+  std::vector<GeneratedVariable> out;
+  std::set<std::string> seen;
+  int64_t offset = 0;
+  for (const Term& t : p.terms) {
+    if (!t.tilde || !t.tilde->top_level || t.tilde->variable.empty() || t.tilde->block != "data") continue;
+    const TildeRecord& r = *t.tilde;
+    if (!p.plate.empty()) {
+      bool per_row = false;
+      for (const PlateField& f : p.plate_fields) per_row |= f.shape.name == r.variable;
+      if (!per_row) continue;  // a global observation: not generated per row
+    }
+    if (!seen.insert(r.variable).second)
+      throw UserError(t.location + ": sample: '" + r.variable + "' is observed by more than one statement\n");
+    if (!r.distribution->mean)
+      throw UserError(t.location + ": sample: cannot generate '" + r.variable + "': the mean of its distribution '" +
+                      r.distribution->name + "' is not known to sample (" + model + ")\n");
+    GeneratedVariable v;
+    v.name = r.variable;
+    v.distribution = r.distribution->name;
+    const stdlib::Value& whole = r.variable_value;
+    v.stan_dims = Lowerer::stan_dims_of(whole.type, whole.node->dims);
+    v.is_matrix = whole.type.base == Base::Matrix;
+    const int64_t size = whole.node->is_scalar() ? 1 : whole.node->size();
+    std::vector<NodeP> params;
+    for (const stdlib::Value& a : r.params) params.push_back(flat_argument(g, t, a, size));
+    NodeP mean = r.distribution->mean(g, params);
+    v.mean = mean->is_scalar() ? g.fill(mean, {size}) : mean;
+    v.out_offset = offset;
+    offset += size;
+    out.push_back(v);
+  }
+  if (out.empty())
+    throw UserError(model + ": sample: the model has nothing to generate: no statement `y ~ dist(...)` on a " +
+                    (p.plate.empty() ? std::string("whole data variable")
+                                     : "whole data variable indexed by the plate '" + p.plate + "'") +
+                    " in the model block\n");
+  return out;
+}
+
+GenerationProgram build_generation(LoweredProgram& p, GenerationStep step, bool draw_globals,
+                                   const std::string& model) {
+  GenerationProgram out;
+  out.variables = generated_variables(p, model);
+  switch (step) {
+    case GenerationStep::Prior: build_prior(p, out, draw_globals, model); break;
+    case GenerationStep::Encoder: build_encoder(p, out); break;
+    case GenerationStep::Decoder:
+      for (const GeneratedVariable& v : out.variables) {
+        out.outputs.push_back({v.mean, v.out_offset});
+        out.out_size = v.out_offset + v.mean->size();
+      }
+      break;
+  }
+  return out;
+}
+
+}  // namespace latent

@@ -1,0 +1,57 @@
+// Generation programs (`latent sample`), built as IR from a lowered program:
+//
+//   prior    the parameters drawn from their whole-parameter priors by the
+//            reparameterised draw of the prior's distribution (z = loc + scale * eps
+//            for a normal, eps read from Input 2); a prior that depends on another
+//            drawn parameter reads that parameter's draw;
+//   encoder  the mean of the guide's distribution of every guided parameter, for
+//            the rows in the data buffer;
+//   decoder  the mean of each observed data variable's distribution given the
+//            parameters (bernoulli_logit -> inv_logit(alpha), normal -> mu, ...).
+//
+// Each writes into `out`: prior and encoder the unconstrained parameter vector
+// theta (only the ranges they set), the decoder the generated variables one after
+// another, each in storage order. Distributions' means and draws come from their
+// library entries (stdlib/distributions.cpp).
+#pragma once
+
+#include "compiler/lower/lowered_program.hpp"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace latent {
+
+enum class GenerationStep { Prior, Encoder, Decoder };
+
+// An observed data variable that generation writes: the variate of a top-level
+// `y ~ dist(...)` on a whole data variable (with a plate: only those it indexes).
+struct GeneratedVariable {
+  std::string name;
+  std::string distribution;
+  std::vector<int64_t> stan_dims;  // with the plate at the lowered size
+  bool is_matrix = false;          // declared matrix (its last two Stan dims)
+  ir::NodeP mean = nullptr;        // flat, in storage order
+  int64_t out_offset = 0;          // in the decoder's output
+};
+
+struct GenerationProgram {
+  std::vector<GeneratedVariable> variables;
+  std::vector<std::pair<ir::NodeP, int64_t>> outputs;  // (value, offset in out)
+  int64_t out_size = 0;
+  int64_t noise_size = 0;                                // Prior: standard normal draws read from Input 2
+  std::vector<std::pair<int64_t, int64_t>> written;      // Prior, Encoder: (offset, size) of theta ranges set
+};
+
+// The generated variables. Throws UserError when there is none or a variable is
+// observed twice, or its distribution has no known mean. `model` names the model in messages.
+std::vector<GeneratedVariable> generated_variables(LoweredProgram& program, const std::string& model);
+
+// One step. With `draw_globals` the prior draws every parameter the generated means
+// need; without, only the plate-indexed ones (the others stay at their theta values).
+GenerationProgram build_generation(LoweredProgram& program, GenerationStep step, bool draw_globals,
+                                   const std::string& model);
+
+}  // namespace latent
