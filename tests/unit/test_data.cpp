@@ -1,5 +1,5 @@
-// CmdStan JSON data: parsing, error messages, checking against declarations,
-// storage order.
+// CmdStan JSON data: parsing, checking against declarations, storage order.
+// The error messages for bad data are golden tests (tests/golden/bad/data/).
 #define BOOST_TEST_MODULE data
 #include <boost/test/unit_test.hpp>
 
@@ -107,102 +107,29 @@ BOOST_AUTO_TEST_CASE(deep_nesting_and_zero_dims) {
 }
 
 // ------------------------------------------------------------ parse errors
-
-BOOST_AUTO_TEST_CASE(ragged_arrays) {
-  BOOST_TEST(parse_error(R"({"y": [[1,2,3,4],[1,2,3,4],[1,2]]})") ==
-             "data.json: field 'y': ragged array (element 3 has 2 entries, expected 4)");
-  BOOST_TEST(parse_error(R"({"y": [[1],[1,2]]})") ==
-             "data.json: field 'y': ragged array (element 2 has 2 entries, expected 1)");
-  BOOST_TEST(parse_error(R"({"y": [[[1,2],[3,4]],[[1,2],[3]]]})") ==
-             "data.json: field 'y': ragged array (element [2, 2] has 1 entry, expected 2)");
-  BOOST_TEST(parse_error(R"({"y": [[1,2],3]})") ==
-             "data.json: field 'y': element 2 is a number, expected an array (arrays are not "
-             "equally nested)");
-  BOOST_TEST(parse_error(R"({"y": [1,[2]]})") ==
-             "data.json: field 'y': element 2 is an array, expected a number (arrays are not "
-             "equally nested)");
-  BOOST_TEST(parse_error(R"({"y": [[], [1]]})") ==
-             "data.json: field 'y': ragged array (element 2 has 1 entry, expected 0)");
-}
-
 BOOST_AUTO_TEST_CASE(syntax_errors_have_line_and_column) {
-  BOOST_TEST(parse_error("{\n  \"N\": 3,\n  \"y\": [1, 2,, 3]\n}") ==
-             "data.json:3:14: JSON syntax error: syntax error while parsing value - unexpected "
-             "','; expected '[', '{', or a literal");
-  std::string e = parse_error("{\"a\": 1");
-  BOOST_TEST(e.rfind("data.json:1:8: JSON syntax error: ", 0) == 0, e);
-  e = parse_error("{\"a\": tru}");
+  // The other JSON syntax errors are golden tests (tests/golden/bad/data/json_*). These two
+  // are not yet: their column and the quoted text are imprecise (tests/golden/KNOWN_DEFECTS.md).
+  std::string e = parse_error("{\"a\": tru}");
   BOOST_TEST(e.rfind("data.json:1:", 0) == 0, e);
   BOOST_TEST(e.find("JSON syntax error") != std::string::npos, e);
-  e = parse_error("{\"a\": 1e999}");
-  BOOST_TEST(e.find("number out of range") != std::string::npos, e);
-  BOOST_TEST(e.find("inf") != std::string::npos, e);
   e = parse_error("{\"a\": 1} trailing");
   BOOST_TEST(e.rfind("data.json:1:", 0) == 0, e);
 }
 
-BOOST_AUTO_TEST_CASE(wrong_json_values) {
-  BOOST_TEST(parse_error("[1, 2]") ==
-             "data.json: the top level must be a JSON object ({\"name\": value, ...}), found an "
-             "array");
-  BOOST_TEST(parse_error("3") ==
-             "data.json: the top level must be a JSON object ({\"name\": value, ...}), found a "
-             "number");
-  BOOST_TEST(parse_error(R"({"b": [1, true]})") ==
-             "data.json: field 'b': element 2 is the boolean true, expected a number");
-  BOOST_TEST(parse_error(R"({"b": false})") ==
-             "data.json: field 'b': is the boolean false, expected a number or an array of "
-             "numbers");
-  BOOST_TEST(parse_error(R"({"n": [[1, null]]})") ==
-             "data.json: field 'n': element [1, 2] is null, expected a number");
-  BOOST_TEST(parse_error(R"({"o": {"a": 1}})") ==
-             "data.json: field 'o': is a JSON object; data fields must be numbers or arrays of "
-             "numbers");
-  BOOST_TEST(parse_error(R"({"o": [1, {"a": 1}]})") ==
-             "data.json: field 'o': element 2 is a JSON object, expected a number");
-  BOOST_TEST(parse_error(R"({"s": [1, "abc"]})") ==
-             "data.json: field 's': element 2 is the string \"abc\", expected a number (the only "
-             "strings allowed are \"inf\", \"-inf\" and \"NaN\")");
-  BOOST_TEST(parse_error(R"({"N": 1, "N": 2})") == "data.json: field 'N' appears twice");
-}
-
-BOOST_AUTO_TEST_CASE(empty_and_binary_text) {
-  BOOST_TEST(parse_error("") ==
-             "data.json: the data file is empty (expected a JSON object such as {\"N\": 3, "
-             "\"y\": [1, 2, 3]})");
-  BOOST_TEST(parse_error("  \n ") ==
-             "data.json: the data file is empty (expected a JSON object such as {\"N\": 3, "
-             "\"y\": [1, 2, 3]})");
-  BOOST_TEST(parse_error(std::string("\x89PNG\r\n\x1a\n\0\0", 10)) ==
-             "data.json: not a JSON text file (it contains binary data)");
-  BOOST_TEST(parse_error(std::string("\xFF\xFE{\0}\0", 6)) ==
-             "data.json: the file is UTF-16 encoded; save it as UTF-8");
+BOOST_AUTO_TEST_CASE(empty_object_and_byte_order_mark) {
+  // Empty, binary and UTF-16 files are golden tests (tests/golden/bad/data/).
   BOOST_TEST(parse(std::string("{}")).empty());
   BOOST_TEST(parse("\xEF\xBB\xBF{\"a\": 1}").find("a") != nullptr);  // UTF-8 BOM
 }
 
 BOOST_AUTO_TEST_CASE(files) {
+  // Missing, unreadable and malformed files are golden tests (tests/golden/bad/data/, bad/cli/).
   TempDir dir;
   std::string good = dir.write("d.json", R"({"N": 2, "y": [0.5, 1.5]})");
   DataSet d = DataSet::from_json_file(good);
   BOOST_TEST(d.source() == good);
   BOOST_TEST(d.find("y")->values == (std::vector<double>{0.5, 1.5}));
-
-  std::string missing = (dir.path / "nope.json").string();
-  BOOST_TEST(error_of([&] { DataSet::from_json_file(missing); }) ==
-             "cannot read data file '" + missing + "': no such file");
-  BOOST_TEST(error_of([&] { DataSet::from_json_file(dir.path.string()); }) ==
-             "cannot read data file '" + dir.path.string() + "': it is a directory");
-  std::string empty = dir.write("empty.json", "");
-  BOOST_TEST(error_of([&] { DataSet::from_json_file(empty); }) ==
-             empty + ": the data file is empty (expected a JSON object such as {\"N\": 3, "
-                     "\"y\": [1, 2, 3]})");
-  std::string bin = dir.write("bin.json", std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10));
-  BOOST_TEST(error_of([&] { DataSet::from_json_file(bin); }) ==
-             bin + ": not a JSON text file (it contains binary data)");
-  std::string bad = dir.write("bad.json", "{\n\"a\": [1, 2]\n\"b\": 3}");
-  std::string e = error_of([&] { DataSet::from_json_file(bad); });
-  BOOST_TEST(e.rfind(bad + ":3:1: JSON syntax error: ", 0) == 0, e);
 }
 
 BOOST_AUTO_TEST_CASE(posteriordb_reference_files_parse) {
@@ -245,23 +172,6 @@ BOOST_AUTO_TEST_CASE(missing_field) {
              "vector<lower=0>[N] y)");
 }
 
-BOOST_AUTO_TEST_CASE(shape_mismatches) {
-  BOOST_TEST(check_error(R"({"y": [1,2,3,4,5,6,7,8,9]})", decl("y", false, {10})) ==
-             "data.json: field 'y': expected an array of 10 values, found 9");
-  BOOST_TEST(check_error(R"({"y": 3})", decl("y", false, {10})) ==
-             "data.json: field 'y': expected an array of 10 values, found a single number");
-  BOOST_TEST(check_error(R"({"N": [3]})", decl("N", true, {})) ==
-             "data.json: field 'N': expected a single number, found an array of 1 value");
-  BOOST_TEST(check_error(R"({"m": [[1,2],[3,4]]})", decl("m", false, {2, 3}, {}, {}, true)) ==
-             "data.json: field 'm': expected an array with dims [2, 3], found an array with dims "
-             "[2, 2]");
-  BOOST_TEST(check_error(R"({"m": [1,2,3,4,5,6]})", decl("m", false, {2, 3})) ==
-             "data.json: field 'm': expected an array with dims [2, 3], found an array of 6 "
-             "values");
-  BOOST_TEST(check_error(R"({"y": [1, 2]})", decl("y", false, {0})) ==
-             "data.json: field 'y': expected an array of 0 values, found 2");
-}
-
 BOOST_AUTO_TEST_CASE(zero_size_containers) {
   BOOST_TEST(check_and_flatten(parse(R"({"y": []})"), decl("y", false, {0})).empty());
   BOOST_TEST(check_and_flatten(parse(R"({"y": []})"), decl("y", false, {0, 5})).empty());
@@ -270,27 +180,10 @@ BOOST_AUTO_TEST_CASE(zero_size_containers) {
   BOOST_TEST(
       check_and_flatten(parse(R"({"y": [[], []]})"), decl("y", false, {2, 0, 4}, {}, {}, true))
           .empty());
-  BOOST_TEST(check_error(R"({"y": [[], []]})", decl("y", false, {3, 0})) ==
-             "data.json: field 'y': expected an array with dims [3, 0], found an array with dims "
-             "[2, 0]");
 }
 
 BOOST_AUTO_TEST_CASE(integers) {
-  BOOST_TEST(check_error(R"({"N": 2.5})", decl("N", true, {})) ==
-             "data.json: field 'N': expected an integer, found 2.5");
-  BOOST_TEST(check_error(R"({"y": [1, 2, 3.25]})", decl("y", true, {3})) ==
-             "data.json: field 'y': expected an integer at index [3], found 3.25");
-  BOOST_TEST(check_error(R"({"y": [[1, 2], [3, "inf"]]})", decl("y", true, {2, 2})) ==
-             "data.json: field 'y': expected an integer at index [2, 2], found inf");
-  BOOST_TEST(check_error(R"({"N": 100000000000000000000})", decl("N", true, {})) ==
-             "data.json: field 'N': integer 1e+20 does not fit in a 64-bit integer");
-  BOOST_TEST(check_error(R"({"N": -9223372036854775809})", decl("N", true, {})) ==
-             "data.json: field 'N': integer -9223372036854775808 is too large: data are stored "
-             "as doubles, which hold integers exactly only up to 2^53 = 9007199254740992");
-  BOOST_TEST(check_error(R"({"N": [1, 9007199254740994]})", decl("N", true, {2})) ==
-             "data.json: field 'N': integer 9007199254740994 at index [2] is too large: data "
-             "are stored as doubles, which hold integers exactly only up to 2^53 = "
-             "9007199254740992");
+  // Non-integers and integers out of range are golden tests (tests/golden/bad/data/).
   // integral reals are accepted for ints; ints are accepted for reals
   BOOST_TEST(check_and_flatten(parse(R"({"N": 4.0})"), decl("N", true, {})) ==
              std::vector<double>{4});
@@ -301,26 +194,11 @@ BOOST_AUTO_TEST_CASE(integers) {
 }
 
 BOOST_AUTO_TEST_CASE(bounds) {
-  BOOST_TEST(check_error(R"({"sigma": [1, 2, -1]})", decl("sigma", false, {3}, 0.0)) ==
-             "data.json: field 'sigma': value -1 at index [3] is below the declared lower bound "
-             "0");
-  BOOST_TEST(check_error(R"({"sigma": -0.5})", decl("sigma", false, {}, 0.0)) ==
-             "data.json: field 'sigma': value -0.5 is below the declared lower bound 0");
-  BOOST_TEST(check_error(R"({"p": [[0.5, 0.25], [1.5, 0]]})",
-                         decl("p", false, {2, 2}, 0.0, 1.0, true)) ==
-             "data.json: field 'p': value 1.5 at index [2, 1] is above the declared upper bound "
-             "1");
-  BOOST_TEST(check_error(R"({"p": ["NaN"]})", decl("p", false, {1}, 0.0)) ==
-             "data.json: field 'p': value NaN at index [1] is not allowed: the declared lower "
-             "bound is 0");
-  BOOST_TEST(check_error(R"({"N": 0})", decl("N", true, {}, 1.0)) ==
-             "data.json: field 'N': value 0 is below the declared lower bound 1");
+  // Values outside their bounds are golden tests (tests/golden/bad/data/).
   // bounds are inclusive, infinities are fine without bounds
   BOOST_TEST(check_and_flatten(parse(R"({"p": [0, 1]})"), decl("p", false, {2}, 0.0, 1.0)) ==
              (std::vector<double>{0, 1}));
   BOOST_TEST(std::isinf(check_and_flatten(parse(R"({"x": "inf"})"), decl("x", false, {}))[0]));
-  BOOST_TEST(check_error(R"({"x": "inf"})", decl("x", false, {}, {}, 10.0)) ==
-             "data.json: field 'x': value inf is above the declared upper bound 10");
 }
 
 BOOST_AUTO_TEST_CASE(storage_order_array_of_matrices) {

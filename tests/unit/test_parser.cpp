@@ -1,6 +1,7 @@
 // Parser tests: source text -> AST shape, operator precedence, declarations,
-// statements, locations, and the diagnostics for malformed input (which must
-// always be a UserError with "file:line:col", never a crash).
+// statements, locations, and malformed input (always a UserError with
+// "file:line:col", never a crash; the messages are golden tests in
+// tests/golden/bad/syntax/).
 #define BOOST_TEST_MODULE parser
 #include <boost/test/unit_test.hpp>
 
@@ -483,80 +484,19 @@ BOOST_AUTO_TEST_CASE(locations_are_first_tokens) {
 }
 
 // ---------------------------------------------------------------------------
-// Errors: always a UserError with file:line:col and a readable message
-
-BOOST_AUTO_TEST_CASE(syntax_errors) {
-  expect_error("model {\n  x = 3\n  y = 4;\n}", "test.stan:2:8", "expected ';' after statement");
-  expect_error("model { x = 3 y = 4; }", "test.stan:1:15", "expected ';' before 'y'");
-  expect_error("data { int N }", "test.stan:1:13", "expected ';' after declaration");
-  expect_error("model { x = 3 + ; }", "test.stan:1:17", "unexpected ';', expected an expression");
-  expect_error("model { y ~ normal(mu sigma); }", "test.stan:1:23", "unexpected 'sigma'");
-  expect_error("model { for (i in 1:N { } }", "test.stan:1:23", "expected ')' before '{'");
-  expect_error("model { for i in 1:N {} }", "test.stan:1:13", "expected '('");
-  expect_error("model { x = a[1 2]; }", "test.stan:1:17", "unexpected '2', expected ']'");
-  expect_error("model { } }", "test.stan:1:11", "unexpected '}'");
-  expect_error("x = 1;", "test.stan:1:3", "a program is a sequence of blocks");
-  expect_error("model {\n  y ~ normal(0, 1);\n", "test.stan:2:20", "the '{' at line 1, column 7 is never closed");
-  expect_error("model { y ~ normal(0, 1", "test.stan:1:24", "unexpected end of file, expected ')' or ','");
-  expect_error("model { x = \"abc\"; }", "test.stan:1:13", "strings can only be used in print(...) and reject(...)");
-  expect_error("data { real<lower=0 x; }", "test.stan:1:21", "unexpected 'x', expected ',' or '>'");
-  expect_error("model { if (x) real y; }", "test.stan:1:16", "unexpected 'real'");
-  // Bounds are expressions without top-level comparisons (as in Stan): the
-  // first '>' closes the constraint, so `b` is the variable's name.
-  expect_error("data { real<upper=a > b> x; }", "test.stan:1:24", "unexpected '>'");
-}
-
-BOOST_AUTO_TEST_CASE(structural_errors) {
-  expect_error("paramters { real x; }", "test.stan:1:1", "unknown block 'paramters'");
-  expect_error("network { real x = 1; }", "test.stan:1:20", "cannot be given a value");
-  expect_error("model { dense d(1, 2); }", "test.stan:1:9", "layers are declared in a 'network' block");
-  expect_error("model { network { } }", "test.stan:1:9", "only the guide block holds a nested 'network");
-  expect_error("data { int<lower> N; }", "test.stan:1:12", "expected '=' and a value after 'lower'");
-  expect_error("data { int<plate=1> N; }", "test.stan:1:12", "'plate' takes no value");
-  expect_error("transformed foo { }", "test.stan:1:13", "expected 'data' or 'parameters' after 'transformed'");
-  expect_error("model { }\ndata { }", "test.stan:2:1", "the 'data' block must come before the 'model' block");
-  expect_error("model { }\nmodel { }", "test.stan:2:1", "duplicate 'model' block");
-  expect_error("data { real x; x = 1; }", "test.stan:1:16", "only variable declarations are allowed in the 'data' block");
-  expect_error("parameters { real x = 1; }", "test.stan:1:23", "cannot be given a value");
-  expect_error("functions { real f(real x) { return x; } }", "test.stan:1:13",
-               "user-defined functions are not supported yet");
-  expect_error("model { x; }", "test.stan:1:9", "an expression on its own is not a statement");
-  expect_error("model { 3 = x; }", "test.stan:1:9", "cannot assign to this expression");
-  expect_error("model { f(x) = 1; }", "test.stan:1:9", "cannot assign to this expression");
-  expect_error("model { target = 1; }", "test.stan:1:16", "'target' can only be incremented");
-  expect_error("model { y ~ normal(0, 1) T[0, ]; }", "test.stan:1:26", "truncation T[...] is not supported yet");
-}
+// Errors: always a UserError with file:line:col and a readable message. The
+// message of each syntax error is a golden test (tests/golden/bad/syntax/);
+// here: robustness and how errors combine.
 
 BOOST_AUTO_TEST_CASE(declaration_errors) {
-  expect_error("data { real<lowr=0> x; }", "test.stan:1:13", "unknown constraint 'lowr'");
-  expect_error("data { real<lower=0, lower=1> x; }", "test.stan:1:22", "'lower' is given twice");
-  expect_error("data { real<lower=0, offset=1> x; }", "test.stan:1:12", "cannot have both");
-  expect_error("data { int<offset=1> k; }", "test.stan:1:11", "'int' cannot have an offset or multiplier");
-  expect_error("data { simplex<lower=0>[3] s; }", "test.stan:1:15", "'simplex' cannot have <...> constraints");
-  expect_error("data { vector x; }", "test.stan:1:14", "'vector' needs one size");
-  expect_error("data { matrix[3] m; }", "test.stan:1:15", "'matrix' needs two sizes");
-  expect_error("data { real[3] r; }", "test.stan:1:13", "'real' takes no size");
-  expect_error("data { array[2] real z[3]; }", "test.stan:1:24", "array sizes given twice");
+  // Not a golden case yet: a second, wrong message ("'ordered' takes no size")
+  // follows this one (tests/golden/KNOWN_DEFECTS.md).
   expect_error("data { ordered[3] o; }", "test.stan:1:8", "type 'ordered' is not supported yet");
   // In a list, the shared type is reported once, each declarator's own parts always.
   const std::string list = parse_error("transformed data { vector v = 1, w = 1e999; }");
   BOOST_TEST(list.find("test.stan:1:26: error: 'vector' needs one size") != std::string::npos);
   BOOST_TEST(list.find("needs one size", list.find("needs one size") + 1) == std::string::npos);
   BOOST_TEST(list.find("test.stan:1:38: error: real literal 1e999 is too large") != std::string::npos);
-}
-
-BOOST_AUTO_TEST_CASE(literal_errors) {
-  expect_error("model { x = 99999999999999999999; }", "test.stan:1:13", "integer literal 99999999999999999999 is too large");
-  expect_error("model { x = 1e999; }", "test.stan:1:13", "real literal 1e999 is too large");
-}
-
-BOOST_AUTO_TEST_CASE(lexical_errors) {
-  expect_error("model { /* never closed\n x = 1; }", "test.stan:1:9", "unterminated comment");
-  expect_error("model { print(\"abc); }", "test.stan:1:15", "unterminated string");
-  expect_error("model { x = 1 @ 2; }", "test.stan:1:15", "unexpected character '@'");
-  expect_error("model { x = $$$; }", "test.stan:1:13", "unexpected characters '$$$'");
-  expect_error("model { x = 1;\x01 }", "test.stan:1:15", "unexpected character U+0001");
-  expect_error("#include \"other.stan\"\nmodel { }", "test.stan:1:1", "#include is not supported");
 }
 
 BOOST_AUTO_TEST_CASE(several_errors_are_reported_together) {
@@ -567,19 +507,13 @@ BOOST_AUTO_TEST_CASE(several_errors_are_reported_together) {
   BOOST_TEST(message.find("\n    x = 1\n         ^\n") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(binary_junk_is_one_clear_error) {
-  expect_error(std::string("model { }\n\0\0\x01\x02", 14), "test.stan:2:1", "NUL byte");
-  expect_error("model { x = 1; }\n  \xFF\xFE junk", "test.stan:2:3", "invalid UTF-8 byte 0xFF");
-  expect_error("model { x = \xC3\x28; }", "test.stan:1:13", "invalid UTF-8");   // bad continuation
-  expect_error("model { x = \xC0\xAF; }", "test.stan:1:13", "invalid UTF-8");   // overlong
-  expect_error("model { x = 1; } \xE2\x82", "test.stan:1:18", "invalid UTF-8");  // truncated
-  // Valid UTF-8 outside comments and strings is a stray character, inside them fine.
-  expect_error("model { x = \xCE\xB1; }", "test.stan:1:13", "unexpected character '\xCE\xB1'");
+BOOST_AUTO_TEST_CASE(utf8_in_comments_and_strings_is_fine) {
   BOOST_TEST(parse("// \xCE\xB1\xCE\xB2\nmodel { print(\"\xCE\xB1\"); }")->blocks.size() == 1u);
+}
 
-  const std::string message = parse_error(std::string("\x7F" "ELF\x02\x01\x01\0\0\0", 10));
-  BOOST_TEST(!message.empty());
-  BOOST_TEST(std::count(message.begin(), message.end(), '\n') <= 3);  // one diagnostic
+BOOST_AUTO_TEST_CASE(overlong_utf8_is_refused) {
+  // Not a golden case yet: the message echoes the invalid bytes (tests/golden/KNOWN_DEFECTS.md).
+  expect_error("model { x = \xC0\xAF; }", "test.stan:1:13", "invalid UTF-8");
 }
 
 BOOST_AUTO_TEST_CASE(random_input_never_crashes) {

@@ -1,0 +1,1 @@
+grad {model} --data bad/cli/no_such_data.json

@@ -1,0 +1,1 @@
+sample {model} --fit x.fit --n 4

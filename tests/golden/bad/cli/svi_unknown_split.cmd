@@ -1,0 +1,1 @@
+fit {model} --data fashion-mnist:dev --method svi --quiet

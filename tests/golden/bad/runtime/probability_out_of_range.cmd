@@ -1,0 +1,1 @@
+fit {model} --data {data} --method map --init bad/runtime/probability_out_of_range.init.json

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method map --init bad/runtime/vector_scale_not_positive.init.json
