@@ -1,6 +1,7 @@
-// Names of the runtime functions that generated code calls. The JIT binds them
-// to the implementations in runtime/kernels (see jit.cpp), so generated code
-// calls straight into the host process.
+// The functions generated code calls (the kernels layer: no LLVM, so that an
+// exported model object links against this library alone). The JIT binds them
+// by address (compiler/codegen/jit.cpp): the structural ones by the names below,
+// the elementwise ones from KERNEL(...) entries of compiler/ir/ops.def.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +10,6 @@ namespace latent::runtime_symbols {
 inline constexpr const char* matmul = "latent_rt_matmul";
 inline constexpr const char* check_failed = "latent_rt_check_failed";
 inline constexpr const char* print = "latent_rt_print";
-inline constexpr const char* lgamma = "latent_rt_lgamma";
-inline constexpr const char* digamma = "latent_rt_digamma";
-inline constexpr const char* trigamma = "latent_rt_trigamma";
 }  // namespace latent::runtime_symbols
 
 extern "C" {

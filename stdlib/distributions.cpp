@@ -44,11 +44,16 @@ using Params = std::vector<Value>;
 
 DistributionEntry continuous(std::string name, Domain variate, std::vector<std::pair<std::string, Domain>> params,
                              std::function<Terms(Math&, const Value&, const Params&)> f) {
-  return {std::move(name), false, variate, std::move(params),
-          [f](CallContext& ctx, const Value& y, const Params& p, int64_t size) {
-            Math m{ctx.g, size};
-            return f(m, y, p);
-          }};
+  DistributionEntry d;
+  d.name = std::move(name);
+  d.discrete = false;
+  d.variate = variate;
+  d.params = std::move(params);
+  d.terms = [f](CallContext& ctx, const Value& y, const Params& p, int64_t size) {
+    Math m{ctx.g, size};
+    return f(m, y, p);
+  };
+  return d;
 }
 
 DistributionEntry discrete(std::string name, Domain variate, std::vector<std::pair<std::string, Domain>> params,

@@ -1,6 +1,7 @@
 #include "compiler/autodiff/reverse.hpp"
 
 #include <functional>
+#include <string_view>
 #include <algorithm>
 #include <map>
 #include <stdexcept>
@@ -82,50 +83,39 @@ class ReverseSweep {
     throw std::logic_error("internal autodiff error: adjoint shape mismatch at " + std::string(op_name(arg->op)));
   }
 
+  [[noreturn]] static NodeP no_derivative(NodeP n) {
+    throw std::logic_error(std::string("the derivative of ") + op_name(n->op) + " is not implemented");
+  }
+
   void propagate(NodeP n, NodeP a, const Emit& emit) {
     auto& g = g_;
     auto arg = [&](int k) { return n->args[static_cast<size_t>(k)]; };
+    // The derivative columns of ops.def: a null adjoint adds nothing.
+    auto emit_adjoint = [&](NodeP x, NodeP adjoint) {
+      if (adjoint) emit(x, adjoint);
+    };
     switch (n->op) {
-      case Op::Const: case Op::Input: case Op::LoopVar:
-      case Op::Sign: case Op::Floor: case Op::Not: case Op::CastReal: case Op::StopGradient:
-      case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne:
-      case Op::And: case Op::Or: case Op::IntDiv: case Op::Mod:
-      case Op::Check: case Op::Print:
+#define ZERO_GRADIENT nullptr
+#define NO_DERIVATIVE no_derivative(n)
+#define UNARY(name, printed, result, fold, derivative, emit)   \
+  case Op::name: {                                          \
+    NodeP x = n->args[0], y = n;                            \
+    (void)y;                                                \
+    if (x->depends_on_params) emit_adjoint(x, derivative); \
+    return;                                                 \
+  }
+#define BINARY(name, printed, result, fold, derivative_x, derivative_y, emit) \
+  case Op::name: {                                                         \
+    NodeP x = n->args[0], y = n->args[1];                                  \
+    if (x->depends_on_params) emit_adjoint(x, derivative_x);              \
+    if (y->depends_on_params) emit_adjoint(y, derivative_y);              \
+    return;                                                                \
+  }
+#include "compiler/ir/ops.def"
+#undef ZERO_GRADIENT
+#undef NO_DERIVATIVE
+      case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print:
         return;
-      case Op::Neg: return emit(arg(0), g.neg(a));
-      case Op::Exp: return emit(arg(0), g.mul(a, n));
-      case Op::Log: return emit(arg(0), g.div(a, arg(0)));
-      case Op::Log1p: return emit(arg(0), g.div(a, g.add(g.constant(1), arg(0))));
-      case Op::Expm1: return emit(arg(0), g.mul(a, g.add(n, g.constant(1))));
-      case Op::Sqrt: return emit(arg(0), g.div(g.mul(a, g.constant(0.5)), n));
-      case Op::Lgamma: return emit(arg(0), g.mul(a, g.unary(Op::Digamma, arg(0))));
-      case Op::Digamma: return emit(arg(0), g.mul(a, g.unary(Op::Trigamma, arg(0))));
-      case Op::Trigamma: throw std::logic_error("the derivative of trigamma is not implemented");
-      case Op::InvLogit: return emit(arg(0), g.mul(a, g.mul(n, g.sub(g.constant(1), n))));
-      case Op::Log1pExp: return emit(arg(0), g.mul(a, g.unary(Op::InvLogit, arg(0))));
-      case Op::Abs: return emit(arg(0), g.mul(a, g.unary(Op::Sign, arg(0))));
-      case Op::Tanh: return emit(arg(0), g.mul(a, g.sub(g.constant(1), g.mul(n, n))));
-      case Op::Add: emit(arg(0), a); return emit(arg(1), a);
-      case Op::Sub: emit(arg(0), a); return emit(arg(1), g.neg(a));
-      case Op::Mul: emit(arg(0), g.mul(a, arg(1))); return emit(arg(1), g.mul(a, arg(0)));
-      case Op::Div:
-        emit(arg(0), g.div(a, arg(1)));
-        return emit(arg(1), g.neg(g.div(g.mul(a, n), arg(1))));
-      case Op::Pow: {
-        NodeP x = arg(0), y = arg(1);
-        if (x->depends_on_params) {
-          NodeP dpow = y->is_const(2) ? g.mul(g.constant(2), x)
-                                      : g.mul(y, g.binary(Op::Pow, x, g.sub(y, g.constant(1))));
-          emit(x, g.mul(a, dpow));
-        }
-        if (y->depends_on_params) emit(y, g.mul(a, g.mul(n, g.unary(Op::Log, x))));
-        return;
-      }
-      case Op::Min: case Op::Max: {
-        NodeP x_wins = g.binary(n->op == Op::Min ? Op::Le : Op::Ge, arg(0), arg(1));
-        emit(arg(0), g.select(x_wins, a, g.constant(0)));
-        return emit(arg(1), g.select(x_wins, g.constant(0), a));
-      }
       case Op::Select:
         emit(arg(1), g.select(arg(0), a, g.constant(0)));
         return emit(arg(2), g.select(arg(0), g.constant(0), a));
@@ -204,6 +194,31 @@ class ReverseSweep {
 };
 
 }  // namespace
+
+DerivativeRule derivative_rule(Op op) {
+  switch (op) {
+#define RULE_OF(derivative)                                              \
+  (std::string_view(#derivative) == "ZERO_GRADIENT"   ? DerivativeRule::Zero \
+   : std::string_view(#derivative) == "NO_DERIVATIVE" ? DerivativeRule::None \
+                                                      : DerivativeRule::Rule)
+#define UNARY(name, printed, result, fold, derivative, emit) \
+  case Op::name: return RULE_OF(derivative);
+#define BINARY(name, printed, result, fold, derivative_x, derivative_y, emit)                          \
+  case Op::name:                                                                                    \
+    return RULE_OF(derivative_x) == DerivativeRule::Zero && RULE_OF(derivative_y) == DerivativeRule::Zero \
+               ? DerivativeRule::Zero                                                               \
+               : DerivativeRule::Rule;
+#include "compiler/ir/ops.def"
+#undef RULE_OF
+    case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: return DerivativeRule::Zero;
+    case Op::MaxReduce: return DerivativeRule::None;  // only under stop_gradient (log_sum_exp's shift)
+    case Op::Select: case Op::Sum: case Op::MatMul: case Op::Transpose: case Op::Reshape: case Op::Fill:
+    case Op::Pack: case Op::Index: case Op::Slice: case Op::OneHot: case Op::PadSlice: case Op::SetIndex:
+    case Op::LoopSum: case Op::LoopGen:
+      return DerivativeRule::Rule;
+  }
+  return DerivativeRule::None;
+}
 
 std::vector<GradientPart> differentiate(Graph& g, NodeP f) {
   if (!f->is_scalar()) throw std::logic_error("differentiate: objective is not a scalar");

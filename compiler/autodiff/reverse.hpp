@@ -20,6 +20,11 @@ struct GradientPart {
   NodeP adjoint;  // same dims as the Input leaf it belongs to
 };
 
+// How an op is differentiated: by a rule (ops.def's DERIVATIVE columns, or the
+// structural ops' cases in reverse.cpp), as a constant (zero gradient), or not at all.
+enum class DerivativeRule { Rule, Zero, None };
+DerivativeRule derivative_rule(Op op);
+
 // d f / d (Input buffer 0) for a scalar f. Parameters that f does not depend on
 // have no part (their gradient is zero).
 std::vector<GradientPart> differentiate(Graph& g, NodeP f);

@@ -440,90 +440,89 @@ class FunctionEmitter {
     return b_.CreateSelect(exact, x, b_.CreateSelect(inf, u, r));
   }
 
-  llvm::Value* apply_unary(Op op, llvm::Value* x, DType result) {
-    using llvm::Intrinsic::ID;
+  // The EMIT columns of ops.def.
+  llvm::Value* apply_unary(Op op, llvm::Value* v) {
     switch (op) {
-      case Op::Neg: return x->getType()->isIntegerTy() ? b_.CreateNeg(x) : b_.CreateFNeg(x);
-      case Op::Exp: return intrinsic(llvm::Intrinsic::exp, x);
-      case Op::Log: return intrinsic(llvm::Intrinsic::log, x);
-      case Op::Log1p: return log1p(x);
-      case Op::Expm1: return call_math("expm1", x);
-      case Op::Sqrt: return intrinsic(llvm::Intrinsic::sqrt, x);
-      case Op::Lgamma: return call_math(runtime_symbols::lgamma, x);
-      case Op::Digamma: return call_math(runtime_symbols::digamma, x);
-      case Op::Trigamma: return call_math(runtime_symbols::trigamma, x);
-      case Op::InvLogit:
-        return b_.CreateFDiv(f64c(1), b_.CreateFAdd(f64c(1), intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(x))));
-      case Op::Log1pExp: {  // max(x, 0) + log1p(exp(-|x|))
-        llvm::Value* ax = intrinsic(llvm::Intrinsic::fabs, x);
-        llvm::Value* pos = b_.CreateMaxNum(x, f64c(0));
-        return b_.CreateFAdd(pos, log1p(intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(ax))));
-      }
-      case Op::Abs:
-        if (x->getType()->isIntegerTy()) return b_.CreateSelect(b_.CreateICmpSLT(x, i64c(0)), b_.CreateNeg(x), x);
-        return intrinsic(llvm::Intrinsic::fabs, x);
-      case Op::Sign: {
-        if (x->getType()->isIntegerTy()) {
-          llvm::Value* pos = b_.CreateZExt(b_.CreateICmpSGT(x, i64c(0)), i64_);
-          llvm::Value* negv = b_.CreateZExt(b_.CreateICmpSLT(x, i64c(0)), i64_);
-          return b_.CreateSub(pos, negv);
-        }
-        llvm::Value* pos = b_.CreateUIToFP(b_.CreateFCmpOGT(x, f64c(0)), f64_);
-        llvm::Value* negv = b_.CreateUIToFP(b_.CreateFCmpOLT(x, f64c(0)), f64_);
-        return b_.CreateFSub(pos, negv);
-      }
-      case Op::Tanh: return call_math("tanh", x);
-      case Op::Floor: return intrinsic(llvm::Intrinsic::floor, x);
-      case Op::Not: return b_.CreateZExt(b_.CreateNot(to_bool(x)), i64_);
-      case Op::CastReal: return to_double(x);
-      case Op::StopGradient: return x;
-      default: internal("apply_unary");
+#define INTRINSIC(id) intrinsic(llvm::Intrinsic::id, v)
+#define LIBM(function) call_math(#function, v)
+#define KERNEL(function) call_math(#function, v)
+#define CUSTOM(method) method(v)
+#define UNARY(name, printed, result, fold, derivative, emit) \
+  case Op::name: return emit;
+#include "compiler/ir/ops.def"
+#undef INTRINSIC
+#undef LIBM
+#undef KERNEL
+#undef CUSTOM
+      default: internal("apply_unary of a non-unary op");
     }
-    (void)result;
   }
 
-  llvm::Value* apply_binary(Op op, llvm::Value* x, llvm::Value* y, DType result) {
-    bool ints = x->getType()->isIntegerTy() && y->getType()->isIntegerTy();
+  llvm::Value* apply_binary(Op op, llvm::Value* x, llvm::Value* y) {
+    const bool ints = x->getType()->isIntegerTy() && y->getType()->isIntegerTy();
     if (!ints && op != Op::And && op != Op::Or) {
       x = to_double(x);
       y = to_double(y);
     }
-    auto flag = [&](llvm::Value* c) { return b_.CreateZExt(c, i64_); };
     switch (op) {
-      case Op::Add: return ints ? b_.CreateAdd(x, y) : b_.CreateFAdd(x, y);
-      case Op::Sub: return ints ? b_.CreateSub(x, y) : b_.CreateFSub(x, y);
-      case Op::Mul: return ints ? b_.CreateMul(x, y) : b_.CreateFMul(x, y);
-      case Op::Div: return b_.CreateFDiv(to_double(x), to_double(y));
-      case Op::IntDiv: return b_.CreateSDiv(x, y);
-      case Op::Mod: return b_.CreateSRem(x, y);
-      case Op::Pow: {
-        if (auto* c = llvm::dyn_cast<llvm::ConstantFP>(y)) {
-          double e = c->getValueAPF().convertToDouble();
-          if (e == 2) return b_.CreateFMul(x, x);
-          if (e == 1) return x;
-          if (e == 0.5) return intrinsic(llvm::Intrinsic::sqrt, x);
-          if (e == -1) return b_.CreateFDiv(f64c(1), x);
-        }
-        return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y);
-      }
-      case Op::Min:
-        if (ints) return b_.CreateSelect(b_.CreateICmpSLT(x, y), x, y);
-        return b_.CreateMinNum(x, y);
-      case Op::Max:
-        if (ints) return b_.CreateSelect(b_.CreateICmpSGT(x, y), x, y);
-        return b_.CreateMaxNum(x, y);
-      case Op::Lt: return flag(ints ? b_.CreateICmpSLT(x, y) : b_.CreateFCmpOLT(x, y));
-      case Op::Le: return flag(ints ? b_.CreateICmpSLE(x, y) : b_.CreateFCmpOLE(x, y));
-      case Op::Gt: return flag(ints ? b_.CreateICmpSGT(x, y) : b_.CreateFCmpOGT(x, y));
-      case Op::Ge: return flag(ints ? b_.CreateICmpSGE(x, y) : b_.CreateFCmpOGE(x, y));
-      case Op::Eq: return flag(ints ? b_.CreateICmpEQ(x, y) : b_.CreateFCmpOEQ(x, y));
-      case Op::Ne: return flag(ints ? b_.CreateICmpNE(x, y) : b_.CreateFCmpUNE(x, y));
-      case Op::And: return flag(b_.CreateAnd(to_bool(x), to_bool(y)));
-      case Op::Or: return flag(b_.CreateOr(to_bool(x), to_bool(y)));
-      default: internal("apply_binary");
+#define INT_OR_REAL(int_method, real_method) (ints ? b_.int_method(x, y) : b_.real_method(x, y))
+#define COMPARE(int_predicate, real_predicate) \
+  flag(b_.CreateCmp(ints ? llvm::CmpInst::int_predicate : llvm::CmpInst::real_predicate, x, y))
+#define CUSTOM(method) method(x, y, ints)
+#define BINARY(name, printed, result, fold, derivative_x, derivative_y, emit) \
+  case Op::name: return emit;
+#include "compiler/ir/ops.def"
+#undef INT_OR_REAL
+#undef COMPARE
+#undef CUSTOM
+      default: internal("apply_binary of a non-binary op");
     }
-    (void)result;
   }
+
+  // ---- the CUSTOM emissions of ops.def ------------------------------------------------------
+
+  llvm::Value* flag(llvm::Value* condition) { return b_.CreateZExt(condition, i64_); }
+  llvm::Value* identity(llvm::Value* v) { return v; }
+  llvm::Value* negate(llvm::Value* v) { return v->getType()->isIntegerTy() ? b_.CreateNeg(v) : b_.CreateFNeg(v); }
+  llvm::Value* inv_logit(llvm::Value* v) {
+    return b_.CreateFDiv(f64c(1), b_.CreateFAdd(f64c(1), intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(v))));
+  }
+  // max(x, 0) + log1p(exp(-|x|))
+  llvm::Value* log1p_exp(llvm::Value* v) {
+    llvm::Value* ax = intrinsic(llvm::Intrinsic::fabs, v);
+    llvm::Value* pos = b_.CreateMaxNum(v, f64c(0));
+    return b_.CreateFAdd(pos, log1p(intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(ax))));
+  }
+  llvm::Value* absolute(llvm::Value* v) {
+    if (v->getType()->isIntegerTy()) return b_.CreateSelect(b_.CreateICmpSLT(v, i64c(0)), b_.CreateNeg(v), v);
+    return intrinsic(llvm::Intrinsic::fabs, v);
+  }
+  llvm::Value* sign(llvm::Value* v) {
+    if (v->getType()->isIntegerTy()) return b_.CreateSub(flag(b_.CreateICmpSGT(v, i64c(0))), flag(b_.CreateICmpSLT(v, i64c(0))));
+    llvm::Value* pos = b_.CreateUIToFP(b_.CreateFCmpOGT(v, f64c(0)), f64_);
+    llvm::Value* negv = b_.CreateUIToFP(b_.CreateFCmpOLT(v, f64c(0)), f64_);
+    return b_.CreateFSub(pos, negv);
+  }
+  llvm::Value* logical_not(llvm::Value* v) { return flag(b_.CreateNot(to_bool(v))); }
+  llvm::Value* divide(llvm::Value* x, llvm::Value* y, bool) { return b_.CreateFDiv(to_double(x), to_double(y)); }
+  llvm::Value* power(llvm::Value* x, llvm::Value* y, bool) {
+    if (auto* c = llvm::dyn_cast<llvm::ConstantFP>(y)) {
+      double e = c->getValueAPF().convertToDouble();
+      if (e == 2) return b_.CreateFMul(x, x);
+      if (e == 1) return x;
+      if (e == 0.5) return intrinsic(llvm::Intrinsic::sqrt, x);
+      if (e == -1) return b_.CreateFDiv(f64c(1), x);
+    }
+    return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y);
+  }
+  llvm::Value* minimum(llvm::Value* x, llvm::Value* y, bool ints) {
+    return ints ? b_.CreateSelect(b_.CreateICmpSLT(x, y), x, y) : b_.CreateMinNum(x, y);
+  }
+  llvm::Value* maximum(llvm::Value* x, llvm::Value* y, bool ints) {
+    return ints ? b_.CreateSelect(b_.CreateICmpSGT(x, y), x, y) : b_.CreateMaxNum(x, y);
+  }
+  llvm::Value* logical_and(llvm::Value* x, llvm::Value* y, bool) { return flag(b_.CreateAnd(to_bool(x), to_bool(y))); }
+  llvm::Value* logical_or(llvm::Value* x, llvm::Value* y, bool) { return flag(b_.CreateOr(to_bool(x), to_bool(y))); }
 
   // Value of an elementwise node at idx (idx empty for scalars).
   llvm::Value* elementwise(NodeP n, const std::vector<llvm::Value*>& idx) {
@@ -538,8 +537,8 @@ class FunctionEmitter {
       }
       return b_.CreateSelect(c, t, e);
     }
-    if (n->args.size() == 1) return apply_unary(n->op, operand(n->args[0]), n->dtype);
-    return apply_binary(n->op, operand(n->args[0]), operand(n->args[1]), n->dtype);
+    if (n->args.size() == 1) return apply_unary(n->op, operand(n->args[0]));
+    return apply_binary(n->op, operand(n->args[0]), operand(n->args[1]));
   }
 
   // ---- tensors ----------------------------------------------------------------------------

@@ -70,9 +70,22 @@ struct Jit {
     bind(runtime_symbols::matmul, &latent_rt_matmul);
     bind(runtime_symbols::check_failed, &latent_rt_check_failed);
     bind(runtime_symbols::print, &latent_rt_print);
-    bind(runtime_symbols::lgamma, &latent_rt_lgamma);
-    bind(runtime_symbols::digamma, &latent_rt_digamma);
-    bind(runtime_symbols::trigamma, &latent_rt_trigamma);
+    // The kernels of elementwise ops (KERNEL(...) in ops.def).
+#define KERNEL(function) bind(#function, &function);
+#define INTRINSIC(id)
+#define LIBM(function)
+#define CUSTOM(method)
+#define INT_OR_REAL(int_method, real_method)
+#define COMPARE(int_predicate, real_predicate)
+#define UNARY(name, printed, result, fold, derivative, emit) emit
+#define BINARY(name, printed, result, fold, derivative_x, derivative_y, emit) emit
+#include "compiler/ir/ops.def"
+#undef KERNEL
+#undef INTRINSIC
+#undef LIBM
+#undef CUSTOM
+#undef INT_OR_REAL
+#undef COMPARE
     if (auto err = main.define(llvm::orc::absoluteSymbols(std::move(symbols))))
       throw std::runtime_error("cannot bind runtime symbols: " + to_string(std::move(err)));
   }

@@ -1,5 +1,7 @@
 #include "compiler/ir/ir.hpp"
 
+#include "kernels/kernels.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -21,11 +23,21 @@ std::vector<int> merge_loops(const std::vector<int>& a, const std::vector<int>& 
   return out;
 }
 
-bool is_unary(Op op) { return op >= Op::Neg && op <= Op::StopGradient; }
-bool is_binary(Op op) { return op >= Op::Add && op <= Op::Mod; }
 bool is_comparison(Op op) {
-  return op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge || op == Op::Eq ||
-         op == Op::Ne || op == Op::And || op == Op::Or;
+  switch (op) {
+#define COMPARISON true
+#define ARITHMETIC false
+#define REAL_RESULT false
+#define INTEGER false
+#define BINARY(name, printed, result, fold, dx, dy, emit) \
+  case Op::name: return result;
+#include "compiler/ir/ops.def"
+#undef COMPARISON
+#undef ARITHMETIC
+#undef REAL_RESULT
+#undef INTEGER
+    default: return false;
+  }
 }
 
 // Result of a binary elementwise op: equal dims, or one operand scalar.
@@ -36,50 +48,46 @@ std::vector<int64_t> broadcast_dims(NodeP x, NodeP y) {
   return x->dims;
 }
 
-double fold_unary(Op op, double x) {
+// The dtype of a unary op's result (RESULT column of ops.def).
+DType unary_dtype(Op op, DType argument) {
+  constexpr DType REAL_RESULT = DType::Real, INT_RESULT = DType::Int;
   switch (op) {
-    case Op::Neg: return -x;
-    case Op::Exp: return std::exp(x);
-    case Op::Log: return std::log(x);
-    case Op::Log1p: return std::log1p(x);
-    case Op::Expm1: return std::expm1(x);
-    case Op::Sqrt: return std::sqrt(x);
-    case Op::Lgamma: return std::lgamma(x);
-    case Op::InvLogit: return 1 / (1 + std::exp(-x));
-    case Op::Log1pExp: return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-    case Op::Abs: return std::fabs(x);
-    case Op::Sign: return (x > 0) - (x < 0);
-    case Op::Tanh: return std::tanh(x);
-    case Op::Floor: return std::floor(x);
-    case Op::Not: return x == 0;
-    case Op::CastReal: return x;
-    case Op::StopGradient: return x;
-    default: return NAN;  // Digamma, Trigamma: not folded
+#define SAME_AS_ARGUMENT argument
+#define UNARY(name, printed, result, fold, derivative, emit) \
+  case Op::name: return result;
+#include "compiler/ir/ops.def"
+#undef SAME_AS_ARGUMENT
+    default: internal("unary_dtype of a non-unary op");
   }
 }
 
-bool can_fold_unary(Op op) { return op != Op::Digamma && op != Op::Trigamma; }
+// The dtype of a binary op's result (RESULT column of ops.def).
+DType binary_dtype(Op op, DType x, DType y) {
+  const DType ARITHMETIC = x == DType::Int && y == DType::Int ? DType::Int : DType::Real;
+  constexpr DType REAL_RESULT = DType::Real, COMPARISON = DType::Int, INTEGER = DType::Int;
+  switch (op) {
+#define BINARY(name, printed, result, fold, dx, dy, emit) \
+  case Op::name: return result;
+#include "compiler/ir/ops.def"
+    default: internal("binary_dtype of a non-binary op");
+  }
+}
+
+double fold_unary(Op op, double x) {
+  switch (op) {
+#define UNARY(name, printed, result, fold, derivative, emit) \
+  case Op::name: return fold;
+#include "compiler/ir/ops.def"
+    default: internal("fold_unary of a non-unary op");
+  }
+}
 
 double fold_binary(Op op, double x, double y) {
   switch (op) {
-    case Op::Add: return x + y;
-    case Op::Sub: return x - y;
-    case Op::Mul: return x * y;
-    case Op::Div: return x / y;
-    case Op::Pow: return std::pow(x, y);
-    case Op::Min: return std::fmin(x, y);
-    case Op::Max: return std::fmax(x, y);
-    case Op::Lt: return x < y;
-    case Op::Le: return x <= y;
-    case Op::Gt: return x > y;
-    case Op::Ge: return x >= y;
-    case Op::Eq: return x == y;
-    case Op::Ne: return x != y;
-    case Op::And: return (x != 0) && (y != 0);
-    case Op::Or: return (x != 0) || (y != 0);
-    case Op::IntDiv: return static_cast<double>(static_cast<int64_t>(x) / static_cast<int64_t>(y));
-    case Op::Mod: return static_cast<double>(static_cast<int64_t>(x) % static_cast<int64_t>(y));
-    default: internal("fold_binary");
+#define BINARY(name, printed, result, fold, dx, dy, emit) \
+  case Op::name: return fold;
+#include "compiler/ir/ops.def"
+    default: internal("fold_binary of a non-binary op");
   }
 }
 
@@ -87,63 +95,29 @@ double fold_binary(Op op, double x, double y) {
 
 const char* op_name(Op op) {
   switch (op) {
-    case Op::Const: return "const";
-    case Op::Input: return "input";
-    case Op::LoopVar: return "loopvar";
-    case Op::Neg: return "neg";
-    case Op::Exp: return "exp";
-    case Op::Log: return "log";
-    case Op::Log1p: return "log1p";
-    case Op::Expm1: return "expm1";
-    case Op::Sqrt: return "sqrt";
-    case Op::Lgamma: return "lgamma";
-    case Op::Digamma: return "digamma";
-    case Op::Trigamma: return "trigamma";
-    case Op::InvLogit: return "inv_logit";
-    case Op::Log1pExp: return "log1p_exp";
-    case Op::Abs: return "abs";
-    case Op::Sign: return "sign";
-    case Op::Tanh: return "tanh";
-    case Op::Floor: return "floor";
-    case Op::Not: return "not";
-    case Op::CastReal: return "to_real";
-    case Op::StopGradient: return "stop_gradient";
-    case Op::Add: return "add";
-    case Op::Sub: return "sub";
-    case Op::Mul: return "mul";
-    case Op::Div: return "div";
-    case Op::Pow: return "pow";
-    case Op::Min: return "min";
-    case Op::Max: return "max";
-    case Op::Lt: return "lt";
-    case Op::Le: return "le";
-    case Op::Gt: return "gt";
-    case Op::Ge: return "ge";
-    case Op::Eq: return "eq";
-    case Op::Ne: return "ne";
-    case Op::And: return "and";
-    case Op::Or: return "or";
-    case Op::IntDiv: return "intdiv";
-    case Op::Mod: return "mod";
-    case Op::Select: return "select";
-    case Op::Sum: return "sum";
-    case Op::MaxReduce: return "max_reduce";
-    case Op::MatMul: return "matmul";
-    case Op::Transpose: return "transpose";
-    case Op::Reshape: return "reshape";
-    case Op::Fill: return "fill";
-    case Op::Pack: return "pack";
-    case Op::Index: return "index";
-    case Op::Slice: return "slice";
-    case Op::OneHot: return "one_hot";
-    case Op::PadSlice: return "pad_slice";
-    case Op::SetIndex: return "set_index";
-    case Op::LoopSum: return "loop_sum";
-    case Op::LoopGen: return "loop_gen";
-    case Op::Check: return "check";
-    case Op::Print: return "print";
+#define OP(name, printed) \
+  case Op::name: return printed;
+#include "compiler/ir/ops.def"
   }
   return "?";
+}
+
+bool is_unary(Op op) {
+  switch (op) {
+#define UNARY(name, printed, result, fold, derivative, emit) \
+  case Op::name: return true;
+#include "compiler/ir/ops.def"
+    default: return false;
+  }
+}
+
+bool is_binary(Op op) {
+  switch (op) {
+#define BINARY(name, printed, result, fold, dx, dy, emit) \
+  case Op::name: return true;
+#include "compiler/ir/ops.def"
+    default: return false;
+  }
 }
 
 bool is_elementwise(Op op) { return is_unary(op) || is_binary(op) || op == Op::Select; }
@@ -249,13 +223,12 @@ NodeP Graph::cast_real(NodeP x) {
 NodeP Graph::unary(Op op, NodeP x) {
   if (!is_unary(op)) internal("unary() with a non-unary op");
   if (op == Op::CastReal) return cast_real(x);
-  DType dt = (op == Op::Not) ? DType::Int : DType::Real;
-  if (op == Op::Neg || op == Op::Abs || op == Op::Sign) dt = x->dtype;
-  if (x->is_const() && can_fold_unary(op)) {
+  DType dt = unary_dtype(op, x->dtype);
+  if (x->is_const()) {
     double v = fold_unary(op, x->value);
     return dt == DType::Int ? int_constant(static_cast<int64_t>(v)) : constant(v);
   }
-  if (x->op == Op::Fill && can_fold_unary(op)) return fill(unary(op, x->args[0]), x->dims);
+  if (x->op == Op::Fill) return fill(unary(op, x->args[0]), x->dims);
   if (op == Op::Neg && x->op == Op::Neg) return x->args[0];
   if (op == Op::StopGradient && !x->depends_on_params) return x;
   if (dt == DType::Real) x = cast_real(x);
@@ -265,12 +238,7 @@ NodeP Graph::unary(Op op, NodeP x) {
 
 NodeP Graph::binary(Op op, NodeP x, NodeP y) {
   if (!is_binary(op)) internal("binary() with a non-binary op");
-  bool int_op = op == Op::IntDiv || op == Op::Mod;
-  DType dt = DType::Real;
-  if (is_comparison(op) || int_op) dt = DType::Int;
-  if ((op == Op::Add || op == Op::Sub || op == Op::Mul || op == Op::Min || op == Op::Max) &&
-      x->dtype == DType::Int && y->dtype == DType::Int)
-    dt = DType::Int;
+  DType dt = binary_dtype(op, x->dtype, y->dtype);
   std::vector<int64_t> dims = broadcast_dims(x, y);
   if (x->is_const() && y->is_const()) {
     double v = fold_binary(op, x->value, y->value);

@@ -31,40 +31,20 @@ namespace latent::ir {
 
 enum class DType : uint8_t { Real, Int };
 
+// Every operation, from the one list in ops.def (see there for what each means).
 enum class Op : uint8_t {
-  // leaves
-  Const,    // value
-  Input,    // a = buffer (0 = differentiated parameters, 1 = data, 2.. = extra), b = offset
-  LoopVar,  // a = loop id; Int scalar
-  // elementwise unary (any shape)
-  Neg, Exp, Log, Log1p, Expm1, Sqrt, Lgamma, Digamma, Trigamma, InvLogit, Log1pExp, Abs, Sign,
-  Tanh, Floor, Not, CastReal, StopGradient,
-  // elementwise binary (equal shapes, or one scalar operand broadcast)
-  Add, Sub, Mul, Div, Pow, Min, Max, Lt, Le, Gt, Ge, Eq, Ne, And, Or, IntDiv, Mod,
-  Select,  // args: cond, then, else (cond and branches broadcast like binary ops)
-  // reductions to a scalar
-  Sum, MaxReduce,
-  // linear algebra
-  MatMul,     // rank-1 left operand is a row, rank-1 right operand a column
-  Transpose,  // rank 2
-  Reshape,    // same element count, same storage order
-  // structure
-  Fill,      // args: scalar; broadcast to dims
-  Pack,      // args: scalars; dims given (storage order)
-  Index,     // args: t, idx (Int scalar, 0-based); a = axis; removes that axis
-  Slice,     // args: t, start (Int, 0-based); a = axis, b = length
-  OneHot,    // args: v, idx; a = axis; zeros of dims except the slice idx along axis = v
-  PadSlice,  // args: v, start; a = axis; zeros of dims except [start, start+len) along axis = v
-  SetIndex,  // args: t, idx, v; a = axis; t with slice idx replaced by v
-  // loops (a = loop id)
-  LoopSum,  // args: lo, hi (inclusive, Int), body; sum over the loop of body
-  LoopGen,  // args: lo, body; b = count; dims = body dims + {count}
-  // effects: value 0 when fine; b = message id in the Graph's message table
-  Check,  // args: violated (cond), then values to report; value -inf when violated
-  Print,  // args: condition (print when nonzero), then values to print; value 0
+#define OP(name, printed) name,
+#include "compiler/ir/ops.def"
 };
 
+inline constexpr int kNumOps = 0
+#define OP(name, printed) +1
+#include "compiler/ir/ops.def"
+    ;
+
 const char* op_name(Op op);
+bool is_unary(Op op);        // UNARY in ops.def
+bool is_binary(Op op);       // BINARY in ops.def
 bool is_elementwise(Op op);  // unary and binary elementwise ops and Select
 
 struct Node;
