@@ -1,0 +1,379 @@
+// Lowering expressions: operators, calls into the library and layers, indexing.
+#include "compiler/lower/lowerer.hpp"
+
+#include "compiler/lower/lowering_helpers.hpp"
+#include "kernels/eval_context.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace latent {
+
+using ir::NodeP;
+using ir::Op;
+using lowering::dims_text;
+using lowering::stan_axes;
+
+// ---- expressions ----------------------------------------------------------------------------
+
+Lowerer::Value Lowerer::expr(const ast::Expr& e) {
+  using K = ast::ExprKind;
+  switch (e.kind) {
+    case K::IntLit: return {g_.int_constant(e.int_value), Type::int_()};
+    case K::RealLit: return {g_.constant(e.real_value), Type::real()};
+    case K::StringLit: error(e.loc, "a string can only be printed");
+    case K::Var: {
+      Var* v = find(e.name);
+      if (!v) error(e.loc, "variable '" + e.name + "' has no value here");
+      if (redirects_.count(e.name) && !redirects_[e.name].empty())
+        error(e.loc, "internal: '" + e.name + "' is defined element by element in this loop");
+      return v->value;
+    }
+    case K::Unary: {
+      Value a = expr(*e.args[0]);
+      if (e.name == "-") return {g_.neg(a.node), e.type};
+      if (e.name == "!") return {g_.unary(Op::Not, a.node), Type::int_()};
+      return a;
+    }
+    case K::Binary: {
+      // && and || short-circuit when the left side is known.
+      if (e.name == "&&" || e.name == "||") {
+        Value a = expr(*e.args[0]);
+        if (a.node->is_const()) {
+          bool lhs = a.node->value != 0;
+          if (e.name == "&&" && !lhs) return {g_.int_constant(0), Type::int_()};
+          if (e.name == "||" && lhs) return {g_.int_constant(1), Type::int_()};
+        }
+        Value b = expr(*e.args[1]);
+        return binary(e.name, a, b, Type::int_(), e.loc);
+      }
+      Value a = expr(*e.args[0]);
+      Value b = expr(*e.args[1]);
+      return binary(e.name, a, b, e.type, e.loc);
+    }
+    case K::Transpose: {
+      Value a = expr(*e.args[0]);
+      return {g_.transpose(a.node), e.type};
+    }
+    case K::Ternary: {
+      Value c = expr(*e.args[0]);
+      if (c.node->is_const()) {
+        Value r = expr(*e.args[c.node->value != 0 ? 1 : 2]);
+        return convert(r, e.type, r.node->dims, e.loc, "the conditional expression");
+      }
+      Value a = expr(*e.args[1]);
+      Value b = expr(*e.args[2]);
+      if (a.node->dims != b.node->dims && !a.node->is_scalar() && !b.node->is_scalar())
+        error(e.loc, "the branches of ?: have different sizes: " + dims_text(a.type, a.node) + " and " +
+                         dims_text(b.type, b.node));
+      return {g_.select(c.node, a.node, b.node), e.type};
+    }
+    case K::Call: return call(e);
+    case K::Index: return index(e);
+    case K::ArrayLit:
+    case K::RowVectorLit: {
+      std::vector<Value> elems;
+      for (auto& a : e.args) elems.push_back(expr(*a));
+      if (elems.empty()) error(e.loc, "empty literals are not supported");
+      bool scalars = true;
+      for (auto& v : elems) scalars &= v.node->is_scalar();
+      std::vector<NodeP> nodes;
+      if (scalars) {
+        for (auto& v : elems) nodes.push_back(e.type.base == Base::Int ? v.node : g_.cast_real(v.node));
+        return {g_.pack(nodes, {static_cast<int64_t>(nodes.size())}), e.type};
+      }
+      // Literal of containers: stack elements along a new slowest axis (arrays),
+      // or rows of a matrix.
+      std::vector<int64_t> inner = elems[0].node->dims;
+      for (auto& v : elems) {
+        if (v.node->dims != inner) error(e.loc, "the elements of this literal have different sizes");
+        NodeP flat = g_.reshape(v.node, {v.node->size()});
+        for (int64_t k = 0; k < v.node->size(); ++k) nodes.push_back(g_.cast_real(g_.index(flat, 0, g_.int_constant(k))));
+      }
+      std::vector<int64_t> dims = inner;
+      dims.push_back(static_cast<int64_t>(elems.size()));
+      NodeP stacked = g_.pack(nodes, dims);
+      if (e.kind == K::RowVectorLit) stacked = g_.transpose(stacked);  // rows of a matrix
+      return {stacked, e.type};
+    }
+  }
+  error(e.loc, "unsupported expression");
+}
+
+Lowerer::Value Lowerer::binary(const std::string& op, const Value& a, const Value& b, Type result, SourceLoc loc) {
+  NodeP x = a.node, y = b.node;
+  auto same_size = [&](const char* what) {
+    if (!x->is_scalar() && !y->is_scalar() && x->dims != y->dims)
+      error(loc, std::string("size mismatch in ") + what + ": " + dims_text(a.type, x) + " and " + dims_text(b.type, y));
+  };
+  if (op == "+" || op == "-") {
+    same_size(op == "+" ? "addition" : "subtraction");
+    return {g_.binary(op == "+" ? Op::Add : Op::Sub, x, y), result};
+  }
+  if (op == ".*" || op == "./") {
+    same_size(op == ".*" ? "elementwise product" : "elementwise division");
+    return {g_.binary(op == ".*" ? Op::Mul : Op::Div, x, y), result};
+  }
+  if (op == "*") {
+    if (x->is_scalar() || y->is_scalar()) return {g_.mul(x, y), result};
+    Base ba = a.type.base, bb = b.type.base;
+    // vector * row_vector: the outer product
+    if (ba == Base::Vector && bb == Base::RowVector)
+      return {g_.matmul(g_.reshape(x, {x->dims[0], 1}), g_.reshape(y, {1, y->dims[0]})), result};
+    int64_t inner_a = ba == Base::Matrix ? x->dims[1] : x->dims[0];
+    int64_t inner_b = y->dims[0];
+    if (inner_a != inner_b)
+      error(loc, "size mismatch in matrix product: " + dims_text(a.type, x) + " times " + dims_text(b.type, y));
+    return {g_.matmul(x, y), result};
+  }
+  if (op == "/") {
+    if (y->is_scalar()) {
+      if (a.type.is_int() && b.type.is_int()) {
+        if (y->is_const(0)) error(loc, "integer division by zero");
+        return {g_.binary(Op::IntDiv, x, y), result};
+      }
+      return {g_.div(x, y), result};
+    }
+    error(loc, "matrix division is not supported yet");
+  }
+  if (op == "%") {
+    if (y->is_const(0)) error(loc, "modulus by zero");
+    return {g_.binary(Op::Mod, x, y), result};
+  }
+  if (op == "%/%") return {g_.binary(Op::IntDiv, x, y), result};
+  if (op == "^" || op == ".^") {
+    same_size("power");
+    return {g_.binary(Op::Pow, x, y), result};
+  }
+  static const std::map<std::string, Op> compare{{"<", Op::Lt},  {"<=", Op::Le}, {">", Op::Gt},  {">=", Op::Ge},
+                                                 {"==", Op::Eq}, {"!=", Op::Ne}, {"&&", Op::And}, {"||", Op::Or}};
+  auto c = compare.find(op);
+  if (c != compare.end()) return {g_.binary(c->second, x, y), Type::int_()};
+  error(loc, "operator " + op + " is not supported yet");
+}
+
+Lowerer::Value Lowerer::dense(const DenseLayer& layer, const Value& x, const ast::Expr& call) {
+  NodeP w = layer.weight, b = layer.bias;
+  int64_t in = w->dims[0], out = w->dims[1];
+  int64_t got = x.node->dims.empty() ? 1 : x.node->dims.back();
+  if (x.type.base == Base::Vector) got = x.node->dims[0];
+  if (got != in)
+    error(call.loc, "layer '" + call.name + "' takes " + std::to_string(in) + " inputs, but its argument has " +
+                        std::to_string(got) + (x.type.base == Base::Matrix ? " columns" : " elements"));
+  NodeP v = g_.cast_real(x.node);
+  if (x.type.base == Base::Matrix) {
+    int64_t rows = v->dims[0];
+    NodeP bias_rows = g_.matmul(g_.fill(g_.constant(1), {rows, 1}), g_.reshape(b, {1, out}));
+    return {g_.add(g_.matmul(v, w), bias_rows), x.type};
+  }
+  if (x.type.base == Base::RowVector) return {g_.add(g_.matmul(v, w), b), x.type};
+  return {g_.add(g_.matmul(g_.transpose(w), v), b), x.type};
+}
+
+Lowerer::Value Lowerer::call(const ast::Expr& e) {
+  if (auto layer = layers_.find(e.name); layer != layers_.end()) return dense(layer->second, expr(*e.args[0]), e);
+  if (e.name == "target") {
+    std::vector<NodeP> so_far;
+    for (auto& t : terms_) so_far.push_back(t.value);
+    return {g_.add_all(so_far), Type::real()};
+  }
+  std::vector<Value> args;
+  for (auto& a : e.args) args.push_back(expr(*a));
+  if (e.name == "multiply") return binary("*", args[0], args[1], e.type, e.loc);
+  stdlib::CallContext ctx(g_, file_, e.loc, e.name);
+  Value result;
+  std::string base, suffix;
+  if (const stdlib::FunctionEntry* f = stdlib::find_function(e.name)) {
+    result = f->lower(ctx, args);
+  } else if (stdlib::split_density_suffix(e.name, &base, &suffix)) {
+    const stdlib::DistributionEntry* d = stdlib::find_distribution(base);
+    if (!d) error(e.loc, "unknown distribution '" + base + "'");
+    ctx.propto = suffix == "_lupdf" || suffix == "_lupmf";
+    std::vector<Value> params(args.begin() + 1, args.end());
+    result = stdlib::lower_density(ctx, *d, args[0], params);
+  } else {
+    error(e.loc, "unknown function '" + e.name + "'");
+  }
+  for (NodeP c : ctx.checks) add_term(e.loc, c);
+  if (!e.type.is_error()) result.type = e.type;
+  return result;
+}
+
+std::optional<std::pair<int64_t, int64_t>> Lowerer::int_range(NodeP n) const {
+  if (n->is_const()) return std::make_pair(static_cast<int64_t>(n->value), static_cast<int64_t>(n->value));
+  if (n->op == Op::LoopVar) {
+    auto r = loop_ranges_.find(static_cast<int>(n->a));
+    if (r != loop_ranges_.end()) return r->second;
+    return std::nullopt;
+  }
+  if (n->op == Op::Add || n->op == Op::Sub) {
+    auto a = int_range(n->args[0]), b = int_range(n->args[1]);
+    if (!a || !b) return std::nullopt;
+    if (n->op == Op::Add) return std::make_pair(a->first + b->first, a->second + b->second);
+    return std::make_pair(a->first - b->second, a->second - b->first);
+  }
+  return std::nullopt;
+}
+
+// A 1-based Stan index into a dimension of `size`: returns the 0-based IR index,
+// with a static bounds check when the range is known, a runtime check otherwise.
+NodeP Lowerer::index_value(const Value& iv, int64_t size, SourceLoc loc) {
+  if (!iv.type.is_int()) error(loc, "indexes must be integers (multi-indexing is not supported yet)");
+  NodeP i0 = g_.sub(iv.node, g_.int_constant(1));
+  auto range = int_range(iv.node);
+  if (range) {
+    if (range->first < 1 || range->second > size) {
+      std::string value = range->first == range->second ? std::to_string(range->first)
+                                                         : std::to_string(range->first) + ".." + std::to_string(range->second);
+      error(loc, "index " + value + " out of range; expecting an index in 1.." + std::to_string(size));
+    }
+    return i0;
+  }
+  NodeP bad = g_.binary(Op::Or, g_.binary(Op::Lt, i0, g_.int_constant(0)), g_.binary(Op::Ge, i0, g_.int_constant(size)));
+  add_check(loc, bad, "index out of range; expecting an index in 1.." + std::to_string(size), iv.node, "index");
+  // Clamp so that an out-of-range index never reads outside memory.
+  return g_.binary(Op::Max, g_.int_constant(0), g_.binary(Op::Min, i0, g_.int_constant(std::max<int64_t>(size - 1, 0))));
+}
+
+// Int data elements at known positions are folded to constants (they drive control flow).
+NodeP Lowerer::fold_data(NodeP n) const {
+  if (!n->is_scalar() || n->dtype != ir::DType::Int) return n;
+  // Walk Index nodes with constant indexes down to a data Input.
+  int64_t offset = 0;
+  NodeP cur = n;
+  std::vector<std::pair<int, int64_t>> steps;
+  while (cur->op == Op::Index) {
+    if (!cur->args[1]->is_const()) return n;
+    steps.push_back({static_cast<int>(cur->a), static_cast<int64_t>(cur->args[1]->value)});
+    cur = cur->args[0];
+  }
+  if (cur->op != Op::Input || cur->a != 1) return n;
+  std::vector<int64_t> dims = cur->dims;
+  std::vector<int64_t> strides(dims.size());
+  int64_t s = 1;
+  for (size_t d = 0; d < dims.size(); ++d) {
+    strides[d] = s;
+    s *= dims[d];
+  }
+  std::vector<int> axes_left(dims.size());
+  for (size_t d = 0; d < dims.size(); ++d) axes_left[d] = static_cast<int>(d);
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    int ir_axis = axes_left.at(static_cast<size_t>(it->first));
+    offset += it->second * strides[static_cast<size_t>(ir_axis)];
+    axes_left.erase(axes_left.begin() + it->first);
+  }
+  size_t at = static_cast<size_t>(cur->b + offset);
+  if (at >= data_.size()) return n;
+  return g_.int_constant(static_cast<int64_t>(data_[at]));
+}
+
+Lowerer::Value Lowerer::apply_indices(Value v, const std::vector<ast::Index>& indices, SourceLoc loc) {
+  NodeP node = v.node;
+  Type type = v.type;
+  std::vector<int> axes = stan_axes(type, node->dims.size());
+  size_t p = 0;
+  for (const ast::Index& ix : indices) {
+    if (p >= axes.size()) error(loc, "too many indexes");
+    int axis = axes[p];
+    int64_t size = node->dims[static_cast<size_t>(axis)];
+    if (ix.kind == ast::Index::Kind::Single && !expr(*ix.lower).type.is_int()) {
+      // Multi-index y[idx] (idx an int array): a generated tensor, y[idx[k]] for each k.
+      Value idx = expr(*ix.lower);
+      if (idx.node->dims.size() != 1) error(ix.lower->loc, "a multi-index must be a one-dimensional array of ints");
+      NodeP k = g_.new_loop_var();
+      int64_t n = idx.node->dims[0];
+      loop_ranges_[static_cast<int>(k->a)] = {0, n - 1};
+      Value element{fold_data(g_.index(idx.node, 0, k)), Type::int_()};
+      std::vector<Term> per_element, *saved = current_terms_;
+      current_terms_ = &per_element;
+      NodeP picked = g_.index(node, axis, index_value(element, size, ix.lower->loc));
+      current_terms_ = saved;
+      for (Term& t : per_element) {  // range checks of each idx[k], summed over k
+        t.value = g_.loop_sum(k, g_.int_constant(0), g_.int_constant(n - 1), t.value);
+        keep_term(std::move(t));
+      }
+      // The picked slice becomes the slowest axis; move it back to `axis`.
+      NodeP gathered = g_.loop_gen(k, g_.int_constant(0), n, picked);
+      int last = static_cast<int>(gathered->dims.size()) - 1;
+      if (axis != last) {
+        if (gathered->dims.size() != 2) error(loc, "multi-indexing inside this container is not supported yet");
+        gathered = g_.transpose(gathered);
+      }
+      node = gathered;
+      ++p;
+    } else if (ix.kind == ast::Index::Kind::Single) {
+      Value iv = expr(*ix.lower);
+      node = g_.index(node, axis, index_value(iv, size, ix.lower->loc));
+      axes.erase(axes.begin() + static_cast<long>(p));
+      for (int& a : axes)
+        if (a > axis) --a;
+      // Peel one Stan level off the type.
+      type = type.element();
+    } else {
+      int64_t lo = 1, hi = size;
+      if (ix.kind == ast::Index::Kind::Range) {
+        if (ix.lower) lo = known_int(*ix.lower, "a slice bound");
+        if (ix.upper) hi = known_int(*ix.upper, "a slice bound");
+      }
+      int64_t len = std::max<int64_t>(hi - lo + 1, 0);
+      if (len > 0 && (lo < 1 || hi > size))
+        error(loc, "slice " + std::to_string(lo) + ":" + std::to_string(hi) + " out of range; expecting 1.." +
+                       std::to_string(size));
+      node = g_.slice(node, axis, g_.int_constant(lo - 1), len);
+      ++p;
+    }
+  }
+  return {fold_data(node), type};
+}
+
+Lowerer::Value Lowerer::index(const ast::Expr& e) {
+  // Element reads of a variable defined element-wise by the enclosing symbolic loop.
+  const ast::Expr& base = *e.args[0];
+  if (base.kind == ast::ExprKind::Var) {
+    auto r = redirects_.find(base.name);
+    if (r != redirects_.end() && !r->second.empty() && !e.indices.empty() &&
+        e.indices[0].kind == ast::Index::Kind::Single) {
+      Value first = expr(*e.indices[0].lower);
+      if (first.node == r->second.back().loop_var) {
+        Var* hidden = find(r->second.back().hidden);
+        if (e.indices.size() == 1) return {hidden->value.node, e.type};
+        // Apply the remaining indexes to the element.
+        Value elem = hidden->value;
+        NodeP node = elem.node;
+        Type type = elem.type;
+        std::vector<int> axes = stan_axes(type, node->dims.size());
+        for (size_t k = 1; k < e.indices.size(); ++k) {
+          const ast::Index& ix = e.indices[k];
+          if (ix.kind != ast::Index::Kind::Single) error(e.loc, "slices of element-wise defined variables are not supported yet");
+          Value iv = expr(*ix.lower);
+          int axis = axes.front();
+          node = g_.index(node, axis, index_value(iv, node->dims[static_cast<size_t>(axis)], ix.lower->loc));
+          axes.erase(axes.begin());
+          for (int& a : axes)
+            if (a > axis) --a;
+          type = type.element();
+        }
+        return {node, e.type};
+      }
+    }
+  }
+  Value v = expr(base);
+  Value r = apply_indices(v, e.indices, e.loc);
+  if (!e.type.is_error()) r.type = e.type;
+  return r;
+}
+
+Lowerer::Value Lowerer::convert(const Value& v, const Type& to, const std::vector<int64_t>& dims, SourceLoc loc,
+                                const std::string& what) {
+  NodeP n = v.node;
+  if (n->is_scalar() && !dims.empty()) error(loc, "cannot assign a scalar to " + what);
+  if (n->dims != dims) {
+    Value declared{g_.zeros(dims), to};
+    error(loc, "size mismatch: " + what + " has size " + dims_text(to, declared.node) + " but the value has size " +
+                   dims_text(v.type.is_error() ? to : v.type, n));
+  }
+  if (to.base != Base::Int) n = g_.cast_real(n);
+  return {n, to};
+}
+
+}  // namespace latent

@@ -1,0 +1,214 @@
+// Lowering control flow: `for` loops (symbolic or unrolled, see loop_plan.hpp),
+// foreach, while and `if` on conditions known at run time.
+#include "compiler/lower/lowerer.hpp"
+
+#include "compiler/lower/loop_plan.hpp"
+#include "compiler/lower/lowering_helpers.hpp"
+
+#include <map>
+
+namespace latent {
+
+using ir::NodeP;
+using ir::Op;
+using lowering::dims_text;
+using lowering::stan_axes;
+
+// ---- control flow ------------------------------------------------------------------------------
+
+void Lowerer::for_loop(const ast::Stmt& s) {
+  Value lo = expr(*s.lower), hi = expr(*s.upper);
+  LoopPlan plan = plan_loop(s);
+  bool known = lo.node->is_const() && hi.node->is_const();
+  if (plan.symbolic) {
+    // Element-wise definitions need a constant trip count covering the whole variable.
+    for (auto& name : plan.generated) {
+      Var* v = find(name);
+      if (!v) error(s.loc, "variable '" + name + "' has no value here");
+      auto stan = stan_dims_of(v->value.type, v->value.node->dims);
+      bool covers = known && !stan.empty() && lo.node->value == 1 && hi.node->value == stan[0];
+      if (!covers) {
+        plan.symbolic = false;
+        plan.why_unrolled = "'" + name + "' is defined element-wise over part of its range";
+      }
+    }
+  }
+  if (plan.symbolic) return symbolic_for(s, lo.node, hi.node, plan);
+  if (!known)
+    error(s.loc, "this loop must be evaluated iteration by iteration (" + plan.why_unrolled +
+                     "), so its bounds must be known from data");
+  unrolled_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value));
+}
+
+// Runs one iteration of an unrolled loop with the loop variable bound to `value`;
+// false when the body ended the loop with break.
+bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value) {
+  if (++unrolled_iterations_ > lowering::kMaxUnrolledIterations)
+    error(s.loc, "this loop must be evaluated iteration by iteration and runs too long (limit " +
+                     std::to_string(lowering::kMaxUnrolledIterations) + " iterations in all)");
+  push_scope();
+  define(s.loop_var, value, true, "loop");
+  statement(*s.body);
+  pop_scope();
+  continue_ = false;
+  if (!break_) return true;
+  break_ = false;
+  return false;
+}
+
+void Lowerer::unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi) {
+  for (int64_t k = lo; k <= hi; ++k)
+    if (!unrolled_iteration(s, {g_.int_constant(k), Type::int_()})) break;
+}
+
+void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPlan& plan) {
+  NodeP var = g_.new_loop_var();
+  if (lo->is_const() && hi->is_const())
+    loop_ranges_[static_cast<int>(var->a)] = {static_cast<int64_t>(lo->value), static_cast<int64_t>(hi->value)};
+  else {
+    auto rl = int_range(lo), rh = int_range(hi);
+    if (rl && rh) loop_ranges_[static_cast<int>(var->a)] = {rl->first, rh->second};
+  }
+  push_scope();
+  define(s.loop_var, {var, Type::int_()}, true, "loop");
+  struct Pending {
+    std::string name, hidden;
+    bool generated;
+  };
+  std::vector<Pending> pending;
+  for (auto& name : plan.generated) {
+    Var* v = find(name);
+    std::string hidden = "\x01" + name + "#" + std::to_string(hidden_counter_++);
+    std::vector<int> axes = stan_axes(v->value.type, v->value.node->dims.size());
+    NodeP elem = g_.index(v->value.node, axes.front(), g_.sub(var, g_.int_constant(1)));
+    define(hidden, {elem, v->value.type.element()}, false, "local");
+    redirects_[name].push_back({var, hidden});
+    pending.push_back({name, hidden, true});
+  }
+  for (auto& name : plan.accumulated) {
+    Var* v = find(name);
+    std::string hidden = "\x01" + name + "#" + std::to_string(hidden_counter_++);
+    NodeP zero = v->value.node->is_scalar() ? g_.constant(0) : g_.zeros(v->value.node->dims);
+    // The accumulator starts from zero in the body; its old value is added after the loop.
+    define(hidden, {zero, v->value.type}, false, "local");
+    pending.push_back({name, hidden, false});
+  }
+  // Accumulators are written through the hidden name: rebind by aliasing.
+  std::map<std::string, Var> saved_accumulators;
+  for (auto& p : pending)
+    if (!p.generated) {
+      Var* outer = find(p.name);
+      saved_accumulators[p.name] = *outer;
+      Var* hidden = find(p.hidden);
+      define(p.name, hidden->value, false, "local");  // shadows the outer variable in the body
+    }
+
+  std::vector<Term> body_terms;
+  std::vector<Term>* saved_terms = current_terms_;
+  current_terms_ = &body_terms;
+  statement(*s.body);
+  current_terms_ = saved_terms;
+
+  std::map<std::string, Value> results;
+  int64_t count = lo->is_const() && hi->is_const() ? static_cast<int64_t>(hi->value - lo->value + 1) : -1;
+  for (auto& p : pending) {
+    if (p.generated) {
+      Value elem = find(p.hidden)->value;
+      Var* outer = nullptr;
+      for (auto it = scopes_.rbegin() + 1; it != scopes_.rend() && !outer; ++it) {
+        auto f = it->vars.find(p.name);
+        if (f != it->vars.end()) outer = &f->second;
+      }
+      NodeP gen = g_.loop_gen(var, lo, count, elem.node);
+      if (outer->value.type.base == Base::Matrix && outer->value.type.array_dims == 0) gen = g_.transpose(gen);
+      results[p.name] = {gen, outer->value.type};
+      redirects_[p.name].pop_back();
+    } else {
+      Value inc = find(p.name)->value;  // the body-local accumulator
+      Value old = saved_accumulators[p.name].value;
+      results[p.name] = {g_.add(old.node, g_.loop_sum(var, lo, hi, inc.node)), old.type};
+    }
+  }
+  pop_scope();
+  for (auto& [name, v] : results) find(name)->value = v;
+  for (auto& t : body_terms) {
+    t.value = g_.loop_sum(var, lo, hi, t.value);
+    keep_term(std::move(t));
+  }
+}
+
+void Lowerer::foreach_loop(const ast::Stmt& s) {
+  Value c = expr(*s.lower);
+  std::vector<int> axes = stan_axes(c.type, c.node->dims.size());
+  if (axes.empty()) error(s.loc, "foreach needs a container");
+  int axis = axes.front();
+  int64_t n = c.node->dims[static_cast<size_t>(axis)];
+  // Matrices iterate over all elements in column-major order, like Stan.
+  if (c.type.array_dims == 0 && c.type.base == Base::Matrix) {
+    c.node = g_.reshape(c.node, {c.node->size()});
+    axis = 0;
+    n = c.node->size();
+  }
+  Type elem_type = c.type.array_dims > 0 ? c.type.element() : Type::real();
+  for (int64_t k = 0; k < n; ++k)
+    if (!unrolled_iteration(s, {fold_data(g_.index(c.node, axis, g_.int_constant(k))), elem_type})) break;
+}
+
+void Lowerer::while_loop(const ast::Stmt& s) {
+  while (true) {
+    Value c = expr(*s.cond);
+    if (!c.node->is_const())
+      error(s.cond->loc, "while conditions that depend on parameters are not supported (the condition must be known from data)");
+    if (c.node->value == 0) break;
+    if (++unrolled_iterations_ > lowering::kMaxUnrolledIterations)
+      error(s.loc, "this while loop runs too long (limit " + std::to_string(lowering::kMaxUnrolledIterations) + " iterations)");
+    statement(*s.body);
+    continue_ = false;
+    if (break_) {
+      break_ = false;
+      break;
+    }
+  }
+}
+
+void Lowerer::if_statement(const ast::Stmt& s) {
+  Value c = expr(*s.cond);
+  if (c.node->is_const()) {
+    if (c.node->value != 0) {
+      statement(*s.body);
+    } else if (s.else_body) {
+      statement(*s.else_body);
+    }
+    return;
+  }
+  // A condition known only at run time: lower both branches and merge what they change.
+  NodeP cond = g_.binary(Op::Ne, c.node, c.node->dtype == ir::DType::Int ? g_.int_constant(0) : g_.constant(0));
+  auto snapshot = [&]() {
+    std::vector<std::map<std::string, Var>> s;
+    for (auto& sc : scopes_) s.push_back(sc.vars);
+    return s;
+  };
+  auto before = snapshot();
+  NodeP saved_path = path_;
+  auto branch = [&](const ast::Stmt* body, NodeP when) {
+    path_ = saved_path ? g_.binary(Op::And, saved_path, when) : when;
+    if (body) statement(*body);
+    auto after = snapshot();
+    for (size_t k = 0; k < scopes_.size(); ++k) scopes_[k].vars = before[k];
+    return after;
+  };
+  auto then_state = branch(s.body.get(), cond);
+  auto else_state = branch(s.else_body.get(), g_.unary(Op::Not, cond));
+  path_ = saved_path;
+  if (break_ || continue_) error(s.loc, "break and continue under a condition that depends on parameters are not supported");
+  for (size_t k = 0; k < scopes_.size(); ++k) {
+    for (auto& [name, var] : scopes_[k].vars) {
+      NodeP t = then_state[k].at(name).value.node;
+      NodeP e = else_state[k].at(name).value.node;
+      if (t == e) continue;
+      var.value.node = g_.select(cond, t, e);
+    }
+  }
+}
+
+}  // namespace latent

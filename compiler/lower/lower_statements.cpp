@@ -1,0 +1,219 @@
+// Lowering statements: declarations, assignments, `~` (and the guide's), print and reject.
+#include "compiler/lower/lowerer.hpp"
+
+#include "compiler/lower/lowering_helpers.hpp"
+#include "kernels/eval_context.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace latent {
+
+using ir::NodeP;
+using ir::Op;
+using lowering::dims_text;
+using lowering::stan_axes;
+
+void Lowerer::tilde(const ast::Stmt& s) {
+  std::vector<Value> params;
+  for (auto& a : s.args) params.push_back(expr(*a));
+  const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
+  if (!d) error(s.loc, "unknown distribution '" + s.dist + "'");
+  if (guide_draws_) return guide_tilde(s, *d, params);
+  Value y = expr(*s.lhs);
+  stdlib::CallContext ctx(g_, file_, s.loc, s.dist + (d->discrete ? "_lpmf" : "_lpdf"));
+  ctx.propto = !keep_constants_;
+  Value lp = stdlib::lower_density(ctx, *d, y, params);
+  for (NodeP c : ctx.checks) add_term(s.loc, c);
+  size_t before = current_terms_->size();
+  add_term(s.loc, lp.node);
+  if (current_terms_->size() != before + 1 || current_terms_->back().value != lp.node) return;  // nothing kept as is
+  // What was drawn from what, for the transforms that read the model's structure.
+  TildeRecord record{d, "", "", {}, y, params, !path_ && current_terms_ == &terms_};
+  const ast::Expr* target = s.lhs.get();
+  if (target->kind == ast::ExprKind::Call && target->name == "to_vector" && target->args.size() == 1)
+    target = target->args[0].get();
+  if (target->kind == ast::ExprKind::Var) {
+    record.variable = target->name;
+    if (Var* v = find(target->name)) {
+      record.block = v->block;
+      record.variable_value = v->value;
+    }
+  }
+  current_terms_->back().tilde = std::move(record);
+}
+
+// `z ~ dist(params)` in the guide: z's variational distribution, a
+// reparameterisable one (the checker ensures it); its parameters broadcast to z's IR dims.
+void Lowerer::guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params) {
+  const std::string& name = s.lhs->name;
+  auto dims = parameter_dims_.find(name);
+  if (dims == parameter_dims_.end()) error(s.lhs->loc, "'" + name + "' is not a parameter");
+  int64_t want = 1;
+  for (int64_t n : dims->second) want *= n;
+  std::vector<NodeP> shaped;
+  for (size_t k = 0; k < params.size(); ++k) {
+    NodeP n = g_.cast_real(params[k].node);
+    if (n->is_scalar()) {
+      shaped.push_back(g_.fill(n, dims->second));
+      continue;
+    }
+    if (n->size() != want)
+      error(s.loc, "the " + d.params.at(k).first + " of the guide's distribution for '" + name +
+                       "' must be a scalar or have the parameter's shape");
+    shaped.push_back(g_.reshape(n, dims->second));
+  }
+  stdlib::CallContext ctx(g_, file_, s.loc, "guide: " + d.name + " for '" + name + "'");
+  stdlib::check_parameters(ctx, d, params);
+  for (NodeP c : ctx.checks) add_term(s.loc, c);
+  guide_draws_->push_back({name, location(s.loc), &d, shaped});
+}
+
+// A dense layer: x W + b, for a matrix x whose rows are data points (a row_vector
+// is one such row; a vector is a column, W' x + b).
+// ---- statements ---------------------------------------------------------------------------------
+
+void Lowerer::statements(const std::vector<ast::StmtPtr>& stmts) {
+  for (auto& s : stmts) {
+    if (break_ || continue_) return;
+    statement(*s);
+  }
+}
+
+void Lowerer::statement(const ast::Stmt& s) {
+  using K = ast::StmtKind;
+  switch (s.kind) {
+    case K::Decl: return declare_local(s);
+    case K::Assign: {
+      Value rhs = expr(*s.rhs);
+      if (s.op != "=") {
+        Value current = expr(*s.lhs);
+        std::string op = s.op.substr(0, s.op.size() - 1);
+        rhs = binary(op, current, rhs, s.lhs->type, s.loc);
+      }
+      return assign(*s.lhs, rhs, s.loc);
+    }
+    case K::Tilde: return tilde(s);
+    case K::TargetPlus: {
+      Value v = expr(*s.rhs);
+      return add_term(s.loc, g_.sum(g_.cast_real(v.node)));
+    }
+    case K::For: return for_loop(s);
+    case K::Foreach: return foreach_loop(s);
+    case K::While: return while_loop(s);
+    case K::If: return if_statement(s);
+    case K::Block:
+      push_scope();
+      statements(s.stmts);
+      pop_scope();
+      return;
+    case K::Print:
+    case K::Reject: return print_or_reject(s);
+    case K::Break:
+    case K::Continue:
+      if (path_) error(s.loc, "break and continue under a condition that depends on parameters are not supported");
+      (s.kind == K::Break ? break_ : continue_) = true;
+      return;
+    case K::Return: error(s.loc, "return is only allowed in functions, which are not supported yet");
+    case K::Expression: {
+      Value v = expr(*s.rhs);
+      if (v.node->is_effect) add_term(s.loc, g_.mul(g_.constant(0), v.node));
+      return;
+    }
+    case K::Empty: return;
+  }
+}
+
+void Lowerer::declare_local(const ast::Stmt& s) {
+  const ast::VarDecl& d = *s.decl;
+  std::vector<int64_t> stan_dims, dims;
+  declared_dims(d, &stan_dims, &dims);
+  Value v;
+  if (d.init) {
+    v = convert(expr(*d.init), d.type, dims, d.init->loc, "'" + d.name + "'");
+  } else {
+    // Stan initialises local reals to NaN and ints to the smallest int.
+    NodeP fill = d.type.base == Base::Int ? g_.int_constant(std::numeric_limits<int32_t>::min()) : g_.constant(NAN);
+    v = {dims.empty() ? fill : g_.fill(fill, dims), d.type};
+  }
+  define(d.name, v, false, "local");
+}
+
+void Lowerer::assign(const ast::Expr& lhs, Value value, SourceLoc loc) {
+  std::vector<const ast::Expr*> levels;
+  const ast::Expr* root = &lhs;
+  while (root->kind == ast::ExprKind::Index) {
+    levels.push_back(root);
+    root = root->args[0].get();
+  }
+  std::vector<const ast::Index*> path;
+  for (auto it = levels.rbegin(); it != levels.rend(); ++it)
+    for (auto& ix : (*it)->indices) path.push_back(&ix);
+  std::string name = root->name;
+  // v[i] = ... inside the symbolic loop that defines v element-wise.
+  auto r = redirects_.find(name);
+  if (r != redirects_.end() && !r->second.empty() && !path.empty()) {
+    Value first = expr(*path[0]->lower);
+    if (first.node == r->second.back().loop_var) {
+      name = r->second.back().hidden;
+      path.erase(path.begin());
+    }
+  }
+  Var* var = find(name);
+  if (!var) error(loc, "variable '" + name + "' has no value here");
+  if (var->read_only) error(loc, "cannot assign to '" + name + "': " + var->block + " variables are read-only here");
+  Value current = var->value;
+  if (path.empty()) {
+    var->value = convert(value, current.type, current.node->dims, loc, "'" + root->name + "'");
+    return;
+  }
+  var->value = set_path(current, path, 0, value, loc);
+}
+
+Lowerer::Value Lowerer::set_path(const Value& current, const std::vector<const ast::Index*>& path, size_t k,
+                                 const Value& value, SourceLoc loc) {
+  if (k == path.size()) return convert(value, current.type, current.node->dims, loc, "the assigned element");
+  const ast::Index& ix = *path[k];
+  if (ix.kind != ast::Index::Kind::Single) error(loc, "assigning to a slice is not supported yet");
+  std::vector<int> axes = stan_axes(current.type, current.node->dims.size());
+  if (axes.empty()) error(loc, "too many indexes in assignment");
+  int axis = axes.front();
+  Value iv = expr(*ix.lower);
+  NodeP i0 = index_value(iv, current.node->dims[static_cast<size_t>(axis)], ix.lower->loc);
+  Value element{g_.index(current.node, axis, i0), current.type.element()};
+  Value updated = set_path(element, path, k + 1, value, loc);
+  return {g_.set_index(current.node, axis, i0, updated.node), current.type};
+}
+
+void Lowerer::print_or_reject(const ast::Stmt& s) {
+  std::string text;
+  std::vector<NodeP> values;
+  std::vector<std::string> names;
+  for (auto& a : s.args) {
+    if (a->kind == ast::ExprKind::StringLit) {
+      text += a->name;
+      continue;
+    }
+    Value v = expr(*a);
+    NodeP flat = v.node->is_scalar() ? v.node : g_.reshape(v.node, {v.node->size()});
+    int64_t n = v.node->is_scalar() ? 1 : v.node->size();
+    if (n > 1) text += "[";
+    for (int64_t k = 0; k < n; ++k) {
+      if (k) text += ",";
+      text += kPrintValueSlot;
+      values.push_back(v.node->is_scalar() ? flat : g_.index(flat, 0, g_.int_constant(k)));
+      names.push_back("value");
+    }
+    if (n > 1) text += "]";
+  }
+  if (s.kind == ast::StmtKind::Print) {
+    int id = g_.add_message({text, location(s.loc), names});
+    add_term(s.loc, g_.print(g_.int_constant(1), id, values));
+    return;
+  }
+  // reject: always fails where it is reached; the message carries the printed text.
+  int id = g_.add_message({"reject: " + text, location(s.loc), {}});
+  add_term(s.loc, g_.check(g_.int_constant(1), id, values));
+}
+
+}  // namespace latent

@@ -1,0 +1,34 @@
+// Small helpers shared by the lowerer's files (lowerer.cpp, lower_expressions.cpp,
+// lower_statements.cpp, lower_loops.cpp).
+#pragma once
+
+#include "compiler/ir/ir.hpp"
+#include "compiler/lower/lowerer.hpp"
+
+#include <string>
+#include <vector>
+
+namespace latent::lowering {
+
+// Iterations of unrolled loops, in all, before lowering gives up.
+inline constexpr int kMaxUnrolledIterations = 200000;
+
+// "vector[3]", "matrix[2,4]": a value's type with its sizes, for messages.
+inline std::string dims_text(const Type& t, ir::NodeP n) {
+  std::string s = t.str();
+  auto d = Lowerer::stan_dims_of(t, n->dims);
+  if (d.empty()) return s;
+  s += "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+// IR axis of each remaining Stan dimension of a value of type t and IR rank r.
+inline std::vector<int> stan_axes(const Type& t, size_t rank) {
+  std::vector<int> axes;
+  for (int p = 0; p < t.array_dims; ++p) axes.push_back(static_cast<int>(rank) - 1 - p);
+  for (size_t e = 0; e + static_cast<size_t>(t.array_dims) < rank; ++e) axes.push_back(static_cast<int>(e));
+  return axes;
+}
+
+}  // namespace latent::lowering
