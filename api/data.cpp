@@ -1,4 +1,4 @@
-// latent::Data: the public face of DataSet (runtime/data/json_data.hpp).
+// latent::Data: the public face of DataSet (data/json_data.hpp).
 #include "api/internal.hpp"
 
 #include <cmath>

@@ -181,16 +181,14 @@ FunctionEntry softmax_entry(const std::string& name, bool log) {
 
 void register_functions(std::vector<FunctionEntry>& out) {
   auto op1 = [](Op op) { return [op](ir::Graph& g, NodeP x) { return g.unary(op, x); }; };
-  out.push_back(unary("exp", op1(Op::Exp)));
-  out.push_back(unary("log", op1(Op::Log)));
-  out.push_back(unary("log1p", op1(Op::Log1p)));
-  out.push_back(unary("expm1", op1(Op::Expm1)));
-  out.push_back(unary("sqrt", op1(Op::Sqrt)));
-  out.push_back(unary("lgamma", op1(Op::Lgamma)));
-  out.push_back(unary("digamma", op1(Op::Digamma)));
-  out.push_back(unary("tanh", op1(Op::Tanh)));
-  out.push_back(unary("inv_logit", op1(Op::InvLogit)));
-  out.push_back(unary("log1p_exp", op1(Op::Log1pExp)));
+  // The elementwise ops of the IR that are functions of the language (ops.def: STAN_FUNCTION).
+#define STAN_FUNCTION true
+#define INTERNAL false
+#define UNARY(name, printed, result, fold, derivative, emit, language) \
+  if (language) out.push_back(unary(printed, op1(Op::name)));
+#include "compiler/ir/ops.def"
+#undef STAN_FUNCTION
+#undef INTERNAL
   out.push_back(unary("fabs", op1(Op::Abs)));
   out.push_back(unary("square", [](ir::Graph& g, NodeP x) { return g.mul(x, x); }));
   out.push_back(unary("inv", [](ir::Graph& g, NodeP x) { return g.div(g.constant(1), x); }));

@@ -97,7 +97,7 @@ class ReverseSweep {
     switch (n->op) {
 #define ZERO_GRADIENT nullptr
 #define NO_DERIVATIVE no_derivative(n)
-#define UNARY(name, printed, result, fold, derivative, emit)   \
+#define UNARY(name, printed, result, fold, derivative, emit, language)   \
   case Op::name: {                                          \
     NodeP x = n->args[0], y = n;                            \
     (void)y;                                                \
@@ -201,7 +201,7 @@ DerivativeRule derivative_rule(Op op) {
   (std::string_view(#derivative) == "ZERO_GRADIENT"   ? DerivativeRule::Zero \
    : std::string_view(#derivative) == "NO_DERIVATIVE" ? DerivativeRule::None \
                                                       : DerivativeRule::Rule)
-#define UNARY(name, printed, result, fold, derivative, emit) \
+#define UNARY(name, printed, result, fold, derivative, emit, language) \
   case Op::name: return RULE_OF(derivative);
 #define BINARY(name, printed, result, fold, derivative_x, derivative_y, emit)                          \
   case Op::name:                                                                                    \

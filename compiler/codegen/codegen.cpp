@@ -447,7 +447,7 @@ class FunctionEmitter {
 #define LIBM(function) call_math(#function, v)
 #define KERNEL(function) call_math(#function, v)
 #define CUSTOM(method) method(v)
-#define UNARY(name, printed, result, fold, derivative, emit) \
+#define UNARY(name, printed, result, fold, derivative, emit, language) \
   case Op::name: return emit;
 #include "compiler/ir/ops.def"
 #undef INTRINSIC
@@ -808,7 +808,7 @@ class FunctionEmitter {
     return (accumulate ? 1 : 0) | (single ? 2 : 0);
   }
 
-  // Matrix products go to the runtime's Eigen kernel (see runtime/kernels);
+  // Matrix products go to the Eigen kernel (kernels/matmul.cpp);
   // with `into`, the product is added to that contiguous destination.
   View matmul(NodeP n, const View* into = nullptr, bool accumulate = true) {
     NodeP x = n->args[0], y = n->args[1];

@@ -77,7 +77,7 @@ struct Jit {
 #define CUSTOM(method)
 #define INT_OR_REAL(int_method, real_method)
 #define COMPARE(int_predicate, real_predicate)
-#define UNARY(name, printed, result, fold, derivative, emit) emit
+#define UNARY(name, printed, result, fold, derivative, emit, language) emit
 #define BINARY(name, printed, result, fold, derivative_x, derivative_y, emit) emit
 #include "compiler/ir/ops.def"
 #undef KERNEL

@@ -53,7 +53,7 @@ DType unary_dtype(Op op, DType argument) {
   constexpr DType REAL_RESULT = DType::Real, INT_RESULT = DType::Int;
   switch (op) {
 #define SAME_AS_ARGUMENT argument
-#define UNARY(name, printed, result, fold, derivative, emit) \
+#define UNARY(name, printed, result, fold, derivative, emit, language) \
   case Op::name: return result;
 #include "compiler/ir/ops.def"
 #undef SAME_AS_ARGUMENT
@@ -75,7 +75,7 @@ DType binary_dtype(Op op, DType x, DType y) {
 
 double fold_unary(Op op, double x) {
   switch (op) {
-#define UNARY(name, printed, result, fold, derivative, emit) \
+#define UNARY(name, printed, result, fold, derivative, emit, language) \
   case Op::name: return fold;
 #include "compiler/ir/ops.def"
     default: internal("fold_unary of a non-unary op");
@@ -104,7 +104,7 @@ const char* op_name(Op op) {
 
 bool is_unary(Op op) {
   switch (op) {
-#define UNARY(name, printed, result, fold, derivative, emit) \
+#define UNARY(name, printed, result, fold, derivative, emit, language) \
   case Op::name: return true;
 #include "compiler/ir/ops.def"
     default: return false;

@@ -2,17 +2,13 @@
 // from the prior, reconstructions (x -> the mean of q(z | x) -> the decoded
 // mean) and interpolations between the codes of two data points.
 //
-// The program is lowered with the plate at R rows (as for SVI) and three
-// functions are compiled from it, each on demand:
-//   prior    the parameters drawn from their whole-parameter normal priors,
-//            z = loc + scale * eps (eps: Input 2), a prior that depends on
-//            another drawn parameter reading that parameter's draw;
-//   encoder  the guide's location of every guided parameter (the mean of q)
-//            for the rows in the data buffer;
-//   decoder  the mean of each observed data variable's distribution given the
-//            parameters (bernoulli_logit -> inv_logit(alpha), normal -> mu, ...).
-// All read the unconstrained parameter vector theta (Input 0), the data
+// The program is lowered with the plate at R rows (as for SVI) and the three
+// steps of compiler/transforms/generation.hpp (prior draws, the guide's means,
+// the observed variables' means) are compiled from it by the pipeline, each on
+// demand. All read the unconstrained parameter vector theta (Input 0), the data
 // (Input 1), the model's network (Input 3) and the guide's network (Input 4).
+// This file runs them: it gathers data rows, keeps theta between the steps and
+// batches the rows. Writing the results: runtime/output/generated_output.hpp.
 //
 // Parameters indexed by the plate (one latent per datum) are drawn from their
 // priors; global parameters are set to their fitted value (the guide's mean:

@@ -23,7 +23,7 @@ namespace latent {
 //   ("m", {2, 2}, true)         -> m.1.1, m.2.1, m.1.2, m.2.2
 //   ("a", {2, 2}, false)        -> a.1.1, a.1.2, a.2.1, a.2.2   (array of vectors)
 //   ("x", {}, false)            -> x
-// This is latent's storage order (see runtime/data/check_data.hpp), so a
+// This is latent's storage order (see data/check_data.hpp), so a
 // variable's values can be written in storage order under these names.
 std::vector<std::string> cmdstan_column_names(const std::string& name,
                                               const std::vector<int64_t>& dims,
