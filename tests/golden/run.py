@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Golden tests of latent's error messages.
+"""Golden tests of latent's error messages and of the IR it prints.
 
-Each case is a bad program bad/<category>/<name>.lat with its expected output
-bad/<category>/<name>.expected beside it. The command run for a case is, with
+Each case is a bad program bad/<category>/<name>.lat, or a good one
+ir/<name>.lat whose compiler stages are printed (`latent ir`, through its .cmd),
+with its expected output <name>.expected beside it. The command run for a case is, with
 the working directory tests/golden (so that paths in messages are relative):
 
   - <name>.cmd exists:  latent ARGS, where ARGS is the file's first line split
@@ -17,9 +18,9 @@ the bytes it wrote to stderr, then the line "exit: N" (N the exit status). If
 the output is not empty and does not end with a newline, one "\n" is added
 before the exit line. Comparison is byte for byte.
 
-A bad program must fail cleanly: exit status 1 (a user error). A status of 0,
-an internal error (status 2), a crash (a signal) or a run longer than the
-timeout fails the case and is never written as expected output, also with
+A bad program must fail cleanly: exit status 1 (a user error); an ir/ case
+must succeed (status 0). Any other status, an internal error (status 2), a
+crash (a signal) or a run longer than the timeout fails the case and is never written as expected output, also with
 --update (list such inputs in KNOWN_DEFECTS.md instead). --update runs every
 case twice and refuses to write output that differs between the runs.
 
@@ -38,9 +39,17 @@ TIMEOUT_SECONDS = 60
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+CASE_DIRECTORIES = ("bad", "ir")
+
+
+def walk_cases():
+    for top in CASE_DIRECTORIES:
+        yield from os.walk(top)
+
+
 def find_cases(filter_text):
     cases = []
-    for root, _, files in os.walk("bad"):
+    for root, _, files in walk_cases():
         for f in files:
             if f.endswith(".lat"):
                 path = os.path.join(root, f)[: -len(".lat")].replace(os.sep, "/")
@@ -52,7 +61,7 @@ def find_cases(filter_text):
 def orphan_expected(filter_text):
     """Expected files without their program (a case that was renamed or deleted)."""
     out = []
-    for root, _, files in os.walk("bad"):
+    for root, _, files in walk_cases():
         for f in files:
             if f.endswith(".expected"):
                 base = os.path.join(root, f)[: -len(".expected")].replace(os.sep, "/")
@@ -86,7 +95,11 @@ def run_case(latent, case):
         out += b"\n"
     out += b"exit: %d\n" % p.returncode
     problem = None
-    if p.returncode == 0:
+    must_succeed = case.startswith("ir/")
+    if must_succeed:
+        if p.returncode != 0:
+            problem = "exit status %d: this case must succeed" % p.returncode
+    elif p.returncode == 0:
         problem = "exit status 0: a bad program must fail"
     elif p.returncode < 0:
         problem = "killed by signal %d" % -p.returncode

@@ -1,0 +1,1 @@
+ir {model} --data {data} --stage gradient

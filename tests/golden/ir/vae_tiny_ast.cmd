@@ -1,0 +1,1 @@
+ir {model} --stage ast

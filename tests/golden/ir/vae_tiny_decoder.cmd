@@ -1,0 +1,1 @@
+ir {model} --data {data} --method sample --step decoder --batch 2 --stage objective
