@@ -100,7 +100,7 @@ struct Stmt {
   ExprPtr lhs;                    // Assign (a Var or Index expr), Tilde (the variate)
   std::string op;                 // Assign
   ExprPtr rhs;                    // Assign value, TargetPlus value, Expression
-  std::string dist;               // Tilde: distribution name, e.g. "normal"
+  std::string dist;               // Tilde: distribution name, e.g. normal
   std::vector<ExprPtr> args;      // Tilde: distribution arguments; Print/Reject arguments
   std::string loop_var;           // For, Foreach
   ExprPtr lower, upper;           // For bounds; Foreach: lower is the container
