@@ -521,6 +521,18 @@ class FunctionEmitter {
   llvm::Value* maximum(llvm::Value* x, llvm::Value* y, bool ints) {
     return ints ? b_.CreateSelect(b_.CreateICmpSGT(x, y), x, y) : b_.CreateMaxNum(x, y);
   }
+  // Truncating division and remainder that never trap: a zero divisor (which a
+  // check reports) divides by 1, and the int64 minimum divided by -1 wraps.
+  llvm::Value* int_divide(llvm::Value* x, llvm::Value* y, bool) {
+    llvm::Value* minus_one = b_.CreateICmpEQ(y, i64c(-1));
+    llvm::Value* safe = b_.CreateSelect(b_.CreateOr(minus_one, b_.CreateICmpEQ(y, i64c(0))), i64c(1), y);
+    return b_.CreateSelect(minus_one, b_.CreateSub(i64c(0), x), b_.CreateSDiv(x, safe));
+  }
+  llvm::Value* int_modulus(llvm::Value* x, llvm::Value* y, bool) {
+    llvm::Value* minus_one = b_.CreateICmpEQ(y, i64c(-1));
+    llvm::Value* safe = b_.CreateSelect(b_.CreateOr(minus_one, b_.CreateICmpEQ(y, i64c(0))), i64c(1), y);
+    return b_.CreateSelect(minus_one, i64c(0), b_.CreateSRem(x, safe));
+  }
   llvm::Value* logical_and(llvm::Value* x, llvm::Value* y, bool) { return flag(b_.CreateAnd(to_bool(x), to_bool(y))); }
   llvm::Value* logical_or(llvm::Value* x, llvm::Value* y, bool) { return flag(b_.CreateOr(to_bool(x), to_bool(y))); }
 

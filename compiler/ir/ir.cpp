@@ -82,6 +82,19 @@ double fold_unary(Op op, double x) {
   }
 }
 
+// Integer division and modulus as generated code computes them (codegen.cpp):
+// truncating, wrapping at the int64 minimum divided by -1. A zero divisor is
+// never folded (lowering reports it; at run time a check does).
+double int_divide(double x, double y) {
+  auto a = static_cast<int64_t>(x), b = static_cast<int64_t>(y);
+  if (b == -1) return static_cast<double>(static_cast<int64_t>(0ull - static_cast<uint64_t>(a)));
+  return static_cast<double>(a / b);
+}
+double int_modulus(double x, double y) {
+  auto a = static_cast<int64_t>(x), b = static_cast<int64_t>(y);
+  return b == -1 ? 0.0 : static_cast<double>(a % b);
+}
+
 double fold_binary(Op op, double x, double y) {
   switch (op) {
 #define BINARY(name, printed, result, fold, dx, dy, emit) \
@@ -240,7 +253,8 @@ NodeP Graph::binary(Op op, NodeP x, NodeP y) {
   if (!is_binary(op)) internal("binary() with a non-binary op");
   DType dt = binary_dtype(op, x->dtype, y->dtype);
   std::vector<int64_t> dims = broadcast_dims(x, y);
-  if (x->is_const() && y->is_const()) {
+  bool zero_divisor = (op == Op::IntDiv || op == Op::Mod) && y->is_const(0);
+  if (x->is_const() && y->is_const() && !zero_divisor) {
     double v = fold_binary(op, x->value, y->value);
     return dt == DType::Int ? int_constant(static_cast<int64_t>(v)) : constant(v);
   }

@@ -100,6 +100,15 @@ Lowerer::Value Lowerer::expr(const ast::Expr& e) {
   error(e.loc, "unsupported expression");
 }
 
+// x / y, x %/% y or x % y on ints: a zero divisor is an error where it is known
+// and a check at run time otherwise (generated code never traps on it).
+Lowerer::Value Lowerer::integer_division(Op op, NodeP x, NodeP y, Type result, SourceLoc loc) {
+  const std::string what = op == Op::Mod ? "modulus by zero" : "integer division by zero";
+  if (y->is_const(0)) error(loc, what);
+  if (!y->is_const()) add_check(loc, g_.binary(Op::Eq, y, g_.int_constant(0)), what, y, "divisor");
+  return {g_.binary(op, x, y), result};
+}
+
 Lowerer::Value Lowerer::binary(const std::string& op, const Value& a, const Value& b, Type result, SourceLoc loc) {
   NodeP x = a.node, y = b.node;
   auto same_size = [&](const char* what) {
@@ -128,19 +137,13 @@ Lowerer::Value Lowerer::binary(const std::string& op, const Value& a, const Valu
   }
   if (op == "/") {
     if (y->is_scalar()) {
-      if (a.type.is_int() && b.type.is_int()) {
-        if (y->is_const(0)) error(loc, "integer division by zero");
-        return {g_.binary(Op::IntDiv, x, y), result};
-      }
+      if (a.type.is_int() && b.type.is_int()) return integer_division(Op::IntDiv, x, y, result, loc);
       return {g_.div(x, y), result};
     }
     error(loc, "matrix division is not supported yet");
   }
-  if (op == "%") {
-    if (y->is_const(0)) error(loc, "modulus by zero");
-    return {g_.binary(Op::Mod, x, y), result};
-  }
-  if (op == "%/%") return {g_.binary(Op::IntDiv, x, y), result};
+  if (op == "%") return integer_division(Op::Mod, x, y, result, loc);
+  if (op == "%/%") return integer_division(Op::IntDiv, x, y, result, loc);
   if (op == "^" || op == ".^") {
     same_size("power");
     return {g_.binary(Op::Pow, x, y), result};

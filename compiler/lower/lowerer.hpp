@@ -86,6 +86,7 @@ class Lowerer {
   };
 
   Value binary(const std::string& op, const Value& a, const Value& b, Type result, SourceLoc loc);
+  Value integer_division(ir::Op op, ir::NodeP x, ir::NodeP y, Type result, SourceLoc loc);
   Value call(const ast::Expr& e);
   Value dense(const DenseLayer& layer, const Value& x, const ast::Expr& call);
   void tilde(const ast::Stmt& s);
