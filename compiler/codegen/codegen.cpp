@@ -313,12 +313,14 @@ class FunctionEmitter {
     with_loop_invariants_hoisted(body, id);
     for_loop(lo, hi, [&](llvm::Value* i) {
       scopes_.emplace_back();
-      scopes_.back().scalars[graph_loop_var(id, body)] = i;
+      if (NodeP var = graph_loop_var(id, body)) scopes_.back().scalars[var] = i;
       per_iteration(i);
       scopes_.pop_back();
     });
   }
 
+  // The loop's LoopVar below its body (null when the body does not read it: a
+  // loop-invariant tensor repeated count times, as reverse mode makes them).
   NodeP graph_loop_var(int id, NodeP body) {
     // The LoopVar node is interned: find it below the body.
     std::vector<NodeP> stack{body};
@@ -330,7 +332,7 @@ class FunctionEmitter {
       if (n->op == Op::LoopVar && n->a == id) return n;
       for (NodeP a : n->args) stack.push_back(a);
     }
-    internal("loop variable not found in its body");
+    return nullptr;
   }
 
   // Computes, in the current scope, what a loop body reads that does not change
@@ -510,7 +512,6 @@ class FunctionEmitter {
       double e = c->getValueAPF().convertToDouble();
       if (e == 2) return b_.CreateFMul(x, x);
       if (e == 1) return x;
-      if (e == 0.5) return intrinsic(llvm::Intrinsic::sqrt, x);
       if (e == -1) return b_.CreateFDiv(f64c(1), x);
     }
     return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y);

@@ -298,7 +298,10 @@ class ProgramLowering {
     std::vector<const ast::VarDecl*> decls;
     for (auto& s : block.stmts) {
       lowerer_.statement(*s);
-      if (const ast::VarDecl* d = decl_of(*s)) decls.push_back(d);
+      if (const ast::VarDecl* d = decl_of(*s)) {
+        decls.push_back(d);
+        lowerer_.find(d->name)->block = name;  // declared like a local, but the block's variable
+      }
     }
     std::vector<VariableInfo> vars;
     for (auto* d : decls) {

@@ -205,7 +205,7 @@ struct Entry {
   // are zero too (not so for stop_gradient, whose value is its argument's).
   bool piecewise_constant = true;
   // Non-empty: the entry fails because of a compiler bug (the reason); it runs in
-  // the disabled test case known_bugs/table_entries instead.
+  // the disabled test case regressions/table_entries instead.
   std::string known_bug;
 };
 
@@ -319,9 +319,6 @@ Entry zero_entry(Op op, std::string what, std::vector<Arg> args, Body body, unsi
 // whose per-iteration adjoint does not depend on j is a LoopGen with a
 // loop-invariant tensor body: Graph::loop_gen keeps it (it only broadcasts scalar
 // bodies) and codegen fails with "loop variable not found in its body".
-const char* const kInvariantLoopGenBody =
-    "compiler bug: a LoopGen whose tensor body does not depend on its loop variable fails in codegen";
-
 std::vector<Entry> make_table() {
   std::vector<Entry> t;
   using Args = const std::vector<NodeP>&;
@@ -496,7 +493,6 @@ std::vector<Entry> make_table() {
               NodeP j = g.new_loop_var();
               return g.loop_sum(j, g.int_constant(0), g.int_constant(3), g.mul(g.index(x[0], 1, j), x[1]));
             }};
-    e.known_bug = kInvariantLoopGenBody;
     t.push_back(e);
   }
   t.push_back({Op::LoopSum, "sum over j of A[:, j] .* exp(v[j]) (a vector-valued LoopSum)",
@@ -610,7 +606,7 @@ void run_entry(const Entry& e, Context context, bool run_known_bugs = false) {
   BOOST_TEST_CONTEXT(e << " (" << context_name(context) << ")") {
     if (!(e.contexts & bit(context))) return;  // e.g. a loop variable outside loops
     if (!e.known_bug.empty() && !run_known_bugs) {
-      BOOST_TEST_MESSAGE("skipped (" << e.known_bug << "): see known_bugs/table_entries");
+      BOOST_TEST_MESSAGE("skipped (" << e.known_bug << "): see regressions/table_entries");
       return;
     }
     Built b = build(e, context);
@@ -692,10 +688,10 @@ BOOST_AUTO_TEST_CASE(stop_gradient_blocks_exactly_its_argument) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // ============================================================================================
-// Compiler bugs found by this suite: disabled until fixed (run with --run_test=known_bugs)
+// Compiler bugs this suite found, fixed since: their regression tests
 // ============================================================================================
 
-BOOST_AUTO_TEST_SUITE(known_bugs)
+BOOST_AUTO_TEST_SUITE(regressions)
 
 // The table entries marked known_bug, in every context.
 BOOST_AUTO_TEST_CASE(table_entries, *boost::unit_test::disabled()) {
@@ -706,10 +702,10 @@ BOOST_AUTO_TEST_CASE(table_entries, *boost::unit_test::disabled()) {
 
 // The smallest IR: a LoopGen whose vector body does not depend on its loop
 // variable (a valid tensor: exp(v) in every column). Graph::loop_gen broadcasts
-// only scalar bodies; codegen then throws "loop variable not found in its body".
+// only scalar bodies; codegen threw "loop variable not found in its body".
 // Reverse mode builds such nodes: the adjoint of x[j] in a loop over j is
 // one_hot(j, adjoint), summed over j into a LoopGen of the adjoint.
-BOOST_AUTO_TEST_CASE(loop_gen_with_a_loop_invariant_tensor_body, *boost::unit_test::disabled()) {
+BOOST_AUTO_TEST_CASE(loop_gen_with_a_loop_invariant_tensor_body) {
   Graph g;
   NodeP j = g.new_loop_var();
   NodeP gen = g.loop_gen(j, g.int_constant(0), 4, g.unary(Op::Exp, g.input(0, 0, {3})));
@@ -717,9 +713,9 @@ BOOST_AUTO_TEST_CASE(loop_gen_with_a_loop_invariant_tensor_body, *boost::unit_te
   BOOST_CHECK_NO_THROW(check_against_finite_differences(g, f, 3, uniform(-1, 1), Expect::Gradient, 7));
 }
 
-// The same from a Stan program (also `latent grad` on it: "internal error:
+// The same from a Stan program (`latent grad` on it printed "internal error:
 // internal codegen error: loop variable not found in its body").
-BOOST_AUTO_TEST_CASE(gradient_of_a_loop_over_an_array_of_vectors, *boost::unit_test::disabled()) {
+BOOST_AUTO_TEST_CASE(gradient_of_a_loop_over_an_array_of_vectors) {
   BOOST_CHECK_NO_THROW({
     auto m = make_model("parameters { array[4] vector[3] a; }\n"
                         "model { for (j in 1:4) target += sum(a[j]); }");
@@ -928,12 +924,12 @@ BOOST_AUTO_TEST_CASE(pow_with_a_constant_exponent) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(known_bugs)  // (continued)
+BOOST_AUTO_TEST_SUITE(regressions)  // (continued)
 
-// pow(x, 0.5) is emitted as sqrt(x), which differs from pow at x = -inf: pow
+// pow(x, 0.5) was emitted as sqrt(x), which differs from pow at x = -inf: pow
 // (and so the folding, and Stan) gives +inf, sqrt gives NaN. The other special
 // values agree (pow(-0, 0.5) = +0 and sqrt(-0) = -0 compare equal).
-BOOST_AUTO_TEST_CASE(pow_of_minus_infinity_to_the_half, *boost::unit_test::disabled()) {
+BOOST_AUTO_TEST_CASE(pow_of_minus_infinity_to_the_half) {
   Graph g;
   Vec inputs{-INFINITY};
   std::vector<FoldCase> cases{{"pow(-inf, 0.5)", g.binary(Op::Pow, g.constant(-INFINITY), g.constant(0.5)),
