@@ -22,7 +22,7 @@ struct SampleOptions {
   int64_t steps = 10;
   int columns = 0;
   uint64_t seed = 0;
-  bool quiet = false;
+  bool quiet = false, mean = false;
 };
 
 int run_sample(const SampleOptions& o) {
@@ -51,6 +51,8 @@ int run_sample(const SampleOptions& o) {
                     ")");
   }
   Generator& gen = *generator;
+  gen.set_output(o.mean ? Output::Means : Output::Draws);
+  gen.set_seed(o.seed);
 
   Globals globals = o.globals == "fit" ? Globals::Fit : o.globals == "prior" ? Globals::Prior : Globals::Default;
   Generated out;
@@ -125,18 +127,18 @@ Command add_sample_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "sample",
       "Generate from a model fitted by SVI (latent fit --method svi --output F): new data from the prior, "
-      "reconstructions or interpolations; the means of the observed variables' distributions, as a PNG grid "
-      "and/or CSV");
+      "reconstructions or interpolations; draws of the observed variables (or with --mean their distributions' "
+      "means), as a PNG grid and/or CSV");
   sub->add_option("model", o->model, "Model file (the one the fit was made with)")->required();
   sub->add_option("--fit", o->fit, "Fit file written by latent fit --method svi --output F")->required();
   sub->add_option("--data", o->data,
                   "Data source for shapes and rows (default: the one the fit was made on, recorded in the fit file)");
   sub->add_option("--n", o->n,
-                  "Generate N rows from the prior: per-datum latents drawn from their normal priors, decoded "
+                  "Generate N rows from the prior: per-datum latents drawn from their priors, then the data "
                   "(the default, with N = 64, when neither --reconstruct nor --interpolate is given)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--reconstruct", o->reconstruct,
-                  "Rows to reconstruct (x -> mean of q(z|x) -> decoded mean): A-B or train:A-B (rows of the fit's "
+                  "Rows to reconstruct (x -> mean of q(z|x) -> data drawn given it): A-B or train:A-B (rows of the fit's "
                   "data, 0-based, inclusive), test:A-B (its test split: fashion-mnist:test), several separated by "
                   "commas. In the PNG, rows of originals alternate with rows of their reconstructions");
   sub->add_option("--interpolate", o->interpolate,
@@ -155,7 +157,10 @@ Command add_sample_command(CLI::App& app) {
                   "--n: global (not per-datum) parameters at their fitted guide means (fit) or drawn from their priors "
                   "(prior); default: fit, or prior for a model without a plate")
       ->check(CLI::IsMember({"fit", "prior"}));
-  sub->add_option("--seed", o->seed, "Random seed (draws from the prior)");
+  sub->add_flag("--mean", o->mean,
+                "Write the mean of each observed variable's distribution instead of a draw (e.g. pixel intensities "
+                "instead of binary pixels)");
+  sub->add_option("--seed", o->seed, "Random seed (every draw)");
   sub->add_flag("--quiet,-q", o->quiet, "Print nothing on success");
   return [o] { return run_sample(*o); };
 }

@@ -347,11 +347,22 @@ void register_functions(std::vector<FunctionEntry>& out) {
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    return {ctx.g.fill(ctx.g.cast_real(a[0].node), {known_size(ctx, a[1], "length")}), RV};
                  }});
-  out.push_back({"rep_matrix", signatures("rep_matrix", {{{R, I, I}, M}}),
+  out.push_back({"rep_matrix", signatures("rep_matrix", {{{R, I, I}, M}, {{V, I}, M}, {{RV, I}, M}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
-                   return {ctx.g.fill(ctx.g.cast_real(a[0].node),
-                                      {known_size(ctx, a[1], "number of rows"), known_size(ctx, a[2], "number of columns")}),
-                           M};
+                   auto& g = ctx.g;
+                   NodeP x = g.cast_real(a[0].node);
+                   if (a.size() == 3)
+                     return {g.fill(x, {known_size(ctx, a[1], "number of rows"),
+                                        known_size(ctx, a[2], "number of columns")}),
+                             M};
+                   // A vector repeated as n columns, or a row_vector as m rows: an outer product with ones.
+                   int64_t len = x->dims[0];
+                   if (a[0].type.base == Base::Vector) {
+                     int64_t n = known_size(ctx, a[1], "number of columns");
+                     return {g.matmul(g.reshape(x, {len, 1}), g.fill(g.constant(1), {1, n})), M};
+                   }
+                   int64_t m = known_size(ctx, a[1], "number of rows");
+                   return {g.matmul(g.fill(g.constant(1), {m, 1}), g.reshape(x, {1, len})), M};
                  }});
   out.push_back({"rep_array",
                  [](const std::vector<Type>& a, std::string* why) -> Type {

@@ -18,7 +18,7 @@ using ir::NodeP;
 
 namespace {
 
-enum Step { kPrior = 0, kEncoder = 1, kDecoder = 2 };
+enum Step { kPrior = 0, kEncoder = 1, kDraw = 2, kDecoder = 3 };
 
 int64_t product(const std::vector<int64_t>& dims, size_t from = 0) {
   int64_t n = 1;
@@ -52,7 +52,7 @@ struct Generator::Stage {
     int64_t workspace = 0;
     GenerationProgram program;
     bool draw_globals = false;  // what the prior step draws
-  } steps[3];
+  } steps[4];
   std::vector<double> work;
 
   // Indices of the parameters read by `roots`.
@@ -141,7 +141,8 @@ void Generator::compile(Stage& s, int which, Globals globals) {
   Stage::Compiled& step = s.steps[which];
   bool draw_globals = effective(globals) == Globals::Prior;
   if (step.fn && (which != kPrior || step.draw_globals == draw_globals)) return;
-  static const GenerationStep kinds[] = {GenerationStep::Prior, GenerationStep::Encoder, GenerationStep::Decoder};
+  static const GenerationStep kinds[] = {GenerationStep::Prior, GenerationStep::Encoder, GenerationStep::Draw,
+                                         GenerationStep::Decoder};
   driver::Compiled c = driver::compile(s.lowered, driver::Method::generate(kinds[which], draw_globals));
   step.fn = c.functions.at(0);
   step.workspace = c.workspace.at(0);
@@ -149,8 +150,7 @@ void Generator::compile(Stage& s, int which, Globals globals) {
   step.draw_globals = draw_globals;
 }
 
-void Generator::run(const Stage& s, int which, const double* theta, const double* data, const double* noise,
-                    std::vector<double>& out) const {
+void Generator::run(const Stage& s, int which, const double* theta, const double* data, std::vector<double>& out) {
   if (!phi_set_ && layout_->num_phi() > 0)
     throw UserError("sample: no fit: read one with read_fit or set phi (" + model_path() + ")\n");
   Stage& st = const_cast<Stage&>(s);
@@ -159,8 +159,9 @@ void Generator::run(const Stage& s, int which, const double* theta, const double
   const double* model_net = phi_.data();
   const double* guide_net = phi_.data() + std::min<int64_t>(layout_->objective.layout.guide_network_offset,
                                                             static_cast<int64_t>(phi_.size()));
-  const double* inputs[] = {theta, data, noise, model_net, guide_net};
+  const double* inputs[] = {theta, data, nullptr, model_net, guide_net};
   EvalContext ctx;
+  ctx.rng = &rng_;
   ctx.messages = &s.lowered.graph->messages();
   step.fn(inputs, out.data(), st.work.data(), &ctx);
   if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
@@ -246,7 +247,7 @@ std::vector<double> Generator::encoded_theta(Stage& s, const std::vector<double>
   if (s.lowered.guide.empty()) return theta;
   compile(s, kEncoder, Globals::Default);
   std::vector<double> out(static_cast<size_t>(s.lowered.num_unconstrained));
-  run(s, kEncoder, theta.data(), data.data(), nullptr, out);
+  run(s, kEncoder, theta.data(), data.data(), out);
   for (auto [offset, size] : s.steps[kEncoder].program.written)
     std::copy_n(out.begin() + offset, size, theta.begin() + offset);
   return theta;
@@ -290,12 +291,9 @@ std::vector<double> Generator::prior_theta(int64_t rows, uint64_t seed, Globals 
       for (const ParameterInfo& par : s.lowered.parameters) guided_global |= par.name == d.parameter && !par.plate;
     if (guided_global) theta = encoded_theta(s, s.lowered.data);
   }
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  std::vector<double> noise(static_cast<size_t>(s.steps[kPrior].program.noise_size) + 1);
-  for (double& e : noise) e = normal(rng);
+  rng_ = random_engine(seed);
   std::vector<double> out(static_cast<size_t>(s.lowered.num_unconstrained));
-  run(s, kPrior, theta.data(), s.lowered.data.data(), noise.data(), out);
+  run(s, kPrior, theta.data(), s.lowered.data.data(), out);
   for (auto [offset, size] : s.steps[kPrior].program.written) std::copy_n(out.begin() + offset, size, theta.begin() + offset);
   return theta;
 }
@@ -305,15 +303,88 @@ Generated Generator::decode(const std::vector<double>& theta, int64_t rows) {
   if (static_cast<int64_t>(theta.size()) != s.lowered.num_unconstrained)
     throw std::invalid_argument("Generator::decode: theta has " + std::to_string(theta.size()) + " values, not " +
                                 std::to_string(s.lowered.num_unconstrained));
-  compile(s, kDecoder, Globals::Default);
-  std::vector<double> out(static_cast<size_t>(s.steps[kDecoder].program.out_size));
-  run(s, kDecoder, theta.data(), s.lowered.data.data(), nullptr, out);
+  const int which = output_ == Output::Means ? kDecoder : kDraw;
+  compile(s, which, Globals::Default);
+  std::vector<double> out(static_cast<size_t>(s.steps[which].program.out_size));
+  bool ancestral = false;
+  for (const GeneratedVariable& v : s.variables) ancestral |= v.depends_on_itself;
+  if (which == kDraw && ancestral) {
+    out = draw_position_by_position(s, theta);
+  } else {
+    run(s, which, theta.data(), s.lowered.data.data(), out);
+  }
   Generated g;
   g.rows = s.rows;
   g.fields = fields_;
   for (const GeneratedVariable& v : s.variables)
     g.values.push_back(to_row_major(out.data() + v.out_offset, v.stan_dims, v.is_matrix));
   return g;
+}
+
+// A variable that feeds its own distribution (an autoregressive model) is drawn
+// one position of each row at a time, in index order: each pass draws every
+// position from the data buffer as it stands and keeps position p, which later
+// passes then read. The means of each position, recorded when it was drawn,
+// must equal the means given the finished draw: otherwise the distribution of a
+// position read a later one (the model is not autoregressive in index order)
+// and the draw would be wrong, so it is refused.
+std::vector<double> Generator::draw_position_by_position(Stage& s, const std::vector<double>& theta) {
+  compile(s, kDecoder, Globals::Default);
+  std::vector<double> data = s.lowered.data;
+  const int64_t rows = plate_.empty() ? 1 : s.rows;
+  struct Progress {
+    const GeneratedVariable* v;
+    int64_t row_size;
+    std::vector<double> draws, means;  // row-major
+  };
+  std::vector<Progress> self;
+  int64_t positions = 0;
+  for (const GeneratedVariable& v : s.variables) {
+    if (!v.depends_on_itself) continue;
+    int64_t size = product(v.stan_dims);
+    Progress p{&v, size / rows, std::vector<double>(static_cast<size_t>(size), 0.0), std::vector<double>(static_cast<size_t>(size), 0.0)};
+    std::fill_n(data.begin() + v.data_offset, size, 0.0);  // nothing drawn yet
+    positions = std::max(positions, p.row_size);
+    self.push_back(std::move(p));
+  }
+  std::vector<double> drawn(static_cast<size_t>(s.steps[kDraw].program.out_size));
+  std::vector<double> means(static_cast<size_t>(s.steps[kDecoder].program.out_size));
+  auto write_back = [&](const Progress& p) {
+    std::vector<double> stored = to_storage_order(p.draws, p.v->stan_dims, p.v->is_matrix);
+    std::copy(stored.begin(), stored.end(), data.begin() + p.v->data_offset);
+  };
+  for (int64_t position = 0; position < positions; ++position) {
+    run(s, kDraw, theta.data(), data.data(), drawn);
+    run(s, kDecoder, theta.data(), data.data(), means);
+    for (Progress& p : self) {
+      if (position >= p.row_size) continue;
+      std::vector<double> d = to_row_major(drawn.data() + p.v->out_offset, p.v->stan_dims, p.v->is_matrix);
+      std::vector<double> m = to_row_major(means.data() + p.v->out_offset, p.v->stan_dims, p.v->is_matrix);
+      for (int64_t r = 0; r < rows; ++r) {
+        size_t at = static_cast<size_t>(r * p.row_size + position);
+        p.draws[at] = d[at];
+        p.means[at] = m[at];
+      }
+      write_back(p);
+    }
+  }
+  // The other variables are drawn given the finished ones; then the check.
+  run(s, kDraw, theta.data(), data.data(), drawn);
+  run(s, kDecoder, theta.data(), data.data(), means);
+  for (const Progress& p : self) {
+    std::vector<double> m = to_row_major(means.data() + p.v->out_offset, p.v->stan_dims, p.v->is_matrix);
+    for (size_t at = 0; at < m.size(); ++at) {
+      bool same = m[at] == p.means[at] || (std::isnan(m[at]) && std::isnan(p.means[at]));
+      if (same) continue;
+      throw UserError(model_path() + ": sample: '" + p.v->name + "' feeds its own distribution, and the distribution of "
+                      "its position " + std::to_string(at % static_cast<size_t>(p.row_size) + 1) + " depends on that "
+                      "position or on later ones: it can be drawn position by position only when each position's "
+                      "distribution reads earlier positions alone (an autoregressive model in index order)\n");
+    }
+    std::vector<double> stored = to_storage_order(p.draws, p.v->stan_dims, p.v->is_matrix);
+    std::copy(stored.begin(), stored.end(), drawn.begin() + p.v->out_offset);
+  }
+  return drawn;
 }
 
 // ---- the three ways to generate -----------------------------------------------
