@@ -31,7 +31,10 @@ void Lowerer::tilde(const ast::Stmt& s) {
   // What was drawn from what, for the transforms that read the model's structure.
   TildeRecord record{d, "", "", {}, y, params, !path_ && current_terms_ == &terms_};
   const ast::Expr* target = s.lhs.get();
-  if (target->kind == ast::ExprKind::Call && target->name == "to_vector" && target->args.size() == 1)
+  // to_vector(y), to_row_vector(y), to_matrix(y, ...): y itself in another shape (the same storage order)
+  bool reshaped = target->kind == ast::ExprKind::Call && !target->args.empty() &&
+                  (target->name == "to_vector" || target->name == "to_row_vector" || target->name == "to_matrix");
+  if (reshaped)
     target = target->args[0].get();
   if (target->kind == ast::ExprKind::Var) {
     record.variable = target->name;

@@ -261,10 +261,25 @@ std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std:
     v.is_matrix = whole.type.base == Base::Matrix;
     const int64_t size = whole.node->is_scalar() ? 1 : whole.node->size();
     std::vector<NodeP> params;
-    for (const stdlib::Value& a : r.params) params.push_back(flat_argument(g, t, a, size));
-    NodeP mean = r.distribution->mean(g, params);
-    v.mean = mean->is_scalar() ? g.fill(mean, {size}) : mean;
-    if (r.distribution->sample) {
+    v.events = size;
+    if (!r.distribution->elementwise) {  // its parameters as given; outcomes are rows of the variate
+      for (const stdlib::Value& a : r.params) params.push_back(g.cast_real(a.node));
+      const std::vector<int64_t>& variate = r.variate.node->dims;
+      if (variate.size() != 2 || r.variate.node->size() != size)
+        throw UserError(t.location + ": sample: '" + r.variable + "' is drawn from " + r.distribution->name +
+                        " as a matrix of one-hot rows only\n");
+      v.events = variate[0];
+      v.event_size = variate[1];
+      v.mean = g.reshape(r.distribution->mean(g, params), {size});
+      stdlib::CallContext ctx(g, *p.source, SourceLoc{}, r.distribution->name);
+      ctx.draw_site = kObservedDrawSites + static_cast<int64_t>(out.size());
+      v.draw = g.reshape(r.distribution->draw(ctx, params, variate), {size});
+    } else {
+      for (const stdlib::Value& a : r.params) params.push_back(flat_argument(g, t, a, size));
+      NodeP mean = r.distribution->mean(g, params);
+      v.mean = mean->is_scalar() ? g.fill(mean, {size}) : mean;
+    }
+    if (r.distribution->elementwise && r.distribution->sample) {
       ir::DType dtype = r.distribution->discrete ? ir::DType::Int : ir::DType::Real;
       std::vector<NodeP> full;  // the sampler takes parameters of the draw's shape (or scalars)
       for (NodeP a : params) full.push_back(a->is_scalar() ? a : g.reshape(a, {size}));

@@ -37,6 +37,10 @@ struct GeneratedVariable {
   bool is_matrix = false;          // declared matrix (its last two Stan dims)
   ir::NodeP mean = nullptr;        // flat, in storage order
   ir::NodeP draw = nullptr;        // flat, in storage order (null: the distribution has no sampler)
+  // Its outcomes: `events` of `event_size` elements each, event e made of the
+  // elements e + events * j (one element each for elementwise distributions;
+  // a row of K one-hot columns for a categorical over the rows of a matrix).
+  int64_t events = 0, event_size = 1;
   int64_t out_offset = 0;          // in the decoder's output
   // The variable's place in the data buffer, and whether its distribution reads it
   // (an autoregressive model: x feeds its own distribution, so it is drawn

@@ -322,67 +322,69 @@ Generated Generator::decode(const std::vector<double>& theta, int64_t rows) {
 }
 
 // A variable that feeds its own distribution (an autoregressive model) is drawn
-// one position of each row at a time, in index order: each pass draws every
-// position from the data buffer as it stands and keeps position p, which later
-// passes then read. The means of each position, recorded when it was drawn,
-// must equal the means given the finished draw: otherwise the distribution of a
-// position read a later one (the model is not autoregressive in index order)
-// and the draw would be wrong, so it is refused.
+// one outcome of each row at a time, in index order: each pass draws every
+// outcome from the data buffer as it stands and keeps the p-th of each row,
+// which later passes then read. (An outcome is an element, or a one-hot row for
+// a categorical; see GeneratedVariable::events.) The means of each outcome,
+// recorded when it was drawn, must equal the means given the finished draw:
+// otherwise its distribution read a later outcome (the model is not
+// autoregressive in index order) and the draw would be wrong, so it is refused.
 std::vector<double> Generator::draw_position_by_position(Stage& s, const std::vector<double>& theta) {
   compile(s, kDecoder, Globals::Default);
   std::vector<double> data = s.lowered.data;
   const int64_t rows = plate_.empty() ? 1 : s.rows;
   struct Progress {
     const GeneratedVariable* v;
-    int64_t row_size;
-    std::vector<double> draws, means;  // row-major
+    std::vector<std::vector<int64_t>> events_of_row;  // each row's outcomes, in index order
+    std::vector<double> means;                         // recorded when drawn (storage order)
   };
   std::vector<Progress> self;
   int64_t positions = 0;
   for (const GeneratedVariable& v : s.variables) {
     if (!v.depends_on_itself) continue;
-    int64_t size = product(v.stan_dims);
-    Progress p{&v, size / rows, std::vector<double>(static_cast<size_t>(size), 0.0), std::vector<double>(static_cast<size_t>(size), 0.0)};
+    const int64_t size = product(v.stan_dims);
+    // The row (datum) of each stored element: row-major index i is in row i / (size / rows).
+    std::vector<double> row_major(static_cast<size_t>(size));
+    for (int64_t i = 0; i < size; ++i) row_major[static_cast<size_t>(i)] = static_cast<double>(i / (size / rows));
+    std::vector<double> row_of = rows > 1 ? to_storage_order(row_major, v.stan_dims, v.is_matrix) : std::vector<double>(size, 0.0);
+    Progress p{&v, std::vector<std::vector<int64_t>>(static_cast<size_t>(rows)), std::vector<double>(static_cast<size_t>(size))};
+    for (int64_t e = 0; e < v.events; ++e) p.events_of_row[static_cast<size_t>(row_of[static_cast<size_t>(e)])].push_back(e);
+    for (auto& events : p.events_of_row) positions = std::max(positions, static_cast<int64_t>(events.size()));
     std::fill_n(data.begin() + v.data_offset, size, 0.0);  // nothing drawn yet
-    positions = std::max(positions, p.row_size);
     self.push_back(std::move(p));
   }
   std::vector<double> drawn(static_cast<size_t>(s.steps[kDraw].program.out_size));
   std::vector<double> means(static_cast<size_t>(s.steps[kDecoder].program.out_size));
-  auto write_back = [&](const Progress& p) {
-    std::vector<double> stored = to_storage_order(p.draws, p.v->stan_dims, p.v->is_matrix);
-    std::copy(stored.begin(), stored.end(), data.begin() + p.v->data_offset);
-  };
   for (int64_t position = 0; position < positions; ++position) {
     run(s, kDraw, theta.data(), data.data(), drawn);
     run(s, kDecoder, theta.data(), data.data(), means);
     for (Progress& p : self) {
-      if (position >= p.row_size) continue;
-      std::vector<double> d = to_row_major(drawn.data() + p.v->out_offset, p.v->stan_dims, p.v->is_matrix);
-      std::vector<double> m = to_row_major(means.data() + p.v->out_offset, p.v->stan_dims, p.v->is_matrix);
-      for (int64_t r = 0; r < rows; ++r) {
-        size_t at = static_cast<size_t>(r * p.row_size + position);
-        p.draws[at] = d[at];
-        p.means[at] = m[at];
+      const GeneratedVariable& v = *p.v;
+      for (const auto& events : p.events_of_row) {
+        if (position >= static_cast<int64_t>(events.size())) continue;
+        for (int64_t j = 0; j < v.event_size; ++j) {
+          int64_t at = events[static_cast<size_t>(position)] + v.events * j;
+          data[static_cast<size_t>(v.data_offset + at)] = drawn[static_cast<size_t>(v.out_offset + at)];
+          p.means[static_cast<size_t>(at)] = means[static_cast<size_t>(v.out_offset + at)];
+        }
       }
-      write_back(p);
     }
   }
   // The other variables are drawn given the finished ones; then the check.
   run(s, kDraw, theta.data(), data.data(), drawn);
   run(s, kDecoder, theta.data(), data.data(), means);
   for (const Progress& p : self) {
-    std::vector<double> m = to_row_major(means.data() + p.v->out_offset, p.v->stan_dims, p.v->is_matrix);
-    for (size_t at = 0; at < m.size(); ++at) {
-      bool same = m[at] == p.means[at] || (std::isnan(m[at]) && std::isnan(p.means[at]));
-      if (same) continue;
-      throw UserError(model_path() + ": sample: '" + p.v->name + "' feeds its own distribution, and the distribution of "
-                      "its position " + std::to_string(at % static_cast<size_t>(p.row_size) + 1) + " depends on that "
-                      "position or on later ones: it can be drawn position by position only when each position's "
-                      "distribution reads earlier positions alone (an autoregressive model in index order)\n");
+    const GeneratedVariable& v = *p.v;
+    const int64_t size = product(v.stan_dims);
+    for (int64_t at = 0; at < size; ++at) {
+      double now = means[static_cast<size_t>(v.out_offset + at)], then = p.means[static_cast<size_t>(at)];
+      if (now == then || (std::isnan(now) && std::isnan(then))) continue;
+      throw UserError(model_path() + ": sample: '" + v.name + "' feeds its own distribution, and the distribution of "
+                      "one of its outcomes depends on that outcome or on later ones: it can be drawn outcome by "
+                      "outcome only when each one's distribution reads earlier ones alone (an autoregressive model "
+                      "in index order)\n");
     }
-    std::vector<double> stored = to_storage_order(p.draws, p.v->stan_dims, p.v->is_matrix);
-    std::copy(stored.begin(), stored.end(), drawn.begin() + p.v->out_offset);
+    std::copy_n(data.begin() + v.data_offset, size, drawn.begin() + v.out_offset);
   }
   return drawn;
 }
