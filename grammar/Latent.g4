@@ -61,8 +61,10 @@ innerBlock
   : name=IDENT '{' layerDecl* '}'
   ;
 
-// ---- user-defined functions (parsed so that they can be rejected cleanly) ----
+// ---- user-defined functions ----
 
+// `real f(data real x, array[] vector y) { ... }`; a declaration ends in ';'
+// and is defined later. Types are unsized (`vector`, `array[,] real`, old `real[]`).
 functionDef
   : unsizedType IDENT '(' (funArg (',' funArg)*)? ')' (statement | ';')
   ;

@@ -182,6 +182,17 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
   }
   std::vector<Value> args;
   for (auto& a : e.args) args.push_back(expr(*a));
+  if (e.function) {
+    // foo_lupdf and _lp functions keep the caller's proportionality; foo_lpdf keeps every constant.
+    std::string base, suffix;
+    const bool unnormalized =
+        stdlib::split_density_suffix(e.name, &base, &suffix) && (suffix == "_lupdf" || suffix == "_lupmf");
+    const bool lp = e.name.size() > 3 && e.name.compare(e.name.size() - 3, 3, "_lp") == 0;
+    const bool propto = unnormalized ? outer_propto() : lp ? (frame_ ? frame_->propto : !keep_constants_) : false;
+    Value r = call_function(*e.function, args, e.loc, propto);
+    if (!e.type.is_error()) r.type = e.type;
+    return r;
+  }
   if (e.name == "multiply") return binary("*", args[0], args[1], e.type, e.loc);
   stdlib::CallContext ctx(g_, file_, e.loc, e.name);
   Value result;
@@ -191,7 +202,7 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
   } else if (stdlib::split_density_suffix(e.name, &base, &suffix)) {
     const stdlib::DistributionEntry* d = stdlib::find_distribution(base);
     if (!d) error(e.loc, "unknown distribution '" + base + "'");
-    ctx.propto = suffix == "_lupdf" || suffix == "_lupmf";
+    ctx.propto = (suffix == "_lupdf" || suffix == "_lupmf") && outer_propto();
     std::vector<Value> params(args.begin() + 1, args.end());
     result = stdlib::lower_density(ctx, *d, args[0], params);
   } else {
