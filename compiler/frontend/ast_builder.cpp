@@ -237,7 +237,9 @@ class AstBuilder {
       }
       f.args.push_back(std::move(arg));
     }
-    if (ctx->statement()) f.body = statement(ctx->statement());
+    // `real f(real x);` is a declaration: its ';' parses as the empty statement.
+    if (ctx->statement() && !dynamic_cast<P::EmptyStmtContext*>(ctx->statement()))
+      f.body = statement(ctx->statement());
     return f;
   }
 
