@@ -69,8 +69,9 @@ functionDef
   : unsizedType IDENT '(' (funArg (',' funArg)*)? ')' (statement | ';')
   ;
 
+// qualifier: `data`. A constraint is parsed only to be rejected with a clear message.
 funArg
-  : qualifier=IDENT? unsizedType IDENT   // qualifier: `data`
+  : qualifier=IDENT? unsizedType typeConstraint? IDENT
   ;
 
 unsizedType

@@ -228,6 +228,9 @@ class AstBuilder {
       arg.loc = loc_of(name->getSymbol());
       arg.name = name->getText();
       arg.type = unsized_type(a->unsizedType(), false);
+      if (a->typeConstraint())
+        error(loc_of(a->typeConstraint()->getStart()),
+              "function arguments have no constraints: write '" + a->unsizedType()->getText() + " " + arg.name + "'");
       if (a->qualifier) {
         if (a->qualifier->getText() == "data")
           arg.data_only = true;

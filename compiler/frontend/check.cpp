@@ -256,9 +256,13 @@ class Checker {
       const std::string v = varying_reference(*args[i]);
       if (v.empty()) continue;
       const Symbol* sym = scopes_.lookup(v);
+      std::string what = quoted(v);
+      if (sym && sym->origin == Origin::Argument)
+        what = "the argument " + what + " of " + quoted(fn_->name) + ", which is not declared 'data'";
+      else if (sym)
+        what = std::string(origin_phrase(sym->origin)) + " " + what;
       err(args[i]->loc, "argument " + quoted(f.args[i].name) + " of " + quoted(f.name) +
-                            " is declared 'data' and must not depend on parameters, but this value depends on " +
-                            (sym ? std::string(origin_phrase(sym->origin)) + " " : "") + quoted(v));
+                            " is declared 'data' and must not depend on parameters, but this value depends on " + what);
     }
   }
 

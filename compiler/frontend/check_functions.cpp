@@ -133,6 +133,7 @@ void FunctionTable::collect(std::vector<FunctionDef>& defs, DiagnosticList& diag
       diags.error(f.loc, "function " + n + " with these argument types is already declared (at line " + line +
                              ") with return type " + old.return_type.str() + ", not " + f.return_type.str() +
                              " (overloads must differ in their argument types)");
+      if (f.body) *same = &f;  // defined all the same: no second error about a missing definition
       continue;
     }
     bool qualifiers_match = true;
@@ -140,6 +141,7 @@ void FunctionTable::collect(std::vector<FunctionDef>& defs, DiagnosticList& diag
     if (!qualifiers_match) {
       diags.error(f.loc, "this definition of " + n + " does not match its declaration at line " + line + " (" +
                              signature_text(old) + "): the 'data' qualifiers differ");
+      if (f.body) *same = &f;
       continue;
     }
     if (f.body) *same = &f;  // the definition replaces its declaration

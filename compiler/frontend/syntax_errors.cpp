@@ -329,9 +329,6 @@ void SyntaxErrorStrategy::unexpected(antlr4::Parser* parser, antlr4::Token* toke
     add(loc_of(token), "unexpected " + token_display(token) +
                            ": the types of function arguments and results have no sizes (write 'vector x', "
                            "'array[] real x', 'array[,] int x')");
-  } else if (!at_eof && token->getType() == LatentParser::LT &&
-             parser->getContext()->getRuleIndex() == LatentParser::RuleFunArg) {
-    add(loc_of(token), "unexpected '<': function arguments have no constraints (write 'real x', 'vector x')");
   } else if (at_eof) {
     add(previous ? loc_after(previous) : loc_of(token), end_of_file_message(parser, wanted));
   } else {
