@@ -484,12 +484,11 @@ class Checker {
     }
     std::vector<Type> all{lhs};
     all.insert(all.end(), args.begin(), args.end());
-    std::string why, why_mass;
-    const FunctionDef* f = nullptr;
-    if (functions_.has(s.dist + "_lpdf")) f = functions_.resolve(s.dist + "_lpdf", all, &why);
-    if (!f && functions_.has(s.dist + "_lpmf")) f = functions_.resolve(s.dist + "_lpmf", all, &why_mass);
+    // Both densities and mass functions of that name compete, by Stan's resolution.
+    std::string why;
+    const FunctionDef* f = functions_.resolve({s.dist + "_lpdf", s.dist + "_lpmf"}, all, &why);
     if (!f) {
-      err(s.loc, why.empty() ? why_mass : why_mass.empty() ? why : why + "\n" + why_mass);
+      err(s.loc, why);
       return;
     }
     s.function = f;

@@ -152,10 +152,14 @@ void FunctionTable::collect(std::vector<FunctionDef>& defs, DiagnosticList& diag
         diags.error(f->loc, "function " + quoted(signature_text(*f)) + " is declared but never defined");
 }
 
-const FunctionDef* FunctionTable::resolve(const std::string& name, const std::vector<Type>& args,
+const FunctionDef* FunctionTable::resolve(const std::vector<std::string>& names, const std::vector<Type>& args,
                                           std::string* why) const {
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) {
+  std::vector<const FunctionDef*> candidates;
+  for (const std::string& name : names)
+    if (auto it = by_name_.find(name); it != by_name_.end())
+      candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+  const std::string& name = candidates.empty() ? names.at(0) : candidates[0]->name;
+  if (candidates.empty()) {
     *why = "unknown function " + quoted(name);
     return nullptr;
   }
@@ -163,7 +167,7 @@ const FunctionDef* FunctionTable::resolve(const std::string& name, const std::ve
   // to real), the one with the fewest promotions; a tie is ambiguous.
   std::vector<const FunctionDef*> best;
   int fewest = 0;
-  for (const FunctionDef* f : it->second) {
+  for (const FunctionDef* f : candidates) {
     if (f->args.size() != args.size()) continue;
     int promotions = 0;
     bool ok = true;
@@ -184,7 +188,7 @@ const FunctionDef* FunctionTable::resolve(const std::string& name, const std::ve
   if (best.size() == 1) return best[0];
   if (best.empty()) {
     *why = "no matching signature for " + name + "(" + types_text(args) + "); available:";
-    for (const FunctionDef* f : it->second) *why += "\n    " + signature_text(*f);
+    for (const FunctionDef* f : candidates) *why += "\n    " + signature_text(*f);
   } else {
     *why = "the call " + name + "(" + types_text(args) + ") is ambiguous: these signatures match it equally well:";
     for (const FunctionDef* f : best) *why += "\n    " + signature_text(*f);

@@ -42,7 +42,12 @@ class FunctionTable {
   // The overload of `name` for arguments of these types (Stan's rule: the
   // signatures that accept them, int promoting to real, with the fewest
   // promotions; a tie is ambiguous). Null with *why set when there is none.
-  const ast::FunctionDef* resolve(const std::string& name, const std::vector<Type>& args, std::string* why) const;
+  const ast::FunctionDef* resolve(const std::string& name, const std::vector<Type>& args, std::string* why) const {
+    return resolve(std::vector<std::string>{name}, args, why);
+  }
+  // The same over the overloads of several names (`y ~ foo(...)`: foo_lpdf and foo_lpmf).
+  const ast::FunctionDef* resolve(const std::vector<std::string>& names, const std::vector<Type>& args,
+                                  std::string* why) const;
 
   // Calls seen in function bodies; then marks FunctionDef::reaches_recursion.
   void add_call(const ast::FunctionDef* caller, const ast::FunctionDef* callee) { calls_[caller].insert(callee); }

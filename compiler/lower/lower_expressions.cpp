@@ -250,8 +250,8 @@ NodeP Lowerer::index_value(const Value& iv, int64_t size, SourceLoc loc) {
 }
 
 // Int data elements at known positions are folded to constants (they drive control flow).
-NodeP Lowerer::fold_data(NodeP n) const {
-  if (!n->is_scalar() || n->dtype != ir::DType::Int) return n;
+NodeP Lowerer::fold_data(NodeP n, bool reals) const {
+  if (!n->is_scalar() || (n->dtype != ir::DType::Int && !reals)) return n;
   // Walk Index nodes with constant indexes down to a data Input.
   int64_t offset = 0;
   NodeP cur = n;
@@ -278,6 +278,7 @@ NodeP Lowerer::fold_data(NodeP n) const {
   }
   size_t at = static_cast<size_t>(cur->b + offset);
   if (at >= data_.size()) return n;
+  if (n->dtype != ir::DType::Int) return g_.constant(data_[at]);
   return g_.int_constant(static_cast<int64_t>(data_[at]));
 }
 

@@ -49,6 +49,8 @@ Lowerer::Value Lowerer::call_function(const ast::FunctionDef& f, const std::vect
   std::vector<int> ids;
   for (size_t i = 0; i < given.size(); ++i) {
     Value v = given[i];
+    // A recursion may branch on a real data element (y[3]): make it a known value.
+    if (f.reaches_recursion) v.node = fold_data(v.node, true);
     const Type& want = f.args.at(i).type;
     if (want.base != Base::Int) v.node = g_.cast_real(v.node);
     v.type = want;

@@ -97,7 +97,8 @@ class Lowerer {
   Value index(const ast::Expr& e);
   Value apply_indices(Value v, const std::vector<ast::Index>& indices, SourceLoc loc);
   ir::NodeP index_value(const Value& iv, int64_t size, SourceLoc loc);
-  ir::NodeP fold_data(ir::NodeP n) const;
+  // An int data element at a known position as a constant (reals too with `reals`).
+  ir::NodeP fold_data(ir::NodeP n, bool reals = false) const;
   void assign(const ast::Expr& lhs, Value value, SourceLoc loc);
   Value set_path(const Value& current, const std::vector<const ast::Index*>& path, size_t k, const Value& value,
                  SourceLoc loc);

@@ -428,6 +428,20 @@ BOOST_AUTO_TEST_CASE(recursion_called_in_a_loop_over_data) {
               R"({"N": 3, "k": [3, 5, 1]})", {{-2, 2}}, [](const Vec& t) { return (6 + 120 + 1) * t[0]; });
 }
 
+BOOST_AUTO_TEST_CASE(recursion_on_real_data_elements) {
+  // y[i] is known when the data is read, as an int would be.
+  auto m = make_model(
+      "functions {\n"
+      "  real steps(real x) { if (x < 1) return 0; return 1 + steps(x - 1); }\n"
+      "}\n"
+      "data { int N; vector[N] y; }\n"
+      "transformed data { vector[N] s; for (i in 1:N) s[i] = steps(y[i]); }\n"
+      "parameters { real mu; }\n"
+      "model { target += sum(s) * mu + steps(y[3]); }",
+      R"({"N": 3, "y": [2.5, 0.5, 4.2]})");
+  BOOST_TEST(close(lp(*m, {0.5}), 6 * 0.5 + 4, 1e-15));
+}
+
 BOOST_AUTO_TEST_CASE(recursion_on_a_parameter_is_an_error_at_the_call) {
   std::string e = compile_error(
       "functions {\n"
@@ -581,6 +595,21 @@ BOOST_AUTO_TEST_CASE(user_lpmf) {
              R"({"k": [0, 3, 1, 7]})", {{-1, 1.5}});
 }
 
+BOOST_AUTO_TEST_CASE(tilde_chooses_between_lpdf_and_lpmf_by_the_variate) {
+  // An int variate matches both_lpmf exactly and both_lpdf by promotion: the exact one wins.
+  auto m = make_model(
+      "functions {\n"
+      "  real both_lpdf(real y, real mu) { return -square(y - mu); }\n"
+      "  real both_lpmf(int y, real mu) { return -10 * square(y - mu); }\n"
+      "}\n"
+      "data { int k; }\n"
+      "parameters { real mu; }\n"
+      "model { mu ~ both(0.5); k ~ both(mu); }",
+      R"({"k": 1})");
+  const double mu = 0.3;
+  BOOST_TEST(close(lp(*m, {mu}), -(mu - 0.5) * (mu - 0.5) - 10 * (1 - mu) * (1 - mu), 1e-14));
+}
+
 BOOST_AUTO_TEST_CASE(lcdf_and_lccdf_are_callable) {
   check_model("exponential cdfs",
               "functions {\n"
@@ -617,6 +646,30 @@ BOOST_AUTO_TEST_CASE(lp_function_increments_target) {
              "parameters { vector[3] theta; real mu; real<lower=0> tau; }\n"
              "model { theta ~ normal(mu, tau); target += -log1p(square(tau)); mu ~ normal(0, 5); }",
              "{}", {{-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}, {-1, 1}});
+}
+
+BOOST_AUTO_TEST_CASE(lp_functions_calling_each_other) {
+  // An _lp function calls another, reads target(), and a function defined after its caller.
+  check_same("nested _lp calls",
+             "functions {\n"
+             "  void inner_lp(real x) { x ~ normal(0, 1); }\n"
+             "  void outer_lp(real x, array[] vector xs) {\n"
+             "    inner_lp(x);\n"
+             "    target += total(xs) * x;\n"
+             "  }\n"
+             "  real total(array[] vector xs) {\n"
+             "    real s = 0;\n"
+             "    for (x in xs) s += sum(x);\n"
+             "    return s;\n"
+             "  }\n"
+             "}\n"
+             "data { array[2] vector[2] xs; }\n"
+             "parameters { real mu; }\n"
+             "model { outer_lp(mu, xs); }",
+             "data { array[2] vector[2] xs; }\n"
+             "parameters { real mu; }\n"
+             "model { mu ~ normal(0, 1); target += 10 * mu; }",
+             R"({"xs": [[1, 2], [3, 4]]})", {{-2, 2}});
 }
 
 BOOST_AUTO_TEST_CASE(lp_function_in_transformed_parameters) {
