@@ -762,6 +762,10 @@ class Checker {
              block_ != BlockKind::Model)
       err(e.loc, "variable " + quoted(e.name) + " is local to the model block and is not visible in " +
                      block_label());
+    else if (functions_.has(e.name))
+      err(e.loc, quoted(e.name) + " is a user-defined function, not a variable: call it with arguments (functions "
+                                  "cannot be passed as values, so the ODE solvers and other higher-order functions "
+                                  "are not supported)");
     else if (stdlib::is_known(e.name))
       err(e.loc, "variable " + quoted(e.name) + " is not defined (" + quoted(e.name) +
                      " is a function: call it with arguments)");
