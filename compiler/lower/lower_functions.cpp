@@ -17,9 +17,9 @@
 // Calls nest at most kMaxCallDepth deep (lowering_helpers.hpp): a recursion
 // whose condition depends on parameters has no end while lowering and is
 // reported at the call that goes too deep. A call without effects (no target
-// increment, check or print) is remembered by its function and argument nodes,
-// which the hash-consed IR makes equal exactly when the values are, so that
-// fib(n) lowers each fib(k) once.
+// increment, check or print) and without randomness (not an _rng function) is
+// remembered by its function and argument nodes, which the hash-consed IR makes
+// equal exactly when the values are, so that fib(n) lowers each fib(k) once.
 #include "compiler/lower/lowerer.hpp"
 
 #include "compiler/lower/lowering_helpers.hpp"
@@ -114,8 +114,11 @@ Lowerer::Value Lowerer::call_function(const ast::FunctionDef& f, const std::vect
       error(loc, "'" + f.name + "' returns no value when called here: every path through its body ends in reject");
     }
   }
+  // An _rng function draws anew at each call (only _rng functions may call _rng
+  // functions, so the others are deterministic).
+  const bool random = f.name.size() > 4 && f.name.compare(f.name.size() - 4, 4, "_rng") == 0;
   const bool effects = current_terms_->size() != terms_before || data_checks_.size() != checks_before;
-  if (!effects) memo_[key] = result;
+  if (!effects && !random) memo_[key] = result;
   return result;
 }
 
