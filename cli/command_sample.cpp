@@ -17,7 +17,7 @@ namespace latent::cli {
 namespace {
 
 struct SampleOptions {
-  std::string model, fit, data, reconstruct, interpolate, png, csv, field, globals;
+  std::string model, fit, data, reconstruct, interpolate, png, csv, fasta, alphabet, field, globals;
   int64_t n = 0;
   int64_t steps = 10;
   int columns = 0;
@@ -28,8 +28,11 @@ struct SampleOptions {
 int run_sample(const SampleOptions& o) {
   int modes = (o.n > 0) + !o.reconstruct.empty() + !o.interpolate.empty();
   if (modes > 1) throw UserError("sample: give one of --n, --reconstruct and --interpolate");
-  if (o.png.empty() && o.csv.empty())
-    throw UserError("sample: nothing to write: give --png FILE (an image grid) and/or --csv FILE (the values)");
+  if (o.png.empty() && o.csv.empty() && o.fasta.empty())
+    throw UserError("sample: nothing to write: give --png FILE (an image grid), --csv FILE (the values) and/or "
+                    "--fasta FILE (sequences)");
+  if (!o.fasta.empty() && o.alphabet.empty())
+    throw UserError("sample: --fasta needs --alphabet (the letters, in the order of the one-hot columns, e.g. ACGT)");
   auto program = load_program(o.model);
   SviFit header = read_svi_fit_header(o.fit);
   const std::string data_spec = o.data.empty() ? header.data : o.data;
@@ -117,6 +120,13 @@ int run_sample(const SampleOptions& o) {
     write_generated_csv(o.csv, out);
     if (!o.quiet) std::cerr << "sample: " << what << " -> " << o.csv << "\n";
   }
+  if (!o.fasta.empty()) {
+    size_t field = 0;
+    while (!o.field.empty() && field < out.fields.size() && out.fields[field].name != o.field) ++field;
+    if (field == out.fields.size()) throw UserError("sample: --field " + o.field + ": the model generates no field of that name");
+    write_generated_fasta(o.fasta, out, field, o.alphabet);
+    if (!o.quiet) std::cerr << "sample: " << what << " of '" << out.fields[field].name << "' as sequences -> " << o.fasta << "\n";
+  }
   return 0;
 }
 
@@ -150,6 +160,10 @@ Command add_sample_command(CLI::App& app) {
   sub->add_option("--png", o->png, "Write the generated images as one PNG grid (image size from the data's H and W "
                                    "fields, else square)");
   sub->add_option("--csv", o->csv, "Write the generated values as CSV: one row per data point, columns name.1, name.2, ...");
+  sub->add_option("--fasta", o->fasta,
+                  "Write the generated sequences as FASTA: rows of one-hot letters, category-major (the column of letter "
+                  "k at position l is (k - 1) * L + l, as to_matrix(x, N * L, K) reads them); needs --alphabet");
+  sub->add_option("--alphabet", o->alphabet, "--fasta: the letters, in the order of the one-hot categories (e.g. ACGT)");
   sub->add_option("--columns", o->columns, "Images per grid row (default 8; --steps for interpolations)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--field", o->field, "The generated variable to show in the PNG (default: the first that is an image)");

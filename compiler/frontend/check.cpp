@@ -779,8 +779,8 @@ class Checker {
     std::vector<Type> args;
     bool bad = false;
     for (size_t i = 0; i < e.args.size(); ++i) {
-      // rep_vector(x, N), rep_matrix(x, N, K), ...: the arguments after the first are sizes.
-      bool sizes = i > 0 && e.name.rfind("rep_", 0) == 0;
+      // rep_vector(x, N), rep_matrix(x, N, K), to_matrix(x, N * L, K), ...: the arguments after the first are sizes.
+      bool sizes = i > 0 && (e.name.rfind("rep_", 0) == 0 || e.name == "to_matrix");
       size_context_ += sizes;
       args.push_back(expr(*e.args[i]));
       size_context_ -= sizes;
