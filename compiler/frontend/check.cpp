@@ -119,7 +119,7 @@ class Checker {
     // user-defined functions (called from the model, the guide or generated quantities).
     for (auto& b : prog_.blocks)
       if (b.kind == BlockKind::Network)
-        for (auto& l : b.layers) layer(l, b.kind);
+        for (auto& l : b.layers) declare_layer(l, b.kind);
     for (auto& b : prog_.blocks) block(b);
     diags_.throw_if_any();
   }
@@ -186,8 +186,12 @@ class Checker {
     // Declarations at the top of the model and guide blocks are local to them.
     bool local = b.kind == BlockKind::Model || b.kind == BlockKind::Guide;
     if (local) scopes_.push();
-    if (b.kind != BlockKind::Network)  // (the network's are declared first, in run())
-      for (auto& l : b.layers) layer(l, b.kind);
+    for (auto& l : b.layers) {
+      // The network's names are declared first (in run()); their sizes are checked
+      // here, where the data they name are in scope.
+      for (auto& a : l.args) size(*a, l.name, true);
+      if (b.kind != BlockKind::Network) declare_layer(l, b.kind);
+    }
     bool decls_only = b.kind == BlockKind::Data || b.kind == BlockKind::Parameters || b.kind == BlockKind::Network;
     for (auto& s : b.stmts) {
       if (!s) continue;
@@ -286,8 +290,7 @@ class Checker {
   bool in_guide_lhs_ = false;  // reading the left side of a guide's ~ (a parameter, allowed)
   int size_context_ = 0;       // > 0 while checking a size, a loop bound or a range bound
 
-  void layer(LayerDecl& l, BlockKind kind) {
-    for (auto& a : l.args) size(*a, l.name, true);
+  void declare_layer(LayerDecl& l, BlockKind kind) {
     if (scopes_.lookup(l.name) || toplevel_.count(l.name) || stdlib::is_known(l.name) || functions_.has(l.name))
       err(l.loc, "layer name " + quoted(l.name) + " is already used by a variable or function");
     else if (auto it = layers_.find(l.name); it != layers_.end())
