@@ -243,7 +243,10 @@ NodeP Graph::unary(Op op, NodeP x) {
   }
   if (x->op == Op::Fill) return fill(unary(op, x->args[0]), x->dims);
   if (op == Op::Neg && x->op == Op::Neg) return x->args[0];
-  if (op == Op::StopGradient && !x->depends_on_params) return x;
+  // Only data-only values lose their stop_gradient: a value of other inputs (network
+  // weights, noise, draws) may become a function of the parameters when a method's
+  // objective substitutes them (SVI replaces the weights by slices of phi).
+  if (op == Op::StopGradient && !x->reads_unknowns) return x;
   if (dt == DType::Real) x = cast_real(x);
   Node n{op, dt, x->dims, {x}};
   return intern(std::move(n));
