@@ -9,10 +9,14 @@ namespace latent {
 
 namespace {
 
-// An integral double as digits ("9223372036854775807", not "9.22337e+18").
+// An integral double as digits ("4294967296"); beyond 2^53, where the number read
+// may differ from the file's digits, its magnitude ("about 9.22e+18").
 std::string format_count(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.0f", v);
+  if (v > 9007199254740992.0)
+    std::snprintf(buf, sizeof buf, "about %.3g", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", v);
   return buf;
 }
 
