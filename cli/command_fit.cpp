@@ -130,10 +130,10 @@ Command add_fit_command(CLI::App& app) {
                                                                  "svi: adam | sgd")
                         ->check(one_of({"stan", "adam", "sgd"}))
                         ->capture_default_str();
-  auto* objective = sub->add_option("--objective", a->objective,
-                                    "advi: elbo | iwae (the importance-weighted bound with --k samples)")
-                        ->check(one_of({"elbo", "iwae"}))
-                        ->capture_default_str();
+  sub->add_option("--objective", a->objective,
+                  "advi: elbo | iwae (the importance-weighted bound with --k samples)")
+      ->check(one_of({"elbo", "iwae"}))
+      ->capture_default_str();
   auto* k = sub->add_option("--k", a->k, "advi --objective iwae: importance samples per step")
                 ->check(integer_in(1, kMaxSamples));
   auto* lr = sub->add_option("--lr", a->eta, "advi: step size (stan: eta, chosen by adaptation unless given) or learning rate")
@@ -162,13 +162,12 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
       ->check(integer_in(1));
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o, a, s, sub, iter, tol_obj, lr, optimizer, objective, k] {
+  return [o, a, s, sub, iter, tol_obj, lr, optimizer, k] {
     reject_options_of_other_methods(*sub, o->method);
     if (o->method == "svi" && *optimizer && a->optimizer == "stan")
       throw UserError("--optimizer stan (Stan's adaptive step sizes) is for --method advi and fullrank; "
                       "--method svi takes adam or sgd");
     if (*k && a->objective != "iwae") throw UserError("--k is the number of importance samples of --objective iwae");
-    (void)objective;
     if (o->method == "svi") {
       if (a->optimizer == "stan") a->optimizer = "adam";  // svi: adam (default) or sgd
       s->optimizer = a->optimizer;
