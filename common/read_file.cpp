@@ -24,7 +24,7 @@ std::string read_file_limited(const std::string& path, const std::string& kind, 
     return UserError("cannot read " + kind + " '" + cap_text(path, 200) + "': " + reason);
   };
   if (path.empty()) throw fail("empty file name");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw fail(errno == ENOENT ? "no such file" : std::strerror(errno));
   struct Closer {
     int fd;
@@ -33,8 +33,6 @@ std::string read_file_limited(const std::string& path, const std::string& kind, 
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw fail(std::strerror(errno));
   if (S_ISDIR(st.st_mode)) throw fail("it is a directory");
-  // Opened without blocking (a FIFO with no writer would wait forever); read blocking.
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   auto too_large = [&] {
     return fail("the file is larger than " + byte_size_text(max_bytes) + ", the limit for a " + kind);
   };
