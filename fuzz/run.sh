@@ -40,23 +40,22 @@ binary="$build/fuzz/$target"
 corpus="$build/fuzz-corpus/$target"
 mkdir -p "$corpus" "$build/fuzz-artifacts"
 add_seed() {  # add_seed FILE...: copied under the hash of their contents (no duplicates)
-  for f in "$@"; do
-    [ -f "$f" ] || continue
-    cp "$f" "$corpus/seed-$(sha1sum "$f" | cut -c1-16)"
-  done
+  [ $# -gt 0 ] || return 0
+  sha1sum "$@" | while read -r hash file; do cp "$file" "$corpus/seed-${hash:0:16}"; done
 }
 shopt -s nullglob globstar
 case "$target" in
   fuzz_parse) add_seed "$root"/examples/*/*.lat "$root"/tests/golden/**/*.lat ;;
   fuzz_json_data) add_seed "$root"/examples/*/*.json "$root"/tests/golden/**/*.json ;;
-  fuzz_fit_files) add_seed "$root"/fuzz/seeds/fit_files/* "$root"/tests/golden/**/*.fit.json ;;
+  fuzz_fit_files) add_seed "$root"/fuzz/seeds/fit_files/* "$root"/tests/golden/**/*.fit.json "$root"/tests/golden/**/*.fit ;;
   fuzz_pipeline)
     # model + "//@data" + data, for every example and golden case with data
     tmp=$(mktemp -d)
     for model in "$root"/examples/*/*.lat "$root"/tests/golden/**/*.lat; do
       data="${model%.lat}.json"
-      [ -f "$data" ] || data="$(dirname "$model")/data.json"
-      out="$tmp/$(basename "$(dirname "$model")")-$(basename "$model")"
+      [ -f "$data" ] || data="${model%/*}/data.json"
+      case_dir=${model%/*}
+      out="$tmp/${case_dir##*/}-${model##*/}"
       if [ -f "$data" ]; then
         { cat "$model"; printf '\n//@data\n'; cat "$data"; } >"$out"
       else
@@ -72,7 +71,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LATENT_CACHE=off
 
-regressions=("$root"/fuzz/regressions/"$target"/*)
+regressions=()
+for f in "$root"/fuzz/regressions/"$target"/*; do [ "$(basename "$f")" = README ] || regressions+=("$f"); done
 if [ ${#regressions[@]} -gt 0 ]; then
   echo "fuzz/run.sh: $target: ${#regressions[@]} saved finding(s) of earlier runs"
   "$binary" "${regressions[@]}" >"$build/fuzz-artifacts/$target-regressions.log" 2>&1 || {
