@@ -29,6 +29,14 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 regex="^($(IFS='|'; echo "${suites[*]}")|golden)\$"
 (cd "$build" && ctest --output-on-failure -j2 -R "$regex")
 
+passed=0
+failed=0
 for target in "${fuzz_targets[@]}"; do
-  LATENT_FUZZ_BUILD="$build" "$root/fuzz/run.sh" "$target" "$seconds"
+  if LATENT_FUZZ_BUILD="$build" "$root/fuzz/run.sh" "$target" "$seconds"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
 done
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
