@@ -3,8 +3,10 @@
 // log p(data) as K grows) and the ELBO, both compiled and evaluated with K draws.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "cli/fit_options.hpp"
 #include "runtime/inference/advi.hpp"
+#include "runtime/output/variational_fit.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,34 +34,6 @@ bool is_svi_fit(const std::string& path) {
   return head.find("latent-svi-fit") != std::string::npos;
 }
 
-// The variational parameters written by `latent fit --method advi|fullrank -o fit.json`.
-std::vector<double> read_variational_fit(const std::string& path, int64_t n, Family* family) {
-  std::ifstream in(path);
-  if (!in) throw UserError("cannot read fit file '" + path + "'");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw UserError(path + ": not a JSON fit file: " + e.what());
-  }
-  if (!j.is_object() || j.value("method", "") != "advi")
-    throw UserError(path + ": not a variational fit (write one with latent fit --method advi|fullrank -o fit.json)");
-  std::string f = j.value("family", "");
-  *family = f == "fullrank" ? Family::FullRank : Family::MeanField;
-  try {
-    std::vector<double> phi = j.at("mu").get<std::vector<double>>();
-    std::vector<double> rest = j.at(*family == Family::FullRank ? "L" : "omega").get<std::vector<double>>();
-    phi.insert(phi.end(), rest.begin(), rest.end());
-    if (static_cast<int64_t>(phi.size()) != num_variational_parameters(*family, n) ||
-        static_cast<int64_t>(j.at("mu").size()) != n)
-      throw UserError(path + ": the fit has " + std::to_string(j.at("mu").size()) +
-                      " unconstrained parameters, the model " + std::to_string(n));
-    return phi;
-  } catch (const nlohmann::json::exception& e) {
-    throw UserError(path + ": malformed variational parameters: " + e.what());
-  }
-}
-
 }  // namespace
 
 Command add_eval_command(CLI::App& app) {
@@ -68,18 +42,22 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
   sub->add_option("--fit", o->fit, "Variational fit (JSON from latent fit --method advi|fullrank -o fit.json)");
-  sub->add_option("--iwae", o->iwae, "Number of importance samples K")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--seed", o->seed, "Random seed");
-  sub->add_option("--batch", o->batch, "svi fits: data points per evaluation batch")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", o->threads, "svi fits: threads (default: every core)")->check(CLI::PositiveNumber);
-  sub->add_option("--max-rows", o->max_rows, "svi fits: evaluate the first N data points only")->check(CLI::PositiveNumber);
+  sub->add_option("--iwae", o->iwae, "Number of importance samples K")->check(integer_in(1, kMaxSamples))->capture_default_str();
+  sub->add_option("--seed", o->seed, "Random seed")->check(integer_in(0));
+  sub->add_option("--batch", o->batch, "svi fits: data points per evaluation batch")->check(integer_in(1, kMaxBatch));
+  sub->add_option("--threads", o->threads, "svi fits: threads (default: every core)")->check(integer_in(1, kMaxThreads));
+  sub->add_option("--max-rows", o->max_rows, "svi fits: evaluate the first N data points only")->check(integer_in(1));
   sub->add_option("--precision", o->precision, "svi fits: mixed (large matrix products in single precision) | double")
-      ->check(CLI::IsMember({"mixed", "double"}))
+      ->check(one_of({"mixed", "double"}))
       ->capture_default_str();
-  return [o] {
+  return [o, sub] {
     if (!o->fit.empty() && is_svi_fit(o->fit))
       return run_svi_eval(o->model, o->data, o->fit, o->iwae, o->batch, threads_or_all_cores(o->threads), o->max_rows, o->seed,
                           o->precision == "mixed");
+    for (const char* svi_only : {"--batch", "--threads", "--max-rows", "--precision"})
+      if (sub->count(svi_only))
+        throw UserError(std::string(svi_only) + " is an option for evaluating SVI fits (latent fit --method svi), and " +
+                        (o->fit.empty() ? std::string("no --fit was given") : "'" + o->fit + "' is not one"));
     LoadedModel lm = load_model(o->model, o->data, true);
     const BoundModel& m = *lm.model;
     nlohmann::json out;

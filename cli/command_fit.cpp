@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/options.hpp"
 #include "runtime/inference/initial_point.hpp"
 #include "runtime/optim/lbfgs.hpp"
 #include "runtime/output/atomic_file.hpp"
@@ -10,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -36,6 +39,52 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+namespace {
+
+// The options that apply to some methods only, with those methods. Any other
+// method rejects them (an option that silently does nothing is a mistake unseen).
+struct MethodOption {
+  const char* name;
+  std::vector<std::string> methods;
+};
+const std::vector<MethodOption>& method_options() {
+  static const std::vector<MethodOption> options = {
+      {"--init", {"map", "advi", "fullrank"}},  // svi: its guide starts from --seed (no init format for networks)
+      {"--iter", {"map", "advi", "fullrank"}},
+      {"--tol-rel-grad", {"map"}},
+      {"--tol-rel-obj", {"map", "advi", "fullrank"}},
+      {"--jacobian", {"map"}},
+      {"--draws", {"advi", "fullrank"}},
+      {"--grad-samples", {"advi", "fullrank"}},
+      {"--elbo-samples", {"advi", "fullrank"}},
+      {"--eval-elbo", {"advi", "fullrank"}},
+      {"--objective", {"advi", "fullrank"}},
+      {"--k", {"advi", "fullrank"}},
+      {"--optimizer", {"advi", "fullrank", "svi"}},
+      {"--lr", {"advi", "fullrank", "svi"}},
+      {"--batch", {"svi"}},
+      {"--epochs", {"svi"}},
+      {"--kl", {"svi"}},
+      {"--threads", {"svi"}},
+      {"--batch-parts", {"svi"}},
+      {"--precision", {"svi"}},
+      {"--max-rows", {"svi"}},
+  };
+  return options;
+}
+
+void reject_options_of_other_methods(const CLI::App& sub, const std::string& method) {
+  for (const MethodOption& m : method_options()) {
+    if (sub.count(m.name) == 0 || std::find(m.methods.begin(), m.methods.end(), method) != m.methods.end()) continue;
+    std::string list;
+    for (size_t i = 0; i < m.methods.size(); ++i)
+      list += (i ? (i + 1 == m.methods.size() ? " and " : ", ") : "") + m.methods[i];
+    throw UserError(std::string(m.name) + " is an option of --method " + list + ", not of --method " + method);
+  }
+}
+
+}  // namespace
+
 Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<FitOptions>();
   auto a = std::make_shared<AdviCliOptions>();
@@ -48,53 +97,77 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--method", o->method,
                   "map | advi (mean-field ADVI) | fullrank (full-rank ADVI) | svi (stochastic VI: networks, guide, "
                   "minibatches)")
-      ->check(CLI::IsMember({"map", "advi", "fullrank", "svi"}))
+      ->check(one_of({"map", "advi", "fullrank", "svi"}))
       ->capture_default_str();
-  sub->add_option("--init", o->init, "Initial values: constrained parameters by name (JSON)");
+  sub->add_option("--init", o->init, "map, advi, fullrank: initial values, constrained parameters by name (JSON)");
   sub->add_option("--output,-o", o->outputs,
                   "Output file(s): .csv (CmdStan style: the estimate, or ADVI draws) and/or .json "
                   "(the estimate, or the variational parameters); default: CSV on stdout");
-  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws)");
+  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws)")->check(integer_in(0));
   auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map: 2000, advi: 10000)")
-                   ->check(CLI::PositiveNumber);
+                   ->check(integer_in(1, std::numeric_limits<int>::max()));
   sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map: relative gradient tolerance, in units of machine epsilon")
+      ->check(real_above(0, true))
       ->capture_default_str();
   auto* tol_obj = sub->add_option("--tol-rel-obj", o->tol_rel_obj,
                                   "Relative objective tolerance (map: in units of machine epsilon, default 1e4; "
-                                  "advi: relative ELBO change, default 0.01)");
+                                  "advi: relative ELBO change, default 0.01)")
+                      ->check(real_above(0, true));
   sub->add_flag("--jacobian", o->jacobian, "map: include the log-Jacobian (mode in the unconstrained space), as CmdStan's jacobian=1");
-  sub->add_option("--draws", a->draws, "advi: approximate posterior draws to output")->capture_default_str();
-  sub->add_option("--grad-samples", a->grad_samples, "advi: draws per gradient step")->capture_default_str();
-  sub->add_option("--elbo-samples", a->elbo_samples, "advi: draws per ELBO estimate")->capture_default_str();
-  sub->add_option("--eval-elbo", a->eval_elbo, "advi: iterations between ELBO estimates")->capture_default_str();
-  sub->add_option("--optimizer", a->optimizer, "advi: stan (Stan's adaptive step sizes) | adam | sgd")
-      ->check(CLI::IsMember({"stan", "adam", "sgd"}))
+  sub->add_option("--draws", a->draws, "advi: approximate posterior draws to output")
+      ->check(integer_in(0, kMaxDraws))
       ->capture_default_str();
-  sub->add_option("--objective", a->objective, "advi: elbo | iwae (the importance-weighted bound with --k samples)")
-      ->check(CLI::IsMember({"elbo", "iwae"}))
+  sub->add_option("--grad-samples", a->grad_samples, "advi: draws per gradient step")
+      ->check(integer_in(1, kMaxSamples))
       ->capture_default_str();
-  sub->add_option("--k", a->k, "advi --objective iwae: importance samples per step")->check(CLI::PositiveNumber);
-  auto* lr = sub->add_option("--lr", a->eta, "advi: step size (stan: eta, chosen by adaptation unless given) or learning rate");
-  sub->add_option("--batch", s->batch, "svi: data points per minibatch")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--epochs", s->epochs, "svi: passes over the data")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--elbo-samples", a->elbo_samples, "advi: draws per ELBO estimate")
+      ->check(integer_in(1, kMaxSamples))
+      ->capture_default_str();
+  sub->add_option("--eval-elbo", a->eval_elbo, "advi: iterations between ELBO estimates")
+      ->check(integer_in(1, std::numeric_limits<int>::max()))
+      ->capture_default_str();
+  auto* optimizer = sub->add_option("--optimizer", a->optimizer, "advi: stan (Stan's adaptive step sizes) | adam | sgd; "
+                                                                 "svi: adam | sgd")
+                        ->check(one_of({"stan", "adam", "sgd"}))
+                        ->capture_default_str();
+  sub->add_option("--objective", a->objective,
+                  "advi: elbo | iwae (the importance-weighted bound with --k samples)")
+      ->check(one_of({"elbo", "iwae"}))
+      ->capture_default_str();
+  auto* k = sub->add_option("--k", a->k, "advi --objective iwae: importance samples per step")
+                ->check(integer_in(1, kMaxSamples));
+  auto* lr = sub->add_option("--lr", a->eta, "advi: step size (stan: eta, chosen by adaptation unless given) or learning rate")
+                 ->check(real_above(0, false));
+  sub->add_option("--batch", s->batch, "svi: data points per minibatch")
+      ->check(integer_in(1, kMaxBatch))
+      ->capture_default_str();
+  sub->add_option("--epochs", s->epochs, "svi: passes over the data")
+      ->check(integer_in(1, std::numeric_limits<int>::max()))
+      ->capture_default_str();
   sub->add_option("--kl", s->kl, "svi: mc (Monte Carlo) | analytic (closed-form KL for a normal guide and normal prior)")
-      ->check(CLI::IsMember({"mc", "analytic"}))
+      ->check(one_of({"mc", "analytic"}))
       ->capture_default_str();
-  sub->add_option("--threads", s->threads, "svi: threads, each taking part of every batch (default: every core)")
-      ->check(CLI::PositiveNumber);
+  sub->add_option("--threads", s->threads, "svi: threads, each taking part of every batch (default: every core; at most " +
+                                               std::to_string(kMaxThreads) + ")")
+      ->check(integer_in(1, kMaxThreads));
   sub->add_option("--batch-parts", s->batch_parts,
                   "svi: evaluate each batch in this many parts in parallel (default: one per thread; 1: one "
                   "evaluation whose large matrix products use the threads)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxThreads));
   sub->add_option("--precision", s->precision,
                   "svi: mixed (matrix products of 2^20 or more multiply-adds in single precision, as PyTorch) | "
                   "double (everything in double)")
-      ->check(CLI::IsMember({"mixed", "double"}))
+      ->check(one_of({"mixed", "double"}))
       ->capture_default_str();
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o, a, s, iter, tol_obj, lr] {
+  return [o, a, s, sub, iter, tol_obj, lr, optimizer, k] {
+    reject_options_of_other_methods(*sub, o->method);
+    if (o->method == "svi" && *optimizer && a->optimizer == "stan")
+      throw UserError("--optimizer stan (Stan's adaptive step sizes) is for --method advi and fullrank; "
+                      "--method svi takes adam or sgd");
+    if (*k && a->objective != "iwae") throw UserError("--k is the number of importance samples of --objective iwae");
     if (o->method == "svi") {
       if (a->optimizer == "stan") a->optimizer = "adam";  // svi: adam (default) or sgd
       s->optimizer = a->optimizer;
@@ -114,7 +187,7 @@ Command add_fit_command(CLI::App& app) {
     if (m.num_unconstrained() == 0) throw UserError(o->model + ": the model has no parameters to fit");
     std::mt19937_64 rng(o->seed);
     std::unique_ptr<DataSet> init;
-    if (!o->init.empty()) init = std::make_unique<DataSet>(DataSet::from_json_file(o->init));
+    if (!o->init.empty()) init = std::make_unique<DataSet>(DataSet::from_json_file(o->init, "init file"));
     std::vector<double> theta = find_initial_point(m, init.get(), o->jacobian, rng);
     LbfgsOptions options;
     options.max_iterations = o->iterations;

@@ -2,6 +2,7 @@
 // gradient at a point, as one JSON object (optionally timed).
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -27,7 +28,7 @@ std::vector<double> parse_unconstrained(const std::string& text, int64_t n) {
   try {
     j = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
-    throw UserError("--unconstrained: not a JSON array of numbers: " + std::string(e.what()));
+    throw UserError("--unconstrained: not a JSON array of numbers: " + json_error_text(e));
   }
   if (!j.is_array()) throw UserError("--unconstrained: expected a JSON array of numbers");
   if (static_cast<int64_t>(j.size()) != n)
@@ -71,7 +72,7 @@ Command add_grad_command(CLI::App& app) {
   auto* at = sub->add_option("--at", o->at, "Point: constrained parameter values by name (CmdStan init JSON)");
   sub->add_option("--unconstrained", o->unconstrained, "Point: the unconstrained vector as a JSON array")->excludes(at);
   sub->add_flag("--no-jacobian", o->no_jacobian, "Leave out the log-Jacobian of the constraint transforms");
-  sub->add_option("--seed", o->seed, "Seed of the random point used without --at");
+  sub->add_option("--seed", o->seed, "Seed of the random point used without --at")->check(integer_in(0));
   sub->add_flag("--time", o->time, "Also time the value-and-gradient evaluation and the compilation");
   return [o] {
     bool jacobian = !o->no_jacobian;
@@ -82,15 +83,18 @@ Command add_grad_command(CLI::App& app) {
     if (!o->unconstrained.empty()) {
       theta = parse_unconstrained(o->unconstrained, m.num_unconstrained());
     } else if (!o->at.empty()) {
-      theta = m.unconstrain(DataSet::from_json_file(o->at), rng);
+      theta = m.unconstrain(DataSet::from_json_file(o->at, "file of --at"), rng);
     } else {
       theta = m.random_point(rng);
     }
     std::vector<double> grad(theta.size());
     double lp = m.log_density(theta.data(), grad.data(), jacobian);
     double lp_nojac = m.log_density(theta.data(), nullptr, false);
-    if (!std::isfinite(lp)) std::cerr << "latent: the log density is not finite at this point:\n"
-                                      << m.diagnose(theta.data(), jacobian).text();
+    // As fit and the README say: a log density that is not finite at the point (a
+    // failed check, reject, or a value out of range) is an error, exit status 1.
+    if (!std::isfinite(lp))
+      throw UserError("latent: the log density is not finite at this point:\n" +
+                      m.diagnose(theta.data(), jacobian).text());
     std::cout << "{\"log_density\": " << json_number(lp) << ", \"log_density_jacobian_false\": " << json_number(lp_nojac)
               << ",\n \"gradient\": " << json_array(grad) << ",\n \"unconstrained\": " << json_array(theta);
     if (o->time) {

@@ -4,6 +4,7 @@
 // before and after optimisation.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "compiler/driver/pipeline.hpp"
 #include "data/data_source.hpp"
 #include "runtime/model/svi_model.hpp"
@@ -93,25 +94,25 @@ Command add_ir_command(CLI::App& app) {
   sub->add_option("--data", o->data,
                   "Data (CmdStan JSON; with --method svi or sample also IDX or fashion-mnist): shapes are specialised on it");
   sub->add_option("--stage", o->stage, "ast | lowered | objective (or ir) | gradient | llvm | llvm-optimized | all")
-      ->check(CLI::IsMember({"ast", "lowered", "objective", "ir", "gradient", "llvm", "llvm-optimized", "all"}))
+      ->check(one_of({"ast", "lowered", "objective", "ir", "gradient", "llvm", "llvm-optimized", "all"}))
       ->capture_default_str();
   sub->add_option("--method", o->method,
                   "The objective: map (the log density; the default without networks), outputs (generated "
                   "quantities), advi | fullrank (the ELBO), svi (the SVI objective; the default with networks), "
                   "sample (generation, see --step)")
-      ->check(CLI::IsMember({"map", "outputs", "advi", "fullrank", "svi", "sample"}));
+      ->check(one_of({"map", "outputs", "advi", "fullrank", "svi", "sample"}));
   sub->add_flag("--no-jacobian", o->no_jacobian, "map: the log density without the log-Jacobian");
-  sub->add_option("--grad-samples", o->draws, "advi, fullrank: draws in the objective")->check(CLI::Range(1, 100000));
+  sub->add_option("--grad-samples", o->draws, "advi, fullrank: draws in the objective")->check(integer_in(1, 100000));
   sub->add_option("--objective", o->objective, "advi, fullrank: elbo | iwae (IWAE_K with K = --grad-samples)")
-      ->check(CLI::IsMember({"elbo", "iwae"}));
+      ->check(one_of({"elbo", "iwae"}));
   sub->add_option("--batch", o->batch, "svi, sample: rows of the plate in one batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->check(integer_in(1, int64_t{1} << 30))
       ->capture_default_str();
   sub->add_option("--kl", o->kl, "svi: mc | analytic (closed-form KL where the library has one)")
-      ->check(CLI::IsMember({"mc", "analytic"}));
+      ->check(one_of({"mc", "analytic"}));
   sub->add_flag("--evaluation", o->evaluation, "svi: the evaluation objective (ELBO and per-datum log weights)");
   sub->add_option("--step", o->step, "sample: prior | encoder | draw | decoder (the means)")
-      ->check(CLI::IsMember({"prior", "encoder", "draw", "decoder"}));
+      ->check(one_of({"prior", "encoder", "draw", "decoder"}));
   sub->add_flag("--draw-globals", o->draw_globals, "sample --step prior: draw global parameters too");
   return [o] { return run_ir(*o); };
 }

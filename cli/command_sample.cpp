@@ -4,6 +4,7 @@
 // images and/or CSV. The logic is runtime/inference/generate.hpp.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 #include "data/data_source.hpp"
 #include "runtime/inference/generate.hpp"
 #include "runtime/output/svi_fit.hpp"
@@ -146,7 +147,7 @@ Command add_sample_command(CLI::App& app) {
   sub->add_option("--n", o->n,
                   "Generate N rows from the prior: per-datum latents drawn from their priors, then the data "
                   "(the default, with N = 64, when neither --reconstruct nor --interpolate is given)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, 100000));
   sub->add_option("--reconstruct", o->reconstruct,
                   "Rows to reconstruct (x -> mean of q(z|x) -> data drawn given it): A-B or train:A-B (rows of the fit's "
                   "data, 0-based, inclusive), test:A-B (its test split: fashion-mnist:test), several separated by "
@@ -155,7 +156,7 @@ Command add_sample_command(CLI::App& app) {
                   "Two rows (e.g. test:0,test:1): decode the straight line between their codes (means of q) in --steps "
                   "steps, one grid row");
   sub->add_option("--steps", o->steps, "Interpolation steps, ends included")
-      ->check(CLI::Range(int64_t{2}, int64_t{100000}))
+      ->check(integer_in(2, 100000))
       ->capture_default_str();
   sub->add_option("--png", o->png, "Write the generated images as one PNG grid (image size from the data's H and W "
                                    "fields, else square)");
@@ -165,16 +166,16 @@ Command add_sample_command(CLI::App& app) {
                   "k at position l is (k - 1) * L + l, as to_matrix(x, N * L, K) reads them); needs --alphabet");
   sub->add_option("--alphabet", o->alphabet, "--fasta: the letters, in the order of the one-hot categories (e.g. ACGT)");
   sub->add_option("--columns", o->columns, "Images per grid row (default 8; --steps for interpolations)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, 10000));
   sub->add_option("--field", o->field, "The generated variable to show in the PNG (default: the first that is an image)");
   sub->add_option("--globals", o->globals,
                   "--n: global (not per-datum) parameters at their fitted guide means (fit) or drawn from their priors "
                   "(prior); default: fit, or prior for a model without a plate")
-      ->check(CLI::IsMember({"fit", "prior"}));
+      ->check(one_of({"fit", "prior"}));
   sub->add_flag("--mean", o->mean,
                 "Write the mean of each observed variable's distribution instead of a draw (e.g. pixel intensities "
                 "instead of binary pixels)");
-  sub->add_option("--seed", o->seed, "Random seed (every draw)");
+  sub->add_option("--seed", o->seed, "Random seed (every draw)")->check(integer_in(0));
   sub->add_flag("--quiet,-q", o->quiet, "Print nothing on success");
   return [o] { return run_sample(*o); };
 }

@@ -3,8 +3,11 @@
 #include "compiler/driver/pipeline.hpp"
 #include "runtime/output/csv.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 namespace latent::cli {
@@ -23,11 +26,28 @@ LoadedModel load_model(const std::string& model_path, const std::string& data_pa
   return m;
 }
 
+namespace {
+
+// Standard output is an output file like the others: a failed write (a full
+// disk, /dev/full, a closed pipe) is an error, not a lost result with exit 0.
+void flush_stdout() {
+  errno = 0;
+  std::cout.flush();
+  if (std::cout.fail() || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    int err = errno;
+    throw UserError(std::string("latent: cannot write to standard output") + (err ? ": " + std::string(std::strerror(err)) : ""));
+  }
+}
+
+}  // namespace
+
 int run_guarded(const std::function<int()>& body) {
   try {
-    return body();
+    int status = body();
+    flush_stdout();
+    return status;
   } catch (const UserError& e) {
-    std::string msg = e.what();
+    std::string msg = cap_message(e.what());
     std::cerr << msg;
     if (msg.empty() || msg.back() != '\n') std::cerr << "\n";
     return 1;

@@ -10,6 +10,11 @@
 
 namespace latent::cli {
 
+// Upper limits of sizes given on the command line (each allocates in proportion).
+constexpr int kMaxDraws = 1000000;       // advi --draws: rows of the output
+constexpr int kMaxSamples = 100000;      // draws compiled into one objective (--grad-samples, --k, eval --iwae)
+constexpr int64_t kMaxBatch = int64_t{1} << 30;  // svi --batch, eval --batch
+
 struct FitOptions {
   std::string model, data, init, method = "map";
   std::vector<std::string> outputs;  // .csv and/or .json; none: CSV on stdout

@@ -2,6 +2,7 @@
 // models with networks and guides (or the automatic guide), by minibatches.
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/options.hpp"
 #include "data/data_source.hpp"
 #include "runtime/inference/svi.hpp"
 #include "runtime/output/svi_fit.hpp"
@@ -13,7 +14,8 @@
 namespace latent::cli {
 
 int threads_or_all_cores(int requested) {
-  return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return requested > 0 ? requested
+                       : static_cast<int>(std::min<unsigned>(kMaxThreads, std::max(1u, std::thread::hardware_concurrency())));
 }
 
 int run_svi(const FitOptions& fit, const SviCliOptions& svi) {

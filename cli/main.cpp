@@ -1,6 +1,7 @@
 // latent: compile and run probabilistic models from the command line.
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/options.hpp"
 
 #include <malloc.h>
 
@@ -33,7 +34,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every command-line error is a user error: exit 1.
-    return app.exit(e) == 0 ? 0 : 1;
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << latent::cli::command_line_error(app, e, argc, argv) << "\n";
+    return 1;
   }
   for (auto& [sub, run] : commands)
     if (sub->parsed()) return latent::cli::run_guarded(run);

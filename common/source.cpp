@@ -20,14 +20,36 @@ std::string SourceFile::line(int line_number) const {
 
 namespace {
 
-// A line worth echoing: valid UTF-8 without control characters (not binary junk).
+// A line worth echoing: valid UTF-8 (no overlong forms, surrogates or code points
+// above U+10FFFF, as check_encoding requires) without control characters.
 bool printable(const std::string& s) {
   for (size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 && c != '\t') return false;
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k)
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t') return false;
+      if (c == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    auto second = static_cast<unsigned char>(s[i + 1]);
+    if (second < lo || second > hi) return false;
+    for (size_t k = 2; k < len; ++k)
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
     i += len;
   }
@@ -40,7 +62,7 @@ std::string format_diagnostic(const SourceFile& file, const Diagnostic& d) {
   std::ostringstream out;
   out << file.path;
   if (d.loc.line > 0) out << ":" << d.loc.line << ":" << d.loc.column;
-  out << ": error: " << d.message << "\n";
+  out << ": error: " << cap_text(d.message, kMaxMessageLine) << "\n";
   std::string src = file.line(d.loc.line);
   if (d.loc.line > 0 && !src.empty() && printable(src)) {
     // Replace tabs so the caret lines up; cap very long lines.
@@ -61,8 +83,25 @@ void DiagnosticList::error(SourceLoc loc, std::string message) {
 void DiagnosticList::throw_if_any() const {
   if (items_.empty()) return;
   std::string all;
-  for (const auto& d : items_) all += format_diagnostic(*file_, d);
+  for (size_t i = 0; i < items_.size() && i < kMaxDiagnostics; ++i) all += format_diagnostic(*file_, items_[i]);
+  if (items_.size() > kMaxDiagnostics) {
+    size_t more = items_.size() - kMaxDiagnostics;
+    all += "... and " + std::to_string(more) + " more error" + (more == 1 ? "" : "s") + "\n";
+  }
   throw UserError(all);
+}
+
+std::string cap_text(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+  return text.substr(0, cut) + "...";
+}
+
+std::string cap_message(const std::string& message) {
+  if (message.size() <= kMaxMessageBytes) return message;
+  return cap_text(message, kMaxMessageBytes) + "\n(the message was cut at " + std::to_string(kMaxMessageBytes / 1024) +
+         " KiB)\n";
 }
 
 }  // namespace latent

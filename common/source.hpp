@@ -32,6 +32,18 @@ struct Diagnostic {
 // Renders "path:line:col: error: message\n  <source line>\n  <caret>".
 std::string format_diagnostic(const SourceFile& file, const Diagnostic& d);
 
+// Limits on what a message prints, whatever the input: the first kMaxDiagnostics
+// errors of a compilation ("... and K more errors" after them), each message line cut
+// at kMaxMessageLine characters, a whole message at kMaxMessageBytes.
+constexpr size_t kMaxDiagnostics = 20;
+constexpr size_t kMaxMessageLine = 1000;
+constexpr size_t kMaxMessageBytes = 64 * 1024;
+
+// `text` cut to `max` bytes (at a UTF-8 character boundary) with "..." after it.
+std::string cap_text(const std::string& text, size_t max);
+// A whole message cut to kMaxMessageBytes, ending with a note that it was cut.
+std::string cap_message(const std::string& message);
+
 // A user error with a message ready to print (one or several diagnostics).
 class UserError : public std::runtime_error {
  public:

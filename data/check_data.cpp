@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include "common/source.hpp"
 
@@ -111,6 +112,61 @@ std::vector<double> to_storage_order(const std::vector<double>& row_major,
   return out;
 }
 
+namespace {
+
+// Simplexes and Cholesky factors of correlation matrices, in the user's (row-major) order.
+void check_structure(const std::vector<double>& v, const DeclaredShape& decl, const std::string& where) {
+  using S = DeclaredShape::Structure;
+  constexpr double tolerance = 1e-8;  // Stan's CONSTRAINT_TOLERANCE
+  if (decl.structure == S::None || decl.dims.empty()) return;
+  const bool many = decl.dims.size() > (decl.structure == S::Simplex ? 1u : 2u);
+  // "" for a single one, " at index [2]" for one of an array.
+  auto which = [&](size_t first, size_t per) {
+    if (!many) return std::string();
+    std::vector<int64_t> outer(decl.dims.begin(), decl.dims.end() - (decl.structure == S::Simplex ? 1 : 2));
+    return " (element " + stan_index(static_cast<int64_t>(first / per), outer) + " of the array)";
+  };
+  if (decl.structure == S::Simplex) {
+    const size_t k = static_cast<size_t>(decl.dims.back());
+    if (k == 0) return;
+    for (size_t s = 0; s + k <= v.size(); s += k) {
+      double sum = 0;
+      for (size_t i = 0; i < k; ++i) {
+        if (!(v[s + i] >= 0))
+          throw UserError(where + "a simplex must be non-negative, but entry " + std::to_string(i + 1) + " is " +
+                          number(v[s + i]) + which(s, k));
+        sum += v[s + i];
+      }
+      if (!(std::fabs(sum - 1) <= tolerance))
+        throw UserError(where + "a simplex must sum to 1, but this one sums to " + number(sum) + which(s, k));
+    }
+    return;
+  }
+  const size_t n = static_cast<size_t>(decl.dims.back());
+  if (n == 0) return;
+  for (size_t s = 0; s + n * n <= v.size(); s += n * n) {
+    for (size_t r = 0; r < n; ++r) {
+      double norm = 0;
+      for (size_t c = 0; c < n; ++c) {
+        const double x = v[s + r * n + c];
+        const std::string at = " at [" + std::to_string(r + 1) + ", " + std::to_string(c + 1) + "]";
+        if (c > r && x != 0)
+          throw UserError(where + "a Cholesky factor must be lower triangular, but the value" + at + " is " +
+                          number(x) + which(s, n * n));
+        if (c == r && !(x > 0))
+          throw UserError(where + "a Cholesky factor must have a positive diagonal, but the value" + at + " is " +
+                          number(x) + which(s, n * n));
+        norm += x * x;
+      }
+      if (!(std::fabs(norm - 1) <= tolerance))
+        throw UserError(where + "each row of the Cholesky factor of a correlation matrix must have length 1, but row " +
+                        std::to_string(r + 1) + " has squared length " + number(norm) + which(s, n * n));
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<double> check_and_flatten(const DataValue& value, const DeclaredShape& decl,
                                       const std::string& source) {
   const std::string where = source + ": field '" + decl.name + "': ";
@@ -138,20 +194,21 @@ std::vector<double> check_and_flatten(const DataValue& value, const DeclaredShap
   // --- values: integrality and bounds, in the user's (row-major) order ---------
   const bool scalar = decl.dims.empty();
   auto at = [&](size_t i) { return scalar ? std::string() : " at index " + stan_index(i, decl.dims); };
-  constexpr double two63 = 9223372036854775808.0;     // 2^63
   constexpr double two53 = 9007199254740992.0;        // 2^53
   for (size_t i = 0; i < value.values.size(); ++i) {
     const double v = value.values[i];
     if (decl.is_int) {
       if (!std::isfinite(v) || v != std::floor(v))
         throw UserError(where + "expected an integer" + at(i) + ", found " + number(v));
-      if (v >= two63 || v < -two63)
-        throw UserError(where + "integer " + number(v) + at(i) +
-                        " does not fit in a 64-bit integer");
-      if (std::fabs(v) > two53)
-        throw UserError(where + "integer " + number(v) + at(i) +
-                        " is too large: data are stored as doubles, which hold integers "
-                        "exactly only up to 2^53 = 9007199254740992");
+      if (std::fabs(v) > two53) {
+        // The number read is already rounded to a double: show its magnitude, not
+        // digits that the file may not hold (9223372036854775807 reads as 2^63).
+        char about[32];
+        std::snprintf(about, sizeof about, "%.3g", v);
+        throw UserError(where + "integer" + at(i) + " is too large (about " + about +
+                        "): data are stored as doubles, which hold integers exactly only up to 2^53 = "
+                        "9007199254740992");
+      }
     }
     if (decl.lower && !(v >= *decl.lower)) {
       if (std::isnan(v))
@@ -168,6 +225,7 @@ std::vector<double> check_and_flatten(const DataValue& value, const DeclaredShap
                       number(*decl.upper));
     }
   }
+  check_structure(value.values, decl, where);
   return to_storage_order(value.values, decl.dims, decl.is_matrix_last2);
 }
 

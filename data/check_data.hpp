@@ -28,6 +28,12 @@ struct DeclaredShape {
   // The last two dims are the rows and columns of a matrix (matrix,
   // cholesky_factor_*, corr_matrix, cov_matrix ...): stored column-major.
   bool is_matrix_last2 = false;
+  // Types whose values are constrained as a whole: each simplex (the last dim) is
+  // non-negative and sums to 1; each cholesky_factor_corr (the last two dims) is
+  // lower triangular with a positive diagonal and rows of unit length (Stan's
+  // tolerance, 1e-8).
+  enum class Structure { None, Simplex, CholeskyFactorCorr };
+  Structure structure = Structure::None;
   // The declaration as the user wrote it, for messages ("vector<lower=0>[N] y").
   // When empty, one is made up from the fields above ("array[3] int y").
   std::string declared_as;

@@ -36,7 +36,8 @@ ImageDataSource::ImageDataSource(std::string source_name, const std::string& ima
   h_ = as_int(images.dims[1], images_path, "image height");
   w_ = as_int(images.dims[2], images_path, "image width");
   if (h_ == 0 || w_ == 0)
-    throw UserError(images_path + ": images of " + std::to_string(h_) + "x" + std::to_string(w_) + " pixels\n");
+    throw UserError(images_path + ": the images have " + std::to_string(h_) + " x " + std::to_string(w_) +
+                    " pixels; their height and width must be positive\n");
   as_int(int64_t{h_} * w_, images_path, "pixel count per image");
   pixels_ = std::move(images.bytes);
   if (labels_path.empty()) return;

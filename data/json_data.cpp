@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/read_file.hpp"
 #include "common/source.hpp"
 
 namespace latent {
@@ -89,6 +90,10 @@ std::string strip_nlohmann_prefix(const std::string& what) {
 
 using json = nlohmann::json;
 
+// Deeper arrays are rejected as they open (a value nested 10^5 deep would otherwise
+// be reported with its whole index path).
+constexpr size_t kMaxNesting = 32;
+
 class Handler : public nlohmann::json_sax<json> {
  public:
   Handler(const std::string& text, const std::string& source, DataSet& out)
@@ -124,7 +129,7 @@ class Handler : public nlohmann::json_sax<json> {
   }
   bool key(string_t& name) override {
     if (out_.find(name) != nullptr)
-      return fail("field '" + name + "' appears twice");
+      return fail("field '" + cap_text(name, 100) + "' appears twice");
     field_ = name;
     value_ = DataValue{};
     kinds_.clear();
@@ -140,6 +145,9 @@ class Handler : public nlohmann::json_sax<json> {
   bool start_array(std::size_t) override {
     if (state_ == State::kExpectRoot) return not_an_object("an array");
     const size_t level = counts_.size();
+    if (level >= kMaxNesting)
+      return field_error("arrays are nested more than " + std::to_string(kMaxNesting) +
+                         " deep (no declared type has that many dimensions)");
     if (!begin_element(level)) return false;
     if (kinds_[level] == Kind::kLeaf)
       return field_error(element(counts_) + " is an array, expected a number (arrays are not "
@@ -181,8 +189,26 @@ class Handler : public nlohmann::json_sax<json> {
     if (plain && last_token.size() <= position &&
         text_.compare(position - last_token.size(), last_token.size(), last_token) == 0)
       at = position - last_token.size();
-    auto [line, column] = line_column(text_, at);
     std::string what = strip_nlohmann_prefix(ex.what());
+    if (what.find("invalid literal") != std::string::npos) {
+      // A bad word (tru, nul, trailing text): nlohmann's token text runs from
+      // earlier characters to one past the word. Point at the word and quote it.
+      auto alnum = [&](size_t i) { return i < text_.size() && std::isalnum(static_cast<unsigned char>(text_[i])); };
+      size_t end = std::min(position, text_.size());
+      while (end > 0 && !alnum(end - 1)) --end;
+      size_t start = end;
+      while (start > 0 && alnum(start - 1)) --start;
+      size_t word_end = end;
+      while (alnum(word_end) && word_end - start < 40) ++word_end;
+      if (start < word_end) {
+        at = start;
+        const bool after_end = what.find("expected end of input") != std::string::npos;
+        what = "invalid literal '" + text_.substr(start, word_end - start) + "'" +
+               (after_end ? ": text after the end of the JSON object"
+                          : " (expected a number, a string such as \"inf\", an array or an object)");
+      }
+    }
+    auto [line, column] = line_column(text_, at);
     if (ex.id == 406) what = "number out of range: " + what + " (write \"inf\" for infinity)";
     error_ = source_ + ":" + std::to_string(line) + ":" + std::to_string(column) +
              ": JSON syntax error: " + what;
@@ -198,7 +224,7 @@ class Handler : public nlohmann::json_sax<json> {
     return false;
   }
   bool field_error(const std::string& message) {
-    return fail("field '" + field_ + "': " + message);
+    return fail("field '" + cap_text(field_, 100) + "': " + message);
   }
   bool not_an_object(const std::string& found) {
     return fail("the top level must be a JSON object ({\"name\": value, ...}), found " + found);
@@ -283,17 +309,22 @@ bool looks_binary(const std::string& text) {
   return false;
 }
 
+// UTF-16 and binary files, recognised from their first bytes.
+void check_text_head(const std::string& text, const std::string& source_name) {
+  if (text.size() >= 2 && ((text[0] == '\xFF' && text[1] == '\xFE') ||
+                           (text[0] == '\xFE' && text[1] == '\xFF')))
+    throw UserError(source_name + ": the file is UTF-16 encoded; save it as UTF-8");
+  if (looks_binary(text))
+    throw UserError(source_name + ": not a JSON text file (it contains binary data)");
+}
+
 }  // namespace
 
 DataSet DataSet::from_json_string(const std::string& text, const std::string& source_name) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw UserError(source_name + ": the data file is empty (expected a JSON object such as "
                                   "{\"N\": 3, \"y\": [1, 2, 3]})");
-  if (text.size() >= 2 && ((text[0] == '\xFF' && text[1] == '\xFE') ||
-                           (text[0] == '\xFE' && text[1] == '\xFF')))
-    throw UserError(source_name + ": the file is UTF-16 encoded; save it as UTF-8");
-  if (looks_binary(text))
-    throw UserError(source_name + ": not a JSON text file (it contains binary data)");
+  check_text_head(text, source_name);
   DataSet result(source_name);
   Handler handler(text, source_name, result);
   bool ok = false;
@@ -310,31 +341,21 @@ DataSet DataSet::from_json_string(const std::string& text, const std::string& so
   return result;
 }
 
-DataSet DataSet::from_json_file(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  auto status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) {
-    if (ec && ec != std::errc::no_such_file_or_directory)
-      throw UserError("cannot read data file '" + path + "': " + ec.message());
-    throw UserError("cannot read data file '" + path + "': no such file");
-  }
-  if (fs::is_directory(status))
-    throw UserError("cannot read data file '" + path + "': it is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    throw UserError("cannot read data file '" + path + "': " +
-                    (err ? std::string(std::strerror(err)) : std::string("cannot open")));
-  }
-  std::string text;
-  const auto size = fs::file_size(path, ec);
-  if (!ec) text.reserve(static_cast<size_t>(size));
-  char chunk[1 << 16];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0)
-    text.append(chunk, static_cast<size_t>(in.gcount()));
-  if (in.bad()) throw UserError("cannot read data file '" + path + "': read error");
+DataSet DataSet::from_json_file(const std::string& path, const std::string& kind) {
+  // Binary input (an image, /dev/zero) is rejected from its first bytes, not read to the limit.
+  std::string text = read_file_limited(path, kind, kMaxDataFileBytes, [&](const std::string& head) {
+    check_text_head(head, path);
+  });
   return from_json_string(text, path);
+}
+
+std::string json_error_text(const std::exception& e) {
+  std::string s = e.what();
+  if (!s.empty() && s[0] == '[') {
+    auto close = s.find("] ");
+    if (close != std::string::npos) s = s.substr(close + 2);
+  }
+  return cap_text(s, 300);
 }
 
 const DataValue* DataSet::find(const std::string& name) const {

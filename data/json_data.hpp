@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <string>
 #include <vector>
@@ -44,7 +45,7 @@ class DataSet {
   // Reads and parses a file. Throws UserError for a missing/unreadable/empty
   // file, binary content, JSON syntax errors (with path:line:column) and data
   // that is not CmdStan JSON.
-  static DataSet from_json_file(const std::string& path);
+  static DataSet from_json_file(const std::string& path, const std::string& kind = "data file");  // kind: in messages
   // Parses JSON text; source_name is used in messages (e.g. "data.json",
   // "<string>").
   static DataSet from_json_string(const std::string& text, const std::string& source_name);
@@ -63,5 +64,10 @@ class DataSet {
   std::string source_ = "<data>";
   std::map<std::string, DataValue> fields_;
 };
+
+// The text of an exception from nlohmann::json without its "[json.exception.x.n] "
+// prefix ("parse error at line 1, column 4: syntax error while parsing value - ..."),
+// for messages about other JSON files (init, fit files, --unconstrained).
+std::string json_error_text(const std::exception& e);
 
 }  // namespace latent

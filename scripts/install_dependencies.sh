@@ -16,6 +16,7 @@ packages=(
   libpng-dev zlib1g-dev
   dataset-fashion-mnist
   python3
+  clang libclang-rt-14-dev libomp-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The test command (README.md, .ci/run): installs what is missing, builds from
-# scratch in build-test/ with -j2, and runs the whole suite with CTest.
+# scratch in build-test/ with -j2, and runs the whole suite with CTest; then the
+# sanitizer build of the fast suites and each fuzz target briefly
+# (scripts/run_checks.sh; LATENT_CHECKS=off skips them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install_dependencies.sh"
 rm -rf "$root/build-test"
 cmake -S "$root" -B "$root/build-test" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$root/build-test" -j2
-cd "$root/build-test"
-ctest --output-on-failure
+(cd "$root/build-test" && ctest --output-on-failure)
+"$root/scripts/run_checks.sh"

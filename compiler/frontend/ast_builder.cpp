@@ -311,12 +311,14 @@ class AstBuilder {
     // The type shared by all declarators: base, sizes, new-style array sizes, constraint.
     const bool was_quiet = quiet_;
     quiet_ = quiet_ || !report_type_errors;
-    decl->base = base_type(type_token);
+    bool supported = true;
+    decl->base = base_type(type_token, &supported);
     for (auto* e : ctx->typeSizes) decl->sizes.push_back(expression(e));
     const size_t want = decl->base == BaseType::Int || decl->base == BaseType::Real ? 0
                         : decl->base == BaseType::Matrix                          ? 2
                                                                                   : 1;
-    if (decl->sizes.size() != want) {
+    // An unsupported type (reported once by base_type) says nothing of its sizes.
+    if (supported && decl->sizes.size() != want) {
       const SourceLoc at = ctx->typeSizes.empty() ? loc_after(type_token) : loc_of(ctx->typeSizes[0]->getStart());
       if (want == 0)
         error(at, "'" + type_name + "' takes no size; for an array write 'array[N] " + type_name + " " +
@@ -344,7 +346,7 @@ class AstBuilder {
     return decl;
   }
 
-  BaseType base_type(antlr4::Token* token) {
+  BaseType base_type(antlr4::Token* token, bool* supported) {
     switch (token->getType()) {
       case P::INT: return BaseType::Int;
       case P::REAL: return BaseType::Real;
@@ -355,6 +357,7 @@ class AstBuilder {
       case P::CHOLESKY_FACTOR_CORR: return BaseType::CholeskyFactorCorr;
       default:
         error(loc_of(token), "type '" + token->getText() + "' is not supported yet");
+        *supported = false;
         return BaseType::Real;
     }
   }

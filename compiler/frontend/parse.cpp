@@ -8,6 +8,8 @@
 #include "compiler/frontend/frontend.hpp"
 #include "compiler/frontend/parse_detail.hpp"
 
+#include "common/read_file.hpp"
+
 #include "LatentLexer.h"
 #include "LatentParser.h"
 
@@ -21,23 +23,9 @@
 namespace latent {
 
 std::shared_ptr<const SourceFile> read_source_file(const std::string& path) {
-  auto fail = [&](const std::string& reason) -> UserError {
-    return UserError("cannot read model file '" + path + "': " + reason);
-  };
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec) throw fail(ec.message());
-  if (std::filesystem::is_directory(status)) throw fail("it is a directory");
-
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw fail(std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw fail(std::strerror(errno));
-
   auto file = std::make_shared<SourceFile>();
   file->path = path;
-  file->text = std::move(text).str();
+  file->text = read_file_limited(path, "model file", kMaxModelFileBytes);
   return file;
 }
 

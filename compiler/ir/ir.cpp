@@ -1,5 +1,7 @@
 #include "compiler/ir/ir.hpp"
 
+#include <limits>
+
 #include "kernels/kernels.hpp"
 
 #include <algorithm>
@@ -167,9 +169,25 @@ bool Graph::KeyEq::operator()(const Node* x, const Node* y) const {
 
 Graph::Graph() = default;
 
+int64_t element_count(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d <= 0) return 0;
+    if (n > std::numeric_limits<int64_t>::max() / d) return std::numeric_limits<int64_t>::max();
+    n *= d;
+  }
+  return n;
+}
+
 NodeP Graph::intern(Node n) {
   auto it = interned_.find(&n);
   if (it != interned_.end()) return it->second;
+  if (n.dims.size() > 0 && element_count(n.dims) > kMaxElements) {
+    std::string dims;
+    for (int64_t d : n.dims) dims += (dims.empty() ? "" : " x ") + std::to_string(d);
+    throw TooLarge("a value of " + dims + " elements is larger than the limit of " + std::to_string(kMaxElements) +
+                   " (2^28) elements");
+  }
   n.id = static_cast<int>(nodes_.size());
   for (NodeP a : n.args) {
     n.free_loops = merge_loops(n.free_loops, a->free_loops);
@@ -244,7 +262,9 @@ NodeP Graph::unary(Op op, NodeP x) {
   }
   if (x->op == Op::Fill) return fill(unary(op, x->args[0]), x->dims);
   if (op == Op::Neg && x->op == Op::Neg) return x->args[0];
-  // Dropped only on data: weights and noise (other buffers) may become the parameters later (SVI).
+  // Only data-only values lose their stop_gradient: a value of other inputs (network
+  // weights, noise, draws) may become a function of the parameters when a method's
+  // objective substitutes them (SVI replaces the weights by slices of phi).
   if (op == Op::StopGradient && !x->reads_unknowns) return x;
   if (dt == DType::Real) x = cast_real(x);
   Node n{op, dt, x->dims, {x}};

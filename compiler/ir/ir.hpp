@@ -25,9 +25,26 @@
 #include <utility>
 #include <vector>
 
+#include "common/source.hpp"
 #include "kernels/eval_context.hpp"
 
 namespace latent::ir {
+
+// The most elements one value of a program may have (2^28 doubles: 2 GiB). Sizes
+// come from data; a larger one is a user error with the declaration's (or the
+// statement's) location rather than an allocation that fails or a loop that does
+// not end (README.md, "Limits").
+constexpr int64_t kMaxElements = int64_t{1} << 28;
+
+// Thrown by Graph when a node would have more than kMaxElements elements; the
+// lowerer reports it at the statement being lowered.
+class TooLarge : public UserError {
+ public:
+  using UserError::UserError;
+};
+
+// The number of elements of dims, saturating at INT64_MAX.
+int64_t element_count(const std::vector<int64_t>& dims);
 
 enum class DType : uint8_t { Real, Int };
 

@@ -109,6 +109,8 @@ class ProgramLowering {
       shape.lower = const_bound(d->constraint.lower);
       shape.upper = const_bound(d->constraint.upper);
       shape.declared_as = declaration_text(*d, stan_dims);
+      if (d->base == ast::BaseType::Simplex) shape.structure = DeclaredShape::Structure::Simplex;
+      if (d->base == ast::BaseType::CholeskyFactorCorr) shape.structure = DeclaredShape::Structure::CholeskyFactorCorr;
       std::vector<double> values = check_and_flatten(data_, shape);
       check_container_bounds(*d, values);
       if (d->plate) out_.plate_size = static_cast<int64_t>(values.at(0));
@@ -320,13 +322,14 @@ class ProgramLowering {
       auto lo = d->constraint.lower ? lowerer_.expr(*d->constraint.lower).node : nullptr;
       auto hi = d->constraint.upper ? lowerer_.expr(*d->constraint.upper).node : nullptr;
       NodeP x = g.cast_real(v.value);
-      auto report = [&](NodeP bad_elements, const std::string& what) {
+      auto report = [&](NodeP bad_elements, const std::string& what, bool show_value = true) {
         auto [bad, shown] = g.any_violation(bad_elements, x);
-        lowerer_.add_check(d->loc, bad, name + " variable '" + d->name + "' " + what, shown, d->name);
+        lowerer_.add_check(d->loc, bad, name + " variable '" + d->name + "' " + what, shown,
+                           show_value ? d->name : std::string());
       };
       if (lo) report(g.unary(Op::Not, g.binary(Op::Ge, x, lo)), "is below its lower bound");
       if (hi) report(g.unary(Op::Not, g.binary(Op::Le, x, hi)), "is above its upper bound");
-      if (keep_terms && d->type.base != Base::Int) report(g.binary(Op::Ne, x, x), "is NaN (was it assigned?)");
+      if (keep_terms && d->type.base != Base::Int) report(g.binary(Op::Ne, x, x), "is NaN (was it assigned?)", false);
       vars.push_back(std::move(v));
     }
     if (keep_terms) {

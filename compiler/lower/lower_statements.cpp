@@ -92,6 +92,14 @@ void Lowerer::statements(const std::vector<ast::StmtPtr>& stmts) {
 }
 
 void Lowerer::statement(const ast::Stmt& s) {
+  try {
+    statement_unchecked(s);
+  } catch (const ir::TooLarge& e) {
+    error(s.loc, e.what());
+  }
+}
+
+void Lowerer::statement_unchecked(const ast::Stmt& s) {
   using K = ast::StmtKind;
   switch (s.kind) {
     case K::Decl: return declare_local(s);

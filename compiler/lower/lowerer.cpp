@@ -79,12 +79,15 @@ void Lowerer::keep_term(Term t) {
 void Lowerer::add_check(SourceLoc loc, NodeP violated, const std::string& message, NodeP value,
                         const std::string& value_name) {
   if (violated->is_const(0)) return;
+  // An empty value_name: the message says it all (a NaN check names no value).
   if (violated->is_const() && !full_path()) {
     std::ostringstream v;
     v << (value->is_const() ? value->value : NAN);
-    error(loc, message + " (" + value_name + " is " + v.str() + ")");
+    error(loc, value_name.empty() ? message : message + " (" + value_name + " = " + v.str() + ")");
   }
-  int id = g_.add_message({message, location(loc), {value_name}});
+  std::vector<std::string> names;
+  if (!value_name.empty()) names.push_back(value_name);
+  int id = g_.add_message({message, location(loc), names});
   add_term(loc, g_.check(violated, id, {value}));
 }
 
@@ -125,6 +128,12 @@ void Lowerer::declared_dims(const ast::VarDecl& d, std::vector<int64_t>* stan_di
   }
   // cholesky_factor_corr[K] and simplex[K] give one size.
   if (d.base == ast::BaseType::CholeskyFactorCorr) stan_dims->push_back(stan_dims->back());
+  if (ir::element_count(*stan_dims) > ir::kMaxElements) {
+    std::string dims;
+    for (int64_t n : *stan_dims) dims += (dims.empty() ? "" : " x ") + std::to_string(n);
+    error(d.loc, "'" + d.name + "' has " + dims + " elements, more than the limit of " +
+                     std::to_string(ir::kMaxElements) + " (2^28) elements of one variable");
+  }
   *ir_dims = ir_dims_of(d.type, *stan_dims);
 }
 

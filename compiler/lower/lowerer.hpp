@@ -53,7 +53,8 @@ class Lowerer {
 
   // ---- statements and expressions -------------------------------------------------------
   void statements(const std::vector<ast::StmtPtr>& stmts);
-  void statement(const ast::Stmt& s);
+  void statement(const ast::Stmt& s);            // reports a value over ir::kMaxElements at s
+  void statement_unchecked(const ast::Stmt& s);
   Value expr(const ast::Expr& e);
 
   // Evaluates a size expression, which must be known from data.

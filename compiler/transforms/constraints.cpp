@@ -78,10 +78,11 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
 }
 
 std::vector<double> unconstrain(const ConstraintSpec& c, const BoundValues& b, const std::vector<double>& x,
-                                int64_t simplex_length) {
+                                int64_t simplex_length, bool scalar) {
   std::vector<double> u;
   auto fail = [&](size_t i, const std::string& why) {
-    throw std::invalid_argument("element " + std::to_string(i + 1) + " is " + num(x[i]) + ", " + why);
+    throw std::invalid_argument((scalar ? std::string("the value") : "element " + std::to_string(i + 1)) + " is " +
+                                num(x[i]) + ", " + why);
   };
   switch (c.kind) {
     case Kind::None: return x;

@@ -40,7 +40,8 @@ struct BoundValues {
 // Host-side inverse. Throws std::invalid_argument with a message naming the
 // offending element (1-based flat index) when a value violates the constraint.
 std::vector<double> unconstrain(const ConstraintSpec& c, const BoundValues& b, const std::vector<double>& x,
-                                int64_t simplex_length);
+                                int64_t simplex_length,
+                                bool scalar = false);
 
 // "lower=0", "lower=0, upper=1", "simplex", "" (for messages)
 std::string describe(const ConstraintSpec& c);

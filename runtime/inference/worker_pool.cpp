@@ -1,18 +1,41 @@
 #include "runtime/inference/worker_pool.hpp"
 
+#include "common/source.hpp"
+
+#include <algorithm>
+#include <system_error>
+
 namespace latent {
 
-WorkerPool::WorkerPool(int threads) {
-  for (int i = 1; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+WorkerPool::WorkerPool(int threads, const std::function<std::thread(std::function<void()>)>& spawn) {
+  threads_.reserve(static_cast<size_t>(std::max(0, threads - 1)));
+  try {
+    for (int i = 1; i < threads; ++i) {
+      std::function<void()> body = [this] { loop(); };
+      threads_.push_back(spawn ? spawn(std::move(body)) : std::thread(std::move(body)));
+    }
+  } catch (const std::system_error& e) {
+    // The system refused a thread (too many, or no memory for its stack). The
+    // destructor does not run for a constructor that throws: stop and join the
+    // threads already started here, then report it.
+    const size_t started = threads_.size() + 1;
+    stop_and_join();
+    throw UserError("cannot start " + std::to_string(threads) + " threads (the system refused after " +
+                    std::to_string(started) + ": " + e.what() + "); use fewer --threads");
+  }
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { stop_and_join(); }
+
+void WorkerPool::stop_and_join() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
   start_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
 }
 
 void WorkerPool::work() {

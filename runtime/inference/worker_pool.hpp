@@ -14,7 +14,10 @@ namespace latent {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);  // total, the calling thread included
+  // `threads` in total, the calling thread included. When the system refuses a
+  // thread, the threads already started are joined and UserError is thrown.
+  // `spawn` (for tests) starts a thread in place of std::thread's constructor.
+  explicit WorkerPool(int threads, const std::function<std::thread(std::function<void()>)>& spawn = {});
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -27,6 +30,7 @@ class WorkerPool {
  private:
   void work();
   void loop();
+  void stop_and_join();
 
   std::vector<std::thread> threads_;
   std::mutex mutex_;

@@ -202,7 +202,7 @@ std::vector<double> BoundModel::unconstrain(const DataSet& values, std::mt19937_
       values_of(c.upper, b.upper);
       values_of(c.offset, b.offset);
       values_of(c.multiplier, b.multiplier);
-      u = latent::unconstrain(c, b, x, p.simplex_length);
+      u = latent::unconstrain(c, b, x, p.simplex_length, p.stan_dims.empty());
     } catch (const std::invalid_argument& e) {
       throw UserError(values.source() + ": parameter '" + p.name + "': " + e.what() + "\n");
     }

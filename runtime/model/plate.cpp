@@ -3,7 +3,24 @@
 #include "common/source.hpp"
 #include "data/data_source.hpp"
 
+#include <cstdio>
+
 namespace latent {
+
+namespace {
+
+// An integral double as digits ("4294967296"); beyond 2^53, where the number read
+// may differ from the file's digits, its magnitude ("about 9.22e+18").
+std::string format_count(double v) {
+  char buf[64];
+  if (v > 9007199254740992.0)
+    std::snprintf(buf, sizeof buf, "about %.3g", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
+}
+
+}  // namespace
 
 PlateInfo plate_of(const ast::Program& program) {
   PlateInfo out;
@@ -28,11 +45,14 @@ int64_t plate_rows(const PlateInfo& plate, const DataSource& data) {
   DataValue n = data.read(plate.name);
   if (!n.dims.empty() || !n.all_int || n.values.at(0) < 1)
     throw UserError(data.source() + ": field '" + plate.name + "' (the plate) must be a positive integer\n");
+  if (n.values[0] > static_cast<double>(kMaxPlateRows))
+    throw UserError(data.source() + ": field '" + plate.name + "' (the plate) is " + format_count(n.values[0]) +
+                    "; at most " + std::to_string(kMaxPlateRows) + " data points are supported\n");
   const int64_t rows = static_cast<int64_t>(n.values[0]);
   for (const std::string& f : plate.fields) {
     if (!data.has(f)) continue;  // reported by the data checks when lowering
     auto dims = data.dims(f);
-    if (dims.empty() || dims[0] < rows)
+    if (dims.empty() || dims[0] != rows)
       throw UserError(data.source() + ": field '" + f + "' has " + std::to_string(dims.empty() ? 0 : dims[0]) +
                       " rows, but the plate '" + plate.name + "' is " + std::to_string(rows) + "\n");
   }

@@ -5,6 +5,7 @@
 
 #include "compiler/frontend/ast.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,13 @@ PlateInfo plate_of(const ast::Program& program);
 
 class DataSource;
 
+// The largest plate (data points) a program may have.
+constexpr int64_t kMaxPlateRows = int64_t{1} << 31;
+
 // The number of data points in the plate (1 without one), checked against the
-// data: the plate field is a positive integer and every plate-indexed field has
-// at least that many rows. Throws UserError naming the data source and field.
+// data: the plate field is a positive integer (at most kMaxPlateRows) and every
+// plate-indexed field has exactly that many rows. Throws UserError naming the data
+// source and the field.
 int64_t plate_rows(const PlateInfo& plate, const DataSource& data);
 
 }  // namespace latent

@@ -32,6 +32,29 @@ void write_file_atomically(const std::string& path, const std::string& content) 
   std::error_code ec;
   if (fs::is_directory(target, ec)) fail(path, "it is a directory");
 
+  // An existing device, FIFO or socket (/dev/stdout, /dev/full, a pipe) is written
+  // in place: a temporary file renamed over it would replace the device itself.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    int out = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (out < 0) fail(path, errno_text(errno));
+    const char* p = content.data();
+    size_t rest = content.size();
+    while (rest > 0) {
+      ssize_t n = ::write(out, p, rest);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(out);
+        fail(path, errno_text(err));
+      }
+      p += n;
+      rest -= static_cast<size_t>(n);
+    }
+    if (::close(out) != 0) fail(path, errno_text(errno));
+    return;
+  }
+
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   if (!fs::exists(dir, ec)) fail(path, "directory '" + dir.string() + "' does not exist");
   if (!fs::is_directory(dir, ec)) fail(path, "'" + dir.string() + "' is not a directory");

@@ -1,11 +1,12 @@
 #include "runtime/output/svi_fit.hpp"
 
+#include "common/read_file.hpp"
 #include "common/source.hpp"
+#include "data/json_data.hpp"
 #include "runtime/output/atomic_file.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <sstream>
 
 namespace latent {
@@ -32,17 +33,28 @@ nlohmann::json layout_json(const SviModel::Compiled& c) {
   return tensors;
 }
 
-nlohmann::json parse(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError("cannot read fit file '" + path + "'\n");
+nlohmann::json parse(const std::string& text, const std::string& path) {
+  nlohmann::json j;
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
-    if (!j.is_object() || j.value("format", "") != kFormat)
-      throw UserError(path + ": not a latent SVI fit (written by 'latent fit --method svi --output')\n");
-    return j;
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw UserError(path + ": not a valid fit file (" + e.what() + ")\n");
+    throw UserError(path + ": not a latent SVI fit (written by 'latent fit --method svi --output'): not JSON: " +
+                    json_error_text(e) + "\n");
   }
+  const auto format = j.is_object() ? j.find("format") : j.end();
+  if (!j.is_object() || format == j.end() || !format->is_string() || *format != kFormat)
+    throw UserError(path + ": not a latent SVI fit (written by 'latent fit --method svi --output')\n");
+  return j;
+}
+
+// The member `name` of the fit, which must be there and of the given JSON type.
+const nlohmann::json& member(const nlohmann::json& j, const char* name, nlohmann::json::value_t type,
+                             const char* what, const std::string& path) {
+  auto it = j.find(name);
+  if (it == j.end()) throw UserError(path + ": not a valid fit file: '" + name + "' is missing\n");
+  bool ok = it->type() == type || (type == nlohmann::json::value_t::number_integer && it->is_number_unsigned());
+  if (!ok) throw UserError(path + ": not a valid fit file: '" + name + "' must be " + what + "\n");
+  return *it;
 }
 
 }  // namespace
@@ -61,30 +73,42 @@ void write_svi_fit(const std::string& path, const SviFit& fit, const SviModel::C
 
 // What identifies a fit, from its parsed JSON.
 static SviFit header_of(const nlohmann::json& j, const std::string& path) {
+  using T = nlohmann::json::value_t;
   SviFit f;
-  try {
-    f.model = j.at("model").get<std::string>();
-    f.data = j.at("data").get<std::string>();
-    f.max_rows = j.at("max_rows").get<int64_t>();
-    f.analytic_kl = j.at("analytic_kl").get<bool>();
-  } catch (const nlohmann::json::exception& e) {
-    throw UserError(path + ": not a valid fit file (" + e.what() + ")\n");
-  }
+  f.model = member(j, "model", T::string, "a string (the model file)", path).get<std::string>();
+  f.data = member(j, "data", T::string, "a string (the data it was fitted on)", path).get<std::string>();
+  const nlohmann::json& rows = member(j, "max_rows", T::number_integer, "a non-negative integer", path);
+  if (rows.is_number_unsigned() ? rows.get<uint64_t>() > uint64_t{1} << 62 : rows.get<int64_t>() < 0)
+    throw UserError(path + ": not a valid fit file: 'max_rows' must be a non-negative integer\n");
+  f.max_rows = rows.get<int64_t>();
+  f.analytic_kl = member(j, "analytic_kl", T::boolean, "true or false", path).get<bool>();
   return f;
 }
 
-SviFit read_svi_fit_header(const std::string& path) { return header_of(parse(path), path); }
+static std::string read_fit_text(const std::string& path) {
+  return read_file_limited(path, "fit file", kMaxDataFileBytes);
+}
+
+SviFit parse_svi_fit_header(const std::string& text, const std::string& path) { return header_of(parse(text, path), path); }
+
+SviFit read_svi_fit_header(const std::string& path) { return parse_svi_fit_header(read_fit_text(path), path); }
 
 SviFit read_svi_fit(const std::string& path, const SviModel::Compiled& layout) {
-  nlohmann::json j = parse(path);
+  return parse_svi_fit(read_fit_text(path), path, layout);
+}
+
+SviFit parse_svi_fit(const std::string& text, const std::string& path, const SviModel::Compiled& layout) {
+  using T = nlohmann::json::value_t;
+  nlohmann::json j = parse(text, path);
   SviFit f = header_of(j, path);
-  if (j.at("tensors") != layout_json(layout))
+  if (member(j, "tensors", T::array, "an array (the layout of phi)", path) != layout_json(layout))
     throw UserError(path + ": this fit was made for a different model (its networks or parameters differ from "
                     "the model's)\n");
-  try {
-    f.phi = j.at("phi").get<std::vector<double>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw UserError(path + ": not a valid fit file (" + e.what() + ")\n");
+  const nlohmann::json& phi = member(j, "phi", T::array, "an array of numbers", path);
+  f.phi.reserve(phi.size());
+  for (const nlohmann::json& v : phi) {
+    if (!v.is_number()) throw UserError(path + ": not a valid fit file: 'phi' must be an array of numbers\n");
+    f.phi.push_back(v.get<double>());
   }
   if (static_cast<int64_t>(f.phi.size()) != layout.num_phi())
     throw UserError(path + ": has " + std::to_string(f.phi.size()) + " values, the model needs " +

@@ -28,4 +28,8 @@ SviFit read_svi_fit(const std::string& path, const SviModel::Compiled& layout);
 // Reads only what identifies the fit (model, data, options), not checked.
 SviFit read_svi_fit_header(const std::string& path);
 
+// The same from the file's text (`path` names it in messages).
+SviFit parse_svi_fit_header(const std::string& text, const std::string& path);
+SviFit parse_svi_fit(const std::string& text, const std::string& path, const SviModel::Compiled& layout);
+
 }  // namespace latent

@@ -666,7 +666,7 @@ BOOST_AUTO_TEST_CASE(read_source_file_errors) {
   } catch (const UserError& e) {
     const std::string m = e.what();
     BOOST_TEST(m.find("cannot read model file '" + (dir / "missing.stan").string() + "'") != std::string::npos);
-    BOOST_TEST(m.find("No such file") != std::string::npos);
+    BOOST_TEST(m.find("no such file") != std::string::npos);
   }
   try {
     read_source_file(dir.string());

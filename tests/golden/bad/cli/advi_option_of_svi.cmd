@@ -1,0 +1,1 @@
+fit {model} --data {data} --method advi --batch 10

@@ -1,0 +1,1 @@
+grad {model} --data {data} --at bad/cli/no_such_at.json

@@ -1,0 +1,1 @@
+grad {model} --data /dev/zero

@@ -1,0 +1,1 @@
+eval {model} --data {data} --iwae 1000000000

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method map --tol-rel-grad -1

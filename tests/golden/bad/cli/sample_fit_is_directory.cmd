@@ -1,0 +1,1 @@
+sample {model} --fit bad/cli --csv out.csv

@@ -1,0 +1,1 @@
+sample {model} --data {data} --fit bad/cli/sample_fit_model_not_string.fit --csv out.csv

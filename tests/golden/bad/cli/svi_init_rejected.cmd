@@ -1,0 +1,1 @@
+fit {model} --data {data} --method svi --quiet --init bad/cli/no_such_init.json

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method svi --quiet --tol-rel-grad 10

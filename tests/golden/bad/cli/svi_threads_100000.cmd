@@ -1,0 +1,1 @@
+fit {model} --data {data} --method svi --quiet --threads 100000

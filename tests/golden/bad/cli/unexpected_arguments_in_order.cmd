@@ -1,0 +1,1 @@
+check {model} --data x.json

@@ -1,0 +1,1 @@
+grad {model} --data {data} --at bad/runtime/grad_reject.at.json
