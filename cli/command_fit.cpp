@@ -40,21 +40,35 @@ Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<FitOptions>();
   auto a = std::make_shared<AdviCliOptions>();
   auto s = std::make_shared<SviCliOptions>();
-  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, ADVI (mean-field or full-rank), or SVI "
-                                        "(networks, guides, minibatches)");
+  auto nuts = std::make_shared<NutsCliOptions>();
+  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, ADVI (mean-field or full-rank), NUTS (Stan's "
+                                        "sampler, parallel chains) or SVI (networks, guides, minibatches)");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data,
                   "Data: a CmdStan JSON file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
   sub->add_option("--method", o->method,
-                  "map | advi (mean-field ADVI) | fullrank (full-rank ADVI) | svi (stochastic VI: networks, guide, "
-                  "minibatches)")
-      ->check(CLI::IsMember({"map", "advi", "fullrank", "svi"}))
+                  "map | advi (mean-field ADVI) | fullrank (full-rank ADVI) | nuts (Stan's NUTS with its adaptation) | "
+                  "svi (stochastic VI: networks, guide, minibatches)")
+      ->check(CLI::IsMember({"map", "advi", "fullrank", "nuts", "svi"}))
       ->capture_default_str();
-  sub->add_option("--init", o->init, "Initial values: constrained parameters by name (JSON)");
+  sub->add_option("--init", o->init,
+                  "Initial values: constrained parameters by name (JSON); nuts: or a number R, initial points "
+                  "uniform(-R, R) on the unconstrained scale (default 2)");
   sub->add_option("--output,-o", o->outputs,
                   "Output file(s): .csv (CmdStan style: the estimate, or ADVI draws) and/or .json "
-                  "(the estimate, or the variational parameters); default: CSV on stdout");
-  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws)");
+                  "(the estimate, or the variational parameters); default: CSV on stdout. nuts: one CSV per "
+                  "chain, draws.csv -> draws_1.csv ... draws_N.csv (default output.csv)");
+  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws, NUTS chains)");
+  sub->add_option("--chains", nuts->chains, "nuts: number of chains, run in parallel (1 to 1024)")
+      ->capture_default_str();
+  sub->add_option("--warmup", nuts->warmup, "nuts: warm-up iterations per chain (adaptation)")->capture_default_str();
+  sub->add_option("--samples", nuts->samples, "nuts: iterations per chain after warm-up")->capture_default_str();
+  sub->add_option("--thin", nuts->thin, "nuts: keep every thin-th draw")->capture_default_str();
+  sub->add_option("--max-depth", nuts->max_depth, "nuts: maximum tree depth")->capture_default_str();
+  sub->add_option("--adapt-delta", nuts->adapt_delta, "nuts: target acceptance statistic of the step size, in (0, 1)")
+      ->capture_default_str();
+  sub->add_option("--metric", nuts->metric, "nuts: diag_e | dense_e | unit_e")->capture_default_str();
+  sub->add_option("--stepsize", nuts->step_size, "nuts: the first step size tried")->capture_default_str();
   auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map: 2000, advi: 10000)")
                    ->check(CLI::PositiveNumber);
   sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map: relative gradient tolerance, in units of machine epsilon")
@@ -80,7 +94,9 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--kl", s->kl, "svi: mc (Monte Carlo) | analytic (closed-form KL for a normal guide and normal prior)")
       ->check(CLI::IsMember({"mc", "analytic"}))
       ->capture_default_str();
-  sub->add_option("--threads", s->threads, "svi: threads, each taking part of every batch (default: every core)")
+  sub->add_option("--threads", s->threads,
+                  "svi: threads, each taking part of every batch (default: every core); nuts: threads running the "
+                  "chains (default: one per chain, at most one per core)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--batch-parts", s->batch_parts,
                   "svi: evaluate each batch in this many parts in parallel (default: one per thread; 1: one "
@@ -94,7 +110,11 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
       ->check(CLI::PositiveNumber);
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o, a, s, iter, tol_obj, lr] {
+  return [o, a, s, nuts, iter, tol_obj, lr] {
+    if (o->method == "nuts") {
+      nuts->threads = s->threads;
+      return run_nuts(*o, *nuts);
+    }
     if (o->method == "svi") {
       if (a->optimizer == "stan") a->optimizer = "adam";  // svi: adam (default) or sgd
       s->optimizer = a->optimizer;
