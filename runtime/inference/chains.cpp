@@ -29,19 +29,19 @@ std::mt19937_64 chain_random_stream(uint64_t seed, int chain) {
 
 void validate(const NutsOptions& o) {
   auto fail = [](const std::string& what) { throw UserError("nuts: " + what); };
-  if (o.chains < 1 || o.chains > 1024) fail("the number of chains must be between 1 and 1024 (got " + std::to_string(o.chains) + ")");
-  if (o.threads < 0) fail("the number of threads must be positive (or 0 for one per chain, at most one per core)");
-  if (o.warmup < 0) fail("the number of warm-up iterations must be 0 or more (got " + std::to_string(o.warmup) + ")");
-  if (o.samples < 1) fail("the number of samples must be positive (got " + std::to_string(o.samples) + ")");
-  if (o.thin < 1) fail("thin must be positive (got " + std::to_string(o.thin) + ")");
-  if (o.max_depth < 1 || o.max_depth > 30) fail("the maximum tree depth must be between 1 and 30 (got " + std::to_string(o.max_depth) + ")");
+  if (o.chains < 1 || o.chains > 1024) fail("the number of chains (--chains) must be between 1 and 1024 (got " + std::to_string(o.chains) + ")");
+  if (o.threads < 0) fail("the number of threads (--threads) must be positive (or 0 for one per chain, at most one per core)");
+  if (o.warmup < 0) fail("the number of warm-up iterations (--warmup) must be 0 or more (got " + std::to_string(o.warmup) + ")");
+  if (o.samples < 1) fail("the number of samples (--samples) must be positive (got " + std::to_string(o.samples) + ")");
+  if (o.thin < 1) fail("thin (--thin) must be positive (got " + std::to_string(o.thin) + ")");
+  if (o.max_depth < 1 || o.max_depth > 30) fail("the maximum tree depth (--max-depth) must be between 1 and 30 (got " + std::to_string(o.max_depth) + ")");
   if (!(o.adapt_delta > 0 && o.adapt_delta < 1)) {
     std::ostringstream s;
-    s << "adapt_delta must be strictly between 0 and 1 (got " << o.adapt_delta << ")";
+    s << "adapt_delta (--adapt-delta) must be strictly between 0 and 1 (got " << o.adapt_delta << ")";
     fail(s.str());
   }
-  if (!(o.step_size > 0) || !std::isfinite(o.step_size)) fail("the step size must be positive and finite");
-  if (!(o.init_radius >= 0) || !std::isfinite(o.init_radius)) fail("the initial radius must be 0 or more");
+  if (!(o.step_size > 0) || !std::isfinite(o.step_size)) fail("the step size (--stepsize) must be positive and finite");
+  if (!(o.init_radius >= 0) || !std::isfinite(o.init_radius)) fail("the initial radius (--init R) must be 0 or more");
 }
 
 namespace {

@@ -169,6 +169,9 @@ ChainTable read_stan_csv(const std::string& path) {
     }
     if (!has_header) {
       t.columns = split_commas(line);
+      if (t.columns.front() != "lp__")
+        throw UserError(path + ":" + std::to_string(line_number) +
+                        ": the header does not start with lp__: not a CmdStan sampler output file");
       has_header = true;
       continue;
     }
@@ -186,8 +189,6 @@ ChainTable read_stan_csv(const std::string& path) {
     ++t.rows;
   }
   if (!has_header) throw UserError(path + ": no header line: not a CmdStan CSV file");
-  if (t.columns.empty() || t.columns.front() != "lp__")
-    throw UserError(path + ": the first column is not lp__: not a CmdStan sampler output file");
 
   auto number = [&](const std::string& key, int64_t fallback) {
     auto it = config.find(key);

@@ -550,13 +550,13 @@ BOOST_AUTO_TEST_CASE(options_out_of_range_are_user_errors_naming_the_option) {
     change(o);
     return error_of([&] { run_nuts(*m, o); });
   };
-  BOOST_TEST(contains(message([](NutsOptions& o) { o.chains = 0; }), "chains must be between 1 and 1024"));
-  BOOST_TEST(contains(message([](NutsOptions& o) { o.chains = 1025; }), "chains must be between 1 and 1024"));
-  BOOST_TEST(contains(message([](NutsOptions& o) { o.samples = 0; }), "number of samples must be positive"));
+  BOOST_TEST(contains(message([](NutsOptions& o) { o.chains = 0; }), "chains (--chains) must be between 1 and 1024"));
+  BOOST_TEST(contains(message([](NutsOptions& o) { o.chains = 1025; }), "chains (--chains) must be between 1 and 1024"));
+  BOOST_TEST(contains(message([](NutsOptions& o) { o.samples = 0; }), "number of samples (--samples) must be positive"));
   BOOST_TEST(contains(message([](NutsOptions& o) { o.warmup = -1; }), "warm-up"));
-  BOOST_TEST(contains(message([](NutsOptions& o) { o.thin = 0; }), "thin must be positive"));
+  BOOST_TEST(contains(message([](NutsOptions& o) { o.thin = 0; }), "thin (--thin) must be positive"));
   BOOST_TEST(contains(message([](NutsOptions& o) { o.max_depth = 0; }), "maximum tree depth"));
-  BOOST_TEST(contains(message([](NutsOptions& o) { o.adapt_delta = 1; }), "adapt_delta must be strictly between 0 and 1"));
+  BOOST_TEST(contains(message([](NutsOptions& o) { o.adapt_delta = 1; }), "adapt_delta (--adapt-delta) must be strictly between 0 and 1"));
   BOOST_TEST(contains(message([](NutsOptions& o) { o.adapt_delta = 0; }), "adapt_delta"));
   BOOST_TEST(contains(message([](NutsOptions& o) { o.step_size = -1; }), "step size"));
   auto none = make_model("data { real y; } model { y ~ normal(0, 1); }", R"({"y": 1})");
