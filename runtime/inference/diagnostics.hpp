@@ -36,8 +36,15 @@ double ess_tail(const Chains& chains);
 double ess_mean(const Chains& chains);  // split ESS of the raw draws (for the MCSE of the mean)
 double mcse_mean(const Chains& chains); // sd / sqrt(ess_mean)
 
-// R's quantile(type = 7) of all draws.
+// Everything a summary row needs, sorting and rank-normalising once.
+struct ColumnDiagnostics {
+  double mean, sd, q5, q50, q95, rhat, ess_bulk, ess_tail, ess_mean, mcse_mean;
+};
+ColumnDiagnostics column_diagnostics(const Chains& chains);
+
+// R's quantile(type = 7) of all draws; quantile_of_sorted for values sorted ascending.
 double quantile(std::vector<double> values, double p);
+double quantile_of_sorted(const std::vector<double>& sorted, double p);
 // Quantile of the standard normal distribution.
 double normal_quantile(double p);
 

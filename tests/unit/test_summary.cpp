@@ -83,6 +83,15 @@ BOOST_AUTO_TEST_CASE(rhat_ess_and_mcse_equal_rstans_on_fixed_draws) {
       BOOST_TEST(relatively_close(quantile(all, 0.05), c["q5"].get<double>(), 1e-12));
       BOOST_TEST(relatively_close(quantile(all, 0.5), c["q50"].get<double>(), 1e-12));
       BOOST_TEST(relatively_close(quantile(all, 0.95), c["q95"].get<double>(), 1e-12));
+      // The one-pass version the summary uses gives the same numbers.
+      ColumnDiagnostics d = column_diagnostics(draws);
+      BOOST_TEST(relatively_close(d.rhat, c["rhat"].get<double>(), 1e-10));
+      BOOST_TEST(relatively_close(d.ess_bulk, c["ess_bulk"].get<double>(), 1e-10));
+      BOOST_TEST(relatively_close(d.ess_tail, c["ess_tail"].get<double>(), 1e-10));
+      BOOST_TEST(relatively_close(d.ess_mean, c["ess_mean"].get<double>(), 1e-10));
+      BOOST_TEST(relatively_close(d.mcse_mean, c["mcse_mean"].get<double>(), 1e-10));
+      BOOST_TEST(relatively_close(d.sd, c["sd"].get<double>(), 1e-12));
+      BOOST_TEST(relatively_close(d.q5, c["q5"].get<double>(), 1e-12));
     }
   }
 }
