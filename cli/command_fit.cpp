@@ -129,7 +129,7 @@ Command add_fit_command(CLI::App& app) {
       if (!*lr && a->optimizer != "stan") a->eta = a->optimizer == "adam" ? 0.01 : 0.001;
       return run_advi(*o, *a);
     }
-    LoadedModel lm = load_model(o->model, o->data, o->jacobian);
+    LoadedModel lm = load_model(o->model, o->data, o->jacobian, o->seed);
     const BoundModel& m = *lm.model;
     if (m.num_unconstrained() == 0) throw UserError(o->model + ": the model has no parameters to fit");
     std::mt19937_64 rng(o->seed);
@@ -151,6 +151,8 @@ Command add_fit_command(CLI::App& app) {
     if (!o->quiet || !r.converged) std::cerr << "latent: " << r.message << " (" << r.iterations << " iterations)\n";
 
     EvalContext ctx;
+    RandomEngine generated_quantities_rng = random_engine(o->seed, 1);
+    ctx.rng = &generated_quantities_rng;
     std::vector<double> values = m.constrained_outputs(r.x.data(), &ctx);
     if (ctx.failed) std::cerr << "latent: warning: generated quantities failed: " << ctx.failure_text() << "\n";
     std::vector<std::string> names = m.output_names();

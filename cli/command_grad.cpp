@@ -75,7 +75,7 @@ Command add_grad_command(CLI::App& app) {
   sub->add_flag("--time", o->time, "Also time the value-and-gradient evaluation and the compilation");
   return [o] {
     bool jacobian = !o->no_jacobian;
-    LoadedModel lm = load_model(o->model, o->data, jacobian);
+    LoadedModel lm = load_model(o->model, o->data, jacobian, o->seed);
     const BoundModel& m = *lm.model;
     std::mt19937_64 rng(o->seed);
     std::vector<double> theta;

@@ -11,12 +11,13 @@ namespace latent::cli {
 
 std::shared_ptr<const ast::Program> load_program(const std::string& path) { return driver::parse_file(path); }
 
-LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian) {
+LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian, uint64_t seed) {
   LoadedModel m;
   auto start = std::chrono::steady_clock::now();
   m.program = load_program(model_path);
   DataSet data = data_path.empty() ? DataSet("<no data file>") : DataSet::from_json_file(data_path);
-  m.model = std::make_unique<BoundModel>(m.program, data);
+  // print() writes to standard error, as Stan's does to the console.
+  m.model = std::make_unique<BoundModel>(m.program, data, BoundModel::Options{&std::cerr, seed});
   m.model->compile(jacobian);
   m.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;

@@ -21,9 +21,11 @@ struct LoadedModel {
 // Parses and checks the model file.
 std::shared_ptr<const ast::Program> load_program(const std::string& path);
 
-// Parses, checks, binds the data (a CmdStan JSON file, or none) and compiles the
-// value-and-gradient function with the given Jacobian choice.
-LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian);
+// Parses, checks, binds the data (a CmdStan JSON file, or none; transformed
+// data's `_rng` calls seeded with `seed`) and compiles the value-and-gradient
+// function with the given Jacobian choice. print() writes to standard error.
+LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian,
+                       uint64_t seed = 0);
 
 // Runs a subcommand body; prints user errors as one message and returns 1.
 int run_guarded(const std::function<int()>& body);

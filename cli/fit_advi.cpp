@@ -15,7 +15,7 @@
 namespace latent::cli {
 
 int run_advi(const FitOptions& o, const AdviCliOptions& a) {
-  LoadedModel lm = load_model(o.model, o.data, true);
+  LoadedModel lm = load_model(o.model, o.data, true, o.seed);
   const BoundModel& m = *lm.model;
   if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to fit");
   AdviOptions options;
@@ -64,9 +64,14 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   csv << "lp__,log_p__,log_g__";
   for (auto& name : names) csv << "," << name;
   csv << "\n";
+  // Generated quantities of each draw: their `_rng` calls draw from a stream of their own.
+  RandomEngine generated_quantities_rng = random_engine(o.seed, 2);
   auto row = [&](const std::vector<double>& z, double log_p, double log_g) {
     csv << "0," << format_double(log_p) << "," << format_double(log_g);
-    for (double v : m.constrained_outputs(z.data())) csv << "," << format_double(v);
+    EvalContext ctx;
+    ctx.rng = &generated_quantities_rng;
+    for (double v : m.constrained_outputs(z.data(), &ctx)) csv << "," << format_double(v);
+    if (ctx.failed) throw UserError("generated quantities failed for a draw: " + ctx.failure_text());
     csv << "\n";
   };
   std::vector<double> mean = q.mean();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct Message {
 struct EvalContext {
   const std::vector<Message>* messages = nullptr;  // the program's message table
   std::ostream* print_stream = nullptr;            // null: prints are discarded
+  std::mt19937_64* rng = nullptr;                  // the `_rng` functions' engine (kernels/random.hpp)
   bool failed = false;
   int64_t message = -1;
   std::vector<double> values;

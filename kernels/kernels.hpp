@@ -10,6 +10,7 @@ namespace latent::runtime_symbols {
 inline constexpr const char* matmul = "latent_rt_matmul";
 inline constexpr const char* check_failed = "latent_rt_check_failed";
 inline constexpr const char* print = "latent_rt_print";
+inline constexpr const char* rng = "latent_rt_rng";
 }  // namespace latent::runtime_symbols
 
 extern "C" {
@@ -23,6 +24,8 @@ void latent_rt_set_matmul_threads(int threads);
 // ctx is the EvalContext* the caller passed to the generated function.
 void latent_rt_check_failed(void* ctx, int64_t message, const double* values, int64_t count);
 void latent_rt_print(void* ctx, int64_t message, const double* values, int64_t count);
+// A draw of sampler `sampler` (kernels/random.hpp) with its parameters.
+double latent_rt_rng(void* ctx, int64_t sampler, const double* params);
 double latent_rt_lgamma(double x);
 double latent_rt_digamma(double x);
 double latent_rt_trigamma(double x);

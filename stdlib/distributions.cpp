@@ -1,10 +1,14 @@
-// Distributions: one entry each. `terms` returns the log density as separate
-// scalar terms, each summed over the broadcast size, so that `~` can drop the
-// ones that do not depend on parameters (Stan's propto semantics). Argument
-// checks come from the declared domains (stdlib/library.cpp).
+// Distributions: one entry each, holding every fact about it (see
+// DistributionEntry): `terms` returns the log density as separate scalar terms,
+// each summed over the broadcast size, so that `~` can drop the ones that do not
+// depend on parameters (Stan's propto semantics); the argument checks come from
+// the declared domains (stdlib/library.cpp); then the mean, the sampler of
+// `name_rng`, and for Gaussians the location and scale (reparameterised draws
+// and closed-form KL follow from them).
 #include "stdlib/library.hpp"
 
 #include <cmath>
+#include <random>
 
 namespace latent::stdlib {
 
@@ -63,20 +67,14 @@ DistributionEntry discrete(std::string name, Domain variate, std::vector<std::pa
   return d;
 }
 
-// Adds the elementwise facts to an entry (see DistributionEntry): its mean and,
-// for Gaussians, the location and scale (draws and closed-form KL follow).
-using Elementwise = std::function<NodeP(ir::Graph&, const std::vector<NodeP>&)>;
-DistributionEntry with_mean(DistributionEntry d, Elementwise mean) {
-  d.mean = std::move(mean);
-  return d;
-}
-
 constexpr double kHalfLogTwoPi = 0.91893853320467274178;
+
+using Elementwise = std::function<NodeP(ir::Graph&, const std::vector<NodeP>&)>;
 
 // A Gaussian with location and scale given by `loc_scale`: mean, draw loc + scale * eps,
 // log q = sum(-eps^2 / 2 - log scale) - count log sqrt(2 pi).
-DistributionEntry gaussian(DistributionEntry d,
-                           std::function<std::pair<NodeP, NodeP>(ir::Graph&, const std::vector<NodeP>&)> loc_scale) {
+void gaussian(DistributionEntry& d,
+              std::function<std::pair<NodeP, NodeP>(ir::Graph&, const std::vector<NodeP>&)> loc_scale) {
   d.gaussian = loc_scale;
   d.mean = [loc_scale](ir::Graph& g, const std::vector<NodeP>& p) { return loc_scale(g, p).first; };
   d.reparameterization = DistributionEntry::Reparameterization{
@@ -90,7 +88,6 @@ DistributionEntry gaussian(DistributionEntry d,
         if (!scale->is_const(1)) per_element = g.sub(per_element, g.unary(Op::Log, scale));
         return g.sub(g.sum(per_element), g.constant(kHalfLogTwoPi * static_cast<double>(count)));
       }};
-  return d;
 }
 
 // log binomial coefficient: lgamma(N + 1) - lgamma(n + 1) - lgamma(N - n + 1)
@@ -98,142 +95,233 @@ NodeP lchoose(Math& m, NodeP N, NodeP n) {
   return m.sub(m.sub(m.lgamma(m.add(N, m.c(1))), m.lgamma(m.add(n, m.c(1)))), m.lgamma(m.add(m.sub(N, n), m.c(1))));
 }
 
+double inv_logit(double x) { return 1 / (1 + std::exp(-x)); }
+
+// Stan's poisson_rng refuses rates of 2^30 and more.
+constexpr double kMaxPoissonRate = 1073741824.0;
+
+double gamma_draw(RandomEngine& e, double shape, double rate) { return std::gamma_distribution<double>(shape, 1 / rate)(e); }
+
+int64_t poisson_draw(RandomEngine& e, double rate) {
+  return rate == 0 ? 0 : std::poisson_distribution<int64_t>(rate)(e);
+}
+
 }  // namespace
 
 void register_distributions(std::vector<DistributionEntry>& out) {
   const Domain F = Domain::Finite, P = Domain::PositiveFinite, A = Domain::Any;
+  using Nodes = std::vector<NodeP>;
 
-  out.push_back(gaussian(continuous("normal", A, {{"location parameter", F}, {"scale parameter", P}},
-                                    [](Math& m, const Value& y, const Params& p) -> Terms {
-                                      NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), m.r(p[1]));
-                                      return {m.constant_term(-kLogSqrtTwoPi), m.neg(m.total(m.log(m.r(p[1])))),
-                                              m.mul(m.c(-0.5), m.total(m.square(z)))};
-                                    }),
-                         [](ir::Graph&, const std::vector<NodeP>& p) { return std::make_pair(p[0], p[1]); }));
-  out.push_back(gaussian(continuous("std_normal", A, {},
-                                    [](Math& m, const Value& y, const Params&) -> Terms {
-                                      return {m.constant_term(-kLogSqrtTwoPi),
-                                              m.mul(m.c(-0.5), m.total(m.square(m.r(y))))};
-                                    }),
-                         [](ir::Graph& g, const std::vector<NodeP>&) {
-                           return std::make_pair(g.constant(0), g.constant(1));
-                         }));
-  out.push_back(with_mean(continuous("cauchy", A, {{"location parameter", F}, {"scale parameter", P}},
-                           [](Math& m, const Value& y, const Params& p) -> Terms {
-                             NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), m.r(p[1]));
-                             return {m.constant_term(-kLogPi), m.neg(m.total(m.log(m.r(p[1])))),
-                                     m.neg(m.total(m.log1p(m.square(z))))};
-                           }),
-                           [](ir::Graph&, const std::vector<NodeP>& p) -> NodeP { return p[0]; /* the median: the mean does not exist */ }));
-  out.push_back(with_mean(continuous(
-      "student_t", A, {{"degrees of freedom parameter", P}, {"location parameter", F}, {"scale parameter", P}},
-      [](Math& m, const Value& y, const Params& p) -> Terms {
-        NodeP nu = m.r(p[0]), sigma = m.r(p[2]);
-        NodeP z = m.div(m.sub(m.r(y), m.r(p[1])), sigma);
-        NodeP half_nu = m.mul(m.c(0.5), nu);
-        return {m.constant_term(-0.5 * kLogPi),
-                m.total(m.sub(m.sub(m.lgamma(m.add(half_nu, m.c(0.5))), m.lgamma(half_nu)), m.mul(m.c(0.5), m.log(nu)))),
-                m.neg(m.total(m.log(sigma))),
-                m.neg(m.total(m.mul(m.add(half_nu, m.c(0.5)), m.log1p(m.div(m.square(z), nu)))))};
-      }),
-                           [](ir::Graph&, const std::vector<NodeP>& p) -> NodeP { return p[1]; /* student_t(nu, mu, sigma) */ }));
-  out.push_back(with_mean(continuous("exponential", Domain::NonNegative, {{"inverse scale parameter", P}},
-                           [](Math& m, const Value& y, const Params& p) -> Terms {
-                             NodeP beta = m.r(p[0]);
-                             return {m.total(m.log(beta)), m.neg(m.total(m.mul(beta, m.r(y))))};
-                           }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.div(g.constant(1), p[0]); }));
-  out.push_back(with_mean(continuous("gamma", Domain::NonNegative, {{"shape parameter", P}, {"inverse scale parameter", P}},
-                           [](Math& m, const Value& y, const Params& p) -> Terms {
-                             NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
-                             return {m.neg(m.total(m.lgamma(a))), m.total(m.mul(a, m.log(b))),
-                                     m.total(m.mul(m.sub(a, m.c(1)), m.log(x))), m.neg(m.total(m.mul(b, x)))};
-                           }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.div(p[0], p[1]); }));
-  out.push_back(with_mean(continuous("inv_gamma", Domain::NonNegative, {{"shape parameter", P}, {"scale parameter", P}},
-                           [](Math& m, const Value& y, const Params& p) -> Terms {
-                             NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
-                             return {m.neg(m.total(m.lgamma(a))), m.total(m.mul(a, m.log(b))),
-                                     m.neg(m.total(m.mul(m.add(a, m.c(1)), m.log(x)))), m.neg(m.total(m.div(b, x)))};
-                           }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.select(g.binary(Op::Gt, p[0], g.constant(1)), g.div(p[1], g.sub(p[0], g.constant(1))), g.constant(INFINITY)); /* b / (a - 1), infinite for a <= 1 */ }));
-  out.push_back(with_mean(continuous("beta", Domain::Probability,
-                           {{"first success parameter", P}, {"second success parameter", P}},
-                           [](Math& m, const Value& y, const Params& p) -> Terms {
-                             NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
-                             return {m.total(m.sub(m.sub(m.lgamma(m.add(a, b)), m.lgamma(a)), m.lgamma(b))),
-                                     m.total(m.mul(m.sub(a, m.c(1)), m.log(x))),
-                                     m.total(m.mul(m.sub(b, m.c(1)), m.log1m(x)))};
-                           }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.div(p[0], g.add(p[0], p[1])); }));
-  out.push_back(with_mean(continuous("lognormal", Domain::NonNegative, {{"location parameter", F}, {"scale parameter", P}},
-                           [](Math& m, const Value& y, const Params& p) -> Terms {
-                             NodeP logy = m.log(m.r(y));
-                             NodeP z = m.div(m.sub(logy, m.r(p[0])), m.r(p[1]));
-                             return {m.constant_term(-kLogSqrtTwoPi), m.neg(m.total(m.log(m.r(p[1])))),
-                                     m.neg(m.total(logy)), m.mul(m.c(-0.5), m.total(m.square(z)))};
-                           }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.unary(Op::Exp, g.add(p[0], g.mul(g.constant(0.5), g.mul(p[1], p[1])))); }));
-  out.push_back(with_mean(continuous("uniform", A, {{"lower bound parameter", F}, {"upper bound parameter", F}},
-                           [](Math& m, const Value& y, const Params& p) -> Terms {
-                             NodeP x = m.r(y), lo = m.r(p[0]), hi = m.r(p[1]);
-                             // Outside the support the density is zero (-inf).
-                             NodeP outside = m.g.binary(Op::Or, m.g.binary(Op::Lt, x, lo), m.g.binary(Op::Gt, x, hi));
-                             NodeP support = m.total(m.g.select(outside, m.c(-INFINITY), m.c(0)));
-                             return {m.neg(m.total(m.log(m.sub(hi, lo)))), support};
-                           }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.mul(g.constant(0.5), g.add(p[0], p[1])); }));
+  {
+    DistributionEntry d = continuous("normal", A, {{"location parameter", F}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), m.r(p[1]));
+                                       return {m.constant_term(-kLogSqrtTwoPi), m.neg(m.total(m.log(m.r(p[1])))),
+                                               m.mul(m.c(-0.5), m.total(m.square(z)))};
+                                     });
+    gaussian(d, [](ir::Graph&, const Nodes& p) { return std::make_pair(p[0], p[1]); });
+    d.sample = [](RandomEngine& e, const double* p) { return std::normal_distribution<double>(p[0], p[1])(e); };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("std_normal", A, {}, [](Math& m, const Value& y, const Params&) -> Terms {
+      return {m.constant_term(-kLogSqrtTwoPi), m.mul(m.c(-0.5), m.total(m.square(m.r(y))))};
+    });
+    gaussian(d, [](ir::Graph& g, const Nodes&) { return std::make_pair(g.constant(0), g.constant(1)); });
+    d.sample = [](RandomEngine& e, const double*) { return std::normal_distribution<double>(0, 1)(e); };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("cauchy", A, {{"location parameter", F}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), m.r(p[1]));
+                                       return {m.constant_term(-kLogPi), m.neg(m.total(m.log(m.r(p[1])))),
+                                               m.neg(m.total(m.log1p(m.square(z))))};
+                                     });
+    d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };  // the median: the mean does not exist
+    d.sample = [](RandomEngine& e, const double* p) { return std::cauchy_distribution<double>(p[0], p[1])(e); };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous(
+        "student_t", A, {{"degrees of freedom parameter", P}, {"location parameter", F}, {"scale parameter", P}},
+        [](Math& m, const Value& y, const Params& p) -> Terms {
+          NodeP nu = m.r(p[0]), sigma = m.r(p[2]);
+          NodeP z = m.div(m.sub(m.r(y), m.r(p[1])), sigma);
+          NodeP half_nu = m.mul(m.c(0.5), nu);
+          return {m.constant_term(-0.5 * kLogPi),
+                  m.total(m.sub(m.sub(m.lgamma(m.add(half_nu, m.c(0.5))), m.lgamma(half_nu)), m.mul(m.c(0.5), m.log(nu)))),
+                  m.neg(m.total(m.log(sigma))),
+                  m.neg(m.total(m.mul(m.add(half_nu, m.c(0.5)), m.log1p(m.div(m.square(z), nu)))))};
+        });
+    d.mean = [](ir::Graph&, const Nodes& p) { return p[1]; };  // the location (the mean for nu > 1)
+    d.sample = [](RandomEngine& e, const double* p) {
+      return p[1] + p[2] * std::student_t_distribution<double>(p[0])(e);
+    };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("exponential", Domain::NonNegative, {{"inverse scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP beta = m.r(p[0]);
+                                       return {m.total(m.log(beta)), m.neg(m.total(m.mul(beta, m.r(y))))};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.div(g.constant(1), p[0]); };
+    d.sample = [](RandomEngine& e, const double* p) { return std::exponential_distribution<double>(p[0])(e); };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("gamma", Domain::NonNegative, {{"shape parameter", P}, {"inverse scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
+                                       return {m.neg(m.total(m.lgamma(a))), m.total(m.mul(a, m.log(b))),
+                                               m.total(m.mul(m.sub(a, m.c(1)), m.log(x))), m.neg(m.total(m.mul(b, x)))};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.div(p[0], p[1]); };
+    d.sample = [](RandomEngine& e, const double* p) { return gamma_draw(e, p[0], p[1]); };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("inv_gamma", Domain::NonNegative, {{"shape parameter", P}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
+                                       return {m.neg(m.total(m.lgamma(a))), m.total(m.mul(a, m.log(b))),
+                                               m.neg(m.total(m.mul(m.add(a, m.c(1)), m.log(x)))), m.neg(m.total(m.div(b, x)))};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) {  // b / (a - 1), infinite for a <= 1
+      return g.select(g.binary(Op::Gt, p[0], g.constant(1)), g.div(p[1], g.sub(p[0], g.constant(1))),
+                      g.constant(INFINITY));
+    };
+    d.sample = [](RandomEngine& e, const double* p) { return 1 / gamma_draw(e, p[0], p[1]); };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("beta", Domain::Probability,
+                                     {{"first success parameter", P}, {"second success parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP a = m.r(p[0]), b = m.r(p[1]), x = m.r(y);
+                                       return {m.total(m.sub(m.sub(m.lgamma(m.add(a, b)), m.lgamma(a)), m.lgamma(b))),
+                                               m.total(m.mul(m.sub(a, m.c(1)), m.log(x))),
+                                               m.total(m.mul(m.sub(b, m.c(1)), m.log1m(x)))};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.div(p[0], g.add(p[0], p[1])); };
+    d.sample = [](RandomEngine& e, const double* p) {
+      double x = gamma_draw(e, p[0], 1), y = gamma_draw(e, p[1], 1);
+      return x / (x + y);
+    };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("lognormal", Domain::NonNegative, {{"location parameter", F}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP logy = m.log(m.r(y));
+                                       NodeP z = m.div(m.sub(logy, m.r(p[0])), m.r(p[1]));
+                                       return {m.constant_term(-kLogSqrtTwoPi), m.neg(m.total(m.log(m.r(p[1])))),
+                                               m.neg(m.total(logy)), m.mul(m.c(-0.5), m.total(m.square(z)))};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) {
+      return g.unary(Op::Exp, g.add(p[0], g.mul(g.constant(0.5), g.mul(p[1], p[1]))));
+    };
+    d.sample = [](RandomEngine& e, const double* p) { return std::lognormal_distribution<double>(p[0], p[1])(e); };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("uniform", A, {{"lower bound parameter", F}, {"upper bound parameter", F}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP x = m.r(y), lo = m.r(p[0]), hi = m.r(p[1]);
+                                       // Outside the support the density is zero (-inf).
+                                       NodeP outside = m.g.binary(Op::Or, m.g.binary(Op::Lt, x, lo), m.g.binary(Op::Gt, x, hi));
+                                       NodeP support = m.total(m.g.select(outside, m.c(-INFINITY), m.c(0)));
+                                       return {m.neg(m.total(m.log(m.sub(hi, lo)))), support};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.mul(g.constant(0.5), g.add(p[0], p[1])); };
+    d.sample = [](RandomEngine& e, const double* p) { return std::uniform_real_distribution<double>(p[0], p[1])(e); };
+    out.push_back(d);
+  }
 
-  out.push_back(with_mean(discrete("bernoulli", Domain::Binary, {{"probability parameter", Domain::Probability}},
-                         [](Math& m, const Value& n, const Params& p) -> Terms {
-                           NodeP theta = m.r(p[0]);
-                           if (n.type.base != Base::Int)  // soft outcome y in [0, 1]: y log theta + (1 - y) log1m theta
-                             return {m.total(m.mul(m.r(n), m.log(theta))),
-                                     m.total(m.mul(m.sub(m.c(1), m.r(n)), m.log1m(theta)))};
-                           NodeP one = m.g.binary(Op::Eq, n.node, m.g.int_constant(1));
-                           return {m.total(m.g.select(one, m.log(theta), m.log1m(theta)))};
-                         }),
-                           [](ir::Graph&, const std::vector<NodeP>& p) -> NodeP { return p[0]; }));
-  out.push_back(with_mean(discrete("bernoulli_logit", Domain::Binary, {{"logit probability parameter", A}},
-                         [](Math& m, const Value& n, const Params& p) -> Terms {
-                           // soft outcome y in [0, 1]: y alpha - log1p_exp(alpha) (binary cross-entropy)
-                           if (n.type.base != Base::Int)
-                             return {m.total(m.sub(m.mul(m.r(n), m.r(p[0])), m.log1p_exp(m.r(p[0]))))};
-                           // log inv_logit(s * alpha) = -log1p_exp(-s * alpha), s = 2n - 1
-                           NodeP s = m.sub(m.mul(m.c(2), m.r(n)), m.c(1));
-                           return {m.neg(m.total(m.log1p_exp(m.neg(m.mul(s, m.r(p[0]))))))};
-                         }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.unary(Op::InvLogit, p[0]); }));
-  out.push_back(with_mean(discrete("binomial", Domain::NonNegativeInt,
-                         {{"population size parameter", Domain::NonNegativeInt}, {"probability parameter", Domain::Probability}},
-                         [](Math& m, const Value& n, const Params& p) -> Terms {
-                           NodeP k = m.r(n), N = m.r(p[0]), theta = m.r(p[1]);
-                           return {m.total(lchoose(m, N, k)), m.total(m.mul(k, m.log(theta))),
-                                   m.total(m.mul(m.sub(N, k), m.log1m(theta)))};
-                         }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.mul(p[0], p[1]); }));
-  out.push_back(with_mean(discrete("binomial_logit", Domain::NonNegativeInt,
-                         {{"population size parameter", Domain::NonNegativeInt}, {"probability parameter", A}},
-                         [](Math& m, const Value& n, const Params& p) -> Terms {
-                           NodeP k = m.r(n), N = m.r(p[0]), alpha = m.r(p[1]);
-                           return {m.total(lchoose(m, N, k)), m.neg(m.total(m.mul(k, m.log1p_exp(m.neg(alpha))))),
-                                   m.neg(m.total(m.mul(m.sub(N, k), m.log1p_exp(alpha))))};
-                         }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.mul(p[0], g.unary(Op::InvLogit, p[1])); }));
-  out.push_back(with_mean(discrete("poisson", Domain::NonNegativeInt, {{"rate parameter", Domain::NonNegative}},
-                         [](Math& m, const Value& n, const Params& p) -> Terms {
-                           NodeP k = m.r(n), lambda = m.r(p[0]);
-                           NodeP klog = m.g.select(m.g.binary(Op::Eq, k, m.c(0)), m.c(0), m.mul(k, m.log(lambda)));
-                           return {m.neg(m.total(m.lgamma(m.add(k, m.c(1))))), m.total(klog), m.neg(m.total(lambda))};
-                         }),
-                           [](ir::Graph&, const std::vector<NodeP>& p) -> NodeP { return p[0]; }));
-  out.push_back(with_mean(discrete("poisson_log", Domain::NonNegativeInt, {{"log rate parameter", A}},
-                         [](Math& m, const Value& n, const Params& p) -> Terms {
-                           NodeP k = m.r(n), alpha = m.r(p[0]);
-                           return {m.neg(m.total(m.lgamma(m.add(k, m.c(1))))), m.total(m.mul(k, alpha)),
-                                   m.neg(m.total(m.exp(alpha)))};
-                         }),
-                           [](ir::Graph& g, const std::vector<NodeP>& p) -> NodeP { return g.unary(Op::Exp, p[0]); }));
+  {
+    DistributionEntry d = discrete("bernoulli", Domain::Binary, {{"probability parameter", Domain::Probability}},
+                                   [](Math& m, const Value& n, const Params& p) -> Terms {
+                                     NodeP theta = m.r(p[0]);
+                                     if (n.type.base != Base::Int)  // soft outcome y in [0, 1]: y log theta + (1 - y) log1m theta
+                                       return {m.total(m.mul(m.r(n), m.log(theta))),
+                                               m.total(m.mul(m.sub(m.c(1), m.r(n)), m.log1m(theta)))};
+                                     NodeP one = m.g.binary(Op::Eq, n.node, m.g.int_constant(1));
+                                     return {m.total(m.g.select(one, m.log(theta), m.log1m(theta)))};
+                                   });
+    d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };
+    d.sample = [](RandomEngine& e, const double* p) { return std::bernoulli_distribution(p[0])(e) ? 1.0 : 0.0; };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = discrete("bernoulli_logit", Domain::Binary, {{"logit probability parameter", A}},
+                                   [](Math& m, const Value& n, const Params& p) -> Terms {
+                                     // soft outcome y in [0, 1]: y alpha - log1p_exp(alpha) (binary cross-entropy)
+                                     if (n.type.base != Base::Int)
+                                       return {m.total(m.sub(m.mul(m.r(n), m.r(p[0])), m.log1p_exp(m.r(p[0]))))};
+                                     // log inv_logit(s * alpha) = -log1p_exp(-s * alpha), s = 2n - 1
+                                     NodeP s = m.sub(m.mul(m.c(2), m.r(n)), m.c(1));
+                                     return {m.neg(m.total(m.log1p_exp(m.neg(m.mul(s, m.r(p[0]))))))};
+                                   });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.unary(Op::InvLogit, p[0]); };
+    d.sample = [](RandomEngine& e, const double* p) {
+      return std::bernoulli_distribution(inv_logit(p[0]))(e) ? 1.0 : 0.0;
+    };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = discrete(
+        "binomial", Domain::NonNegativeInt,
+        {{"population size parameter", Domain::NonNegativeInt}, {"probability parameter", Domain::Probability}},
+        [](Math& m, const Value& n, const Params& p) -> Terms {
+          NodeP k = m.r(n), N = m.r(p[0]), theta = m.r(p[1]);
+          return {m.total(lchoose(m, N, k)), m.total(m.mul(k, m.log(theta))), m.total(m.mul(m.sub(N, k), m.log1m(theta)))};
+        });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.mul(p[0], p[1]); };
+    d.sample = [](RandomEngine& e, const double* p) {
+      return static_cast<double>(std::binomial_distribution<int64_t>(static_cast<int64_t>(p[0]), p[1])(e));
+    };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = discrete(
+        "binomial_logit", Domain::NonNegativeInt,
+        {{"population size parameter", Domain::NonNegativeInt}, {"probability parameter", A}},
+        [](Math& m, const Value& n, const Params& p) -> Terms {
+          NodeP k = m.r(n), N = m.r(p[0]), alpha = m.r(p[1]);
+          return {m.total(lchoose(m, N, k)), m.neg(m.total(m.mul(k, m.log1p_exp(m.neg(alpha))))),
+                  m.neg(m.total(m.mul(m.sub(N, k), m.log1p_exp(alpha))))};
+        });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.mul(p[0], g.unary(Op::InvLogit, p[1])); };
+    d.sample = [](RandomEngine& e, const double* p) {
+      return static_cast<double>(std::binomial_distribution<int64_t>(static_cast<int64_t>(p[0]), inv_logit(p[1]))(e));
+    };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = discrete("poisson", Domain::NonNegativeInt, {{"rate parameter", Domain::NonNegative}},
+                                   [](Math& m, const Value& n, const Params& p) -> Terms {
+                                     NodeP k = m.r(n), lambda = m.r(p[0]);
+                                     NodeP klog = m.g.select(m.g.binary(Op::Eq, k, m.c(0)), m.c(0), m.mul(k, m.log(lambda)));
+                                     return {m.neg(m.total(m.lgamma(m.add(k, m.c(1))))), m.total(klog), m.neg(m.total(lambda))};
+                                   });
+    d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };
+    d.sample = [](RandomEngine& e, const double* p) { return static_cast<double>(poisson_draw(e, p[0])); };
+    d.sample_limit = {0, "rate parameter", kMaxPoissonRate};
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = discrete("poisson_log", Domain::NonNegativeInt, {{"log rate parameter", A}},
+                                   [](Math& m, const Value& n, const Params& p) -> Terms {
+                                     NodeP k = m.r(n), alpha = m.r(p[0]);
+                                     return {m.neg(m.total(m.lgamma(m.add(k, m.c(1))))), m.total(m.mul(k, alpha)),
+                                             m.neg(m.total(m.exp(alpha)))};
+                                   });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.unary(Op::Exp, p[0]); };
+    d.sample = [](RandomEngine& e, const double* p) { return static_cast<double>(poisson_draw(e, std::exp(p[0]))); };
+    d.sample_limit = {0, "log rate parameter", std::log(kMaxPoissonRate)};
+    out.push_back(d);
+  }
 }
 
 }  // namespace latent::stdlib

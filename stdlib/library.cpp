@@ -23,7 +23,11 @@ struct Registry {
     for (auto& f : fs) functions.emplace(f.name, std::move(f));
     std::vector<DistributionEntry> ds;
     register_distributions(ds);
-    for (auto& d : ds) distributions.emplace(d.name, std::move(d));
+    for (auto& d : ds) {
+      // Registration order is fixed for a build: generated code names samplers by id.
+      if (d.sample) d.sampler_id = register_sampler(d.sample);
+      distributions.emplace(d.name, std::move(d));
+    }
   }
 };
 
@@ -55,9 +59,32 @@ std::string density_signature(const DistributionEntry& d) {
   return s + ")";
 }
 
+bool fits(Domain dom, const Type& t) { return domain_is_int(dom) ? is_ints(t) : is_reals(t); }
+
+std::string rng_signature(const DistributionEntry& d) {
+  std::string s = d.name + "_rng(";
+  for (size_t i = 0; i < d.params.size(); ++i) s += std::string(i ? ", " : "") + (domain_is_int(d.params[i].second) ? "ints" : "reals");
+  return s + ")";
+}
+
+// `dist_rng(args)`: reals or ints per the parameters' domains; an array when any is a container.
+Type rng_type(const DistributionEntry& d, const std::vector<Type>& args, std::string* why) {
+  bool ok = args.size() == d.params.size(), container = false;
+  for (size_t i = 0; ok && i < args.size(); ++i) {
+    ok = fits(d.params[i].second, args[i]);
+    container |= !args[i].is_scalar() && !args[i].is_error();
+  }
+  if (!ok) {
+    std::string given;
+    for (size_t i = 0; i < args.size(); ++i) given += (i ? ", " : "") + args[i].str();
+    *why = "no matching signature for " + d.name + "_rng(" + given + "); expected " + rng_signature(d);
+    return Type::error();
+  }
+  return Type{d.discrete ? Base::Int : Base::Real, container ? 1 : 0};
+}
+
 bool density_args_ok(const DistributionEntry& d, const Type& variate, const std::vector<Type>& params,
                      std::string* why) {
-  auto fits = [](Domain dom, const Type& t) { return domain_is_int(dom) ? is_ints(t) : is_reals(t); };
   // Bernoulli outcomes may also be intensities in [0, 1] (cross-entropy with soft targets).
   bool soft_binary = d.variate == Domain::Binary && is_reals(variate);
   bool ok = params.size() == d.params.size() && (fits(d.variate, variate) || soft_binary);
@@ -104,6 +131,13 @@ ir::NodeP kl_divergence(ir::Graph& g, const DistributionEntry& q, const std::vec
   return g.sum(elementwise);
 }
 
+bool split_rng_suffix(const std::string& name, std::string* base) {
+  const std::string sfx = "_rng";
+  if (name.size() <= sfx.size() || name.compare(name.size() - sfx.size(), sfx.size(), sfx) != 0) return false;
+  *base = name.substr(0, name.size() - sfx.size());
+  return true;
+}
+
 bool split_density_suffix(const std::string& name, std::string* base, std::string* suffix) {
   for (const char* s : {"_lpdf", "_lupdf", "_lpmf", "_lupmf"}) {
     std::string sfx(s);
@@ -141,6 +175,10 @@ Type call_type(const std::string& name, const std::vector<Type>& args, std::stri
     if (!density_args_ok(*d, args[0], params, why)) return Type::error();
     return Type::real();
   }
+  if (split_rng_suffix(name, &base)) {
+    const DistributionEntry* d = find_distribution(base);
+    if (d && d->sample) return rng_type(*d, args, why);
+  }
   *why = "unknown function '" + name + "'";
   return Type::error();
 }
@@ -157,6 +195,10 @@ bool tilde_ok(const std::string& dist, const Type& variate, const std::vector<Ty
 bool is_known(const std::string& name) {
   if (find_function(name)) return true;
   std::string base, suffix;
+  if (split_rng_suffix(name, &base)) {
+    const DistributionEntry* d = find_distribution(base);
+    return d && d->sample;
+  }
   return split_density_suffix(name, &base, &suffix) && find_distribution(base);
 }
 
@@ -228,32 +270,74 @@ void check_domain(CallContext& ctx, const Value& v, Domain domain, const std::st
 
 }  // namespace
 
+namespace {
+
+// The broadcast size of a call: every container argument must have as many
+// elements (-1 when all are scalars).
+int64_t broadcast_size(CallContext& ctx, const std::vector<const Value*>& all,
+                       const std::function<std::string(size_t)>& name_of) {
+  int64_t size = -1;
+  const Value* sized = nullptr;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Value* v = all[i];
+    if (v->node->is_scalar()) continue;
+    if (sized && v->node->dims != sized->node->dims)
+      ctx.error(ctx.name() + ": size mismatch: " + name_of(i) + " has " + std::to_string(v->node->size()) +
+                " elements, but an earlier argument has " + std::to_string(size) +
+                (v->node->size() == size ? " (in a different shape)" : ""));
+    sized = v;
+    size = v->node->size();
+  }
+  return size;
+}
+
+}  // namespace
+
+Value lower_rng(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params) {
+  ir::Graph& g = ctx.g;
+  std::vector<const Value*> all;
+  for (auto& p : params) all.push_back(&p);
+  int64_t size = broadcast_size(ctx, all, [&](size_t i) { return dist.params[i].first; });
+  bool container = false;
+  for (auto& p : params) container |= !p.node->is_scalar();
+  check_parameters(ctx, dist, params);
+  const DistributionEntry::Limit& limit = dist.sample_limit;
+  if (limit.param >= 0) {
+    ir::NodeP x = g.cast_real(params[static_cast<size_t>(limit.param)].node);
+    ir::NodeP too_large = g.unary(ir::Op::Not, g.binary(ir::Op::Lt, x, g.constant(limit.below)));
+    std::ostringstream below;
+    below << limit.below;
+    std::string message = ctx.name() + ": " + limit.name + " must be less than " + below.str();
+    if (x->is_scalar()) {
+      ctx.check(too_large, message, x, limit.name);
+    } else {
+      auto [any, worst] = g.any_violation(too_large, x);
+      ctx.check(any, message, worst, limit.name);
+    }
+  }
+  std::vector<int64_t> dims = container ? std::vector<int64_t>{size} : std::vector<int64_t>{};
+  std::vector<ir::NodeP> flat;
+  for (auto& p : params) {
+    ir::NodeP n = g.cast_real(p.node);
+    flat.push_back(n->is_scalar() ? n : g.reshape(n, dims));
+  }
+  ir::DType dtype = dist.discrete ? ir::DType::Int : ir::DType::Real;
+  ir::NodeP draw = g.random(dist.sampler_id, ctx.draw_site, dtype, dims, flat, ctx.loop_vars);
+  return {draw, Type{dist.discrete ? Base::Int : Base::Real, container ? 1 : 0}};
+}
+
 void check_parameters(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params) {
   for (size_t i = 0; i < params.size(); ++i) check_domain(ctx, params[i], dist.params[i].second, dist.params[i].first);
 }
 
 Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value& variate,
                     const std::vector<Value>& params) {
-  // Broadcast size: every container argument must have the same length.
-  int64_t size = 1;
-  const Value* sized = nullptr;
   std::vector<const Value*> all{&variate};
   for (auto& p : params) all.push_back(&p);
-  for (size_t i = 0; i < all.size(); ++i) {
-    const Value* v = all[i];
-    if (v->node->is_scalar()) continue;
-    if (sized && v->node->dims != sized->node->dims) {
-      std::string a = i == 0 ? "the variate" : dist.params[i - 1].first;
-      ctx.error(ctx.name() + ": size mismatch: " + a + " has " + std::to_string(v->node->size()) +
-                " elements, but an earlier argument has " + std::to_string(size) +
-                (v->node->size() == size ? " (in a different shape)" : ""));
-    }
-    sized = v;
-    size = v->node->size();
-  }
+  int64_t size = broadcast_size(ctx, all, [&](size_t i) { return i == 0 ? std::string("the variate") : dist.params[i - 1].first; });
   check_domain(ctx, variate, dist.variate, dist.discrete ? "outcome" : "random variable");
   check_parameters(ctx, dist, params);
-  std::vector<ir::NodeP> terms = dist.terms(ctx, variate, params, sized ? size : 1);
+  std::vector<ir::NodeP> terms = dist.terms(ctx, variate, params, size < 0 ? 1 : size);
   std::vector<ir::NodeP> kept;
   for (ir::NodeP t : terms)
     if (!ctx.propto || t->reads_unknowns) kept.push_back(t);

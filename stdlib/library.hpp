@@ -6,6 +6,7 @@
 #include "common/source.hpp"
 #include "compiler/frontend/types.hpp"
 #include "compiler/ir/ir.hpp"
+#include "kernels/random.hpp"
 
 #include <functional>
 #include <optional>
@@ -27,6 +28,10 @@ class CallContext {
       : g(graph), file_(file), loc_(loc), name_(std::move(name)) {}
   ir::Graph& g;
   bool propto = false;  // `~` and _lupdf: drop terms that do not depend on parameters
+  // For `_rng` calls: the variables of the enclosing loops (a draw per iteration)
+  // and a number that no other draw of the program has.
+  std::vector<ir::NodeP> loop_vars;
+  int64_t draw_site = 0;
   // Checks of argument values (Check nodes), added to the program by the caller.
   std::vector<ir::NodeP> checks;
 
@@ -87,6 +92,18 @@ struct DistributionEntry {
   std::optional<Reparameterization> reparameterization;
   // The location and scale of a Gaussian distribution (normal, std_normal): closed-form KL.
   std::function<std::pair<ir::NodeP, ir::NodeP>(ir::Graph&, const std::vector<ir::NodeP>& params)> gaussian;
+
+  // `name_rng(params)`: one draw given the parameters (run by generated code,
+  // kernels/random.hpp), and its id once the library has registered it.
+  Sampler sample = nullptr;
+  int64_t sampler_id = -1;
+  // A bound the sampler needs beyond the parameters' domains (Stan's poisson_rng:
+  // rate below 2^30): parameter `param` must be below `below`.
+  struct Limit {
+    int param = -1;
+    std::string name;
+    double below = 0;
+  } sample_limit;
 };
 
 const FunctionEntry* find_function(const std::string& name);
@@ -101,6 +118,13 @@ ir::NodeP kl_divergence(ir::Graph& g, const DistributionEntry& q, const std::vec
 
 // Splits "normal_lpdf" into ("normal", "_lpdf"); returns false when there is no density suffix.
 bool split_density_suffix(const std::string& name, std::string* base, std::string* suffix);
+
+// "normal_rng" -> "normal"; false when the name does not end in _rng.
+bool split_rng_suffix(const std::string& name, std::string* base);
+
+// Lowers `dist_rng(params)`: a draw, or an array of draws when a parameter is a
+// container (Stan's vectorised _rng functions return arrays).
+Value lower_rng(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params);
 
 // Adds the checks of the parameters' domains (Stan's argument checks) to ctx.
 void check_parameters(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params);

@@ -114,7 +114,7 @@ class ReverseSweep {
 #include "compiler/ir/ops.def"
 #undef ZERO_GRADIENT
 #undef NO_DERIVATIVE
-      case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print:
+      case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: case Op::Random:
         return;
       case Op::Select:
         emit(arg(1), g.select(arg(0), a, g.constant(0)));
@@ -210,7 +210,8 @@ DerivativeRule derivative_rule(Op op) {
                : DerivativeRule::Rule;
 #include "compiler/ir/ops.def"
 #undef RULE_OF
-    case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: return DerivativeRule::Zero;
+    case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: case Op::Random:
+      return DerivativeRule::Zero;  // draws are not differentiated (they appear in generated quantities only)
     case Op::MaxReduce: return DerivativeRule::None;  // only under stop_gradient (log_sum_exp's shift)
     case Op::Select: case Op::Sum: case Op::MatMul: case Op::Transpose: case Op::Reshape: case Op::Fill:
     case Op::Pack: case Op::Index: case Op::Slice: case Op::OneHot: case Op::PadSlice: case Op::SetIndex:

@@ -245,6 +245,7 @@ class FunctionEmitter {
         return element(n, {});
       case Op::LoopSum: return loop_sum_scalar(n);
       case Op::Check: return check(n);
+      case Op::Random: return random_draw(n, {});
       case Op::Print: return print(n);
       default:
         if (ir::is_elementwise(n->op)) return elementwise(n, {});
@@ -410,6 +411,18 @@ class FunctionEmitter {
     return f64c(0);
   }
 
+  // A draw from the node's sampler at element idx of its parameters (kernels/random.hpp).
+  llvm::Value* random_draw(NodeP n, const std::vector<llvm::Value*>& idx) {
+    std::vector<llvm::Value*> params;
+    for (NodeP p : n->args)
+      if (p->op != Op::LoopVar) params.push_back(to_double(p->is_scalar() ? scalar(p) : element(p, idx)));
+    llvm::Value* array = entry_alloca(f64_, std::max<int64_t>(1, static_cast<int64_t>(params.size())));
+    for (size_t k = 0; k < params.size(); ++k) b_.CreateStore(params[k], b_.CreateConstInBoundsGEP1_64(f64_, array, k));
+    auto callee = module_.getOrInsertFunction(runtime_symbols::rng,
+                                              llvm::FunctionType::get(f64_, {ptr_, i64_, ptr_}, false));
+    return as_dtype(b_.CreateCall(callee, {rt_ctx_, i64c(n->a), array}), n->dtype);
+  }
+
   void call_with_values(const char* symbol, int64_t message, const std::vector<llvm::Value*>& values) {
     llvm::Value* array = entry_alloca(f64_, std::max<int64_t>(1, static_cast<int64_t>(values.size())));
     for (size_t k = 0; k < values.size(); ++k)
@@ -570,7 +583,7 @@ class FunctionEmitter {
   // Nodes that are computed into a workspace buffer rather than fused into their users.
   bool needs_buffer(NodeP n) {
     switch (n->op) {
-      case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: return true;
+      case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: case Op::Random: return true;
       case Op::Reshape: return !in_memory(n);
       case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
       default: return uses_[n] > 1;
@@ -670,6 +683,14 @@ class FunctionEmitter {
         View dst = contiguous_buffer(n);
         zero(dst, n->size());
         emit_loop(n, n->args[2], [&](llvm::Value*) { accumulate_into(dst, n->args[2]); });
+        return dst;
+      }
+      case Op::Random: {  // one draw per element, each exactly once
+        View dst = contiguous_buffer(n);
+        with_loop_invariants_hoisted(n, -1, /*skip_root=*/true);
+        for_each_index(n->dims, [&](const std::vector<llvm::Value*>& idx) {
+          b_.CreateStore(to_double(random_draw(n, idx)), address(dst, idx));
+        });
         return dst;
       }
       case Op::Pack: {

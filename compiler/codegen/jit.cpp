@@ -70,6 +70,7 @@ struct Jit {
     bind(runtime_symbols::matmul, &latent_rt_matmul);
     bind(runtime_symbols::check_failed, &latent_rt_check_failed);
     bind(runtime_symbols::print, &latent_rt_print);
+    bind(runtime_symbols::rng, &latent_rt_rng);
     // The kernels of elementwise ops (KERNEL(...) in ops.def).
 #define KERNEL(function) bind(#function, &function);
 #define INTRINSIC(id)

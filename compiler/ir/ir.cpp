@@ -184,7 +184,8 @@ NodeP Graph::intern(Node n) {
   }
   if (n.op == Op::Input && n.a == 0) n.depends_on_params = true;
   if (n.op == Op::Input && n.a != 1) n.reads_unknowns = true;
-  if (n.op == Op::Check || n.op == Op::Print) n.is_effect = true;
+  if (n.op == Op::Check || n.op == Op::Print || n.op == Op::Random) n.is_effect = true;
+  if (n.op == Op::Random) n.reads_unknowns = true;
   nodes_.push_back(std::move(n));
   NodeP p = &nodes_.back();
   interned_.emplace(p, p);
@@ -527,6 +528,19 @@ NodeP Graph::print(NodeP condition, int message_id, std::vector<NodeP> values) {
   return intern(std::move(n));
 }
 
+NodeP Graph::random(int64_t sampler, int64_t site, DType dtype, std::vector<int64_t> dims, std::vector<NodeP> params,
+                    const std::vector<NodeP>& loops) {
+  for (NodeP& p : params) {
+    if (!p->is_scalar() && p->dims != dims) internal("random: a parameter of another shape");
+    p = cast_real(p);
+  }
+  params.insert(params.end(), loops.begin(), loops.end());
+  Node n{Op::Random, dtype, std::move(dims), std::move(params)};
+  n.a = sampler;
+  n.b = site;
+  return intern(std::move(n));
+}
+
 std::pair<NodeP, NodeP> Graph::any_violation(NodeP bad, NodeP x) {
   x = cast_real(x);
   if (x->is_scalar() && bad->is_scalar()) return {bad, x};
@@ -586,6 +600,7 @@ std::string print_graph(const Graph& g, const std::vector<std::pair<std::string,
         break;
       case Op::LoopSum: case Op::LoopGen: out << " i" << n->a; break;
       case Op::Check: case Op::Print: out << " \"" << g.message(static_cast<int>(n->b)).text << "\""; break;
+      case Op::Random: out << " sampler=" << n->a << " site=" << n->b; break;
       default: break;
     }
     for (NodeP a : n->args) out << " %" << a->id;

@@ -64,7 +64,7 @@ struct Node {
   std::vector<int> free_loops;      // sorted ids of LoopVars this node depends on (unbound)
   bool depends_on_params = false;   // reads Input buffer 0 (what gradients are taken with respect to)
   bool reads_unknowns = false;      // reads an Input other than data (buffer 1): parameters, weights, noise
-  bool is_effect = false;           // contains a Check/Print somewhere below
+  bool is_effect = false;           // contains a Check, Print or Random somewhere below (never hoisted or merged away)
 
   bool is_scalar() const { return dims.empty(); }
   int64_t size() const;  // element count
@@ -126,6 +126,11 @@ class Graph {
   const std::vector<Message>& messages() const { return messages_; }
   NodeP check(NodeP violated, int message_id, std::vector<NodeP> values);
   NodeP print(NodeP condition, int message_id, std::vector<NodeP> values);
+  // A draw of dims `dims` from sampler `sampler` (one per element; the parameters
+  // are scalars or have `dims`). `site` keeps distinct draws distinct (no CSE);
+  // `loops`, the enclosing loops' variables, make it a new draw every iteration.
+  NodeP random(int64_t sampler, int64_t site, DType dtype, std::vector<int64_t> dims, std::vector<NodeP> params,
+               const std::vector<NodeP>& loops);
 
   // For an elementwise condition `bad` on x: whether any element is bad, and the
   // largest offending value of x to report (scalars pass through unchanged).

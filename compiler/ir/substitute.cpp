@@ -27,6 +27,11 @@ NodeP rebuild(Graph& g, NodeP n, const std::vector<NodeP>& a) {
     case Op::LoopGen: return g.loop_gen(g.loop_var(static_cast<int>(n->a)), a[0], n->b, a[1]);
     case Op::Check: return g.check(a[0], static_cast<int>(n->b), {a.begin() + 1, a.end()});
     case Op::Print: return g.print(a[0], static_cast<int>(n->b), {a.begin() + 1, a.end()});
+    case Op::Random: {
+      std::vector<NodeP> params, loops;
+      for (NodeP x : a) (x->op == Op::LoopVar ? loops : params).push_back(x);
+      return g.random(n->a, n->b, n->dtype, n->dims, params, loops);
+    }
     default:
       if (n->args.size() == 1) return g.unary(n->op, a[0]);
       if (n->args.size() == 2) return g.binary(n->op, a[0], a[1]);

@@ -188,6 +188,10 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
   std::string base, suffix;
   if (const stdlib::FunctionEntry* f = stdlib::find_function(e.name)) {
     result = f->lower(ctx, args);
+  } else if (stdlib::split_rng_suffix(e.name, &base) && stdlib::find_distribution(base)) {
+    ctx.loop_vars = enclosing_loops_;
+    ctx.draw_site = ++draw_sites_;  // every lowering of a call is a new draw (unrolled loops too)
+    result = stdlib::lower_rng(ctx, *stdlib::find_distribution(base), args);
   } else if (stdlib::split_density_suffix(e.name, &base, &suffix)) {
     const stdlib::DistributionEntry* d = stdlib::find_distribution(base);
     if (!d) error(e.loc, "unknown distribution '" + base + "'");

@@ -106,7 +106,9 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
   std::vector<Term> body_terms;
   std::vector<Term>* saved_terms = current_terms_;
   current_terms_ = &body_terms;
+  enclosing_loops_.push_back(var);
   statement(*s.body);
+  enclosing_loops_.pop_back();
   current_terms_ = saved_terms;
 
   std::map<std::string, Value> results;

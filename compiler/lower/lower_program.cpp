@@ -10,6 +10,9 @@
 
 namespace latent {
 
+// The random stream of transformed data's `_rng` calls (others use streams 0, 1, ...).
+constexpr uint64_t kTransformedDataStream = uint64_t{1} << 63;
+
 using ir::NodeP;
 using ir::Op;
 
@@ -182,6 +185,9 @@ class ProgramLowering {
     outputs.push_back(out_.graph->add_all(checks));
     EvalContext ctx;
     ctx.messages = &out_.graph->messages();
+    ctx.print_stream = options_.print_stream;
+    RandomEngine rng = random_engine(options_.seed, kTransformedDataStream);
+    ctx.rng = &rng;
     std::vector<const double*> inputs{nullptr, out_.data.data()};
     if (!options_.evaluate) throw std::logic_error("lower_program: transformed data needs an evaluator");
     std::vector<double> values = options_.evaluate(*out_.graph, outputs, inputs, ctx);

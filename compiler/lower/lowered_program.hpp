@@ -135,6 +135,10 @@ struct LowerOptions {
   std::function<std::vector<double>(const ir::Graph& graph, const std::vector<ir::NodeP>& nodes,
                                     const std::vector<const double*>& inputs, EvalContext& ctx)>
       evaluate = nullptr;
+  // Transformed data: where its print() statements write (null: nowhere) and the
+  // seed of its `_rng` calls.
+  std::ostream* print_stream = nullptr;
+  uint64_t seed = 0;
 };
 
 LoweredProgram lower_program(const ast::Program& program, const DataSet& data, const LowerOptions& options = {});

@@ -134,6 +134,8 @@ class Lowerer {
   std::map<std::string, std::vector<int64_t>> parameter_dims_;
   std::vector<GuideDraw>* guide_draws_ = nullptr;
   bool keep_constants_ = false;
+  std::vector<ir::NodeP> enclosing_loops_;  // variables of the symbolic loops being lowered
+  int64_t draw_sites_ = 0;                   // `_rng` calls lowered so far
 };
 
 }  // namespace latent

@@ -30,8 +30,11 @@ const ast::Program& without_networks(const ast::Program& p) {
   return p;
 }
 
-BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)
-    : program_(std::move(program)), lowered_(driver::lower(without_networks(*program_), data)) {
+BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options)
+    : program_(std::move(program)),
+      options_(options),
+      lowered_(driver::lower(without_networks(*program_), data,
+                             {.print_stream = options.print_stream, .seed = options.seed})) {
   // Checks on data alone (e.g. a data argument outside a distribution's domain)
   // run once, now; they are compiled with the log density, in one module.
   EvalContext ctx;
@@ -44,7 +47,7 @@ BoundModel::~BoundModel() = default;
 
 void BoundModel::run(const driver::Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const {
   CompiledFunction f{c.functions.at(k), c.workspace.at(k), c.objective.functions.at(k).out_size,
-                     &lowered_.graph->messages()};
+                     &lowered_.graph->messages(), options_.print_stream};
   f.call({theta, lowered_.data.data()}, out, ctx);
 }
 
@@ -106,7 +109,8 @@ const driver::Compiled& BoundModel::compiled(Kind which) const {
 BoundModel::CompiledFunction BoundModel::compile(const driver::Method& method) const {
   std::lock_guard<std::mutex> lock(mutex_);
   driver::Compiled c = driver::compile(lowered_, method);
-  return {c.functions.at(0), c.workspace.at(0), c.objective.functions.at(0).out_size, &lowered_.graph->messages()};
+  return {c.functions.at(0), c.workspace.at(0), c.objective.functions.at(0).out_size, &lowered_.graph->messages(),
+          options_.print_stream};
 }
 
 void BoundModel::CompiledFunction::call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx) const {
@@ -116,6 +120,7 @@ void BoundModel::CompiledFunction::call(const std::vector<const double*>& inputs
   EvalContext local;
   EvalContext* used = ctx ? ctx : &local;
   used->messages = messages;
+  if (!used->print_stream) used->print_stream = print_stream;
   fn(inputs.data(), out, scratch.data(), used);
 }
 

@@ -39,7 +39,13 @@ class BoundModel {
   // Lowers the checked program with `data` (which it validates) and runs the
   // checks that depend on data alone. Refuses programs with networks or a guide
   // (they are fitted by SVI: runtime/model/svi_model.hpp).
-  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data);
+  struct Options {
+    std::ostream* print_stream = nullptr;  // where print() writes (null: nowhere)
+    uint64_t seed = 0;                     // of transformed data's `_rng` calls
+  };
+  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options);
+  BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)
+      : BoundModel(std::move(program), data, Options{}) {}
   ~BoundModel();
 
   int64_t num_unconstrained() const { return lowered_.num_unconstrained; }
@@ -53,7 +59,8 @@ class BoundModel {
   double log_density(const double* theta, double* grad, bool jacobian, EvalContext* ctx = nullptr) const;
 
   // Constrained parameters, transformed parameters and generated quantities,
-  // in CmdStan's column order (see output_names()).
+  // in CmdStan's column order (see output_names()). The `_rng` calls of generated
+  // quantities draw from ctx->rng (give one per stream of output rows).
   std::vector<double> constrained_outputs(const double* theta, EvalContext* ctx = nullptr) const;
   std::vector<std::string> output_names() const;
 
@@ -73,6 +80,7 @@ class BoundModel {
     codegen::KernelFn fn = nullptr;
     int64_t workspace = 0, out_size = 0;
     const std::vector<Message>* messages = nullptr;
+    std::ostream* print_stream = nullptr;
     // inputs = {buffer 0, data, buffer 2...}; writes out_size doubles at out.
     void call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx = nullptr) const;
   };
@@ -95,6 +103,7 @@ class BoundModel {
   void run(const driver::Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const;
 
   std::shared_ptr<const ast::Program> program_;
+  Options options_;
   mutable LoweredProgram lowered_;  // compiling adds the objectives' nodes to its graph (under mutex_)
   mutable std::mutex mutex_;
   mutable std::unique_ptr<driver::Compiled> functions_[kKinds];
