@@ -76,7 +76,7 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
   }
   validate(options);  // before compiling: a bad option fails at once
 
-  LoadedModel lm = load_model(o.model, o.data, true);
+  LoadedModel lm = load_model(o.model, o.data, true, o.seed);
   const BoundModel& m = *lm.model;
   if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to sample");
 

@@ -4,6 +4,7 @@
 #include "runtime/inference/initial_point.hpp"
 #include "runtime/inference/nuts.hpp"
 #include "runtime/inference/worker_pool.hpp"
+#include "kernels/random.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -20,11 +21,11 @@ const std::vector<std::string>& sampler_columns() {
 }
 
 std::mt19937_64 chain_random_stream(uint64_t seed, int chain) {
-  // seed_seq scrambles all of its words into the generator's state, so nearby
-  // seeds and chain numbers give unrelated streams.
-  std::seed_seq words{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(chain),
-                      0x6e757473u};
-  return std::mt19937_64(words);
+  return random_engine(seed, kChainStreamBase + 2 * static_cast<uint64_t>(chain));
+}
+
+std::mt19937_64 chain_generated_quantities_stream(uint64_t seed, int chain) {
+  return random_engine(seed, kChainStreamBase + 2 * static_cast<uint64_t>(chain) + 1);
 }
 
 void validate(const NutsOptions& o) {
@@ -59,6 +60,7 @@ class ChainRunner {
     r.chain = chain;
     const int64_t n = model_.num_unconstrained();
     std::mt19937_64 rng = chain_random_stream(o_.seed, chain);
+    generated_rng_ = chain_generated_quantities_stream(o_.seed, chain);
     r.initial_point = find_initial_point(model_, o_.init, true, rng, o_.init_radius);
 
     const BoundModel& model = model_;
@@ -141,6 +143,7 @@ class ChainRunner {
     r.draws.insert(r.draws.end(), {t.log_density, t.accept_stat, t.step_size, static_cast<double>(t.tree_depth),
                                    static_cast<double>(t.n_leapfrog), t.divergent ? 1.0 : 0.0, t.energy});
     EvalContext ctx;
+    ctx.rng = &generated_rng_;
     std::vector<double> outputs = model_.constrained_outputs(z.q.data(), &ctx);
     if (ctx.failed) {
       // As Stan: the draw is kept; its generated quantities are not defined.
@@ -158,6 +161,7 @@ class ChainRunner {
   int64_t generated_begin_;
   const std::atomic<bool>& stop_;
   mutable int64_t outputs_ = -1;
+  std::mt19937_64 generated_rng_;  // the `_rng` calls of generated quantities
 };
 
 }  // namespace

@@ -81,7 +81,11 @@ void validate(const NutsOptions& options);
 // size) or its adaptation overflows; the other chains are stopped.
 NutsRun run_nuts(const BoundModel& model, const NutsOptions& options);
 
-// The random stream of a chain: independent streams for (seed, chain).
+// The random streams of a chain (kernels/random.hpp's random_engine): the
+// sampler's and its generated quantities', independent for every (seed, chain)
+// and of the streams of MAP (1) and ADVI (2).
+constexpr uint64_t kChainStreamBase = 100;
 std::mt19937_64 chain_random_stream(uint64_t seed, int chain);
+std::mt19937_64 chain_generated_quantities_stream(uint64_t seed, int chain);
 
 }  // namespace latent

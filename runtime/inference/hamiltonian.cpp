@@ -81,6 +81,12 @@ double Hamiltonian::energy(const PhasePoint& z) const {
   return std::isnan(h) ? std::numeric_limits<double>::infinity() : h;
 }
 
+double Hamiltonian::energy_and_velocity(const PhasePoint& z, Eigen::VectorXd& velocity) const {
+  metric_.velocity(z.p, velocity);
+  double h = -z.log_density + 0.5 * z.p.dot(velocity);
+  return std::isnan(h) ? std::numeric_limits<double>::infinity() : h;
+}
+
 void Hamiltonian::leapfrog(PhasePoint& z, double epsilon) {
   z.p += 0.5 * epsilon * z.grad;
   metric_.velocity(z.p, velocity_);

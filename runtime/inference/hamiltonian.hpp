@@ -55,7 +55,7 @@ class EuclideanMetric {
   Eigen::VectorXd inverse_diagonal_;  // diagonal
   Eigen::MatrixXd inverse_;           // dense
   Eigen::MatrixXd upper_;             // dense: U with U'U = M^-1 (then p = U^-1 z has covariance M)
-  mutable std::normal_distribution<double> normal_;  // keeps its second draw: per chain, not shared
+  mutable std::normal_distribution<double> normal_;  // keeps its second draw: one per chain, never shared
 };
 
 class Hamiltonian {
@@ -70,6 +70,8 @@ class Hamiltonian {
   void update_position(PhasePoint& z);
   // H(z); +inf where the log density is not finite.
   double energy(const PhasePoint& z) const;
+  // H(z) and the velocity M^-1 p, sharing the product with M^-1.
+  double energy_and_velocity(const PhasePoint& z, Eigen::VectorXd& velocity) const;
   // One leapfrog step of size epsilon (negative: backwards in time).
   void leapfrog(PhasePoint& z, double epsilon);
   void velocity(const PhasePoint& z, Eigen::VectorXd& out) const { metric_.velocity(z.p, out); }

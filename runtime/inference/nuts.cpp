@@ -168,12 +168,11 @@ bool NutsSampler::build_tree(int depth, PhasePoint& z_propose, Eigen::VectorXd& 
   if (depth == 0) {
     hamiltonian_.leapfrog(z_, sign * step_size_);
     ++n_leapfrog;
-    double h = hamiltonian_.energy(z_);
+    double h = hamiltonian_.energy_and_velocity(z_, p_sharp_beg);
     if (h - H0 > max_energy_error_) divergent_ = true;
     log_sum_weight = log_sum_exp(log_sum_weight, H0 - h);
     sum_metro_prob += H0 - h > 0 ? 1 : std::exp(H0 - h);
     z_propose = z_;
-    hamiltonian_.velocity(z_, p_sharp_beg);
     p_sharp_end = p_sharp_beg;
     rho += z_.p;
     p_beg = z_.p;

@@ -70,14 +70,15 @@ class NutsSampler {
                         const Eigen::VectorXd& rho) {
     return p_sharp_plus.dot(rho) > 0 && p_sharp_minus.dot(rho) > 0;
   }
-  double uniform() { return uniform_(rng_); }
+  // Uniform on [0, 1) from the top 53 bits (std::generate_canonical computes a
+  // long double logarithm on every call).
+  double uniform() { return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0); }
   void allocate_levels();
 
   int64_t n_;
   EuclideanMetric metric_;
   Hamiltonian hamiltonian_;
   std::mt19937_64& rng_;
-  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
   double step_size_ = 1;
   int max_depth_ = 10;
   double max_energy_error_ = 1000;
