@@ -11,7 +11,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <iomanip>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -86,7 +89,9 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
                                                      isatty(STDERR_FILENO));
     options.progress = [d = display.get()](const ChainProgress& p) { d->update(p); };
   }
+  auto start = std::chrono::steady_clock::now();
   NutsRun run = run_nuts(m, options);
+  const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (display) display->finish();
 
   for (const std::string& note : run.notes) std::cerr << "latent: note: " << note << "\n";
@@ -120,6 +125,11 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
   std::cout << summary_table(summary) << std::flush;
   std::cerr << summary_warnings(summary);
   if (!o.quiet) {
+    const int threads = run.threads;
+    std::cerr << "latent: compiled in " << std::fixed << std::setprecision(3) << lm.compile_seconds << " s; "
+              << options.chains << (options.chains == 1 ? " chain" : " chains") << " on " << threads
+              << (threads == 1 ? " thread" : " threads") << " in " << sampling_seconds << " s (warm-up and sampling)\n"
+              << std::defaultfloat;
     std::cerr << "latent: wrote " << written.front();
     if (written.size() > 1) std::cerr << " ... " << written.back();
     std::cerr << "\n";

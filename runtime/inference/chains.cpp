@@ -206,6 +206,7 @@ NutsRun run_nuts(const BoundModel& model, const NutsOptions& o) {
   run.chains.resize(static_cast<size_t>(o.chains));
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int threads = std::min(o.threads > 0 ? o.threads : cores, o.chains);
+  run.threads = threads;
   std::atomic<bool> stop{false};
   WorkerPool pool(threads);
   pool.run(o.chains, [&](int64_t c) {

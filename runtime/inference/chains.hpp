@@ -68,6 +68,7 @@ struct NutsRun {
   std::vector<ChainResult> chains;
   std::vector<std::string> notes;    // about the configuration (a shrunk warm-up schedule, ...)
   int64_t dimension = 0;             // unconstrained parameters
+  int threads = 0;                   // threads the chains ran on
 };
 
 // Stan's sampler columns, in CmdStan's order.

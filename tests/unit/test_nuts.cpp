@@ -434,7 +434,7 @@ BOOST_AUTO_TEST_CASE(chains_are_reproducible_independent_and_do_not_depend_on_th
   auto m = make_model(R"(
     parameters { real mu; real<lower=0> sigma; }
     model { mu ~ normal(1, 2); sigma ~ lognormal(0, 1); }
-    generated quantities { real twice = 2 * mu; }
+    generated quantities { real twice = 2 * mu; real noise = normal_rng(0, 1); }
   )");
   NutsOptions o = quick(7, 200);
   o.warmup = 200;
@@ -456,8 +456,16 @@ BOOST_AUTO_TEST_CASE(chains_are_reproducible_independent_and_do_not_depend_on_th
 
   // Columns: Stan's sampler columns, then the outputs; generated quantities per draw.
   const std::vector<std::string> expected{"lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__",
-                                          "divergent__", "energy__", "mu", "sigma", "twice"};
+                                          "divergent__", "energy__", "mu", "sigma", "twice", "noise"};
   BOOST_TEST(one_thread.columns == expected, boost::test_tools::per_element());
+  // _rng calls of generated quantities: a stream per chain, a new draw per draw.
+  Chains noise = column(one_thread, "noise");
+  BOOST_TEST(noise[0] != noise[1]);
+  std::vector<double> all_noise = pooled(noise);
+  double noise_mean = mean_of(all_noise), noise_var = 0;
+  for (double x : all_noise) noise_var += (x - noise_mean) * (x - noise_mean) / static_cast<double>(all_noise.size());
+  BOOST_TEST(std::fabs(noise_mean) < 0.15);
+  BOOST_TEST(std::fabs(noise_var - 1) < 0.2);
   Chains mu = column(one_thread, "mu"), twice = column(one_thread, "twice"), sigma = column(one_thread, "sigma"),
          step = column(one_thread, "stepsize__"), lp = column(one_thread, "lp__");
   for (size_t c = 0; c < mu.size(); ++c) {
