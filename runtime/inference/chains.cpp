@@ -52,8 +52,9 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 class ChainRunner {
  public:
-  ChainRunner(const BoundModel& model, const NutsOptions& o, int64_t generated_begin, const std::atomic<bool>& stop)
-      : model_(model), o_(o), generated_begin_(generated_begin), stop_(stop) {}
+  ChainRunner(const BoundModel& model, const NutsOptions& o, size_t width, int64_t generated_begin,
+              const std::atomic<bool>& stop)
+      : model_(model), o_(o), width_(width), generated_begin_(generated_begin), stop_(stop) {}
 
   ChainResult run(int chain) {
     ChainResult r;
@@ -118,8 +119,7 @@ class ChainRunner {
 
     // Sampling.
     start = Clock::now();
-    const size_t width = sampler_columns().size() + static_cast<size_t>(num_outputs());
-    r.draws.reserve(width * static_cast<size_t>((o_.samples + o_.thin - 1) / o_.thin));
+    r.draws.reserve(width_ * static_cast<size_t>((o_.samples + o_.thin - 1) / o_.thin));
     for (int64_t it = 0; it < o_.samples; ++it) {
       if (stopped()) return r;
       NutsTransition t = nuts.transition();
@@ -129,11 +129,6 @@ class ChainRunner {
     r.sampling_seconds = seconds_since(start);
     r.gradient_evaluations = nuts.gradient_evaluations();
     return r;
-  }
-
-  int64_t num_outputs() const {
-    if (outputs_ < 0) outputs_ = static_cast<int64_t>(model_.output_names().size());
-    return outputs_;
   }
 
  private:
@@ -158,9 +153,9 @@ class ChainRunner {
 
   const BoundModel& model_;
   const NutsOptions& o_;
+  size_t width_;  // values per kept draw
   int64_t generated_begin_;
   const std::atomic<bool>& stop_;
-  mutable int64_t outputs_ = -1;
   std::mt19937_64 generated_rng_;  // the `_rng` calls of generated quantities
 };
 
@@ -211,7 +206,7 @@ NutsRun run_nuts(const BoundModel& model, const NutsOptions& o) {
   WorkerPool pool(threads);
   pool.run(o.chains, [&](int64_t c) {
     try {
-      ChainRunner runner(model, o, generated_begin, stop);
+      ChainRunner runner(model, o, run.columns.size(), generated_begin, stop);
       run.chains[static_cast<size_t>(c)] = runner.run(static_cast<int>(c));
     } catch (const UserError& e) {
       stop = true;
