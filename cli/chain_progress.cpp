@@ -45,7 +45,7 @@ std::string ChainProgressDisplay::line(int chain) const {
   std::ostringstream s;
   s << "chain " << chain + 1 << ": iteration " << it << " / " << total_ << " ("
     << (total_ > 0 ? 100 * it / total_ : 100) << "%) "
-    << (it >= total_ ? "done" : it < warmup_ ? "warm-up" : "sampling");
+    << (it >= total_ ? "done" : it == 0 ? "waiting" : it < warmup_ ? "warm-up" : "sampling");
   int64_t d = c.divergences.load(std::memory_order_relaxed);
   s << ", " << d << (d == 1 ? " divergence" : " divergences");
   return s.str();

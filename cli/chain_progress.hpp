@@ -27,7 +27,7 @@ class ChainProgressDisplay {
   void finish();
 
  private:
-  struct Chain {
+  struct alignas(64) Chain {  // a cache line each: chains update their own from different threads
     std::atomic<int64_t> iteration{0}, divergences{0};
     int printed_tenth = 0;  // plain output: the last tenth printed
   };
