@@ -154,7 +154,7 @@ Command add_fit_command(CLI::App& app) {
     RandomEngine generated_quantities_rng = random_engine(o->seed, 1);
     ctx.rng = &generated_quantities_rng;
     std::vector<double> values = m.constrained_outputs(r.x.data(), &ctx);
-    if (ctx.failed) std::cerr << "latent: warning: generated quantities failed: " << ctx.failure_text() << "\n";
+    if (ctx.failed) throw UserError("generated quantities at the mode: " + ctx.failure_text());
     std::vector<std::string> names = m.output_names();
     std::ostringstream json, csv;
     {

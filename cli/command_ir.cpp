@@ -37,8 +37,9 @@ driver::Method method_of(const IrOptions& o, const std::string& method) {
     svi.analytic_kl = o.kl == "analytic";
     return driver::Method::stochastic_vi(svi, o.evaluation);
   }
-  GenerationStep step = o.step == "prior" ? GenerationStep::Prior
+  GenerationStep step = o.step == "prior"     ? GenerationStep::Prior
                         : o.step == "encoder" ? GenerationStep::Encoder
+                        : o.step == "draw"    ? GenerationStep::Draw
                                               : GenerationStep::Decoder;
   return driver::Method::generate(step, o.draw_globals);
 }
@@ -109,8 +110,8 @@ Command add_ir_command(CLI::App& app) {
   sub->add_option("--kl", o->kl, "svi: mc | analytic (closed-form KL where the library has one)")
       ->check(CLI::IsMember({"mc", "analytic"}));
   sub->add_flag("--evaluation", o->evaluation, "svi: the evaluation objective (ELBO and per-datum log weights)");
-  sub->add_option("--step", o->step, "sample: prior | encoder | decoder")
-      ->check(CLI::IsMember({"prior", "encoder", "decoder"}));
+  sub->add_option("--step", o->step, "sample: prior | encoder | draw | decoder (the means)")
+      ->check(CLI::IsMember({"prior", "encoder", "draw", "decoder"}));
   sub->add_flag("--draw-globals", o->draw_globals, "sample --step prior: draw global parameters too");
   return [o] { return run_ir(*o); };
 }

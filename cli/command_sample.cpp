@@ -17,19 +17,22 @@ namespace latent::cli {
 namespace {
 
 struct SampleOptions {
-  std::string model, fit, data, reconstruct, interpolate, png, csv, field, globals;
+  std::string model, fit, data, reconstruct, interpolate, png, csv, fasta, alphabet, field, globals;
   int64_t n = 0;
   int64_t steps = 10;
   int columns = 0;
   uint64_t seed = 0;
-  bool quiet = false;
+  bool quiet = false, mean = false;
 };
 
 int run_sample(const SampleOptions& o) {
   int modes = (o.n > 0) + !o.reconstruct.empty() + !o.interpolate.empty();
   if (modes > 1) throw UserError("sample: give one of --n, --reconstruct and --interpolate");
-  if (o.png.empty() && o.csv.empty())
-    throw UserError("sample: nothing to write: give --png FILE (an image grid) and/or --csv FILE (the values)");
+  if (o.png.empty() && o.csv.empty() && o.fasta.empty())
+    throw UserError("sample: nothing to write: give --png FILE (an image grid), --csv FILE (the values) and/or "
+                    "--fasta FILE (sequences)");
+  if (!o.fasta.empty() && o.alphabet.empty())
+    throw UserError("sample: --fasta needs --alphabet (the letters, in the order of the one-hot columns, e.g. ACGT)");
   auto program = load_program(o.model);
   SviFit header = read_svi_fit_header(o.fit);
   const std::string data_spec = o.data.empty() ? header.data : o.data;
@@ -51,6 +54,8 @@ int run_sample(const SampleOptions& o) {
                     ")");
   }
   Generator& gen = *generator;
+  gen.set_output(o.mean ? Output::Means : Output::Draws);
+  gen.set_seed(o.seed);
 
   Globals globals = o.globals == "fit" ? Globals::Fit : o.globals == "prior" ? Globals::Prior : Globals::Default;
   Generated out;
@@ -115,6 +120,13 @@ int run_sample(const SampleOptions& o) {
     write_generated_csv(o.csv, out);
     if (!o.quiet) std::cerr << "sample: " << what << " -> " << o.csv << "\n";
   }
+  if (!o.fasta.empty()) {
+    size_t field = 0;
+    while (!o.field.empty() && field < out.fields.size() && out.fields[field].name != o.field) ++field;
+    if (field == out.fields.size()) throw UserError("sample: --field " + o.field + ": the model generates no field of that name");
+    write_generated_fasta(o.fasta, out, field, o.alphabet);
+    if (!o.quiet) std::cerr << "sample: " << what << " of '" << out.fields[field].name << "' as sequences -> " << o.fasta << "\n";
+  }
   return 0;
 }
 
@@ -125,18 +137,18 @@ Command add_sample_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "sample",
       "Generate from a model fitted by SVI (latent fit --method svi --output F): new data from the prior, "
-      "reconstructions or interpolations; the means of the observed variables' distributions, as a PNG grid "
-      "and/or CSV");
+      "reconstructions or interpolations; draws of the observed variables (or with --mean their distributions' "
+      "means), as a PNG grid and/or CSV");
   sub->add_option("model", o->model, "Model file (the one the fit was made with)")->required();
   sub->add_option("--fit", o->fit, "Fit file written by latent fit --method svi --output F")->required();
   sub->add_option("--data", o->data,
                   "Data source for shapes and rows (default: the one the fit was made on, recorded in the fit file)");
   sub->add_option("--n", o->n,
-                  "Generate N rows from the prior: per-datum latents drawn from their normal priors, decoded "
+                  "Generate N rows from the prior: per-datum latents drawn from their priors, then the data "
                   "(the default, with N = 64, when neither --reconstruct nor --interpolate is given)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--reconstruct", o->reconstruct,
-                  "Rows to reconstruct (x -> mean of q(z|x) -> decoded mean): A-B or train:A-B (rows of the fit's "
+                  "Rows to reconstruct (x -> mean of q(z|x) -> data drawn given it): A-B or train:A-B (rows of the fit's "
                   "data, 0-based, inclusive), test:A-B (its test split: fashion-mnist:test), several separated by "
                   "commas. In the PNG, rows of originals alternate with rows of their reconstructions");
   sub->add_option("--interpolate", o->interpolate,
@@ -148,6 +160,10 @@ Command add_sample_command(CLI::App& app) {
   sub->add_option("--png", o->png, "Write the generated images as one PNG grid (image size from the data's H and W "
                                    "fields, else square)");
   sub->add_option("--csv", o->csv, "Write the generated values as CSV: one row per data point, columns name.1, name.2, ...");
+  sub->add_option("--fasta", o->fasta,
+                  "Write the generated sequences as FASTA: rows of one-hot letters, category-major (the column of letter "
+                  "k at position l is (k - 1) * L + l, as to_matrix(x, N * L, K) reads them); needs --alphabet");
+  sub->add_option("--alphabet", o->alphabet, "--fasta: the letters, in the order of the one-hot categories (e.g. ACGT)");
   sub->add_option("--columns", o->columns, "Images per grid row (default 8; --steps for interpolations)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--field", o->field, "The generated variable to show in the PNG (default: the first that is an image)");
@@ -155,7 +171,10 @@ Command add_sample_command(CLI::App& app) {
                   "--n: global (not per-datum) parameters at their fitted guide means (fit) or drawn from their priors "
                   "(prior); default: fit, or prior for a model without a plate")
       ->check(CLI::IsMember({"fit", "prior"}));
-  sub->add_option("--seed", o->seed, "Random seed (draws from the prior)");
+  sub->add_flag("--mean", o->mean,
+                "Write the mean of each observed variable's distribution instead of a draw (e.g. pixel intensities "
+                "instead of binary pixels)");
+  sub->add_option("--seed", o->seed, "Random seed (every draw)");
   sub->add_flag("--quiet,-q", o->quiet, "Print nothing on success");
   return [o] { return run_sample(*o); };
 }

@@ -65,8 +65,12 @@ int run_svi_eval(const std::string& model_path, const std::string& data_spec, co
   SviModel model(program, data, max_rows);
   SviFit fit = read_svi_fit(fit_path, model.reference());
   SviEvaluation e = evaluate_svi(model, fit.phi, fit.analytic_kl, k, batch, threads, seed, single_precision_products);
-  std::cout << std::fixed << std::setprecision(4) << "data_points " << e.rows << "\n"
-            << "neg_elbo_per_datum " << e.neg_elbo_per_datum << "\n";
+  std::cout << std::fixed << std::setprecision(4) << "data_points " << e.rows << "\n";
+  if (e.exact) {  // no latent variables: no bound, the log-likelihood itself
+    std::cout << "log_likelihood_per_datum " << -e.neg_elbo_per_datum << "\n";
+    return 0;
+  }
+  std::cout << "neg_elbo_per_datum " << e.neg_elbo_per_datum << "\n";
   if (k > 0) std::cout << "iwae_log_likelihood_per_datum " << k << " " << e.iwae_log_likelihood_per_datum << "\n";
   return 0;
 }

@@ -61,14 +61,17 @@ innerBlock
   : name=IDENT '{' layerDecl* '}'
   ;
 
-// ---- user-defined functions (parsed so that they can be rejected cleanly) ----
+// ---- user-defined functions ----
 
+// `real f(data real x, array[] vector y) { ... }`; a declaration ends in ';'
+// and is defined later. Types are unsized (`vector`, `array[,] real`, old `real[]`).
 functionDef
   : unsizedType IDENT '(' (funArg (',' funArg)*)? ')' (statement | ';')
   ;
 
+// qualifier: `data`. A constraint is parsed only to be rejected with a clear message.
 funArg
-  : qualifier=IDENT? unsizedType IDENT   // qualifier: `data`
+  : qualifier=IDENT? unsizedType typeConstraint? IDENT
   ;
 
 unsizedType

@@ -5,6 +5,7 @@
 // the declared domains (stdlib/library.cpp); then the mean, the sampler of
 // `name_rng`, and for Gaussians the location and scale (reparameterised draws
 // and closed-form KL follow from them).
+#include "stdlib/ir_math.hpp"
 #include "stdlib/library.hpp"
 
 #include <cmath>
@@ -104,6 +105,113 @@ double gamma_draw(RandomEngine& e, double shape, double rate) { return std::gamm
 
 int64_t poisson_draw(RandomEngine& e, double rate) {
   return rate == 0 ? 0 : std::poisson_distribution<int64_t>(rate)(e);
+}
+
+// A Gumbel(0, 1) draw: -log(E) for E ~ exponential(1), E > 0.
+double standard_gumbel(RandomEngine& e) {
+  std::exponential_distribution<double> exponential(1);
+  double x = 0;
+  while (x == 0) x = exponential(e);
+  return -std::log(x);
+}
+
+// Categorical outcomes, one per row of log odds (categorical_logit) or of
+// probabilities (categorical): the variate is an int (with a vector), an array
+// of ints (with a vector for all of them, or a matrix with a row for each), or a
+// matrix of one-hot rows (or soft ones: the cross-entropy) with a matrix, as a
+// network's output gives them. Draws by the Gumbel-max trick: the category of
+// the largest log odds plus standard Gumbel noise.
+DistributionEntry categorical(const std::string& name, bool logit) {
+  DistributionEntry d;
+  d.name = name;
+  d.discrete = true;
+  d.variate = Domain::Int;
+  d.params = {{logit ? "log odds parameter" : "probabilities parameter", logit ? Domain::Finite : Domain::Probability}};
+  d.elementwise = false;
+  d.signature = [name](const Type& y, const std::vector<Type>& p, std::string* why) {
+    bool ok = p.size() == 1;
+    if (ok) {
+      const Type& t = p[0];
+      bool vector = t.is_error() || (t.array_dims == 0 && t.base == Base::Vector);
+      bool matrix = t.is_error() || (t.array_dims == 0 && t.base == Base::Matrix);
+      bool one = y.is_error() || y == Type::int_();
+      bool many = y.is_error() || y == Type::int_(1);
+      bool rows = y.is_error() || (y.array_dims == 0 && y.base == Base::Matrix);
+      ok = (one && vector) || (many && (vector || matrix)) || (rows && matrix);
+    }
+    if (!ok)
+      *why = "no matching signature for " + name + ": expected an outcome and a vector (int | vector), outcomes and "
+             "a vector or a matrix with a row per outcome (array[] int | vector or matrix), or one-hot rows and a "
+             "matrix (matrix | matrix)";
+    return ok;
+  };
+  // The parameter's checks: finite log odds, or rows of probabilities summing to 1.
+  auto check = [name, logit](CallContext& ctx, const DistributionEntry& self, NodeP x) {
+    ir::Graph& g = ctx.g;
+    int64_t k = x->dims.size() == 2 ? x->dims[1] : x->dims.empty() ? 0 : x->dims[0];
+    if (k == 0) ctx.error(name + ": the parameter has no categories");
+    check_parameters(ctx, self, {Value{x, x->dims.size() == 2 ? Type::matrix() : Type::vector()}});
+    if (logit) return;
+    NodeP sums = x->dims.size() == 2 ? g.matmul(x, g.fill(g.constant(1), {k})) : g.sum(x);
+    NodeP off = g.binary(Op::Gt, g.unary(Op::Abs, g.sub(sums, g.constant(1))), g.constant(1e-8));
+    auto [any, worst] = g.any_violation(off, sums);
+    ctx.check(any, name + ": the probabilities of each outcome must sum to 1", worst, "sum");
+  };
+  d.terms = [name, logit, check](CallContext& ctx, const Value& y, const Params& p, int64_t) -> Terms {
+    ir::Graph& g = ctx.g;
+    NodeP x = g.cast_real(p[0].node);
+    const DistributionEntry* self = find_distribution(name);
+    check(ctx, *self, x);
+    bool matrix = x->dims.size() == 2;
+    int64_t k = matrix ? x->dims[1] : x->dims[0];
+    NodeP log_p = !logit ? g.unary(Op::Log, x) : matrix ? log_softmax_rows(g, x) : log_softmax_vector(g, x);
+    if (y.type.base == Base::Matrix) {  // one-hot (or soft) rows
+      if (y.node->dims != x->dims)
+        ctx.error(name + ": the outcomes are a " + std::to_string(y.node->dims[0]) + " x " +
+                  std::to_string(y.node->dims[1]) + " matrix, the parameter a " + std::to_string(x->dims[0]) + " x " +
+                  std::to_string(k) + " one");
+      return {g.sum(g.mul(g.cast_real(y.node), log_p))};
+    }
+    NodeP outcomes = y.node;
+    NodeP bad = g.binary(Op::Or, g.binary(Op::Lt, outcomes, g.int_constant(1)), g.binary(Op::Gt, outcomes, g.int_constant(k)));
+    auto [any, worst] = g.any_violation(bad, outcomes);
+    ctx.check(any, name + ": outcome must be in 1.." + std::to_string(k), worst, "outcome");
+    if (outcomes->is_scalar()) {
+      NodeP i = g.binary(Op::Max, g.int_constant(0), g.binary(Op::Min, g.sub(outcomes, g.int_constant(1)), g.int_constant(k - 1)));
+      return {g.index(log_p, 0, i)};
+    }
+    int64_t m = outcomes->dims[0];
+    if (matrix && x->dims[0] != m)
+      ctx.error(name + ": " + std::to_string(m) + " outcomes, but the parameter has " + std::to_string(x->dims[0]) +
+                " rows");
+    NodeP one_hot = one_hot_rows(g, outcomes, k);
+    return {matrix ? g.sum(g.mul(one_hot, log_p)) : g.sum(g.matmul(one_hot, log_p))};
+  };
+  d.mean = [logit](ir::Graph& g, const std::vector<NodeP>& p) {
+    NodeP x = p[0];
+    if (!logit) return x;
+    return g.unary(Op::Exp, x->dims.size() == 2 ? log_softmax_rows(g, x) : log_softmax_vector(g, x));
+  };
+  d.draw = [name, logit, check](CallContext& ctx, const std::vector<NodeP>& p, const std::vector<int64_t>& dims) -> NodeP {
+    ir::Graph& g = ctx.g;
+    NodeP x = p[0];
+    check(ctx, *find_distribution(name), x);
+    NodeP log_odds = logit ? x : g.unary(Op::Log, x);
+    const DistributionEntry& gumbel = *find_distribution("gumbel");
+    NodeP noise = g.random(gumbel.sampler_id, ctx.draw_site, ir::DType::Real, x->dims, {g.constant(0), g.constant(1)},
+                           ctx.loop_vars);
+    NodeP z = g.add(log_odds, noise);
+    if (dims.empty()) {  // one outcome (1-based): the index of the largest z
+      int64_t k = x->dims[0];
+      std::vector<NodeP> index;
+      for (int64_t i = 1; i <= k; ++i) index.push_back(g.int_constant(i));
+      NodeP is_max = g.binary(Op::Eq, z, g.fill(g.max_reduce(z), {k}));
+      return g.sum(g.mul(is_max, g.pack(index, {k})));
+    }
+    // One-hot rows: 1 where a row's z is largest.
+    return g.cast_real(g.binary(Op::Eq, z, across_columns(g, row_max(g, z), x->dims[1])));
+  };
+  return d;
 }
 
 }  // namespace
@@ -322,6 +430,20 @@ void register_distributions(std::vector<DistributionEntry>& out) {
     d.sample_limit = {0, "log rate parameter", std::log(kMaxPoissonRate)};
     out.push_back(d);
   }
+  {
+    DistributionEntry d = continuous("gumbel", A, {{"location parameter", F}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP beta = m.r(p[1]);
+                                       NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), beta);
+                                       return {m.neg(m.total(m.log(beta))), m.neg(m.total(z)),
+                                               m.neg(m.total(m.exp(m.neg(z))))};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.add(p[0], g.mul(p[1], g.constant(0.57721566490153286))); };
+    d.sample = [](RandomEngine& e, const double* p) { return p[0] + p[1] * standard_gumbel(e); };
+    out.push_back(d);
+  }
+  out.push_back(categorical("categorical_logit", true));
+  out.push_back(categorical("categorical", false));
 }
 
 }  // namespace latent::stdlib

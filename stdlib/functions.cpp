@@ -1,5 +1,6 @@
 // Mathematical functions: one entry each (type rule + lowering). Derivatives
 // follow from the IR ops they lower to (compiler/autodiff/reverse.cpp).
+#include "stdlib/ir_math.hpp"
 #include "stdlib/library.hpp"
 
 #include <cmath>
@@ -113,11 +114,6 @@ NodeP log_sum_exp2(ir::Graph& g, NodeP a, NodeP b) {
   return g.select(g.binary(Op::Ge, a, b), g.add(a, log1p_exp(g, g.sub(b, a))), g.add(b, log1p_exp(g, g.sub(a, b))));
 }
 
-NodeP log_sum_exp_all(ir::Graph& g, NodeP v) {
-  NodeP m = g.unary(Op::StopGradient, g.max_reduce(v));
-  NodeP finite_m = g.select(g.binary(Op::Eq, g.unary(Op::Abs, m), g.constant(INFINITY)), g.constant(0), m);
-  return g.add(finite_m, g.unary(Op::Log, g.sum(g.unary(Op::Exp, g.sub(v, finite_m)))));
-}
 
 const Type R = Type::real(), I = Type::int_(), V = Type::vector(), RV = Type::row_vector(), M = Type::matrix();
 
@@ -140,25 +136,6 @@ NodeP relu(ir::Graph& g, NodeP x) { return g.select(g.binary(Op::Gt, x, g.consta
 NodeP elu(ir::Graph& g, NodeP x) {
   NodeP positive = g.binary(Op::Gt, x, g.constant(0));
   return g.select(positive, x, g.unary(Op::Expm1, g.select(positive, g.constant(0), x)));
-}
-
-// log_softmax of a rank-1 x (Stan's): x - log_sum_exp(x), the max shifted out (its gradient stopped).
-NodeP log_softmax_vector(ir::Graph& g, NodeP x) { return g.sub(x, log_sum_exp_all(g, x)); }
-
-// log_softmax of each row of a matrix x[m, n] (a batch of logits, one datum per row).
-// Each row is shifted by its maximum (gradient stopped: the shift cancels exactly;
-// an infinite maximum shifts by 0), exponentiated and summed by a product with ones.
-NodeP log_softmax_rows(ir::Graph& g, NodeP x) {
-  int64_t m = x->dims[0], n = x->dims[1];
-  if (m == 0) return x;
-  NodeP i = g.new_loop_var();
-  NodeP row_max = g.unary(Op::StopGradient, g.loop_gen(i, g.int_constant(0), m, g.max_reduce(g.index(x, 0, i))));
-  NodeP shift = g.select(g.binary(Op::Eq, g.unary(Op::Abs, row_max), g.constant(INFINITY)), g.constant(0), row_max);
-  // v[m] repeated across the n columns: the outer product v * ones'.
-  auto across = [&](NodeP v) { return g.matmul(g.reshape(v, {m, 1}), g.fill(g.constant(1), {1, n})); };
-  NodeP shifted = g.sub(x, across(shift));
-  NodeP log_norm = g.unary(Op::Log, g.matmul(g.unary(Op::Exp, shifted), g.fill(g.constant(1), {n})));
-  return g.sub(shifted, across(log_norm));
 }
 
 // log_softmax / softmax: vectors and row_vectors as Stan's log_softmax(vector); matrices row by row.
@@ -334,6 +311,24 @@ void register_functions(std::vector<FunctionEntry>& out) {
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    return {ctx.g.reshape(ctx.g.cast_real(a[0].node), {a[0].node->size()}), V};
                  }});
+  // Stan's to_matrix: the elements in column-major order, as rows x columns.
+  out.push_back({"to_matrix",
+                 signatures("to_matrix", {{{M}, M}, {{V}, M}, {{RV}, M}, {{M, I, I}, M}, {{V, I, I}, M}, {{RV, I, I}, M},
+                                          {{Type::real(1), I, I}, M}, {{Type::int_(1), I, I}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   auto& g = ctx.g;
+                   NodeP x = g.cast_real(a[0].node);
+                   if (a.size() == 1) {
+                     if (a[0].type.base == Base::Vector) return {g.reshape(x, {x->size(), 1}), M};
+                     if (a[0].type.base == Base::RowVector) return {g.reshape(x, {1, x->size()}), M};
+                     return {x, M};
+                   }
+                   int64_t m = known_size(ctx, a[1], "number of rows"), n = known_size(ctx, a[2], "number of columns");
+                   if (m * n != x->size())
+                     ctx.error("to_matrix: " + std::to_string(m) + " x " + std::to_string(n) + " = " +
+                               std::to_string(m * n) + " elements, but the argument has " + std::to_string(x->size()));
+                   return {g.reshape(x, {m, n}), M};
+                 }});
   out.push_back({"to_row_vector",
                  signatures("to_row_vector", {{{V}, RV}, {{RV}, RV}, {{M}, RV}, {{Type::real(1)}, RV}, {{Type::int_(1)}, RV}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
@@ -347,11 +342,22 @@ void register_functions(std::vector<FunctionEntry>& out) {
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    return {ctx.g.fill(ctx.g.cast_real(a[0].node), {known_size(ctx, a[1], "length")}), RV};
                  }});
-  out.push_back({"rep_matrix", signatures("rep_matrix", {{{R, I, I}, M}}),
+  out.push_back({"rep_matrix", signatures("rep_matrix", {{{R, I, I}, M}, {{V, I}, M}, {{RV, I}, M}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
-                   return {ctx.g.fill(ctx.g.cast_real(a[0].node),
-                                      {known_size(ctx, a[1], "number of rows"), known_size(ctx, a[2], "number of columns")}),
-                           M};
+                   auto& g = ctx.g;
+                   NodeP x = g.cast_real(a[0].node);
+                   if (a.size() == 3)
+                     return {g.fill(x, {known_size(ctx, a[1], "number of rows"),
+                                        known_size(ctx, a[2], "number of columns")}),
+                             M};
+                   // A vector repeated as n columns, or a row_vector as m rows: an outer product with ones.
+                   int64_t len = x->dims[0];
+                   if (a[0].type.base == Base::Vector) {
+                     int64_t n = known_size(ctx, a[1], "number of columns");
+                     return {g.matmul(g.reshape(x, {len, 1}), g.fill(g.constant(1), {1, n})), M};
+                   }
+                   int64_t m = known_size(ctx, a[1], "number of rows");
+                   return {g.matmul(g.fill(g.constant(1), {m, 1}), g.reshape(x, {1, len})), M};
                  }});
   out.push_back({"rep_array",
                  [](const std::vector<Type>& a, std::string* why) -> Type {

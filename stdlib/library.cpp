@@ -68,7 +68,13 @@ std::string rng_signature(const DistributionEntry& d) {
 }
 
 // `dist_rng(args)`: reals or ints per the parameters' domains; an array when any is a container.
+// A non-elementwise distribution draws one outcome (its signature with a scalar variate).
 Type rng_type(const DistributionEntry& d, const std::vector<Type>& args, std::string* why) {
+  if (!d.elementwise) {
+    Type outcome = d.discrete ? Type::int_() : Type::real();
+    if (d.signature(outcome, args, why)) return outcome;
+    return Type::error();
+  }
   bool ok = args.size() == d.params.size(), container = false;
   for (size_t i = 0; ok && i < args.size(); ++i) {
     ok = fits(d.params[i].second, args[i]);
@@ -85,6 +91,7 @@ Type rng_type(const DistributionEntry& d, const std::vector<Type>& args, std::st
 
 bool density_args_ok(const DistributionEntry& d, const Type& variate, const std::vector<Type>& params,
                      std::string* why) {
+  if (d.signature) return d.signature(variate, params, why);
   // Bernoulli outcomes may also be intensities in [0, 1] (cross-entropy with soft targets).
   bool soft_binary = d.variate == Domain::Binary && is_reals(variate);
   bool ok = params.size() == d.params.size() && (fits(d.variate, variate) || soft_binary);
@@ -177,7 +184,7 @@ Type call_type(const std::string& name, const std::vector<Type>& args, std::stri
   }
   if (split_rng_suffix(name, &base)) {
     const DistributionEntry* d = find_distribution(base);
-    if (d && d->sample) return rng_type(*d, args, why);
+    if (d && (d->sample || d->draw)) return rng_type(*d, args, why);
   }
   *why = "unknown function '" + name + "'";
   return Type::error();
@@ -197,7 +204,7 @@ bool is_known(const std::string& name) {
   std::string base, suffix;
   if (split_rng_suffix(name, &base)) {
     const DistributionEntry* d = find_distribution(base);
-    return d && d->sample;
+    return d && (d->sample || d->draw);
   }
   return split_density_suffix(name, &base, &suffix) && find_distribution(base);
 }
@@ -295,6 +302,11 @@ int64_t broadcast_size(CallContext& ctx, const std::vector<const Value*>& all,
 
 Value lower_rng(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params) {
   ir::Graph& g = ctx.g;
+  if (!dist.elementwise) {
+    std::vector<ir::NodeP> p;
+    for (auto& v : params) p.push_back(g.cast_real(v.node));
+    return {dist.draw(ctx, p, {}), dist.discrete ? Type::int_() : Type::real()};  // its draw checks its arguments
+  }
   std::vector<const Value*> all;
   for (auto& p : params) all.push_back(&p);
   int64_t size = broadcast_size(ctx, all, [&](size_t i) { return dist.params[i].first; });
@@ -332,6 +344,10 @@ void check_parameters(CallContext& ctx, const DistributionEntry& dist, const std
 
 Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value& variate,
                     const std::vector<Value>& params) {
+  if (!dist.elementwise) {  // its terms check shapes and domains
+    std::vector<ir::NodeP> terms = dist.terms(ctx, variate, params, 1);
+    return {ctx.g.add_all(terms), Type::real()};
+  }
   std::vector<const Value*> all{&variate};
   for (auto& p : params) all.push_back(&p);
   int64_t size = broadcast_size(ctx, all, [&](size_t i) { return i == 0 ? std::string("the variate") : dist.params[i - 1].first; });

@@ -75,8 +75,19 @@ struct DistributionEntry {
                                        int64_t size)>
       terms;
 
-  // The following take the parameters as real IR values of one shape (or scalars)
-  // and work elementwise; null where the fact does not exist.
+  // Most distributions are elementwise: every argument a scalar or a container
+  // of one size (broadcast). Others (categorical: one outcome per row of logits)
+  // have a type rule of their own, check shapes in `terms`, and draw by `draw`.
+  bool elementwise = true;
+  std::function<bool(const Type& variate, const std::vector<Type>& params, std::string* why)> signature;
+  // A draw of the variate (dims `dims`; {} for one outcome, as `_rng` gives) given
+  // the parameters, as IR (e.g. the Gumbel-max trick for categorical), for the
+  // non-elementwise ones; it adds the checks of the parameters to ctx.
+  std::function<ir::NodeP(CallContext& ctx, const std::vector<ir::NodeP>& params, const std::vector<int64_t>& dims)> draw;
+
+  // The following take the parameters as real IR values of one shape (or scalars;
+  // for the non-elementwise ones, the parameters as given) and work elementwise;
+  // null where the fact does not exist.
 
   // The mean of the variate (the median or location where the mean does not exist).
   std::function<ir::NodeP(ir::Graph&, const std::vector<ir::NodeP>& params)> mean;

@@ -223,6 +223,8 @@ DerivativeRule derivative_rule(Op op) {
 
 std::vector<GradientPart> differentiate(Graph& g, NodeP f) {
   if (!f->is_scalar()) throw std::logic_error("differentiate: objective is not a scalar");
+  // The objective is a parameter itself (`target += x;`): the sweep only sees its arguments.
+  if (f->op == Op::Input) return f->a == 0 ? std::vector<GradientPart>{{f->b, g.constant(1)}} : std::vector<GradientPart>{};
   ReverseSweep sweep(g);
   Contributions leaves;
   sweep.run(f, g.constant(1), [](NodeP n) { return n->op != Op::Input; }, leaves);

@@ -17,6 +17,7 @@ namespace latent::ast {
 
 struct Expr;
 struct Stmt;
+struct FunctionDef;
 using ExprPtr = std::unique_ptr<Expr>;
 using StmtPtr = std::unique_ptr<Stmt>;
 
@@ -52,6 +53,7 @@ struct Expr {
   std::vector<ExprPtr> args;
   std::vector<Index> indices;  // Index only
   Type type;                   // filled by the checker
+  const FunctionDef* function = nullptr;  // Call of a user-defined function: its definition (checker)
 };
 
 // <lower=, upper=, offset=, multiplier=> on a declaration
@@ -88,7 +90,7 @@ enum class StmtKind {
   Reject,      // reject(args)
   Break,
   Continue,
-  Return,      // functions later
+  Return,      // return [rhs]; (in a function body)
   Expression,  // a bare function call statement
   Empty
 };
@@ -107,6 +109,28 @@ struct Stmt {
   ExprPtr cond;                   // While, If
   StmtPtr body, else_body;        // For, Foreach, While, If
   std::vector<StmtPtr> stmts;     // Block
+  const FunctionDef* function = nullptr;  // Tilde of a user-defined distribution: its _lpdf/_lpmf (checker)
+};
+
+// One argument of a user-defined function: `data real x`, `array[] vector y`.
+struct FunctionArg {
+  SourceLoc loc;  // the name
+  std::string name;
+  Type type;               // unsized: base and array dims
+  bool data_only = false;  // `data`: the argument may not depend on parameters
+};
+
+// `real f(real x, data vector y) { ... }`, or a forward declaration without a body.
+struct FunctionDef {
+  SourceLoc loc;  // the name
+  std::string name;
+  Type return_type;  // Type::void_() for void
+  std::vector<FunctionArg> args;
+  StmtPtr body;      // null: a declaration, defined later
+  // Filled by the checker: the function is part of a cycle of calls, or calls
+  // (directly or through others) a function that is. Loops calling such a
+  // function are unrolled, so that the recursion sees known values.
+  bool reaches_recursion = false;
 };
 
 // In source order (the order blocks must appear in).
@@ -137,6 +161,7 @@ struct Block {
   SourceLoc loc;
   std::vector<StmtPtr> stmts;  // data/parameters blocks hold Decl statements only
   std::vector<LayerDecl> layers;  // network block; the guide's own `network { }`
+  std::vector<FunctionDef> functions;  // functions block, in source order
 };
 
 struct Program {

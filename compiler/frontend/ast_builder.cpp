@@ -5,7 +5,9 @@
 // that this file can give precise messages; it checks:
 //   - block names ("paramters" -> unknown block), order and duplicates;
 //   - what each block may contain (only declarations without a value in data
-//     and parameters; user-defined functions are parsed but not supported yet);
+//     and parameters);
+//   - the unsized types of function arguments and results (`array[] real`,
+//     the old `real[]`; no sizes, no constrained types) and the `data` qualifier;
 //   - type sizes (vector[N], matrix[M, N], no size on int/real), unsupported
 //     types, array syntax (new `array[N] real x` or old `real x[N]`, not both);
 //   - constraint names and combinations (<lower, upper> or <offset, multiplier>);
@@ -158,8 +160,7 @@ class AstBuilder {
     block.kind = kind;
     block.loc = loc_of(ctx->getStart());
     if (auto* functions = dynamic_cast<P::FunctionsBlockContext*>(ctx)) {
-      if (!functions->functionDef().empty())
-        error(loc_of(functions->functionDef(0)->getStart()), "user-defined functions are not supported yet");
+      for (P::FunctionDefContext* f : functions->functionDef()) block.functions.push_back(function_def(f));
       return block;
     }
     block_items(ctx, block.stmts);
@@ -212,6 +213,76 @@ class AstBuilder {
     else if (l.args.size() != 2)
       error(l.loc, "'dense' takes two sizes, as in 'dense " + l.name + "(in, out);'");
     return l;
+  }
+
+  // ---- user-defined functions ----
+
+  FunctionDef function_def(P::FunctionDefContext* ctx) {
+    FunctionDef f;
+    f.loc = loc_of(ctx->IDENT()->getSymbol());
+    f.name = ctx->IDENT()->getText();
+    f.return_type = unsized_type(ctx->unsizedType(), true);
+    for (P::FunArgContext* a : ctx->funArg()) {
+      FunctionArg arg;
+      antlr4::tree::TerminalNode* name = a->IDENT().back();  // after the qualifier, if any
+      arg.loc = loc_of(name->getSymbol());
+      arg.name = name->getText();
+      arg.type = unsized_type(a->unsizedType(), false);
+      if (a->typeConstraint())
+        error(loc_of(a->typeConstraint()->getStart()),
+              "function arguments have no constraints: write '" + a->unsizedType()->getText() + " " + arg.name + "'");
+      if (a->qualifier) {
+        if (a->qualifier->getText() == "data")
+          arg.data_only = true;
+        else
+          error(loc_of(a->qualifier), "unknown qualifier '" + a->qualifier->getText() +
+                                          "'; the only argument qualifier is 'data'");
+      }
+      f.args.push_back(std::move(arg));
+    }
+    // `real f(real x);` is a declaration: its ';' parses as the empty statement.
+    if (ctx->statement() && !dynamic_cast<P::EmptyStmtContext*>(ctx->statement()))
+      f.body = statement(ctx->statement());
+    return f;
+  }
+
+  // `real`, `array[,] int`, `vector`, the old `real[]`: a type without sizes or constraints.
+  Type unsized_type(P::UnsizedTypeContext* ctx, bool is_return) {
+    if (ctx->VOID()) {
+      if (!is_return) error(loc_of(ctx->getStart()), "a function argument cannot be void");
+      return is_return ? Type::void_() : Type::error();
+    }
+    antlr4::Token* name = ctx->typeName()->getStart();
+    Type t;
+    switch (name->getType()) {
+      case P::INT: t = Type::int_(); break;
+      case P::REAL: t = Type::real(); break;
+      case P::VECTOR: t = Type::vector(); break;
+      case P::ROW_VECTOR: t = Type::row_vector(); break;
+      case P::MATRIX: t = Type::matrix(); break;
+      case P::SIMPLEX:
+      case P::ORDERED:
+      case P::POSITIVE_ORDERED:
+      case P::UNIT_VECTOR:
+      case P::SUM_TO_ZERO_VECTOR:
+        error(loc_of(name), std::string("function ") + (is_return ? "return types" : "arguments") +
+                                " are unconstrained: use 'vector', not '" + name->getText() + "'");
+        return Type::error();
+      case P::CHOLESKY_FACTOR_CORR:
+      case P::COV_MATRIX:
+      case P::CORR_MATRIX:
+      case P::CHOLESKY_FACTOR_COV:
+        error(loc_of(name), std::string("function ") + (is_return ? "return types" : "arguments") +
+                                " are unconstrained: use 'matrix', not '" + name->getText() + "'");
+        return Type::error();
+      default:
+        error(loc_of(name), "type '" + name->getText() + "' is not supported yet");
+        return Type::error();
+    }
+    // `array[,] real` has one more dimension than it has commas; so has the old `real[,]`.
+    const bool array = ctx->ARRAY() != nullptr || ctx->LBRACK() != nullptr;
+    if (array) t.array_dims = static_cast<int>(ctx->COMMA().size()) + 1;
+    return t;
   }
 
   // ---- declarations ----

@@ -18,6 +18,7 @@ class Printer {
       } else {
         layers(b.layers, 1);
       }
+      for (const FunctionDef& f : b.functions) function(f);
       for (const auto& s : b.stmts) stmt(*s, 1);
       out_ << "}\n";
     }
@@ -25,6 +26,20 @@ class Printer {
   }
 
  private:
+  void function(const FunctionDef& f) {
+    indent(1);
+    out_ << f.return_type.str() << " " << f.name << "(";
+    for (size_t i = 0; i < f.args.size(); ++i)
+      out_ << (i ? ", " : "") << (f.args[i].data_only ? "data " : "") << f.args[i].type.str() << " " << f.args[i].name;
+    out_ << ")";
+    if (!f.body) {
+      out_ << ";\n";
+      return;
+    }
+    body(*f.body, 1);
+    out_ << "\n";
+  }
+
   void indent(int depth) { out_ << std::string(static_cast<size_t>(2 * depth), ' '); }
 
   void layers(const std::vector<LayerDecl>& layers, int depth) {

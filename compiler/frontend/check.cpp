@@ -5,6 +5,12 @@
 // and thrown together at the end. An expression that failed to type has
 // Type::error(), which every rule accepts silently, so one mistake gives one
 // message, not a cascade.
+//
+// User-defined functions (the table, overloads, suffix rules, the call graph:
+// check_functions.cpp) are checked first; their bodies with the rules below,
+// in the context of the function (`fn_`): only its arguments are visible, and
+// its suffix decides whether it may use target, `~` and _rng functions.
+#include "compiler/frontend/check_functions.hpp"
 #include "compiler/frontend/frontend.hpp"
 #include "compiler/frontend/scope.hpp"
 #include "compiler/frontend/typing.hpp"
@@ -87,6 +93,7 @@ const char* origin_phrase(Origin o) {
     case Origin::GeneratedQuantities: return "a generated quantity";
     case Origin::Local: return "a local variable";
     case Origin::Loop: return "a loop variable";
+    case Origin::Argument: return "a function argument";
   }
   return "?";
 }
@@ -121,6 +128,8 @@ class Checker {
   Program& prog_;
   DiagnosticList diags_;
   Scopes scopes_;
+  functions::FunctionTable functions_;
+  const FunctionDef* fn_ = nullptr;  // the function whose body is being checked
   BlockKind block_ = BlockKind::Data;
   int loops_ = 0;
   std::unordered_map<std::string, TopDecl> toplevel_;
@@ -132,7 +141,30 @@ class Checker {
     if (t.is_error() && !why.empty()) err(loc, why);
     return t;
   }
-  std::string block_label() const { return block_name(block_); }
+  // Where the statement being checked is: "model", "transformed data", "function 'f'".
+  std::string block_label() const { return fn_ ? "function " + quoted(fn_->name) : block_name(block_); }
+  functions::Suffix fn_suffix() const { return fn_ ? functions::suffix_of(fn_->name) : functions::Suffix::None; }
+  // target += and ~: the model block and _lp functions.
+  bool target_allowed() const { return fn_ ? fn_suffix() == functions::Suffix::Lp : block_ == BlockKind::Model; }
+  // target() and calls of _lp functions: where target is (also transformed parameters).
+  bool target_visible() const {
+    return fn_ ? fn_suffix() == functions::Suffix::Lp
+               : block_ == BlockKind::Model || block_ == BlockKind::TransformedParameters;
+  }
+  // Stan's autodiff level of a variable declared here with this type.
+  bool varies_here(Origin origin, const Type& t) const {
+    if (t.base == Base::Int) return false;
+    switch (origin) {
+      case Origin::Parameters:
+      case Origin::TransformedParameters:
+      case Origin::Network: return true;
+      case Origin::Local:
+      case Origin::Loop:
+        return fn_ || block_ == BlockKind::Model || block_ == BlockKind::TransformedParameters ||
+               block_ == BlockKind::Guide;
+      default: return false;
+    }
+  }
 
   // ---------------------------------------------------------------- blocks
 
@@ -140,9 +172,10 @@ class Checker {
     block_ = b.kind;
     loops_ = 0;
     if (b.kind == BlockKind::Functions) {
-      // The parser rejects function definitions (not supported yet); an empty
-      // functions block is valid Stan.
-      if (!b.stmts.empty()) err(b.loc, "user-defined functions are not supported yet");
+      functions_.collect(b.functions, diags_);
+      for (FunctionDef& f : b.functions)
+        if (f.body) function_body(f);
+      functions_.mark_recursion();
       return;
     }
     // Declarations at the top of the model and guide blocks are local to them.
@@ -162,6 +195,77 @@ class Checker {
     if (local) scopes_.pop();
   }
 
+  // ------------------------------------------------------------ functions
+
+  // A body sees its arguments and its own locals; a non-void one must return on every path.
+  void function_body(FunctionDef& f) {
+    fn_ = &f;
+    loops_ = 0;
+    scopes_.push();
+    for (const FunctionArg& a : f.args)
+      if (!a.type.is_error())
+        scopes_.declare(Symbol{a.name, a.type, Origin::Argument, a.loc, BlockKind::Functions,
+                               !a.data_only && a.type.base != Base::Int});
+    stmt(*f.body, false);
+    scopes_.pop();
+    const Type& r = f.return_type;
+    if (!r.is_error() && r.base != Base::Void && !functions::returns_on_every_path(*f.body))
+      err(f.loc, "function " + quoted(f.name) + " must return a value of type " + r.str() +
+                     " on every path, but the end of its body can be reached without a return");
+    fn_ = nullptr;
+  }
+
+  void return_statement(Stmt& s) {
+    Type t = s.rhs ? expr(*s.rhs) : Type::void_();
+    if (!fn_) {
+      err(s.loc, "return statements are only allowed in functions");
+      return;
+    }
+    const Type& want = fn_->return_type;
+    const std::string n = quoted(fn_->name);
+    if (want.is_error()) return;
+    if (want.base == Base::Void) {
+      if (s.rhs) err(s.rhs->loc, "void function " + n + " cannot return a value; write 'return;'");
+    } else if (!s.rhs) {
+      err(s.loc, "function " + n + " must return a value of type " + want.str());
+    } else if (!t.is_error() && !assignable(want, t)) {
+      err(s.rhs->loc, "function " + n + " returns " + want.str() + ", but this value has type " + t.str());
+    }
+  }
+
+  // The name of a variable that makes `e` depend on parameters ("" when it is data only).
+  std::string varying_reference(const Expr& e) const {
+    if (e.kind == ExprKind::Var) {
+      const Symbol* s = scopes_.lookup(e.name);
+      return s && s->varies ? e.name : "";
+    }
+    if (e.kind == ExprKind::Call && e.name == "target") return "target()";
+    for (const auto& a : e.args)
+      if (std::string v = a ? varying_reference(*a) : ""; !v.empty()) return v;
+    for (const auto& ix : e.indices)
+      for (const ExprPtr* b : {&ix.lower, &ix.upper})
+        if (std::string v = *b ? varying_reference(**b) : ""; !v.empty()) return v;
+    return "";
+  }
+
+  // A call resolved to the user-defined function f: `data` arguments, the call graph.
+  void user_call(const std::vector<const Expr*>& args, const FunctionDef& f) {
+    if (fn_) functions_.add_call(fn_, &f);
+    for (size_t i = 0; i < args.size() && i < f.args.size(); ++i) {
+      if (!f.args[i].data_only) continue;
+      const std::string v = varying_reference(*args[i]);
+      if (v.empty()) continue;
+      const Symbol* sym = scopes_.lookup(v);
+      std::string what = quoted(v);
+      if (sym && sym->origin == Origin::Argument)
+        what = "the argument " + what + " of " + quoted(fn_->name) + ", which is not declared 'data'";
+      else if (sym)
+        what = std::string(origin_phrase(sym->origin)) + " " + what;
+      err(args[i]->loc, "argument " + quoted(f.args[i].name) + " of " + quoted(f.name) +
+                            " is declared 'data' and must not depend on parameters, but this value depends on " + what);
+    }
+  }
+
   // ------------------------------------------------------------ networks
 
   struct Layer {
@@ -178,7 +282,7 @@ class Checker {
 
   void layer(LayerDecl& l, BlockKind kind) {
     for (auto& a : l.args) size(*a, l.name, true);
-    if (scopes_.lookup(l.name) || toplevel_.count(l.name) || stdlib::is_known(l.name))
+    if (scopes_.lookup(l.name) || toplevel_.count(l.name) || stdlib::is_known(l.name) || functions_.has(l.name))
       err(l.loc, "layer name " + quoted(l.name) + " is already used by a variable or function");
     else if (auto it = layers_.find(l.name); it != layers_.end())
       err(l.loc, "layer " + quoted(l.name) + " is already declared (at line " +
@@ -248,8 +352,9 @@ class Checker {
       case StmtKind::Tilde: tilde(s); break;
       case StmtKind::TargetPlus: {
         Type t = expr(*s.rhs);
-        if (block_ != BlockKind::Model)
-          err(s.loc, "target += is only allowed in the model block, not in " + block_label());
+        if (!target_allowed())
+          err(s.loc, "target += is only allowed in the model block and in functions whose names end in _lp, not "
+                     "in " + block_label());
         if (!t.is_error() && t.base != Base::Int && t.base != Base::Real && t.base != Base::Vector &&
             t.base != Base::RowVector && t.base != Base::Matrix)
           err(s.rhs->loc, "target += needs an int, real or a container of them, found " + t.str());
@@ -309,10 +414,7 @@ class Checker {
           err(s.loc, std::string(s.kind == StmtKind::Break ? "break" : "continue") +
                          " is only allowed inside a loop");
         break;
-      case StmtKind::Return:
-        if (s.rhs) expr(*s.rhs);
-        err(s.loc, "return statements are only allowed in functions");
-        break;
+      case StmtKind::Return: return_statement(s); break;
       case StmtKind::Expression: {
         Type t = expr(*s.rhs);
         if (s.rhs->kind != ExprKind::Call)
@@ -329,8 +431,9 @@ class Checker {
   // for / foreach: the loop variable is read-only and scoped to the body.
   void loop(Stmt& s, Type var_type) {
     scopes_.push();
-    if (const Symbol* old =
-            scopes_.declare(Symbol{s.loop_var, var_type, Origin::Loop, s.loc, block_}))
+    // A foreach element varies with its container.
+    const bool varies = s.kind == StmtKind::Foreach ? !varying_reference(*s.lower).empty() : false;
+    if (const Symbol* old = scopes_.declare(Symbol{s.loop_var, var_type, Origin::Loop, s.loc, block_, varies}))
       err(s.loc, quoted(s.loop_var) + " is already declared (at line " +
                      std::to_string(old->loc.line) + ")");
     ++loops_;
@@ -357,8 +460,9 @@ class Checker {
     }
     if (block_ == BlockKind::Guide)
       guide_tilde(s);
-    else if (block_ != BlockKind::Model)
-      err(s.loc, "~ statements are only allowed in the model block, not in " + block_label());
+    else if (!target_allowed())
+      err(s.loc, "~ statements are only allowed in the model block and in functions whose names end in _lp, not "
+                 "in " + block_label());
     if (ends_with_any(s.dist, {"_lpdf", "_lpmf", "_lupdf", "_lupmf"})) {
       std::string plain = s.dist.substr(0, s.dist.rfind('_'));
       err(s.loc, "a ~ statement names the distribution without its suffix: write '~ " + plain +
@@ -367,8 +471,30 @@ class Checker {
     }
     if (bad) return;
     std::string why;
+    if (functions_.has(s.dist + "_lpdf") || functions_.has(s.dist + "_lpmf")) return user_tilde(s, lhs, args);
     if (!stdlib::tilde_ok(s.dist, lhs, args, &why))
       err(s.loc, why.empty() ? "no distribution " + quoted(s.dist) + " matches these arguments" : why);
+  }
+
+  // `y ~ foo(...)` with a user-defined foo_lpdf or foo_lpmf: target += foo_lupdf(y | ...).
+  void user_tilde(Stmt& s, const Type& lhs, const std::vector<Type>& args) {
+    if (block_ == BlockKind::Guide) {
+      err(s.loc, "the guide's distributions come from the library; " + quoted(s.dist) + " is user-defined");
+      return;
+    }
+    std::vector<Type> all{lhs};
+    all.insert(all.end(), args.begin(), args.end());
+    // Both densities and mass functions of that name compete, by Stan's resolution.
+    std::string why;
+    const FunctionDef* f = functions_.resolve({s.dist + "_lpdf", s.dist + "_lpmf"}, all, &why);
+    if (!f) {
+      err(s.loc, why);
+      return;
+    }
+    s.function = f;
+    std::vector<const Expr*> exprs{s.lhs.get()};
+    for (auto& a : s.args) exprs.push_back(a.get());
+    user_call(exprs, *f);
   }
 
   // -------------------------------------------------------------- declarations
@@ -430,7 +556,7 @@ class Checker {
     }
     if (ends_with(d.name, "__"))
       err(d.loc, "identifier " + quoted(d.name) + " is reserved: names ending in '__' are internal");
-    if (const Symbol* old = scopes_.declare(Symbol{d.name, d.type, origin, d.loc, block_}))
+    if (const Symbol* old = scopes_.declare(Symbol{d.name, d.type, origin, d.loc, block_, varies_here(origin, d.type)}))
       err(d.loc, quoted(d.name) + " is already declared (at line " + std::to_string(old->loc.line) + ")");
   }
 
@@ -509,6 +635,9 @@ class Checker {
     const std::string n = quoted(base->name);
     switch (sym->origin) {
       case Origin::Loop: err(base->loc, "cannot assign to loop variable " + n); return;
+      case Origin::Argument:
+        err(base->loc, "cannot assign to " + n + ": function arguments are read-only (copy it into a local variable)");
+        return;
       case Origin::Data: err(base->loc, "cannot assign to " + n + ": data variables are read-only"); return;
       case Origin::Parameters: err(base->loc, "cannot assign to " + n + ": parameters are read-only"); return;
       case Origin::Network: err(base->loc, "cannot assign to " + n + ": network weights are read-only"); return;
@@ -617,7 +746,10 @@ class Checker {
       return Type::error();
     }
     auto it = toplevel_.find(e.name);
-    if (current_ && current_->name == e.name)
+    if (fn_ && it != toplevel_.end())
+      err(e.loc, "variable " + quoted(e.name) + " is not visible in function " + quoted(fn_->name) +
+                     ": a function sees only its arguments and its local variables (pass it as an argument)");
+    else if (current_ && current_->name == e.name)
       err(e.loc, "variable " + quoted(e.name) + " is used in its own declaration");
     else if (it != toplevel_.end() && before(e.loc, it->second.loc) && it->second.block != block_)
       err(e.loc, "variable " + quoted(e.name) + " is declared later, in the " +
@@ -630,6 +762,10 @@ class Checker {
              block_ != BlockKind::Model)
       err(e.loc, "variable " + quoted(e.name) + " is local to the model block and is not visible in " +
                      block_label());
+    else if (functions_.has(e.name))
+      err(e.loc, quoted(e.name) + " is a user-defined function, not a variable: call it with arguments (functions "
+                                  "cannot be passed as values, so the ODE solvers and other higher-order functions "
+                                  "are not supported)");
     else if (stdlib::is_known(e.name))
       err(e.loc, "variable " + quoted(e.name) + " is not defined (" + quoted(e.name) +
                      " is a function: call it with arguments)");
@@ -643,8 +779,8 @@ class Checker {
     std::vector<Type> args;
     bool bad = false;
     for (size_t i = 0; i < e.args.size(); ++i) {
-      // rep_vector(x, N), rep_matrix(x, N, K), ...: the arguments after the first are sizes.
-      bool sizes = i > 0 && e.name.rfind("rep_", 0) == 0;
+      // rep_vector(x, N), rep_matrix(x, N, K), to_matrix(x, N * L, K), ...: the arguments after the first are sizes.
+      bool sizes = i > 0 && (e.name.rfind("rep_", 0) == 0 || e.name == "to_matrix");
       size_context_ += sizes;
       args.push_back(expr(*e.args[i]));
       size_context_ -= sizes;
@@ -652,11 +788,19 @@ class Checker {
     }
     const std::string& n = e.name;
     if (n == "target" && args.empty()) {
-      if (block_ != BlockKind::Model && block_ != BlockKind::TransformedParameters)
-        err(e.loc, "target() is only available in the model and transformed parameters blocks");
+      if (!target_visible())
+        err(e.loc, "target() is only available in the model and transformed parameters blocks and in functions "
+                   "whose names end in _lp");
       return Type::real();
     }
-    if (!stdlib::is_known(n)) {
+    // foo_lupdf(...) calls the user's foo_lpdf, without its constants.
+    using functions::Suffix;
+    const Suffix suffix = functions::suffix_of(n);
+    std::string user = n;
+    if (suffix == Suffix::Lupdf || suffix == Suffix::Lupmf)
+      user = n.substr(0, n.rfind('_')) + (suffix == Suffix::Lupdf ? "_lpdf" : "_lpmf");
+    const bool is_user = functions_.has(user);
+    if (!is_user && !stdlib::is_known(n)) {
       err(e.loc, "unknown function " + quoted(n));
       return Type::error();
     }
@@ -667,18 +811,36 @@ class Checker {
                  "arguments, not " + quoted(n));
     if (density && !e.conditional_bar && e.args.size() > 1)
       err(e.loc, quoted(n) + " needs '|' after its first argument: " + n + "(y | ...)");
-    if (ends_with(n, "_rng") && block_ != BlockKind::TransformedData &&
-        block_ != BlockKind::GeneratedQuantities)
+    const bool rng_allowed = fn_ ? fn_suffix() == Suffix::Rng
+                                 : block_ == BlockKind::TransformedData || block_ == BlockKind::GeneratedQuantities;
+    if (suffix == Suffix::Rng && !rng_allowed)
       err(e.loc, "random number generator " + quoted(n) +
-                     " is only allowed in transformed data and generated quantities, not in " +
-                     block_label());
-    if (ends_with_any(n, {"_lupdf", "_lupmf"}) && block_ != BlockKind::Model)
-      err(e.loc, quoted(n) + " can only be used in the model block (use " +
-                     n.substr(0, n.size() - 6) + (ends_with(n, "_lupdf") ? "_lpdf" : "_lpmf") + ")");
-    if (ends_with(n, "_lp") && block_ != BlockKind::Model && block_ != BlockKind::TransformedParameters)
+                     " is only allowed in transformed data, generated quantities and functions whose names end in "
+                     "_rng, not in " + block_label());
+    const bool unnormalized_allowed =
+        fn_ ? fn_suffix() == Suffix::Lpdf || fn_suffix() == Suffix::Lpmf || fn_suffix() == Suffix::Lp
+            : block_ == BlockKind::Model;
+    if ((suffix == Suffix::Lupdf || suffix == Suffix::Lupmf) && !unnormalized_allowed)
+      err(e.loc, quoted(n) + " can only be used in the model block and in _lpdf, _lpmf and _lp functions (use " +
+                     n.substr(0, n.size() - 6) + (suffix == Suffix::Lupdf ? "_lpdf" : "_lpmf") + ")");
+    if (suffix == Suffix::Lp && !target_visible())
       err(e.loc, "function " + quoted(n) +
-                     " changes target and is only allowed in the model and transformed parameters blocks");
+                     " changes target and is only allowed in the model and transformed parameters blocks and in "
+                     "functions whose names end in _lp, not in " + block_label());
     if (bad) return Type::error();
+    if (is_user) {
+      std::string why;
+      const FunctionDef* f = functions_.resolve(user, args, &why);
+      if (!f) {
+        if (!misused_bar) err(e.loc, why);
+        return Type::error();
+      }
+      e.function = f;
+      std::vector<const Expr*> exprs;
+      for (auto& a : e.args) exprs.push_back(a.get());
+      user_call(exprs, *f);
+      return f->return_type;
+    }
     std::string why;
     Type t = stdlib::call_type(n, args, &why);
     if (t.is_error() && !misused_bar) {  // a misplaced '|' already explains the call

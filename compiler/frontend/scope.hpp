@@ -23,8 +23,9 @@ enum class Origin {
   Network,  // learnable weights declared in a network block (read-only, no prior)
   TransformedParameters,
   GeneratedQuantities,
-  Local,  // any declaration inside a statement, and the model block's declarations
-  Loop    // a for / foreach loop variable (read-only)
+  Local,    // any declaration inside a statement, and the model block's declarations
+  Loop,     // a for / foreach loop variable (read-only)
+  Argument  // a user-defined function's argument (read-only, as Stan passes them as constants)
 };
 
 struct Symbol {
@@ -33,6 +34,10 @@ struct Symbol {
   Origin origin = Origin::Local;
   SourceLoc loc;
   ast::BlockKind block = ast::BlockKind::Model;  // the block the declaration is in
+  // Its value may depend on parameters (Stan's autodiff level): a real-valued
+  // parameter, transformed parameter, local of the model, or function argument
+  // without `data`. Such a value cannot be passed to a `data` argument.
+  bool varies = false;
 };
 
 class Scopes {

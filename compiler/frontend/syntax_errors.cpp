@@ -325,6 +325,10 @@ void SyntaxErrorStrategy::unexpected(antlr4::Parser* parser, antlr4::Token* toke
     add(loc_of(token), "unexpected " + token_display(token) +
                            ": a program is a sequence of blocks such as 'data { ... }' and 'model { ... }'");
   } else if (missing_semicolon(parser, token, wanted)) {
+  } else if (!at_eof && parser->getContext()->getRuleIndex() == LatentParser::RuleUnsizedType) {
+    add(loc_of(token), "unexpected " + token_display(token) +
+                           ": the types of function arguments and results have no sizes (write 'vector x', "
+                           "'array[] real x', 'array[,] int x')");
   } else if (at_eof) {
     add(previous ? loc_after(previous) : loc_of(token), end_of_file_message(parser, wanted));
   } else {

@@ -244,7 +244,8 @@ NodeP Graph::unary(Op op, NodeP x) {
   }
   if (x->op == Op::Fill) return fill(unary(op, x->args[0]), x->dims);
   if (op == Op::Neg && x->op == Op::Neg) return x->args[0];
-  if (op == Op::StopGradient && !x->depends_on_params) return x;
+  // Dropped only on data: weights and noise (other buffers) may become the parameters later (SVI).
+  if (op == Op::StopGradient && !x->reads_unknowns) return x;
   if (dt == DType::Real) x = cast_real(x);
   Node n{op, dt, x->dims, {x}};
   return intern(std::move(n));

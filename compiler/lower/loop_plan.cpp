@@ -1,11 +1,14 @@
 #include "compiler/lower/loop_plan.hpp"
 
+#include <functional>
 #include <map>
 #include <vector>
 
 namespace latent {
 
 namespace {
+
+std::string function_blocker(const ast::FunctionDef& f);
 
 struct Use {
   bool assigned = false;
@@ -54,6 +57,8 @@ class BodyScan {
       case K::Tilde:
         expr(*s.lhs);
         for (auto& a : s.args) expr(*a);
+        if (s.function)
+          if (std::string why = function_blocker(*s.function); !why.empty()) blocker = why;
         break;
       case K::TargetPlus:
       case K::Expression:
@@ -112,6 +117,8 @@ class BodyScan {
       return;
     }
     if (e.kind == ast::ExprKind::Call && e.name == "target") blocker = "it reads target()";
+    if (e.kind == ast::ExprKind::Call && e.function)
+      if (std::string why = function_blocker(*e.function); !why.empty()) blocker = why;
     if (e.kind == ast::ExprKind::Index) {
       // Find the indexed root variable and whether the outermost index is the loop variable.
       const ast::Expr* root = &e;
@@ -138,6 +145,54 @@ class BodyScan {
 
   std::string loop_var_;
 };
+
+// Why a loop calling f must be unrolled, or "". Inlined into a symbolic loop,
+// f's body sees the loop variable as a value unknown while lowering: a
+// recursion would never end, and a loop of f that must be unrolled would have
+// no known bounds. (A function that reaches no recursion cannot call itself
+// through others, so this terminates.)
+std::string function_blocker(const ast::FunctionDef& f) {
+  if (f.reaches_recursion) return "it calls the recursive function '" + f.name + "'";
+  std::string why;
+  std::function<void(const ast::Expr&)> expr = [&](const ast::Expr& e) {
+    if (e.kind == ast::ExprKind::Call && e.function && why.empty()) why = function_blocker(*e.function);
+    for (auto& a : e.args)
+      if (a) expr(*a);
+    for (auto& ix : e.indices) {
+      if (ix.lower) expr(*ix.lower);
+      if (ix.upper) expr(*ix.upper);
+    }
+  };
+  std::function<void(const ast::Stmt&)> stmt = [&](const ast::Stmt& s) {
+    using K = ast::StmtKind;
+    if (!why.empty()) return;
+    if (s.kind == K::While || s.kind == K::Foreach) {
+      why = "it calls '" + f.name + "', which has a loop evaluated iteration by iteration";
+      return;
+    }
+    if (s.kind == K::For) {
+      LoopPlan inner = plan_loop(s);
+      if (!inner.symbolic) {
+        why = "it calls '" + f.name + "', whose loop is evaluated iteration by iteration (" + inner.why_unrolled + ")";
+        return;
+      }
+    }
+    if (s.kind == K::Tilde && s.function && why.empty()) why = function_blocker(*s.function);
+    for (const ast::ExprPtr* e : {&s.lhs, &s.rhs, &s.lower, &s.upper, &s.cond})
+      if (*e) expr(**e);
+    for (auto& a : s.args) expr(*a);
+    if (s.decl) {
+      if (s.decl->init) expr(*s.decl->init);
+      for (auto& e : s.decl->sizes) expr(*e);
+      for (auto& e : s.decl->array_sizes) expr(*e);
+    }
+    for (const ast::StmtPtr* b : {&s.body, &s.else_body})
+      if (*b) stmt(**b);
+    for (auto& x : s.stmts) stmt(*x);
+  };
+  stmt(*f.body);
+  return why;
+}
 
 }  // namespace
 

@@ -182,6 +182,17 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
   }
   std::vector<Value> args;
   for (auto& a : e.args) args.push_back(expr(*a));
+  if (e.function) {
+    // foo_lupdf and _lp functions keep the caller's proportionality; foo_lpdf keeps every constant.
+    std::string base, suffix;
+    const bool unnormalized =
+        stdlib::split_density_suffix(e.name, &base, &suffix) && (suffix == "_lupdf" || suffix == "_lupmf");
+    const bool lp = e.name.size() > 3 && e.name.compare(e.name.size() - 3, 3, "_lp") == 0;
+    const bool propto = unnormalized ? outer_propto() : lp ? (frame_ ? frame_->propto : !keep_constants_) : false;
+    Value r = call_function(*e.function, args, e.loc, propto);
+    if (!e.type.is_error()) r.type = e.type;
+    return r;
+  }
   if (e.name == "multiply") return binary("*", args[0], args[1], e.type, e.loc);
   stdlib::CallContext ctx(g_, file_, e.loc, e.name);
   Value result;
@@ -195,7 +206,7 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
   } else if (stdlib::split_density_suffix(e.name, &base, &suffix)) {
     const stdlib::DistributionEntry* d = stdlib::find_distribution(base);
     if (!d) error(e.loc, "unknown distribution '" + base + "'");
-    ctx.propto = suffix == "_lupdf" || suffix == "_lupmf";
+    ctx.propto = (suffix == "_lupdf" || suffix == "_lupmf") && outer_propto();
     std::vector<Value> params(args.begin() + 1, args.end());
     result = stdlib::lower_density(ctx, *d, args[0], params);
   } else {
@@ -243,8 +254,8 @@ NodeP Lowerer::index_value(const Value& iv, int64_t size, SourceLoc loc) {
 }
 
 // Int data elements at known positions are folded to constants (they drive control flow).
-NodeP Lowerer::fold_data(NodeP n) const {
-  if (!n->is_scalar() || n->dtype != ir::DType::Int) return n;
+NodeP Lowerer::fold_data(NodeP n, bool reals) const {
+  if (!n->is_scalar() || (n->dtype != ir::DType::Int && !reals)) return n;
   // Walk Index nodes with constant indexes down to a data Input.
   int64_t offset = 0;
   NodeP cur = n;
@@ -271,6 +282,7 @@ NodeP Lowerer::fold_data(NodeP n) const {
   }
   size_t at = static_cast<size_t>(cur->b + offset);
   if (at >= data_.size()) return n;
+  if (n->dtype != ir::DType::Int) return g_.constant(data_[at]);
   return g_.int_constant(static_cast<int64_t>(data_[at]));
 }
 

@@ -51,6 +51,7 @@ bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value) {
   statement(*s.body);
   pop_scope();
   continue_ = false;
+  if (returning_) return false;  // a return ends the loop and the function's body
   if (!break_) return true;
   break_ = false;
   return false;
@@ -166,6 +167,7 @@ void Lowerer::while_loop(const ast::Stmt& s) {
       error(s.loc, "this while loop runs too long (limit " + std::to_string(lowering::kMaxUnrolledIterations) + " iterations)");
     statement(*s.body);
     continue_ = false;
+    if (returning_) break;
     if (break_) {
       break_ = false;
       break;
@@ -192,24 +194,37 @@ void Lowerer::if_statement(const ast::Stmt& s) {
   };
   auto before = snapshot();
   NodeP saved_path = path_;
-  auto branch = [&](const ast::Stmt* body, NodeP when) {
+  NodeP returned_before = frame_ ? frame_->returned : nullptr;
+  // Each branch runs under its condition; `stopped`: it ended in a return (lower_functions.cpp).
+  auto branch = [&](const ast::Stmt* body, NodeP when, bool* stopped) {
     path_ = saved_path ? g_.binary(Op::And, saved_path, when) : when;
     if (body) statement(*body);
+    *stopped = std::exchange(returning_, false);
     auto after = snapshot();
     for (size_t k = 0; k < scopes_.size(); ++k) scopes_[k].vars = before[k];
     return after;
   };
-  auto then_state = branch(s.body.get(), cond);
-  auto else_state = branch(s.else_body.get(), g_.unary(Op::Not, cond));
+  bool then_stopped = false, else_stopped = false;
+  auto then_state = branch(s.body.get(), cond, &then_stopped);
+  auto else_state = branch(s.else_body.get(), g_.unary(Op::Not, cond), &else_stopped);
   path_ = saved_path;
   if (break_ || continue_) error(s.loc, "break and continue under a condition that depends on parameters are not supported");
+  if (then_stopped && else_stopped) {
+    returning_ = true;
+    return;
+  }
   for (size_t k = 0; k < scopes_.size(); ++k) {
     for (auto& [name, var] : scopes_[k].vars) {
       NodeP t = then_state[k].at(name).value.node;
       NodeP e = else_state[k].at(name).value.node;
-      if (t == e) continue;
-      var.value.node = g_.select(cond, t, e);
+      // After a branch that returned, only the other branch's values matter.
+      var.value.node = then_stopped ? e : else_stopped ? t : t == e ? t : g_.select(cond, t, e);
     }
+  }
+  // After a return under this condition, the rest of the body runs only where it has not returned.
+  if (frame_ && frame_->returned != returned_before) {
+    NodeP open = g_.unary(Op::Not, frame_->returned);
+    path_ = path_ ? g_.binary(Op::And, path_, open) : open;
   }
 }
 

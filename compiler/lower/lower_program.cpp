@@ -53,8 +53,6 @@ class ProgramLowering {
 
   LoweredProgram run() {
     lowerer_.push_scope();
-    if (auto* b = program_.find(ast::BlockKind::Functions))
-      lowerer_.error(b->loc, "user-defined functions are not supported yet");
     if (auto* b = program_.find(ast::BlockKind::Data)) data_block(*b);
     if (auto* b = program_.find(ast::BlockKind::TransformedData)) transformed_data(*b);
     if (auto* b = program_.find(ast::BlockKind::Network)) network(*b, 3);

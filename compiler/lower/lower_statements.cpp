@@ -17,21 +17,32 @@ using lowering::stan_axes;
 void Lowerer::tilde(const ast::Stmt& s) {
   std::vector<Value> params;
   for (auto& a : s.args) params.push_back(expr(*a));
+  if (s.function) {
+    // A user-defined distribution: `y ~ foo(...)` is `target += foo_lupdf(y | ...)`.
+    std::vector<Value> args{expr(*s.lhs)};
+    args.insert(args.end(), params.begin(), params.end());
+    Value lp = call_function(*s.function, args, s.loc, !keep_constants_ && outer_propto());
+    return add_term(s.loc, g_.cast_real(lp.node));
+  }
   const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
   if (!d) error(s.loc, "unknown distribution '" + s.dist + "'");
   if (guide_draws_) return guide_tilde(s, *d, params);
   Value y = expr(*s.lhs);
   stdlib::CallContext ctx(g_, file_, s.loc, s.dist + (d->discrete ? "_lpmf" : "_lpdf"));
-  ctx.propto = !keep_constants_;
+  ctx.propto = !keep_constants_ && outer_propto();
   Value lp = stdlib::lower_density(ctx, *d, y, params);
   for (NodeP c : ctx.checks) add_term(s.loc, c);
   size_t before = current_terms_->size();
   add_term(s.loc, lp.node);
   if (current_terms_->size() != before + 1 || current_terms_->back().value != lp.node) return;  // nothing kept as is
+  if (frame_) return;  // inside a function the variate is an argument, not the program's variable
   // What was drawn from what, for the transforms that read the model's structure.
   TildeRecord record{d, "", "", {}, y, params, !path_ && current_terms_ == &terms_};
   const ast::Expr* target = s.lhs.get();
-  if (target->kind == ast::ExprKind::Call && target->name == "to_vector" && target->args.size() == 1)
+  // to_vector(y), to_row_vector(y), to_matrix(y, ...): y itself in another shape (the same storage order)
+  bool reshaped = target->kind == ast::ExprKind::Call && !target->args.empty() &&
+                  (target->name == "to_vector" || target->name == "to_row_vector" || target->name == "to_matrix");
+  if (reshaped)
     target = target->args[0].get();
   if (target->kind == ast::ExprKind::Var) {
     record.variable = target->name;
@@ -75,7 +86,7 @@ void Lowerer::guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d
 
 void Lowerer::statements(const std::vector<ast::StmtPtr>& stmts) {
   for (auto& s : stmts) {
-    if (break_ || continue_) return;
+    if (break_ || continue_ || returning_) return;
     statement(*s);
   }
 }
@@ -114,7 +125,7 @@ void Lowerer::statement(const ast::Stmt& s) {
       if (path_) error(s.loc, "break and continue under a condition that depends on parameters are not supported");
       (s.kind == K::Break ? break_ : continue_) = true;
       return;
-    case K::Return: error(s.loc, "return is only allowed in functions, which are not supported yet");
+    case K::Return: return return_statement(s);
     case K::Expression: {
       Value v = expr(*s.rhs);
       if (v.node->is_effect) add_term(s.loc, g_.mul(g_.constant(0), v.node));

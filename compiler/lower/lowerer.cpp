@@ -36,7 +36,11 @@ std::vector<int64_t> Lowerer::stan_dims_of(const Type& t, const std::vector<int6
 // ---- diagnostics ------------------------------------------------------------------------
 
 void Lowerer::error(SourceLoc loc, const std::string& message) const {
-  throw UserError(format_diagnostic(file_, {loc, message}));
+  // Inside an inlined function, say which call led there.
+  std::string where;
+  if (frame_)
+    where = " (in '" + frame_->function->name + "', called at line " + std::to_string(frame_->call.line) + ")";
+  throw UserError(format_diagnostic(file_, {loc, message + where}));
 }
 
 std::string Lowerer::location(SourceLoc loc) const {
@@ -44,16 +48,16 @@ std::string Lowerer::location(SourceLoc loc) const {
 }
 
 void Lowerer::add_term(SourceLoc loc, NodeP value) {
-  if (path_) {
+  if (NodeP path = full_path()) {
     // Under a run-time condition: checks and prints fire only on their path;
     // other terms count only there (both sides of a select are evaluated).
     if (value->op == Op::Check || value->op == Op::Print) {
       std::vector<NodeP> values(value->args.begin() + 1, value->args.end());
-      NodeP when = g_.binary(Op::And, path_, value->args[0]);
+      NodeP when = g_.binary(Op::And, path, value->args[0]);
       int id = static_cast<int>(value->b);
       value = value->op == Op::Check ? g_.check(when, id, values) : g_.print(when, id, values);
     } else {
-      value = g_.select(path_, value, g_.constant(0));
+      value = g_.select(path, value, g_.constant(0));
     }
   }
   if (value->is_const(0)) return;
@@ -75,7 +79,7 @@ void Lowerer::keep_term(Term t) {
 void Lowerer::add_check(SourceLoc loc, NodeP violated, const std::string& message, NodeP value,
                         const std::string& value_name) {
   if (violated->is_const(0)) return;
-  if (violated->is_const() && !path_) {
+  if (violated->is_const() && !full_path()) {
     std::ostringstream v;
     v << (value->is_const() ? value->value : NAN);
     error(loc, message + " (" + value_name + " is " + v.str() + ")");

@@ -1,16 +1,19 @@
 // Lowering of checked statements and expressions to IR, by partial evaluation:
 // integers known from data (sizes, loop bounds, conditions) are evaluated while
 // lowering, so that shapes and trip counts are constants; everything that
-// depends on parameters becomes IR. See loop_plan.hpp for how loops lower.
+// depends on parameters becomes IR. See loop_plan.hpp for how loops lower, and
+// lower_functions.cpp for user-defined functions (inlined at each call).
 #pragma once
 
 #include "compiler/frontend/ast.hpp"
 #include "compiler/lower/lowered_program.hpp"
 #include "stdlib/library.hpp"
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -94,7 +97,8 @@ class Lowerer {
   Value index(const ast::Expr& e);
   Value apply_indices(Value v, const std::vector<ast::Index>& indices, SourceLoc loc);
   ir::NodeP index_value(const Value& iv, int64_t size, SourceLoc loc);
-  ir::NodeP fold_data(ir::NodeP n) const;
+  // An int data element at a known position as a constant (reals too with `reals`).
+  ir::NodeP fold_data(ir::NodeP n, bool reals = false) const;
   void assign(const ast::Expr& lhs, Value value, SourceLoc loc);
   Value set_path(const Value& current, const std::vector<const ast::Index*>& path, size_t k, const Value& value,
                  SourceLoc loc);
@@ -110,6 +114,13 @@ class Lowerer {
   void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
   void while_loop(const ast::Stmt& s);
   void if_statement(const ast::Stmt& s);
+  // User-defined functions (lower_functions.cpp).
+  Value call_function(const ast::FunctionDef& f, const std::vector<Value>& args, SourceLoc loc, bool propto);
+  void return_statement(const ast::Stmt& s);
+  // Whether `~` and _lupdf may drop constant terms here (false inside a density called as _lpdf).
+  bool outer_propto() const;
+  // The condition under which the current statement runs, through the calls it is inlined in.
+  ir::NodeP full_path() const;
   void print_or_reject(const ast::Stmt& s);
   void declare_local(const ast::Stmt& s);
 
@@ -136,6 +147,23 @@ class Lowerer {
   bool keep_constants_ = false;
   std::vector<ir::NodeP> enclosing_loops_;  // variables of the symbolic loops being lowered
   int64_t draw_sites_ = 0;                   // `_rng` calls lowered so far
+
+  // The call being inlined (lower_functions.cpp): what its `return`s have done so far.
+  struct Frame {
+    const ast::FunctionDef* function = nullptr;
+    SourceLoc call;
+    ir::NodeP entry_path = nullptr;  // the caller's full path (null: always)
+    bool propto = false;             // called through `~` or _lupdf (or an _lp function in such a context)
+    ir::NodeP returned = nullptr;    // the condition (local to the body) under which it has returned
+    std::optional<Value> result;     // the value returned so far, valid where `returned` holds
+  };
+  Frame* frame_ = nullptr;
+  bool returning_ = false;  // a return was lowered: the rest of the current statement list is dead
+  int call_depth_ = 0;
+  uintptr_t stack_base_ = 0;  // the stack address of the outermost call
+  int64_t inlined_calls_ = 0;
+  // Calls without effects, by function (its address), propto and argument node ids (the IR is hash-consed).
+  std::map<std::tuple<uintptr_t, bool, std::vector<int>>, Value> memo_;
 };
 
 }  // namespace latent

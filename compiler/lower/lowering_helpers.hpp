@@ -13,6 +13,12 @@ namespace latent::lowering {
 // Iterations of unrolled loops, in all, before lowering gives up.
 inline constexpr int kMaxUnrolledIterations = 200000;
 
+// Calls of user-defined functions nested inside each other (a recursion must end
+// on values known when the data is read), and inlined in all.
+inline constexpr int kMaxCallDepth = 1000;
+inline constexpr uintptr_t kMaxCallStackBytes = 3u << 20;  // of the usual 8 MiB stack
+inline constexpr int64_t kMaxInlinedCalls = 200000;
+
 // "vector[3]", "matrix[2,4]": a value's type with its sizes, for messages.
 inline std::string dims_text(const Type& t, ir::NodeP n) {
   std::string s = t.str();

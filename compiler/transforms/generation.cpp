@@ -15,6 +15,9 @@ using ir::Op;
 
 namespace {
 
+// Draw sites: the prior's draws are numbered by parameter, the observed variables' from here.
+constexpr int64_t kObservedDrawSites = int64_t{1} << 40;
+
 // The argument of a distribution as a real value that is a scalar or has `size` elements (flat).
 NodeP flat_argument(ir::Graph& g, const Term& t, const stdlib::Value& v, int64_t size) {
   NodeP a = g.cast_real(v.node);
@@ -113,14 +116,50 @@ std::vector<NodeP> substitute_definitions(ir::Graph& g, std::vector<NodeP> roots
   return roots;
 }
 
-// Prior draws of the parameters the generated means need (and, for drawn ones,
-// those their priors need).
+// Whether every draw of `dist` satisfies constraint `c` (the draw can then be
+// unconstrained): no constraint, <offset, multiplier>, or bounds that the
+// distribution's support already respects (exponential with <lower=0>, beta with
+// <lower=0, upper=1>, ...). A normal prior on a <lower=0> parameter (a truncated
+// prior) is not: its draws would have to be rejected.
+bool support_within(const stdlib::DistributionEntry& dist, const ConstraintSpec& c) {
+  using Kind = ConstraintSpec::Kind;
+  auto is = [](NodeP n, double v) { return n && n->is_const(v); };
+  bool non_negative = dist.variate == stdlib::Domain::NonNegative || dist.variate == stdlib::Domain::Positive ||
+                      dist.variate == stdlib::Domain::PositiveFinite;
+  switch (c.kind) {
+    case Kind::None: case Kind::OffsetMultiplier: return true;
+    case Kind::Lower: return is(c.lower, 0) && non_negative;
+    case Kind::LowerUpper: return is(c.lower, 0) && is(c.upper, 1) && dist.variate == stdlib::Domain::Probability;
+    default: return false;
+  }
+}
+
+// The unconstrained value of a draw x of a parameter with constraint c (the
+// inverse of compiler/transforms/constraints.cpp's transforms).
+NodeP unconstrain_draw(ir::Graph& g, const ConstraintSpec& c, NodeP x) {
+  using Kind = ConstraintSpec::Kind;
+  switch (c.kind) {
+    case Kind::OffsetMultiplier: {
+      NodeP off = c.offset ? c.offset : g.constant(0), mul = c.multiplier ? c.multiplier : g.constant(1);
+      return g.div(g.sub(x, off), mul);
+    }
+    case Kind::Lower: return g.unary(Op::Log, g.sub(x, c.lower));
+    case Kind::LowerUpper: {  // logit((x - lo) / (hi - lo))
+      NodeP u = g.div(g.sub(x, c.lower), g.sub(c.upper, c.lower));
+      return g.sub(g.unary(Op::Log, u), g.unary(Op::Log1p, g.neg(u)));
+    }
+    default: return x;
+  }
+}
+
+// Prior draws of the parameters the generated variables need (and, for drawn
+// ones, those their priors need).
 void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, const std::string& model) {
   ir::Graph& g = *p.graph;
   ParameterIndex index(p);
-  std::vector<NodeP> means;
-  for (const GeneratedVariable& v : out.variables) means.push_back(v.mean);
-  std::set<size_t> todo = index.read_by(means), done;
+  std::vector<NodeP> needed;
+  for (const GeneratedVariable& v : out.variables) needed.push_back(v.mean);
+  std::set<size_t> todo = index.read_by(needed), done;
   std::map<int64_t, std::pair<int64_t, NodeP>> defs;
   std::vector<size_t> drawn;
   while (!todo.empty()) {
@@ -131,31 +170,24 @@ void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, c
     if (!par.plate && !draw_globals) continue;  // at its value in theta
     const Term* prior = prior_of(p, par.name, model);
     const stdlib::DistributionEntry* dist = prior ? prior->tilde->distribution : nullptr;
-    if (!prior || !prior->tilde->top_level || !dist->reparameterization)
+    if (!prior || !prior->tilde->top_level || !dist->sample)
       throw UserError(model + ": sample: parameter '" + par.name + "' has no prior to draw from: a statement `" +
                       par.name + " ~ dist(...)` or `to_vector(" + par.name + ") ~ dist(...)` in the model block, " +
-                      "outside loops and conditions, with a distribution that has a reparameterised draw (" +
-                      stdlib::reparameterized_distribution_names() + ")\n");
-    if (par.constraint.kind != ConstraintSpec::Kind::None &&
-        par.constraint.kind != ConstraintSpec::Kind::OffsetMultiplier)
+                      "outside loops and conditions\n");
+    if (!support_within(*dist, par.constraint))
       throw UserError(prior->location + ": sample: parameter '" + par.name + "' is " +
-                      constraint_text(par.constraint) + "; sample draws only unconstrained parameters (or "
-                      "<offset, multiplier>) from their priors\n");
+                      constraint_text(par.constraint) + ", and draws from its prior " + dist->name +
+                      " are not all inside that constraint (a truncated prior): sample draws parameters whose prior's "
+                      "support is their constraint's (e.g. exponential or lognormal with <lower=0>, beta with "
+                      "<lower=0, upper=1>), or unconstrained ones\n");
     const std::vector<int64_t>& dims = par.value->dims;
     std::vector<NodeP> params;
     for (const stdlib::Value& v : prior->tilde->params) {
       NodeP n = g.cast_real(v.node);
-      params.push_back(n->is_scalar() ? n : g.reshape(n, dims));
+      params.push_back(n->is_scalar() || dims.empty() ? n : g.reshape(n, dims));
     }
-    NodeP eps = g.input(2, out.noise_size, dims);
-    out.noise_size += par.value->is_scalar() ? 1 : par.value->size();
-    NodeP z = dist->reparameterization->draw(g, params, eps);
-    if (par.constraint.kind == ConstraintSpec::Kind::OffsetMultiplier) {
-      NodeP off = par.constraint.offset ? par.constraint.offset : g.constant(0);
-      NodeP mul = par.constraint.multiplier ? par.constraint.multiplier : g.constant(1);
-      z = g.div(g.sub(z, off), mul);
-    }
-    defs[par.unconstrained_offset] = {par.unconstrained_size, z};
+    NodeP x = g.random(dist->sampler_id, static_cast<int64_t>(i), ir::DType::Real, dims, params, {});
+    defs[par.unconstrained_offset] = {par.unconstrained_size, unconstrain_draw(g, par.constraint, x)};
     drawn.push_back(i);
     for (size_t j : index.read_by(params)) todo.insert(j);
   }
@@ -229,9 +261,40 @@ std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std:
     v.is_matrix = whole.type.base == Base::Matrix;
     const int64_t size = whole.node->is_scalar() ? 1 : whole.node->size();
     std::vector<NodeP> params;
-    for (const stdlib::Value& a : r.params) params.push_back(flat_argument(g, t, a, size));
-    NodeP mean = r.distribution->mean(g, params);
-    v.mean = mean->is_scalar() ? g.fill(mean, {size}) : mean;
+    v.events = size;
+    if (!r.distribution->elementwise) {  // its parameters as given; outcomes are rows of the variate
+      for (const stdlib::Value& a : r.params) params.push_back(g.cast_real(a.node));
+      const std::vector<int64_t>& variate = r.variate.node->dims;
+      if (variate.size() != 2 || r.variate.node->size() != size)
+        throw UserError(t.location + ": sample: '" + r.variable + "' is drawn from " + r.distribution->name +
+                        " as a matrix of one-hot rows only\n");
+      v.events = variate[0];
+      v.event_size = variate[1];
+      v.mean = g.reshape(r.distribution->mean(g, params), {size});
+      stdlib::CallContext ctx(g, *p.source, SourceLoc{}, r.distribution->name);
+      ctx.draw_site = kObservedDrawSites + static_cast<int64_t>(out.size());
+      v.draw = g.reshape(r.distribution->draw(ctx, params, variate), {size});
+    } else {
+      for (const stdlib::Value& a : r.params) params.push_back(flat_argument(g, t, a, size));
+      NodeP mean = r.distribution->mean(g, params);
+      v.mean = mean->is_scalar() ? g.fill(mean, {size}) : mean;
+    }
+    if (r.distribution->elementwise && r.distribution->sample) {
+      ir::DType dtype = r.distribution->discrete ? ir::DType::Int : ir::DType::Real;
+      std::vector<NodeP> full;  // the sampler takes parameters of the draw's shape (or scalars)
+      for (NodeP a : params) full.push_back(a->is_scalar() ? a : g.reshape(a, {size}));
+      v.draw = g.random(r.distribution->sampler_id, kObservedDrawSites + static_cast<int64_t>(out.size()), dtype, {size},
+                        full, {});
+    }
+    // Data in the buffer that its own distribution reads: an autoregressive variable.
+    if (whole.node->op == Op::Input && whole.node->a == 1) {
+      v.data_offset = whole.node->b;
+      for (NodeP n : ir::topological_order(params)) {
+        if (n->op != Op::Input || n->a != 1) continue;
+        int64_t n_size = n->is_scalar() ? 1 : n->size();
+        if (n->b < v.data_offset + size && n->b + n_size > v.data_offset) v.depends_on_itself = true;
+      }
+    }
     v.out_offset = offset;
     offset += size;
     out.push_back(v);
@@ -240,7 +303,9 @@ std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std:
     throw UserError(model + ": sample: the model has nothing to generate: no statement `y ~ dist(...)` on a " +
                     (p.plate.empty() ? std::string("whole data variable")
                                      : "whole data variable indexed by the plate '" + p.plate + "'") +
-                    " in the model block\n");
+                    " in the model block (an observed variable that appears only in `target += ...` cannot be "
+                    "drawn: write its draw in generated quantities with `_rng` functions, e.g. "
+                    "`y_rep = normal_rng(mu, sigma)`)\n");
   return out;
 }
 
@@ -251,6 +316,15 @@ GenerationProgram build_generation(LoweredProgram& p, GenerationStep step, bool 
   switch (step) {
     case GenerationStep::Prior: build_prior(p, out, draw_globals, model); break;
     case GenerationStep::Encoder: build_encoder(p, out); break;
+    case GenerationStep::Draw:
+      for (const GeneratedVariable& v : out.variables) {
+        if (!v.draw)
+          throw UserError(model + ": sample: '" + v.name + "' has a distribution without a sampler (" +
+                          v.distribution + "); use --mean for its mean\n");
+        out.outputs.push_back({v.draw, v.out_offset});
+        out.out_size = v.out_offset + v.draw->size();
+      }
+      break;
     case GenerationStep::Decoder:
       for (const GeneratedVariable& v : out.variables) {
         out.outputs.push_back({v.mean, v.out_offset});

@@ -18,7 +18,7 @@ using ir::NodeP;
 
 namespace {
 
-enum Step { kPrior = 0, kEncoder = 1, kDecoder = 2 };
+enum Step { kPrior = 0, kEncoder = 1, kDraw = 2, kDecoder = 3 };
 
 int64_t product(const std::vector<int64_t>& dims, size_t from = 0) {
   int64_t n = 1;
@@ -52,7 +52,7 @@ struct Generator::Stage {
     int64_t workspace = 0;
     GenerationProgram program;
     bool draw_globals = false;  // what the prior step draws
-  } steps[3];
+  } steps[4];
   std::vector<double> work;
 
   // Indices of the parameters read by `roots`.
@@ -141,7 +141,8 @@ void Generator::compile(Stage& s, int which, Globals globals) {
   Stage::Compiled& step = s.steps[which];
   bool draw_globals = effective(globals) == Globals::Prior;
   if (step.fn && (which != kPrior || step.draw_globals == draw_globals)) return;
-  static const GenerationStep kinds[] = {GenerationStep::Prior, GenerationStep::Encoder, GenerationStep::Decoder};
+  static const GenerationStep kinds[] = {GenerationStep::Prior, GenerationStep::Encoder, GenerationStep::Draw,
+                                         GenerationStep::Decoder};
   driver::Compiled c = driver::compile(s.lowered, driver::Method::generate(kinds[which], draw_globals));
   step.fn = c.functions.at(0);
   step.workspace = c.workspace.at(0);
@@ -149,8 +150,7 @@ void Generator::compile(Stage& s, int which, Globals globals) {
   step.draw_globals = draw_globals;
 }
 
-void Generator::run(const Stage& s, int which, const double* theta, const double* data, const double* noise,
-                    std::vector<double>& out) const {
+void Generator::run(const Stage& s, int which, const double* theta, const double* data, std::vector<double>& out) {
   if (!phi_set_ && layout_->num_phi() > 0)
     throw UserError("sample: no fit: read one with read_fit or set phi (" + model_path() + ")\n");
   Stage& st = const_cast<Stage&>(s);
@@ -159,8 +159,9 @@ void Generator::run(const Stage& s, int which, const double* theta, const double
   const double* model_net = phi_.data();
   const double* guide_net = phi_.data() + std::min<int64_t>(layout_->objective.layout.guide_network_offset,
                                                             static_cast<int64_t>(phi_.size()));
-  const double* inputs[] = {theta, data, noise, model_net, guide_net};
+  const double* inputs[] = {theta, data, nullptr, model_net, guide_net};
   EvalContext ctx;
+  ctx.rng = &rng_;
   ctx.messages = &s.lowered.graph->messages();
   step.fn(inputs, out.data(), st.work.data(), &ctx);
   if (ctx.failed) throw UserError(ctx.failure_text() + "\n");
@@ -246,7 +247,7 @@ std::vector<double> Generator::encoded_theta(Stage& s, const std::vector<double>
   if (s.lowered.guide.empty()) return theta;
   compile(s, kEncoder, Globals::Default);
   std::vector<double> out(static_cast<size_t>(s.lowered.num_unconstrained));
-  run(s, kEncoder, theta.data(), data.data(), nullptr, out);
+  run(s, kEncoder, theta.data(), data.data(), out);
   for (auto [offset, size] : s.steps[kEncoder].program.written)
     std::copy_n(out.begin() + offset, size, theta.begin() + offset);
   return theta;
@@ -290,12 +291,9 @@ std::vector<double> Generator::prior_theta(int64_t rows, uint64_t seed, Globals 
       for (const ParameterInfo& par : s.lowered.parameters) guided_global |= par.name == d.parameter && !par.plate;
     if (guided_global) theta = encoded_theta(s, s.lowered.data);
   }
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  std::vector<double> noise(static_cast<size_t>(s.steps[kPrior].program.noise_size) + 1);
-  for (double& e : noise) e = normal(rng);
+  rng_ = random_engine(seed);
   std::vector<double> out(static_cast<size_t>(s.lowered.num_unconstrained));
-  run(s, kPrior, theta.data(), s.lowered.data.data(), noise.data(), out);
+  run(s, kPrior, theta.data(), s.lowered.data.data(), out);
   for (auto [offset, size] : s.steps[kPrior].program.written) std::copy_n(out.begin() + offset, size, theta.begin() + offset);
   return theta;
 }
@@ -305,15 +303,90 @@ Generated Generator::decode(const std::vector<double>& theta, int64_t rows) {
   if (static_cast<int64_t>(theta.size()) != s.lowered.num_unconstrained)
     throw std::invalid_argument("Generator::decode: theta has " + std::to_string(theta.size()) + " values, not " +
                                 std::to_string(s.lowered.num_unconstrained));
-  compile(s, kDecoder, Globals::Default);
-  std::vector<double> out(static_cast<size_t>(s.steps[kDecoder].program.out_size));
-  run(s, kDecoder, theta.data(), s.lowered.data.data(), nullptr, out);
+  const int which = output_ == Output::Means ? kDecoder : kDraw;
+  compile(s, which, Globals::Default);
+  std::vector<double> out(static_cast<size_t>(s.steps[which].program.out_size));
+  bool ancestral = false;
+  for (const GeneratedVariable& v : s.variables) ancestral |= v.depends_on_itself;
+  if (which == kDraw && ancestral) {
+    out = draw_position_by_position(s, theta);
+  } else {
+    run(s, which, theta.data(), s.lowered.data.data(), out);
+  }
   Generated g;
   g.rows = s.rows;
   g.fields = fields_;
   for (const GeneratedVariable& v : s.variables)
     g.values.push_back(to_row_major(out.data() + v.out_offset, v.stan_dims, v.is_matrix));
   return g;
+}
+
+// A variable that feeds its own distribution (an autoregressive model) is drawn
+// one outcome of each row at a time, in index order: each pass draws every
+// outcome from the data buffer as it stands and keeps the p-th of each row,
+// which later passes then read. (An outcome is an element, or a one-hot row for
+// a categorical; see GeneratedVariable::events.) The means of each outcome,
+// recorded when it was drawn, must equal the means given the finished draw:
+// otherwise its distribution read a later outcome (the model is not
+// autoregressive in index order) and the draw would be wrong, so it is refused.
+std::vector<double> Generator::draw_position_by_position(Stage& s, const std::vector<double>& theta) {
+  compile(s, kDecoder, Globals::Default);
+  std::vector<double> data = s.lowered.data;
+  const int64_t rows = plate_.empty() ? 1 : s.rows;
+  struct Progress {
+    const GeneratedVariable* v;
+    std::vector<std::vector<int64_t>> events_of_row;  // each row's outcomes, in index order
+    std::vector<double> means;                         // recorded when drawn (storage order)
+  };
+  std::vector<Progress> self;
+  int64_t positions = 0;
+  for (const GeneratedVariable& v : s.variables) {
+    if (!v.depends_on_itself) continue;
+    const int64_t size = product(v.stan_dims);
+    // The row (datum) of each stored element: row-major index i is in row i / (size / rows).
+    std::vector<double> row_major(static_cast<size_t>(size));
+    for (int64_t i = 0; i < size; ++i) row_major[static_cast<size_t>(i)] = static_cast<double>(i / (size / rows));
+    std::vector<double> row_of = rows > 1 ? to_storage_order(row_major, v.stan_dims, v.is_matrix) : std::vector<double>(size, 0.0);
+    Progress p{&v, std::vector<std::vector<int64_t>>(static_cast<size_t>(rows)), std::vector<double>(static_cast<size_t>(size))};
+    for (int64_t e = 0; e < v.events; ++e) p.events_of_row[static_cast<size_t>(row_of[static_cast<size_t>(e)])].push_back(e);
+    for (auto& events : p.events_of_row) positions = std::max(positions, static_cast<int64_t>(events.size()));
+    std::fill_n(data.begin() + v.data_offset, size, 0.0);  // nothing drawn yet
+    self.push_back(std::move(p));
+  }
+  std::vector<double> drawn(static_cast<size_t>(s.steps[kDraw].program.out_size));
+  std::vector<double> means(static_cast<size_t>(s.steps[kDecoder].program.out_size));
+  for (int64_t position = 0; position < positions; ++position) {
+    run(s, kDraw, theta.data(), data.data(), drawn);
+    run(s, kDecoder, theta.data(), data.data(), means);
+    for (Progress& p : self) {
+      const GeneratedVariable& v = *p.v;
+      for (const auto& events : p.events_of_row) {
+        if (position >= static_cast<int64_t>(events.size())) continue;
+        for (int64_t j = 0; j < v.event_size; ++j) {
+          int64_t at = events[static_cast<size_t>(position)] + v.events * j;
+          data[static_cast<size_t>(v.data_offset + at)] = drawn[static_cast<size_t>(v.out_offset + at)];
+          p.means[static_cast<size_t>(at)] = means[static_cast<size_t>(v.out_offset + at)];
+        }
+      }
+    }
+  }
+  // The other variables are drawn given the finished ones; then the check.
+  run(s, kDraw, theta.data(), data.data(), drawn);
+  run(s, kDecoder, theta.data(), data.data(), means);
+  for (const Progress& p : self) {
+    const GeneratedVariable& v = *p.v;
+    const int64_t size = product(v.stan_dims);
+    for (int64_t at = 0; at < size; ++at) {
+      double now = means[static_cast<size_t>(v.out_offset + at)], then = p.means[static_cast<size_t>(at)];
+      if (now == then || (std::isnan(now) && std::isnan(then))) continue;
+      throw UserError(model_path() + ": sample: '" + v.name + "' feeds its own distribution, and the distribution of "
+                      "one of its outcomes depends on that outcome or on later ones: it can be drawn outcome by "
+                      "outcome only when each one's distribution reads earlier ones alone (an autoregressive model "
+                      "in index order)\n");
+    }
+    std::copy_n(data.begin() + v.data_offset, size, drawn.begin() + v.out_offset);
+  }
+  return drawn;
 }
 
 // ---- the three ways to generate -----------------------------------------------

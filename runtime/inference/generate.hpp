@@ -2,10 +2,11 @@
 // from the prior, reconstructions (x -> the mean of q(z | x) -> the decoded
 // mean) and interpolations between the codes of two data points.
 //
-// The program is lowered with the plate at R rows (as for SVI) and the three
-// steps of compiler/transforms/generation.hpp (prior draws, the guide's means,
-// the observed variables' means) are compiled from it by the pipeline, each on
-// demand. All read the unconstrained parameter vector theta (Input 0), the data
+// The program is lowered with the plate at R rows (as for SVI) and the steps of
+// compiler/transforms/generation.hpp (prior draws, the guide's means, draws or
+// means of the observed variables) are compiled from it by the pipeline, each on
+// demand. A variable that feeds its own distribution (autoregressive) is drawn
+// position by position. All read the unconstrained parameter vector theta (Input 0), the data
 // (Input 1), the model's network (Input 3) and the guide's network (Input 4).
 // This file runs them: it gathers data rows, keeps theta between the steps and
 // batches the rows. Writing the results: runtime/output/generated_output.hpp.
@@ -22,6 +23,7 @@
 #include "data/data_rows.hpp"
 #include "data/data_source.hpp"
 #include "runtime/output/generated_output.hpp"
+#include "kernels/random.hpp"
 #include "runtime/model/svi_model.hpp"
 
 #include <cstdint>
@@ -31,6 +33,10 @@
 #include <vector>
 
 namespace latent {
+
+// What is generated for each observed variable: a draw from its distribution
+// (as the model says the data arise), or the distribution's mean.
+enum class Output { Draws, Means };
 
 enum class Globals {
   Default,  // Fit with a plate, Prior without
@@ -53,6 +59,11 @@ class Generator {
   void set_phi(std::vector<double> phi);
   // Reads a fit file written by `latent fit --method svi --output`.
   void read_fit(const std::string& path);
+
+  // Draws (the default) or means of the observed variables; the seed of the draws
+  // of reconstructions and interpolations (prior() takes its own).
+  void set_output(Output output) { output_ = output; }
+  void set_seed(uint64_t seed) { rng_ = random_engine(seed); }
 
   const std::string& plate() const { return plate_; }
   // Data points in the plate of the data source (1 without a plate).
@@ -82,7 +93,7 @@ class Generator {
   std::vector<double> encode(const std::vector<DataRow>& rows);
   // theta with the needed parameters drawn from their priors (R rows).
   std::vector<double> prior_theta(int64_t rows, uint64_t seed, Globals globals = Globals::Default);
-  // The decoded means for theta (R rows).
+  // The observed variables given theta (R rows): draws, or means (set_output).
   Generated decode(const std::vector<double>& theta, int64_t rows);
 
  private:
@@ -90,8 +101,8 @@ class Generator {
   Stage& stage(int64_t rows);
   void compile(Stage& s, int which, Globals globals);
   void gather(const Stage& s, const std::vector<DataRow>& rows, std::vector<double>& buffer) const;
-  void run(const Stage& s, int which, const double* theta, const double* data, const double* noise,
-           std::vector<double>& out) const;
+  void run(const Stage& s, int which, const double* theta, const double* data, std::vector<double>& out);
+  std::vector<double> draw_position_by_position(Stage& s, const std::vector<double>& theta);
   std::vector<double> encoded_theta(Stage& s, const std::vector<double>& data);
   Globals effective(Globals g) const;
 
@@ -105,6 +116,8 @@ class Generator {
   bool phi_set_ = false;
   std::vector<GeneratedField> fields_;
   std::map<int64_t, std::unique_ptr<Stage>> stages_;
+  Output output_ = Output::Draws;
+  RandomEngine rng_ = random_engine(0);  // every draw: priors and observed variables
 };
 
 }  // namespace latent

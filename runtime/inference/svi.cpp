@@ -146,6 +146,10 @@ SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool
     return SviOptions{analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0,
                       single_precision_products};
   };
+  // Without latent variables the objective is the exact log-likelihood: nothing to bound.
+  const SviLayout& layout = model.reference().objective.layout;
+  const bool exact = layout.guided.empty() && layout.automatic.empty();
+  if (exact) iwae_k = 0;
   for (int64_t rows : {batch, n - (batches - 1) * batch}) {
     const SviModel::Compiled& c = model.compiled(rows, options_for(rows), SviModel::Use::Evaluation);
     if (iwae_k > 0 && !c.log_weights)
@@ -192,6 +196,7 @@ SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool
   });
   SviEvaluation e;
   e.rows = n;
+  e.exact = exact;
   e.neg_elbo_per_datum = -std::accumulate(elbo.begin(), elbo.end(), 0.0) / static_cast<double>(n);
   e.iwae_k = iwae_k;
   if (iwae_k > 0) e.iwae_log_likelihood_per_datum = std::accumulate(iwae.begin(), iwae.end(), 0.0) / static_cast<double>(n);

@@ -54,6 +54,7 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
 
 struct SviEvaluation {
   int64_t rows = 0;
+  bool exact = false;  // the model has no latent variables: the "ELBO" is the exact log-likelihood
   double neg_elbo_per_datum = 0;
   int iwae_k = 0;
   double iwae_log_likelihood_per_datum = 0;  // with iwae_k > 0

@@ -90,4 +90,27 @@ void write_generated_png(const std::string& path, const Generated& g, size_t fie
   write_png_grid(path, images, height, width, columns);
 }
 
+void write_generated_fasta(const std::string& path, const Generated& g, size_t field, const std::string& alphabet) {
+  const int64_t k = static_cast<int64_t>(alphabet.size()), n = g.fields.at(field).row_size();
+  if (k < 2) throw UserError("sample: --alphabet needs at least two letters\n");
+  if (n % k != 0)
+    throw UserError("sample: '" + g.fields[field].name + "' has " + std::to_string(n) + " values per row, not a " +
+                    "multiple of the alphabet's " + std::to_string(k) + " letters (one-hot letters, " +
+                    "category-major, are expected)\n");
+  const int64_t length = n / k;
+  std::string text;
+  for (int64_t r = 0; r < g.rows; ++r) {
+    std::vector<double> row = g.row(field, r);
+    text += ">sample_" + std::to_string(r + 1) + "\n";
+    for (int64_t l = 0; l < length; ++l) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < k; ++c)
+        if (row[static_cast<size_t>(c * length + l)] > row[static_cast<size_t>(best * length + l)]) best = c;
+      text += alphabet[static_cast<size_t>(best)];
+    }
+    text += "\n";
+  }
+  write_file_atomically(path, text);
+}
+
 }  // namespace latent

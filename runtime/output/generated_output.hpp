@@ -50,4 +50,12 @@ void write_generated_csv(const std::string& path, const Generated& g);
 void write_generated_png(const std::string& path, const Generated& g, size_t field, int height, int width,
                          int columns, const Generated* originals = nullptr);
 
+// Sequences as FASTA: each row of `field` holds one-hot (or probability) letters
+// over `alphabet`, category-major: the column of letter k at position l is
+// k * L + l (0-based; what to_matrix(x, N * L, K) reads as one row per letter).
+// Each position is written as its largest column's letter; records are named
+// sample_1, sample_2, ... Throws UserError when the row size is not a multiple
+// of the alphabet's size. Written atomically.
+void write_generated_fasta(const std::string& path, const Generated& g, size_t field, const std::string& alphabet);
+
 }  // namespace latent

@@ -380,6 +380,56 @@ BOOST_AUTO_TEST_CASE(vector_bounds) {
   BOOST_CHECK_NO_THROW(checked("data {\n  vector[2] lo;\n}\nparameters {\n  vector<lower=lo>[2] x;\n}\n"));
 }
 
+BOOST_AUTO_TEST_CASE(user_defined_functions) {
+  // Each call is typed by the overload it resolves to, which the checker records;
+  // recursion is found from the calls in the bodies.
+  auto p = checked(R"(functions {
+  real f(real x) { return x; }
+  vector f(vector x) { return x; }
+  int fact(int n) { if (n <= 1) return 1; return n * fact(n - 1); }
+  real uses_fact(int n) { return fact(n); }
+  real my_lpdf(real y, real mu) { return -square(y - mu); }
+}
+data { int n; vector[2] v; }
+transformed data {
+  real a = f(1);
+  vector[2] b = f(v);
+  int c = fact(n);
+}
+parameters { real mu; }
+model { mu ~ my(0); target += my_lupdf(mu | 1); }
+)");
+  const auto& fs = p->blocks.at(0).functions;
+  BOOST_REQUIRE_EQUAL(fs.size(), 5u);
+  BOOST_TEST(init_type(*p, "a") == "real");
+  BOOST_TEST(init_type(*p, "b") == "vector");
+  BOOST_TEST(init_type(*p, "c") == "int");
+  BOOST_TEST(find_decl(*p, "a")->init->function == &fs[0]);  // int -> real
+  BOOST_TEST(find_decl(*p, "b")->init->function == &fs[1]);
+  BOOST_TEST(fs[2].reaches_recursion);
+  BOOST_TEST(fs[3].reaches_recursion);  // calls a recursive function
+  BOOST_TEST(!fs[0].reaches_recursion);
+  const auto& model = p->blocks.back().stmts;
+  BOOST_TEST(model.at(0)->function == &fs[4]);           // mu ~ my(0)
+  BOOST_TEST(model.at(1)->rhs->function == &fs[4]);      // my_lupdf calls my_lpdf
+  BOOST_TEST(model.at(1)->rhs->type.str() == "real");
+}
+
+BOOST_AUTO_TEST_CASE(function_errors_are_each_reported_once) {
+  const std::string out = errors_of(R"(functions {
+  real f(real x) { x = 1; return y; }
+  real g(real x);
+  void h() { return 1; }
+}
+)");
+  BOOST_TEST(count(out, ": error: ") == 4u, out);
+  BOOST_TEST(out.find("test.lat:2:20: error: cannot assign to 'x'") != std::string::npos, out);
+  BOOST_TEST(out.find("test.lat:2:34: error: variable 'y' is not defined") != std::string::npos, out);
+  BOOST_TEST(out.find("test.lat:3:8: error: function 'real g(real)' is declared but never defined") != std::string::npos,
+             out);
+  BOOST_TEST(out.find("test.lat:4:21: error: void function 'h' cannot return a value") != std::string::npos, out);
+}
+
 // ------------------------------------------------------------------ error cases
 // One message per bad program: tests/golden/bad/checker/ (exact output, file:line:col
 // and the caret line). Here: how errors combine.

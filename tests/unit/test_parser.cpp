@@ -220,6 +220,41 @@ BOOST_AUTO_TEST_CASE(every_block_in_order) {
   for (size_t i = 0; i < 9; ++i) BOOST_TEST(static_cast<int>(p->blocks[i].kind) == static_cast<int>(i));
 }
 
+BOOST_AUTO_TEST_CASE(function_definitions_and_declarations) {
+  auto p = parse(
+      "functions {\n"
+      "  real f(data real x, array[] vector y, array[,] int k, real[] old);\n"
+      "  void g() { return; }\n"
+      "  matrix h(matrix m) { return m'; }\n"
+      "}");
+  BOOST_REQUIRE_EQUAL(p->blocks.size(), 1u);
+  const auto& fs = p->blocks[0].functions;
+  BOOST_REQUIRE_EQUAL(fs.size(), 3u);
+  BOOST_TEST(fs[0].name == "f");
+  BOOST_TEST(fs[0].return_type.str() == "real");
+  BOOST_TEST(!fs[0].body);  // a declaration: its ';' is not an empty body
+  BOOST_REQUIRE_EQUAL(fs[0].args.size(), 4u);
+  BOOST_TEST(fs[0].args[0].data_only);
+  BOOST_TEST(!fs[0].args[1].data_only);
+  BOOST_TEST(fs[0].args[0].name == "x");
+  BOOST_TEST(fs[0].args[0].loc.column == 20);
+  BOOST_TEST(fs[0].args[1].type.str() == "array[] vector");
+  BOOST_TEST(fs[0].args[2].type.str() == "array[,] int");
+  BOOST_TEST(fs[0].args[3].type.str() == "array[] real");  // the old form real[]
+  BOOST_TEST(fs[1].return_type.str() == "void");
+  BOOST_TEST(fs[1].args.empty());
+  BOOST_REQUIRE(fs[1].body);
+  BOOST_TEST((fs[1].body->stmts.at(0)->kind == StmtKind::Return));
+  BOOST_TEST(!fs[1].body->stmts.at(0)->rhs);
+  BOOST_TEST(sexpr(fs[2].body->stmts.at(0)->rhs) == "(T m)");
+  expect_error("functions { real f(vector[3] x) { return 1; } }", "test.stan:1:27",
+               "the types of function arguments and results have no sizes");
+  expect_error("functions { real f(real<lower=0> x) { return x; } }", "test.stan:1:24",
+               "function arguments have no constraints");
+  expect_error("functions { real f(simplex x) { return 1; } }", "test.stan:1:20",
+               "function arguments are unconstrained: use 'vector', not 'simplex'");
+}
+
 BOOST_AUTO_TEST_CASE(network_layers_and_the_guides_network) {
   auto p = parse("network { dense a(2, 3); dense b(3, 1); } guide { network { dense e(4, 2); } }");
   BOOST_REQUIRE_EQUAL(p->blocks.size(), 2u);

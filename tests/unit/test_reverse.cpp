@@ -13,6 +13,7 @@
 #include "compiler/codegen/codegen.hpp"
 #include "compiler/codegen/jit.hpp"
 #include "compiler/ir/ir.hpp"
+#include "stdlib/library.hpp"
 #include "kernels/eval_context.hpp"
 
 #include <boost/test/data/monomorphic.hpp>
@@ -354,6 +355,19 @@ std::vector<Entry> make_table() {
     Entry e = zero_entry(Op::StopGradient, "stop_gradient(a .* b)", {kVec4, kVec4},
                          [](Graph& g, Args x, NodeP) { return g.unary(Op::StopGradient, g.mul(x[0], x[1])); });
     e.piecewise_constant = false;  // its value is a .* b: finite differences are not zero
+    t.push_back(e);
+  }
+  {
+    // A draw (an _rng call): not differentiated; a new draw every iteration of a loop.
+    Entry e = zero_entry(Op::Random, "normal draws at a with scale b^2 + 0.5", {kVec4, kVec4},
+                         [](Graph& g, Args x, NodeP loop) {
+                           std::vector<NodeP> loops;
+                           if (loop) loops.push_back(loop);
+                           NodeP scale = g.add(g.mul(x[1], x[1]), g.constant(0.5));
+                           return g.random(stdlib::find_distribution("normal")->sampler_id, 1, ir::DType::Real, x[0]->dims,
+                                           {x[0], scale}, loops);
+                         });
+    e.piecewise_constant = false;  // its value is random: finite differences are noise
     t.push_back(e);
   }
   for (Op op : {Op::Lt, Op::Le, Op::Gt, Op::Ge}) {

@@ -5,7 +5,7 @@
 //  2. priors that depend on other parameters (a two-level model), cycles;
 //  3. reconstruction and interpolation through a hand-set encoder;
 //  4. the mean of each supported distribution; models without a plate;
-//  5. user errors of the library: no normal prior, rows out of range, no test
+//  5. user errors of the library: no prior, rows out of range, no test
 //     split, a fit for another model;
 //  6. the command line on IDX image fixtures: PNG grids (sizes and pixels),
 //     CSV, the test split, and its user errors.
@@ -114,6 +114,7 @@ std::unique_ptr<Generator> linear_generator(std::shared_ptr<const DataSource> da
   set_tensor(*gen, phi, "enc.weight", e);
   set_tensor(*gen, phi, "enc.bias", {C[0], C[1]});
   gen->set_phi(phi);
+  gen->set_output(Output::Means);  // the tests below check the decoded means exactly; draws are tested apart
   return gen;
 }
 
@@ -176,6 +177,96 @@ BOOST_AUTO_TEST_CASE(decoded_mean_at_a_given_theta_is_exact) {
   for (int r = 0; r < R; ++r) check_row(g.row(0, r), decode_row(zs[r]), 1e-14, "row " + std::to_string(r));
 }
 
+// Draws (the default): x | z ~ normal(z W + b, 1), so each x_j has the means' variance plus 1.
+BOOST_AUTO_TEST_CASE(prior_draws_of_a_linear_decoder_add_the_observation_noise) {
+  auto gen = linear_generator();
+  gen->set_output(Output::Draws);
+  const int64_t n = 20000;
+  Generated g = gen->prior(n, 17, Globals::Default, 512);
+  for (int j = 0; j < 3; ++j) {
+    double var = W[0][j] * W[0][j] + W[1][j] * W[1][j] + 1;
+    auto [mean, v] = moments(g, 0, j);
+    BOOST_CHECK_MESSAGE(std::fabs(mean - B[j]) < 5 * std::sqrt(var / n), "mean of x." << j + 1 << " " << mean);
+    BOOST_CHECK_MESSAGE(std::fabs(v - var) < 0.05 * var, "variance of x." << j + 1 << " " << v << " vs " << var);
+  }
+  // The draws of a reconstruction differ with the seed; the means do not.
+  auto data = json_source(kLinearData);
+  gen->set_seed(1);
+  Generated a = gen->reconstruct({{data, 1}});
+  gen->set_seed(2);
+  Generated b = gen->reconstruct({{data, 1}});
+  BOOST_CHECK(a.values != b.values);
+}
+
+// An autoregressive model over 3 binary positions: position i's logit reads the
+// positions before it through a strictly triangular mask. Sampling is position by
+// position (ancestral), so the joint frequencies of the 8 patterns match the
+// model's exact probabilities (chi-square at the 0.1% level).
+const char* kAutoregressive = R"(data {
+  int<plate> N;
+  matrix<lower=0, upper=1>[N, 3] x;
+}
+transformed data {
+  matrix[3, 3] mask = rep_matrix(0, 3, 3);
+  for (i in 1:3)
+    for (j in 1:(i - 1))
+      mask[j, i] = 1;
+}
+network {
+  matrix[3, 3] W;
+  row_vector[3] b;
+}
+model {
+  x ~ bernoulli_logit(x * (W .* mask) + rep_matrix(b, N));
+}
+)";
+
+BOOST_AUTO_TEST_CASE(an_autoregressive_variable_is_drawn_position_by_position) {
+  auto data = json_source(R"({"N": 2, "x": [[1, 1, 1], [1, 1, 1]]})");
+  auto gen = std::make_unique<Generator>(program(kAutoregressive), data);
+  std::vector<double> phi(static_cast<size_t>(gen->layout().num_phi()), 0.0);
+  // W (column-major {3, 3}): W[1,2] = 2, W[1,3] = -1.5, W[2,3] = 3; b = (-0.5, 0.25, -1).
+  const double w12 = 2, w13 = -1.5, w23 = 3, b[3] = {-0.5, 0.25, -1};
+  set_tensor(*gen, phi, "W", {0, 0, 0, w12, 0, 0, w13, w23, 0});
+  set_tensor(*gen, phi, "b", {b[0], b[1], b[2]});
+  gen->set_phi(phi);
+  const int64_t n = 20000;
+  Generated g = gen->prior(n, 21);
+  BOOST_REQUIRE_EQUAL(g.rows, n);
+  auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+  std::vector<double> counts(8, 0.0);
+  for (int64_t r = 0; r < n; ++r) {
+    std::vector<double> x = g.row(0, r);
+    for (double v : x) BOOST_REQUIRE(v == 0 || v == 1);
+    counts[static_cast<size_t>(x[0] + 2 * x[1] + 4 * x[2])] += 1;
+  }
+  double chi2 = 0;
+  for (int pattern = 0; pattern < 8; ++pattern) {
+    double x1 = pattern & 1, x2 = (pattern >> 1) & 1, x3 = (pattern >> 2) & 1;
+    double p1 = sigmoid(b[0]), p2 = sigmoid(b[1] + w12 * x1), p3 = sigmoid(b[2] + w13 * x1 + w23 * x2);
+    double p = (x1 ? p1 : 1 - p1) * (x2 ? p2 : 1 - p2) * (x3 ? p3 : 1 - p3);
+    double expected = p * static_cast<double>(n);
+    chi2 += (counts[static_cast<size_t>(pattern)] - expected) * (counts[static_cast<size_t>(pattern)] - expected) / expected;
+  }
+  BOOST_CHECK_MESSAGE(chi2 < 24.32, "chi-square " << chi2 << " with 7 degrees of freedom (0.1% critical value 24.32)");
+  // Not the data rows: the teacher-forced one-step predictions of all-ones rows
+  // would make every pattern's third position mostly 1.
+  BOOST_CHECK(counts[7] < 0.5 * static_cast<double>(n));
+}
+
+// A mask that lets a position read a later one: drawing in index order would be
+// wrong, so it is refused.
+BOOST_AUTO_TEST_CASE(a_variable_reading_its_later_positions_is_refused) {
+  std::string text = kAutoregressive;
+  text.replace(text.find("mask[j, i] = 1;"), std::string("mask[j, i] = 1;").size(), "mask[i, j] = 1;");
+  auto gen = std::make_unique<Generator>(program(text), json_source(R"({"N": 2, "x": [[1, 1, 1], [1, 1, 1]]})"));
+  std::vector<double> phi(static_cast<size_t>(gen->layout().num_phi()), 0.0);
+  set_tensor(*gen, phi, "W", {0, 2, -1.5, 0, 0, 3, 0, 0, 0});
+  gen->set_phi(phi);
+  std::string msg = user_error([&] { gen->prior(4, 1); });
+  BOOST_CHECK_MESSAGE(contains(msg, "'x' feeds its own distribution") && contains(msg, "autoregressive"), msg);
+}
+
 // ---- 2. priors that depend on parameters ----------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(a_prior_may_depend_on_another_parameters_draw) {
@@ -191,6 +282,7 @@ model {
 )"),
                                          json_source(R"({"N": 2, "x": [1, 2]})"));
   gen->set_phi(std::vector<double>(static_cast<size_t>(gen->layout().num_phi()), 0.0));
+  gen->set_output(Output::Means);
   const int64_t n = 20000;
   Generated g = gen->prior(n, 11);
   auto [mean, var] = moments(g, 0, 0);
@@ -285,6 +377,7 @@ model {
                                                         "t": [0, 1], "e": [1, 1], "bn": [3, 4], "bt": [0.5, 0.2],
                                                         "u": [0, 1]})"));
   gen->set_phi(std::vector<double>(static_cast<size_t>(gen->layout().num_phi()), 0.0));
+  gen->set_output(Output::Means);
   std::vector<double> z{0.3, -1.2};
   Generated g = gen->decode(z, 2);
   BOOST_REQUIRE_EQUAL(g.fields.size(), 9u);
@@ -320,6 +413,7 @@ model { mu ~ normal(2, 0.1); y ~ normal(mu, sigma); }
   for (const AutoGuided& a : L.automatic)
     if (a.name == "mu") phi[static_cast<size_t>(L.auto_offset + a.phi_offset)] = 0.7;  // q's mean of mu
   gen->set_phi(phi);
+  gen->set_output(Output::Means);
   // Default without a plate: drawn from the prior (sigma is not needed: no prior asked for).
   Generated g = gen->prior(4000, 5);
   BOOST_REQUIRE_EQUAL(g.rows, 4000);
@@ -334,19 +428,43 @@ model { mu ~ normal(2, 0.1); y ~ normal(mu, sigma); }
 
 // ---- 5. user errors of the library ------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(a_parameter_without_a_normal_prior_cannot_be_drawn) {
+BOOST_AUTO_TEST_CASE(a_parameter_without_a_prior_cannot_be_drawn) {
   auto data = json_source(kLinearData);
-  for (const std::string& prior : {"to_vector(z) ~ cauchy(0, 1);", ""}) {
-    std::string text = kLinear;
-    text.replace(text.find("to_vector(z) ~ std_normal();"), std::string("to_vector(z) ~ std_normal();").size(), prior);
-    Generator gen(program(text), data);
-    gen.set_phi(std::vector<double>(static_cast<size_t>(gen.layout().num_phi()), 0.0));
-    std::string msg = user_error([&] { gen.prior(4, 1); });
-    BOOST_CHECK_MESSAGE(contains(msg, "test.lat") && contains(msg, "parameter 'z' has no prior to draw from"),
-                        msg);
-    // Reconstruction needs no prior.
-    BOOST_CHECK_EQUAL(gen.reconstruct({{data, 0}}).rows, 1);
-  }
+  std::string text = kLinear;
+  text.replace(text.find("to_vector(z) ~ std_normal();"), std::string("to_vector(z) ~ std_normal();").size(), "");
+  Generator gen(program(text), data);
+  gen.set_phi(std::vector<double>(static_cast<size_t>(gen.layout().num_phi()), 0.0));
+  std::string msg = user_error([&] { gen.prior(4, 1); });
+  BOOST_CHECK_MESSAGE(contains(msg, "test.lat") && contains(msg, "parameter 'z' has no prior to draw from"), msg);
+  // Reconstruction needs no prior.
+  BOOST_CHECK_EQUAL(gen.reconstruct({{data, 0}}).rows, 1);
+}
+
+// A prior whose draws fall outside the parameter's constraint (a truncated prior)
+// is refused; one whose support is the constraint's is drawn and unconstrained.
+BOOST_AUTO_TEST_CASE(constrained_parameters_are_drawn_when_their_prior_respects_the_constraint) {
+  auto data = json_source(R"({"N": 2, "x": [1, 2]})");
+  Generator truncated(program(R"(data { int<plate> N; vector[N] x; }
+parameters { vector<lower=0>[N] s; }
+model { s ~ normal(0, 1); x ~ normal(s, 1); }
+)"),
+                      data);
+  truncated.set_phi(std::vector<double>(static_cast<size_t>(truncated.layout().num_phi()), 0.0));
+  std::string msg = user_error([&] { truncated.prior(4, 1); });
+  BOOST_CHECK_MESSAGE(contains(msg, "draws from its prior normal are not all inside that constraint"), msg);
+  // s ~ exponential(2) on <lower=0>: x = s (the mean of normal(s, 1)) has mean 1/2 and variance 1/4.
+  Generator exponential(program(R"(data { int<plate> N; vector[N] x; }
+parameters { vector<lower=0>[N] s; }
+model { s ~ exponential(2); x ~ normal(s, 1); }
+)"),
+                        data);
+  exponential.set_phi(std::vector<double>(static_cast<size_t>(exponential.layout().num_phi()), 0.0));
+  exponential.set_output(Output::Means);
+  const int64_t n = 20000;
+  Generated g = exponential.prior(n, 3);
+  auto [mean, var] = moments(g, 0, 0);
+  BOOST_CHECK_MESSAGE(std::fabs(mean - 0.5) < 5 * 0.5 / std::sqrt(static_cast<double>(n)), "mean " << mean);
+  BOOST_CHECK_MESSAGE(std::fabs(var - 0.25) < 0.05 * 0.25, "variance " << var);
 }
 
 BOOST_AUTO_TEST_CASE(row_specs_and_their_errors) {
@@ -477,7 +595,7 @@ BOOST_AUTO_TEST_CASE(cli_writes_png_grids_of_samples_reconstructions_and_interpo
   // Reconstructions of the test split's 4 images in 3 columns: originals, their
   // reconstructions, the last original (beside blank cells), its reconstruction.
   r = f.sample({"--reconstruct", "test:0-3", "--columns", "3", "--png", f.dir.file("r.png"), "--csv",
-                f.dir.file("r.csv")});
+                f.dir.file("r.csv"), "--mean"});
   BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
   GrayImage rec = read_png_gray(f.dir.file("r.png"));
   BOOST_CHECK_EQUAL(rec.height, 4 * H + 3 * kPngGridSeparator);
@@ -489,7 +607,7 @@ BOOST_AUTO_TEST_CASE(cli_writes_png_grids_of_samples_reconstructions_and_interpo
       BOOST_CHECK_EQUAL(cell_pixel(rec, 2, 0, y, x, H, W), original(3, y, x));
       BOOST_CHECK_EQUAL(cell_pixel(rec, 2, 1, y, x, H, W), kPngGridSeparatorGray);
     }
-  // The CSV holds the reconstructions: the PNG's cells are their values.
+  // The CSV holds the reconstructions (--mean: pixel intensities): the PNG's cells are their values.
   std::istringstream csv(read_text(f.dir.file("r.csv")));
   std::string line;
   std::getline(csv, line);
@@ -512,13 +630,13 @@ BOOST_AUTO_TEST_CASE(cli_writes_png_grids_of_samples_reconstructions_and_interpo
     }
 
   // Interpolation: one row of --steps images.
-  r = f.sample({"--interpolate", "test:0,train:5", "--steps", "4", "--png", f.dir.file("i.png")});
+  r = f.sample({"--interpolate", "test:0,train:5", "--steps", "4", "--png", f.dir.file("i.png"), "--mean"});
   BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
   GrayImage in = read_png_gray(f.dir.file("i.png"));
   BOOST_CHECK_EQUAL(in.height, H);
   BOOST_CHECK_EQUAL(in.width, 4 * W + 3 * kPngGridSeparator);
-  // Its ends are the reconstructions of the two rows.
-  r = f.sample({"--reconstruct", "test:0,train:5", "--png", f.dir.file("ends.png")});
+  // Its ends are the reconstructions of the two rows (their means: draws would differ).
+  r = f.sample({"--reconstruct", "test:0,train:5", "--png", f.dir.file("ends.png"), "--mean"});
   BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
   GrayImage ends = read_png_gray(f.dir.file("ends.png"));
   for (int y = 0; y < H; ++y)
@@ -550,13 +668,12 @@ BOOST_AUTO_TEST_CASE(cli_user_errors) {
   expect_user_error(f.sample({"--n", "4", "--reconstruct", "0", "--csv", f.dir.file("a.csv")}),
                     {"one of --n, --reconstruct and --interpolate"});
   expect_user_error(f.sample({"--interpolate", "0,1,2", "--csv", f.dir.file("a.csv")}), {"exactly two rows"});
-  // A model whose latent has no normal prior.
+  // A model whose latent has no prior.
   std::string text = kImageModel;
-  text.replace(text.find("to_vector(z) ~ std_normal();"), std::string("to_vector(z) ~ std_normal();").size(),
-               "to_vector(z) ~ cauchy(0, 1);");
-  std::string cauchy = f.dir.write("cauchy.lat", text);
-  expect_user_error(run_latent({"sample", cauchy, "--fit", f.fit, "--n", "3", "--png", f.dir.file("a.png")}, f.dir),
-                    {"cauchy.lat", "parameter 'z' has no prior to draw from"});
+  text.replace(text.find("to_vector(z) ~ std_normal();"), std::string("to_vector(z) ~ std_normal();").size(), "");
+  std::string no_prior = f.dir.write("no_prior.lat", text);
+  expect_user_error(run_latent({"sample", no_prior, "--fit", f.fit, "--n", "3", "--png", f.dir.file("a.png")}, f.dir),
+                    {"no_prior.lat", "parameter 'z' has no prior to draw from"});
   // JSON data has no test split; images whose size is not a square without H and W.
   std::string json = f.dir.write("d.json", R"({"N": 2, "D": 6, "x": [[0, 0.1, 0.2, 0.3, 0.4, 0.5], [1, 1, 1, 0, 0, 0]]})");
   expect_user_error(f.sample({"--data", json, "--reconstruct", "test:0", "--png", f.dir.file("a.png")}),

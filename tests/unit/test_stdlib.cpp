@@ -900,6 +900,16 @@ BOOST_AUTO_TEST_CASE(conversions_and_constructors) {
   check_model("rep_matrix",
               "parameters { real x; } model { matrix[2, 3] M = rep_matrix(x, 2, 3); target += sum(M) + M[2, 3] * x; }",
               "{}", {{-2, 2}}, [](const Vec& t) { return 6 * t[0] + t[0] * t[0]; }, 3, 1e-12);
+  // A vector as columns, a row_vector as rows: M[i, j] = v[i] and R[i, j] = r[j].
+  check_model("rep_matrix of a vector and of a row_vector",
+              "parameters { vector[2] v; row_vector[3] r; }\n"
+              "model { matrix[2, 4] M = rep_matrix(v, 4); matrix[5, 3] R = rep_matrix(r, 5);\n"
+              "        target += M[2, 3] * v[1] + sum(M) + R[4, 2] * R[1, 3] + sum(R); }",
+              "{}", {{-2, 2}, {-2, 2}, {-2, 2}, {-2, 2}, {-2, 2}},
+              [](const Vec& t) {
+                return t[1] * t[0] + 4 * (t[0] + t[1]) + t[3] * t[4] + 5 * (t[2] + t[3] + t[4]);
+              },
+              3, 1e-12);
   check_model("rep_array",
               "parameters { real x; }\n"
               "model { array[2, 3] real a = rep_array(x, 2, 3); array[4] real b = rep_array(x * x, 4);\n"
