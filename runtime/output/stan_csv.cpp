@@ -1,12 +1,14 @@
 #include "runtime/output/stan_csv.hpp"
 
 #include "common/source.hpp"
+#include "data/draws_csv.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -119,18 +121,6 @@ std::string trimmed(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-std::vector<std::string> split_commas(const std::string& line) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t comma = line.find(',', start);
-    out.push_back(trimmed(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 // The number before " seconds" in an Elapsed Time line, or NaN.
 double seconds_in(const std::string& comment) {
   size_t colon = comment.find(':');
@@ -145,50 +135,52 @@ double seconds_in(const std::string& comment) {
 ChainTable read_stan_csv(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError("cannot read '" + path + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  {
+    // Sampler output starts with lp__: say so before reading another file's rows as numbers.
+    std::istringstream lines(text.str());
+    std::string line;
+    int64_t number = 0;
+    while (std::getline(lines, line)) {
+      ++number;
+      if (trimmed(line).empty() || line[0] == '#') continue;
+      if (trimmed(line.substr(0, line.find(','))) != "lp__")
+        throw UserError(path + ":" + std::to_string(number) +
+                        ": the header does not start with lp__: not a CmdStan sampler output file");
+      break;
+    }
+  }
+  // The table (header and rows) as latent generate reads draws; the comments
+  // before the header hold the configuration, those after it the times.
+  DrawsTable draws = parse_draws_csv(text.str(), path);
   ChainTable t;
   t.source = path;
+  for (const std::string& c : draws.columns) t.columns.push_back(trimmed(c));
+  t.rows = static_cast<int64_t>(draws.rows.size());
+  t.values.reserve(draws.rows.size() * t.columns.size());
+  for (const std::vector<double>& row : draws.rows) t.values.insert(t.values.end(), row.begin(), row.end());
+
   std::map<std::string, std::string> config;
-  bool has_header = false;
+  std::istringstream lines(text.str());
   std::string line;
-  int64_t line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (trimmed(line).empty()) continue;
-    if (line[0] == '#') {
-      std::string comment = trimmed(line.substr(1));
-      if (comment.find("seconds (Warm-up)") != std::string::npos) t.warmup_seconds = seconds_in(comment);
-      if (comment.find("seconds (Sampling)") != std::string::npos) t.sampling_seconds = seconds_in(comment);
-      size_t eq = comment.find(" = ");
-      if (!has_header && eq != std::string::npos) {
-        std::string value = trimmed(comment.substr(eq + 3));
-        if (value.size() >= 9 && value.compare(value.size() - 9, 9, "(Default)") == 0) value = trimmed(value.substr(0, value.size() - 9));
-        config.emplace(trimmed(comment.substr(0, eq)), value);
-      }
+  bool before_header = true;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '#') {
+      if (!trimmed(line).empty()) before_header = false;
       continue;
     }
-    if (!has_header) {
-      t.columns = split_commas(line);
-      if (t.columns.front() != "lp__")
-        throw UserError(path + ":" + std::to_string(line_number) +
-                        ": the header does not start with lp__: not a CmdStan sampler output file");
-      has_header = true;
-      continue;
+    std::string comment = trimmed(line.substr(1));
+    if (comment.find("seconds (Warm-up)") != std::string::npos) t.warmup_seconds = seconds_in(comment);
+    if (comment.find("seconds (Sampling)") != std::string::npos) t.sampling_seconds = seconds_in(comment);
+    size_t eq = comment.find(" = ");
+    if (before_header && eq != std::string::npos) {
+      std::string value = trimmed(comment.substr(eq + 3));
+      if (value.size() >= 9 && value.compare(value.size() - 9, 9, "(Default)") == 0)
+        value = trimmed(value.substr(0, value.size() - 9));
+      config.emplace(trimmed(comment.substr(0, eq)), value);
     }
-    std::vector<std::string> fields = split_commas(line);
-    if (fields.size() != t.columns.size())
-      throw UserError(path + ":" + std::to_string(line_number) + ": " + std::to_string(fields.size()) +
-                      " values, the header has " + std::to_string(t.columns.size()) + " columns");
-    for (const std::string& f : fields) {
-      char* end = nullptr;
-      double v = std::strtod(f.c_str(), &end);
-      if (f.empty() || *end != '\0')
-        throw UserError(path + ":" + std::to_string(line_number) + ": '" + f + "' is not a number");
-      t.values.push_back(v);
-    }
-    ++t.rows;
   }
-  if (!has_header) throw UserError(path + ": no header line: not a CmdStan CSV file");
 
   auto number = [&](const std::string& key, int64_t fallback) {
     auto it = config.find(key);

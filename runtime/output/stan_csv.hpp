@@ -43,9 +43,10 @@ struct SamplerConfig {
 std::string stan_csv_text(const SamplerConfig& config, const std::vector<std::string>& columns,
                           const ChainResult& chain);
 
-// Reads a CmdStan sampler CSV (latent's or CmdStan's): the kept draws after
-// warm-up (warm-up rows of save_warmup = 1 files are skipped), max_depth and
-// the elapsed times. Throws UserError naming the file and line.
+// Reads a CmdStan sampler CSV (latent's or CmdStan's; the table through
+// data/draws_csv.hpp): the kept draws after warm-up (warm-up rows of
+// save_warmup = 1 files are skipped), max_depth and the elapsed times. Throws
+// UserError naming the file (and line).
 ChainTable read_stan_csv(const std::string& path);
 
 }  // namespace latent
