@@ -112,6 +112,12 @@ const FunctionEntry* find_function(const std::string& name) {
   return it == fs.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> distribution_names() {
+  std::vector<std::string> names;
+  for (auto& [name, d] : registry().distributions) names.push_back(name);
+  return names;
+}
+
 const DistributionEntry* find_distribution(const std::string& name) {
   auto& ds = registry().distributions;
   auto it = ds.find(name);

@@ -118,6 +118,7 @@ struct DistributionEntry {
 };
 
 const FunctionEntry* find_function(const std::string& name);
+std::vector<std::string> distribution_names();  // every distribution of the library, sorted
 const DistributionEntry* find_distribution(const std::string& name);
 
 // Names of the distributions with a reparameterised draw ("normal, std_normal"), for messages.

@@ -76,7 +76,7 @@ Objective stochastic_vi(LoweredProgram& p, const Method& m) {
 }
 
 Objective generation(LoweredProgram& p, const Method& m) {
-  static const char* names[] = {"sample_prior", "sample_encoder", "sample_draw", "sample_decoder"};
+  static const char* names[] = {"sample_prior", "sample_encoder", "sample_draw", "sample_decoder", "sample_quantities"};
   Objective out;
   out.generation = build_generation(p, m.step, m.draw_globals, p.source->path);
   Function f{names[static_cast<int>(m.step)], {}, out.generation->out_size};
@@ -100,7 +100,8 @@ std::string Method::describe() const {
       return step == GenerationStep::Prior     ? "generation: draws from the priors"
              : step == GenerationStep::Encoder ? "generation: the guide's means"
              : step == GenerationStep::Draw    ? "generation: draws of the observed variables"
-                                               : "generation: the observed variables' means";
+             : step == GenerationStep::Decoder ? "generation: the observed variables' means"
+                                               : "generation: the generated quantities";
   }
   return "?";
 }

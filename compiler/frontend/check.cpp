@@ -115,6 +115,11 @@ class Checker {
       for (const auto& s : b.stmts)
         if (s && s->kind == StmtKind::Decl && s->decl)
           toplevel_.emplace(s->decl->name, TopDecl{s->decl->loc, b.kind});
+    // The network's layers are visible everywhere after the network block, and in
+    // user-defined functions (called from the model, the guide or generated quantities).
+    for (auto& b : prog_.blocks)
+      if (b.kind == BlockKind::Network)
+        for (auto& l : b.layers) layer(l, b.kind);
     for (auto& b : prog_.blocks) block(b);
     diags_.throw_if_any();
   }
@@ -181,7 +186,8 @@ class Checker {
     // Declarations at the top of the model and guide blocks are local to them.
     bool local = b.kind == BlockKind::Model || b.kind == BlockKind::Guide;
     if (local) scopes_.push();
-    for (auto& l : b.layers) layer(l, b.kind);
+    if (b.kind != BlockKind::Network)  // (the network's are declared first, in run())
+      for (auto& l : b.layers) layer(l, b.kind);
     bool decls_only = b.kind == BlockKind::Data || b.kind == BlockKind::Parameters || b.kind == BlockKind::Network;
     for (auto& s : b.stmts) {
       if (!s) continue;

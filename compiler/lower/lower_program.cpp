@@ -315,6 +315,7 @@ class ProgramLowering {
       v.value = lowerer_.find(d->name)->value.node;
       v.stan_dims = Lowerer::stan_dims_of(d->type, v.value->dims);
       v.is_matrix = d->type.base == Base::Matrix;
+      v.plate = plate_indexed(*d);
       // Stan validates declared constraints at the end of the block.
       auto lo = d->constraint.lower ? lowerer_.expr(*d->constraint.lower).node : nullptr;
       auto hi = d->constraint.upper ? lowerer_.expr(*d->constraint.upper).node : nullptr;

@@ -27,6 +27,7 @@ struct VariableInfo {
   std::vector<int64_t> stan_dims;  // array dims first, then vector/matrix dims
   bool is_matrix = false;          // the last two stan_dims are a matrix
   ir::NodeP value = nullptr;       // its IR value (constrained; IR storage order)
+  bool plate = false;              // its first dimension is the plate (one per datum)
   int64_t size() const {
     int64_t n = 1;
     for (auto d : stan_dims) n *= d;
@@ -35,7 +36,6 @@ struct VariableInfo {
 };
 
 struct ParameterInfo : VariableInfo {
-  bool plate = false;  // its first dimension is the plate (a local latent: one per datum)
   ConstraintSpec constraint;
   int64_t simplex_length = 0;
   int64_t unconstrained_offset = 0;

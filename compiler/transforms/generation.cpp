@@ -3,6 +3,7 @@
 #include "compiler/ir/substitute.hpp"
 #include "compiler/lower/lowerer.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -235,7 +236,33 @@ void build_encoder(LoweredProgram& p, GenerationProgram& out) {
 
 }  // namespace
 
+// The generated quantities as the generated variables (their values are the outputs).
+std::vector<GeneratedVariable> quantities(LoweredProgram& p, const std::string& model) {
+  ir::Graph& g = *p.graph;
+  std::vector<GeneratedVariable> out;
+  int64_t offset = 0;
+  for (const VariableInfo& q : p.generated_quantities) {
+    if (!p.plate.empty() && !q.plate)
+      throw UserError(model + ": sample: the generated quantity '" + q.name + "' is not indexed by the plate '" +
+                      p.plate + "': sample writes one row per data point, so every generated quantity must have the "
+                      "plate as its first dimension\n");
+    GeneratedVariable v;
+    v.name = q.name;
+    v.distribution = "generated quantities";
+    v.stan_dims = q.stan_dims;
+    v.is_matrix = q.is_matrix;
+    const int64_t size = q.value->is_scalar() ? 1 : q.value->size();
+    v.mean = g.reshape(g.cast_real(q.value->is_scalar() ? g.fill(q.value, {1}) : q.value), {size});
+    v.events = size;
+    v.out_offset = offset;
+    offset += size;
+    out.push_back(v);
+  }
+  return out;
+}
+
 std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std::string& model) {
+  if (!p.generated_quantities.empty()) return quantities(p, model);
   ir::Graph& g = *p.graph;
   std::vector<GeneratedVariable> out;
   std::set<std::string> seen;
@@ -330,6 +357,13 @@ GenerationProgram build_generation(LoweredProgram& p, GenerationStep step, bool 
         out.outputs.push_back({v.mean, v.out_offset});
         out.out_size = v.out_offset + v.mean->size();
       }
+      break;
+    case GenerationStep::Quantities:  // the values, and the checks of the block (a failure reports)
+      for (const GeneratedVariable& v : out.variables) {
+        out.outputs.push_back({v.mean, v.out_offset});
+        out.out_size = v.out_offset + v.mean->size();
+      }
+      out.outputs.push_back({p.graph->add_all(p.generated_checks), out.out_size++});
       break;
   }
   return out;

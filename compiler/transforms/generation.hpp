@@ -9,7 +9,10 @@
 //   draw     a draw of each observed data variable from its distribution given
 //            the parameters (the distribution's sampler: its `_rng`);
 //   decoder  the mean of each observed data variable's distribution given the
-//            parameters (bernoulli_logit -> inv_logit(alpha), normal -> mu, ...).
+//            parameters (bernoulli_logit -> inv_logit(alpha), normal -> mu, ...);
+//   quantities  the generated quantities given the parameters (a program with a
+//            generated quantities block generates those instead of its observed
+//            variables).
 //
 // Each writes into `out`: prior and encoder the unconstrained parameter vector
 // theta (only the ranges they set), the decoder the generated variables one after
@@ -26,7 +29,7 @@
 
 namespace latent {
 
-enum class GenerationStep { Prior, Encoder, Draw, Decoder };
+enum class GenerationStep { Prior, Encoder, Draw, Decoder, Quantities };
 
 // An observed data variable that generation writes: the variate of a top-level
 // `y ~ dist(...)` on a whole data variable (with a plate: only those it indexes).
@@ -56,8 +59,9 @@ struct GenerationProgram {
   std::vector<std::pair<int64_t, int64_t>> written;      // Prior, Encoder: (offset, size) of theta ranges set
 };
 
-// The generated variables. Throws UserError when there is none or a variable is
-// observed twice, or its distribution has no known mean. `model` names the model in messages.
+// The generated variables: the observed variables, or the generated quantities
+// when the program has any (with a plate, each indexed by it). Throws UserError when there is none or a variable is observed
+// twice, or its distribution has no known mean. `model` names the model in messages.
 std::vector<GeneratedVariable> generated_variables(LoweredProgram& program, const std::string& model);
 
 // One step. With `draw_globals` the prior draws every parameter the generated

@@ -18,7 +18,7 @@ using ir::NodeP;
 
 namespace {
 
-enum Step { kPrior = 0, kEncoder = 1, kDraw = 2, kDecoder = 3 };
+enum Step { kPrior = 0, kEncoder = 1, kDraw = 2, kDecoder = 3, kQuantities = 4 };
 
 int64_t product(const std::vector<int64_t>& dims, size_t from = 0) {
   int64_t n = 1;
@@ -52,7 +52,7 @@ struct Generator::Stage {
     int64_t workspace = 0;
     GenerationProgram program;
     bool draw_globals = false;  // what the prior step draws
-  } steps[4];
+  } steps[5];
   std::vector<double> work;
 
   // Indices of the parameters read by `roots`.
@@ -142,7 +142,7 @@ void Generator::compile(Stage& s, int which, Globals globals) {
   bool draw_globals = effective(globals) == Globals::Prior;
   if (step.fn && (which != kPrior || step.draw_globals == draw_globals)) return;
   static const GenerationStep kinds[] = {GenerationStep::Prior, GenerationStep::Encoder, GenerationStep::Draw,
-                                         GenerationStep::Decoder};
+                                         GenerationStep::Decoder, GenerationStep::Quantities};
   driver::Compiled c = driver::compile(s.lowered, driver::Method::generate(kinds[which], draw_globals));
   step.fn = c.functions.at(0);
   step.workspace = c.workspace.at(0);
@@ -303,7 +303,8 @@ Generated Generator::decode(const std::vector<double>& theta, int64_t rows) {
   if (static_cast<int64_t>(theta.size()) != s.lowered.num_unconstrained)
     throw std::invalid_argument("Generator::decode: theta has " + std::to_string(theta.size()) + " values, not " +
                                 std::to_string(s.lowered.num_unconstrained));
-  const int which = output_ == Output::Means ? kDecoder : kDraw;
+  // A program with generated quantities generates those (their _rng calls draw).
+  const int which = !s.lowered.generated_quantities.empty() ? kQuantities : output_ == Output::Means ? kDecoder : kDraw;
   compile(s, which, Globals::Default);
   std::vector<double> out(static_cast<size_t>(s.steps[which].program.out_size));
   bool ancestral = false;

@@ -44,6 +44,15 @@ const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& opt
   // Training: the ELBO and its gradient; evaluation: the ELBO and the per-datum log weights.
   driver::Compiled code = driver::compile(c->lowered, driver::Method::stochastic_vi(options, use == Use::Evaluation));
   c->objective = std::move(*code.objective.svi);
+  // The learnable vector must not depend on the batch size: a per-datum latent
+  // needs an amortised guide (the automatic one would have variational
+  // parameters per row of the batch).
+  for (const AutoGuided& a : c->objective.layout.automatic)
+    for (const ParameterInfo& par : c->lowered.parameters)
+      if (par.name == a.name && par.plate)
+        throw UserError(program_->source->path + ": parameter '" + par.name + "' is indexed by the plate '" + plate_ +
+                        "'; give it a distribution in the guide block to fit it by SVI (an amortised guide: its "
+                        "learnable values must not grow with the data)\n");
   (use == Use::Training ? c->elbo_grad : c->elbo) = code.functions.at(0);
   if (code.functions.size() > 1) c->log_weights = code.functions[1];
   for (int64_t w : code.workspace) c->workspace = std::max(c->workspace, w);

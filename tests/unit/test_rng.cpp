@@ -184,21 +184,49 @@ BOOST_AUTO_TEST_CASE(poisson) {
   check_discrete("poisson_rng(250)", boost::math::poisson(250));
 }
 BOOST_AUTO_TEST_CASE(poisson_log) { check_discrete("poisson_log_rng(1.2)", boost::math::poisson(std::exp(1.2))); }
+BOOST_AUTO_TEST_CASE(gumbel) {
+  // Gumbel(mu, beta): F(x) = exp(-exp(-(x - mu) / beta)), mean mu + 0.5772 beta, variance pi^2 beta^2 / 6.
+  std::vector<double> x = draws("gumbel_rng(1, 2)", false);
+  double d = ks_statistic(x, [](double v) { return std::exp(-std::exp(-(v - 1) / 2)); });
+  BOOST_TEST(d < 1.949 / std::sqrt(static_cast<double>(kDraws)), "KS statistic " << d);
+  double mu = 1 + 0.5772156649 * 2, var = M_PI * M_PI * 4 / 6;
+  BOOST_TEST(std::fabs(mean_of(x) - mu) < 5 * std::sqrt(var / kDraws));
+}
+// Categorical outcomes 1..K with the given probabilities (chi-square over the K values).
+void check_categorical(const std::string& call, const std::vector<double>& p) {
+  BOOST_TEST_CONTEXT(call) {
+    std::vector<double> x = draws(call, true);
+    std::vector<double> counts(p.size(), 0.0);
+    for (double v : x) {
+      BOOST_REQUIRE(v >= 1 && v <= static_cast<double>(p.size()) && v == std::floor(v));
+      counts[static_cast<size_t>(v) - 1] += 1;
+    }
+    double chi2 = 0;
+    for (size_t k = 0; k < p.size(); ++k) chi2 += std::pow(counts[k] - kDraws * p[k], 2) / (kDraws * p[k]);
+    double critical = boost::math::quantile(boost::math::chi_squared(static_cast<double>(p.size() - 1)), 0.999);
+    BOOST_TEST(chi2 < critical, "chi-square " << chi2);
+  }
+}
+BOOST_AUTO_TEST_CASE(categorical) { check_categorical("categorical_rng([0.2, 0.5, 0.3]')", {0.2, 0.5, 0.3}); }
+BOOST_AUTO_TEST_CASE(categorical_logit) {
+  double z = std::exp(1.0) + std::exp(-1.0) + std::exp(0.5) + 1;
+  check_categorical("categorical_logit_rng([1, -1, 0.5, 0]')",
+                    {std::exp(1.0) / z, std::exp(-1.0) / z, std::exp(0.5) / z, 1 / z});
+}
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// Every distribution of the library with a sampler has a test above.
+// Every distribution of the library has an _rng, and a test above.
 BOOST_AUTO_TEST_CASE(every_distribution_is_tested) {
   const std::set<std::string> tested{"normal", "std_normal", "cauchy", "student_t", "exponential", "gamma",
-                                     "inv_gamma", "beta", "lognormal", "uniform", "bernoulli", "bernoulli_logit",
-                                     "binomial", "binomial_logit", "poisson", "poisson_log"};
-  for (const std::string& name : tested) {
+                                     "inv_gamma", "beta", "lognormal", "uniform", "gumbel", "bernoulli",
+                                     "bernoulli_logit", "binomial", "binomial_logit", "poisson", "poisson_log",
+                                     "categorical", "categorical_logit"};
+  for (const std::string& name : stdlib::distribution_names()) {
     const stdlib::DistributionEntry* d = stdlib::find_distribution(name);
-    BOOST_TEST_REQUIRE(d != nullptr, name);
-    BOOST_TEST(d->sample != nullptr, name << " has no sampler");
+    BOOST_TEST((d->sample != nullptr || d->draw != nullptr), name << " has no sampler");
+    BOOST_TEST(tested.count(name) == 1u, name << " has no test of its _rng here");
   }
-  // (find_distribution is the registry: a new entry must be added to `tested`.)
-  for (const char* name : {"normal", "poisson_log"}) BOOST_TEST(stdlib::find_distribution(name)->sampler_id >= 0);
 }
 
 BOOST_AUTO_TEST_CASE(vectorised_calls_return_arrays_of_independent_draws) {

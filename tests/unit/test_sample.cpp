@@ -267,6 +267,36 @@ BOOST_AUTO_TEST_CASE(a_variable_reading_its_later_positions_is_refused) {
   BOOST_CHECK_MESSAGE(contains(msg, "'x' feeds its own distribution") && contains(msg, "autoregressive"), msg);
 }
 
+// A program with generated quantities generates those, per row: here y = z + 100
+// plus a small draw, z from its prior: mean 100, variance 1.
+BOOST_AUTO_TEST_CASE(generated_quantities_are_what_is_generated_when_present) {
+  auto data = json_source(R"({"N": 2, "x": [1, 2]})");
+  Generator gen(program(R"(data { int<plate> N; vector[N] x; }
+parameters { vector[N] z; }
+model { z ~ std_normal(); x ~ normal(z, 1); }
+generated quantities { vector[N] y = to_vector(normal_rng(z, 0.001)) + 100; }
+)"),
+                data);
+  gen.set_phi(std::vector<double>(static_cast<size_t>(gen.layout().num_phi()), 0.0));
+  BOOST_REQUIRE_EQUAL(gen.fields().size(), 1u);
+  BOOST_CHECK_EQUAL(gen.fields()[0].name, "y");
+  const int64_t n = 20000;
+  Generated g = gen.prior(n, 4);
+  auto [mean, var] = moments(g, 0, 0);
+  BOOST_CHECK_MESSAGE(std::fabs(mean - 100) < 5 / std::sqrt(static_cast<double>(n)), "mean " << mean);
+  BOOST_CHECK_MESSAGE(std::fabs(var - 1) < 0.05, "variance " << var);
+  // A quantity that is not per data point cannot be written per row.
+  std::string msg = user_error([&] {
+    Generator other(program(R"(data { int<plate> N; vector[N] x; }
+parameters { vector[N] z; }
+model { z ~ std_normal(); x ~ normal(z, 1); }
+generated quantities { real total = sum(z); }
+)"),
+                    data);
+  });
+  BOOST_CHECK_MESSAGE(contains(msg, "'total' is not indexed by the plate"), msg);
+}
+
 // ---- 2. priors that depend on parameters ----------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(a_prior_may_depend_on_another_parameters_draw) {

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method svi --epochs 1 --batch 3 --quiet
