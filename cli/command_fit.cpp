@@ -49,7 +49,7 @@ struct MethodOption {
 };
 const std::vector<MethodOption>& method_options() {
   static const std::vector<MethodOption> options = {
-      {"--init", {"map", "advi", "fullrank"}},  // svi: its guide starts from --seed (no init format for networks)
+      {"--init", {"map", "advi", "fullrank", "nuts"}},  // svi: its guide starts from --seed (no init format for networks)
       {"--iter", {"map", "advi", "fullrank"}},
       {"--tol-rel-grad", {"map"}},
       {"--tol-rel-obj", {"map", "advi", "fullrank"}},
@@ -65,7 +65,15 @@ const std::vector<MethodOption>& method_options() {
       {"--batch", {"svi"}},
       {"--epochs", {"svi"}},
       {"--kl", {"svi"}},
-      {"--threads", {"svi"}},
+      {"--threads", {"svi", "nuts"}},
+      {"--chains", {"nuts"}},
+      {"--warmup", {"nuts"}},
+      {"--samples", {"nuts"}},
+      {"--thin", {"nuts"}},
+      {"--max-depth", {"nuts"}},
+      {"--adapt-delta", {"nuts"}},
+      {"--metric", {"nuts"}},
+      {"--stepsize", {"nuts"}},
       {"--batch-parts", {"svi"}},
       {"--precision", {"svi"}},
       {"--max-rows", {"svi"}},
@@ -89,21 +97,36 @@ Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<FitOptions>();
   auto a = std::make_shared<AdviCliOptions>();
   auto s = std::make_shared<SviCliOptions>();
-  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, ADVI (mean-field or full-rank), or SVI "
-                                        "(networks, guides, minibatches)");
+  auto nuts = std::make_shared<NutsCliOptions>();
+  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, ADVI (mean-field or full-rank), NUTS (Stan's "
+                                        "sampler, parallel chains) or SVI (networks, guides, minibatches)");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data,
                   "Data: a CmdStan JSON file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
   sub->add_option("--method", o->method,
-                  "map | advi (mean-field ADVI) | fullrank (full-rank ADVI) | svi (stochastic VI: networks, guide, "
-                  "minibatches)")
-      ->check(one_of({"map", "advi", "fullrank", "svi"}))
+                  "map | advi (mean-field ADVI) | fullrank (full-rank ADVI) | nuts (Stan's NUTS with its adaptation) | "
+                  "svi (stochastic VI: networks, guide, minibatches)")
+      ->check(one_of({"map", "advi", "fullrank", "nuts", "svi"}))
       ->capture_default_str();
-  sub->add_option("--init", o->init, "map, advi, fullrank: initial values, constrained parameters by name (JSON)");
+  sub->add_option("--init", o->init,
+                  "map, advi, fullrank, nuts: initial values, constrained parameters by name (JSON); nuts: or a number R, initial points "
+                  "uniform(-R, R) on the unconstrained scale (default 2)");
   sub->add_option("--output,-o", o->outputs,
                   "Output file(s): .csv (CmdStan style: the estimate, or ADVI draws) and/or .json "
-                  "(the estimate, or the variational parameters); default: CSV on stdout");
-  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws)")->check(integer_in(0));
+                  "(the estimate, or the variational parameters); default: CSV on stdout. nuts: one CSV per "
+                  "chain, draws.csv -> draws_1.csv ... draws_N.csv (default output.csv)");
+  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws, NUTS chains)")->check(integer_in(0));
+  sub->add_option("--chains", nuts->chains, "nuts: number of chains, run in parallel (1 to 1024)")
+      ->check(integer_in(1, 1024))
+      ->capture_default_str();
+  sub->add_option("--warmup", nuts->warmup, "nuts: warm-up iterations per chain (adaptation)")->capture_default_str();
+  sub->add_option("--samples", nuts->samples, "nuts: iterations per chain after warm-up")->capture_default_str();
+  sub->add_option("--thin", nuts->thin, "nuts: keep every thin-th draw")->capture_default_str();
+  sub->add_option("--max-depth", nuts->max_depth, "nuts: maximum tree depth")->capture_default_str();
+  sub->add_option("--adapt-delta", nuts->adapt_delta, "nuts: target acceptance statistic of the step size, in (0, 1)")
+      ->capture_default_str();
+  sub->add_option("--metric", nuts->metric, "nuts: diag_e | dense_e | unit_e")->capture_default_str();
+  sub->add_option("--stepsize", nuts->step_size, "nuts: the first step size tried")->capture_default_str();
   auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map: 2000, advi: 10000)")
                    ->check(integer_in(1, std::numeric_limits<int>::max()));
   sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map: relative gradient tolerance, in units of machine epsilon")
@@ -147,8 +170,9 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--kl", s->kl, "svi: mc (Monte Carlo) | analytic (closed-form KL for a normal guide and normal prior)")
       ->check(one_of({"mc", "analytic"}))
       ->capture_default_str();
-  sub->add_option("--threads", s->threads, "svi: threads, each taking part of every batch (default: every core; at most " +
-                                               std::to_string(kMaxThreads) + ")")
+  sub->add_option("--threads", s->threads,
+                  "svi: threads, each taking part of every batch (default: every core); nuts: threads running the "
+                  "chains (default: one per chain, at most one per core); at most " + std::to_string(kMaxThreads))
       ->check(integer_in(1, kMaxThreads));
   sub->add_option("--batch-parts", s->batch_parts,
                   "svi: evaluate each batch in this many parts in parallel (default: one per thread; 1: one "
@@ -162,8 +186,12 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
       ->check(integer_in(1));
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o, a, s, sub, iter, tol_obj, lr, optimizer, k] {
+  return [o, a, s, nuts, sub, iter, tol_obj, lr, optimizer, k] {
     reject_options_of_other_methods(*sub, o->method);
+    if (o->method == "nuts") {
+      nuts->threads = s->threads;
+      return run_nuts(*o, *nuts);
+    }
     if (o->method == "svi" && *optimizer && a->optimizer == "stan")
       throw UserError("--optimizer stan (Stan's adaptive step sizes) is for --method advi and fullrank; "
                       "--method svi takes adam or sgd");

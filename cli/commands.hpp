@@ -17,6 +17,7 @@ Command add_ir_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
 Command add_sample_command(CLI::App& app);
+Command add_summary_command(CLI::App& app);
 Command add_generate_command(CLI::App& app);
 
 }  // namespace latent::cli

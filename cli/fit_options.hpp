@@ -1,5 +1,5 @@
 // Options of `latent fit`, shared by its methods (cli/command_fit.cpp: MAP;
-// cli/fit_advi.cpp: ADVI).
+// cli/fit_advi.cpp: ADVI; cli/fit_svi.cpp: SVI; cli/fit_nuts.cpp: NUTS).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -49,6 +49,20 @@ struct SviCliOptions {
 };
 
 int run_svi(const FitOptions& fit, const SviCliOptions& svi);
+
+// NUTS (--method nuts)
+struct NutsCliOptions {
+  int chains = 4;
+  int threads = 0;  // 0: one per chain, at most one per core
+  int64_t warmup = 1000, samples = 1000, thin = 1;
+  int max_depth = 10;
+  double adapt_delta = 0.8, step_size = 1;
+  std::string metric = "diag_e";
+};
+
+int run_nuts(const FitOptions& fit, const NutsCliOptions& nuts);
+// The file of chain `chain` (0-based): draws.csv -> draws_1.csv, ... (unchanged for one chain).
+std::string chain_output_path(const std::string& output, int chain, int chains);
 int threads_or_all_cores(int requested);
 int run_svi_eval(const std::string& model, const std::string& data, const std::string& fit, int k, int64_t batch,
                  int threads, int64_t max_rows, uint64_t seed, bool single_precision_products);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add(latent::cli::add_eval_command);
   add(latent::cli::add_export_command);
   add(latent::cli::add_sample_command);
+  add(latent::cli::add_summary_command);
   add(latent::cli::add_generate_command);
   try {
     app.parse(argc, argv);

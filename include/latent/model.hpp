@@ -8,6 +8,8 @@
 //   latent::Estimate mode = post.optimize();                      // MAP by L-BFGS
 //   latent::VIFit fit = post.fit_vi({.method = latent::VIMethod::meanfield, .seed = 1});
 //   latent::Draws draws = fit.draws(1000);
+//   latent::Samples samples = post.sample({.chains = 4, .seed = 1});   // NUTS
+//   double rhat = samples.summary()["mu"].rhat;
 //
 // VECTORS AND LAYOUTS
 //   * theta ("unconstrained parameters") has param_unc_num() doubles: each
@@ -29,7 +31,7 @@
 //   keeps a buffer as large as the largest model it has evaluated). The first
 //   call of a variant not compiled at bind (log_prob_grad with jacobian = false,
 //   constrain) compiles it once, under a lock; BindOptions::compile_all does that
-//   at bind instead. fit_vi and optimize may run concurrently with each other and
+//   at bind instead. fit_vi, optimize and sample may run concurrently with each other and
 //   with log_prob. compile_file / compile_string / bind may be called from
 //   several threads. Assigning to a handle while another thread uses the same
 //   handle object is a data race, as for any C++ object.
@@ -221,6 +223,84 @@ class VIFit {
   std::shared_ptr<const Impl> impl_;
 };
 
+// ---- MCMC ------------------------------------------------------------------------------------
+
+enum class Metric { diag_e, dense_e, unit_e };  // Stan's Euclidean metrics: diagonal, dense, identity
+
+struct SampleProgress {
+  int chain = 0;            // 0-based
+  int64_t iteration = 0;    // iterations done, warm-up included
+  int64_t total = 0;        // warm-up + samples
+  bool warmup = true;       // the iteration just done was a warm-up iteration
+  int64_t divergences = 0;  // so far
+};
+
+// NUTS options, Stan's defaults; members in this order, so designated initializers work:
+//   post.sample({.chains = 4, .samples = 2000, .metric = latent::Metric::dense_e, .seed = 7})
+struct SampleOptions {
+  int chains = 4;               // 1 to 1024, run in parallel
+  int64_t warmup = 1000;        // warm-up iterations per chain (Stan's adaptation); 0: none
+  int64_t samples = 1000;       // iterations per chain after warm-up
+  int64_t thin = 1;             // keep every thin-th draw
+  int max_depth = 10;           // maximum tree depth
+  double adapt_delta = 0.8;     // target acceptance statistic, in (0, 1)
+  Metric metric = Metric::diag_e;
+  uint64_t seed = 0;            // chain k draws from the stream (seed, k): independent of threads
+  int threads = 0;              // 0: one per chain, at most one per core
+  double stepsize = 1;          // the first step size tried by Stan's heuristic
+  // Initial values by name, shared by the chains (parameters not given are drawn
+  // per chain); without them, uniform(-init_radius, init_radius) on the
+  // unconstrained scale, retried until the density is finite.
+  std::optional<Data> init;
+  double init_radius = 2;
+  // Called after every iteration of every chain, from the chains' threads (keep it cheap).
+  std::function<void(const SampleProgress&)> progress;
+};
+
+// The summary of one column (as `latent summary`, rstan's monitor / posterior's summarise_draws).
+struct ColumnSummary {
+  std::string name;
+  double mean = 0, mcse_mean = 0, sd = 0, q5 = 0, q50 = 0, q95 = 0;
+  double rhat = 0;      // rank-normalised split R-hat (max of bulk and folded); NaN for a constant column
+  double ess_bulk = 0, ess_tail = 0;
+};
+
+struct SampleSummary {
+  std::vector<ColumnSummary> columns;  // lp__, then output_names()
+  int64_t divergences = 0, max_depth_hits = 0;
+  std::vector<double> ebfmi;           // per chain
+  std::vector<std::string> warnings;   // one line per problem (R-hat > 1.01, ESS < 100 per chain, divergences, ...)
+  const ColumnSummary& operator[](const std::string& name) const;  // throws Error for an unknown name
+};
+
+// The draws of Posterior::sample: per chain, draws_per_chain kept draws of the
+// outputs (CmdStan's columns) and of Stan's sampler diagnostics.
+struct Samples {
+  std::vector<std::string> names;          // output_names(): parameters, transformed parameters, generated quantities
+  std::vector<std::string> sampler_names;  // lp__, accept_stat__, stepsize__, treedepth__, n_leapfrog__, divergent__, energy__
+  int chains = 0;
+  size_t draws_per_chain = 0;
+  std::vector<double> values;    // chain c, draw d, column k at ((c * draws_per_chain) + d) * names.size() + k
+  std::vector<double> sampler;   // the same layout with sampler_names.size() columns
+  std::vector<double> step_size;                    // per chain, after adaptation
+  std::vector<std::vector<double>> inverse_metric;  // per chain: diagonal (diag_e), n * n row-major (dense_e), empty (unit_e)
+  std::vector<double> warmup_seconds, sampling_seconds;  // per chain
+  // A draw whose generated quantities failed has NaN there (see generated_failures).
+  std::vector<int64_t> generated_failures;               // per chain
+  std::vector<std::string> notes;                        // about the configuration (a shortened warm-up schedule)
+  int max_depth = 10;
+
+  double operator()(int chain, size_t draw, size_t column) const {
+    return values[(static_cast<size_t>(chain) * draws_per_chain + draw) * names.size() + column];
+  }
+  size_t index(const std::string& column) const;               // throws Error for an unknown name
+  std::vector<double> column(const std::string& column) const;  // every chain's draws, chain after chain
+  // A sampler column ("divergent__", "lp__", ...), chain after chain.
+  std::vector<double> sampler_column(const std::string& column) const;
+  int64_t divergences() const;
+  SampleSummary summary() const;
+};
+
 // ---- a model bound to data ------------------------------------------------------------------
 
 class Posterior {
@@ -280,6 +360,10 @@ class Posterior {
   Estimate optimize(const OptimizeOptions& options = {}) const;
   // ADVI, as `latent fit --method advi | fullrank`.
   VIFit fit_vi(const VIOptions& options = {}) const;
+  // NUTS with Stan's adaptation on parallel chains, as `latent fit --method nuts`
+  // (the same seed gives the same draws). Throws Error for options out of range
+  // (naming the option), a model without parameters, or a chain that cannot start.
+  Samples sample(const SampleOptions& options = {}) const;
 
   struct Impl;
 

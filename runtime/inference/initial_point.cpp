@@ -5,7 +5,7 @@
 namespace latent {
 
 std::vector<double> find_initial_point(const BoundModel& m, const DataSet* init, bool jacobian,
-                                       std::mt19937_64& rng) {
+                                       std::mt19937_64& rng, double radius) {
   auto finite_at = [&](const std::vector<double>& theta) {
     std::vector<double> g(theta.size());
     double lp = m.log_density(theta.data(), g.data(), jacobian);
@@ -20,12 +20,21 @@ std::vector<double> find_initial_point(const BoundModel& m, const DataSet* init,
     throw UserError("the log density is not finite at the initial values from " + init->source() + ":\n" +
                     m.diagnose(theta.data(), jacobian).text());
   }
+  auto random_point = [&] {
+    if (radius == 2) return m.random_point(rng);
+    std::uniform_real_distribution<double> u(-radius, radius);
+    std::vector<double> theta(static_cast<size_t>(m.num_unconstrained()));
+    for (double& x : theta) x = radius > 0 ? u(rng) : 0.0;
+    return theta;
+  };
+  const int attempts = radius > 0 ? 100 : 1;
   std::string first_reason;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::vector<double> theta = m.random_point(rng);
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    std::vector<double> theta = random_point();
     if (finite_at(theta)) return theta;
     if (first_reason.empty()) first_reason = m.diagnose(theta.data(), jacobian).text();
   }
+  if (radius == 0) throw UserError("the log density is not finite at the initial point 0 (all unconstrained parameters zero):\n" + first_reason);
   throw UserError("no random initial point out of 100 has a finite log density; at the first one:\n" + first_reason);
 }
 

@@ -12,8 +12,9 @@
 namespace latent {
 
 // `init` may be null (random points). Throws UserError with the diagnosis of
-// the user's point, or of the first random point, when none is finite.
+// the user's point, or of the first random point, when none is finite. Random
+// points are uniform(-radius, radius) (CmdStan's init=R; 0 is the single point 0).
 std::vector<double> find_initial_point(const BoundModel& model, const DataSet* init, bool jacobian,
-                                       std::mt19937_64& rng);
+                                       std::mt19937_64& rng, double radius = 2);
 
 }  // namespace latent

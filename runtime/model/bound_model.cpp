@@ -46,9 +46,10 @@ BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSe
 BoundModel::~BoundModel() = default;
 
 void BoundModel::run(const driver::Compiled& c, size_t k, const double* theta, double* out, EvalContext* ctx) const {
-  CompiledFunction f{c.functions.at(k), c.workspace.at(k), c.objective.functions.at(k).out_size,
-                     &lowered_.graph->messages(), options_.print_stream};
-  f.call({theta, lowered_.data.data()}, out, ctx);
+  CompiledFunction f{c.functions[k], c.workspace[k], c.objective.functions[k].out_size, &lowered_.graph->messages(),
+                     options_.print_stream};
+  const double* inputs[2] = {theta, lowered_.data.data()};
+  f.call(inputs, out, ctx);
 }
 
 namespace {
@@ -98,11 +99,15 @@ void for_each_in_cmdstan_order(const VariableInfo& v,
 }  // namespace
 
 const driver::Compiled& BoundModel::compiled(Kind which) const {
+  if (const driver::Compiled* ready = ready_[which].load(std::memory_order_acquire)) return *ready;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (functions_[which]) return *functions_[which];
-  static const driver::Method methods[kKinds] = {driver::Method::log_density(true), driver::Method::log_density(false),
-                                                 driver::Method::outputs(), driver::Method::terms()};
-  functions_[which] = std::make_unique<driver::Compiled>(driver::compile(lowered_, methods[which]));
+  if (!functions_[which]) {
+    static const driver::Method methods[kKinds] = {driver::Method::log_density(true),
+                                                   driver::Method::log_density(false), driver::Method::outputs(),
+                                                   driver::Method::terms()};
+    functions_[which] = std::make_unique<driver::Compiled>(driver::compile(lowered_, methods[which]));
+    ready_[which].store(functions_[which].get(), std::memory_order_release);
+  }
   return *functions_[which];
 }
 
@@ -114,6 +119,10 @@ BoundModel::CompiledFunction BoundModel::compile(const driver::Method& method) c
 }
 
 void BoundModel::CompiledFunction::call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx) const {
+  call(inputs.data(), out, ctx);
+}
+
+void BoundModel::CompiledFunction::call(const double* const* inputs, double* out, EvalContext* ctx) const {
   // Per-thread scratch space: generated code keeps intermediate tensors here.
   thread_local std::vector<double> scratch;
   if (scratch.size() < static_cast<size_t>(workspace) + 8) scratch.resize(static_cast<size_t>(workspace) + 8);
@@ -121,7 +130,7 @@ void BoundModel::CompiledFunction::call(const std::vector<const double*>& inputs
   EvalContext* used = ctx ? ctx : &local;
   used->messages = messages;
   if (!used->print_stream) used->print_stream = print_stream;
-  fn(inputs.data(), out, scratch.data(), used);
+  fn(inputs, out, scratch.data(), used);
 }
 
 void BoundModel::compile(bool jacobian) const { compiled(jacobian ? kDensityJacobian : kDensity); }

@@ -7,6 +7,7 @@
 #include "compiler/lower/lowered_program.hpp"
 #include "kernels/eval_context.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,6 +84,7 @@ class BoundModel {
     std::ostream* print_stream = nullptr;
     // inputs = {buffer 0, data, buffer 2...}; writes out_size doubles at out.
     void call(const std::vector<const double*>& inputs, double* out, EvalContext* ctx = nullptr) const;
+    void call(const double* const* inputs, double* out, EvalContext* ctx = nullptr) const;
   };
   CompiledFunction compile(const driver::Method& method) const;
   const std::vector<double>& data_buffer() const { return lowered_.data; }
@@ -107,6 +109,9 @@ class BoundModel {
   mutable LoweredProgram lowered_;  // compiling adds the objectives' nodes to its graph (under mutex_)
   mutable std::mutex mutex_;
   mutable std::unique_ptr<driver::Compiled> functions_[kKinds];
+  // functions_[k] once compiled, read without the lock (samplers call the density
+  // from several threads millions of times).
+  mutable std::atomic<const driver::Compiled*> ready_[kKinds] = {};
 };
 
 }  // namespace latent

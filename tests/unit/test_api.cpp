@@ -571,4 +571,64 @@ BOOST_AUTO_TEST_CASE(one_model_bound_from_several_threads) {
   }
 }
 
+// ============================================================================================
+// NUTS
+// ============================================================================================
+
+BOOST_AUTO_TEST_CASE(sample_gives_the_draws_and_diagnostics_of_the_command_line) {
+  latent::Posterior post = bind_example("kidiq");
+  std::atomic<int64_t> progress_calls{0}, last_iteration{0};
+  latent::Samples s = post.sample({.chains = 2, .warmup = 300, .samples = 200, .seed = 4,
+                                   .progress = [&](const latent::SampleProgress& p) {
+                                     ++progress_calls;
+                                     if (p.iteration == p.total) last_iteration = p.iteration;
+                                   }});
+  BOOST_TEST(s.names == post.output_names(), boost::test_tools::per_element());
+  BOOST_TEST(s.sampler_names.front() == "lp__");
+  BOOST_TEST(s.chains == 2);
+  BOOST_TEST(s.draws_per_chain == 200u);
+  BOOST_TEST(s.values.size() == 2 * 200 * s.names.size());
+  BOOST_TEST(s.sampler.size() == 2 * 200 * s.sampler_names.size());
+  BOOST_TEST(s.step_size.size() == 2u);
+  BOOST_TEST(s.inverse_metric[0].size() == 3u);  // diag_e over beta.1, beta.2, sigma
+  BOOST_TEST(progress_calls.load() == 2 * 500);
+  BOOST_TEST(last_iteration.load() == 500);
+  for (double sigma : s.column("sigma")) BOOST_TEST(sigma > 0);
+  // The slope near least squares (a flat prior on it), well inside the posterior sd.
+  latent::SampleSummary summary = s.summary();
+  auto [alpha, slope] = kidiq_ols();
+  BOOST_TEST(std::fabs(summary["beta.2"].mean - slope) < summary["beta.2"].sd);
+  BOOST_TEST(std::fabs(summary["beta.1"].mean - alpha) < summary["beta.1"].sd);
+  BOOST_TEST(summary["beta.2"].rhat < 1.1);  // short chains of a badly scaled regression: near 1, not below 1.01
+  BOOST_TEST(summary.columns.front().name == "lp__");
+  BOOST_TEST(api_error([&] { summary["nope"]; }).what() == std::string("no column named 'nope'"));
+
+  // The same draws as `latent fit --method nuts` with the same seed (and any thread count).
+  latent::Samples again = post.sample({.chains = 2, .warmup = 300, .samples = 200, .seed = 4, .threads = 1});
+  BOOST_TEST(again.values == s.values);
+  TempDir dir;
+  RunResult r = run_latent({"fit", model_of("kidiq"), "--data", data_of("kidiq"), "--method", "nuts", "--chains", "2",
+                            "--warmup", "300", "--samples", "200", "--seed", "4", "-q", "-o", dir.file("d.csv")},
+                           dir);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r);
+  auto rows = csv_rows(read_text(dir.file("d_2.csv")));
+  BOOST_REQUIRE(rows.size() == 201u);
+  const size_t first = s.sampler_names.size();
+  for (size_t d = 0; d < 200; ++d)
+    for (size_t k = 0; k < s.names.size(); ++k)
+      BOOST_TEST(std::stod(rows[d + 1][first + k]) == s(1, d, k));
+}
+
+BOOST_AUTO_TEST_CASE(sample_options_out_of_range_are_user_errors) {
+  latent::Posterior post = bind_example("eight_schools");
+  latent::Error e = api_error([&] { post.sample({.chains = 0}); });
+  BOOST_TEST((e.kind() == latent::Error::Kind::user));
+  BOOST_TEST(contains(e.what(), "between 1 and 1024"), e.what());
+  BOOST_TEST(contains(api_error([&] { post.sample({.adapt_delta = 1.2}); }).what(), "adapt_delta"));
+  BOOST_TEST(contains(api_error([&] { post.sample({.samples = 0}); }).what(), "samples"));
+  latent::Posterior none = latent::compile_string("data { real y; } model { y ~ normal(0, 1); }").bind(
+      latent::Data::from_json_string("{\"y\": 1}"));
+  BOOST_TEST(contains(api_error([&] { none.sample(); }).what(), "no parameters"));
+}
+
 BOOST_AUTO_TEST_CASE(version_string) { BOOST_TEST(std::string(latent::version()) == "0.1.0"); }

@@ -1,1 +1,1 @@
-fit {model} --data {data} --method nuts
+fit {model} --data {data} --method gibbs

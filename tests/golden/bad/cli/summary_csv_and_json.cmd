@@ -1,0 +1,1 @@
+summary {model} --csv --json

@@ -1,0 +1,1 @@
+summary bad/cli/summary_missing_file.csv
