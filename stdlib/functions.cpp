@@ -1,5 +1,6 @@
 // Mathematical functions: one entry each (type rule + lowering). Derivatives
 // follow from the IR ops they lower to (compiler/autodiff/reverse.cpp).
+#include "stdlib/entry_helpers.hpp"
 #include "stdlib/ir_math.hpp"
 #include "stdlib/library.hpp"
 
@@ -11,33 +12,6 @@ namespace {
 
 using ir::NodeP;
 using ir::Op;
-
-struct Sig {
-  std::vector<Type> args;
-  Type result;
-};
-
-std::string list_types(const std::vector<Type>& ts) {
-  std::string s;
-  for (size_t i = 0; i < ts.size(); ++i) s += (i ? ", " : "") + ts[i].str();
-  return s;
-}
-
-// A function with a fixed list of signatures (int arguments promote to real).
-TypeRule signatures(std::string name, std::vector<Sig> sigs) {
-  return [name, sigs](const std::vector<Type>& args, std::string* why) -> Type {
-    for (const Sig& s : sigs) {
-      if (s.args.size() != args.size()) continue;
-      bool ok = true;
-      for (size_t i = 0; i < args.size() && ok; ++i) ok = args[i].is_error() || assignable(s.args[i], args[i]);
-      if (ok) return s.result;
-    }
-    std::string expected;
-    for (const Sig& s : sigs) expected += "\n    " + s.result.str() + " " + name + "(" + list_types(s.args) + ")";
-    *why = "no matching signature for " + name + "(" + list_types(args) + "); available:" + expected;
-    return Type::error();
-  };
-}
 
 bool numeric(const Type& t) {
   return t.base == Base::Int || t.base == Base::Real || t.base == Base::Vector || t.base == Base::RowVector ||
@@ -76,11 +50,6 @@ TypeRule vectorized_binary(std::string name) {
   };
 }
 
-Type real_like(Type t) {
-  if (t.base == Base::Int) t.base = Base::Real;
-  return t;
-}
-
 FunctionEntry unary(const std::string& name, std::function<NodeP(ir::Graph&, NodeP)> f) {
   return {name, vectorized_unary(name),
           [f](CallContext& ctx, const std::vector<Value>& a) -> Value {
@@ -96,14 +65,6 @@ FunctionEntry binary(const std::string& name, std::function<NodeP(ir::Graph&, No
             Type t = a[0].node->is_scalar() ? real_like(a[1].type) : real_like(a[0].type);
             return {f(ctx.g, ctx.g.cast_real(a[0].node), ctx.g.cast_real(a[1].node)), t};
           }};
-}
-
-// Stan's 1-based size argument, which must be known when data is read.
-int64_t known_size(CallContext& ctx, const Value& v, const char* what) {
-  if (!v.node->is_const()) ctx.error(ctx.name() + ": the " + std::string(what) + " must be known from data");
-  auto n = static_cast<int64_t>(v.node->value);
-  if (n < 0) ctx.error(ctx.name() + ": the " + std::string(what) + " must be non-negative, got " + std::to_string(n));
-  return n;
 }
 
 NodeP log1p_exp(ir::Graph& g, NodeP x) { return g.unary(Op::Log1pExp, x); }

@@ -20,6 +20,7 @@ struct Registry {
   Registry() {
     std::vector<FunctionEntry> fs;
     register_functions(fs);
+    register_container_functions(fs);
     for (auto& f : fs) functions.emplace(f.name, std::move(f));
     std::vector<DistributionEntry> ds;
     register_distributions(ds);

@@ -1,0 +1,179 @@
+// Building and taking apart containers: append_col, append_row, head, tail,
+// segment, block, col, row, sub_col, sub_row, cumulative_sum, to_array_1d (one
+// entry each, with Stan's signatures). They lower to the IR's structural ops
+// (slices, padded slices, reshapes, loops), so their derivatives follow.
+#include "stdlib/entry_helpers.hpp"
+#include "stdlib/library.hpp"
+
+namespace latent::stdlib {
+
+namespace {
+
+using ir::NodeP;
+using ir::Op;
+
+const Type R = Type::real(), I = Type::int_(), V = Type::vector(), RV = Type::row_vector(), M = Type::matrix();
+
+// A value as a matrix: a vector is a column, a row_vector a row, a real 1 x 1.
+NodeP as_matrix(ir::Graph& g, const Value& v) {
+  NodeP x = g.cast_real(v.node);
+  if (v.type.is_scalar()) return g.reshape(g.fill(x, {1}), {1, 1});
+  if (v.type.base == Base::Vector) return g.reshape(x, {x->dims[0], 1});
+  if (v.type.base == Base::RowVector) return g.reshape(x, {1, x->dims[0]});
+  return x;
+}
+
+// a and b side by side along `axis` (0: stacked rows, 1: columns side by side):
+// each padded with zeros to the result's shape, then added.
+NodeP concatenate(CallContext& ctx, NodeP a, NodeP b, int axis) {
+  ir::Graph& g = ctx.g;
+  int other = 1 - axis;
+  if (a->dims[other] != b->dims[other])
+    ctx.error(ctx.name() + ": the arguments have " + std::to_string(a->dims[other]) + " and " +
+              std::to_string(b->dims[other]) + (axis == 1 ? " rows" : " columns"));
+  std::vector<int64_t> dims = a->dims;
+  dims[axis] += b->dims[axis];
+  return g.add(g.pad_slice(dims, axis, g.int_constant(0), a), g.pad_slice(dims, axis, g.int_constant(a->dims[axis]), b));
+}
+
+// The Stan axis of a container that head/tail/segment cut: the array's
+// outermost dimension (the IR's last axis), or a vector's only one.
+int outer_axis(const Value& v) { return v.type.array_dims > 0 ? static_cast<int>(v.node->dims.size()) - 1 : 0; }
+
+// x[start : start + length - 1] along `axis`, `start` 1-based: an error where it
+// is known to be out of range, a check (and a clamped read) where it is not.
+NodeP checked_slice(CallContext& ctx, NodeP x, int axis, const Value& start, int64_t length) {
+  ir::Graph& g = ctx.g;
+  int64_t size = x->dims[static_cast<size_t>(axis)];
+  if (length > size)
+    ctx.error(ctx.name() + ": " + std::to_string(length) + " elements asked for, but the container has " +
+              std::to_string(size));
+  NodeP first = g.sub(start.node, g.int_constant(1));
+  NodeP bad = g.binary(Op::Or, g.binary(Op::Lt, first, g.int_constant(0)),
+                       g.binary(Op::Gt, first, g.int_constant(size - length)));
+  ctx.check(bad, ctx.name() + ": the slice starting at this index runs outside 1.." + std::to_string(size),
+            start.node, "start");
+  NodeP clamped = g.binary(Op::Max, g.int_constant(0), g.binary(Op::Min, first, g.int_constant(size - length)));
+  return g.slice(x, axis, clamped, length);
+}
+
+// Stan's 1-based index into a dimension of `size`, checked (as checked_slice with length 1).
+NodeP checked_index(CallContext& ctx, const Value& i, int64_t size) {
+  ir::Graph& g = ctx.g;
+  NodeP i0 = g.sub(i.node, g.int_constant(1));
+  NodeP bad = g.binary(Op::Or, g.binary(Op::Lt, i0, g.int_constant(0)), g.binary(Op::Ge, i0, g.int_constant(size)));
+  ctx.check(bad, ctx.name() + ": index out of range; expecting an index in 1.." + std::to_string(size), i.node,
+            "index");
+  return g.binary(Op::Max, g.int_constant(0), g.binary(Op::Min, i0, g.int_constant(std::max<int64_t>(size - 1, 0))));
+}
+
+// head/tail/segment take vectors, row_vectors and one-dimensional arrays of anything.
+bool sliceable(const Type& t) {
+  return t.is_error() || t.array_dims > 0 || (t.array_dims == 0 && (t.base == Base::Vector || t.base == Base::RowVector));
+}
+
+TypeRule slice_rule(const std::string& name, size_t int_args) {
+  return [name, int_args](const std::vector<Type>& a, std::string* why) -> Type {
+    bool ok = a.size() == 1 + int_args && sliceable(a[0]);
+    for (size_t i = 1; ok && i < a.size(); ++i) ok = a[i].is_int() || a[i].is_error();
+    if (ok) return a[0];
+    *why = name + " takes a vector, row_vector or array and " + std::to_string(int_args) + " int" +
+           (int_args > 1 ? "s" : "") + ", got (" + list_types(a) + ")";
+    return Type::error();
+  };
+}
+
+}  // namespace
+
+void register_container_functions(std::vector<FunctionEntry>& out) {
+  out.push_back({"append_col",
+                 signatures("append_col", {{{M, M}, M}, {{M, V}, M}, {{V, M}, M}, {{V, V}, M}, {{RV, RV}, RV},
+                                           {{R, RV}, RV}, {{RV, R}, RV}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP c = concatenate(ctx, as_matrix(ctx.g, a[0]), as_matrix(ctx.g, a[1]), 1);
+                   bool row = a[0].type.base != Base::Matrix && a[0].type.base != Base::Vector &&
+                              a[1].type.base != Base::Matrix && a[1].type.base != Base::Vector;
+                   if (row) return {ctx.g.reshape(c, {c->dims[1]}), RV};
+                   return {c, M};
+                 }});
+  out.push_back({"append_row",
+                 signatures("append_row", {{{M, M}, M}, {{M, RV}, M}, {{RV, M}, M}, {{RV, RV}, M}, {{V, V}, V},
+                                           {{R, V}, V}, {{V, R}, V}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP c = concatenate(ctx, as_matrix(ctx.g, a[0]), as_matrix(ctx.g, a[1]), 0);
+                   bool column = a[0].type.base != Base::Matrix && a[0].type.base != Base::RowVector &&
+                                 a[1].type.base != Base::Matrix && a[1].type.base != Base::RowVector;
+                   if (column) return {ctx.g.reshape(c, {c->dims[0]}), V};
+                   return {c, M};
+                 }});
+  out.push_back({"head", slice_rule("head", 1), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   int64_t n = known_size(ctx, a[1], "number of elements");
+                   return {checked_slice(ctx, a[0].node, outer_axis(a[0]), {ctx.g.int_constant(1), I}, n), a[0].type};
+                 }});
+  out.push_back({"tail", slice_rule("tail", 1), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   int64_t n = known_size(ctx, a[1], "number of elements");
+                   int axis = outer_axis(a[0]);
+                   int64_t size = a[0].node->dims[static_cast<size_t>(axis)];
+                   Value start{ctx.g.int_constant(size - n + 1), I};
+                   return {checked_slice(ctx, a[0].node, axis, start, n), a[0].type};
+                 }});
+  out.push_back({"segment", slice_rule("segment", 2), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   int64_t n = known_size(ctx, a[2], "number of elements");
+                   return {checked_slice(ctx, a[0].node, outer_axis(a[0]), a[1], n), a[0].type};
+                 }});
+  out.push_back({"block", signatures("block", {{{M, I, I, I, I}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   int64_t rows = known_size(ctx, a[3], "number of rows");
+                   int64_t cols = known_size(ctx, a[4], "number of columns");
+                   NodeP r = checked_slice(ctx, ctx.g.cast_real(a[0].node), 0, a[1], rows);
+                   return {checked_slice(ctx, r, 1, a[2], cols), M};
+                 }});
+  out.push_back({"col", signatures("col", {{{M, I}, V}}), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP x = ctx.g.cast_real(a[0].node);
+                   return {ctx.g.index(x, 1, checked_index(ctx, a[1], x->dims[1])), V};
+                 }});
+  out.push_back({"row", signatures("row", {{{M, I}, RV}}), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP x = ctx.g.cast_real(a[0].node);
+                   return {ctx.g.index(x, 0, checked_index(ctx, a[1], x->dims[0])), RV};
+                 }});
+  out.push_back({"sub_col", signatures("sub_col", {{{M, I, I, I}, V}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP x = ctx.g.cast_real(a[0].node);
+                   NodeP column = ctx.g.index(x, 1, checked_index(ctx, a[2], x->dims[1]));
+                   return {checked_slice(ctx, column, 0, a[1], known_size(ctx, a[3], "number of rows")), V};
+                 }});
+  out.push_back({"sub_row", signatures("sub_row", {{{M, I, I, I}, RV}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP x = ctx.g.cast_real(a[0].node);
+                   NodeP row = ctx.g.index(x, 0, checked_index(ctx, a[1], x->dims[0]));
+                   return {checked_slice(ctx, row, 0, a[2], known_size(ctx, a[3], "number of columns")), RV};
+                 }});
+  // cumulative_sum: element i is the sum of elements 1..i (a loop whose body sums a growing prefix).
+  out.push_back({"cumulative_sum",
+                 signatures("cumulative_sum", {{{V}, V}, {{RV}, RV}, {{Type::int_(1)}, Type::int_(1)},
+                                               {{Type::real(1)}, Type::real(1)}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   ir::Graph& g = ctx.g;
+                   NodeP x = a[0].node;
+                   int64_t n = x->dims[0];
+                   if (n == 0) return a[0];
+                   NodeP i = g.new_loop_var(), j = g.new_loop_var();
+                   NodeP prefix = g.loop_sum(j, g.int_constant(0), i, g.index(x, 0, j));
+                   return {g.loop_gen(i, g.int_constant(0), n, prefix), a[0].type};
+                 }});
+  // to_array_1d: every element, in storage order (column-major for matrices, row-major for arrays: Stan's orders).
+  out.push_back({"to_array_1d",
+                 [](const std::vector<Type>& a, std::string* why) -> Type {
+                   bool ok = a.size() == 1 && (a[0].is_error() || (!a[0].is_scalar() && a[0].base != Base::Error));
+                   if (ok) return a[0].base == Base::Int ? Type::int_(1) : Type::real(1);
+                   *why = "to_array_1d takes one container, got (" + list_types(a) + ")";
+                   return Type::error();
+                 },
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP x = a[0].node;
+                   bool ints = a[0].type.base == Base::Int;
+                   return {ctx.g.reshape(x, {x->size()}), ints ? Type::int_(1) : Type::real(1)};
+                 }});
+}
+
+}  // namespace latent::stdlib
