@@ -214,6 +214,98 @@ DistributionEntry categorical(const std::string& name, bool logit) {
   return d;
 }
 
+
+// Dirichlet over a simplex theta (a vector) with concentrations alpha (a vector of
+// the same size): lgamma(sum alpha) - sum lgamma(alpha) + sum((alpha - 1) log theta).
+// Draws normalise independent gamma(alpha_k, 1) draws.
+DistributionEntry dirichlet() {
+  DistributionEntry d;
+  d.name = "dirichlet";
+  d.discrete = false;
+  d.variate = Domain::Probability;
+  d.params = {{"prior sample sizes", Domain::PositiveFinite}};
+  d.elementwise = false;
+  d.signature = [](const Type& y, const std::vector<Type>& p, std::string* why) {
+    auto vector = [](const Type& t) { return t.is_error() || (t.array_dims == 0 && t.base == Base::Vector); };
+    bool ok = p.size() == 1 && vector(y) && vector(p[0]);
+    if (!ok) *why = "no matching signature for dirichlet: expected a simplex and a vector of concentrations (vector | vector)";
+    return ok;
+  };
+  auto check_alpha = [](CallContext& ctx, NodeP alpha) {
+    if (alpha->dims.size() != 1 || alpha->dims[0] == 0) ctx.error("dirichlet: the prior sample sizes must not be empty");
+    check_parameters(ctx, *find_distribution("dirichlet"), {Value{alpha, Type::vector()}});
+  };
+  d.terms = [check_alpha](CallContext& ctx, const Value& y, const Params& p, int64_t) -> Terms {
+    ir::Graph& g = ctx.g;
+    NodeP theta = g.cast_real(y.node), alpha = g.cast_real(p[0].node);
+    if (theta->dims != alpha->dims)
+      ctx.error("dirichlet: the simplex has " + std::to_string(theta->dims[0]) + " elements, the prior sample sizes " +
+                std::to_string(alpha->dims[0]));
+    check_alpha(ctx, alpha);
+    NodeP negative = g.unary(Op::Not, g.binary(Op::Ge, theta, g.constant(0)));
+    auto [any_negative, worst] = g.any_violation(negative, theta);
+    ctx.check(any_negative, "dirichlet: probabilities parameter must be non-negative", worst, "probability");
+    NodeP sum = g.sum(theta);
+    ctx.check(g.binary(Op::Gt, g.unary(Op::Abs, g.sub(sum, g.constant(1))), g.constant(1e-8)),
+              "dirichlet: probabilities parameter is not a valid simplex (its elements must sum to 1)", sum, "sum");
+    Math m{g, 1};
+    NodeP normaliser = m.sub(m.lgamma(g.sum(alpha)), g.sum(m.lgamma(alpha)));
+    return {normaliser, g.sum(m.mul(m.sub(alpha, m.c(1)), m.log(theta)))};
+  };
+  d.mean = [](ir::Graph& g, const std::vector<NodeP>& p) { return g.div(p[0], g.fill(g.sum(p[0]), p[0]->dims)); };
+  d.draw = [check_alpha](CallContext& ctx, const std::vector<NodeP>& p, const std::vector<int64_t>&) -> NodeP {
+    ir::Graph& g = ctx.g;
+    NodeP alpha = p[0];
+    check_alpha(ctx, alpha);
+    const DistributionEntry& gamma = *find_distribution("gamma");
+    NodeP x = g.random(gamma.sampler_id, ctx.draw_site, ir::DType::Real, alpha->dims, {alpha, g.constant(1)},
+                       ctx.loop_vars);
+    return g.div(x, g.fill(g.sum(x), alpha->dims));
+  };
+  return d;
+}
+
+// A generalised linear model: `base`(y | alpha + x * beta [, sigma]), with x a
+// matrix (a row per outcome) or a row_vector (shared by every outcome), alpha a
+// real or a vector, beta a vector. Its density is the base distribution's at the
+// linear predictor (its checks and its propto terms included).
+DistributionEntry glm(const std::string& name, const std::string& base, bool discrete, bool with_scale) {
+  DistributionEntry d;
+  d.name = name;
+  d.discrete = discrete;
+  d.variate = discrete ? Domain::Int : Domain::Any;
+  d.params = {{"matrix parameter", Domain::Finite}, {"intercept", Domain::Finite}, {"weight vector", Domain::Finite}};
+  if (with_scale) d.params.push_back({"scale vector", Domain::PositiveFinite});
+  d.elementwise = false;
+  d.has_rng = false;
+  d.signature = [name, discrete, with_scale](const Type& y, const std::vector<Type>& p, std::string* why) {
+    auto is = [](const Type& t, Base b, int dims = 0) { return t.is_error() || (t.base == b && t.array_dims == dims); };
+    bool outcome = discrete ? (is(y, Base::Int) || is(y, Base::Int, 1))
+                            : (is(y, Base::Real) || is(y, Base::Int) || is(y, Base::Vector));
+    bool ok = outcome && p.size() == (with_scale ? 4u : 3u) && (is(p[0], Base::Matrix) || is(p[0], Base::RowVector)) &&
+              (is(p[1], Base::Real) || is(p[1], Base::Int) || is(p[1], Base::Vector)) && is(p[2], Base::Vector);
+    if (ok && with_scale) ok = is(p[3], Base::Real) || is(p[3], Base::Int) || is(p[3], Base::Vector);
+    if (!ok)
+      *why = "no matching signature for " + name + ": expected " + (discrete ? "int or array[] int" : "real or vector") +
+             " | matrix or row_vector, real or vector, vector" + (with_scale ? ", real or vector" : "");
+    return ok;
+  };
+  d.terms = [name, base](CallContext& ctx, const Value& y, const Params& p, int64_t) -> Terms {
+    ir::Graph& g = ctx.g;
+    NodeP x = g.cast_real(p[0].node), beta = g.cast_real(p[2].node);
+    int64_t columns = x->dims.back();
+    if (beta->dims[0] != columns)
+      ctx.error(name + ": the matrix parameter has " + std::to_string(columns) + " columns, the weight vector " +
+                std::to_string(beta->dims[0]) + " elements");
+    check_parameters(ctx, *find_distribution(name), p);
+    NodeP eta = x->dims.size() == 2 ? g.matmul(x, beta) : g.sum(g.mul(x, beta));
+    eta = g.add(eta, g.cast_real(p[1].node));
+    std::vector<Value> base_params{Value{eta, eta->is_scalar() ? Type::real() : Type::vector()}};
+    if (p.size() == 4) base_params.push_back(p[3]);
+    return {lower_density(ctx, *find_distribution(base), y, base_params).node};
+  };
+  return d;
+}
 }  // namespace
 
 void register_distributions(std::vector<DistributionEntry>& out) {
@@ -442,6 +534,91 @@ void register_distributions(std::vector<DistributionEntry>& out) {
     d.sample = [](RandomEngine& e, const double* p) { return p[0] + p[1] * standard_gumbel(e); };
     out.push_back(d);
   }
+  {
+    DistributionEntry d = continuous("double_exponential", A, {{"location parameter", F}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP sigma = m.r(p[1]);
+                                       NodeP distance = m.g.unary(Op::Abs, m.sub(m.r(y), m.r(p[0])));
+                                       return {m.constant_term(-M_LN2), m.neg(m.total(m.log(sigma))),
+                                               m.neg(m.total(m.div(distance, sigma)))};
+                                     });
+    d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };
+    d.sample = [](RandomEngine& e, const double* p) {
+      double x = std::exponential_distribution<double>(1)(e);
+      return std::bernoulli_distribution(0.5)(e) ? p[0] + p[1] * x : p[0] - p[1] * x;
+    };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("logistic", A, {{"location parameter", F}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP sigma = m.r(p[1]);
+                                       NodeP z = m.div(m.sub(m.r(y), m.r(p[0])), sigma);
+                                       // -z - log sigma - 2 log(1 + exp(-z))
+                                       return {m.neg(m.total(m.log(sigma))),
+                                               m.neg(m.total(m.add(z, m.mul(m.c(2), m.log1p_exp(m.neg(z))))))};
+                                     });
+    d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };
+    d.sample = [](RandomEngine& e, const double* p) {
+      double u = 0;
+      while (u == 0) u = std::uniform_real_distribution<double>(0, 1)(e);
+      return p[0] + p[1] * std::log(u / (1 - u));
+    };
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = continuous("weibull", Domain::NonNegative, {{"shape parameter", P}, {"scale parameter", P}},
+                                     [](Math& m, const Value& y, const Params& p) -> Terms {
+                                       NodeP alpha = m.r(p[0]), sigma = m.r(p[1]), x = m.r(y);
+                                       return {m.total(m.log(alpha)), m.total(m.mul(m.sub(alpha, m.c(1)), m.log(x))),
+                                               m.neg(m.total(m.mul(alpha, m.log(sigma)))),
+                                               m.neg(m.total(m.g.binary(Op::Pow, m.div(x, sigma), alpha)))};
+                                     });
+    d.mean = [](ir::Graph& g, const Nodes& p) {  // sigma Gamma(1 + 1 / alpha)
+      return g.mul(p[1], g.unary(Op::Exp, g.unary(Op::Lgamma, g.add(g.constant(1), g.div(g.constant(1), p[0])))));
+    };
+    d.sample = [](RandomEngine& e, const double* p) { return std::weibull_distribution<double>(p[0], p[1])(e); };
+    out.push_back(d);
+  }
+  // neg_binomial_2(mu, phi): mean mu, variance mu + mu^2 / phi; its terms as Stan
+  // groups them (the binomial coefficient depends on phi, n log mu on mu).
+  {
+    DistributionEntry d = discrete(
+        "neg_binomial_2", Domain::NonNegativeInt, {{"location parameter", P}, {"precision parameter", P}},
+        [](Math& m, const Value& n, const Params& p) -> Terms {
+          NodeP k = m.r(n), mu = m.r(p[0]), phi = m.r(p[1]);
+          NodeP k_log_mu = m.g.select(m.g.binary(Op::Eq, k, m.c(0)), m.c(0), m.mul(k, m.log(mu)));
+          return {m.total(lchoose(m, m.sub(m.add(k, phi), m.c(1)), k)), m.total(k_log_mu),
+                  m.neg(m.total(m.add(m.mul(phi, m.log1p(m.div(mu, phi))), m.mul(k, m.log(m.add(mu, phi))))))};
+        });
+    d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };
+    d.sample = [](RandomEngine& e, const double* p) {
+      return static_cast<double>(poisson_draw(e, gamma_draw(e, p[1], p[1] / p[0])));
+    };
+    d.sample_limit = {0, "location parameter", kMaxPoissonRate};
+    out.push_back(d);
+  }
+  {
+    DistributionEntry d = discrete(
+        "neg_binomial_2_log", Domain::NonNegativeInt, {{"log location parameter", F}, {"precision parameter", P}},
+        [](Math& m, const Value& n, const Params& p) -> Terms {
+          NodeP k = m.r(n), eta = m.r(p[0]), phi = m.r(p[1]);
+          NodeP log_phi = m.log(phi);
+          NodeP softplus = m.log1p_exp(m.sub(eta, log_phi));  // log(exp(eta) + phi) - log(phi)
+          return {m.total(lchoose(m, m.sub(m.add(k, phi), m.c(1)), k)), m.total(m.mul(k, eta)),
+                  m.neg(m.total(m.add(m.mul(phi, softplus), m.mul(k, m.add(log_phi, softplus)))))};
+        });
+    d.mean = [](ir::Graph& g, const Nodes& p) { return g.unary(Op::Exp, p[0]); };
+    d.sample = [](RandomEngine& e, const double* p) {
+      return static_cast<double>(poisson_draw(e, gamma_draw(e, p[1], p[1] / std::exp(p[0]))));
+    };
+    d.sample_limit = {0, "log location parameter", std::log(kMaxPoissonRate)};
+    out.push_back(d);
+  }
+  out.push_back(dirichlet());
+  out.push_back(glm("bernoulli_logit_glm", "bernoulli_logit", true, false));
+  out.push_back(glm("poisson_log_glm", "poisson_log", true, false));
+  out.push_back(glm("normal_id_glm", "normal", false, true));
   out.push_back(categorical("categorical_logit", true));
   out.push_back(categorical("categorical", false));
 }

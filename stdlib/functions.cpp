@@ -131,6 +131,8 @@ void register_functions(std::vector<FunctionEntry>& out) {
   out.push_back(unary("square", [](ir::Graph& g, NodeP x) { return g.mul(x, x); }));
   out.push_back(unary("inv", [](ir::Graph& g, NodeP x) { return g.div(g.constant(1), x); }));
   out.push_back(unary("inv_sqrt", [](ir::Graph& g, NodeP x) { return g.div(g.constant(1), g.unary(Op::Sqrt, x)); }));
+  out.push_back(unary("log10", [](ir::Graph& g, NodeP x) { return g.div(g.unary(Op::Log, x), g.constant(M_LN10)); }));
+  out.push_back(unary("log2", [](ir::Graph& g, NodeP x) { return g.div(g.unary(Op::Log, x), g.constant(M_LN2)); }));
   out.push_back(unary("log1m", [](ir::Graph& g, NodeP x) { return g.unary(Op::Log1p, g.neg(x)); }));
   out.push_back(unary("logit", [](ir::Graph& g, NodeP x) {
     return g.sub(g.unary(Op::Log, x), g.unary(Op::Log1p, g.neg(x)));
@@ -224,15 +226,77 @@ void register_functions(std::vector<FunctionEntry>& out) {
                        Type t = a[0].type.is_int() && a[1].type.is_int() ? I : R;
                        return {g.binary(is_max ? Op::Max : Op::Min, a[0].node, a[1].node), t};
                      }
-                     if (a[0].node->depends_on_params)
-                       ctx.error(ctx.name() + " of a container of parameters is not differentiable; use log_sum_exp or fmax");
+                     if (a[0].node->size() == 0 && a[0].type.base == Base::Int)
+                       ctx.error(ctx.name() + " of an empty container of ints");  // Stan: an error (no int infinity)
                      NodeP x = a[0].node;
-                     NodeP r = is_max ? g.max_reduce(x) : g.neg(g.max_reduce(g.neg(x)));
-                     return {r, a[0].type.base == Base::Int ? I : R};
+                     if (!a[0].node->depends_on_params) {
+                       NodeP r = is_max ? g.max_reduce(x) : g.neg(g.max_reduce(g.neg(x)));
+                       return {r, a[0].type.base == Base::Int ? I : R};
+                     }
+                     // Of parameters: the value is the extreme element; its gradient goes to
+                     // that element (shared equally between ties), as Stan's.
+                     NodeP signed_x = is_max ? x : g.neg(x);
+                     NodeP m = g.unary(Op::StopGradient, g.max_reduce(signed_x));
+                     NodeP is_extreme = g.binary(Op::Eq, signed_x, m);
+                     NodeP ties = g.sum(g.cast_real(is_extreme));
+                     NodeP moving = g.sub(signed_x, g.unary(Op::StopGradient, signed_x));  // 0, with gradient 1
+                     NodeP r = g.add(m, g.div(g.sum(g.select(is_extreme, moving, g.constant(0))), ties));
+                     return {is_max ? r : g.neg(r), R};
+                   }});
+  }
+
+  // prod of reals: sign and exp(sum(log|x|)), 0 when an element is 0 (its gradient
+  // there is taken as 0: Stan's is the product of the others).
+  out.push_back({"prod",
+                 [](const std::vector<Type>& a, std::string* why) -> Type {
+                   if (a.size() == 1 && numeric(a[0]) && a[0].base != Base::Int) return R;
+                   *why = "prod takes one container of reals (vector, row_vector, matrix or array of reals), got (" +
+                          list_types(a) + ")";
+                   return Type::error();
+                 },
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   auto& g = ctx.g;
+                   NodeP x = g.cast_real(a[0].node);
+                   if (x->is_scalar()) return {x, R};
+                   if (x->size() == 0) return {g.constant(1), R};
+                   NodeP zero = g.constant(0);
+                   NodeP any_zero = g.binary(Op::Gt, g.sum(g.cast_real(g.binary(Op::Eq, x, zero))), zero);
+                   NodeP negatives = g.sum(g.cast_real(g.binary(Op::Lt, x, zero)));
+                   // (-1)^negatives: 1 - 2 * (negatives mod 2), the parity from floor.
+                   NodeP half = g.mul(negatives, g.constant(0.5));
+                   NodeP odd = g.sub(half, g.unary(Op::Floor, half));
+                   NodeP sign = g.sub(g.constant(1), g.mul(g.constant(4), odd));
+                   NodeP safe = g.select(g.binary(Op::Eq, x, zero), g.constant(1), g.unary(Op::Abs, x));
+                   NodeP magnitude = g.unary(Op::Exp, g.sum(g.unary(Op::Log, safe)));
+                   return {g.select(any_zero, zero, g.mul(sign, magnitude)), R};
+                 }});
+  // variance and sd: the sample statistics (divisor n - 1), 0 for one element, as Stan's.
+  for (const char* name : {"variance", "sd"}) {
+    bool is_sd = std::string(name) == "sd";
+    out.push_back({name,
+                   [name](const std::vector<Type>& a, std::string* why) -> Type {
+                     if (a.size() == 1 && numeric(a[0]) && !a[0].is_scalar()) return R;
+                     *why = std::string(name) + " takes one numeric container, got (" + list_types(a) + ")";
+                     return Type::error();
+                   },
+                   [is_sd](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                     auto& g = ctx.g;
+                     NodeP x = g.cast_real(a[0].node);
+                     int64_t n = x->size();
+                     if (n == 0) ctx.error(ctx.name() + " of an empty container");
+                     if (n == 1) return {g.constant(0), R};
+                     NodeP deviation = g.sub(x, g.div(g.sum(x), g.constant(static_cast<double>(n))));
+                     NodeP v = g.div(g.sum(g.mul(deviation, deviation)), g.constant(static_cast<double>(n - 1)));
+                     return {is_sd ? g.unary(Op::Sqrt, v) : v, R};
                    }});
   }
 
   // Linear algebra
+  out.push_back({"dot_self", signatures("dot_self", {{{V}, R}, {{RV}, R}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   NodeP x = ctx.g.cast_real(a[0].node);
+                   return {ctx.g.sum(ctx.g.mul(x, x)), R};
+                 }});
   out.push_back({"dot_product",
                  signatures("dot_product", {{{V, V}, R}, {{RV, RV}, R}, {{V, RV}, R}, {{RV, V}, R},
                                             {{Type::real(1), Type::real(1)}, R}}),

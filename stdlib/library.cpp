@@ -71,9 +71,15 @@ std::string rng_signature(const DistributionEntry& d) {
 // `dist_rng(args)`: reals or ints per the parameters' domains; an array when any is a container.
 // A non-elementwise distribution draws one outcome (its signature with a scalar variate).
 Type rng_type(const DistributionEntry& d, const std::vector<Type>& args, std::string* why) {
-  if (!d.elementwise) {
+  if (!d.has_rng) {
+    *why = "Stan has no " + d.name + "_rng";
+    return Type::error();
+  }
+  if (!d.elementwise) {  // one outcome: a scalar (categorical) or a vector (dirichlet)
     Type outcome = d.discrete ? Type::int_() : Type::real();
     if (d.signature(outcome, args, why)) return outcome;
+    std::string scalar_why;
+    if (!d.discrete && d.signature(Type::vector(), args, &scalar_why)) return Type::vector();
     return Type::error();
   }
   bool ok = args.size() == d.params.size(), container = false;
@@ -312,7 +318,8 @@ Value lower_rng(CallContext& ctx, const DistributionEntry& dist, const std::vect
   if (!dist.elementwise) {
     std::vector<ir::NodeP> p;
     for (auto& v : params) p.push_back(g.cast_real(v.node));
-    return {dist.draw(ctx, p, {}), dist.discrete ? Type::int_() : Type::real()};  // its draw checks its arguments
+    ir::NodeP draw = dist.draw(ctx, p, {});  // its draw checks its arguments
+    return {draw, dist.discrete ? Type::int_() : draw->dims.empty() ? Type::real() : Type::vector()};
   }
   std::vector<const Value*> all;
   for (auto& p : params) all.push_back(&p);
@@ -352,8 +359,10 @@ void check_parameters(CallContext& ctx, const DistributionEntry& dist, const std
 Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value& variate,
                     const std::vector<Value>& params) {
   if (!dist.elementwise) {  // its terms check shapes and domains
-    std::vector<ir::NodeP> terms = dist.terms(ctx, variate, params, 1);
-    return {ctx.g.add_all(terms), Type::real()};
+    std::vector<ir::NodeP> kept;
+    for (ir::NodeP t : dist.terms(ctx, variate, params, 1))
+      if (!ctx.propto || t->reads_unknowns) kept.push_back(t);
+    return {kept.empty() ? ctx.g.constant(0) : ctx.g.add_all(kept), Type::real()};
   }
   std::vector<const Value*> all{&variate};
   for (auto& p : params) all.push_back(&p);

@@ -104,6 +104,8 @@ struct DistributionEntry {
   // The location and scale of a Gaussian distribution (normal, std_normal): closed-form KL.
   std::function<std::pair<ir::NodeP, ir::NodeP>(ir::Graph&, const std::vector<ir::NodeP>& params)> gaussian;
 
+  // Stan has no `_rng` for some (the GLMs): `name_rng` is then an error.
+  bool has_rng = true;
   // `name_rng(params)`: one draw given the parameters (run by generated code,
   // kernels/random.hpp), and its id once the library has registered it.
   Sampler sample = nullptr;

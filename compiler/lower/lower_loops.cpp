@@ -5,7 +5,12 @@
 #include "compiler/lower/loop_plan.hpp"
 #include "compiler/lower/lowering_helpers.hpp"
 
+#include "compiler/ir/substitute.hpp"
+
+#include <functional>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace latent {
 
@@ -114,9 +119,17 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
 
   std::map<std::string, Value> results;
   int64_t count = lo->is_const() && hi->is_const() ? static_cast<int64_t>(hi->value - lo->value + 1) : -1;
+  // Each result becomes a loop of its own: the draws they share are made once.
+  std::vector<NodeP> outputs;
+  for (auto& p : pending) outputs.push_back(find(p.generated ? p.hidden : p.name)->value.node);
+  for (auto& t : body_terms) outputs.push_back(t.value);
+  std::unordered_map<NodeP, NodeP> draws = shared_draws(s.loc, var, lo, count, outputs);
+  auto drawn_once = [&](NodeP n) { return draws.empty() ? n : ir::substitute(g_, n, draws); };
+  for (auto& t : body_terms) t.value = drawn_once(t.value);
   for (auto& p : pending) {
     if (p.generated) {
       Value elem = find(p.hidden)->value;
+      elem.node = drawn_once(elem.node);
       Var* outer = nullptr;
       for (auto it = scopes_.rbegin() + 1; it != scopes_.rend() && !outer; ++it) {
         auto f = it->vars.find(p.name);
@@ -128,6 +141,7 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
       redirects_[p.name].pop_back();
     } else {
       Value inc = find(p.name)->value;  // the body-local accumulator
+      inc.node = drawn_once(inc.node);
       Value old = saved_accumulators[p.name].value;
       results[p.name] = {g_.add(old.node, g_.loop_sum(var, lo, hi, inc.node)), old.type};
     }
@@ -138,6 +152,41 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
     t.value = g_.loop_sum(var, lo, hi, t.value);
     keep_term(std::move(t));
   }
+}
+
+// The draws (`_rng` calls) of a symbolic loop's body that vary with its
+// variable: each loop result is emitted as a loop of its own (a LoopGen or
+// LoopSum per variable), and a draw would be made again in each of them (y[n] =
+// normal_rng(0, 1); z[n] = 2 * y[n] would see two different draws). Each such
+// draw becomes an array of draws over the iterations, made once, which the body
+// indexes. Arrays from inner loops are treated as draws by the outer ones.
+std::unordered_map<NodeP, NodeP> Lowerer::shared_draws(SourceLoc loc, NodeP var, NodeP lo, int64_t count,
+                                                       const std::vector<NodeP>& outputs) {
+  std::unordered_map<NodeP, bool> depends;
+  std::function<bool(NodeP)> varies = [&](NodeP n) -> bool {
+    if (n == var) return true;
+    auto it = depends.find(n);
+    if (it != depends.end()) return it->second;
+    bool d = false;
+    for (NodeP a : n->args) d = d || varies(a);
+    return depends[n] = d;
+  };
+  std::unordered_map<NodeP, NodeP> replace;
+  std::unordered_set<NodeP> seen;
+  std::function<void(NodeP)> visit = [&](NodeP n) {
+    if (!seen.insert(n).second) return;
+    if ((n->op == ir::Op::Random || draw_arrays_.count(n)) && varies(n)) {
+      if (count < 0)
+        error(loc, "_rng calls in a loop whose bounds depend on an enclosing loop's variable are not supported yet");
+      NodeP all = g_.loop_gen(var, lo, count, n);
+      draw_arrays_.insert(all);
+      replace[n] = g_.index(all, static_cast<int>(n->dims.size()), g_.sub(var, lo));
+      return;
+    }
+    for (NodeP a : n->args) visit(a);
+  };
+  for (NodeP o : outputs) visit(o);
+  return replace;
 }
 
 void Lowerer::foreach_loop(const ast::Stmt& s) {

@@ -15,6 +15,8 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace latent {
@@ -113,6 +115,8 @@ class Lowerer {
   // Adds a finished term: data-only checks go to data_checks_, the rest to the current list.
   void keep_term(Term t);
   void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
+  std::unordered_map<ir::NodeP, ir::NodeP> shared_draws(SourceLoc loc, ir::NodeP var, ir::NodeP lo, int64_t count,
+                                                        const std::vector<ir::NodeP>& outputs);
   void while_loop(const ast::Stmt& s);
   void if_statement(const ast::Stmt& s);
   // User-defined functions (lower_functions.cpp).
@@ -142,6 +146,7 @@ class Lowerer {
   int unrolled_iterations_ = 0;
   bool break_ = false, continue_ = false;
   int hidden_counter_ = 0;
+  std::unordered_set<ir::NodeP> draw_arrays_;  // arrays of draws made once per loop (shared_draws)
   std::map<std::string, DenseLayer> layers_;
   std::map<std::string, std::vector<int64_t>> parameter_dims_;
   std::vector<GuideDraw>* guide_draws_ = nullptr;

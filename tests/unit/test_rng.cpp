@@ -17,6 +17,10 @@
 #include <boost/math/distributions/exponential.hpp>
 #include <boost/math/distributions/gamma.hpp>
 #include <boost/math/distributions/inverse_gamma.hpp>
+#include <boost/math/distributions/laplace.hpp>
+#include <boost/math/distributions/logistic.hpp>
+#include <boost/math/distributions/negative_binomial.hpp>
+#include <boost/math/distributions/weibull.hpp>
 #include <boost/math/distributions/lognormal.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/poisson.hpp>
@@ -214,16 +218,49 @@ BOOST_AUTO_TEST_CASE(categorical_logit) {
                     {std::exp(1.0) / z, std::exp(-1.0) / z, std::exp(0.5) / z, 1 / z});
 }
 
+BOOST_AUTO_TEST_CASE(double_exponential) {
+  check_continuous("double_exponential_rng(1, 2)", boost::math::laplace(1, 2));
+}
+BOOST_AUTO_TEST_CASE(logistic) { check_continuous("logistic_rng(-1, 0.5)", boost::math::logistic(-1, 0.5)); }
+BOOST_AUTO_TEST_CASE(weibull) { check_continuous("weibull_rng(1.5, 2)", boost::math::weibull(1.5, 2)); }
+BOOST_AUTO_TEST_CASE(neg_binomial_2) {
+  // neg_binomial_2(mu, phi): Boost's negative_binomial(r = phi, p = phi / (mu + phi)).
+  check_discrete("neg_binomial_2_rng(4, 2.5)", boost::math::negative_binomial(2.5, 2.5 / 6.5));
+  check_discrete("neg_binomial_2_log_rng(log(4), 2.5)", boost::math::negative_binomial(2.5, 2.5 / 6.5));
+}
+BOOST_AUTO_TEST_CASE(dirichlet) {
+  // Each component of Dirichlet(alpha) is Beta(alpha_k, sum(alpha) - alpha_k); draws sum to 1.
+  auto m = make_model("generated quantities {\n  array[" + std::to_string(kDraws) +
+                      "] vector[3] y;\n  for (n in 1:" + std::to_string(kDraws) +
+                      ") y[n] = dirichlet_rng([2, 0.5, 3]');\n}\n");
+  std::vector<double> out = generate(*m, 1);
+  BOOST_REQUIRE(out.size() == 3u * kDraws);
+  const double alpha[3] = {2, 0.5, 3};
+  for (int k = 0; k < 3; ++k) {
+    std::vector<double> x;
+    for (int n = 0; n < kDraws; ++n) x.push_back(out[static_cast<size_t>(n + kDraws * k)]);  // CmdStan's order: y.n.k
+    boost::math::beta_distribution<> marginal(alpha[k], 5.5 - alpha[k]);
+    double d = ks_statistic(x, [&](double v) { return boost::math::cdf(marginal, v); });
+    BOOST_TEST(d < 1.949 / std::sqrt(static_cast<double>(kDraws)), "component " << k + 1 << ": KS statistic " << d);
+  }
+  for (int n = 0; n < kDraws; n += 997)
+    BOOST_TEST(std::fabs(out[n] + out[n + kDraws] + out[n + 2 * kDraws] - 1) < 1e-12);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
-// Every distribution of the library has an _rng, and a test above.
+// Every distribution of the library has an _rng (Stan has none for the GLMs), and a test above.
 BOOST_AUTO_TEST_CASE(every_distribution_is_tested) {
   const std::set<std::string> tested{"normal", "std_normal", "cauchy", "student_t", "exponential", "gamma",
                                      "inv_gamma", "beta", "lognormal", "uniform", "gumbel", "bernoulli",
                                      "bernoulli_logit", "binomial", "binomial_logit", "poisson", "poisson_log",
-                                     "categorical", "categorical_logit"};
+                                     "categorical", "categorical_logit", "double_exponential", "logistic",
+                                     "weibull", "neg_binomial_2", "neg_binomial_2_log", "dirichlet"};
+  const std::set<std::string> without_rng{"bernoulli_logit_glm", "poisson_log_glm", "normal_id_glm"};
   for (const std::string& name : stdlib::distribution_names()) {
     const stdlib::DistributionEntry* d = stdlib::find_distribution(name);
+    BOOST_TEST(d->has_rng == (without_rng.count(name) == 0), name);
+    if (!d->has_rng) continue;
     BOOST_TEST((d->sample != nullptr || d->draw != nullptr), name << " has no sampler");
     BOOST_TEST(tested.count(name) == 1u, name << " has no test of its _rng here");
   }
@@ -242,6 +279,46 @@ generated quantities {
   BOOST_REQUIRE(out.size() == 9u);
   for (int i = 0; i < 3; ++i) BOOST_TEST(std::fabs(out[i] - 10 * (i + 1)) < 0.01);
   BOOST_TEST((out[6] != out[7] && out[7] != out[8]));
+}
+
+// A draw in a loop is made once, whatever uses it: each variable the loop assigns
+// becomes a loop of its own in the IR, and the draw is shared, not redrawn.
+BOOST_AUTO_TEST_CASE(a_draw_used_twice_in_a_loop_is_one_draw) {
+  auto m = make_model(R"(
+generated quantities {
+  array[5] real y;
+  array[5] real z;
+  real total = 0;
+  array[3, 4] real u;
+  array[3, 4] real v;
+  array[3] vector[2] p;
+  array[3] real p_sum;
+  for (n in 1:5) {
+    y[n] = normal_rng(0, 1);
+    z[n] = 2 * y[n];
+    total += y[n];
+  }
+  for (i in 1:3) {
+    for (j in 1:4) {
+      u[i, j] = normal_rng(0, 1);
+      v[i, j] = u[i, j] + 1;
+    }
+    p[i] = dirichlet_rng([1, 1]');
+    p_sum[i] = sum(p[i]);
+  }
+}
+)");
+  std::vector<double> out = generate(*m, 3);
+  BOOST_REQUIRE(out.size() == 5u + 5 + 1 + 12 + 12 + 6 + 3);
+  double total = 0;
+  for (int n = 0; n < 5; ++n) {
+    BOOST_TEST(out[5 + n] == 2 * out[n]);
+    total += out[n];
+  }
+  BOOST_TEST(std::fabs(out[10] - total) < 1e-12);
+  for (int k = 0; k < 12; ++k) BOOST_TEST(out[23 + k] == out[11 + k] + 1);
+  for (int i = 0; i < 3; ++i) BOOST_TEST(std::fabs(out[41 + i] - 1) < 1e-12);
+  BOOST_TEST(out[11] != out[12]);
 }
 
 BOOST_AUTO_TEST_CASE(draws_differ_across_loop_iterations_and_call_sites) {

@@ -14,6 +14,10 @@
 #include <boost/math/distributions/exponential.hpp>
 #include <boost/math/distributions/gamma.hpp>
 #include <boost/math/distributions/inverse_gamma.hpp>
+#include <boost/math/distributions/laplace.hpp>
+#include <boost/math/distributions/logistic.hpp>
+#include <boost/math/distributions/negative_binomial.hpp>
+#include <boost/math/distributions/weibull.hpp>
 #include <boost/math/distributions/lognormal.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/poisson.hpp>
@@ -155,6 +159,45 @@ BOOST_AUTO_TEST_CASE(lognormal) {
               [](const Vec& t) { return std::log(bm::pdf(bm::lognormal(t[1], t[2]), t[0])); });
 }
 
+BOOST_AUTO_TEST_CASE(double_exponential_logistic_weibull) {
+  check_model("double_exponential_lpdf",
+              "parameters { real y; real mu; real sigma; } model { target += double_exponential_lpdf(y | mu, sigma); }",
+              "{}", {{-3, 3}, {-1, 1}, {0.3, 3}},
+              [](const Vec& t) { return std::log(bm::pdf(bm::laplace(t[1], t[2]), t[0])); });
+  check_model("logistic_lpdf", "parameters { real y; real mu; real sigma; } model { target += logistic_lpdf(y | mu, sigma); }",
+              "{}", {{-3, 3}, {-1, 1}, {0.3, 3}},
+              [](const Vec& t) { return std::log(bm::pdf(bm::logistic(t[1], t[2]), t[0])); });
+  check_model("weibull_lpdf", "parameters { real y; real alpha; real sigma; } model { target += weibull_lpdf(y | alpha, sigma); }",
+              "{}", {{0.1, 4}, {0.5, 3}, {0.3, 3}},
+              [](const Vec& t) { return std::log(bm::pdf(bm::weibull(t[1], t[2]), t[0])); });
+}
+
+BOOST_AUTO_TEST_CASE(dirichlet) {
+  // A simplex parameter (stick-breaking, with its log-Jacobian) and data concentrations:
+  // compare with the density written out, on the same simplex.
+  check_same("dirichlet_lpdf", "data { vector[3] a; } parameters { simplex[3] t; } model { target += dirichlet_lpdf(t | a); }",
+             "data { vector[3] a; } parameters { simplex[3] t; }\n"
+             "model { target += lgamma(sum(a)) - sum(lgamma(a)) + dot_product(a - 1, log(t)); }",
+             R"({"a": [2, 0.5, 3]})", Box(2, {-1, 1}));
+  check_same("dirichlet ~ drops the normaliser of data concentrations",
+             "data { vector[3] a; } parameters { simplex[3] t; } model { t ~ dirichlet(a); }",
+             "data { vector[3] a; } parameters { simplex[3] t; } model { target += dot_product(a - 1, log(t)); }",
+             R"({"a": [2, 0.5, 3]})", Box(2, {-1, 1}));
+  check_same("dirichlet with parameter concentrations",
+             "parameters { simplex[3] t; vector<lower=0>[3] a; } model { t ~ dirichlet(a); }",
+             "parameters { simplex[3] t; vector<lower=0>[3] a; }\n"
+             "model { target += lgamma(sum(a)) - sum(lgamma(a)) + dot_product(a - 1, log(t)); }",
+             "{}", Box(5, {-1, 1}));
+  std::string msg = user_error([] {
+    make_model("data { vector[3] t; } parameters { real<lower=0> a; } model { t ~ dirichlet(rep_vector(a, 3)); }",
+               R"({"t": [0.5, 0.4, 0.3]})");
+    auto m = make_model("data { vector[3] t; } parameters { real<lower=0> a; } model { t ~ dirichlet(rep_vector(a, 3)); }",
+                        R"({"t": [0.5, 0.4, 0.3]})");
+    lp(*m, {0.0});
+  });
+  BOOST_TEST(contains(msg, "not a valid simplex"), msg);
+}
+
 BOOST_AUTO_TEST_CASE(uniform) {
   // y inside [a, b] at every sampled point
   check_model("uniform_lpdf", "parameters { real y; real a; real b; } model { target += uniform_lpdf(y | a, b); }",
@@ -219,6 +262,49 @@ BOOST_AUTO_TEST_CASE(poisson) {
                 "{\"n\": " + std::to_string(n) + "}", {{0.1, 12}},
                 [n](const Vec& t) { return std::log(bm::pdf(bm::poisson(t[0]), n)); });
   }
+}
+
+BOOST_AUTO_TEST_CASE(neg_binomial_2) {
+  // neg_binomial_2(mu, phi) is Boost's negative_binomial(r = phi, p = phi / (mu + phi)).
+  for (int n : {0, 3, 17}) {
+    check_model("neg_binomial_2_lpmf n=" + std::to_string(n),
+                "data { int n; } parameters { real mu; real phi; } model { target += neg_binomial_2_lpmf(n | mu, phi); }",
+                "{\"n\": " + std::to_string(n) + "}", {{0.2, 12}, {0.3, 20}},
+                [n](const Vec& t) { return std::log(bm::pdf(bm::negative_binomial(t[1], t[1] / (t[0] + t[1])), n)); });
+    check_model("neg_binomial_2_log_lpmf n=" + std::to_string(n),
+                "data { int n; } parameters { real eta; real phi; }\n"
+                "model { target += neg_binomial_2_log_lpmf(n | eta, phi); }",
+                "{\"n\": " + std::to_string(n) + "}", {{-2, 2.5}, {0.3, 20}}, [n](const Vec& t) {
+                  double mu = std::exp(t[0]);
+                  return std::log(bm::pdf(bm::negative_binomial(t[1], t[1] / (mu + t[1])), n));
+                });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(generalised_linear_models) {
+  // Each GLM equals its base distribution at alpha + x * beta.
+  const std::string data = R"({"N": 3, "K": 2, "x": [[0.5, -1], [1.5, 2], [-0.3, 0.7]], "y": [1, 0, 1],
+                               "c": [2, 0, 5], "z": [0.3, -1.2, 2.5]})";
+  const std::string decls = "data { int N; int K; matrix[N, K] x; array[N] int y; array[N] int c; vector[N] z; }\n"
+                            "parameters { real alpha; vector[K] beta; real<lower=0> sigma; vector[N] a; }\n";
+  Box box(7, {-1, 1});
+  check_same("bernoulli_logit_glm", decls + "model { target += bernoulli_logit_glm_lpmf(y | x, alpha, beta); }",
+             decls + "model { target += bernoulli_logit_lpmf(y | alpha + x * beta); }", data, box);
+  check_same("bernoulli_logit_glm, a vector intercept",
+             decls + "model { y ~ bernoulli_logit_glm(x, a, beta); }",
+             decls + "model { y ~ bernoulli_logit(a + x * beta); }", data, box);
+  check_same("poisson_log_glm", decls + "model { c ~ poisson_log_glm(x, alpha, beta); }",
+             decls + "model { c ~ poisson_log(alpha + x * beta); }", data, box);
+  check_same("normal_id_glm", decls + "model { target += normal_id_glm_lpdf(z | x, alpha, beta, sigma); }",
+             decls + "model { target += normal_lpdf(z | alpha + x * beta, sigma); }", data, box);
+  check_same("normal_id_glm ~", decls + "model { z ~ normal_id_glm(x, alpha, beta, sigma); }",
+             decls + "model { z ~ normal(alpha + x * beta, sigma); }", data, box);
+  std::string msg = user_error([&] {
+    make_model("data { matrix[3, 2] x; array[3] int y; } parameters { vector[3] b; }\n"
+               "model { y ~ bernoulli_logit_glm(x, 0, b); }",
+               R"({"x": [[1, 2], [3, 4], [5, 6]], "y": [1, 0, 1]})");
+  });
+  BOOST_TEST(contains(msg, "the matrix parameter has 2 columns, the weight vector 3 elements"), msg);
 }
 
 BOOST_AUTO_TEST_CASE(poisson_log) {
@@ -746,8 +832,31 @@ BOOST_AUTO_TEST_CASE(reductions) {
               "model { target += x * max(d) + x * x * min(d) + sum(k) * x * x * x + max(k) - min(k); }",
               "{\"d\": [0.5, -2, 1.5], \"k\": [3, -1, 4]}", {{-2, 2}},
               [](const Vec& t) { return t[0] * 1.5 - 2 * t[0] * t[0] + 6 * std::pow(t[0], 3) + 5; }, 3, 1e-12);
-  std::string msg = user_error([] { make_model("parameters { vector[3] v; } model { target += max(v); }"); });
-  BOOST_TEST(contains(msg, "not differentiable"), msg);
+  // max/min of parameters: the extreme element, its gradient to that element.
+  check_model("max/min of parameters", "parameters { vector[3] v; } model { target += max(v) + 2 * min(v); }", "{}",
+              {{-2, 2}, {-2, 2}, {-2, 2}},
+              [](const Vec& t) { return *std::max_element(t.begin(), t.end()) + 2 * *std::min_element(t.begin(), t.end()); },
+              4, 1e-12);
+  check_model("prod", "parameters { vector[3] v; } model { target += prod(v); }", "{}", {{-2, 2}, {-2, 2}, {-2, 2}},
+              [](const Vec& t) { return t[0] * t[1] * t[2]; }, 6, 1e-12);
+  check_model("prod of an array", "parameters { array[2] real v; } model { target += prod(v) + prod({1.5, -2.0}); }",
+              "{}", {{-2, 2}, {-2, 2}}, [](const Vec& t) { return t[0] * t[1] - 3; }, 4, 1e-12);
+  check_model("variance and sd",
+              "parameters { vector[4] v; } model { target += variance(v) + sd(v) + sd(v[1:1]); }", "{}", Box(4, {-2, 2}),
+              [](const Vec& t) {
+                double m = (t[0] + t[1] + t[2] + t[3]) / 4, ss = 0;
+                for (double x : t) ss += (x - m) * (x - m);
+                return ss / 3 + std::sqrt(ss / 3);
+              },
+              4, 1e-12);
+  check_model("dot_self, log10, log2",
+              "parameters { vector[2] v; real x; } model { target += dot_self(v) + log10(exp(x)) + log2(exp(x)); }", "{}",
+              {{-2, 2}, {-2, 2}, {-1, 1}},
+              [](const Vec& t) {
+                double x = std::exp(t[2]);
+                return t[0] * t[0] + t[1] * t[1] + std::log10(x) + std::log2(x);
+              },
+              4, 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(dot_products) {
