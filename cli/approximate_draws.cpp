@@ -39,9 +39,11 @@ ApproximateDraws draw_approximation(const BoundModel& model, const DrawFunction&
                     " draws of the approximation: it cannot be checked by Pareto smoothing");
   PsisResult p = psis(log_ratios);
   d.pareto_k = p.pareto_k;
+  d.ess = p.ess;
   if (!psis_resample) return d;
   ApproximateDraws r;
   r.pareto_k = d.pareto_k;
+  r.ess = d.ess;
   r.resampled = true;
   for (size_t i : resample_indices(p.weights, static_cast<size_t>(count), resample_rng)) {
     r.z.push_back(d.z[i]);
@@ -57,7 +59,8 @@ std::string pareto_k_comment(const ApproximateDraws& d) {
     s << "# pareto_k = NaN (not computed: fewer than " << kMinDrawsForParetoK << " draws)\n";
   else
     s << "# pareto_k = " << format_double(d.pareto_k) << " (" << pareto_k_verdict(d.pareto_k) << ", from "
-      << d.z.size() << " draws)\n";
+      << d.z.size() << " draws; effective draws of the importance weights " << format_double(std::round(d.ess))
+      << ")\n";
   if (d.resampled) s << "# the draws are resampled with replacement by their Pareto-smoothed importance weights\n";
   return s.str();
 }
@@ -65,6 +68,7 @@ std::string pareto_k_comment(const ApproximateDraws& d) {
 void add_pareto_k(nlohmann::json& j, const ApproximateDraws& d) {
   j["pareto_k"] = std::isfinite(d.pareto_k) ? nlohmann::json(d.pareto_k) : nlohmann::json(nullptr);
   j["pareto_k_verdict"] = std::isnan(d.pareto_k) ? "not computed" : pareto_k_verdict(d.pareto_k);
+  j["psis_ess"] = std::isnan(d.pareto_k) ? nlohmann::json(nullptr) : nlohmann::json(d.ess);
   j["psis_resampled"] = d.resampled;
 }
 
@@ -74,8 +78,12 @@ void report_pareto_k(const ApproximateDraws& d, bool quiet) {
       std::cerr << "latent: Pareto k-hat not computed (fewer than " << kMinDrawsForParetoK << " draws)\n";
     return;
   }
-  if (quiet && std::string(pareto_k_verdict(d.pareto_k)) != "unreliable") return;
-  std::cerr << "latent: " << pareto_k_message(d.pareto_k) << "\n";
+  bool unreliable = std::string(pareto_k_verdict(d.pareto_k)) == "unreliable";
+  if (!quiet || unreliable) std::cerr << "latent: " << pareto_k_message(d.pareto_k) << "\n";
+  if (!unreliable && d.ess < 0.1 * static_cast<double>(d.z.size()))
+    std::cerr << "latent: warning: only " << std::lround(d.ess) << " of the " << d.z.size()
+              << " draws carry the importance weight: the approximation is much wider than the posterior in some "
+                 "direction\n";
 }
 
 void write_draw_rows(std::ostream& csv, const BoundModel& model, const ApproximateDraws& d, bool lp_column,

@@ -25,6 +25,7 @@ struct ApproximateDraws {
   std::vector<std::vector<double>> z;  // unconstrained
   std::vector<double> log_p, log_g;
   double pareto_k = 0;                 // NaN when there are too few draws (kMinDrawsForParetoK)
+  double ess = 0;                      // effective number of draws of the smoothed importance weights
   bool resampled = false;
 };
 
@@ -40,10 +41,12 @@ ApproximateDraws draw_approximation(const BoundModel& model, const DrawFunction&
 
 // CSV comment lines about k̂ and resampling (each starting with "# ").
 std::string pareto_k_comment(const ApproximateDraws& d);
-// Adds pareto_k (null when not computed), pareto_k_verdict and psis_resampled.
+// Adds pareto_k (null when not computed), pareto_k_verdict, psis_ess and psis_resampled.
 void add_pareto_k(nlohmann::json& j, const ApproximateDraws& d);
 // "latent: Pareto k-hat = ...: verdict (...)" on standard error; with `quiet`
-// only when the verdict is "unreliable".
+// only when the verdict is "unreliable". A warning too when fewer than a tenth
+// of the draws carry the weight (k̂ can be small when the approximation is much
+// wider than the posterior: the ratios are bounded, but most draws are wasted).
 void report_pareto_k(const ApproximateDraws& d, bool quiet);
 
 // One CSV row per draw: [0 (lp__) when `lp_column`,] log_p__, log_g__, then the

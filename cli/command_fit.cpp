@@ -171,9 +171,9 @@ Command add_fit_command(CLI::App& app) {
                 "(log_p__ - log_g__), which correct the approximation towards the posterior when Pareto k-hat "
                 "is below 0.7; needs --draws of at least 21");
   sub->add_option("--dadvi-draws", dadvi->dadvi_draws,
-                  "dadvi: standard-normal draws fixed for the whole fit (an even number: antithetic pairs)")
-      ->check(integer_in(2, kMaxSamples))
-      ->capture_default_str();
+                  "dadvi: standard-normal draws fixed for the whole fit, an even number (antithetic pairs); default "
+                  "30 for meanfield, for fullrank twice the number of variational parameters (at least 30)")
+      ->check(integer_in(2, kMaxSamples));
   sub->add_option("--family", dadvi->family, "dadvi: meanfield (with the linear-response covariance) | fullrank")
       ->check(one_of({"meanfield", "fullrank"}))
       ->capture_default_str();

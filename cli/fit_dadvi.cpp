@@ -10,16 +10,25 @@
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/csv.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <sstream>
 
 namespace latent::cli {
 
-int run_dadvi(const FitOptions& o, const DadviCliOptions& d) {
+int dadvi_default_draws(bool full_rank, int64_t n) {
+  if (!full_rank) return 30;
+  int64_t twice = 2 * (n + n * (n + 1) / 2);
+  return static_cast<int>(std::clamp<int64_t>(twice, 30, kMaxSamples));
+}
+
+int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
+  DadviCliOptions d = options_given;
   LoadedModel lm = load_model(o.model, o.data, true, o.seed);
   const BoundModel& m = *lm.model;
   if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to fit");
+  if (d.dadvi_draws == 0) d.dadvi_draws = dadvi_default_draws(d.family == "fullrank", m.num_unconstrained());
   DadviOptions options;
   options.family = d.family == "fullrank" ? Family::FullRank : Family::MeanField;
   options.draws = d.dadvi_draws;

@@ -52,13 +52,17 @@ int run_laplace(const FitOptions& fit, int draws, bool psis_resample);
 
 // DADVI (--method dadvi): draws and --psis-resample as ADVI's.
 struct DadviCliOptions {
-  int dadvi_draws = 30;  // fixed draws of the objective (even: antithetic pairs)
+  int dadvi_draws = 0;  // fixed draws of the objective (even: antithetic pairs); 0: dadvi_default_draws
   std::string family = "meanfield";
   int draws = 1000;
   bool psis_resample = false;
 };
 
 int run_dadvi(const FitOptions& fit, const DadviCliOptions& dadvi);
+// 30 (the paper's choice) for mean-field; for full-rank twice the number of
+// variational parameters n + n(n+1)/2, at least 30: with fewer draws than
+// parameters the optimum fits the draws rather than the posterior.
+int dadvi_default_draws(bool full_rank, int64_t n);
 
 // SVI (--method svi)
 struct SviCliOptions {

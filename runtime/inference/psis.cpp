@@ -85,8 +85,15 @@ PsisResult psis(const std::vector<double>& log_ratios) {
   std::vector<double> lw(n);
   for (size_t i = 0; i < n; ++i) lw[i] = std::isnan(log_ratios[i]) ? -kInf : log_ratios[i] - top;
 
+  // Ratios equal up to rounding: the approximation is the posterior up to a constant
+  // (a Laplace or variational fit of a Gaussian posterior). A generalized Pareto
+  // fit to rounding noise would mean nothing: k̂ = -inf, the limit of bounded weights.
+  bool constant = true;
+  for (double v : lw) constant = constant && (v == -kInf || v >= -1e-9 * std::max(1.0, std::fabs(top)));
   const size_t m = psis_tail_length(n);
-  if (m >= kMinTail && m < n) {
+  if (constant) {
+    r.pareto_k = -kInf;
+  } else if (m >= kMinTail && m < n) {
     r.tail_length = m;
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), size_t{0});
@@ -118,6 +125,9 @@ PsisResult psis(const std::vector<double>& log_ratios) {
     r.weights[i] = std::exp(lw[i]) / total;
     r.log_weights[i] = lw[i] + top;
   }
+  double squares = 0;
+  for (double w : r.weights) squares += w * w;
+  r.ess = 1 / squares;
   return r;
 }
 
@@ -131,7 +141,9 @@ std::string pareto_k_message(double k) {
   std::ostringstream s;
   s.precision(2);
   s << std::fixed << "Pareto k-hat = " << k << ": " << pareto_k_verdict(k);
-  if (k < 0.5)
+  if (k == -INFINITY)
+    s << " (the importance ratios are constant: the approximation equals the posterior up to a constant)";
+  else if (k < 0.5)
     s << " (< 0.5: the approximation is close to the posterior)";
   else if (k <= 0.7)
     s << " (0.5 to 0.7: usable; PSIS-resampled draws (--psis-resample) correct it)";

@@ -10,6 +10,9 @@
 //  - the tail's ratios are replaced by that distribution's quantiles at
 //    (i - 1/2) / M, in the order of the raw ratios, and every ratio is
 //    truncated at the largest raw ratio.
+// One addition: log ratios equal to within 1e-9 (relative to the largest) are
+// those of an approximation equal to the posterior up to a constant; their
+// spread is rounding noise, and k̂ is -inf (bounded weights) rather than a fit.
 // k̂ < 0.5: the importance weights have finite variance (the approximation is
 // good); 0.5 to 0.7: usable; above 0.7: the estimates are unreliable.
 #pragma once
@@ -39,10 +42,11 @@ double generalized_pareto_quantile(double p, double k, double sigma);
 size_t psis_tail_length(size_t draws);
 
 struct PsisResult {
-  double pareto_k = 0;              // k̂ (inf when the tail cannot be fitted)
+  double pareto_k = 0;              // k̂ (inf when the tail cannot be fitted; -inf for constant ratios)
   size_t tail_length = 0;
   std::vector<double> log_weights;  // smoothed and truncated, on the scale of the input (as loo)
   std::vector<double> weights;      // the same, normalised to sum to 1
+  double ess = 0;                   // 1 / sum(weights^2): the effective number of draws (loo's n_eff, r_eff = 1)
 };
 
 // PSIS of log importance ratios log p(θ_s) - log q(θ_s) (any additive constant).

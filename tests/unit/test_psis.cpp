@@ -49,10 +49,10 @@ namespace {
 //   zB = np.array([2 * np.sin(1.3 * i) for i in range(400)]); B = -0.5 * zB**2 + 0.5 * zB**2 / 2.25
 //   C = np.array([np.sin(i * i * 0.37) * 2 + 0.1 * i for i in range(30)])
 //
-// printing k and the normalised weights w[argmax(lr)], w[0], w[5].
+// printing k, the normalised weights w[argmax(lr)], w[0], w[5] and 1 / sum(w**2).
 struct Reference {
   std::vector<double> log_ratios;
-  double k, w_max, w0, w5;
+  double k, w_max, w0, w5, ess;
 };
 
 std::vector<double> case_a() {  // Pareto weights of shape 1/0.8 at a low-discrepancy sequence
@@ -77,9 +77,9 @@ std::vector<double> case_c() {  // 30 irregular values: a tail of 6
 
 std::vector<Reference> references() {
   return {
-      {case_a(), 0.7216007058043438, 0.0818993168552422, 0.00037378227965663354, 0.0003351983938939541},
-      {case_b(), -1.253409867777955, 0.004031574422500058, 0.004031574422500058, 0.003846123673512148},
-      {case_c(), 0.5221780499023498, 0.28227176781620283, 0.003017942699492827, 0.00704525502885413},
+      {case_a(), 0.7216007058043438, 0.0818993168552422, 0.00037378227965663354, 0.0003351983938939541, 85.54728777778496},
+      {case_b(), -1.253409867777955, 0.004031574422500058, 0.004031574422500058, 0.003846123673512148, 348.9761534843299},
+      {case_c(), 0.5221780499023498, 0.28227176781620283, 0.003017942699492827, 0.00704525502885413, 7.735377114191804},
   };
 }
 
@@ -113,6 +113,7 @@ BOOST_AUTO_TEST_CASE(k_and_weights_match_the_independent_implementation) {
       BOOST_TEST(std::fabs(p.weights[argmax] - r.w_max) < 1e-12);
       BOOST_TEST(std::fabs(p.weights[0] - r.w0) < 1e-12);
       BOOST_TEST(std::fabs(p.weights[5] - r.w5) < 1e-12);
+      BOOST_TEST(std::fabs(p.ess - r.ess) < 1e-8);
       BOOST_TEST(std::fabs(std::accumulate(p.weights.begin(), p.weights.end(), 0.0) - 1) < 1e-12);
       // log weights on the input's scale: exp(lw) normalised are the weights
       double top = *std::max_element(p.log_weights.begin(), p.log_weights.end());
@@ -176,7 +177,7 @@ BOOST_AUTO_TEST_CASE(non_finite_ratios) {
   BOOST_CHECK_THROW(psis({-INFINITY, -INFINITY}), std::invalid_argument);
 }
 
-BOOST_AUTO_TEST_CASE(too_few_draws_or_a_flat_tail_give_infinite_k) {
+BOOST_AUTO_TEST_CASE(too_few_draws_or_equal_ratios) {
   // 20 draws: a tail of 4 < 5, no fit; weights are the raw ones, normalised.
   std::vector<double> lr;
   for (int i = 0; i < 20; ++i) lr.push_back(0.1 * i);
@@ -185,10 +186,14 @@ BOOST_AUTO_TEST_CASE(too_few_draws_or_a_flat_tail_give_infinite_k) {
   double total = 0;
   for (double x : lr) total += std::exp(x);
   BOOST_TEST(std::fabs(p.weights[7] - std::exp(0.7) / total) < 1e-12);
-  // equal ratios: the tail is flat, no fit; equal weights
-  PsisResult flat = psis(std::vector<double>(100, 3.0));
-  BOOST_TEST(std::isinf(flat.pareto_k));
+  // equal ratios (to rounding): an exact approximation, k̂ = -inf ("good"), equal weights
+  std::vector<double> equal(100, 3.0);
+  equal[17] += 1e-14;
+  PsisResult flat = psis(equal);
+  BOOST_TEST((flat.pareto_k == -INFINITY));
+  BOOST_TEST(std::string(pareto_k_verdict(flat.pareto_k)) == "good");
   BOOST_TEST(std::fabs(flat.weights[42] - 0.01) < 1e-15);
+  BOOST_TEST(std::fabs(flat.ess - 100) < 1e-9);
 }
 
 BOOST_AUTO_TEST_CASE(generalized_pareto_quantile_inverts_the_cdf) {
