@@ -29,7 +29,14 @@ struct DadviOptions {
   int draws = 30;  // M: even (antithetic pairs)
   uint64_t seed = 0;
   std::vector<double> initial_mean;  // unconstrained; empty: uniform(-2, 2) like Stan
-  LbfgsOptions lbfgs;                // iterations, tolerances and progress of the maximisation
+  // Iterations, tolerances and progress of the maximisation; the relative gradient
+  // tolerance is the CLI's (1e4 machine epsilons), tighter than CmdStan's 1e7: the
+  // objective is deterministic and cheap, and its optimum is the estimate.
+  LbfgsOptions lbfgs = [] {
+    LbfgsOptions o;
+    o.tol_rel_grad = 1e4;
+    return o;
+  }();
   bool linear_response = true;       // mean-field only
 };
 
