@@ -153,7 +153,7 @@ Command add_fit_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--metric", nuts->metric, "nuts: diag_e | dense_e | unit_e")->capture_default_str();
   sub->add_option("--stepsize", nuts->step_size, "nuts: the first step size tried")->capture_default_str();
-  auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map, laplace, dadvi: 2000, advi: 10000)")
+  auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map, laplace: 2000; advi, dadvi: 10000)")
                    ->check(integer_in(1, std::numeric_limits<int>::max()));
   sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map, laplace, dadvi: relative gradient tolerance of L-BFGS, in units of machine epsilon")
       ->check(real_above(0, true))
@@ -244,6 +244,8 @@ Command add_fit_command(CLI::App& app) {
       if (dadvi->dadvi_draws % 2 != 0)
         throw UserError("--dadvi-draws must be even (the draws are antithetic pairs): got " +
                         std::to_string(dadvi->dadvi_draws));
+      // L-BFGS on a badly scaled objective (posterior sds of 1e-3 next to 1) needs thousands of steps
+      if (!*iter) o->iterations = 10000;
       dadvi->draws = a->draws;
       dadvi->psis_resample = a->psis_resample;
       return run_dadvi(*o, *dadvi);
