@@ -6,7 +6,8 @@
 //     N(log(a/b), 1/a), the mode and Hessian derived by hand on the unconstrained scale;
 //  4. the command line: CmdStan's laplace CSV (log_p__, log_g__ by their definitions),
 //     JSON, Pareto-k̂ (good on a Gaussian posterior, unreliable on Neal's funnel),
-//     --psis-resample, and the errors (a flat direction, options of other methods).
+//     --psis-resample, and the errors (a flat direction, options of other methods);
+//  5. ADVI's draws carry k̂ the same way (cli/approximate_draws.cpp is shared).
 #define BOOST_TEST_MODULE laplace
 #include "tests/support/variational_fixture.hpp"
 
@@ -312,4 +313,24 @@ BOOST_AUTO_TEST_CASE(laplace_errors) {
   nlohmann::json j = nlohmann::json::parse(read_text(dir.file("t.json")));
   BOOST_TEST(j.at("pareto_k").is_null());
   BOOST_TEST(j.at("pareto_k_verdict") == "not computed");
+}
+
+BOOST_AUTO_TEST_CASE(advi_draws_carry_pareto_k) {
+  TempDir dir;
+  std::string model = dir.write("gamma.lat", kGamma), data = dir.write("gamma.json", R"({"a": 6, "b": 2})");
+  RunResult r = run_latent({"fit", model, "--data", data, "--method", "advi", "--draws", "300", "--seed", "2", "-o",
+                            dir.file("a.csv"), "-o", dir.file("a.json")},
+                           dir);
+  BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
+  BOOST_TEST(contains(r.err, "latent: Pareto k-hat = "), r);
+  nlohmann::json j = nlohmann::json::parse(read_text(dir.file("a.json")));
+  Csv c = read_csv(dir.file("a.csv"));
+  BOOST_REQUIRE(c.rows.size() == 301u);  // the mean, then the draws
+  BOOST_TEST(has_comment(c, "# pareto_k = "));
+  std::vector<double> log_ratios;
+  for (size_t k = 1; k < c.rows.size(); ++k) log_ratios.push_back(c.rows[k][c.column("log_p__")] - c.rows[k][c.column("log_g__")]);
+  PsisResult p = psis(log_ratios);
+  BOOST_TEST(close(p.pareto_k, j.at("pareto_k").get<double>(), 1e-9));
+  BOOST_TEST(close(p.ess, j.at("psis_ess").get<double>(), 1e-9));
+  BOOST_TEST(j.at("pareto_k_verdict") == pareto_k_verdict(p.pareto_k));
 }
