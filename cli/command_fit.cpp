@@ -49,12 +49,15 @@ struct MethodOption {
 };
 const std::vector<MethodOption>& method_options() {
   static const std::vector<MethodOption> options = {
-      {"--init", {"map", "advi", "fullrank", "nuts"}},  // svi: its guide starts from --seed (no init format for networks)
-      {"--iter", {"map", "advi", "fullrank"}},
-      {"--tol-rel-grad", {"map"}},
-      {"--tol-rel-obj", {"map", "advi", "fullrank"}},
+      {"--init", {"map", "laplace", "advi", "fullrank", "dadvi", "nuts"}},  // svi: its guide starts from --seed (no init format for networks)
+      {"--iter", {"map", "laplace", "advi", "fullrank", "dadvi"}},
+      {"--tol-rel-grad", {"map", "laplace", "dadvi"}},
+      {"--tol-rel-obj", {"map", "laplace", "advi", "fullrank", "dadvi"}},
       {"--jacobian", {"map"}},
-      {"--draws", {"advi", "fullrank"}},
+      {"--draws", {"laplace", "advi", "fullrank", "dadvi"}},
+      {"--psis-resample", {"laplace", "advi", "fullrank", "dadvi"}},
+      {"--dadvi-draws", {"dadvi"}},
+      {"--family", {"dadvi"}},
       {"--grad-samples", {"advi", "fullrank"}},
       {"--elbo-samples", {"advi", "fullrank"}},
       {"--eval-elbo", {"advi", "fullrank"}},
@@ -93,29 +96,52 @@ void reject_options_of_other_methods(const CLI::App& sub, const std::string& met
 
 }  // namespace
 
+LbfgsResult find_mode(const BoundModel& m, const FitOptions& o, bool jacobian) {
+  std::mt19937_64 rng(o.seed);
+  std::unique_ptr<DataSet> init;
+  if (!o.init.empty()) init = std::make_unique<DataSet>(DataSet::from_json_file(o.init, "init file"));
+  std::vector<double> theta = find_initial_point(m, init.get(), jacobian, rng);
+  LbfgsOptions options;
+  options.max_iterations = o.iterations;
+  options.tol_rel_grad = o.tol_rel_grad;
+  options.tol_rel_obj = o.tol_rel_obj;
+  if (!o.quiet)
+    options.progress = [](int it, double value, double grad_norm) {
+      if (it % 100 == 0) std::cerr << "iteration " << it << "  log density " << value << "  |gradient| " << grad_norm << "\n";
+    };
+  auto f = [&](const double* x, double* g) { return m.log_density(x, g, jacobian); };
+  LbfgsResult r = maximize_lbfgs(f, theta, options);
+  if (r.status == LbfgsStatus::kDiverged || r.status == LbfgsStatus::kBadInitialPoint)
+    throw UserError("the fit diverged: " + r.message);
+  return r;
+}
+
 Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<FitOptions>();
   auto a = std::make_shared<AdviCliOptions>();
   auto s = std::make_shared<SviCliOptions>();
   auto nuts = std::make_shared<NutsCliOptions>();
-  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, ADVI (mean-field or full-rank), NUTS (Stan's "
+  auto dadvi = std::make_shared<DadviCliOptions>();
+  auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, Laplace (the normal approximation at the mode), ADVI (mean-field or full-rank), "
+                                        "DADVI (deterministic ADVI), NUTS (Stan's "
                                         "sampler, parallel chains) or SVI (networks, guides, minibatches)");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data,
                   "Data: a CmdStan JSON file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
   sub->add_option("--method", o->method,
-                  "map | advi (mean-field ADVI) | fullrank (full-rank ADVI) | nuts (Stan's NUTS with its adaptation) | "
+                  "map | laplace (normal approximation at the mode, as CmdStan's laplace) | advi (mean-field ADVI) | fullrank (full-rank ADVI) | "
+                  "dadvi (deterministic ADVI: fixed draws, L-BFGS) | nuts (Stan's NUTS with its adaptation) | "
                   "svi (stochastic VI: networks, guide, minibatches)")
-      ->check(one_of({"map", "advi", "fullrank", "nuts", "svi"}))
+      ->check(one_of({"map", "laplace", "advi", "fullrank", "dadvi", "nuts", "svi"}))
       ->capture_default_str();
   sub->add_option("--init", o->init,
-                  "map, advi, fullrank, nuts: initial values, constrained parameters by name (JSON); nuts: or a number R, initial points "
+                  "map, laplace, advi, fullrank, dadvi, nuts: initial values, constrained parameters by name (JSON); nuts: or a number R, initial points "
                   "uniform(-R, R) on the unconstrained scale (default 2)");
   sub->add_option("--output,-o", o->outputs,
-                  "Output file(s): .csv (CmdStan style: the estimate, or ADVI draws) and/or .json "
-                  "(the estimate, or the variational parameters); default: CSV on stdout. nuts: one CSV per "
+                  "Output file(s): .csv (CmdStan style: the estimate, or laplace/ADVI draws) and/or .json "
+                  "(the estimate, laplace's mode and Hessian, or the variational parameters); default: CSV on stdout. nuts: one CSV per "
                   "chain, draws.csv -> draws_1.csv ... draws_N.csv (default output.csv)");
-  sub->add_option("--seed", o->seed, "Random seed (initial point, ADVI draws, NUTS chains)")->check(integer_in(0));
+  sub->add_option("--seed", o->seed, "Random seed (initial point, laplace and ADVI draws, NUTS chains)")->check(integer_in(0));
   sub->add_option("--chains", nuts->chains, "nuts: number of chains, run in parallel (1 to 1024)")
       ->check(integer_in(1, 1024))
       ->capture_default_str();
@@ -127,18 +153,29 @@ Command add_fit_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--metric", nuts->metric, "nuts: diag_e | dense_e | unit_e")->capture_default_str();
   sub->add_option("--stepsize", nuts->step_size, "nuts: the first step size tried")->capture_default_str();
-  auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map: 2000, advi: 10000)")
+  auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map, laplace: 2000; advi, dadvi: 10000)")
                    ->check(integer_in(1, std::numeric_limits<int>::max()));
-  sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map: relative gradient tolerance, in units of machine epsilon")
+  sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map, laplace, dadvi: relative gradient tolerance of L-BFGS, in units of machine epsilon")
       ->check(real_above(0, true))
       ->capture_default_str();
   auto* tol_obj = sub->add_option("--tol-rel-obj", o->tol_rel_obj,
-                                  "Relative objective tolerance (map: in units of machine epsilon, default 1e4; "
+                                  "Relative objective tolerance (map, laplace, dadvi: in units of machine epsilon, default 1e4; "
                                   "advi: relative ELBO change, default 0.01)")
                       ->check(real_above(0, true));
   sub->add_flag("--jacobian", o->jacobian, "map: include the log-Jacobian (mode in the unconstrained space), as CmdStan's jacobian=1");
-  sub->add_option("--draws", a->draws, "advi: approximate posterior draws to output")
+  sub->add_option("--draws", a->draws, "laplace, advi, dadvi: approximate posterior draws to output")
       ->check(integer_in(0, kMaxDraws))
+      ->capture_default_str();
+  sub->add_flag("--psis-resample", a->psis_resample,
+                "laplace, advi, dadvi: output draws resampled with replacement by their Pareto-smoothed importance weights "
+                "(log_p__ - log_g__), which correct the approximation towards the posterior when Pareto k-hat "
+                "is below 0.7; needs --draws of at least 21");
+  sub->add_option("--dadvi-draws", dadvi->dadvi_draws,
+                  "dadvi: standard-normal draws fixed for the whole fit, an even number (antithetic pairs); default "
+                  "30 for meanfield, for fullrank twice the number of variational parameters (at least 30)")
+      ->check(integer_in(2, kMaxSamples));
+  sub->add_option("--family", dadvi->family, "dadvi: meanfield (with the linear-response covariance) | fullrank")
+      ->check(one_of({"meanfield", "fullrank"}))
       ->capture_default_str();
   sub->add_option("--grad-samples", a->grad_samples, "advi: draws per gradient step")
       ->check(integer_in(1, kMaxSamples))
@@ -186,7 +223,7 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
       ->check(integer_in(1));
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o, a, s, nuts, sub, iter, tol_obj, lr, optimizer, k] {
+  return [o, a, s, nuts, dadvi, sub, iter, tol_obj, lr, optimizer, k] {
     reject_options_of_other_methods(*sub, o->method);
     if (o->method == "nuts") {
       nuts->threads = s->threads;
@@ -202,6 +239,17 @@ Command add_fit_command(CLI::App& app) {
       if (*lr) s->lr = a->eta;
       return run_svi(*o, *s);
     }
+    if (o->method == "laplace") return run_laplace(*o, a->draws, a->psis_resample);
+    if (o->method == "dadvi") {
+      if (dadvi->dadvi_draws % 2 != 0)
+        throw UserError("--dadvi-draws must be even (the draws are antithetic pairs): got " +
+                        std::to_string(dadvi->dadvi_draws));
+      // L-BFGS on a badly scaled objective (posterior sds of 1e-3 next to 1) needs thousands of steps
+      if (!*iter) o->iterations = 10000;
+      dadvi->draws = a->draws;
+      dadvi->psis_resample = a->psis_resample;
+      return run_dadvi(*o, *dadvi);
+    }
     if (o->method != "map") {
       if (!*iter) o->iterations = a->iterations;
       a->iterations = o->iterations;
@@ -213,22 +261,7 @@ Command add_fit_command(CLI::App& app) {
     LoadedModel lm = load_model(o->model, o->data, o->jacobian, o->seed);
     const BoundModel& m = *lm.model;
     if (m.num_unconstrained() == 0) throw UserError(o->model + ": the model has no parameters to fit");
-    std::mt19937_64 rng(o->seed);
-    std::unique_ptr<DataSet> init;
-    if (!o->init.empty()) init = std::make_unique<DataSet>(DataSet::from_json_file(o->init, "init file"));
-    std::vector<double> theta = find_initial_point(m, init.get(), o->jacobian, rng);
-    LbfgsOptions options;
-    options.max_iterations = o->iterations;
-    options.tol_rel_grad = o->tol_rel_grad;
-    options.tol_rel_obj = o->tol_rel_obj;
-    if (!o->quiet)
-      options.progress = [](int it, double value, double grad_norm) {
-        if (it % 100 == 0) std::cerr << "iteration " << it << "  log density " << value << "  |gradient| " << grad_norm << "\n";
-      };
-    auto f = [&](const double* x, double* g) { return m.log_density(x, g, o->jacobian); };
-    LbfgsResult r = maximize_lbfgs(f, theta, options);
-    if (r.status == LbfgsStatus::kDiverged || r.status == LbfgsStatus::kBadInitialPoint)
-      throw UserError("the fit diverged: " + r.message);
+    LbfgsResult r = find_mode(m, *o, o->jacobian);
     if (!o->quiet || !r.converged) std::cerr << "latent: " << r.message << " (" << r.iterations << " iterations)\n";
 
     EvalContext ctx;

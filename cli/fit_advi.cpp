@@ -1,5 +1,6 @@
 // latent fit --method advi | fullrank: ADVI, with approximate posterior draws as
 // CmdStan-style CSV and the variational parameters as JSON.
+#include "cli/approximate_draws.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
 #include "runtime/inference/advi.hpp"
@@ -54,33 +55,28 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   // Draws: CmdStan's layout (lp__ = 0, log_p__, log_g__), the mean first.
   int64_t n = m.num_unconstrained();
   GaussianApproximation q(r.family, r.phi, n);
-  std::mt19937_64 rng(o.seed + 1);
+  std::mt19937_64 rng(o.seed + 1), resample_rng(o.seed + 4);
+  ApproximateDraws draws = draw_approximation(
+      m, [&q](std::mt19937_64& g, double* log_g) { return q.draw(g, log_g); }, a.draws, rng, a.psis_resample,
+      resample_rng);
+  report_pareto_k(draws, o.quiet);
   std::vector<std::string> names = m.output_names();
   std::ostringstream csv;
   csv << "# latent variational (ADVI " << family_name(r.family) << ")\n# model = " << o.model << "\n# data = "
       << o.data << "\n# seed = " << o.seed << "\n# eta = " << r.eta << ", iterations = " << r.iterations
       << ", ELBO = " << r.elbo << (r.converged ? "" : " (not converged)") << "\n"
-      << "# the first row is the mean of the approximation\n";
+      << pareto_k_comment(draws) << "# the first row is the mean of the approximation\n";
   csv << "lp__,log_p__,log_g__";
   for (auto& name : names) csv << "," << name;
   csv << "\n";
   // Generated quantities of each draw: their `_rng` calls draw from a stream of their own.
   RandomEngine generated_quantities_rng = random_engine(o.seed, 2);
-  auto row = [&](const std::vector<double>& z, double log_p, double log_g) {
-    csv << "0," << format_double(log_p) << "," << format_double(log_g);
-    EvalContext ctx;
-    ctx.rng = &generated_quantities_rng;
-    for (double v : m.constrained_outputs(z.data(), &ctx)) csv << "," << format_double(v);
-    if (ctx.failed) throw UserError("generated quantities failed for a draw: " + ctx.failure_text());
-    csv << "\n";
-  };
   std::vector<double> mean = q.mean();
-  row(mean, 0, 0);
-  for (int d = 0; d < a.draws; ++d) {
-    double log_g = 0;
-    std::vector<double> z = q.draw(rng, &log_g);
-    row(z, m.log_density(z.data(), nullptr, true), log_g);
-  }
+  ApproximateDraws mean_row;
+  mean_row.z = {mean};
+  mean_row.log_p = mean_row.log_g = {0.0};
+  write_draw_rows(csv, m, mean_row, true, generated_quantities_rng);
+  write_draw_rows(csv, m, draws, true, generated_quantities_rng);
 
   nlohmann::json j;
   j["method"] = "advi";
@@ -90,6 +86,7 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   j["converged"] = r.converged;
   j["eta"] = r.eta;
   j["objective"] = options.iwae_objective ? "iwae" : "elbo";
+  add_pareto_k(j, draws);
   j["mu"] = mean;
   if (r.family == Family::MeanField) {
     j["omega"] = std::vector<double>(r.phi.begin() + n, r.phi.end());

@@ -2,6 +2,9 @@
 // cli/fit_advi.cpp: ADVI; cli/fit_svi.cpp: SVI; cli/fit_nuts.cpp: NUTS).
 #pragma once
 
+#include "runtime/model/bound_model.hpp"
+#include "runtime/optim/lbfgs.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -27,16 +30,39 @@ struct FitOptions {
 };
 
 
+// The mode by L-BFGS from --init (or random points) with --iter and the
+// tolerances, with or without the Jacobian; progress on standard error unless
+// --quiet. Throws UserError when it diverges.
+LbfgsResult find_mode(const BoundModel& model, const FitOptions& fit, bool jacobian);
+
 // ADVI (--method advi | fullrank)
 struct AdviCliOptions {
   int draws = 1000, grad_samples = 1, elbo_samples = 100, eval_elbo = 100, iterations = 10000;
   double tol_rel_obj = 0.01, eta = 1.0;
   bool adapt = true;
+  bool psis_resample = false;  // output draws resampled by their Pareto-smoothed importance weights
   std::string optimizer = "stan", objective = "elbo";
   int k = 0;  // importance samples for --objective iwae
 };
 
 int run_advi(const FitOptions& fit, const AdviCliOptions& advi);
+
+// Laplace (--method laplace): draws and --psis-resample as ADVI's.
+int run_laplace(const FitOptions& fit, int draws, bool psis_resample);
+
+// DADVI (--method dadvi): draws and --psis-resample as ADVI's.
+struct DadviCliOptions {
+  int dadvi_draws = 0;  // fixed draws of the objective (even: antithetic pairs); 0: dadvi_default_draws
+  std::string family = "meanfield";
+  int draws = 1000;
+  bool psis_resample = false;
+};
+
+int run_dadvi(const FitOptions& fit, const DadviCliOptions& dadvi);
+// 30 (the paper's choice) for mean-field; for full-rank twice the number of
+// variational parameters n + n(n+1)/2, at least 30: with fewer draws than
+// parameters the optimum fits the draws rather than the posterior.
+int dadvi_default_draws(bool full_rank, int64_t n);
 
 // SVI (--method svi)
 struct SviCliOptions {

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method dadvi --dadvi-draws 31

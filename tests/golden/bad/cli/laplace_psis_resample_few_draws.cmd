@@ -1,0 +1,1 @@
+fit {model} --data {data} --method laplace --draws 10 --psis-resample -q
