@@ -119,11 +119,12 @@ void check_structure(const std::vector<double>& v, const DeclaredShape& decl, co
   using S = DeclaredShape::Structure;
   constexpr double tolerance = 1e-8;  // Stan's CONSTRAINT_TOLERANCE
   if (decl.structure == S::None || decl.dims.empty()) return;
-  const bool many = decl.dims.size() > (decl.structure == S::Simplex ? 1u : 2u);
+  const bool vectors = decl.structure == S::Simplex || decl.structure == S::Ordered || decl.structure == S::PositiveOrdered;
+  const bool many = decl.dims.size() > (vectors ? 1u : 2u);
   // "" for a single one, " at index [2]" for one of an array.
   auto which = [&](size_t first, size_t per) {
     if (!many) return std::string();
-    std::vector<int64_t> outer(decl.dims.begin(), decl.dims.end() - (decl.structure == S::Simplex ? 1 : 2));
+    std::vector<int64_t> outer(decl.dims.begin(), decl.dims.end() - (vectors ? 1 : 2));
     return " (element " + stan_index(static_cast<int64_t>(first / per), outer) + " of the array)";
   };
   if (decl.structure == S::Simplex) {
@@ -140,6 +141,20 @@ void check_structure(const std::vector<double>& v, const DeclaredShape& decl, co
       if (!(std::fabs(sum - 1) <= tolerance))
         throw UserError(where + "a simplex must sum to 1, but this one sums to " + number(sum) + which(s, k));
     }
+    return;
+  }
+  if (decl.structure == S::Ordered || decl.structure == S::PositiveOrdered) {
+    const size_t k = static_cast<size_t>(decl.dims.back());
+    const bool positive = decl.structure == S::PositiveOrdered;
+    for (size_t s = 0; k > 0 && s + k <= v.size(); s += k)
+      for (size_t i = 0; i < k; ++i) {
+        if (positive && i == 0 && !(v[s] > 0))
+          throw UserError(where + "a positive_ordered vector must be positive, but entry 1 is " + number(v[s]) +
+                          which(s, k));
+        if (i > 0 && !(v[s + i] > v[s + i - 1]))
+          throw UserError(where + "an ordered vector must be strictly increasing, but entry " + std::to_string(i + 1) +
+                          " is " + number(v[s + i]) + " after " + number(v[s + i - 1]) + which(s, k));
+      }
     return;
   }
   const size_t n = static_cast<size_t>(decl.dims.back());

@@ -32,7 +32,7 @@ struct DeclaredShape {
   // non-negative and sums to 1; each cholesky_factor_corr (the last two dims) is
   // lower triangular with a positive diagonal and rows of unit length (Stan's
   // tolerance, 1e-8).
-  enum class Structure { None, Simplex, CholeskyFactorCorr };
+  enum class Structure { None, Simplex, CholeskyFactorCorr, Ordered, PositiveOrdered };
   Structure structure = Structure::None;
   // The declaration as the user wrote it, for messages ("vector<lower=0>[N] y").
   // When empty, one is made up from the fields above ("array[3] int y").

@@ -62,7 +62,7 @@ struct Constraint {
   bool empty() const { return !lower && !upper && !offset && !multiplier; }
 };
 
-enum class BaseType { Int, Real, Vector, RowVector, Matrix, Simplex, CholeskyFactorCorr };
+enum class BaseType { Int, Real, Vector, RowVector, Matrix, Simplex, CholeskyFactorCorr, Ordered, PositiveOrdered };
 
 struct VarDecl {
   SourceLoc loc;

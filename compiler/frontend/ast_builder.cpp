@@ -355,6 +355,8 @@ class AstBuilder {
       case P::MATRIX: return BaseType::Matrix;
       case P::SIMPLEX: return BaseType::Simplex;
       case P::CHOLESKY_FACTOR_CORR: return BaseType::CholeskyFactorCorr;
+      case P::ORDERED: return BaseType::Ordered;
+      case P::POSITIVE_ORDERED: return BaseType::PositiveOrdered;
       default:
         error(loc_of(token), "type '" + token->getText() + "' is not supported yet");
         *supported = false;
@@ -366,7 +368,8 @@ class AstBuilder {
                         bool scalar, bool* plate) {
     Constraint c;
     const SourceLoc loc = loc_of(ctx->getStart());
-    if (base == BaseType::Simplex || base == BaseType::CholeskyFactorCorr) {
+    if (base == BaseType::Simplex || base == BaseType::CholeskyFactorCorr || base == BaseType::Ordered ||
+        base == BaseType::PositiveOrdered) {
       error(loc, "'" + type_name + "' cannot have <...> constraints: the type already constrains its values");
       return c;
     }

@@ -35,6 +35,12 @@ bool ends_with_any(const std::string& s, std::initializer_list<const char*> suff
   return false;
 }
 
+// Types whose values are constrained by the type itself (no <...> bounds, not local).
+bool is_constrained_type(BaseType b) {
+  return b == BaseType::Simplex || b == BaseType::CholeskyFactorCorr || b == BaseType::Ordered ||
+         b == BaseType::PositiveOrdered;
+}
+
 const char* base_name(BaseType b) {
   switch (b) {
     case BaseType::Int: return "int";
@@ -44,6 +50,8 @@ const char* base_name(BaseType b) {
     case BaseType::Matrix: return "matrix";
     case BaseType::Simplex: return "simplex";
     case BaseType::CholeskyFactorCorr: return "cholesky_factor_corr";
+    case BaseType::Ordered: return "ordered";
+    case BaseType::PositiveOrdered: return "positive_ordered";
   }
   return "?";
 }
@@ -53,7 +61,9 @@ Base static_base(BaseType b) {
     case BaseType::Int: return Base::Int;
     case BaseType::Real: return Base::Real;
     case BaseType::Vector:
-    case BaseType::Simplex: return Base::Vector;
+    case BaseType::Simplex:
+    case BaseType::Ordered:
+    case BaseType::PositiveOrdered: return Base::Vector;
     case BaseType::RowVector: return Base::RowVector;
     case BaseType::Matrix:
     case BaseType::CholeskyFactorCorr: return Base::Matrix;
@@ -526,7 +536,7 @@ class Checker {
       if (!global) err(d.loc, "local variable " + quoted(d.name) + " cannot have constraints");
       constraint(d);
     }
-    if (!global && (d.base == BaseType::Simplex || d.base == BaseType::CholeskyFactorCorr))
+    if (!global && is_constrained_type(d.base))
       err(d.loc, "local variable " + quoted(d.name) + " cannot have the constrained type " +
                      base_name(d.base));
     if (top && d.base == BaseType::Int) {
@@ -597,7 +607,7 @@ class Checker {
 
   void constraint(VarDecl& d) {
     Constraint& c = d.constraint;
-    bool constrained_type = d.base == BaseType::Simplex || d.base == BaseType::CholeskyFactorCorr;
+    bool constrained_type = is_constrained_type(d.base);
     if (constrained_type)
       err(d.loc, std::string(base_name(d.base)) + " " + quoted(d.name) +
                      " cannot have bounds, offset or multiplier");

@@ -111,6 +111,8 @@ class ProgramLowering {
       shape.declared_as = declaration_text(*d, stan_dims);
       if (d->base == ast::BaseType::Simplex) shape.structure = DeclaredShape::Structure::Simplex;
       if (d->base == ast::BaseType::CholeskyFactorCorr) shape.structure = DeclaredShape::Structure::CholeskyFactorCorr;
+      if (d->base == ast::BaseType::Ordered) shape.structure = DeclaredShape::Structure::Ordered;
+      if (d->base == ast::BaseType::PositiveOrdered) shape.structure = DeclaredShape::Structure::PositiveOrdered;
       std::vector<double> values = check_and_flatten(data_, shape);
       check_container_bounds(*d, values);
       if (d->plate) out_.plate_size = static_cast<int64_t>(values.at(0));
@@ -233,6 +235,9 @@ class ProgramLowering {
       p.plate = plate_indexed(*d);
       lowerer_.set_parameter_dims(p.name, dims);
       std::vector<int64_t> udims = dims;
+      // The inverse transform of ordered vectors works vector by vector (as the simplex's).
+      if (p.constraint.kind == ConstraintSpec::Kind::Ordered || p.constraint.kind == ConstraintSpec::Kind::PositiveOrdered)
+        p.simplex_length = dims.at(0);
       if (p.constraint.kind == ConstraintSpec::Kind::Simplex) {
         p.simplex_length = dims.at(0);
         if (p.simplex_length < 1) lowerer_.error(d->loc, "a simplex needs at least one element");
@@ -329,6 +334,27 @@ class ProgramLowering {
       };
       if (lo) report(g.unary(Op::Not, g.binary(Op::Ge, x, lo)), "is below its lower bound");
       if (hi) report(g.unary(Op::Not, g.binary(Op::Le, x, hi)), "is above its upper bound");
+      auto report_on = [&](NodeP bad_elements, NodeP shown_values, const std::string& what) {
+        auto [bad, shown] = g.any_violation(bad_elements, shown_values);
+        lowerer_.add_check(d->loc, bad, name + " variable '" + d->name + "' " + what, shown, d->name);
+      };
+      // Constrained types: along the vector's axis (the IR's first), each vector of an array on its own.
+      int64_t K = x->dims.empty() ? 0 : x->dims[0];
+      if ((d->base == ast::BaseType::Ordered || d->base == ast::BaseType::PositiveOrdered) && K > 1) {
+        NodeP later = g.slice(x, 0, g.int_constant(1), K - 1), earlier = g.slice(x, 0, g.int_constant(0), K - 1);
+        report_on(g.unary(Op::Not, g.binary(Op::Gt, later, earlier)), later, "is not a valid ordered vector");
+      }
+      if (d->base == ast::BaseType::PositiveOrdered && K > 0) {
+        NodeP first = g.slice(x, 0, g.int_constant(0), 1);
+        report_on(g.unary(Op::Not, g.binary(Op::Gt, first, g.constant(0))), first, "is not positive");
+      }
+      if (d->base == ast::BaseType::Simplex && K > 0) {
+        report(g.unary(Op::Not, g.binary(Op::Ge, x, g.constant(0))), "is not a valid simplex (an element is negative)");
+        NodeP columns = g.reshape(x, {K, x->size() / K});
+        NodeP sums = g.matmul(g.transpose(columns), g.fill(g.constant(1), {K}));
+        report_on(g.binary(Op::Gt, g.unary(Op::Abs, g.sub(sums, g.constant(1))), g.constant(1e-8)), sums,
+                  "is not a valid simplex (its elements must sum to 1; the sum is shown)");
+      }
       if (keep_terms && d->type.base != Base::Int) report(g.binary(Op::Ne, x, x), "is NaN (was it assigned?)", false);
       vars.push_back(std::move(v));
     }

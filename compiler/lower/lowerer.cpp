@@ -144,6 +144,10 @@ ConstraintSpec Lowerer::constraint(const ast::VarDecl& d) {
     c.kind = Kind::Simplex;
     return c;
   }
+  if (d.base == ast::BaseType::Ordered || d.base == ast::BaseType::PositiveOrdered) {
+    c.kind = d.base == ast::BaseType::Ordered ? Kind::Ordered : Kind::PositiveOrdered;
+    return c;
+  }
   if (d.base == ast::BaseType::CholeskyFactorCorr)
     error(d.loc, "cholesky_factor_corr parameters are not supported yet");
   const ast::Constraint& k = d.constraint;

@@ -73,6 +73,29 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
       }
       return {g.pack(xs, dims), lj};
     }
+    case Kind::Ordered:
+    case Kind::PositiveOrdered: {
+      // Stan's: x_1 = u_1 (positive_ordered: exp(u_1)), x_k = x_{k-1} + exp(u_k); one
+      // vector (dims[0] = K) per trailing index. log J = the sum of the exponentiated u.
+      bool positive = c.kind == Kind::PositiveOrdered;
+      int64_t K = dims[0];
+      int64_t count = K == 0 ? 0 : u->size() / K;
+      NodeP flat = g.reshape(u, {u->size()});
+      std::vector<NodeP> xs;
+      NodeP lj = g.constant(0);
+      for (int64_t s = 0; s < count; ++s) {
+        NodeP previous = nullptr;
+        for (int64_t k = 0; k < K; ++k) {
+          NodeP uk = g.index(flat, 0, g.int_constant(s * K + k));
+          bool exponentiated = k > 0 || positive;
+          NodeP step = exponentiated ? g.unary(Op::Exp, uk) : uk;
+          if (exponentiated) lj = g.add(lj, uk);
+          previous = previous ? g.add(previous, step) : step;
+          xs.push_back(previous);
+        }
+      }
+      return {g.pack(xs, dims), lj};
+    }
   }
   throw std::logic_error("unknown constraint");
 }
@@ -133,6 +156,24 @@ std::vector<double> unconstrain(const ConstraintSpec& c, const BoundValues& b, c
       }
       return u;
     }
+    case Kind::Ordered:
+    case Kind::PositiveOrdered: {
+      bool positive = c.kind == Kind::PositiveOrdered;
+      size_t K = static_cast<size_t>(simplex_length);
+      for (size_t s = 0; K > 0 && s + K <= x.size(); s += K)
+        for (size_t k = 0; k < K; ++k) {
+          if (k == 0) {
+            if (positive && !(x[s] > 0)) fail(s, "but a positive_ordered vector must be positive");
+            u.push_back(positive ? std::log(x[s]) : x[s]);
+            continue;
+          }
+          if (!(x[s + k] > x[s + k - 1]))
+            fail(s + k, "but an ordered vector must be strictly increasing (the previous element is " +
+                            num(x[s + k - 1]) + ")");
+          u.push_back(std::log(x[s + k] - x[s + k - 1]));
+        }
+      return u;
+    }
   }
   return u;
 }
@@ -146,6 +187,8 @@ std::string describe(const ConstraintSpec& c) {
     case Kind::LowerUpper: return "lower=" + v(c.lower) + ", upper=" + v(c.upper);
     case Kind::OffsetMultiplier: return "offset=" + v(c.offset) + ", multiplier=" + v(c.multiplier);
     case Kind::Simplex: return "simplex";
+    case Kind::Ordered: return "ordered";
+    case Kind::PositiveOrdered: return "positive_ordered";
   }
   return "";
 }

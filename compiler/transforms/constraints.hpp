@@ -15,7 +15,7 @@
 namespace latent {
 
 struct ConstraintSpec {
-  enum class Kind { None, Lower, Upper, LowerUpper, OffsetMultiplier, Simplex } kind = Kind::None;
+  enum class Kind { None, Lower, Upper, LowerUpper, OffsetMultiplier, Simplex, Ordered, PositiveOrdered } kind = Kind::None;
   ir::NodeP lower = nullptr, upper = nullptr;        // Lower/Upper/LowerUpper
   ir::NodeP offset = nullptr, multiplier = nullptr;  // OffsetMultiplier
 };

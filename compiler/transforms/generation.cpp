@@ -37,6 +37,8 @@ std::string constraint_text(const ConstraintSpec& c) {
     case ConstraintSpec::Kind::Upper: return "<upper=...>";
     case ConstraintSpec::Kind::LowerUpper: return "<lower=..., upper=...>";
     case ConstraintSpec::Kind::Simplex: return "simplex";
+    case ConstraintSpec::Kind::Ordered: return "ordered";
+    case ConstraintSpec::Kind::PositiveOrdered: return "positive_ordered";
     default: return "constrained";
   }
 }

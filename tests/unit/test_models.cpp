@@ -299,6 +299,49 @@ BOOST_AUTO_TEST_CASE(simplex_transform) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(ordered_transforms) {
+  // Stan's: x_1 = u_1 (positive_ordered: exp(u_1)), x_k = x_{k-1} + exp(u_k); log J = sum of the exponentiated u.
+  auto ordered = [](const Vec& u, bool positive) {
+    Vec x;
+    for (size_t k = 0; k < u.size(); ++k) {
+      double step = k > 0 || positive ? std::exp(u[k]) : u[k];
+      x.push_back(k == 0 ? step : x.back() + step);
+    }
+    return x;
+  };
+  auto to_json = [](const std::string& name, const Vec& x) {
+    std::string s = "{\"" + name + "\": [";
+    for (size_t i = 0; i < x.size(); ++i) s += (i ? ", " : "") + num(x[i]);
+    return s + "]}";
+  };
+  check_transform(
+      "parameters { ordered[3] a; } model { a ~ normal(0, 3); }", "{}", 3,
+      [&](const Vec& u) { return ordered(u, false); }, [](const Vec& u) { return u[1] + u[2]; },
+      [&](const Vec& x) { return to_json("a", x); });
+  check_transform(
+      "parameters { positive_ordered[3] b; } model { b ~ exponential(1); }", "{}", 3,
+      [&](const Vec& u) { return ordered(u, true); }, [](const Vec& u) { return u[0] + u[1] + u[2]; },
+      [&](const Vec& x) { return to_json("b", x); });
+  // An array of ordered vectors: each vector on its own.
+  auto m = make_model("parameters { array[2] ordered[2] c; } model { }");
+  Vec out = m->constrained_outputs(Vec{1, 0, -1, 0.5}.data());
+  std::vector<std::string> names = m->output_names();
+  BOOST_TEST(names == (std::vector<std::string>{"c.1.1", "c.2.1", "c.1.2", "c.2.2"}), boost::test_tools::per_element());
+  BOOST_TEST(close(out[0], 1, 1e-15));                       // c[1][1]
+  BOOST_TEST(close(out[2], 1 + std::exp(0.0), 1e-15));       // c[1][2]
+  BOOST_TEST(close(out[1], -1, 1e-15));                      // c[2][1]
+  BOOST_TEST(close(out[3], -1 + std::exp(0.5), 1e-15));      // c[2][2]
+  // Values that are not increasing are rejected, naming the element.
+  auto o = make_model("parameters { ordered[3] a; } model { }");
+  std::mt19937_64 rng(0);
+  std::string msg = user_error([&] { o->unconstrain(DataSet::from_json_string(R"({"a": [1, 3, 2]})", "init.json"), rng); });
+  BOOST_TEST(contains(msg, "strictly increasing"), msg);
+  msg = user_error([] { make_model("data { positive_ordered[2] d; } parameters { real x; } model { }", R"({"d": [0, 1]})"); });
+  BOOST_TEST(contains(msg, "a positive_ordered vector must be positive"), msg);
+  msg = user_error([] { make_model("data { array[2] ordered[2] d; } parameters { real x; } model { }", R"({"d": [[0, 1], [2, 2]]})"); });
+  BOOST_TEST(contains(msg, "must be strictly increasing, but entry 2 is 2 after 2 (element [2] of the array)"), msg);
+}
+
 BOOST_AUTO_TEST_CASE(mixed_parameters_stan_order) {
   // Unconstrained order is declaration order; a matrix is column-major.
   auto m = make_model(
