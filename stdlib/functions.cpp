@@ -292,6 +292,36 @@ void register_functions(std::vector<FunctionEntry>& out) {
   }
 
   // Linear algebra
+  // Diagonal matrices: diag(v) as a matrix, and diag(v) * M, M * diag(v) without forming it.
+  out.push_back({"diag_matrix", signatures("diag_matrix", {{{V}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   auto& g = ctx.g;
+                   NodeP v = g.cast_real(a[0].node);
+                   int64_t k = v->dims[0];
+                   if (k == 0) return {g.zeros({0, 0}), M};
+                   std::vector<NodeP> rows;
+                   for (int64_t i = 1; i <= k; ++i) rows.push_back(g.int_constant(i));
+                   NodeP identity = one_hot_rows(g, g.pack(rows, {k}), k);
+                   return {g.mul(across_columns(g, v, k), identity), M};
+                 }});
+  out.push_back({"diag_pre_multiply", signatures("diag_pre_multiply", {{{V, M}, M}, {{RV, M}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   auto& g = ctx.g;
+                   NodeP v = g.cast_real(a[0].node), m = g.cast_real(a[1].node);
+                   if (v->dims[0] != m->dims[0])
+                     ctx.error("diag_pre_multiply: the vector has " + std::to_string(v->dims[0]) + " elements, the matrix " +
+                               std::to_string(m->dims[0]) + " rows");
+                   return {g.mul(across_columns(g, v, m->dims[1]), m), M};
+                 }});
+  out.push_back({"diag_post_multiply", signatures("diag_post_multiply", {{{M, V}, M}, {{M, RV}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   auto& g = ctx.g;
+                   NodeP m = g.cast_real(a[0].node), v = g.cast_real(a[1].node);
+                   if (v->dims[0] != m->dims[1])
+                     ctx.error("diag_post_multiply: the vector has " + std::to_string(v->dims[0]) + " elements, the matrix " +
+                               std::to_string(m->dims[1]) + " columns");
+                   return {g.mul(m, g.transpose(across_columns(g, v, m->dims[0]))), M};
+                 }});
   out.push_back({"dot_self", signatures("dot_self", {{{V}, R}, {{RV}, R}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    NodeP x = ctx.g.cast_real(a[0].node);

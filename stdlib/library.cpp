@@ -21,6 +21,7 @@ struct Registry {
     std::vector<FunctionEntry> fs;
     register_functions(fs);
     register_container_functions(fs);
+    register_gaussian_process_functions(fs);
     for (auto& f : fs) functions.emplace(f.name, std::move(f));
     std::vector<DistributionEntry> ds;
     register_distributions(ds);

@@ -150,6 +150,7 @@ Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value
 // Registration, one call per file of entries.
 void register_functions(std::vector<FunctionEntry>& out);
 void register_container_functions(std::vector<FunctionEntry>& out);
+void register_gaussian_process_functions(std::vector<FunctionEntry>& out);
 void register_distributions(std::vector<DistributionEntry>& out);
 
 }  // namespace latent::stdlib

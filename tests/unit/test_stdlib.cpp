@@ -859,6 +859,17 @@ BOOST_AUTO_TEST_CASE(reductions) {
               4, 1e-12);
 }
 
+BOOST_AUTO_TEST_CASE(diagonal_matrices) {
+  // diag_matrix(v) * w = v .* w; diag_pre_multiply(v, M) = diag_matrix(v) * M; diag_post_multiply(M, v) = M * diag_matrix(v).
+  check_model("diag_matrix", "parameters { vector[3] v; } model { target += sum(diag_matrix(v) * [1, -2, 0.5]') + sum(diag_matrix(v)); }",
+              "{}", Box(3, {-2, 2}), [](const Vec& t) { return t[0] - 2 * t[1] + 0.5 * t[2] + t[0] + t[1] + t[2]; }, 3, 1e-12);
+  const std::string decls = "parameters { vector[2] v; matrix[2, 3] m; vector[3] w; }\n";
+  check_same("diag_pre_multiply", decls + "model { target += sum(diag_pre_multiply(v, m) .* [[1, 2, 3], [-1, 0.5, 2]]); }",
+             decls + "model { target += sum((diag_matrix(v) * m) .* [[1, 2, 3], [-1, 0.5, 2]]); }", "{}", Box(11, {-2, 2}));
+  check_same("diag_post_multiply", decls + "model { target += sum(diag_post_multiply(m, w) .* [[1, 2, 3], [-1, 0.5, 2]]); }",
+             decls + "model { target += sum((m * diag_matrix(w)) .* [[1, 2, 3], [-1, 0.5, 2]]); }", "{}", Box(11, {-2, 2}));
+}
+
 BOOST_AUTO_TEST_CASE(dot_products) {
   check_model("dot_product(vector, vector)",
               "parameters { vector[3] a; vector[3] b; } model { target += dot_product(a, b); }", "{}",
