@@ -193,10 +193,31 @@ Lowerer::Value Lowerer::set_path(const Value& current, const std::vector<const a
                                  const Value& value, SourceLoc loc) {
   if (k == path.size()) return convert(value, current.type, current.node->dims, loc, "the assigned element");
   const ast::Index& ix = *path[k];
-  if (ix.kind != ast::Index::Kind::Single) error(loc, "assigning to a slice is not supported yet");
   std::vector<int> axes = stan_axes(current.type, current.node->dims.size());
   if (axes.empty()) error(loc, "too many indexes in assignment");
   int axis = axes.front();
+  if (ix.kind != ast::Index::Kind::Single) {
+    // x[a:b] = v (or x[:] = v): the elements outside the slice are kept, those inside replaced.
+    if (k + 1 != path.size()) error(loc, "assigning to a slice followed by more indexes is not supported yet");
+    int64_t size = current.node->dims[static_cast<size_t>(axis)];
+    int64_t lo = 1, hi = size;
+    if (ix.kind == ast::Index::Kind::Range) {
+      if (ix.lower) lo = known_int(*ix.lower, "a slice bound");
+      if (ix.upper) hi = known_int(*ix.upper, "a slice bound");
+    }
+    int64_t len = std::max<int64_t>(hi - lo + 1, 0);
+    if (len > 0 && (lo < 1 || hi > size))
+      error(loc, "slice " + std::to_string(lo) + ":" + std::to_string(hi) + " out of range; expecting 1.." +
+                     std::to_string(size));
+    NodeP start = g_.int_constant(std::max<int64_t>(lo - 1, 0));
+    NodeP region = g_.slice(current.node, axis, start, len);
+    Value placed = convert(value, current.type, region->dims, loc, "the assigned slice");
+    if (len == 0) return current;
+    const std::vector<int64_t>& dims = current.node->dims;
+    NodeP inside = g_.pad_slice(dims, axis, start, g_.fill(g_.int_constant(1), region->dims));
+    NodeP node = current.node->dtype == placed.node->dtype ? current.node : g_.cast_real(current.node);
+    return {g_.select(inside, g_.pad_slice(dims, axis, start, placed.node), node), current.type};
+  }
   Value iv = expr(*ix.lower);
   NodeP i0 = index_value(iv, current.node->dims[static_cast<size_t>(axis)], ix.lower->loc);
   Value element{g_.index(current.node, axis, i0), current.type.element()};

@@ -167,3 +167,42 @@ BOOST_AUTO_TEST_CASE(errors) {
   BOOST_TEST(contains(compile_error("target += x * sum(segment(a, k, 2));", data), "segment"));
   BOOST_TEST(contains(compile_error("target += x * sum(col(m, k + 1));", data), "col: index out of range"));
 }
+
+BOOST_AUTO_TEST_CASE(assignment_to_slices) {
+  // x[a:b] = v replaces those elements and keeps the others; gradients flow to v only there.
+  std::string model = R"(
+data { vector[2] d; }
+parameters { vector[2] a; real b; }
+transformed parameters {
+  vector[5] x = rep_vector(0, 5);
+  matrix[3, 2] m = rep_matrix(1, 3, 2);
+  array[4] real r = {1.0, 2.0, 3.0, 4.0};
+  x[2:3] = a;
+  x[4:5] = d * b;
+  m[2:3] = [[a[1], a[2]], [b, b]];
+  r[3:] = {b, b * 2};
+  r[:1] = {-1.0};
+}
+model { target += dot_product(x, [1, 2, 3, 4, 5]') + sum(m .* [[1, 2], [3, 4], [5, 6]]) + sum(square(to_vector(r))); }
+)";
+  std::unique_ptr<BoundModel> m = make_model(model, R"({"d": [10, 20]})");
+  Vec theta{0.5, -1.5, 2};
+  Vec want_x{0, 0.5, -1.5, 20, 40};
+  for (int i = 0; i < 5; ++i) BOOST_TEST(output(*m, theta, "x." + std::to_string(i + 1)) == want_x[i]);
+  BOOST_TEST(output(*m, theta, "m.1.1") == 1);
+  BOOST_TEST(output(*m, theta, "m.2.1") == 0.5);
+  BOOST_TEST(output(*m, theta, "m.2.2") == -1.5);
+  BOOST_TEST(output(*m, theta, "m.3.2") == 2);
+  Vec want_r{-1, 2, 2, 4};
+  for (int i = 0; i < 4; ++i) BOOST_TEST(output(*m, theta, "r." + std::to_string(i + 1)) == want_r[i]);
+  std::mt19937_64 rng(8);
+  for (int k = 0; k < 3; ++k) check_gradient(*m, random_theta(rng, 3), true, 1e-6, "slice assignment");
+  std::string msg = error_of([] {
+    make_model("parameters { vector[3] a; } transformed parameters { vector[4] x = rep_vector(0, 4); x[2:4] = a[1:2]; } model { }");
+  });
+  BOOST_TEST(contains(msg, "size mismatch: the assigned slice has size vector[3] but the value has size vector[2]"), msg);
+  msg = error_of([] {
+    make_model("parameters { vector[2] a; } transformed parameters { vector[4] x = rep_vector(0, 4); x[4:5] = a; } model { }");
+  });
+  BOOST_TEST(contains(msg, "slice 4:5 out of range; expecting 1..4"), msg);
+}
