@@ -329,20 +329,25 @@ Lowerer::Value Lowerer::apply_indices(Value v, const std::vector<ast::Index>& in
       // Peel one Stan level off the type.
       type = type.element();
     } else {
-      int64_t lo = 1, hi = size;
-      if (ix.kind == ast::Index::Kind::Range) {
-        if (ix.lower) lo = known_int(*ix.lower, "a slice bound");
-        if (ix.upper) hi = known_int(*ix.upper, "a slice bound");
-      }
-      int64_t len = std::max<int64_t>(hi - lo + 1, 0);
-      if (len > 0 && (lo < 1 || hi > size))
-        error(loc, "slice " + std::to_string(lo) + ":" + std::to_string(hi) + " out of range; expecting 1.." +
-                       std::to_string(size));
-      node = g_.slice(node, axis, g_.int_constant(lo - 1), len);
+      auto [start, len] = slice_bounds(ix, size, loc);
+      node = g_.slice(node, axis, g_.int_constant(start), len);
       ++p;
     }
   }
   return {fold_data(node), type};
+}
+
+std::pair<int64_t, int64_t> Lowerer::slice_bounds(const ast::Index& ix, int64_t size, SourceLoc loc) {
+  int64_t lo = 1, hi = size;
+  if (ix.kind == ast::Index::Kind::Range) {
+    if (ix.lower) lo = known_int(*ix.lower, "a slice bound");
+    if (ix.upper) hi = known_int(*ix.upper, "a slice bound");
+  }
+  int64_t len = std::max<int64_t>(hi - lo + 1, 0);
+  if (len > 0 && (lo < 1 || hi > size))
+    error(loc, "slice " + std::to_string(lo) + ":" + std::to_string(hi) + " out of range; expecting 1.." +
+                   std::to_string(size));
+  return {len > 0 ? lo - 1 : 0, len};
 }
 
 Lowerer::Value Lowerer::index(const ast::Expr& e) {

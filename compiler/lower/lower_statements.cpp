@@ -199,17 +199,8 @@ Lowerer::Value Lowerer::set_path(const Value& current, const std::vector<const a
   if (ix.kind != ast::Index::Kind::Single) {
     // x[a:b] = v (or x[:] = v): the elements outside the slice are kept, those inside replaced.
     if (k + 1 != path.size()) error(loc, "assigning to a slice followed by more indexes is not supported yet");
-    int64_t size = current.node->dims[static_cast<size_t>(axis)];
-    int64_t lo = 1, hi = size;
-    if (ix.kind == ast::Index::Kind::Range) {
-      if (ix.lower) lo = known_int(*ix.lower, "a slice bound");
-      if (ix.upper) hi = known_int(*ix.upper, "a slice bound");
-    }
-    int64_t len = std::max<int64_t>(hi - lo + 1, 0);
-    if (len > 0 && (lo < 1 || hi > size))
-      error(loc, "slice " + std::to_string(lo) + ":" + std::to_string(hi) + " out of range; expecting 1.." +
-                     std::to_string(size));
-    NodeP start = g_.int_constant(std::max<int64_t>(lo - 1, 0));
+    auto [first, len] = slice_bounds(ix, current.node->dims[static_cast<size_t>(axis)], loc);
+    NodeP start = g_.int_constant(first);
     NodeP region = g_.slice(current.node, axis, start, len);
     Value placed = convert(value, current.type, region->dims, loc, "the assigned slice");
     if (len == 0) return current;
