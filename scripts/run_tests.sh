@@ -9,5 +9,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 rm -rf "$root/build-test"
 cmake -S "$root" -B "$root/build-test" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$root/build-test" -j2
-(cd "$root/build-test" && ctest --output-on-failure)
+(cd "$root/build-test" && ctest --output-on-failure -j2)
 "$root/scripts/run_checks.sh"

@@ -65,9 +65,10 @@ Lowerer::Value Lowerer::call_function(const ast::FunctionDef& f, const std::vect
   if (call_depth_ == 0) stack_base_ = here;
   if (call_depth_ >= lowering::kMaxCallDepth || stack_base_ - here > lowering::kMaxCallStackBytes)
     throw UserError(format_diagnostic(  // named by this call alone: the chain of callers is long
-        file_, {loc, "the call of '" + f.name + "' is nested too deeply (" + std::to_string(call_depth_) +
-                         " calls inside each other; the limit is " + std::to_string(lowering::kMaxCallDepth) +
-                         ", less for large bodies): a recursion must end on values known when the data is read, but this one does not (its "
+        // (the depth reached is not shown: it depends on the stack frames of the build)
+        file_, {loc, "the call of '" + f.name + "' is nested too deeply (the limit is " +
+                         std::to_string(lowering::kMaxCallDepth) +
+                         " calls inside each other, less for large bodies): a recursion must end on values known when the data is read, but this one does not (its "
                          "condition depends on parameters, or it never ends)"}));
   if (++inlined_calls_ > lowering::kMaxInlinedCalls)
     error(loc, "too many calls of user-defined functions (more than " + std::to_string(lowering::kMaxInlinedCalls) +

@@ -119,12 +119,13 @@ def main():
     ap.add_argument("--latent", required=True, help="the latent binary")
     ap.add_argument("--update", action="store_true", help="(re)write the expected files")
     ap.add_argument("--filter", help="only the cases whose path contains this text")
+    ap.add_argument("--exclude", help="leave out the cases whose path contains this text")
     ap.add_argument("--jobs", type=int, default=1, help="cases run at once (default 1)")
     args = ap.parse_args()
     latent = os.path.abspath(args.latent)
     os.chdir(HERE)
 
-    cases = find_cases(args.filter)
+    cases = [c for c in find_cases(args.filter) if not (args.exclude and args.exclude in c)]
     if not cases:
         print("golden: no cases" + (" match '%s'" % args.filter if args.filter else ""))
         return 1
