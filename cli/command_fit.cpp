@@ -35,6 +35,21 @@ nlohmann::json nested(const std::vector<double>& v, size_t at, const std::vector
   return build(0, 0, 1);
 }
 
+nlohmann::json parameters_by_name(const BoundModel& model, const std::vector<double>& constrained) {
+  size_t at = 0;
+  nlohmann::json vars = nlohmann::json::object();
+  for (const ParameterInfo& p : model.parameters()) {
+    vars[p.name] = nested(constrained, at, p.stan_dims);
+    at += static_cast<size_t>(p.size());
+  }
+  return vars;
+}
+
+void write_fit_outputs(const std::vector<std::string>& outputs, const std::string& csv, const std::string& json) {
+  if (outputs.empty()) std::cout << csv;
+  for (const std::string& path : outputs) write_file_atomically(path, ends_with(path, ".json") ? json : csv);
+}
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -278,13 +293,7 @@ Command add_fit_command(CLI::App& app) {
       j["converged"] = r.converged;
       j["status"] = to_string(r.status);
       j["iterations"] = r.iterations;
-      size_t at = 0;
-      nlohmann::json vars = nlohmann::json::object();
-      for (const ParameterInfo& p : m.parameters()) {
-        vars[p.name] = nested(values, at, p.stan_dims);
-        at += static_cast<size_t>(p.size());
-      }
-      j["parameters"] = vars;
+      j["parameters"] = parameters_by_name(m, values);
       nlohmann::json all = nlohmann::json::object();
       for (size_t k = 0; k < names.size(); ++k) all[names[k]] = values[k];
       j["columns"] = all;
@@ -299,8 +308,7 @@ Command add_fit_command(CLI::App& app) {
     csv << "\n" << format_double(r.value);
     for (double v : values) csv << "," << format_double(v);
     csv << "\n";
-    if (o->outputs.empty()) std::cout << csv.str();
-    for (const std::string& path : o->outputs) write_file_atomically(path, ends_with(path, ".json") ? json.str() : csv.str());
+    write_fit_outputs(o->outputs, csv.str(), json.str());
     return 0;
   };
 }

@@ -94,17 +94,10 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
     j["L"] = std::vector<double>(r.phi.begin() + n, r.phi.end());
   }
   std::vector<double> at_mean = m.constrained_outputs(mean.data());
-  size_t at = 0;
-  nlohmann::json vars = nlohmann::json::object();
-  for (const ParameterInfo& p : m.parameters()) {
-    vars[p.name] = nested(at_mean, at, p.stan_dims);
-    at += static_cast<size_t>(p.size());
-  }
-  j["parameters"] = vars;  // constrained values at the mean of the approximation
+  j["parameters"] = parameters_by_name(m, at_mean);  // constrained values at the mean of the approximation
   std::string json = j.dump(2) + "\n";
 
-  if (o.outputs.empty()) std::cout << csv.str();
-  for (const std::string& path : o.outputs) write_file_atomically(path, ends_with(path, ".json") ? json : csv.str());
+  write_fit_outputs(o.outputs, csv.str(), json);
   return 0;
 }
 

@@ -60,17 +60,10 @@ int run_laplace(const FitOptions& o, int draw_count, bool psis_resample) {
   j["hessian"] = hessian;
   add_pareto_k(j, draws);
   std::vector<double> at_mode = m.constrained_outputs(laplace.mode().data());
-  size_t at = 0;
-  nlohmann::json vars = nlohmann::json::object();
-  for (const ParameterInfo& p : m.parameters()) {
-    vars[p.name] = nested(at_mode, at, p.stan_dims);
-    at += static_cast<size_t>(p.size());
-  }
-  j["parameters"] = vars;  // constrained values at the mode (readable with --init)
+  j["parameters"] = parameters_by_name(m, at_mode);  // constrained values at the mode (readable with --init)
   std::string json = j.dump(2) + "\n";
 
-  if (o.outputs.empty()) std::cout << csv.str();
-  for (const std::string& path : o.outputs) write_file_atomically(path, ends_with(path, ".json") ? json : csv.str());
+  write_fit_outputs(o.outputs, csv.str(), json);
   return 0;
 }
 

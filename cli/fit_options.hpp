@@ -98,4 +98,11 @@ bool ends_with(const std::string& s, const std::string& suffix);
 // A variable's values (CmdStan column order, from `at`) as nested JSON arrays.
 nlohmann::json nested(const std::vector<double>& values, size_t at, const std::vector<int64_t>& dims);
 
+// The parameters' constrained values (CmdStan column order) as a JSON object by
+// name, as --init reads them.
+nlohmann::json parameters_by_name(const BoundModel& model, const std::vector<double>& constrained);
+
+// A fit's outputs: each --output file as CSV or (.json) JSON; the CSV on stdout when none is given.
+void write_fit_outputs(const std::vector<std::string>& outputs, const std::string& csv, const std::string& json);
+
 }  // namespace latent::cli
