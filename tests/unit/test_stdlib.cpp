@@ -189,8 +189,6 @@ BOOST_AUTO_TEST_CASE(dirichlet) {
              "model { target += lgamma(sum(a)) - sum(lgamma(a)) + dot_product(a - 1, log(t)); }",
              "{}", Box(5, {-1, 1}));
   std::string msg = user_error([] {
-    make_model("data { vector[3] t; } parameters { real<lower=0> a; } model { t ~ dirichlet(rep_vector(a, 3)); }",
-               R"({"t": [0.5, 0.4, 0.3]})");
     auto m = make_model("data { vector[3] t; } parameters { real<lower=0> a; } model { t ~ dirichlet(rep_vector(a, 3)); }",
                         R"({"t": [0.5, 0.4, 0.3]})");
     lp(*m, {0.0});
