@@ -99,7 +99,7 @@ void reject_options_of_other_methods(const CLI::App& sub, const std::string& met
 LbfgsResult find_mode(const BoundModel& m, const FitOptions& o, bool jacobian) {
   std::mt19937_64 rng(o.seed);
   std::unique_ptr<DataSet> init;
-  if (!o.init.empty()) init = std::make_unique<DataSet>(DataSet::from_json_file(o.init, "init file"));
+  if (!o.init.empty()) init = std::make_unique<DataSet>(read_data_file(o.init, "init file"));
   std::vector<double> theta = find_initial_point(m, init.get(), jacobian, rng);
   LbfgsOptions options;
   options.max_iterations = o.iterations;
@@ -127,7 +127,7 @@ Command add_fit_command(CLI::App& app) {
                                         "sampler, parallel chains) or SVI (networks, guides, minibatches)");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data,
-                  "Data: a CmdStan JSON file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
+                  "Data: a CmdStan JSON or R dump (.data.R) file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
   sub->add_option("--method", o->method,
                   "map | laplace (normal approximation at the mode, as CmdStan's laplace) | advi (mean-field ADVI) | fullrank (full-rank ADVI) | "
                   "dadvi (deterministic ADVI: fixed draws, L-BFGS) | nuts (Stan's NUTS with its adaptation) | "

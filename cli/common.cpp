@@ -18,7 +18,7 @@ LoadedModel load_model(const std::string& model_path, const std::string& data_pa
   LoadedModel m;
   auto start = std::chrono::steady_clock::now();
   m.program = load_program(model_path);
-  DataSet data = data_path.empty() ? DataSet("<no data file>") : DataSet::from_json_file(data_path);
+  DataSet data = data_path.empty() ? DataSet("<no data file>") : read_data_file(data_path);
   // print() writes to standard error, as Stan's does to the console.
   m.model = std::make_unique<BoundModel>(m.program, data, BoundModel::Options{&std::cerr, seed});
   m.model->compile(jacobian);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "compiler/frontend/ast.hpp"
+#include "data/data_file.hpp"
 #include "data/json_data.hpp"
 #include "runtime/model/bound_model.hpp"
 

@@ -38,7 +38,7 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   options.seed = o.seed;
   if (!o.init.empty()) {
     std::mt19937_64 rng(o.seed);
-    options.initial_mean = m.unconstrain(DataSet::from_json_file(o.init, "init file"), rng);
+    options.initial_mean = m.unconstrain(read_data_file(o.init, "init file"), rng);
   }
   bool terminal = isatty(STDERR_FILENO);
   if (!o.quiet)

@@ -42,7 +42,7 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
     };
   if (!o.init.empty()) {
     std::mt19937_64 rng(o.seed);
-    options.initial_mean = m.unconstrain(DataSet::from_json_file(o.init, "init file"), rng);
+    options.initial_mean = m.unconstrain(read_data_file(o.init, "init file"), rng);
   }
   DadviResult r = fit_dadvi(m, options);
   if (!o.quiet || !r.converged)

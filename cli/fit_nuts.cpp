@@ -72,7 +72,7 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
     if (parse_radius(o.init, radius)) {
       options.init_radius = radius;
     } else {
-      init = std::make_unique<DataSet>(DataSet::from_json_file(o.init));
+      init = std::make_unique<DataSet>(read_data_file(o.init));
       options.init = init.get();
     }
     init_text = o.init;
