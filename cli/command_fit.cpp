@@ -98,9 +98,7 @@ void reject_options_of_other_methods(const CLI::App& sub, const std::string& met
 
 LbfgsResult find_mode(const BoundModel& m, const FitOptions& o, bool jacobian) {
   std::mt19937_64 rng(o.seed);
-  std::unique_ptr<DataSet> init;
-  if (!o.init.empty()) init = std::make_unique<DataSet>(read_data_file(o.init, "init file"));
-  std::vector<double> theta = find_initial_point(m, init.get(), jacobian, rng);
+  std::vector<double> theta = find_initial_point(m, o.init_option.values.get(), jacobian, rng, o.init_option.radius);
   LbfgsOptions options;
   options.max_iterations = o.iterations;
   options.tol_rel_grad = o.tol_rel_grad;
@@ -135,8 +133,8 @@ Command add_fit_command(CLI::App& app) {
       ->check(one_of({"map", "laplace", "advi", "fullrank", "dadvi", "nuts", "svi"}))
       ->capture_default_str();
   sub->add_option("--init", o->init,
-                  "map, laplace, advi, fullrank, dadvi, nuts: initial values, constrained parameters by name (JSON); nuts: or a number R, initial points "
-                  "uniform(-R, R) on the unconstrained scale (default 2)");
+                  "map, laplace, advi, fullrank, dadvi, nuts: initial values, constrained parameters by name (a JSON or R dump "
+                  "file), or a number R: initial points uniform(-R, R) on the unconstrained scale (default 2; 0: all zero), as CmdStan's init");
   sub->add_option("--output,-o", o->outputs,
                   "Output file(s): .csv (CmdStan style: the estimate, or laplace/ADVI draws) and/or .json "
                   "(the estimate, laplace's mode and Hessian, or the variational parameters); default: CSV on stdout. nuts: one CSV per "
@@ -225,6 +223,7 @@ Command add_fit_command(CLI::App& app) {
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
   return [o, a, s, nuts, dadvi, sub, iter, tol_obj, lr, optimizer, k] {
     reject_options_of_other_methods(*sub, o->method);
+    o->init_option = read_init_option(o->init);
     if (o->method == "nuts") {
       nuts->threads = s->threads;
       return run_nuts(*o, *nuts);

@@ -36,9 +36,10 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   options.eta = a.eta;
   options.adapt = a.adapt;
   options.seed = o.seed;
-  if (!o.init.empty()) {
+  options.init_radius = o.init_option.radius;
+  if (o.init_option.values) {
     std::mt19937_64 rng(o.seed);
-    options.initial_mean = m.unconstrain(read_data_file(o.init, "init file"), rng);
+    options.initial_mean = m.unconstrain(*o.init_option.values, rng);
   }
   bool terminal = isatty(STDERR_FILENO);
   if (!o.quiet)

@@ -40,9 +40,10 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
     options.lbfgs.progress = [](int it, double value, double grad_norm) {
       if (it % 100 == 0) std::cerr << "iteration " << it << "  objective " << value << "  |gradient| " << grad_norm << "\n";
     };
-  if (!o.init.empty()) {
+  options.init_radius = o.init_option.radius;
+  if (o.init_option.values) {
     std::mt19937_64 rng(o.seed);
-    options.initial_mean = m.unconstrain(read_data_file(o.init, "init file"), rng);
+    options.initial_mean = m.unconstrain(*o.init_option.values, rng);
   }
   DadviResult r = fit_dadvi(m, options);
   if (!o.quiet || !r.converged)

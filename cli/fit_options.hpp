@@ -2,6 +2,7 @@
 // cli/fit_advi.cpp: ADVI; cli/fit_svi.cpp: SVI; cli/fit_nuts.cpp: NUTS).
 #pragma once
 
+#include "cli/init_option.hpp"
 #include "runtime/model/bound_model.hpp"
 #include "runtime/optim/lbfgs.hpp"
 
@@ -20,6 +21,7 @@ constexpr int64_t kMaxBatch = int64_t{1} << 30;  // svi --batch, eval --batch
 
 struct FitOptions {
   std::string model, data, init, method = "map";
+  InitOption init_option;  // --init read (add_fit_command, before anything runs)
   std::vector<std::string> outputs;  // .csv and/or .json; none: CSV on stdout
   uint64_t seed = 0;
   int iterations = 2000;

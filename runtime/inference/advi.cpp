@@ -1,4 +1,5 @@
 #include "runtime/inference/advi.hpp"
+#include "runtime/inference/initial_point.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -125,7 +126,9 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
   if (n == 0) throw UserError("the model has no parameters: there is nothing to approximate");
   std::mt19937_64 rng(o.seed);
   std::vector<double> mean = o.initial_mean;
-  if (mean.empty()) mean = model.random_point(rng);
+  // Stan's start: random points until the density and gradient are finite (the
+  // first is BoundModel::random_point's when R = 2, the default).
+  if (mean.empty()) mean = find_initial_point(model, nullptr, true, rng, o.init_radius);
   CompiledObjective grad_objective(model, o.family, o.grad_samples, o.iwae_objective);
   // Convergence is monitored on the objective being trained.
   CompiledObjective elbo_objective(model, o.family, o.iwae_objective ? o.grad_samples : o.elbo_samples,

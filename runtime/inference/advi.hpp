@@ -31,7 +31,8 @@ struct AdviOptions {
   int adapt_iterations = 50;
   double momentum = 0.9;      // SGD
   uint64_t seed = 0;
-  std::vector<double> initial_mean;  // unconstrained; empty: uniform(-2, 2) like Stan
+  std::vector<double> initial_mean;  // unconstrained; empty: a point as find_initial_point draws it
+  double init_radius = 2;            // ... uniform(-R, R) (CmdStan's init=R; 0: the point 0)
   std::function<void(int iteration, double elbo, double relative_change)> progress;
 };
 
