@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/not_converged.hpp"
 #include "cli/options.hpp"
 #include "runtime/inference/initial_point.hpp"
 #include "runtime/optim/lbfgs.hpp"
@@ -300,6 +301,10 @@ Command add_fit_command(CLI::App& app) {
     csv << "\n";
     if (o->outputs.empty()) std::cout << csv.str();
     for (const std::string& path : o->outputs) write_file_atomically(path, ends_with(path, ".json") ? json.str() : csv.str());
+    if (r.status == LbfgsStatus::kMaxIterations)
+      return report_not_converged("L-BFGS stopped at the iteration limit (--iter " + std::to_string(o->iterations) +
+                                      ") before meeting its convergence tolerances",
+                                  "the estimate may not be the mode", o->outputs);
     return 0;
   };
 }

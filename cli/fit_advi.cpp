@@ -3,6 +3,7 @@
 #include "cli/approximate_draws.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/not_converged.hpp"
 #include "runtime/inference/advi.hpp"
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/csv.hpp"
@@ -106,6 +107,14 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
 
   if (o.outputs.empty()) std::cout << csv.str();
   for (const std::string& path : o.outputs) write_file_atomically(path, ends_with(path, ".json") ? json : csv.str());
+  // --tol-rel-obj 0 asks for exactly --iter iterations: reaching them is the plan.
+  if (!r.converged && a.tol_rel_obj > 0) {
+    std::ostringstream tolerance;
+    tolerance << a.tol_rel_obj;
+    return report_not_converged("ADVI stopped at the iteration limit (--iter " + std::to_string(a.iterations) +
+                                    ") before the relative ELBO change fell below --tol-rel-obj " + tolerance.str(),
+                                "the approximation may not be the optimum of the ELBO", o.outputs);
+  }
   return 0;
 }
 

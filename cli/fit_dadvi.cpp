@@ -5,6 +5,7 @@
 #include "cli/approximate_draws.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/not_converged.hpp"
 #include "runtime/inference/advi.hpp"
 #include "runtime/inference/dadvi.hpp"
 #include "runtime/output/atomic_file.hpp"
@@ -49,7 +50,7 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
   if (!o.quiet || !r.converged)
     std::cerr << "latent: DADVI (" << family_name(r.family) << ", " << d.dadvi_draws << " fixed draws): " << r.message
               << " (" << r.iterations << " iterations, objective " << r.elbo << ")\n";
-  if (!r.converged)
+  if (!r.converged && r.status != LbfgsStatus::kMaxIterations)
     std::cerr << "latent: warning: L-BFGS stopped before converging on the DADVI objective (status "
               << to_string(r.status) << ")\n";
   if (!r.linear_response_problem.empty())
@@ -117,6 +118,10 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
 
   if (o.outputs.empty()) std::cout << csv.str();
   for (const std::string& path : o.outputs) write_file_atomically(path, ends_with(path, ".json") ? json : csv.str());
+  if (r.status == LbfgsStatus::kMaxIterations)
+    return report_not_converged("L-BFGS stopped at the iteration limit (--iter " + std::to_string(o.iterations) +
+                                    ") before converging on the DADVI objective",
+                                "the approximation may not be the optimum", o.outputs);
   return 0;
 }
 

@@ -128,7 +128,13 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
   std::vector<double> mean = o.initial_mean;
   // Stan's start: random points until the density and gradient are finite (the
   // first is BoundModel::random_point's when R = 2, the default).
-  if (mean.empty()) mean = find_initial_point(model, nullptr, true, rng, o.init_radius);
+  if (mean.empty()) {
+    try {
+      mean = find_initial_point(model, nullptr, true, rng, o.init_radius);
+    } catch (const UserError& e) {
+      throw UserError(std::string("ADVI cannot start: ") + e.what());
+    }
+  }
   CompiledObjective grad_objective(model, o.family, o.grad_samples, o.iwae_objective);
   // Convergence is monitored on the objective being trained.
   CompiledObjective elbo_objective(model, o.family, o.iwae_objective ? o.grad_samples : o.elbo_samples,

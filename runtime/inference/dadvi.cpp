@@ -100,7 +100,13 @@ DadviResult fit_dadvi(const BoundModel& model, const DadviOptions& o) {
   std::vector<double> mean = o.initial_mean;
   // Stan's start: random points until the density and gradient are finite (the
   // first is BoundModel::random_point's when R = 2, the default).
-  if (mean.empty()) mean = find_initial_point(model, nullptr, true, rng, o.init_radius);
+  if (mean.empty()) {
+    try {
+      mean = find_initial_point(model, nullptr, true, rng, o.init_radius);
+    } catch (const UserError& e) {
+      throw UserError(std::string("DADVI cannot start: ") + e.what());
+    }
+  }
   DadviResult r;
   r.family = o.family;
   r.noise = antithetic_normal_draws(n, o.draws, o.seed + 1);

@@ -120,6 +120,7 @@ BOOST_AUTO_TEST_CASE(every_method_takes_a_radius) {
     BOOST_TEST_CONTEXT(method) {
       std::vector<std::string> args = {"fit", model, "--method", method, "-q", "-o", dir.file("out.csv")};
       if (std::string(method) == "nuts") args.insert(args.end(), {"--chains", "1", "--warmup", "100", "--samples", "100"});
+      if (std::string(method) == "advi" || std::string(method) == "fullrank") args.insert(args.end(), {"--iter", "500"});
       std::vector<std::string> at_zero = args;
       at_zero.insert(at_zero.end(), {"--init", "0"});
       RunResult r = run_latent(at_zero, dir);
@@ -130,7 +131,9 @@ BOOST_AUTO_TEST_CASE(every_method_takes_a_radius) {
       std::vector<std::string> nearby = args;
       nearby.insert(nearby.end(), {"--init", "0.5"});
       RunResult ok = run_latent(nearby, dir);
-      BOOST_TEST(ok.exit_code == 0, ok);
+      // ADVI's relative ELBO change is noisy on this posterior: it may end at --iter (status 3).
+      BOOST_TEST((ok.exit_code == 0 || ok.exit_code == 3), ok);
+      BOOST_TEST(!contains(ok.err, "initial point"), ok);
     }
   }
   RunResult bad = run_latent({"fit", model, "--method", "advi", "--init", "-2"}, dir);
