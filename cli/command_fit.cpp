@@ -8,6 +8,7 @@
 #include "runtime/inference/initial_point.hpp"
 #include "runtime/optim/lbfgs.hpp"
 #include "runtime/output/atomic_file.hpp"
+#include "runtime/output/cmdstan_config.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,12 @@ nlohmann::json nested(const std::vector<double>& v, size_t at, const std::vector
     return arr;
   };
   return build(0, 0, 1);
+}
+
+std::string first_csv_output(const std::vector<std::string>& outputs) {
+  for (const std::string& path : outputs)
+    if (!ends_with(path, ".json")) return path;
+  return "";
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -291,8 +298,13 @@ Command add_fit_command(CLI::App& app) {
       j["unconstrained"] = r.x;
       json << j.dump(2) << "\n";
     }
-    csv << "# latent optimize (L-BFGS), " << (o->jacobian ? "jacobian=1" : "jacobian=0") << "\n";
-    csv << "# model = " << o->model << "\n# data = " << o->data << "\n# seed = " << o->seed << "\n";
+    OptimizeConfig config;
+    config.files = {o->model, o->data, o->init_option.text, first_csv_output(o->outputs), o->seed};
+    config.iterations = o->iterations;
+    config.tol_rel_obj = o->tol_rel_obj;
+    config.tol_rel_grad = o->tol_rel_grad;
+    config.jacobian = o->jacobian;
+    csv << optimize_config_comment(config);
     csv << "# status = " << to_string(r.status) << ", iterations = " << r.iterations << "\n";
     csv << "lp__";
     for (auto& n : names) csv << "," << n;

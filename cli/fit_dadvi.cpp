@@ -26,7 +26,7 @@ int dadvi_default_draws(bool full_rank, int64_t n) {
 
 int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
   DadviCliOptions d = options_given;
-  LoadedModel lm = load_model(o.model, o.data, true, o.seed);
+  LoadedModel lm = load_model(o.model, o.data, true, o.seed, /*with_constants=*/true);
   const BoundModel& m = *lm.model;
   if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to fit");
   if (d.dadvi_draws == 0) d.dadvi_draws = dadvi_default_draws(d.family == "fullrank", m.num_unconstrained());
@@ -60,7 +60,8 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
   GaussianApproximation q(r.family, r.phi, n);
   std::mt19937_64 rng(o.seed + 2), resample_rng(o.seed + 4);
   ApproximateDraws draws = draw_approximation(
-      m, [&q](std::mt19937_64& g, double* log_g) { return q.draw(g, log_g); }, d.draws, rng, d.psis_resample,
+      *lm.with_constants, [&q](std::mt19937_64& g, double* log_g) { return q.draw(g, nullptr, log_g); }, d.draws, rng,
+      d.psis_resample,
       resample_rng);
   report_pareto_k(draws, o.quiet);
 

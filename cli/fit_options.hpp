@@ -96,6 +96,8 @@ int run_svi_eval(const std::string& model, const std::string& data, const std::s
                  int threads, int64_t max_rows, uint64_t seed, bool single_precision_products);
 
 bool ends_with(const std::string& s, const std::string& suffix);
+// The CSV file among --output (the first that is not .json), or "" (standard output).
+std::string first_csv_output(const std::vector<std::string>& outputs);
 
 // A variable's values (CmdStan column order, from `at`) as nested JSON arrays.
 nlohmann::json nested(const std::vector<double>& values, size_t at, const std::vector<int64_t>& dims);

@@ -98,7 +98,7 @@ std::vector<double> GaussianApproximation::mean() const {
   return std::vector<double>(phi_.begin(), phi_.begin() + n_);
 }
 
-std::vector<double> GaussianApproximation::draw(std::mt19937_64& rng, double* log_q) const {
+std::vector<double> GaussianApproximation::draw(std::mt19937_64& rng, double* log_q, double* log_g_cmdstan) const {
   std::normal_distribution<double> normal;
   std::vector<double> eps(static_cast<size_t>(n_)), z = mean();
   for (double& e : eps) e = normal(rng);
@@ -118,6 +118,7 @@ std::vector<double> GaussianApproximation::draw(std::mt19937_64& rng, double* lo
       }
   }
   if (log_q) *log_q = -0.5 * quad - log_det;
+  if (log_g_cmdstan) *log_g_cmdstan = -0.5 * quad;
   return z;
 }
 
