@@ -8,6 +8,7 @@
 #include "tests/support/model_fixture.hpp"
 
 #include <cmath>
+#include <random>
 
 #include "common/source.hpp"
 #include "data/check_data.hpp"
@@ -227,6 +228,40 @@ BOOST_AUTO_TEST_CASE(limits) {
   // A zero-size array: its dims are kept.
   DataSet r = rdump("m <- structure(integer(0), .Dim = c(0L, 3L))\n");
   BOOST_TEST(r.find("m")->dims == (std::vector<int64_t>{0, 3}));
+}
+
+// Mutated files (bytes changed, inserted, cut) either read or fail with a
+// UserError: never another exception or a crash (the fuzz targets cover JSON).
+BOOST_AUTO_TEST_CASE(mutated_files_fail_cleanly) {
+  std::mt19937_64 rng(11);
+  const std::string base = kStanRdump;
+  const std::string alphabet = "0123456789.,-+eELx()<-=:;#\"'` \n\tcNAInfaTRUEstructureDimintegerdouble\x01\xff";
+  int read = 0, refused = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string text = base;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      const size_t at = rng() % text.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 4) {
+        case 0: text[at] = c; break;
+        case 1: text.insert(at, 1, c); break;
+        case 2: text.erase(at, 1 + rng() % 8); break;
+        default: text.resize(at); break;
+      }
+    }
+    try {
+      rdump_data_from_string(text, "m.R");
+      ++read;
+    } catch (const UserError& e) {
+      ++refused;
+      BOOST_TEST(std::string(e.what()).rfind("m.R", 0) == 0, e.what());
+    } catch (const std::exception& e) {
+      BOOST_FAIL("not a UserError for: " << text << "\n" << e.what());
+    }
+  }
+  BOOST_TEST(read > 100);
+  BOOST_TEST(refused > 100);
 }
 
 BOOST_AUTO_TEST_CASE(format_by_extension_then_content) {
