@@ -1,5 +1,6 @@
 // rstan::read_stan_csv() on latent's CSV files, run through Rscript when R and
-// rstan are installed (Debian's r-cran-rstan); skipped with a message otherwise.
+// rstan are installed (Debian's r-cran-rstan; R's posterior package on the result
+// when r-cran-posterior is); skipped with a message otherwise.
 // ADVI and NUTS files are read as stanfit objects whose draws are the file's;
 // MAP files follow CmdStan's optimize layout, which rstan 2.21 does not read
 // (it needs a sampler's warmup/thin keys): the test pins down that it treats
@@ -152,6 +153,57 @@ BOOST_AUTO_TEST_CASE(nuts_csv_is_a_stanfit) {
   BOOST_TEST(out.substr(0, first_newline) == "2 230 150 NUTS(diag_e) ");
   // as.matrix stacks the chains' kept draws (rstan's permutation only reorders extract()).
   expect_same_draws(out.substr(first_newline + 1), {read_csv(a), read_csv(b)}, 0);
+}
+
+bool posterior_available() {
+  static const bool available =
+      rstan_available() && std::system("Rscript -e 'suppressMessages(library(posterior))' >/dev/null 2>&1") == 0;
+  return available;
+}
+
+// R's posterior package (Debian's r-cran-posterior) on the stanfits rstan reads:
+// draws, chains and variables as in the files.
+BOOST_AUTO_TEST_CASE(posterior_reads_the_stanfits) {
+  if (!posterior_available()) {
+    BOOST_TEST_MESSAGE("skipped: R's posterior package is not installed (Debian: r-cran-posterior)");
+    return;
+  }
+  TempDir dir;
+  const std::string model = dir.write("m.lat", kModel);
+  RunResult advi = run_latent({"fit", model, "--method", "advi", "--draws", "30", "-q", "-o", dir.file("a.csv")}, dir);
+  RunResult nuts = run_latent({"fit", model, "--method", "nuts", "--chains", "2", "--warmup", "100", "--samples",
+                               "50", "-q", "-o", dir.file("n.csv")},
+                              dir);
+  BOOST_REQUIRE_MESSAGE(advi.exit_code == 0 || advi.exit_code == 3, advi);
+  BOOST_REQUIRE_MESSAGE(nuts.exit_code == 0, nuts);
+  std::string out = run_r(dir, "suppressMessages(library(posterior))\n"
+                               "show <- function(files) {\n"
+                               "  d <- as_draws_array(read_stan_csv(files))\n"
+                               "  cat(ndraws(d), nchains(d), niterations(d), paste(variables(d), collapse = ','),\n"
+                               "      sprintf('%.17g', mean(extract_variable(d, 'b[2]'))), '\\n')\n"
+                               "}\n"
+                               "show('" + dir.file("a.csv") + "')\n"
+                               "show(c('" + dir.file("n_1.csv") + "', '" + dir.file("n_2.csv") + "'))\n");
+  std::vector<std::string> lines = lines_of(out);
+  BOOST_REQUIRE(lines.size() >= 2u);
+  auto mean_of = [](const std::vector<Csv>& files, size_t skip) {
+    double sum = 0;
+    size_t n = 0;
+    for (const Csv& f : files) {
+      const size_t c = static_cast<size_t>(std::find(f.header.begin(), f.header.end(), "b.2") - f.header.begin());
+      for (size_t r = skip; r < f.rows.size(); ++r, ++n) sum += f.rows[r].at(c);
+    }
+    return sum / static_cast<double>(n);
+  };
+  std::vector<std::string> a = split(lines[0], ' '), n = split(lines[1], ' ');
+  BOOST_REQUIRE(a.size() >= 5u);
+  BOOST_REQUIRE(n.size() >= 5u);
+  BOOST_TEST(a[0] + " " + a[1] + " " + a[2] == "30 1 30");
+  BOOST_TEST(a[3] == "log_p__,log_g__,b[1],b[2],s,t,lp__");  // rstan keeps ADVI's log_p__/log_g__ as variables
+  BOOST_TEST(close_rel(std::stod(a[4]), mean_of({read_csv(dir.file("a.csv"))}, 1), 1e-13));
+  BOOST_TEST(n[0] + " " + n[1] + " " + n[2] == "100 2 50");
+  BOOST_TEST(n[3] == "b[1],b[2],s,t,lp__");
+  BOOST_TEST(close_rel(std::stod(n[4]), mean_of({read_csv(dir.file("n_1.csv")), read_csv(dir.file("n_2.csv"))}, 0), 1e-13));
 }
 
 // rstan 2.21 reads optimize output of neither CmdStan nor latent ("not all are
