@@ -1,5 +1,6 @@
 // latent::Data: the public face of DataSet (data/json_data.hpp).
 #include "api/internal.hpp"
+#include "data/data_file.hpp"
 
 #include <cmath>
 
@@ -40,6 +41,14 @@ Data Data::from_json_file(const std::string& path) {
   return api::guarded([&] {
     Data d;
     d.impl_->set = DataSet::from_json_file(path);
+    return d;
+  });
+}
+
+Data Data::from_file(const std::string& path) {
+  return api::guarded([&] {
+    Data d;
+    d.impl_->set = read_data_file(path);
     return d;
   });
 }

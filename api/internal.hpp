@@ -11,6 +11,7 @@
 #include "runtime/model/bound_model.hpp"
 
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -29,6 +30,17 @@ struct Model::Impl {
 struct Posterior::Impl {
   std::shared_ptr<const ast::Program> program;
   std::unique_ptr<const BoundModel> model;
+  // The data it was bound to (shared, copy on write), for the model that keeps the
+  // constants `~` drops: CmdStan's log_p__ of VIFit::draws, built on first use.
+  std::shared_ptr<const Data::Impl> data;
+  mutable std::once_flag with_constants_once;
+  mutable std::unique_ptr<const BoundModel> with_constants;
+  const BoundModel& model_with_constants() const {
+    std::call_once(with_constants_once, [&] {
+      with_constants = std::make_unique<const BoundModel>(program, data->set, BoundModel::Options{nullptr, 0, true});
+    });
+    return *with_constants;
+  }
   std::string name;
   int64_t unc_num = 0;
   std::vector<std::string> param_names, tp_names, gq_names, output_names;

@@ -93,6 +93,7 @@ Posterior Model::bind(const Data& data, const BindOptions& options) const {
     // Lowers with the data (checking every field) and compiles the log density
     // with its Jacobian and gradient, and the data checks (run now).
     p->model = std::make_unique<const BoundModel>(impl_->program, data.impl_->set);
+    p->data = data.impl_;
     p->unc_num = p->model->num_unconstrained();
     if (options.compile_all) {
       p->model->compile(false);
@@ -391,6 +392,7 @@ Draws VIFit::draws(size_t n, uint64_t seed) const {
   const Impl& f = checked_fit(impl_);
   return guarded([&] {
     const BoundModel& m = *f.posterior->model;
+    const BoundModel& with_constants = f.posterior->model_with_constants();
     GaussianApproximation q(f.result.family, f.result.phi, f.posterior->unc_num);
     std::mt19937_64 rng(seed);
     Draws d;
@@ -400,8 +402,8 @@ Draws VIFit::draws(size_t n, uint64_t seed) const {
     d.log_g.reserve(n);
     for (size_t k = 0; k < n; ++k) {  // the same sequence as the CLI's CSV after its first row (the mean)
       double log_g = 0;
-      std::vector<double> z = q.draw(rng, &log_g);
-      d.log_p.push_back(m.log_density(z.data(), nullptr, true));
+      std::vector<double> z = q.draw(rng, nullptr, &log_g);
+      d.log_p.push_back(with_constants.log_density(z.data(), nullptr, true));
       d.log_g.push_back(log_g);
       std::vector<double> row = m.constrained_outputs(z.data());
       d.values.insert(d.values.end(), row.begin(), row.end());

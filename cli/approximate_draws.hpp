@@ -32,7 +32,9 @@ struct ApproximateDraws {
 // Fewer draws give a tail of fewer than 5: no k̂ (as loo).
 constexpr int kMinDrawsForParetoK = 21;
 
-// `count` draws, their log densities and k̂; with `psis_resample`, `count` draws
+// `count` draws, their log densities and k̂; log_p__ is `model`'s log density with
+// the Jacobian (ADVI and DADVI pass the model keeping every constant, as CmdStan's
+// log_p__; Laplace the usual one, as CmdStan's laplace). With `psis_resample`, `count` draws
 // taken with replacement with the smoothed importance weights (resample_rng).
 // Throws UserError when resampling is asked with fewer than kMinDrawsForParetoK
 // draws or when no draw has a finite log density.

@@ -40,7 +40,7 @@ Command add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   auto* sub = app.add_subcommand("eval", "Estimate log p(data) from a variational fit (IWAE bound and ELBO)");
   sub->add_option("model", o->model, "Model file")->required();
-  sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
+  sub->add_option("--data", o->data, "Data file (CmdStan JSON or R dump, .data.R)");
   sub->add_option("--fit", o->fit, "Variational fit (JSON from latent fit --method advi|fullrank -o fit.json)");
   sub->add_option("--iwae", o->iwae, "Number of importance samples K")->check(integer_in(1, kMaxSamples))->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed")->check(integer_in(0));

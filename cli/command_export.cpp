@@ -17,7 +17,7 @@ Command add_export_command(CLI::App& app) {
   auto name = std::make_shared<std::string>("model");
   auto* sub = app.add_subcommand("export", "Compile the log density and gradient ahead of time: object file + C header");
   sub->add_option("model", *model, "Model file")->required();
-  sub->add_option("--data,--data-shapes", *data, "Data file (CmdStan JSON): shapes and values are compiled in");
+  sub->add_option("--data,--data-shapes", *data, "Data file (CmdStan JSON or R dump): shapes and values are compiled in");
   sub->add_option("--output,-o", *output, "Object file to write (the header is written beside it, with .h)")->required();
   sub->add_option("--name", *name, "C prefix of the exported symbols")->capture_default_str();
   return [model, data, output, name] {

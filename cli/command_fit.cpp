@@ -3,10 +3,12 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/not_converged.hpp"
 #include "cli/options.hpp"
 #include "runtime/inference/initial_point.hpp"
 #include "runtime/optim/lbfgs.hpp"
 #include "runtime/output/atomic_file.hpp"
+#include "runtime/output/cmdstan_config.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <nlohmann/json.hpp>
@@ -48,6 +50,12 @@ nlohmann::json parameters_by_name(const BoundModel& model, const std::vector<dou
 void write_fit_outputs(const std::vector<std::string>& outputs, const std::string& csv, const std::string& json) {
   if (outputs.empty()) std::cout << csv;
   for (const std::string& path : outputs) write_file_atomically(path, ends_with(path, ".json") ? json : csv);
+}
+
+std::string first_csv_output(const std::vector<std::string>& outputs) {
+  for (const std::string& path : outputs)
+    if (!ends_with(path, ".json")) return path;
+  return "";
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -113,9 +121,7 @@ void reject_options_of_other_methods(const CLI::App& sub, const std::string& met
 
 LbfgsResult find_mode(const BoundModel& m, const FitOptions& o, bool jacobian) {
   std::mt19937_64 rng(o.seed);
-  std::unique_ptr<DataSet> init;
-  if (!o.init.empty()) init = std::make_unique<DataSet>(DataSet::from_json_file(o.init, "init file"));
-  std::vector<double> theta = find_initial_point(m, init.get(), jacobian, rng);
+  std::vector<double> theta = find_initial_point(m, o.init_option.values.get(), jacobian, rng, o.init_option.radius);
   LbfgsOptions options;
   options.max_iterations = o.iterations;
   options.tol_rel_grad = o.tol_rel_grad;
@@ -142,7 +148,7 @@ Command add_fit_command(CLI::App& app) {
                                         "sampler, parallel chains) or SVI (networks, guides, minibatches)");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data,
-                  "Data: a CmdStan JSON file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
+                  "Data: a CmdStan JSON or R dump (.data.R) file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
   sub->add_option("--method", o->method,
                   "map | laplace (normal approximation at the mode, as CmdStan's laplace) | advi (mean-field ADVI) | fullrank (full-rank ADVI) | "
                   "dadvi (deterministic ADVI: fixed draws, L-BFGS) | nuts (Stan's NUTS with its adaptation) | "
@@ -150,8 +156,8 @@ Command add_fit_command(CLI::App& app) {
       ->check(one_of({"map", "laplace", "advi", "fullrank", "dadvi", "nuts", "svi"}))
       ->capture_default_str();
   sub->add_option("--init", o->init,
-                  "map, laplace, advi, fullrank, dadvi, nuts: initial values, constrained parameters by name (JSON); nuts: or a number R, initial points "
-                  "uniform(-R, R) on the unconstrained scale (default 2)");
+                  "map, laplace, advi, fullrank, dadvi, nuts: initial values, constrained parameters by name (a JSON or R dump "
+                  "file), or a number R: initial points uniform(-R, R) on the unconstrained scale (default 2; 0: all zero), as CmdStan's init");
   sub->add_option("--output,-o", o->outputs,
                   "Output file(s): .csv (CmdStan style: the estimate, or laplace/ADVI draws) and/or .json "
                   "(the estimate, laplace's mode and Hessian, or the variational parameters); default: CSV on stdout. nuts: one CSV per "
@@ -240,6 +246,7 @@ Command add_fit_command(CLI::App& app) {
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
   return [o, a, s, nuts, dadvi, sub, iter, tol_obj, lr, optimizer, k] {
     reject_options_of_other_methods(*sub, o->method);
+    o->init_option = read_init_option(o->init);
     if (o->method == "nuts") {
       nuts->threads = s->threads;
       return run_nuts(*o, *nuts);
@@ -300,8 +307,13 @@ Command add_fit_command(CLI::App& app) {
       j["unconstrained"] = r.x;
       json << j.dump(2) << "\n";
     }
-    csv << "# latent optimize (L-BFGS), " << (o->jacobian ? "jacobian=1" : "jacobian=0") << "\n";
-    csv << "# model = " << o->model << "\n# data = " << o->data << "\n# seed = " << o->seed << "\n";
+    OptimizeConfig config;
+    config.files = {o->model, o->data, o->init_option.text, first_csv_output(o->outputs), o->seed};
+    config.iterations = o->iterations;
+    config.tol_rel_obj = o->tol_rel_obj;
+    config.tol_rel_grad = o->tol_rel_grad;
+    config.jacobian = o->jacobian;
+    csv << optimize_config_comment(config);
     csv << "# status = " << to_string(r.status) << ", iterations = " << r.iterations << "\n";
     csv << "lp__";
     for (auto& n : names) csv << "," << n;
@@ -309,6 +321,10 @@ Command add_fit_command(CLI::App& app) {
     for (double v : values) csv << "," << format_double(v);
     csv << "\n";
     write_fit_outputs(o->outputs, csv.str(), json.str());
+    if (r.status == LbfgsStatus::kMaxIterations)
+      return report_not_converged("L-BFGS stopped at the iteration limit (--iter " + std::to_string(o->iterations) +
+                                      ") before meeting its convergence tolerances",
+                                  "the estimate may not be the mode", o->outputs);
     return 0;
   };
 }

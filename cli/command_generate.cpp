@@ -79,7 +79,7 @@ Command add_generate_command(CLI::App& app) {
   auto* sub = app.add_subcommand("generate", "Generated quantities for each draw of a CmdStan CSV (CmdStan's "
                                              "generate_quantities)");
   sub->add_option("model", o->model, "Model file")->required();
-  sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
+  sub->add_option("--data", o->data, "Data file (CmdStan JSON or R dump, .data.R)");
   sub->add_option("--draws", o->draws, "Draws of the parameters: a CmdStan CSV (e.g. from latent fit)")->required();
   sub->add_option("--output,-o", o->output, "CSV file to write (default: standard output)");
   sub->add_option("--seed", o->seed, "Seed of the _rng calls (and of transformed data's)");

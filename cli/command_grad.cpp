@@ -68,8 +68,8 @@ Command add_grad_command(CLI::App& app) {
   auto o = std::make_shared<GradOptions>();
   auto* sub = app.add_subcommand("grad", "Log density and its gradient at a point, as JSON");
   sub->add_option("model", o->model, "Model file")->required();
-  sub->add_option("--data", o->data, "Data file (CmdStan JSON)");
-  auto* at = sub->add_option("--at", o->at, "Point: constrained parameter values by name (CmdStan init JSON)");
+  sub->add_option("--data", o->data, "Data file (CmdStan JSON or R dump, .data.R)");
+  auto* at = sub->add_option("--at", o->at, "Point: constrained parameter values by name (CmdStan init file, JSON or R dump)");
   sub->add_option("--unconstrained", o->unconstrained, "Point: the unconstrained vector as a JSON array")->excludes(at);
   sub->add_flag("--no-jacobian", o->no_jacobian, "Leave out the log-Jacobian of the constraint transforms");
   sub->add_option("--seed", o->seed, "Seed of the random point used without --at")->check(integer_in(0));
@@ -83,7 +83,7 @@ Command add_grad_command(CLI::App& app) {
     if (!o->unconstrained.empty()) {
       theta = parse_unconstrained(o->unconstrained, m.num_unconstrained());
     } else if (!o->at.empty()) {
-      theta = m.unconstrain(DataSet::from_json_file(o->at, "file of --at"), rng);
+      theta = m.unconstrain(read_data_file(o->at, "file of --at"), rng);
     } else {
       theta = m.random_point(rng);
     }

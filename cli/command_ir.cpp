@@ -64,7 +64,7 @@ int run_ir(IrOptions o) {
     SviModel model(program, open_data_source(o.data));
     lowered = model.lower(std::min(o.batch, model.num_rows()));
   } else {
-    DataSet data = o.data.empty() ? DataSet("<no data file>") : DataSet::from_json_file(o.data);
+    DataSet data = o.data.empty() ? DataSet("<no data file>") : read_data_file(o.data);
     lowered = driver::lower(without_networks(*program), data);
   }
   if (wants(driver::Stage::Lowered)) show(driver::Stage::Lowered, driver::lowered_text(lowered));
@@ -92,7 +92,7 @@ Command add_ir_command(CLI::App& app) {
                                        "program, the objective, its gradient and the LLVM IR");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data,
-                  "Data (CmdStan JSON; with --method svi or sample also IDX or fashion-mnist): shapes are specialised on it");
+                  "Data (CmdStan JSON or R dump; with --method svi or sample also IDX or fashion-mnist): shapes are specialised on it");
   sub->add_option("--stage", o->stage, "ast | lowered | objective (or ir) | gradient | llvm | llvm-optimized | all")
       ->check(one_of({"ast", "lowered", "objective", "ir", "gradient", "llvm", "llvm-optimized", "all"}))
       ->capture_default_str();

@@ -14,14 +14,17 @@ namespace latent::cli {
 
 std::shared_ptr<const ast::Program> load_program(const std::string& path) { return driver::parse_file(path); }
 
-LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian, uint64_t seed) {
+LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian, uint64_t seed,
+                       bool with_constants) {
   LoadedModel m;
   auto start = std::chrono::steady_clock::now();
   m.program = load_program(model_path);
-  DataSet data = data_path.empty() ? DataSet("<no data file>") : DataSet::from_json_file(data_path);
+  DataSet data = data_path.empty() ? DataSet("<no data file>") : read_data_file(data_path);
   // print() writes to standard error, as Stan's does to the console.
   m.model = std::make_unique<BoundModel>(m.program, data, BoundModel::Options{&std::cerr, seed});
   m.model->compile(jacobian);
+  // print() ran while binding the first; this one stays silent.
+  if (with_constants) m.with_constants = std::make_unique<BoundModel>(m.program, data, BoundModel::Options{nullptr, seed, true});
   m.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;
 }

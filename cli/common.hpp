@@ -3,6 +3,7 @@
 #pragma once
 
 #include "compiler/frontend/ast.hpp"
+#include "data/data_file.hpp"
 #include "data/json_data.hpp"
 #include "runtime/model/bound_model.hpp"
 
@@ -15,6 +16,9 @@ namespace latent::cli {
 struct LoadedModel {
   std::shared_ptr<const ast::Program> program;
   std::unique_ptr<BoundModel> model;
+  // The same model keeping the constants `~` drops (load_model's with_constants):
+  // CmdStan's log_p__ of ADVI draws.
+  std::unique_ptr<BoundModel> with_constants;
   double compile_seconds = 0;  // source text to callable JIT function
 };
 
@@ -25,7 +29,7 @@ std::shared_ptr<const ast::Program> load_program(const std::string& path);
 // data's `_rng` calls seeded with `seed`) and compiles the value-and-gradient
 // function with the given Jacobian choice. print() writes to standard error.
 LoadedModel load_model(const std::string& model_path, const std::string& data_path, bool jacobian,
-                       uint64_t seed = 0);
+                       uint64_t seed = 0, bool with_constants = false);
 
 // Runs a subcommand body; prints user errors as one message and returns 1.
 int run_guarded(const std::function<int()>& body);

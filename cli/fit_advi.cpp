@@ -3,8 +3,10 @@
 #include "cli/approximate_draws.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/not_converged.hpp"
 #include "runtime/inference/advi.hpp"
 #include "runtime/output/atomic_file.hpp"
+#include "runtime/output/cmdstan_config.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <unistd.h>
@@ -16,7 +18,7 @@
 namespace latent::cli {
 
 int run_advi(const FitOptions& o, const AdviCliOptions& a) {
-  LoadedModel lm = load_model(o.model, o.data, true, o.seed);
+  LoadedModel lm = load_model(o.model, o.data, true, o.seed, /*with_constants=*/true);
   const BoundModel& m = *lm.model;
   if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to fit");
   AdviOptions options;
@@ -36,9 +38,10 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   options.eta = a.eta;
   options.adapt = a.adapt;
   options.seed = o.seed;
-  if (!o.init.empty()) {
+  options.init_radius = o.init_option.radius;
+  if (o.init_option.values) {
     std::mt19937_64 rng(o.seed);
-    options.initial_mean = m.unconstrain(DataSet::from_json_file(o.init, "init file"), rng);
+    options.initial_mean = m.unconstrain(*o.init_option.values, rng);
   }
   bool terminal = isatty(STDERR_FILENO);
   if (!o.quiet)
@@ -57,18 +60,36 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   GaussianApproximation q(r.family, r.phi, n);
   std::mt19937_64 rng(o.seed + 1), resample_rng(o.seed + 4);
   ApproximateDraws draws = draw_approximation(
-      m, [&q](std::mt19937_64& g, double* log_g) { return q.draw(g, log_g); }, a.draws, rng, a.psis_resample,
+      *lm.with_constants, [&q](std::mt19937_64& g, double* log_g) { return q.draw(g, nullptr, log_g); }, a.draws, rng,
+      a.psis_resample,
       resample_rng);
   report_pareto_k(draws, o.quiet);
   std::vector<std::string> names = m.output_names();
+  // CmdStan's variational CSV (rstan::read_stan_csv reads it: output_samples
+  // tells it to drop the first row, the mean), then latent's own lines.
+  VariationalConfig config;
+  config.files = {o.model, o.data, o.init_option.text, first_csv_output(o.outputs), o.seed};
+  config.full_rank = r.family == Family::FullRank;
+  config.iterations = a.iterations;
+  config.grad_samples = options.grad_samples;
+  config.elbo_samples = a.elbo_samples;
+  config.eval_elbo = a.eval_elbo;
+  config.eta = a.eta;
+  config.adapt = options.adapt && options.optimizer == StochasticOptimizer::StanAdaptive;
+  config.tol_rel_obj = a.tol_rel_obj;
+  config.output_samples = a.draws;
   std::ostringstream csv;
-  csv << "# latent variational (ADVI " << family_name(r.family) << ")\n# model = " << o.model << "\n# data = "
-      << o.data << "\n# seed = " << o.seed << "\n# eta = " << r.eta << ", iterations = " << r.iterations
-      << ", ELBO = " << r.elbo << (r.converged ? "" : " (not converged)") << "\n"
+  csv << variational_config_comment(config);
+  if (a.optimizer != "stan" || options.iwae_objective)
+    csv << "# latent: optimizer = " << a.optimizer << ", objective = " << (options.iwae_objective ? "iwae" : "elbo")
+        << (options.iwae_objective ? ", k = " + std::to_string(options.grad_samples) : "") << "\n";
+  csv << "# ELBO = " << format_double(r.elbo) << ", iterations = " << r.iterations
+      << (r.converged ? "" : " (not converged)") << "\n"
       << pareto_k_comment(draws) << "# the first row is the mean of the approximation\n";
   csv << "lp__,log_p__,log_g__";
   for (auto& name : names) csv << "," << name;
   csv << "\n";
+  if (config.adapt) csv << variational_adaptation_comment(r.eta);
   // Generated quantities of each draw: their `_rng` calls draw from a stream of their own.
   RandomEngine generated_quantities_rng = random_engine(o.seed, 2);
   std::vector<double> mean = q.mean();
@@ -98,6 +119,14 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   std::string json = j.dump(2) + "\n";
 
   write_fit_outputs(o.outputs, csv.str(), json);
+  // --tol-rel-obj 0 asks for exactly --iter iterations: reaching them is the plan.
+  if (!r.converged && a.tol_rel_obj > 0) {
+    std::ostringstream tolerance;
+    tolerance << a.tol_rel_obj;
+    return report_not_converged("ADVI stopped at the iteration limit (--iter " + std::to_string(a.iterations) +
+                                    ") before the relative ELBO change fell below --tol-rel-obj " + tolerance.str(),
+                                "the approximation may not be the optimum of the ELBO", o.outputs);
+  }
   return 0;
 }
 

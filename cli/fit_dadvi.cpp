@@ -5,6 +5,7 @@
 #include "cli/approximate_draws.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/not_converged.hpp"
 #include "runtime/inference/advi.hpp"
 #include "runtime/inference/dadvi.hpp"
 #include "runtime/output/atomic_file.hpp"
@@ -25,7 +26,7 @@ int dadvi_default_draws(bool full_rank, int64_t n) {
 
 int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
   DadviCliOptions d = options_given;
-  LoadedModel lm = load_model(o.model, o.data, true, o.seed);
+  LoadedModel lm = load_model(o.model, o.data, true, o.seed, /*with_constants=*/true);
   const BoundModel& m = *lm.model;
   if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to fit");
   if (d.dadvi_draws == 0) d.dadvi_draws = dadvi_default_draws(d.family == "fullrank", m.num_unconstrained());
@@ -40,15 +41,16 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
     options.lbfgs.progress = [](int it, double value, double grad_norm) {
       if (it % 100 == 0) std::cerr << "iteration " << it << "  objective " << value << "  |gradient| " << grad_norm << "\n";
     };
-  if (!o.init.empty()) {
+  options.init_radius = o.init_option.radius;
+  if (o.init_option.values) {
     std::mt19937_64 rng(o.seed);
-    options.initial_mean = m.unconstrain(DataSet::from_json_file(o.init, "init file"), rng);
+    options.initial_mean = m.unconstrain(*o.init_option.values, rng);
   }
   DadviResult r = fit_dadvi(m, options);
   if (!o.quiet || !r.converged)
     std::cerr << "latent: DADVI (" << family_name(r.family) << ", " << d.dadvi_draws << " fixed draws): " << r.message
               << " (" << r.iterations << " iterations, objective " << r.elbo << ")\n";
-  if (!r.converged)
+  if (!r.converged && r.status != LbfgsStatus::kMaxIterations)
     std::cerr << "latent: warning: L-BFGS stopped before converging on the DADVI objective (status "
               << to_string(r.status) << ")\n";
   if (!r.linear_response_problem.empty())
@@ -58,7 +60,8 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
   GaussianApproximation q(r.family, r.phi, n);
   std::mt19937_64 rng(o.seed + 2), resample_rng(o.seed + 4);
   ApproximateDraws draws = draw_approximation(
-      m, [&q](std::mt19937_64& g, double* log_g) { return q.draw(g, log_g); }, d.draws, rng, d.psis_resample,
+      *lm.with_constants, [&q](std::mt19937_64& g, double* log_g) { return q.draw(g, nullptr, log_g); }, d.draws, rng,
+      d.psis_resample,
       resample_rng);
   report_pareto_k(draws, o.quiet);
 
@@ -109,6 +112,10 @@ int run_dadvi(const FitOptions& o, const DadviCliOptions& options_given) {
   std::string json = j.dump(2) + "\n";
 
   write_fit_outputs(o.outputs, csv.str(), json);
+  if (r.status == LbfgsStatus::kMaxIterations)
+    return report_not_converged("L-BFGS stopped at the iteration limit (--iter " + std::to_string(o.iterations) +
+                                    ") before converging on the DADVI objective",
+                                "the approximation may not be the optimum", o.outputs);
   return 0;
 }
 

@@ -5,11 +5,13 @@
 #include "cli/approximate_draws.hpp"
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
+#include "cli/not_converged.hpp"
 #include "runtime/inference/laplace.hpp"
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace latent::cli {
@@ -22,10 +24,19 @@ int run_laplace(const FitOptions& o, int draw_count, bool psis_resample) {
   if (m.num_unconstrained() == 0) throw UserError(o.model + ": the model has no parameters to fit");
   LbfgsResult r = find_mode(m, o, true);
   if (!o.quiet || !r.converged) std::cerr << "latent: " << r.message << " (" << r.iterations << " iterations)\n";
-  if (!r.converged)
+  if (!r.converged && r.status != LbfgsStatus::kMaxIterations)
     std::cerr << "latent: warning: L-BFGS stopped before converging: the normal approximation is not centred at "
                  "the mode\n";
-  LaplaceApproximation laplace(m, r.x);
+  std::optional<LaplaceApproximation> built;
+  try {
+    built.emplace(m, r.x);
+  } catch (const UserError& e) {
+    if (r.status != LbfgsStatus::kMaxIterations) throw;
+    // The point is not the mode: say so first, the Hessian's problem follows from it.
+    throw UserError("L-BFGS stopped at the iteration limit (--iter " + std::to_string(o.iterations) +
+                    ") before reaching the mode; raise --iter. At the point where it stopped: " + e.what());
+  }
+  const LaplaceApproximation& laplace = *built;
 
   std::mt19937_64 rng(o.seed + 1), resample_rng(o.seed + 4);
   ApproximateDraws draws = draw_approximation(
@@ -64,6 +75,10 @@ int run_laplace(const FitOptions& o, int draw_count, bool psis_resample) {
   std::string json = j.dump(2) + "\n";
 
   write_fit_outputs(o.outputs, csv.str(), json);
+  if (r.status == LbfgsStatus::kMaxIterations)
+    return report_not_converged("L-BFGS stopped at the iteration limit (--iter " + std::to_string(o.iterations) +
+                                    ") before meeting its convergence tolerances",
+                                "the normal approximation may not be centred at the mode", o.outputs);
   return 0;
 }
 

@@ -37,13 +37,6 @@ MetricKind metric_of(const std::string& name) {
   throw UserError("--metric must be diag_e, dense_e or unit_e (got '" + name + "')");
 }
 
-// CmdStan's --init: a number R (uniform(-R, R) on the unconstrained scale) or a file.
-bool parse_radius(const std::string& text, double& radius) {
-  char* end = nullptr;
-  radius = std::strtod(text.c_str(), &end);
-  return !text.empty() && *end == '\0';
-}
-
 }  // namespace
 
 int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
@@ -65,18 +58,9 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
   options.metric = metric_of(n.metric);
   options.step_size = n.step_size;
   options.seed = o.seed;
-  std::unique_ptr<DataSet> init;
-  std::string init_text = "2";
-  if (!o.init.empty()) {
-    double radius = 0;
-    if (parse_radius(o.init, radius)) {
-      options.init_radius = radius;
-    } else {
-      init = std::make_unique<DataSet>(DataSet::from_json_file(o.init));
-      options.init = init.get();
-    }
-    init_text = o.init;
-  }
+  options.init_radius = o.init_option.radius;
+  options.init = o.init_option.values.get();
+  const std::string& init_text = o.init_option.text;
   validate(options);  // before compiling: a bad option fails at once
 
   LoadedModel lm = load_model(o.model, o.data, true, o.seed);

@@ -2,6 +2,7 @@
 // cli/fit_advi.cpp: ADVI; cli/fit_svi.cpp: SVI; cli/fit_nuts.cpp: NUTS).
 #pragma once
 
+#include "cli/init_option.hpp"
 #include "runtime/model/bound_model.hpp"
 #include "runtime/optim/lbfgs.hpp"
 
@@ -20,6 +21,7 @@ constexpr int64_t kMaxBatch = int64_t{1} << 30;  // svi --batch, eval --batch
 
 struct FitOptions {
   std::string model, data, init, method = "map";
+  InitOption init_option;  // --init read (add_fit_command, before anything runs)
   std::vector<std::string> outputs;  // .csv and/or .json; none: CSV on stdout
   uint64_t seed = 0;
   int iterations = 2000;
@@ -94,6 +96,8 @@ int run_svi_eval(const std::string& model, const std::string& data, const std::s
                  int threads, int64_t max_rows, uint64_t seed, bool single_precision_products);
 
 bool ends_with(const std::string& s, const std::string& suffix);
+// The CSV file among --output (the first that is not .json), or "" (standard output).
+std::string first_csv_output(const std::vector<std::string>& outputs);
 
 // A variable's values (CmdStan column order, from `at`) as nested JSON arrays.
 nlohmann::json nested(const std::vector<double>& values, size_t at, const std::vector<int64_t>& dims);

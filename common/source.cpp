@@ -1,5 +1,6 @@
 #include "common/source.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace latent {
@@ -16,6 +17,22 @@ std::string SourceFile::line(int line_number) const {
   std::string s = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
   if (!s.empty() && s.back() == '\r') s.pop_back();
   return s;
+}
+
+SourceLoc location_of(const std::string& text, size_t offset) {
+  offset = std::min(offset, text.size());
+  int line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  int column = 1;
+  for (size_t i = line_start; i < offset; ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
+  return {line, column};
 }
 
 namespace {

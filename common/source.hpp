@@ -29,6 +29,10 @@ struct Diagnostic {
   std::string message;
 };
 
+// The 1-based line and column (counted in UTF-8 characters) of a byte offset in
+// a text (for messages about data files).
+SourceLoc location_of(const std::string& text, size_t offset);
+
 // Renders "path:line:col: error: message\n  <source line>\n  <caret>".
 std::string format_diagnostic(const SourceFile& file, const Diagnostic& d);
 

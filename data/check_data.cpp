@@ -193,7 +193,11 @@ std::vector<double> check_and_flatten(const DataValue& value, const DeclaredShap
 
   // --- shape ------------------------------------------------------------------
   const int64_t declared_size = product(decl.dims);
-  if (value.dims != decl.dims) {
+  // R has no scalars: `y <- 3` is how stan_rdump writes a vector of length one.
+  const bool r_length_one = value.r_vector && value.values.size() == 1 &&
+                            ((decl.dims.empty() && value.dims.size() == 1) ||
+                             (value.dims.empty() && decl.dims.size() == 1 && decl.dims[0] == 1));
+  if (value.dims != decl.dims && !r_length_one) {
     const bool ok_empty = declared_size == 0 && value.values.empty() &&
                           empty_matches(value.dims, decl.dims);
     if (!ok_empty) {

@@ -47,7 +47,9 @@ struct DeclaredShape {
 //   "data.json: field 'N': expected an integer, found 2.5"
 //   "data.json: field 'sigma': value -1 at index [3] is below the declared lower bound 0"
 // A scalar must be a JSON number; a container an array of exactly the declared
-// dims. A zero-size container may be written as [] at any nesting level.
+// dims. A zero-size container may be written as [] at any nesting level. A value
+// of an R dump without .Dim (DataValue::r_vector) holding one number fits both a
+// scalar and a one-element vector or array.
 std::vector<double> check_and_flatten(const DataSet& data, const DeclaredShape& decl);
 
 // Same checks on a value that is already at hand (source names the file).

@@ -1,4 +1,4 @@
-// Where a model's data comes from: a CmdStan JSON file, IDX files (the
+// Where a model's data comes from: a CmdStan JSON or R dump file, IDX files (the
 // MNIST/Fashion-MNIST format) or a named data set (`fashion-mnist`,
 // `fashion-mnist:test`).
 //
@@ -35,7 +35,7 @@ class DataSource {
 
   // The whole field (for scalars and small fields; a big image field costs
   // its size in doubles).
-  DataValue read(const std::string& name) const;
+  virtual DataValue read(const std::string& name) const;
   // Everything as a DataSet, with the fields named in `row_subset_fields`
   // restricted to `rows` (the batch view a minibatch objective is compiled
   // against).
@@ -52,6 +52,7 @@ class JsonDataSource : public DataSource {
   std::vector<int64_t> dims(const std::string& name) const override;
   bool is_int(const std::string& name) const override;
   void read_rows(const std::string& name, const int64_t* rows, int64_t count, double* out) const override;
+  DataValue read(const std::string& name) const override { return field(name); }  // as read (DataValue::r_vector)
   const DataSet& data() const { return data_; }
 
  private:
@@ -61,7 +62,8 @@ class JsonDataSource : public DataSource {
 
 // Opens `spec`: "fashion-mnist" / "fashion-mnist:train" / "fashion-mnist:test"
 // (Debian's dataset-fashion-mnist), a path to an IDX image file
-// (*-idx3-ubyte or *-idx3-ubyte.gz), or a path to a JSON file.
+// (*-idx3-ubyte or *-idx3-ubyte.gz), or a path to a JSON or R dump file
+// (data_file.hpp).
 // Throws UserError naming the spec for anything missing or malformed.
 std::unique_ptr<DataSource> open_data_source(const std::string& spec);
 

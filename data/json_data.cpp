@@ -54,25 +54,6 @@ std::string index_path(const std::vector<int64_t>& idx) {
 
 std::string entries(int64_t n) { return std::to_string(n) + (n == 1 ? " entry" : " entries"); }
 
-// Converts a byte offset into 1-based line:column (column counted in UTF-8
-// characters).
-std::pair<int, int> line_column(const std::string& text, size_t index) {
-  index = std::min(index, text.size());
-  int line = 1;
-  size_t line_start = 0;
-  for (size_t i = 0; i < index; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  }
-  int column = 1;
-  for (size_t i = line_start; i < index; ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
-  }
-  return {line, column};
-}
-
 // nlohmann's messages start with "[json.exception.parse_error.101] parse error
 // at line 1, column 10: "; keep what follows.
 std::string strip_nlohmann_prefix(const std::string& what) {
@@ -208,7 +189,7 @@ class Handler : public nlohmann::json_sax<json> {
                           : " (expected a number, a string such as \"inf\", an array or an object)");
       }
     }
-    auto [line, column] = line_column(text_, at);
+    const auto [line, column] = location_of(text_, at);
     if (ex.id == 406) what = "number out of range: " + what + " (write \"inf\" for infinity)";
     error_ = source_ + ":" + std::to_string(line) + ":" + std::to_string(column) +
              ": JSON syntax error: " + what;
@@ -309,16 +290,15 @@ bool looks_binary(const std::string& text) {
   return false;
 }
 
-// UTF-16 and binary files, recognised from their first bytes.
-void check_text_head(const std::string& text, const std::string& source_name) {
+}  // namespace
+
+void check_text_head(const std::string& text, const std::string& source_name, const std::string& what) {
   if (text.size() >= 2 && ((text[0] == '\xFF' && text[1] == '\xFE') ||
                            (text[0] == '\xFE' && text[1] == '\xFF')))
     throw UserError(source_name + ": the file is UTF-16 encoded; save it as UTF-8");
   if (looks_binary(text))
-    throw UserError(source_name + ": not a JSON text file (it contains binary data)");
+    throw UserError(source_name + ": not " + what + " (it contains binary data)");
 }
-
-}  // namespace
 
 DataSet DataSet::from_json_string(const std::string& text, const std::string& source_name) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)

@@ -32,6 +32,9 @@ struct DataValue {
   // with an integral finite value such as 3.0 (Python's json.dump writes
   // those). Non-finite strings make this false.
   bool all_int = true;
+  // Read from an R dump without `.Dim`: R has no scalars, so a single value also
+  // fits a declared container of one element, and a vector of one a scalar.
+  bool r_vector = false;
 
   int64_t size() const { return static_cast<int64_t>(values.size()); }
 };
@@ -64,6 +67,11 @@ class DataSet {
   std::string source_ = "<data>";
   std::map<std::string, DataValue> fields_;
 };
+
+// Rejects UTF-16 and binary content from the first bytes of a data file's text
+// (`what` names the text expected: "a JSON text file", "an R dump text file").
+void check_text_head(const std::string& head, const std::string& source_name,
+                     const std::string& what = "a JSON text file");
 
 // The text of an exception from nlohmann::json without its "[json.exception.x.n] "
 // prefix ("parse error at line 1, column 4: syntax error while parsing value - ..."),

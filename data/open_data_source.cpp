@@ -1,9 +1,10 @@
 // Choosing the DataSource for a `--data` argument: a named data set, IDX image
-// files or CmdStan JSON.
+// files or a CmdStan data file (JSON or R dump).
 #include <cstdlib>
 #include <filesystem>
 
 #include "common/source.hpp"
+#include "data/data_file.hpp"
 #include "data/data_source.hpp"
 #include "data/image_source.hpp"
 
@@ -67,7 +68,7 @@ std::unique_ptr<DataSource> open_data_source(const std::string& spec) {
   if (spec == name || spec.rfind(name + ":", 0) == 0) return open_fashion_mnist(spec);
   if (spec.find("idx3-ubyte") != std::string::npos)
     return std::make_unique<ImageDataSource>(spec, spec, labels_beside(spec));
-  return std::make_unique<JsonDataSource>(DataSet::from_json_file(spec));
+  return std::make_unique<JsonDataSource>(read_data_file(spec));
 }
 
 }  // namespace latent

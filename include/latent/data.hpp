@@ -46,6 +46,10 @@ class Data {
   // source_name names the text in messages.
   static Data from_json_file(const std::string& path);
   static Data from_json_string(const std::string& json, const std::string& source_name = "<string>");
+  // A CmdStan data file in either format, JSON or R dump (`.data.R`, as rstan's
+  // stan_rdump writes it), chosen by the extension or the content as `latent
+  // --data` does.
+  static Data from_file(const std::string& path);
 
   // Adds or replaces a field. values are row-major over dims (see above); empty
   // dims for a vector of values means one dimension {values.size()}. Throws Error

@@ -181,8 +181,8 @@ struct VIOptions {
 struct Draws {
   std::vector<std::string> names;  // output_names(): constrained parameters, transformed parameters, generated quantities
   std::vector<double> values;      // row-major: draw d, column c at values[d * names.size() + c]
-  std::vector<double> log_p;       // per draw: log density with the Jacobian (CmdStan's log_p__)
-  std::vector<double> log_g;       // per draw: log density of the approximation, up to a constant (log_g__)
+  std::vector<double> log_p;       // per draw: log density with every constant and the Jacobian (CmdStan's log_p__)
+  std::vector<double> log_g;       // per draw: -eps'eps/2 of the standard normal draw behind it (CmdStan's log_g__)
   // (A draw at which a check in generated quantities fails has unspecified values
   // for the generated quantities; constrain() would throw there.)
 

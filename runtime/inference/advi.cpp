@@ -1,4 +1,5 @@
 #include "runtime/inference/advi.hpp"
+#include "runtime/inference/initial_point.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -97,7 +98,7 @@ std::vector<double> GaussianApproximation::mean() const {
   return std::vector<double>(phi_.begin(), phi_.begin() + n_);
 }
 
-std::vector<double> GaussianApproximation::draw(std::mt19937_64& rng, double* log_q) const {
+std::vector<double> GaussianApproximation::draw(std::mt19937_64& rng, double* log_q, double* log_g_cmdstan) const {
   std::normal_distribution<double> normal;
   std::vector<double> eps(static_cast<size_t>(n_)), z = mean();
   for (double& e : eps) e = normal(rng);
@@ -117,6 +118,7 @@ std::vector<double> GaussianApproximation::draw(std::mt19937_64& rng, double* lo
       }
   }
   if (log_q) *log_q = -0.5 * quad - log_det;
+  if (log_g_cmdstan) *log_g_cmdstan = -0.5 * quad;
   return z;
 }
 
@@ -125,7 +127,15 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
   if (n == 0) throw UserError("the model has no parameters: there is nothing to approximate");
   std::mt19937_64 rng(o.seed);
   std::vector<double> mean = o.initial_mean;
-  if (mean.empty()) mean = model.random_point(rng);
+  // Stan's start: random points until the density and gradient are finite (the
+  // first is BoundModel::random_point's when R = 2, the default).
+  if (mean.empty()) {
+    try {
+      mean = find_initial_point(model, nullptr, true, rng, o.init_radius);
+    } catch (const UserError& e) {
+      throw UserError(std::string("ADVI cannot start: ") + e.what());
+    }
+  }
   CompiledObjective grad_objective(model, o.family, o.grad_samples, o.iwae_objective);
   // Convergence is monitored on the objective being trained.
   CompiledObjective elbo_objective(model, o.family, o.iwae_objective ? o.grad_samples : o.elbo_samples,

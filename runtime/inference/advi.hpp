@@ -31,7 +31,8 @@ struct AdviOptions {
   int adapt_iterations = 50;
   double momentum = 0.9;      // SGD
   uint64_t seed = 0;
-  std::vector<double> initial_mean;  // unconstrained; empty: uniform(-2, 2) like Stan
+  std::vector<double> initial_mean;  // unconstrained; empty: a point as find_initial_point draws it
+  double init_radius = 2;            // ... uniform(-R, R) (CmdStan's init=R; 0: the point 0)
   std::function<void(int iteration, double elbo, double relative_change)> progress;
 };
 
@@ -50,8 +51,10 @@ class GaussianApproximation {
  public:
   GaussianApproximation(Family family, std::vector<double> phi, int64_t n);
   std::vector<double> mean() const;
-  // z = mu + scale(eps) for eps ~ N(0, I); also returns log q(z) up to -n/2 log(2 pi).
-  std::vector<double> draw(std::mt19937_64& rng, double* log_q = nullptr) const;
+  // z = mu + scale(eps) for eps ~ N(0, I); also returns log q(z) up to -n/2 log(2 pi),
+  // and -eps'eps/2 (CmdStan's log_g__: the standard normal's log density of the
+  // draw before it is scaled, without constants).
+  std::vector<double> draw(std::mt19937_64& rng, double* log_q = nullptr, double* log_g_cmdstan = nullptr) const;
   Family family() const { return family_; }
   const std::vector<double>& phi() const { return phi_; }
 

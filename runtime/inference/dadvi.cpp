@@ -2,6 +2,7 @@
 #include "runtime/inference/dadvi.hpp"
 
 #include "runtime/inference/advi.hpp"
+#include "runtime/inference/initial_point.hpp"
 #include "runtime/optim/finite_difference_hessian.hpp"
 
 #include <Eigen/Cholesky>
@@ -97,7 +98,15 @@ DadviResult fit_dadvi(const BoundModel& model, const DadviOptions& o) {
                     std::to_string(o.draws));
   std::mt19937_64 rng(o.seed);
   std::vector<double> mean = o.initial_mean;
-  if (mean.empty()) mean = model.random_point(rng);
+  // Stan's start: random points until the density and gradient are finite (the
+  // first is BoundModel::random_point's when R = 2, the default).
+  if (mean.empty()) {
+    try {
+      mean = find_initial_point(model, nullptr, true, rng, o.init_radius);
+    } catch (const UserError& e) {
+      throw UserError(std::string("DADVI cannot start: ") + e.what());
+    }
+  }
   DadviResult r;
   r.family = o.family;
   r.noise = antithetic_normal_draws(n, o.draws, o.seed + 1);

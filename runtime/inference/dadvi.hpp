@@ -28,7 +28,8 @@ struct DadviOptions {
   Family family = Family::MeanField;
   int draws = 30;  // M: even (antithetic pairs)
   uint64_t seed = 0;
-  std::vector<double> initial_mean;  // unconstrained; empty: uniform(-2, 2) like Stan
+  std::vector<double> initial_mean;  // unconstrained; empty: a point as find_initial_point draws it
+  double init_radius = 2;            // ... uniform(-R, R) (CmdStan's init=R; 0: the point 0)
   // Iterations, tolerances and progress of the maximisation; the relative gradient
   // tolerance is the CLI's (1e4 machine epsilons), tighter than CmdStan's 1e7: the
   // objective is deterministic and cheap, and its optimum is the estimate.

@@ -6,6 +6,8 @@ namespace latent {
 
 std::vector<double> find_initial_point(const BoundModel& m, const DataSet* init, bool jacobian,
                                        std::mt19937_64& rng, double radius) {
+  if (!(radius >= 0) || !std::isfinite(radius))
+    throw UserError("the initial radius (--init R) must be a finite number, 0 or more");
   auto finite_at = [&](const std::vector<double>& theta) {
     std::vector<double> g(theta.size());
     double lp = m.log_density(theta.data(), g.data(), jacobian);

@@ -34,7 +34,9 @@ BoundModel::BoundModel(std::shared_ptr<const ast::Program> program, const DataSe
     : program_(std::move(program)),
       options_(options),
       lowered_(driver::lower(without_networks(*program_), data,
-                             {.print_stream = options.print_stream, .seed = options.seed})) {
+                             {.keep_constants = options.keep_constants,
+                              .print_stream = options.print_stream,
+                              .seed = options.seed})) {
   // Checks on data alone (e.g. a data argument outside a distribution's domain)
   // run once, now; they are compiled with the log density, in one module.
   EvalContext ctx;

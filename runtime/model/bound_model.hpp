@@ -43,6 +43,9 @@ class BoundModel {
   struct Options {
     std::ostream* print_stream = nullptr;  // where print() writes (null: nowhere)
     uint64_t seed = 0;                     // of transformed data's `_rng` calls
+    // Keep the constants `~` drops (Stan's log_prob<propto=false>): ADVI's
+    // log_p__, as CmdStan writes it. They do not depend on the parameters.
+    bool keep_constants = false;
   };
   BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data, Options options);
   BoundModel(std::shared_ptr<const ast::Program> program, const DataSet& data)

@@ -90,7 +90,8 @@ BOOST_AUTO_TEST_CASE(map_and_advi_generate_from_seeded_streams) {
     std::vector<std::string> args{"fit", model, "--data", data, "--seed", seed, "-q"};
     args.insert(args.end(), extra.begin(), extra.end());
     RunResult r = run_latent(args, dir);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r);
+    // 3: ADVI ended at --iter without meeting --tol-rel-obj (its output is written all the same).
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0 || r.exit_code == 3, r);
     return parse_draws_csv(r.out, "stdout");
   };
   DrawsTable map1 = fit({"--method", "map"}, "1"), map1b = fit({"--method", "map"}, "1"), map2 = fit({"--method", "map"}, "2");

@@ -1,0 +1,1 @@
+fit {model} --method advi --init -1.5

@@ -1,0 +1,1 @@
+fit {model} --method dadvi --init 0

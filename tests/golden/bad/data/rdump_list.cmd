@@ -1,0 +1,1 @@
+grad {model} --data bad/data/rdump_list.data.R --seed 1

@@ -1,0 +1,1 @@
+data <- list(N = 3)

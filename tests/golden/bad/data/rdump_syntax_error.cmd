@@ -1,0 +1,1 @@
+grad {model} --data bad/data/rdump_syntax_error.data.R --seed 1

@@ -1,0 +1,1 @@
+grad {model} --data bad/data/rdump_twice.data.R --seed 1
