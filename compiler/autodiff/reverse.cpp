@@ -1,5 +1,7 @@
 #include "compiler/autodiff/reverse.hpp"
 
+#include "compiler/ir/substitute.hpp"
+
 #include <functional>
 #include <string_view>
 #include <algorithm>
@@ -115,7 +117,9 @@ class ReverseSweep {
 #undef ZERO_GRADIENT
 #undef NO_DERIVATIVE
       case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: case Op::Random:
+      case Op::ScanState:
         return;
+      case Op::Scan: return scan_adjoint(n, a, emit);
       case Op::Select:
         emit(arg(1), g.select(arg(0), a, g.constant(0)));
         return emit(arg(2), g.select(arg(0), g.constant(0), a));
@@ -169,6 +173,46 @@ class ReverseSweep {
     throw std::logic_error(std::string("no derivative rule for ") + op_name(n->op));
   }
 
+  // The adjoint of a Scan's history H (slot 0 the initial state, slot k + 1 =
+  // f(slot k, lo + k)) is a Scan run backwards: with a_H the history's adjoint,
+  //   lambda_C = a_H[C],  lambda_k = a_H[k] + (df/ds at slot k)' lambda_{k+1},
+  // whose own history L holds lambda_{C - j} in slot j; the initial state gets
+  // lambda_0 and each value x the body reads from outside gets
+  //   sum_k (df/dx at slot k)' lambda_{k+1}
+  // as a LoopSum. The body's vector-Jacobian products come from one sweep of
+  // the body seeded with the backward scan's state.
+  void scan_adjoint(NodeP n, NodeP a, const Emit& emit) {
+    auto& g = g_;
+    int loop = static_cast<int>(n->a);
+    int64_t count = n->b;
+    NodeP init = n->args[0], lo = n->args[1], body = n->args[2];
+    if (init->dtype == DType::Int || count == 0) return;
+    int last = static_cast<int>(n->dims.size()) - 1;
+    NodeP state = g.scan_state(loop, init->dims, init->dtype);
+    NodeP var = g.loop_var(loop);
+    NodeP back_var = g.new_loop_var();
+    NodeP lambda = g.scan_state(static_cast<int>(back_var->a), init->dims, DType::Real);
+    Contributions out;
+    run(body, lambda, [loop, state](NodeP m) { return m != state && m->depends_on_loop(loop); }, out);
+    // Step j of the backward scan is iteration k = C - 1 - j of the forward one.
+    NodeP k_back = g.sub(g.int_constant(count - 1), back_var);
+    NodeP back_body = g.index(a, last, k_back);
+    for (auto& [id, entry] : out)
+      if (entry.first == state)
+        back_body = g.add(back_body, ir::substitute(g, entry.second, {{state, g.index(n, last, k_back)},
+                                                                      {var, g.add(lo, k_back)}}));
+    NodeP lambdas = g.scan(back_var, g.index(a, last, g.int_constant(count)), g.int_constant(0), count, back_body);
+    if (init->depends_on_params) emit(init, g.index(lambdas, last, g.int_constant(count)));
+    NodeP k = g.sub(var, lo);
+    NodeP hi = g.add(lo, g.int_constant(count - 1));
+    for (auto& [id, entry] : out) {
+      if (entry.first == state) continue;
+      NodeP at_k = ir::substitute(g, entry.second, {{state, g.index(n, last, k)},
+                                                    {lambda, g.index(lambdas, last, g.sub(g.int_constant(count - 1), k))}});
+      emit(entry.first, g.loop_sum(var, lo, hi, at_k));
+    }
+  }
+
   void matmul_adjoint(NodeP n, NodeP a, const Emit& emit) {
     auto& g = g_;
     NodeP x = n->args[0], y = n->args[1];
@@ -211,11 +255,12 @@ DerivativeRule derivative_rule(Op op) {
 #include "compiler/ir/ops.def"
 #undef RULE_OF
     case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: case Op::Random:
+    case Op::ScanState:
       return DerivativeRule::Zero;  // draws are not differentiated (they appear in generated quantities only)
     case Op::MaxReduce: return DerivativeRule::None;  // only under stop_gradient (log_sum_exp's shift)
     case Op::Select: case Op::Sum: case Op::MatMul: case Op::Transpose: case Op::Reshape: case Op::Fill:
     case Op::Pack: case Op::Index: case Op::Slice: case Op::OneHot: case Op::PadSlice: case Op::SetIndex:
-    case Op::LoopSum: case Op::LoopGen:
+    case Op::LoopSum: case Op::LoopGen: case Op::Scan:
       return DerivativeRule::Rule;
   }
   return DerivativeRule::None;

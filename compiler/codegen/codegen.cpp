@@ -238,6 +238,7 @@ class FunctionEmitter {
       case Op::Const: return n->dtype == DType::Int ? i64c(static_cast<int64_t>(n->value)) : f64c(n->value);
       case Op::Input: return as_dtype(b_.CreateLoad(f64_, input_pointer(n)), n->dtype);
       case Op::LoopVar: internal("loop variable used outside its loop");
+      case Op::ScanState: internal("scan state used outside its loop");
       case Op::Sum: return reduce(n->args[0], false);
       case Op::MaxReduce: return reduce(n->args[0], true);
       case Op::MatMul: return dot(n->args[0], n->args[1]);
@@ -305,11 +306,11 @@ class FunctionEmitter {
     return b_.CreateLoad(t, acc);
   }
 
-  // Emits the loop of a LoopSum (lo = args[0], hi = args[1]) or LoopGen (lo = args[0],
-  // count = b), with the body's loop-invariant parts computed once before it.
+  // Emits the loop of a LoopSum (lo = args[0], hi = args[1]), LoopGen (lo = args[0],
+  // count = b) or Scan (lo = args[1], count = b), with the body's loop-invariant parts computed once before it.
   void emit_loop(NodeP loop, NodeP body, const std::function<void(llvm::Value*)>& per_iteration) {
     int id = static_cast<int>(loop->a);
-    llvm::Value* lo = scalar(loop->args[0]);
+    llvm::Value* lo = scalar(loop->args[loop->op == Op::Scan ? 1 : 0]);
     llvm::Value* hi = loop->op == Op::LoopSum ? scalar(loop->args[1]) : b_.CreateAdd(lo, i64c(loop->b - 1));
     with_loop_invariants_hoisted(body, id);
     for_loop(lo, hi, [&](llvm::Value* i) {
@@ -365,10 +366,14 @@ class FunctionEmitter {
     visit(body);
   }
 
+  // Whether loop `id` is being emitted here: its variable or its scan state is bound.
   bool loop_bound(int id) {
-    for (auto& s : scopes_)
+    for (auto& s : scopes_) {
       for (auto& [n, v] : s.scalars)
-        if (n->op == Op::LoopVar && n->a == id) return true;
+        if ((n->op == Op::LoopVar || n->op == Op::ScanState) && n->a == id) return true;
+      for (auto& [n, v] : s.views)
+        if (n->op == Op::ScanState && n->a == id) return true;
+    }
     return false;
   }
 
@@ -583,7 +588,7 @@ class FunctionEmitter {
   // Nodes that are computed into a workspace buffer rather than fused into their users.
   bool needs_buffer(NodeP n) {
     switch (n->op) {
-      case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: case Op::Random: return true;
+      case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: case Op::Random: case Op::Scan: return true;
       case Op::Reshape: return !in_memory(n);
       case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
       default: return uses_[n] > 1;
@@ -679,6 +684,8 @@ class FunctionEmitter {
       }
       case Op::MatMul: return matmul(n);
       case Op::LoopGen: return loop_gen(n);
+      case Op::Scan: return scan(n);
+      case Op::ScanState: internal("scan state used outside its loop");
       case Op::LoopSum: {
         View dst = contiguous_buffer(n);
         zero(dst, n->size());
@@ -834,6 +841,57 @@ class FunctionEmitter {
       }
     });
     return dst;
+  }
+
+  // The history of a Scan: slot 0 = init; iteration k reads slot k through the
+  // body's ScanState and writes slot k + 1.
+  View scan(NodeP n) {
+    View dst = contiguous_buffer(n);
+    NodeP init = n->args[0], body = n->args[2];
+    int last = static_cast<int>(dst.dims.size()) - 1;
+    auto slot = [&](llvm::Value* k) {
+      View v = dst;
+      v.base = b_.CreateInBoundsGEP(f64_, dst.base, b_.CreateMul(k, i64c(dst.strides[last])));
+      v.dims.pop_back();
+      v.strides.pop_back();
+      return v;
+    };
+    store_into(slot(i64c(0)), init);
+    NodeP state = graph_scan_state(static_cast<int>(n->a), body);
+    llvm::Value* lo = nullptr;
+    emit_loop(n, body, [&](llvm::Value* i) {
+      if (!lo) lo = scalar(n->args[1]);
+      llvm::Value* k = b_.CreateSub(i, lo);
+      View previous = slot(k), next = slot(b_.CreateAdd(k, i64c(1)));
+      if (state) {
+        if (state->is_scalar()) scopes_.back().scalars[state] = as_dtype(b_.CreateLoad(f64_, previous.base), state->dtype);
+        else scopes_.back().views[state] = previous;
+      }
+      if (body->is_scalar()) {
+        b_.CreateStore(to_double(scalar(body)), next.base);
+      } else {
+        // Buffers the body reads (products, inner loops) once per iteration, not once per element.
+        with_loop_invariants_hoisted(body, -1, /*skip_root=*/true);
+        for_each_index(body->dims, [&](const std::vector<llvm::Value*>& idx) {
+          b_.CreateStore(to_double(element(body, idx)), address(next, idx));
+        });
+      }
+    });
+    return dst;
+  }
+
+  // The ScanState of loop `id` below its body (null when the body does not read it).
+  NodeP graph_scan_state(int id, NodeP body) {
+    std::vector<NodeP> stack{body};
+    std::unordered_set<NodeP> seen;
+    while (!stack.empty()) {
+      NodeP n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(n).second || !n->depends_on_loop(id)) continue;
+      if (n->op == Op::ScanState && n->a == id) return n;
+      for (NodeP a : n->args) stack.push_back(a);
+    }
+    return nullptr;
   }
 
   // runtime_symbols: bit 0 accumulates, bit 1 allows single precision.

@@ -196,7 +196,12 @@ NodeP Graph::intern(Node n) {
     n.is_effect |= a->is_effect;
   }
   if (n.op == Op::LoopVar) n.free_loops = {static_cast<int>(n.a)};
-  if (n.op == Op::LoopSum || n.op == Op::LoopGen) {
+  if (n.op == Op::ScanState) {
+    n.free_loops = {static_cast<int>(n.a)};
+    n.depends_on_params = true;
+    n.reads_unknowns = true;
+  }
+  if (n.op == Op::LoopSum || n.op == Op::LoopGen || n.op == Op::Scan) {
     auto& f = n.free_loops;
     f.erase(std::remove(f.begin(), f.end(), static_cast<int>(n.a)), f.end());
   }
@@ -522,6 +527,24 @@ NodeP Graph::loop_gen(NodeP var, NodeP lo, int64_t count, NodeP body) {
   return intern(std::move(n));
 }
 
+NodeP Graph::scan_state(int loop_id, std::vector<int64_t> dims, DType dtype) {
+  Node n{Op::ScanState, dtype, std::move(dims), {}};
+  n.a = loop_id;
+  return intern(std::move(n));
+}
+
+NodeP Graph::scan(NodeP var, NodeP init, NodeP lo, int64_t count, NodeP body) {
+  if (var->op != Op::LoopVar) internal("scan without a loop variable");
+  if (init->dims != body->dims || init->dtype != body->dtype)
+    internal("scan: the body's state (" + std::string(body->dtype == DType::Int ? "int" : "real") + ", " + std::to_string(body->dims.size()) + " dims) differs from the initial state (" + std::string(init->dtype == DType::Int ? "int" : "real") + ", " + std::to_string(init->dims.size()) + " dims)");
+  std::vector<int64_t> dims = init->dims;
+  dims.push_back(count + 1);
+  Node n{Op::Scan, init->dtype, std::move(dims), {init, lo, body}};
+  n.a = var->a;
+  n.b = count;
+  return intern(std::move(n));
+}
+
 // ---- effects -----------------------------------------------------------------------
 
 int Graph::add_message(Message m) {
@@ -619,14 +642,14 @@ std::string print_graph(const Graph& g, const std::vector<std::pair<std::string,
       case Op::Index: case Op::Slice: case Op::OneHot: case Op::PadSlice: case Op::SetIndex:
         out << " axis=" << n->a;
         break;
-      case Op::LoopSum: case Op::LoopGen: out << " i" << n->a; break;
+      case Op::LoopSum: case Op::LoopGen: case Op::Scan: case Op::ScanState: out << " i" << n->a; break;
       case Op::Check: case Op::Print: out << " \"" << g.message(static_cast<int>(n->b)).text << "\""; break;
       case Op::Random: out << " sampler=" << n->a << " site=" << n->b; break;
       default: break;
     }
     for (NodeP a : n->args) out << " %" << a->id;
     if (n->op == Op::Slice) out << " len=" << n->b;
-    if (n->op == Op::LoopGen) out << " count=" << n->b;
+    if (n->op == Op::LoopGen || n->op == Op::Scan) out << " count=" << n->b;
     out << "\n";
   }
   for (auto& r : roots) out << "  " << r.first << " = %" << r.second->id << "\n";

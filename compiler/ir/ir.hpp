@@ -11,7 +11,8 @@
 // nodes and build new ones; nothing is mutated after construction.
 //
 // Loops are expressions: LoopSum(i in lo..hi) body and LoopGen(i in lo..lo+n-1)
-// body (a tensor whose last axis is the loop). A loop body is the sub-DAG of
+// body (a tensor whose last axis is the loop), and Scan, a loop with carried
+// state whose value is the state's history (a recursion, a running hidden state). A loop body is the sub-DAG of
 // nodes that depend on the loop's LoopVar; everything else it reads is
 // loop-invariant and computed once outside.
 #pragma once
@@ -136,6 +137,11 @@ class Graph {
   // loops: `var` must come from new_loop_var()
   NodeP loop_sum(NodeP var, NodeP lo, NodeP hi, NodeP body);
   NodeP loop_gen(NodeP var, NodeP lo, int64_t count, NodeP body);
+  // A loop with carried state: the state of loop `var` is scan_state(var's id,
+  // ...) in `body`, which computes the next state (see Op::Scan in ops.def).
+  // The state is taken to depend on parameters (its adjoint is always carried).
+  NodeP scan_state(int loop_id, std::vector<int64_t> dims, DType dtype);
+  NodeP scan(NodeP var, NodeP init, NodeP lo, int64_t count, NodeP body);
 
   // effects
   int add_message(Message m);

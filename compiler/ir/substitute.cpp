@@ -8,7 +8,7 @@ NodeP rebuild(Graph& g, NodeP n, const std::vector<NodeP>& a) {
   if (a == n->args) return n;
   int axis = static_cast<int>(n->a);
   switch (n->op) {
-    case Op::Const: case Op::Input: case Op::LoopVar: return n;
+    case Op::Const: case Op::Input: case Op::LoopVar: case Op::ScanState: return n;
     case Op::CastReal: return g.cast_real(a[0]);
     case Op::Select: return g.select(a[0], a[1], a[2]);
     case Op::Sum: return g.sum(a[0]);
@@ -25,6 +25,7 @@ NodeP rebuild(Graph& g, NodeP n, const std::vector<NodeP>& a) {
     case Op::SetIndex: return g.set_index(a[0], axis, a[1], a[2]);
     case Op::LoopSum: return g.loop_sum(g.loop_var(static_cast<int>(n->a)), a[0], a[1], a[2]);
     case Op::LoopGen: return g.loop_gen(g.loop_var(static_cast<int>(n->a)), a[0], n->b, a[1]);
+    case Op::Scan: return g.scan(g.loop_var(static_cast<int>(n->a)), a[0], a[1], n->b, a[2]);
     case Op::Check: return g.check(a[0], static_cast<int>(n->b), {a.begin() + 1, a.end()});
     case Op::Print: return g.print(a[0], static_cast<int>(n->b), {a.begin() + 1, a.end()});
     case Op::Random: {

@@ -9,6 +9,7 @@ namespace latent {
 namespace {
 
 std::string function_blocker(const ast::FunctionDef& f);
+void mentioned(const ast::Expr& e, std::set<std::string>& out);
 
 struct Use {
   bool assigned = false;
@@ -24,6 +25,7 @@ class BodyScan {
   std::map<std::string, std::vector<Use>> uses;
   std::set<std::string> declared;
   std::string blocker;  // non-empty: must unroll
+  bool draws = false;   // calls an _rng function (a Scan would draw again where its history is read)
 
   void stmt(const ast::Stmt& s) {
     using K = ast::StmtKind;
@@ -71,7 +73,14 @@ class BodyScan {
         declared.insert(s.loop_var);
         if (s.kind == K::For) {
           LoopPlan inner = plan_loop(s);
-          if (!inner.symbolic) blocker = "a nested loop is unrolled (" + inner.why_unrolled + ")";
+          // An inner Scan can sit in a symbolic body if its trip count is known before the body runs.
+          std::set<std::string> bounds;
+          mentioned(*s.lower, bounds);
+          mentioned(*s.upper, bounds);
+          bool fixed_bounds = !bounds.count(loop_var_);
+          for (const std::string& b : bounds) fixed_bounds = fixed_bounds && !declared.count(b);
+          if (!inner.symbolic && !(inner.scannable && fixed_bounds))
+            blocker = "a nested loop is unrolled (" + inner.why_unrolled + ")";
         } else {
           blocker = "it contains a foreach loop";
         }
@@ -117,6 +126,7 @@ class BodyScan {
       return;
     }
     if (e.kind == ast::ExprKind::Call && e.name == "target") blocker = "it reads target()";
+    if (e.kind == ast::ExprKind::Call && e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, "_rng") == 0) draws = true;
     if (e.kind == ast::ExprKind::Call && e.function)
       if (std::string why = function_blocker(*e.function); !why.empty()) blocker = why;
     if (e.kind == ast::ExprKind::Index) {
@@ -194,6 +204,106 @@ std::string function_blocker(const ast::FunctionDef& f) {
   return why;
 }
 
+// Names a statement or expression mentions (read or written).
+void mentioned(const ast::Expr& e, std::set<std::string>& out) {
+  if (e.kind == ast::ExprKind::Var) out.insert(e.name);
+  for (auto& a : e.args)
+    if (a) mentioned(*a, out);
+  for (auto& ix : e.indices) {
+    if (ix.lower) mentioned(*ix.lower, out);
+    if (ix.upper) mentioned(*ix.upper, out);
+  }
+}
+
+void mentioned(const ast::Stmt& s, std::set<std::string>& out) {
+  for (const ast::ExprPtr* e : {&s.lhs, &s.rhs, &s.lower, &s.upper, &s.cond})
+    if (*e) mentioned(**e, out);
+  for (auto& a : s.args) mentioned(*a, out);
+  if (s.decl) {
+    out.insert(s.decl->name);
+    if (s.decl->init) mentioned(*s.decl->init, out);
+    for (auto& e : s.decl->sizes) mentioned(*e, out);
+    for (auto& e : s.decl->array_sizes) mentioned(*e, out);
+  }
+  if (!s.loop_var.empty()) out.insert(s.loop_var);
+  for (const ast::StmtPtr* b : {&s.body, &s.else_body})
+    if (*b) mentioned(**b, out);
+  for (auto& x : s.stmts) mentioned(*x, out);
+}
+
+// Whether the body of `inner` (a loop over k) assigns `name[k] = e` (one index,
+// e not mentioning name) unconditionally before anything else mentions name:
+// each element, hence the whole variable over the loop's range, is overwritten.
+bool overwrites_each_element(const ast::Stmt& inner, const std::string& name) {
+  std::vector<const ast::Stmt*> order;
+  std::function<void(const ast::Stmt&)> flatten = [&](const ast::Stmt& s) {
+    if (s.kind == ast::StmtKind::Block)
+      for (auto& x : s.stmts) flatten(*x);
+    else
+      order.push_back(&s);
+  };
+  flatten(*inner.body);
+  for (const ast::Stmt* s : order) {
+    std::set<std::string> names;
+    mentioned(*s, names);
+    if (!names.count(name)) continue;
+    if (s->kind != ast::StmtKind::Assign || s->op != "=" || s->lhs->kind != ast::ExprKind::Index) return false;
+    const ast::Expr& lhs = *s->lhs;
+    if (lhs.args[0]->kind != ast::ExprKind::Var || lhs.args[0]->name != name || lhs.indices.size() != 1) return false;
+    const ast::Index& ix = lhs.indices[0];
+    if (ix.kind != ast::Index::Kind::Single || !ix.lower || ix.lower->kind != ast::ExprKind::Var ||
+        ix.lower->name != inner.loop_var)
+      return false;
+    std::set<std::string> read;
+    mentioned(*s->rhs, read);
+    return !read.count(name);
+  }
+  return false;
+}
+
+// The variables the body of `loop` overwrites in full before reading them, in
+// every iteration: walking its unconditional top-level statements in order, a
+// name is overwritten by `name = e;` (e not mentioning it) or by an inner `for`
+// whose only mention of it is `name[k] = ...` with k that loop's variable (its
+// bounds are checked by the lowerer). Anything else mentioning a name first
+// makes it a candidate no more.
+std::map<std::string, const ast::Stmt*> overwritten_first(const ast::Stmt& loop, const std::set<std::string>& declared) {
+  std::map<std::string, const ast::Stmt*> out;
+  std::set<std::string> settled;  // names whose first mention has been seen
+  std::vector<const ast::Stmt*> order;
+  std::function<void(const ast::Stmt&)> flatten = [&](const ast::Stmt& s) {
+    if (s.kind == ast::StmtKind::Block)
+      for (auto& x : s.stmts) flatten(*x);
+    else
+      order.push_back(&s);
+  };
+  flatten(*loop.body);
+  for (const ast::Stmt* s : order) {
+    std::set<std::string> names;
+    mentioned(*s, names);
+    if (s->kind == ast::StmtKind::Assign && s->op == "=" && s->lhs->kind == ast::ExprKind::Var) {
+      std::set<std::string> read;
+      mentioned(*s->rhs, read);
+      const std::string& target = s->lhs->name;
+      if (!settled.count(target) && !read.count(target)) out[target] = nullptr;
+    } else if (s->kind == ast::StmtKind::For) {
+      LoopPlan inner = plan_loop(*s);
+      if (inner.symbolic)
+        for (const std::string& name : inner.generated) {
+          std::set<std::string> bounds;
+          mentioned(*s->lower, bounds);
+          mentioned(*s->upper, bounds);
+          // The lowerer evaluates the bounds before the loop: they may not depend on it.
+          bool outside = !bounds.count(loop.loop_var);
+          for (const std::string& b : bounds) outside = outside && !declared.count(b) && b != name;
+          if (!settled.count(name) && outside && overwrites_each_element(*s, name)) out[name] = s;
+        }
+    }
+    settled.insert(names.begin(), names.end());
+  }
+  return out;
+}
+
 }  // namespace
 
 LoopPlan plan_loop(const ast::Stmt& for_stmt) {
@@ -205,6 +315,7 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
     plan.why_unrolled = scan.blocker;
     return plan;
   }
+  std::map<std::string, const ast::Stmt*> overwritten = overwritten_first(for_stmt, scan.declared);
   for (auto& [name, uses] : scan.uses) {
     if (scan.declared.count(name)) continue;
     bool assigned = false;
@@ -217,12 +328,22 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
     }
     if (accumulator) {
       plan.accumulated.insert(name);
+    } else if (overwritten.count(name)) {
+      plan.overwritten[name] = overwritten[name];
     } else if (generated) {
       plan.generated.insert(name);
-    } else {
+    } else if (plan.symbolic) {
       plan.symbolic = false;
       plan.why_unrolled = "'" + name + "' carries a value from one iteration to the next";
-      return plan;
+    }
+  }
+  if (!plan.symbolic) {
+    plan.scannable = !scan.draws;
+    if (scan.draws) plan.why_unrolled += " and it makes draws";
+    for (auto& [name, uses] : scan.uses) {
+      bool assigned = false;
+      for (auto& u : uses) assigned |= u.assigned;
+      if (assigned && !scan.declared.count(name)) plan.carried.insert(name);
     }
   }
   return plan;

@@ -4,13 +4,16 @@
 // and becomes LoopSum nodes (target increments, `acc += ...` accumulators) and
 // LoopGen nodes (`v[i] = ...` element-wise definitions). Its iterations are
 // independent, so the derivative is an adjoint loop too.
-// Unrolled: the loop has a carried dependence (a recursion such as
-// sigma[t] = f(sigma[t - 1]), a variable overwritten each iteration, break,
-// while) and is evaluated iteration by iteration with the loop variable known.
+// Scan: the loop has a carried dependence (a recursion such as
+// sigma[t] = f(sigma[t - 1]), a running state) and nothing else in the way: it
+// becomes an IR Scan over the carried variables (lower_loops.cpp).
+// Unrolled: break, continue, while, foreach, target(), draws with carried
+// state, short loops: evaluated iteration by iteration with the loop variable known.
 #pragma once
 
 #include "compiler/frontend/ast.hpp"
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -19,8 +22,18 @@ namespace latent {
 struct LoopPlan {
   bool symbolic = true;
   std::string why_unrolled;               // for `latent ir` and error messages
+  // Not symbolic only because variables carry values between iterations: the
+  // loop can be an IR Scan whose state is `carried` (every variable declared
+  // outside the body and assigned in it), rather than unrolled.
+  bool scannable = false;
+  std::set<std::string> carried;
   std::set<std::string> generated;        // v[i] = ...  (i the loop variable, first index)
   std::set<std::string> accumulated;      // acc += ... (never read in the body)
+  // Declared outside but overwritten in full before any read in every iteration
+  // (`ps = ...;`, or `for (k in 1:K) ps[k] = ...;` first in the body): local to
+  // the iteration, not carried. A name overwritten by an inner loop maps to that
+  // loop, whose bounds the lowerer checks cover the whole variable.
+  std::map<std::string, const ast::Stmt*> overwritten;
 };
 
 LoopPlan plan_loop(const ast::Stmt& for_stmt);

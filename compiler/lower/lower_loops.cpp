@@ -38,10 +38,27 @@ void Lowerer::for_loop(const ast::Stmt& s) {
       }
     }
   }
+  if (plan.symbolic) {
+    // A variable overwritten by an inner loop is local only if that loop covers it.
+    for (auto& [name, inner] : plan.overwritten) {
+      if (!inner) continue;
+      Var* v = find(name);
+      if (!v) error(s.loc, "variable '" + name + "' has no value here");
+      auto stan = stan_dims_of(v->value.type, v->value.node->dims);
+      NodeP inner_lo = expr(*inner->lower).node, inner_hi = expr(*inner->upper).node;
+      bool covers = !stan.empty() && inner_lo->is_const(1) && inner_hi->is_const() && inner_hi->value == stan[0];
+      if (!covers) {
+        plan.symbolic = false;
+        plan.why_unrolled = "'" + name + "' carries a value from one iteration to the next (it is overwritten over part of its range)";
+      }
+    }
+  }
   if (plan.symbolic) return symbolic_for(s, lo.node, hi.node, plan);
   if (!known)
     error(s.loc, "this loop must be evaluated iteration by iteration (" + plan.why_unrolled +
                      "), so its bounds must be known from data");
+  int64_t count = static_cast<int64_t>(hi.node->value - lo.node->value + 1);
+  if (plan.scannable && count >= lowering::kMinScanIterations && scan_for(s, lo.node, count, plan)) return;
   unrolled_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value));
 }
 
@@ -109,6 +126,11 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
       define(p.name, hidden->value, false, "local");  // shadows the outer variable in the body
     }
 
+  // Iteration-local variables declared outside: after the loop they hold the last iteration's value.
+  std::map<std::string, Value> before_loop;
+  for (auto& [name, inner] : plan.overwritten)
+    if (Var* v = find(name)) before_loop[name] = v->value;
+
   std::vector<Term> body_terms;
   std::vector<Term>* saved_terms = current_terms_;
   current_terms_ = &body_terms;
@@ -123,6 +145,7 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
   std::vector<NodeP> outputs;
   for (auto& p : pending) outputs.push_back(find(p.generated ? p.hidden : p.name)->value.node);
   for (auto& t : body_terms) outputs.push_back(t.value);
+  for (auto& [name, old] : before_loop) outputs.push_back(find(name)->value.node);
   std::unordered_map<NodeP, NodeP> draws = shared_draws(s.loc, var, lo, count, outputs);
   auto drawn_once = [&](NodeP n) { return draws.empty() ? n : ir::substitute(g_, n, draws); };
   for (auto& t : body_terms) t.value = drawn_once(t.value);
@@ -146,12 +169,108 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
       results[p.name] = {g_.add(old.node, g_.loop_sum(var, lo, hi, inc.node)), old.type};
     }
   }
+  for (auto& [name, old] : before_loop) {
+    Var* v = find(name);
+    NodeP last = ir::substitute(g_, drawn_once(v->value.node), {{var, hi}});
+    if (count == 0) last = old.node;
+    else if (count < 0) last = g_.select(g_.binary(Op::Ge, hi, lo), last, old.node);
+    results[name] = {last, old.type};
+  }
   pop_scope();
   for (auto& [name, v] : results) find(name)->value = v;
   for (auto& t : body_terms) {
     t.value = g_.loop_sum(var, lo, hi, t.value);
     keep_term(std::move(t));
   }
+}
+
+bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPlan& plan) {
+  // The carried variables as the lowerer holds them: inside a symbolic loop
+  // that defines `v` element-wise, `v[i]` is its hidden element variable.
+  // By name: lowering the body may copy scopes (if_statement), moving the Vars.
+  struct Carried {
+    std::string name;
+    Value before;
+    int64_t offset;
+  };
+  std::vector<Carried> carried;
+  int64_t state_size = 0;
+  bool ints = false, reals = false;
+  for (const std::string& name : plan.carried) {
+    auto r = redirects_.find(name);
+    std::string held = r != redirects_.end() && !r->second.empty() ? r->second.back().hidden : name;
+    Var* v = find(held);
+    if (!v) error(s.loc, "variable '" + name + "' has no value here");
+    // The declared type decides (a real variable may still hold an int value: rep_vector(0, n)).
+    bool is_int = v->value.type.base == Base::Int;
+    (is_int ? ints : reals) = true;
+    Value before = v->value;
+    if (!is_int) before.node = g_.cast_real(before.node);
+    carried.push_back({held, before, state_size});
+    state_size += v->value.node->size();
+  }
+  if (carried.empty() || (ints && (reals || carried.size() > 1))) return false;
+  // One variable is the state as it is; several are packed into one vector.
+  bool packed = carried.size() > 1;
+  std::vector<int64_t> state_dims = packed ? std::vector<int64_t>{state_size} : carried[0].before.node->dims;
+  ir::DType dtype = ints ? ir::DType::Int : ir::DType::Real;
+  auto pack = [&](const std::vector<NodeP>& parts) {
+    if (!packed) return parts[0];
+    std::vector<NodeP> terms;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      NodeP flat = parts[k]->is_scalar() ? parts[k] : g_.reshape(parts[k], {parts[k]->size()});
+      NodeP at = g_.int_constant(carried[k].offset);
+      terms.push_back(parts[k]->is_scalar() ? g_.one_hot(state_dims, 0, at, g_.cast_real(flat))
+                                            : g_.pad_slice(state_dims, 0, at, g_.cast_real(flat)));
+    }
+    NodeP sum = terms[0];
+    for (size_t k = 1; k < terms.size(); ++k) sum = g_.add(sum, terms[k]);
+    return sum;
+  };
+  auto unpack = [&](NodeP state, size_t k) {
+    if (!packed) return state;
+    const std::vector<int64_t>& dims = carried[k].before.node->dims;
+    NodeP at = g_.int_constant(carried[k].offset);
+    if (dims.empty()) return g_.index(state, 0, at);
+    return g_.reshape(g_.slice(state, 0, at, ir::element_count(dims)), dims);
+  };
+  std::vector<NodeP> initial;
+  for (auto& c : carried) initial.push_back(c.before.node);
+  NodeP init = pack(initial);
+
+  NodeP var = g_.new_loop_var();
+  int loop = static_cast<int>(var->a);
+  int64_t first = static_cast<int64_t>(lo->value);
+  loop_ranges_[loop] = {first, first + count - 1};
+  NodeP state = g_.scan_state(loop, state_dims, dtype);
+  for (size_t k = 0; k < carried.size(); ++k) find(carried[k].name)->value.node = unpack(state, k);
+  push_scope();
+  define(s.loop_var, {var, Type::int_()}, true, "loop");
+  std::vector<Term> body_terms;
+  std::vector<Term>* saved_terms = current_terms_;
+  current_terms_ = &body_terms;
+  enclosing_loops_.push_back(var);
+  statement(*s.body);
+  enclosing_loops_.pop_back();
+  current_terms_ = saved_terms;
+  pop_scope();
+  std::vector<NodeP> next;
+  for (auto& c : carried) {
+    NodeP value = find(c.name)->value.node;
+    next.push_back(ints ? value : g_.cast_real(value));
+  }
+  NodeP history = g_.scan(var, init, lo, count, pack(next));
+  int last = static_cast<int>(history->dims.size()) - 1;
+  NodeP final_state = g_.index(history, last, g_.int_constant(count));
+  for (size_t k = 0; k < carried.size(); ++k) find(carried[k].name)->value.node = unpack(final_state, k);
+  // What the body adds to target reads the state of its own iteration.
+  NodeP own_state = g_.index(history, last, g_.sub(var, lo));
+  NodeP hi = g_.int_constant(first + count - 1);
+  for (auto& t : body_terms) {
+    t.value = g_.loop_sum(var, lo, hi, ir::substitute(g_, t.value, {{state, own_state}}));
+    keep_term(std::move(t));
+  }
+  return true;
 }
 
 // The draws (`_rng` calls) of a symbolic loop's body that vary with its

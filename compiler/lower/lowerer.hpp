@@ -118,6 +118,9 @@ class Lowerer {
   // Adds a finished term: data-only checks go to data_checks_, the rest to the current list.
   void keep_term(Term t);
   void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
+  // Lowers a loop with carried state as an IR Scan; false (nothing lowered)
+  // when its state cannot be one tensor (ints mixed with reals).
+  bool scan_for(const ast::Stmt& s, ir::NodeP lo, int64_t count, const struct LoopPlan& plan);
   std::unordered_map<ir::NodeP, ir::NodeP> shared_draws(SourceLoc loc, ir::NodeP var, ir::NodeP lo, int64_t count,
                                                         const std::vector<ir::NodeP>& outputs);
   void while_loop(const ast::Stmt& s);

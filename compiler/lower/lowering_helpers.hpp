@@ -12,6 +12,9 @@ namespace latent::lowering {
 
 // Iterations of unrolled loops, in all, before lowering gives up.
 inline constexpr int kMaxUnrolledIterations = 200000;
+// Loops with carried state this short are unrolled (straight-line code, no
+// history buffer); longer ones become a Scan.
+inline constexpr int64_t kMinScanIterations = 8;
 
 // Calls of user-defined functions nested inside each other (a recursion must end
 // on values known when the data is read), and inlined in all.

@@ -131,6 +131,24 @@ BOOST_AUTO_TEST_CASE(a_row_defined_element_by_element) {
   BOOST_TEST(p.generated == (Names{"m"}), boost::test_tools::per_element());
 }
 
+// A variable declared outside but overwritten in full before it is read, in
+// every iteration, is local to the iteration (posteriordb's normal_mixture_k).
+BOOST_AUTO_TEST_CASE(overwritten_before_read) {
+  LoopPlan p = plan(R"(
+  real s;
+  array[3] real ps;
+  for (n in 1:N) {
+    s = y[n] * mu;
+    for (k in 1:3) ps[k] = s * k;
+    target += s + log_sum_exp(ps);
+  })");
+  BOOST_TEST(p.symbolic, p.why_unrolled);
+  BOOST_TEST(p.overwritten.size() == 2u);
+  BOOST_TEST(p.overwritten.count("s"));
+  BOOST_TEST(p.overwritten.count("ps"));
+  BOOST_TEST(p.overwritten.at("s") == nullptr);  // by an assignment, not by a loop
+}
+
 BOOST_AUTO_TEST_CASE(nested_independent_loops) {
   LoopPlan p = plan("for (i in 1:N) for (t in 1:T) Y[i, t] ~ normal(mu, 1);");
   BOOST_TEST(p.symbolic, p.why_unrolled);
@@ -163,11 +181,18 @@ BOOST_AUTO_TEST_CASE(a_recursion) {
                   "'x' carries a value from one iteration to the next");
 }
 
-BOOST_AUTO_TEST_CASE(a_scalar_overwritten_and_read) {
+BOOST_AUTO_TEST_CASE(a_scalar_read_before_it_is_overwritten) {
   expect_unrolled(R"(
-  real s;
+  real s = 0;
   for (n in 1:N) {
+    target += s;
     s = y[n] * mu;
+  })",
+                  "'s' carries");
+  expect_unrolled(R"(
+  real s = 0;
+  for (n in 1:N) {
+    if (n > 1) s = y[n] * mu;
     target += s;
   })",
                   "'s' carries");
@@ -210,8 +235,14 @@ BOOST_AUTO_TEST_CASE(while_foreach_and_target) {
   expect_unrolled("for (n in 1:N) { target += y[n] * mu; print(target()); }", "it reads target()");
 }
 
-// A nested loop is unrolled, so the loop around it is too.
+// A nested loop that must unroll makes the loop around it unroll too; one with
+// carried state (a Scan) whose bounds are known before the body does not.
 BOOST_AUTO_TEST_CASE(nested_loops_with_a_carried_inner_loop) {
+  expect_unrolled(R"(
+  for (i in 1:N) {
+    for (t in 1:T) { if (t > i) break; target += mu; }
+  })",
+                  "it contains break or continue");
   expect_unrolled(R"(
   vector[T] x;
   for (i in 1:N) {
@@ -219,15 +250,24 @@ BOOST_AUTO_TEST_CASE(nested_loops_with_a_carried_inner_loop) {
     for (t in 2:T) x[t] = mu * x[t - 1];
     target += sum(x);
   })",
-                  "a nested loop is unrolled ('x' carries a value from one iteration to the next)");
-  // Defining a row element by element inside the inner loop: for the inner loop
-  // m[i, t] is not indexed by its own variable first, so both loops unroll.
+                  "'x' carries a value from one iteration to the next");
+  // The inner loop's bounds depend on the outer variable: it cannot be a Scan inside a symbolic body.
   expect_unrolled(R"(
+  vector[T] x = rep_vector(0, T);
+  for (i in 1:N) {
+    for (t in 2:i) x[t] = mu * x[t - 1];
+  }
+  target += sum(x);)",
+                  "a nested loop is unrolled ('x' carries");
+  // Defining a row element by element inside the inner loop: the inner loop carries
+  // m, the outer one defines m[i] element-wise around it.
+  LoopPlan p = plan(R"(
   matrix[N, T] m;
   for (i in 1:N)
     for (t in 1:T) m[i, t] = Y[i, t] * mu;
-  target += sum(m);)",
-                  "a nested loop is unrolled ('m' carries");
+  target += sum(m);)");
+  BOOST_TEST(p.symbolic, p.why_unrolled);
+  BOOST_TEST(p.generated == (Names{"m"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -246,6 +286,7 @@ BOOST_AUTO_TEST_CASE(symbolic_plans_give_loop_nodes_and_unrolled_plans_none) {
       "for (i in 1:N) for (t in 1:T) Y[i, t] ~ normal(mu, 1);",
       "vector[N] x; x[1] = theta[1]; for (t in 2:N) x[t] = mu * x[t - 1] + theta[t]; target += sum(x);",
       "real s; for (n in 1:N) { s = y[n] * mu; target += s; }",
+      "real s = 1; for (n in 1:N) { target += s; s = y[n] * mu; }",
       "real acc = 0; for (n in 1:N) { acc += y[n]; target += acc * mu; }",
       "for (n in 1:N) { if (n > 2) break; target += y[n] * mu; }",
       "matrix[N, T] m; for (i in 1:N) for (t in 1:T) m[i, t] = Y[i, t] * mu; target += sum(m);",
@@ -265,8 +306,8 @@ BOOST_AUTO_TEST_CASE(symbolic_plans_give_loop_nodes_and_unrolled_plans_none) {
       }
     }
   }
-  BOOST_TEST(symbolic == 3);
-  BOOST_TEST(unrolled == 5);
+  BOOST_TEST(symbolic == 5);
+  BOOST_TEST(unrolled == 4);
 }
 
 BOOST_AUTO_TEST_CASE(nested_symbolic_loops_give_nested_loop_sums) {
@@ -283,6 +324,67 @@ BOOST_AUTO_TEST_CASE(a_partial_element_wise_definition_is_unrolled_by_lowering) 
   LoopPlan p = plan_of(*program);
   BOOST_TEST(p.symbolic);
   BOOST_TEST(p.generated == (Names{"z"}), boost::test_tools::per_element());
+  LoweredProgram lp = driver::lower(*program, DataSet::from_json_string(kData, "data.json"));
+  BOOST_TEST(loop_nodes(lp) == 0);
+}
+
+// Iteration-local variables: the symbolic loop gives the unrolled loop's log
+// density and gradient, and after the loop the variables hold the last
+// iteration's values (here checked against the closed form too).
+BOOST_AUTO_TEST_CASE(overwritten_variables_agree_with_the_unrolled_loop) {
+  const std::string data = R"({"N": 4, "y": [1, 2, 3, 5]})";
+  auto model_with = [](const std::string& first_in_body) {
+    return "data { int N; vector[N] y; }\nparameters { real mu; }\nmodel {\n  real t = 0;\n  vector[3] v;\n"
+           "  for (n in 1:N) {\n" + first_in_body + "    t = y[n] - mu;\n    for (k in 1:3) v[k] = t * k;\n"
+           "    target += -0.5 * t^2 + 0.01 * sum(v);\n  }\n  target += 0.1 * t + 0.2 * v[2];\n}\n";
+  };
+  auto symbolic = make_model(model_with(""), data);
+  // Reading t before the body overwrites it makes t carried: the loop is unrolled.
+  auto unrolled = make_model(model_with("    target += 0 * t;\n"), data);
+  BOOST_TEST(plan_of(*parse_text(model_with(""))).symbolic);
+  BOOST_TEST(!plan_of(*parse_text(model_with("    target += 0 * t;\n"))).symbolic);
+  for (double mu : {0.5, -1.25, 3.0}) {
+    // sum_n [-(y_n - mu)^2 / 2 + 0.06 (y_n - mu)] + 0.1 (y_N - mu) + 0.4 (y_N - mu)
+    double expected = 0, slope = 0;
+    for (double y : {1.0, 2.0, 3.0, 5.0}) {
+      expected += -0.5 * (y - mu) * (y - mu) + 0.06 * (y - mu);
+      slope += (y - mu) - 0.06;
+    }
+    expected += 0.5 * (5 - mu);
+    slope -= 0.5;
+    BOOST_TEST(lp(*symbolic, {mu}) == expected, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(lp(*unrolled, {mu}) == expected, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(gradient(*symbolic, {mu})[0] == slope, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(gradient(*unrolled, {mu})[0] == slope, boost::test_tools::tolerance(1e-12));
+  }
+}
+
+// An inner loop that updates each element in place (v[k] = v[k] + ..., or one
+// entry of each row) does not overwrite the variable: it stays carried.
+BOOST_AUTO_TEST_CASE(an_inner_loop_updating_elements_in_place_is_no_overwrite) {
+  for (const char* inner : {"for (k in 1:3) v[k] = v[k] + y[n] * mu;", "for (k in 1:3) { target += v[k]; v[k] = y[n]; }"}) {
+    LoopPlan p = plan(std::string("vector[3] v = rep_vector(0, 3);\nfor (n in 1:N) {\n") + inner + "\ntarget += sum(v);\n}");
+    BOOST_TEST(!p.symbolic, inner);
+    BOOST_TEST(!p.overwritten.count("v"), inner);
+  }
+  LoopPlan p = plan("matrix[3, N] m = rep_matrix(0, 3, N);\nfor (j in 1:N) { for (l in 1:3) m[l, j] = mu; }\ntarget += sum(m);");
+  BOOST_TEST(!p.symbolic);
+  BOOST_TEST(p.carried.count("m"));
+}
+
+// An inner loop that overwrites only part of the variable leaves it carried.
+BOOST_AUTO_TEST_CASE(a_partial_overwrite_by_an_inner_loop_is_unrolled) {
+  auto program = parse_text(std::string(kDeclarations) + R"(
+model {
+  vector[3] v = rep_vector(0, 3);
+  for (n in 1:N) {
+    for (k in 1:2) v[k] = y[n] * k * mu;
+    target += sum(v);
+  }
+})");
+  LoopPlan p = plan_of(*program);
+  BOOST_TEST(p.symbolic);
+  BOOST_TEST(p.overwritten.count("v"));
   LoweredProgram lp = driver::lower(*program, DataSet::from_json_string(kData, "data.json"));
   BOOST_TEST(loop_nodes(lp) == 0);
 }

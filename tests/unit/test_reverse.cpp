@@ -532,6 +532,36 @@ std::vector<Entry> make_table() {
                  NodeP body = g.mul(g.index(x[0], 0, j), g.index(x[0], 0, g.sub(j, g.int_constant(1))));
                  return g.loop_gen(j, g.int_constant(1), 4, body);
                }});
+  // Scan: the history of a recursion, read whole (every slot's adjoint reaches the backward scan).
+  t.push_back({Op::Scan, "s[k+1] = tanh(a[k] s[k] + b), s[0] = c, for k in 0..3: the history",
+               {{{4}, ArgKind::PerIteration}, {{}, ArgKind::PerIteration}, {{}, ArgKind::PerIteration}},
+               [](Graph& g, Args x, NodeP) {
+                 NodeP k = g.new_loop_var();
+                 NodeP s = g.scan_state(static_cast<int>(k->a), {}, ir::DType::Real);
+                 NodeP next = g.unary(Op::Tanh, g.add(g.mul(g.index(x[0], 0, k), s), x[1]));
+                 return g.scan(k, x[2], g.int_constant(0), 4, next);
+               }});
+  t.push_back({Op::Scan, "h[k+1] = tanh(A h[k]) .* exp(v[k]) + c, from 1 to 4: a vector state, its last value",
+               {{{2, 2}, ArgKind::PerIteration}, {{5}, ArgKind::PerIteration}, {{2}, ArgKind::PerIteration}},
+               [](Graph& g, Args x, NodeP) {
+                 NodeP k = g.new_loop_var();
+                 NodeP h = g.scan_state(static_cast<int>(k->a), {2}, ir::DType::Real);
+                 NodeP next = g.add(g.mul(g.unary(Op::Tanh, g.matmul(x[0], h)), g.unary(Op::Exp, g.index(x[1], 0, k))), x[2]);
+                 NodeP history = g.scan(k, x[2], g.int_constant(1), 4, next);
+                 return g.index(history, 1, g.int_constant(4));
+               }});
+  {
+    Entry e = zero_entry(Op::ScanState, "a counter n[k+1] = n[k] + (a[k] > 0) over k in 0..3, as reals", {kVec4},
+                         [](Graph& g, Args x, NodeP loop) {
+                           NodeP k = g.new_loop_var();
+                           NodeP n = g.scan_state(static_cast<int>(k->a), {}, ir::DType::Int);
+                           NodeP a = loop ? g.sub(x[0], g.cast_real(k)) : g.index(x[0], 0, k);
+                           NodeP next = g.add(n, g.binary(Op::Gt, a, g.constant(0)));
+                           return g.cast_real(g.scan(k, g.int_constant(0), g.int_constant(0), 4, next));
+                         });
+    e.op_inside_loop = false;  // the Scan is, its state leaf (free only in its own loop) is not
+    t.push_back(e);
+  }
   // MaxReduce has no rule (see kWithoutDerivative): it is differentiated only under
   // stop_gradient, as the shift of log_sum_exp, which is exact for any shift.
   t.push_back({Op::MaxReduce, "log_sum_exp(A) = m + log(sum(exp(A - m))), m = stop_gradient(max(A))", {{{3, 4}}},
