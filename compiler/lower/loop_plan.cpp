@@ -1,5 +1,6 @@
 #include "compiler/lower/loop_plan.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <vector>
@@ -16,6 +17,7 @@ struct Use {
   std::string op;                 // assignment operator when assigned
   bool indexed_by_loop = false;   // first index is exactly the loop variable
   bool indexed = false;
+  int64_t lag = -1;               // first index is the loop variable minus lag (0: itself); -1 otherwise
 };
 
 class BodyScan {
@@ -49,6 +51,7 @@ class BodyScan {
         if (!index_levels.empty()) {
           u.indexed = true;
           u.indexed_by_loop = first_index_is_loop_var(*index_levels.back());
+          u.lag = first_index_lag(*index_levels.back());
         }
         uses[root->name].push_back(u);
         for (auto* level : index_levels)
@@ -108,6 +111,18 @@ class BodyScan {
   }
 
  private:
+  // c when the first index is `loop_var - c` (c a literal >= 1), 0 for the loop variable, else -1.
+  int64_t first_index_lag(const ast::Expr& index_expr) const {
+    if (first_index_is_loop_var(index_expr)) return 0;
+    const ast::Index& first = index_expr.indices[0];
+    if (first.kind != ast::Index::Kind::Single || !first.lower) return -1;
+    const ast::Expr& e = *first.lower;
+    if (e.kind != ast::ExprKind::Binary || e.name != "-" || e.args[0]->kind != ast::ExprKind::Var ||
+        e.args[0]->name != loop_var_ || e.args[1]->kind != ast::ExprKind::IntLit || e.args[1]->int_value < 1)
+      return -1;
+    return e.args[1]->int_value;
+  }
+
   bool first_index_is_loop_var(const ast::Expr& index_expr) const {
     if (index_expr.indices.empty()) return false;
     const ast::Index& first = index_expr.indices[0];
@@ -141,6 +156,7 @@ class BodyScan {
         Use u;
         u.indexed = true;
         u.indexed_by_loop = first_index_is_loop_var(*levels.back());
+        u.lag = first_index_lag(*levels.back());
         uses[root->name].push_back(u);
       } else {
         expr(*root);
@@ -343,7 +359,16 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
     for (auto& [name, uses] : scan.uses) {
       bool assigned = false;
       for (auto& u : uses) assigned |= u.assigned;
-      if (assigned && !scan.declared.count(name)) plan.carried.insert(name);
+      if (!assigned || scan.declared.count(name)) continue;
+      plan.carried.insert(name);
+      // Written at v[i] only and read at v[i - c]: the state needs a window of v, not all of it.
+      int64_t window = 1;
+      bool windowed = true;
+      for (auto& u : uses) {
+        windowed &= u.lag >= 0 && (!u.assigned || u.lag == 0);
+        window = std::max(window, u.lag);
+      }
+      if (windowed && window <= kMaxWindow) plan.windows[name] = window;
     }
   }
   return plan;

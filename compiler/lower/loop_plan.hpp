@@ -19,6 +19,9 @@
 
 namespace latent {
 
+// The longest window of past elements a Scan keeps per variable.
+inline constexpr int64_t kMaxWindow = 16;
+
 struct LoopPlan {
   bool symbolic = true;
   std::string why_unrolled;               // for `latent ir` and error messages
@@ -27,6 +30,10 @@ struct LoopPlan {
   // outside the body and assigned in it), rather than unrolled.
   bool scannable = false;
   std::set<std::string> carried;
+  // Carried arrays written only at v[i] and read only at v[i - c], c <= window:
+  // the Scan's state keeps the last `window` elements (a recursion such as
+  // sigma[t] = f(sigma[t - 1]) then carries one element, not the array).
+  std::map<std::string, int64_t> windows;
   std::set<std::string> generated;        // v[i] = ...  (i the loop variable, first index)
   std::set<std::string> accumulated;      // acc += ... (never read in the body)
   // Declared outside but overwritten in full before any read in every iteration

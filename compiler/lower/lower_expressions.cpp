@@ -358,8 +358,13 @@ Lowerer::Value Lowerer::index(const ast::Expr& e) {
     if (r != redirects_.end() && !r->second.empty() && !e.indices.empty() &&
         e.indices[0].kind == ast::Index::Kind::Single) {
       Value first = expr(*e.indices[0].lower);
-      if (first.node == r->second.back().loop_var) {
-        Var* hidden = find(r->second.back().hidden);
+      // v[i], or in a Scan that keeps a window of v, v[i - c] (lowering.hpp: Redirect).
+      const Redirect& redirect = r->second.back();
+      std::string held = first.node == redirect.loop_var ? redirect.hidden : "";
+      for (size_t c = 1; c <= redirect.lags.size() && held.empty(); ++c)
+        if (first.node == g_.sub(redirect.loop_var, g_.int_constant(static_cast<int64_t>(c)))) held = redirect.lags[c - 1];
+      if (!held.empty()) {
+        Var* hidden = find(held);
         if (e.indices.size() == 1) return {hidden->value.node, e.type};
         // Apply the remaining indexes to the element.
         Value elem = hidden->value;

@@ -185,66 +185,107 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
 }
 
 bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPlan& plan) {
-  // The carried variables as the lowerer holds them: inside a symbolic loop
-  // that defines `v` element-wise, `v[i]` is its hidden element variable.
-  // By name: lowering the body may copy scopes (if_statement), moving the Vars.
-  struct Carried {
+  NodeP var = g_.new_loop_var();
+  int loop = static_cast<int>(var->a);
+  int64_t first = static_cast<int64_t>(lo->value);
+  // The state's components, by name (lowering the body may copy scopes, moving
+  // the Vars): each carried variable as the lowerer holds it (inside a symbolic
+  // loop defining `v` element-wise, `v[i]` is its hidden element variable), or
+  // for a windowed array the hidden variables holding v[i - 1], ..., v[i - W].
+  struct Component {
     std::string name;
+    std::string next_from;  // the variable whose value at the end of the body is the next state
     Value before;
     int64_t offset;
+    bool hidden;
   };
-  std::vector<Carried> carried;
+  struct Window {
+    std::string name, element;
+    size_t lag1;  // the component holding v[i - 1]: after iteration k, v[lo + k]
+    Value before;
+  };
+  std::vector<Component> components;
+  std::vector<Window> windows;
   int64_t state_size = 0;
   bool ints = false, reals = false;
+  push_scope();  // the loop variable and the windows' hidden variables
+  auto add_component = [&](const std::string& name, const std::string& next_from, NodeP before, const Type& type,
+                           bool hidden) {
+    // The declared type decides (a real variable may still hold an int value: rep_vector(0, n)).
+    bool is_int = type.base == Base::Int;
+    (is_int ? ints : reals) = true;
+    components.push_back({name, next_from, {is_int ? before : g_.cast_real(before), type}, state_size, hidden});
+    state_size += before->size();
+  };
   for (const std::string& name : plan.carried) {
     auto r = redirects_.find(name);
-    std::string held = r != redirects_.end() && !r->second.empty() ? r->second.back().hidden : name;
+    bool redirected = r != redirects_.end() && !r->second.empty();
+    std::string held = redirected ? r->second.back().hidden : name;
     Var* v = find(held);
     if (!v) error(s.loc, "variable '" + name + "' has no value here");
-    // The declared type decides (a real variable may still hold an int value: rep_vector(0, n)).
-    bool is_int = v->value.type.base == Base::Int;
-    (is_int ? ints : reals) = true;
-    Value before = v->value;
-    if (!is_int) before.node = g_.cast_real(before.node);
-    carried.push_back({held, before, state_size});
-    state_size += v->value.node->size();
+    Value value = v->value;
+    auto window = plan.windows.find(name);
+    if (window != plan.windows.end() && !redirected && value.type.base != Base::Int) {
+      int64_t lags = window->second;
+      std::vector<int> axes = stan_axes(value.type, value.node->dims.size());
+      int axis = axes.empty() ? -1 : axes.front();
+      bool fits = axis == static_cast<int>(value.node->dims.size()) - 1 && first - lags >= 1 &&
+                  first + count - 1 <= value.node->dims[static_cast<size_t>(axis)];
+      if (fits) {
+        Window w{name, "\x01" + name + "#" + std::to_string(hidden_counter_++), components.size(), value};
+        Type element = value.type.element();
+        define(w.element, {g_.index(value.node, axis, g_.sub(var, g_.int_constant(1))), element}, false, "local");
+        std::vector<std::string> lag_names;
+        for (int64_t c = 1; c <= lags; ++c) {
+          std::string lag = "\x01" + name + "#lag" + std::to_string(c) + "#" + std::to_string(hidden_counter_++);
+          NodeP before = g_.index(value.node, axis, g_.int_constant(first - c - 1));
+          define(lag, {before, element}, false, "local");
+          add_component(lag, c == 1 ? w.element : lag_names.back(), before, element, true);
+          lag_names.push_back(lag);
+        }
+        redirects_[name].push_back({var, w.element, lag_names});
+        windows.push_back(std::move(w));
+        continue;
+      }
+    }
+    add_component(held, held, value.node, value.type, false);
   }
-  if (carried.empty() || (ints && (reals || carried.size() > 1))) return false;
+  auto abandon = [&]() {
+    for (auto& w : windows) redirects_[w.name].pop_back();
+    pop_scope();
+    return false;
+  };
+  if (components.empty() || (ints && (reals || components.size() > 1))) return abandon();
   // One variable is the state as it is; several are packed into one vector.
-  bool packed = carried.size() > 1;
-  std::vector<int64_t> state_dims = packed ? std::vector<int64_t>{state_size} : carried[0].before.node->dims;
+  bool packed = components.size() > 1;
+  std::vector<int64_t> state_dims = packed ? std::vector<int64_t>{state_size} : components[0].before.node->dims;
   ir::DType dtype = ints ? ir::DType::Int : ir::DType::Real;
   auto pack = [&](const std::vector<NodeP>& parts) {
     if (!packed) return parts[0];
-    std::vector<NodeP> terms;
+    NodeP sum = nullptr;
     for (size_t k = 0; k < parts.size(); ++k) {
-      NodeP flat = parts[k]->is_scalar() ? parts[k] : g_.reshape(parts[k], {parts[k]->size()});
-      NodeP at = g_.int_constant(carried[k].offset);
-      terms.push_back(parts[k]->is_scalar() ? g_.one_hot(state_dims, 0, at, g_.cast_real(flat))
-                                            : g_.pad_slice(state_dims, 0, at, g_.cast_real(flat)));
+      NodeP at = g_.int_constant(components[k].offset);
+      NodeP part = parts[k]->is_scalar()
+                       ? g_.one_hot(state_dims, 0, at, g_.cast_real(parts[k]))
+                       : g_.pad_slice(state_dims, 0, at, g_.cast_real(g_.reshape(parts[k], {parts[k]->size()})));
+      sum = sum ? g_.add(sum, part) : part;
     }
-    NodeP sum = terms[0];
-    for (size_t k = 1; k < terms.size(); ++k) sum = g_.add(sum, terms[k]);
     return sum;
   };
   auto unpack = [&](NodeP state, size_t k) {
     if (!packed) return state;
-    const std::vector<int64_t>& dims = carried[k].before.node->dims;
-    NodeP at = g_.int_constant(carried[k].offset);
+    const std::vector<int64_t>& dims = components[k].before.node->dims;
+    NodeP at = g_.int_constant(components[k].offset);
     if (dims.empty()) return g_.index(state, 0, at);
     return g_.reshape(g_.slice(state, 0, at, ir::element_count(dims)), dims);
   };
   std::vector<NodeP> initial;
-  for (auto& c : carried) initial.push_back(c.before.node);
+  for (auto& c : components) initial.push_back(c.before.node);
   NodeP init = pack(initial);
 
-  NodeP var = g_.new_loop_var();
-  int loop = static_cast<int>(var->a);
-  int64_t first = static_cast<int64_t>(lo->value);
   loop_ranges_[loop] = {first, first + count - 1};
   NodeP state = g_.scan_state(loop, state_dims, dtype);
-  for (size_t k = 0; k < carried.size(); ++k) find(carried[k].name)->value.node = unpack(state, k);
-  push_scope();
+  for (size_t k = 0; k < components.size(); ++k) find(components[k].name)->value.node = unpack(state, k);
   define(s.loop_var, {var, Type::int_()}, true, "loop");
   std::vector<Term> body_terms;
   std::vector<Term>* saved_terms = current_terms_;
@@ -253,16 +294,30 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   statement(*s.body);
   enclosing_loops_.pop_back();
   current_terms_ = saved_terms;
-  pop_scope();
   std::vector<NodeP> next;
-  for (auto& c : carried) {
-    NodeP value = find(c.name)->value.node;
+  for (auto& c : components) {
+    NodeP value = find(c.next_from)->value.node;
     next.push_back(ints ? value : g_.cast_real(value));
   }
+  for (auto& w : windows) redirects_[w.name].pop_back();
+  pop_scope();
+
   NodeP history = g_.scan(var, init, lo, count, pack(next));
   int last = static_cast<int>(history->dims.size()) - 1;
   NodeP final_state = g_.index(history, last, g_.int_constant(count));
-  for (size_t k = 0; k < carried.size(); ++k) find(carried[k].name)->value.node = unpack(final_state, k);
+  for (size_t k = 0; k < components.size(); ++k)
+    if (!components[k].hidden) find(components[k].name)->value.node = unpack(final_state, k);
+  // A windowed array: the elements the loop wrote, from the history of v[i - 1].
+  for (auto& w : windows) {
+    NodeP written = unpack(g_.index(history, last, g_.add(g_.sub(var, lo), g_.int_constant(1))), w.lag1);
+    NodeP generated = g_.loop_gen(var, lo, count, written);
+    const std::vector<int64_t>& dims = w.before.node->dims;
+    int axis = static_cast<int>(dims.size()) - 1;
+    NodeP start = g_.int_constant(first - 1);
+    NodeP inside = g_.binary(Op::Ne, g_.pad_slice(dims, axis, start, g_.fill(g_.constant(1), generated->dims)),
+                             g_.constant(0));
+    find(w.name)->value.node = g_.select(inside, g_.pad_slice(dims, axis, start, generated), g_.cast_real(w.before.node));
+  }
   // What the body adds to target reads the state of its own iteration.
   NodeP own_state = g_.index(history, last, g_.sub(var, lo));
   NodeP hi = g_.int_constant(first + count - 1);

@@ -88,10 +88,12 @@ class Lowerer {
   struct Scope {
     std::map<std::string, Var> vars;
   };
-  // Redirects of a symbolic loop body: `v[i]` reads/writes a hidden element variable.
+  // Redirects of a symbolic loop body: `v[i]` reads/writes a hidden element
+  // variable; in a Scan keeping a window of v, `v[i - c]` reads lags[c - 1].
   struct Redirect {
     ir::NodeP loop_var;
     std::string hidden;
+    std::vector<std::string> lags;
   };
 
   Value binary(const std::string& op, const Value& a, const Value& b, Type result, SourceLoc loc);

@@ -179,6 +179,44 @@ model {
                          "for (t in 1:T) {", series_json(15), 1, 0);
 }
 
+// A recursion over two lags keeps a window of two elements; an array of vectors a
+// window of two vectors; both agree with the unrolled loop.
+BOOST_AUTO_TEST_CASE(windows_of_past_elements) {
+  check_against_unrolled(R"(
+data { int T; vector[T] y; }
+parameters { real a; real b; real<lower=0> s; }
+model {
+  vector[T] m;
+  m[1] = 0;
+  m[2] = y[1];
+  for (t in 3:T) { m[t] = a * tanh(m[t - 1]) + b * m[t - 2] + 0.1 * y[t - 1]; }
+  y ~ normal(m, s);
+}
+)",
+                         "for (t in 3:T) {", series_json(25), 3);
+  check_against_unrolled(R"(
+data { int T; vector[T] y; }
+parameters { vector[2] w; real<lower=0> s; }
+model {
+  array[T] vector[2] h;
+  h[1] = w;
+  h[2] = -w;
+  for (t in 3:T) { h[t] = [tanh(h[t - 1][2] + w[1] * h[t - 2][1]), 0.5 * h[t - 1][1]]'; y[t] ~ normal(h[t][1] + h[t][2], s); }
+}
+)",
+                         "for (t in 3:T) {", series_json(20), 3);
+}
+
+// GARCH's state is one element of sigma (a window), not the whole array: the
+// history holds T scalars.
+BOOST_AUTO_TEST_CASE(a_recursion_carries_one_element) {
+  LoweredProgram lp = driver::lower(*parse_text(kGarch), DataSet::from_json_string(series_json(200), "data.json"));
+  std::vector<ir::NodeP> roots;
+  for (const Term& t : lp.terms) roots.push_back(t.value);
+  for (ir::NodeP n : ir::topological_order(roots))
+    if (n->op == ir::Op::Scan) BOOST_TEST((n->dims == std::vector<int64_t>{200}));
+}
+
 // The lowered graph of GARCH has the same size at T = 50 and T = 1000: the loop is not unrolled.
 BOOST_AUTO_TEST_CASE(graph_size_does_not_grow_with_the_trip_count) {
   auto [scans50, nodes50] = scans_and_nodes(kGarch, series_json(50));
