@@ -28,6 +28,40 @@ int64_t unconstrained_size(const ConstraintSpec& c, int64_t size, int64_t simple
   return size;
 }
 
+namespace {
+
+// Simplexes with more free elements than this in all are built by a Scan over
+// the stick (the graph then grows with neither K nor their number).
+constexpr int64_t kMaxUnrolledSimplex = 32;
+
+// The stick-breaking transform of `count` simplexes of length K at once, as a
+// Scan over k whose state is the remaining stick of each simplex:
+//   z_k = inv_logit(u_k - log(K - k - 1)),  x_k = stick_k z_k,  stick_{k+1} = stick_k - x_k,
+// x_{K-1} = stick_{K-1}; log J = sum_k log z_k + log(1 - z_k) + log stick_k.
+Constrained simplex_by_scan(ir::Graph& g, NodeP u, const std::vector<int64_t>& dims, int64_t K, int64_t count) {
+  NodeP rows = g.reshape(u, {K - 1, count});  // row k: u_k of every simplex
+  NodeP k = g.new_loop_var();
+  auto adjusted = [&](NodeP at) {
+    NodeP shift = g.unary(Op::Log, g.cast_real(g.sub(g.int_constant(K - 1), at)));
+    return g.sub(g.index(rows, 0, at), shift);
+  };
+  NodeP stick = g.scan_state(static_cast<int>(k->a), {count}, ir::DType::Real);
+  NodeP next = g.sub(stick, g.mul(stick, g.unary(Op::InvLogit, adjusted(k))));
+  NodeP sticks = g.scan(k, g.fill(g.constant(1), {count}), g.int_constant(0), K - 1, next);  // {count, K}
+  NodeP stick_k = g.index(sticks, 1, k);
+  NodeP adj = adjusted(k);
+  NodeP pieces = g.loop_gen(k, g.int_constant(0), K - 1, g.mul(stick_k, g.unary(Op::InvLogit, adj)));  // {count, K - 1}
+  NodeP last = g.index(sticks, 1, g.int_constant(K - 1));
+  NodeP x = g.add(g.pad_slice({count, K}, 1, g.int_constant(0), pieces),
+                  g.one_hot({count, K}, 1, g.int_constant(K - 1), last));
+  NodeP log_terms = g.add(g.sub(g.neg(g.unary(Op::Log1pExp, g.neg(adj))), g.unary(Op::Log1pExp, adj)),
+                          g.unary(Op::Log, stick_k));
+  NodeP lj = g.loop_sum(k, g.int_constant(0), g.int_constant(K - 2), g.sum(log_terms));
+  return {g.reshape(g.transpose(x), dims), lj};
+}
+
+}  // namespace
+
 Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std::vector<int64_t>& dims) {
   auto total = [&](NodeP t) { return t->is_scalar() && u->size() != 1 && !u->is_scalar()
                                          ? g.mul(t, g.constant(static_cast<double>(u->size())))
@@ -54,6 +88,7 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
       // Stan's stick-breaking transform, one simplex (dims[0] = K) per trailing index.
       int64_t K = dims[0];
       int64_t count = u->is_scalar() ? 1 : u->size() / std::max<int64_t>(K - 1, 1);
+      if (K > 2 && (K - 1) * count > kMaxUnrolledSimplex) return simplex_by_scan(g, u, dims, K, count);
       std::vector<NodeP> xs;
       NodeP lj = g.constant(0);
       for (int64_t s = 0; s < count; ++s) {
