@@ -503,6 +503,7 @@ class FunctionEmitter {
 
   llvm::Value* flag(llvm::Value* condition) { return b_.CreateZExt(condition, i64_); }
   llvm::Value* identity(llvm::Value* v) { return v; }
+  llvm::Value* to_integer(llvm::Value* v) { return v->getType()->isIntegerTy() ? v : b_.CreateFPToSI(v, i64_); }
   llvm::Value* negate(llvm::Value* v) { return v->getType()->isIntegerTy() ? b_.CreateNeg(v) : b_.CreateFNeg(v); }
   llvm::Value* inv_logit(llvm::Value* v) {
     return b_.CreateFDiv(f64c(1), b_.CreateFAdd(f64c(1), intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(v))));
@@ -870,8 +871,8 @@ class FunctionEmitter {
       if (body->is_scalar()) {
         b_.CreateStore(to_double(scalar(body)), next.base);
       } else {
-        // Buffers the body reads (products, inner loops) once per iteration, not once per element.
-        with_loop_invariants_hoisted(body, -1, /*skip_root=*/true);
+        // Buffers the body is or reads (products, inner loops) once per iteration, not once per element.
+        with_loop_invariants_hoisted(body, -1);
         for_each_index(body->dims, [&](const std::vector<llvm::Value*>& idx) {
           b_.CreateStore(to_double(element(body, idx)), address(next, idx));
         });

@@ -353,9 +353,11 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
       plan.why_unrolled = "'" + name + "' carries a value from one iteration to the next";
     }
   }
-  if (!plan.symbolic) {
+  // Also for symbolic plans: the lowerer may still find that a variable defined
+  // element-wise is not covered by the loop's range, and then make it a Scan.
+  {
     plan.scannable = !scan.draws;
-    if (scan.draws) plan.why_unrolled += " and it makes draws";
+    if (scan.draws && !plan.symbolic) plan.why_unrolled += " and it makes draws";
     for (auto& [name, uses] : scan.uses) {
       bool assigned = false;
       for (auto& u : uses) assigned |= u.assigned;

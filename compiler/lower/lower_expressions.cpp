@@ -85,14 +85,28 @@ Lowerer::Value Lowerer::expr(const ast::Expr& e) {
       // Literal of containers: stack elements along a new slowest axis (arrays),
       // or rows of a matrix.
       std::vector<int64_t> inner = elems[0].node->dims;
-      for (auto& v : elems) {
+      for (auto& v : elems)
         if (v.node->dims != inner) error(e.loc, "the elements of this literal have different sizes");
-        NodeP flat = g_.reshape(v.node, {v.node->size()});
-        for (int64_t k = 0; k < v.node->size(); ++k) nodes.push_back(g_.cast_real(g_.index(flat, 0, g_.int_constant(k))));
-      }
       std::vector<int64_t> dims = inner;
       dims.push_back(static_cast<int64_t>(elems.size()));
-      NodeP stacked = g_.pack(nodes, dims);
+      NodeP stacked = nullptr;
+      if (e.type.base != Base::Int && elems.size() <= lowering::kMaxStackedElements) {
+        // A few long elements (the columns of a design matrix): one slice each, never per element.
+        int axis = static_cast<int>(inner.size());
+        for (size_t k = 0; k < elems.size(); ++k) {
+          NodeP slice = g_.one_hot(dims, axis, g_.int_constant(static_cast<int64_t>(k)), g_.cast_real(elems[k].node));
+          stacked = stacked ? g_.add(stacked, slice) : slice;
+        }
+      } else {
+        for (auto& v : elems) {
+          NodeP flat = g_.reshape(v.node, {v.node->size()});
+          for (int64_t k = 0; k < v.node->size(); ++k) {
+            NodeP element = g_.index(flat, 0, g_.int_constant(k));
+            nodes.push_back(e.type.base == Base::Int ? element : g_.cast_real(element));
+          }
+        }
+        stacked = g_.pack(nodes, dims);
+      }
       if (e.kind == K::RowVectorLit) stacked = g_.transpose(stacked);  // rows of a matrix
       return {stacked, e.type};
     }

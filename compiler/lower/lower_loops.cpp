@@ -105,7 +105,7 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
     std::vector<int> axes = stan_axes(v->value.type, v->value.node->dims.size());
     NodeP elem = g_.index(v->value.node, axes.front(), g_.sub(var, g_.int_constant(1)));
     define(hidden, {elem, v->value.type.element()}, false, "local");
-    redirects_[name].push_back({var, hidden});
+    redirects_[name].push_back({var, hidden, {}});
     pending.push_back({name, hidden, true});
   }
   for (auto& name : plan.accumulated) {
@@ -198,6 +198,7 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
     Value before;
     int64_t offset;
     bool hidden;
+    bool is_int;
   };
   struct Window {
     std::string name, element;
@@ -207,14 +208,14 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   std::vector<Component> components;
   std::vector<Window> windows;
   int64_t state_size = 0;
-  bool ints = false, reals = false;
+  bool ints = false;
   push_scope();  // the loop variable and the windows' hidden variables
   auto add_component = [&](const std::string& name, const std::string& next_from, NodeP before, const Type& type,
                            bool hidden) {
     // The declared type decides (a real variable may still hold an int value: rep_vector(0, n)).
     bool is_int = type.base == Base::Int;
-    (is_int ? ints : reals) = true;
-    components.push_back({name, next_from, {is_int ? before : g_.cast_real(before), type}, state_size, hidden});
+    ints = ints || is_int;
+    components.push_back({name, next_from, {is_int ? before : g_.cast_real(before), type}, state_size, hidden, is_int});
     state_size += before->size();
   };
   for (const std::string& name : plan.carried) {
@@ -255,11 +256,12 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
     pop_scope();
     return false;
   };
-  if (components.empty() || (ints && (reals || components.size() > 1))) return abandon();
-  // One variable is the state as it is; several are packed into one vector.
+  if (components.empty()) return abandon();
+  // One variable is the state as it is; several are packed into one vector of
+  // reals (ints among them are exact there, and converted back when read).
   bool packed = components.size() > 1;
   std::vector<int64_t> state_dims = packed ? std::vector<int64_t>{state_size} : components[0].before.node->dims;
-  ir::DType dtype = ints ? ir::DType::Int : ir::DType::Real;
+  ir::DType dtype = ints && !packed ? ir::DType::Int : ir::DType::Real;
   auto pack = [&](const std::vector<NodeP>& parts) {
     if (!packed) return parts[0];
     NodeP sum = nullptr;
@@ -276,8 +278,8 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
     if (!packed) return state;
     const std::vector<int64_t>& dims = components[k].before.node->dims;
     NodeP at = g_.int_constant(components[k].offset);
-    if (dims.empty()) return g_.index(state, 0, at);
-    return g_.reshape(g_.slice(state, 0, at, ir::element_count(dims)), dims);
+    NodeP part = dims.empty() ? g_.index(state, 0, at) : g_.reshape(g_.slice(state, 0, at, ir::element_count(dims)), dims);
+    return components[k].is_int ? g_.unary(Op::RealToInt, part) : part;
   };
   std::vector<NodeP> initial;
   for (auto& c : components) initial.push_back(c.before.node);
@@ -297,7 +299,7 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   std::vector<NodeP> next;
   for (auto& c : components) {
     NodeP value = find(c.next_from)->value.node;
-    next.push_back(ints ? value : g_.cast_real(value));
+    next.push_back(dtype == ir::DType::Int ? value : g_.cast_real(value));
   }
   for (auto& w : windows) redirects_[w.name].pop_back();
   pop_scope();

@@ -15,6 +15,9 @@ inline constexpr int kMaxUnrolledIterations = 200000;
 // Loops with carried state this short are unrolled (straight-line code, no
 // history buffer); longer ones become a Scan.
 inline constexpr int64_t kMinScanIterations = 8;
+// Literals of at most this many containers are stacked slice by slice (each
+// element read once per output element); longer ones are packed element-wise.
+inline constexpr size_t kMaxStackedElements = 16;
 
 // Calls of user-defined functions nested inside each other (a recursion must end
 // on values known when the data is read), and inlined in all.

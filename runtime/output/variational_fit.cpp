@@ -35,7 +35,7 @@ std::vector<double> parse_variational_fit(const std::string& text, const std::st
     throw UserError(path + ": not a JSON fit file: " + json_error_text(e));
   }
   auto method = j.is_object() ? j.find("method") : j.end();
-  if (!j.is_object() || method == j.end() || !method->is_string() || *method != "advi" && *method != "dadvi")
+  if (!j.is_object() || method == j.end() || !method->is_string() || (*method != "advi" && *method != "dadvi"))
     throw UserError(path + ": not a variational fit (write one with latent fit --method advi|fullrank|dadvi -o fit.json)");
   auto f = j.find("family");  // absent: mean-field (fits written before the family was recorded)
   if (f != j.end() && (!f->is_string() || (*f != "meanfield" && *f != "fullrank")))

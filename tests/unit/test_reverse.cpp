@@ -550,6 +550,10 @@ std::vector<Entry> make_table() {
                  NodeP history = g.scan(k, x[2], g.int_constant(1), 4, next);
                  return g.index(history, 1, g.int_constant(4));
                }});
+  t.push_back(zero_entry(Op::RealToInt, "to_real(real_to_int(floor(3 a))) * b", {kVec4, kVec4}, [](Graph& g, Args x, NodeP) {
+    NodeP whole = g.unary(Op::Floor, g.mul(g.constant(3), x[0]));
+    return g.cast_real(g.mul(g.unary(Op::RealToInt, whole), g.int_constant(2)));
+  }));
   {
     Entry e = zero_entry(Op::ScanState, "a counter n[k+1] = n[k] + (a[k] > 0) over k in 0..3, as reals", {kVec4},
                          [](Graph& g, Args x, NodeP loop) {

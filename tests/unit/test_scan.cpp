@@ -161,7 +161,7 @@ model { e ~ exponential(0.3); l ~ exponential(0.3); target += log_sum_exp(lp); }
   check_against_unrolled(model, "for (t in 1:T) {", data, 2);
 }
 
-// A data-only recursion and an int state.
+// A data-only recursion and an int state, kept together in a state of reals.
 BOOST_AUTO_TEST_CASE(an_int_state_and_a_data_recursion) {
   check_against_unrolled(R"(
 data { int T; vector[T] y; }
@@ -176,7 +176,7 @@ model {
   }
 }
 )",
-                         "for (t in 1:T) {", series_json(15), 1, 0);
+                         "for (t in 1:T) {", series_json(15), 1, 1);
 }
 
 // A recursion over two lags keeps a window of two elements; an array of vectors a
@@ -215,6 +215,45 @@ BOOST_AUTO_TEST_CASE(a_recursion_carries_one_element) {
   for (const Term& t : lp.terms) roots.push_back(t.value);
   for (ir::NodeP n : ir::topological_order(roots))
     if (n->op == ir::Op::Scan) BOOST_TEST((n->dims == std::vector<int64_t>{200}));
+}
+
+// A variable defined element-wise over part of its range (from 2) is not a
+// symbolic loop: it becomes a Scan with a window, not an unrolled loop
+// (posteriordb's iohmm_reg).
+BOOST_AUTO_TEST_CASE(an_element_wise_definition_over_part_of_the_range) {
+  check_against_unrolled(R"(
+data { int T; vector[T] y; }
+parameters { real mu; vector[T] theta; }
+model {
+  vector[T] z;
+  z[1] = theta[1];
+  for (t in 2:T) { z[t] = exp(0.3 * theta[t]) * mu; }
+  y ~ normal(z, 1);
+  theta ~ normal(0, 1);
+}
+)",
+                         "for (t in 2:T) {", series_json(12), 13);
+}
+
+// Ints carried with reals (a Viterbi backpointer with the best score so far) share
+// one state of reals.
+BOOST_AUTO_TEST_CASE(ints_carried_with_reals) {
+  check_against_unrolled(R"(
+data { int T; vector[T] y; }
+parameters { real mu; }
+model {
+  real best = negative_infinity();
+  int at = 0;
+  array[T] int pointer;
+  for (t in 1:T) {
+    real score = normal_lpdf(y[t] | mu, 1);
+    if (score > best) { best = score; at = t; }
+    pointer[t] = at;
+  }
+  target += best + 0.01 * pointer[T] * mu + 0.001 * at;
+}
+)",
+                         "for (t in 1:T) {", series_json(15), 1);
 }
 
 // The lowered graph of GARCH has the same size at T = 50 and T = 1000: the loop is not unrolled.
