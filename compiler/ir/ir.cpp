@@ -468,11 +468,12 @@ NodeP Graph::pad_slice(std::vector<int64_t> dims, int axis, NodeP start, NodeP v
 }
 
 NodeP Graph::set_index(NodeP t, int axis, NodeP idx, NodeP v) {
-  // Element-by-element definitions of a short vector with known indexes (the
-  // unrolled recursions of time-series models) stay a Pack of scalars.
-  constexpr int64_t kMaxPacked = 4096;
+  // Element-by-element definitions of a vector with known indexes (unrolled loops)
+  // stay a Pack of scalars; a long vector starts one only when it already is one
+  // (sigma[1] = s on an uninitialised sigma[T] stays one SetIndex, not T scalars).
+  constexpr int64_t kMaxPacked = 4096, kMaxPackedFromFill = 64;
   if (t->dims.size() == 1 && idx->is_const() && v->is_scalar() && t->dims[0] <= kMaxPacked &&
-      (t->op == Op::Pack || t->op == Op::Fill)) {
+      (t->op == Op::Pack || (t->op == Op::Fill && t->dims[0] <= kMaxPackedFromFill))) {
     std::vector<NodeP> elems = t->op == Op::Pack ? t->args : std::vector<NodeP>(static_cast<size_t>(t->dims[0]), t->args[0]);
     elems.at(static_cast<size_t>(idx->value)) = v;
     return pack(elems, t->dims);
