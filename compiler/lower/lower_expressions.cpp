@@ -344,24 +344,51 @@ Lowerer::Value Lowerer::apply_indices(Value v, const std::vector<ast::Index>& in
       type = type.element();
     } else {
       auto [start, len] = slice_bounds(ix, size, loc);
-      node = g_.slice(node, axis, g_.int_constant(start), len);
+      node = g_.slice(node, axis, start, len);
       ++p;
     }
   }
   return {fold_data(node), type};
 }
 
-std::pair<int64_t, int64_t> Lowerer::slice_bounds(const ast::Index& ix, int64_t size, SourceLoc loc) {
-  int64_t lo = 1, hi = size;
+std::pair<NodeP, int64_t> Lowerer::slice_bounds(const ast::Index& ix, int64_t size, SourceLoc loc) {
+  NodeP lo = g_.int_constant(1), hi = g_.int_constant(size);
   if (ix.kind == ast::Index::Kind::Range) {
-    if (ix.lower) lo = known_int(*ix.lower, "a slice bound");
-    if (ix.upper) hi = known_int(*ix.upper, "a slice bound");
+    for (auto [bound, text] : {std::pair{&lo, &ix.lower}, std::pair{&hi, &ix.upper}}) {
+      if (!*text) continue;
+      *bound = expr(**text).node;
+      if ((*bound)->depends_on_params)
+        error((*text)->loc, "a slice bound must be known when the data is read (it may not depend on parameters)");
+    }
   }
-  int64_t len = std::max<int64_t>(hi - lo + 1, 0);
-  if (len > 0 && (lo < 1 || hi > size))
-    error(loc, "slice " + std::to_string(lo) + ":" + std::to_string(hi) + " out of range; expecting 1.." +
-                   std::to_string(size));
-  return {len > 0 ? lo - 1 : 0, len};
+  for (NodeP bound : {lo, hi})
+    if (bound->dtype != ir::DType::Int || !bound->is_scalar()) error(loc, "a slice bound must be an integer");
+  if (lo->is_const() && hi->is_const()) {
+    int64_t l = static_cast<int64_t>(lo->value), h = static_cast<int64_t>(hi->value);
+    int64_t len = std::max<int64_t>(h - l + 1, 0);
+    if (len > 0 && (l < 1 || h > size))
+      error(loc, "slice " + std::to_string(l) + ":" + std::to_string(h) + " out of range; expecting 1.." + std::to_string(size));
+    return {g_.int_constant(len > 0 ? l - 1 : 0), len};
+  }
+  // Bounds that move together (i:(i + 2) with i a loop variable): base + offset each.
+  auto split = [](NodeP n) -> std::pair<NodeP, int64_t> {
+    if ((n->op == Op::Add || n->op == Op::Sub) && n->args[1]->is_const())
+      return {n->args[0], static_cast<int64_t>(n->op == Op::Add ? n->args[1]->value : -n->args[1]->value)};
+    if (n->op == Op::Add && n->args[0]->is_const()) return {n->args[1], static_cast<int64_t>(n->args[0]->value)};
+    return {n, 0};
+  };
+  auto [lo_base, lo_offset] = split(lo);
+  auto [hi_base, hi_offset] = split(hi);
+  if (lo_base != hi_base)
+    error(loc, "the length of this slice must be known when the data is read: its bounds may move with a loop "
+               "variable, but only together (as in x[i:(i + 2)])");
+  int64_t len = std::max<int64_t>(hi_offset - lo_offset + 1, 0);
+  if (len == 0) return {g_.int_constant(0), 0};
+  NodeP out_of_range = g_.binary(Op::Or, g_.binary(Op::Lt, lo, g_.int_constant(1)), g_.binary(Op::Gt, hi, g_.int_constant(size)));
+  auto range = int_range(lo);
+  bool inside = range && range->first >= 1 && range->second + (len - 1) <= size;
+  if (!inside) add_check(loc, out_of_range, "slice out of range; expecting 1.." + std::to_string(size), lo, "its lower bound");
+  return {g_.sub(lo, g_.int_constant(1)), len};
 }
 
 Lowerer::Value Lowerer::index(const ast::Expr& e) {

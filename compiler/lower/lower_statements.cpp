@@ -199,8 +199,7 @@ Lowerer::Value Lowerer::set_path(const Value& current, const std::vector<const a
   if (ix.kind != ast::Index::Kind::Single) {
     // x[a:b] = v (or x[:] = v): the elements outside the slice are kept, those inside replaced.
     if (k + 1 != path.size()) error(loc, "assigning to a slice followed by more indexes is not supported yet");
-    auto [first, len] = slice_bounds(ix, current.node->dims[static_cast<size_t>(axis)], loc);
-    NodeP start = g_.int_constant(first);
+    auto [start, len] = slice_bounds(ix, current.node->dims[static_cast<size_t>(axis)], loc);
     NodeP region = g_.slice(current.node, axis, start, len);
     Value placed = convert(value, current.type, region->dims, loc, "the assigned slice");
     if (len == 0) return current;

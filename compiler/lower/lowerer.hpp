@@ -62,8 +62,9 @@ class Lowerer {
   // Evaluates a size expression, which must be known from data.
   int64_t known_int(const ast::Expr& e, const std::string& what);
   // A slice index `a:b`, `a:`, `:b` or `:` over `size` elements: its 0-based start
-  // and its length (bounds known from data, checked).
-  std::pair<int64_t, int64_t> slice_bounds(const ast::Index& ix, int64_t size, SourceLoc loc);
+  // and its length. The length must be known from data; the start may move with a
+  // loop variable (x[i:(i + 2)]), and is then checked at run time.
+  std::pair<ir::NodeP, int64_t> slice_bounds(const ast::Index& ix, int64_t size, SourceLoc loc);
   // IR dims of a declaration whose sizes are known ({stan dims} and {ir dims}).
   void declared_dims(const ast::VarDecl& d, std::vector<int64_t>* stan_dims, std::vector<int64_t>* ir_dims);
   // A declaration's constraint, with bounds lowered.

@@ -390,3 +390,34 @@ model {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A slice whose bounds move with the loop variable, together (y[i:(i + 2)]): a
+// symbolic loop with a sliding window, its length known; values and gradient
+// against the closed form.
+BOOST_AUTO_TEST_CASE(a_slice_moving_with_the_loop_variable) {
+  const std::string model = R"(
+data { int N; vector[N] y; }
+parameters { real mu; }
+model {
+  for (i in 1:(N - 2)) {
+    target += -0.5 * dot_self(y[i:(i + 2)] - mu) + 0.1 * sum(y[(i + 1):(i + 2)]) * mu;
+  }
+}
+)";
+  BOOST_TEST(plan_of(*parse_text(model)).symbolic);
+  auto m = make_model(model, R"({"N": 6, "y": [1, 2, 3, 4, 5, 7]})");
+  std::vector<double> y{1, 2, 3, 4, 5, 7};
+  for (double mu : {0.5, -1.0}) {
+    double value = 0, slope = 0;
+    for (size_t i = 0; i + 2 < y.size(); ++i) {
+      for (size_t j = i; j <= i + 2; ++j) {
+        value += -0.5 * (y[j] - mu) * (y[j] - mu);
+        slope += y[j] - mu;
+      }
+      value += 0.1 * (y[i + 1] + y[i + 2]) * mu;
+      slope += 0.1 * (y[i + 1] + y[i + 2]);
+    }
+    BOOST_TEST(lp(*m, {mu}) == value, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(gradient(*m, {mu})[0] == slope, boost::test_tools::tolerance(1e-12));
+  }
+}
