@@ -315,23 +315,23 @@ class FunctionEmitter {
     with_loop_invariants_hoisted(body, id);
     for_loop(lo, hi, [&](llvm::Value* i) {
       scopes_.emplace_back();
-      if (NodeP var = graph_loop_var(id, body)) scopes_.back().scalars[var] = i;
+      if (NodeP var = loop_leaf(Op::LoopVar, id, body)) scopes_.back().scalars[var] = i;
       per_iteration(i);
       scopes_.pop_back();
     });
   }
 
-  // The loop's LoopVar below its body (null when the body does not read it: a
-  // loop-invariant tensor repeated count times, as reverse mode makes them).
-  NodeP graph_loop_var(int id, NodeP body) {
-    // The LoopVar node is interned: find it below the body.
+  // The loop's LoopVar (or a Scan's ScanState) below its body: the nodes are
+  // interned, so the body holds the one node. Null when the body does not read
+  // it (a loop-invariant tensor repeated count times, as reverse mode makes them).
+  NodeP loop_leaf(Op op, int id, NodeP body) {
     std::vector<NodeP> stack{body};
     std::unordered_set<NodeP> seen;
     while (!stack.empty()) {
       NodeP n = stack.back();
       stack.pop_back();
       if (!seen.insert(n).second || !n->depends_on_loop(id)) continue;
-      if (n->op == Op::LoopVar && n->a == id) return n;
+      if (n->op == op && n->a == id) return n;
       for (NodeP a : n->args) stack.push_back(a);
     }
     return nullptr;
@@ -503,7 +503,11 @@ class FunctionEmitter {
 
   llvm::Value* flag(llvm::Value* condition) { return b_.CreateZExt(condition, i64_); }
   llvm::Value* identity(llvm::Value* v) { return v; }
-  llvm::Value* to_integer(llvm::Value* v) { return v->getType()->isIntegerTy() ? v : b_.CreateFPToSI(v, i64_); }
+  llvm::Value* to_integer(llvm::Value* v) {  // as ops.def folds it: out of range or NaN -> 0
+    if (v->getType()->isIntegerTy()) return v;
+    llvm::Value* in_range = b_.CreateFCmpOLT(intrinsic(llvm::Intrinsic::fabs, v), f64c(0x1p62));
+    return b_.CreateSelect(in_range, b_.CreateFPToSI(v, i64_), i64c(0));
+  }
   llvm::Value* negate(llvm::Value* v) { return v->getType()->isIntegerTy() ? b_.CreateNeg(v) : b_.CreateFNeg(v); }
   llvm::Value* inv_logit(llvm::Value* v) {
     return b_.CreateFDiv(f64c(1), b_.CreateFAdd(f64c(1), intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(v))));
@@ -858,7 +862,7 @@ class FunctionEmitter {
       return v;
     };
     store_into(slot(i64c(0)), init);
-    NodeP state = graph_scan_state(static_cast<int>(n->a), body);
+    NodeP state = loop_leaf(Op::ScanState, static_cast<int>(n->a), body);
     llvm::Value* lo = nullptr;
     emit_loop(n, body, [&](llvm::Value* i) {
       if (!lo) lo = scalar(n->args[1]);
@@ -879,20 +883,6 @@ class FunctionEmitter {
       }
     });
     return dst;
-  }
-
-  // The ScanState of loop `id` below its body (null when the body does not read it).
-  NodeP graph_scan_state(int id, NodeP body) {
-    std::vector<NodeP> stack{body};
-    std::unordered_set<NodeP> seen;
-    while (!stack.empty()) {
-      NodeP n = stack.back();
-      stack.pop_back();
-      if (!seen.insert(n).second || !n->depends_on_loop(id)) continue;
-      if (n->op == Op::ScanState && n->a == id) return n;
-      for (NodeP a : n->args) stack.push_back(a);
-    }
-    return nullptr;
   }
 
   // runtime_symbols: bit 0 accumulates, bit 1 allows single precision.

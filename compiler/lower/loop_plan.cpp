@@ -247,10 +247,8 @@ void mentioned(const ast::Stmt& s, std::set<std::string>& out) {
   for (auto& x : s.stmts) mentioned(*x, out);
 }
 
-// Whether the body of `inner` (a loop over k) assigns `name[k] = e` (one index,
-// e not mentioning name) unconditionally before anything else mentions name:
-// each element, hence the whole variable over the loop's range, is overwritten.
-bool overwrites_each_element(const ast::Stmt& inner, const std::string& name) {
+// The statements of a body that run unconditionally, in order (blocks flattened).
+std::vector<const ast::Stmt*> top_level(const ast::Stmt& body) {
   std::vector<const ast::Stmt*> order;
   std::function<void(const ast::Stmt&)> flatten = [&](const ast::Stmt& s) {
     if (s.kind == ast::StmtKind::Block)
@@ -258,7 +256,15 @@ bool overwrites_each_element(const ast::Stmt& inner, const std::string& name) {
     else
       order.push_back(&s);
   };
-  flatten(*inner.body);
+  flatten(body);
+  return order;
+}
+
+// Whether the body of `inner` (a loop over k) assigns `name[k] = e` (one index,
+// e not mentioning name) unconditionally before anything else mentions name:
+// each element, hence the whole variable over the loop's range, is overwritten.
+bool overwrites_each_element(const ast::Stmt& inner, const std::string& name) {
+  std::vector<const ast::Stmt*> order = top_level(*inner.body);
   for (const ast::Stmt* s : order) {
     std::set<std::string> names;
     mentioned(*s, names);
@@ -286,14 +292,7 @@ bool overwrites_each_element(const ast::Stmt& inner, const std::string& name) {
 std::map<std::string, const ast::Stmt*> overwritten_first(const ast::Stmt& loop, const std::set<std::string>& declared) {
   std::map<std::string, const ast::Stmt*> out;
   std::set<std::string> settled;  // names whose first mention has been seen
-  std::vector<const ast::Stmt*> order;
-  std::function<void(const ast::Stmt&)> flatten = [&](const ast::Stmt& s) {
-    if (s.kind == ast::StmtKind::Block)
-      for (auto& x : s.stmts) flatten(*x);
-    else
-      order.push_back(&s);
-  };
-  flatten(*loop.body);
+  std::vector<const ast::Stmt*> order = top_level(*loop.body);
   for (const ast::Stmt* s : order) {
     std::set<std::string> names;
     mentioned(*s, names);

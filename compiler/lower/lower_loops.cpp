@@ -21,6 +21,19 @@ using lowering::stan_axes;
 
 // ---- control flow ------------------------------------------------------------------------------
 
+// Lowers the body of loop `s` (variable `var`) once; what it adds to target is
+// returned, to be wrapped in the loop by the caller.
+std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var) {
+  std::vector<Term> body_terms;
+  std::vector<Term>* saved_terms = current_terms_;
+  current_terms_ = &body_terms;
+  enclosing_loops_.push_back(var);
+  statement(*s.body);
+  enclosing_loops_.pop_back();
+  current_terms_ = saved_terms;
+  return body_terms;
+}
+
 void Lowerer::for_loop(const ast::Stmt& s) {
   Value lo = expr(*s.lower), hi = expr(*s.upper);
   LoopPlan plan = plan_loop(s);
@@ -131,13 +144,7 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
   for (auto& [name, inner] : plan.overwritten)
     if (Var* v = find(name)) before_loop[name] = v->value;
 
-  std::vector<Term> body_terms;
-  std::vector<Term>* saved_terms = current_terms_;
-  current_terms_ = &body_terms;
-  enclosing_loops_.push_back(var);
-  statement(*s.body);
-  enclosing_loops_.pop_back();
-  current_terms_ = saved_terms;
+  std::vector<Term> body_terms = loop_body(s, var);
 
   std::map<std::string, Value> results;
   int64_t count = lo->is_const() && hi->is_const() ? static_cast<int64_t>(hi->value - lo->value + 1) : -1;
@@ -289,13 +296,7 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   NodeP state = g_.scan_state(loop, state_dims, dtype);
   for (size_t k = 0; k < components.size(); ++k) find(components[k].name)->value.node = unpack(state, k);
   define(s.loop_var, {var, Type::int_()}, true, "loop");
-  std::vector<Term> body_terms;
-  std::vector<Term>* saved_terms = current_terms_;
-  current_terms_ = &body_terms;
-  enclosing_loops_.push_back(var);
-  statement(*s.body);
-  enclosing_loops_.pop_back();
-  current_terms_ = saved_terms;
+  std::vector<Term> body_terms = loop_body(s, var);
   std::vector<NodeP> next;
   for (auto& c : components) {
     NodeP value = find(c.next_from)->value.node;

@@ -121,6 +121,7 @@ class Lowerer {
   // Adds a finished term: data-only checks go to data_checks_, the rest to the current list.
   void keep_term(Term t);
   void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
+  std::vector<Term> loop_body(const ast::Stmt& s, ir::NodeP var);
   // Lowers a loop with carried state as an IR Scan; false (nothing lowered)
   // when its state cannot be one tensor (ints mixed with reals).
   bool scan_for(const ast::Stmt& s, ir::NodeP lo, int64_t count, const struct LoopPlan& plan);
