@@ -825,18 +825,21 @@ class FunctionEmitter {
     });
   }
 
+  // Slice k along the last (slowest) axis of v: a LoopGen's or a Scan's slot.
+  View last_axis_slot(View v, llvm::Value* k) {
+    v.base = b_.CreateInBoundsGEP(f64_, v.base, b_.CreateMul(k, i64c(v.strides.back())));
+    v.dims.pop_back();
+    v.strides.pop_back();
+    return v;
+  }
+
   View loop_gen(NodeP n) {
     View dst = contiguous_buffer(n);
     NodeP body = n->args[1];
     llvm::Value* lo = nullptr;
     emit_loop(n, body, [&](llvm::Value* i) {
       if (!lo) lo = scalar(n->args[0]);
-      llvm::Value* k = b_.CreateSub(i, lo);
-      View slot = dst;
-      int last = static_cast<int>(dst.dims.size()) - 1;
-      slot.base = b_.CreateInBoundsGEP(f64_, dst.base, b_.CreateMul(k, i64c(dst.strides[last])));
-      slot.dims.pop_back();
-      slot.strides.pop_back();
+      View slot = last_axis_slot(dst, b_.CreateSub(i, lo));
       if (body->is_scalar()) {
         b_.CreateStore(to_double(scalar(body)), slot.base);
       } else {
@@ -853,14 +856,7 @@ class FunctionEmitter {
   View scan(NodeP n) {
     View dst = contiguous_buffer(n);
     NodeP init = n->args[0], body = n->args[2];
-    int last = static_cast<int>(dst.dims.size()) - 1;
-    auto slot = [&](llvm::Value* k) {
-      View v = dst;
-      v.base = b_.CreateInBoundsGEP(f64_, dst.base, b_.CreateMul(k, i64c(dst.strides[last])));
-      v.dims.pop_back();
-      v.strides.pop_back();
-      return v;
-    };
+    auto slot = [&](llvm::Value* k) { return last_axis_slot(dst, k); };
     store_into(slot(i64c(0)), init);
     NodeP state = loop_leaf(Op::ScanState, static_cast<int>(n->a), body);
     llvm::Value* lo = nullptr;

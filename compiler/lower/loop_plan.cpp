@@ -331,16 +331,25 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
     return plan;
   }
   std::map<std::string, const ast::Stmt*> overwritten = overwritten_first(for_stmt, scan.declared);
+  // Also for symbolic plans: the lowerer may still find that a variable defined
+  // element-wise is not covered by the loop's range, and then make it a Scan.
+  plan.scannable = !scan.draws;
   for (auto& [name, uses] : scan.uses) {
     if (scan.declared.count(name)) continue;
     bool assigned = false;
     for (auto& u : uses) assigned |= u.assigned;
     if (!assigned) continue;
-    bool accumulator = true, generated = true;
+    plan.carried.insert(name);
+    bool accumulator = true, generated = true, windowed = true;
+    int64_t window = 1;
     for (auto& u : uses) {
       accumulator &= u.assigned && !u.indexed && (u.op == "+=" || u.op == "-=");
       generated &= u.indexed_by_loop;
+      // Written at v[i] only and read at v[i - c]: a Scan's state needs a window of v, not all of it.
+      windowed &= u.lag >= 0 && (!u.assigned || u.lag == 0);
+      window = std::max(window, u.lag);
     }
+    if (windowed && window <= kMaxWindow) plan.windows[name] = window;
     if (accumulator) {
       plan.accumulated.insert(name);
     } else if (overwritten.count(name)) {
@@ -352,26 +361,7 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
       plan.why_unrolled = "'" + name + "' carries a value from one iteration to the next";
     }
   }
-  // Also for symbolic plans: the lowerer may still find that a variable defined
-  // element-wise is not covered by the loop's range, and then make it a Scan.
-  {
-    plan.scannable = !scan.draws;
-    if (scan.draws && !plan.symbolic) plan.why_unrolled += " and it makes draws";
-    for (auto& [name, uses] : scan.uses) {
-      bool assigned = false;
-      for (auto& u : uses) assigned |= u.assigned;
-      if (!assigned || scan.declared.count(name)) continue;
-      plan.carried.insert(name);
-      // Written at v[i] only and read at v[i - c]: the state needs a window of v, not all of it.
-      int64_t window = 1;
-      bool windowed = true;
-      for (auto& u : uses) {
-        windowed &= u.lag >= 0 && (!u.assigned || u.lag == 0);
-        window = std::max(window, u.lag);
-      }
-      if (windowed && window <= kMaxWindow) plan.windows[name] = window;
-    }
-  }
+  if (scan.draws && !plan.symbolic) plan.why_unrolled += " and it makes draws";
   return plan;
 }
 

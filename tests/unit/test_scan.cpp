@@ -213,8 +213,13 @@ BOOST_AUTO_TEST_CASE(a_recursion_carries_one_element) {
   LoweredProgram lp = driver::lower(*parse_text(kGarch), DataSet::from_json_string(series_json(200), "data.json"));
   std::vector<ir::NodeP> roots;
   for (const Term& t : lp.terms) roots.push_back(t.value);
+  int scans = 0;
   for (ir::NodeP n : ir::topological_order(roots))
-    if (n->op == ir::Op::Scan) BOOST_TEST((n->dims == std::vector<int64_t>{200}));
+    if (n->op == ir::Op::Scan) {
+      ++scans;
+      BOOST_TEST((n->dims == std::vector<int64_t>{200}));
+    }
+  BOOST_TEST(scans == 1);
 }
 
 // A variable defined element-wise over part of its range (from 2) is not a
