@@ -29,4 +29,6 @@ double latent_rt_rng(void* ctx, int64_t sampler, const double* params);
 double latent_rt_lgamma(double x);
 double latent_rt_digamma(double x);
 double latent_rt_trigamma(double x);
+// log P(T <= t) for T ~ student_t(nu, 0, 1); NaN for NaN arguments or nu <= 0.
+double latent_rt_student_t_lcdf(double t, double nu);
 }

@@ -161,6 +161,36 @@ void register_container_functions(std::vector<FunctionEntry>& out) {
                    NodeP prefix = g.loop_sum(j, g.int_constant(0), i, g.index(x, 0, j));
                    return {g.loop_gen(i, g.int_constant(0), n, prefix), a[0].type};
                  }});
+  // dims(x): Stan's sizes of x, outermost first: the array's sizes, then rows and columns
+  // of a vector (n, 1), row_vector (1, n) or matrix; an empty array stops the list.
+  out.push_back({"dims",
+                 [](const std::vector<Type>& a, std::string* why) -> Type {
+                   bool ok = a.size() == 1 && (a[0].is_error() || a[0].base == Base::Int || a[0].base == Base::Real ||
+                                               a[0].base == Base::Vector || a[0].base == Base::RowVector ||
+                                               a[0].base == Base::Matrix);
+                   if (ok) return Type::int_(1);
+                   *why = "dims takes one int, real, vector, row_vector, matrix or array, got (" + list_types(a) + ")";
+                   return Type::error();
+                 },
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   const std::vector<int64_t>& d = a[0].node->dims;
+                   const Type& t = a[0].type;
+                   size_t base_rank = t.base == Base::Matrix ? 2 : t.base == Base::Vector || t.base == Base::RowVector ? 1 : 0;
+                   std::vector<int64_t> sizes;
+                   bool empty = false;
+                   for (int k = 0; k < t.array_dims && !empty; ++k) {  // the IR stores the outermost array axis last
+                     sizes.push_back(d[d.size() - 1 - static_cast<size_t>(k)]);
+                     empty = sizes.back() == 0;
+                   }
+                   if (!empty && base_rank == 2) sizes.insert(sizes.end(), {d[0], d[1]});
+                   if (!empty && t.base == Base::Vector) sizes.insert(sizes.end(), {d[0], 1});
+                   if (!empty && t.base == Base::RowVector) sizes.insert(sizes.end(), {1, d[0]});
+                   std::vector<NodeP> elements;
+                   for (int64_t n : sizes) elements.push_back(ctx.g.int_constant(n));
+                   NodeP r = elements.empty() ? ctx.g.fill(ctx.g.int_constant(0), {0})
+                                              : ctx.g.pack(elements, {static_cast<int64_t>(elements.size())});
+                   return {r, Type::int_(1)};
+                 }});
   // to_array_1d: every element, in storage order (column-major for matrices, row-major for arrays: Stan's orders).
   out.push_back({"to_array_1d",
                  [](const std::vector<Type>& a, std::string* why) -> Type {

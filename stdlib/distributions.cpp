@@ -358,6 +358,15 @@ void register_distributions(std::vector<DistributionEntry>& out) {
     d.sample = [](RandomEngine& e, const double* p) {
       return p[1] + p[2] * std::student_t_distribution<double>(p[0])(e);
     };
+    // P(Y <= y) = F((y - mu) / sigma; nu) and, by symmetry, P(Y > y) = F(-(y - mu) / sigma; nu).
+    auto standardized = [](ir::Graph& g, NodeP y, const Nodes& p) { return g.div(g.sub(y, p[1]), p[2]); };
+    d.log_cdf = [standardized](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.binary(Op::StudentTLcdf, standardized(g, y, p), p[0]);
+    };
+    d.log_ccdf = [standardized](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.binary(Op::StudentTLcdf, g.neg(standardized(g, y, p)), p[0]);
+    };
+    d.cdf_fixed_params = {0};  // no derivative in nu (the incomplete beta function's in its parameter)
     out.push_back(d);
   }
   {

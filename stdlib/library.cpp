@@ -14,6 +14,8 @@ namespace latent::stdlib {
 
 namespace {
 
+void cdf_functions(const DistributionEntry& d, std::vector<FunctionEntry>& out);
+
 struct Registry {
   std::map<std::string, FunctionEntry> functions;
   std::map<std::string, DistributionEntry> distributions;
@@ -22,9 +24,13 @@ struct Registry {
     register_functions(fs);
     register_container_functions(fs);
     register_gaussian_process_functions(fs);
-    for (auto& f : fs) functions.emplace(f.name, std::move(f));
+    register_linear_algebra_functions(fs);
     std::vector<DistributionEntry> ds;
     register_distributions(ds);
+    register_multivariate_distributions(ds);
+    for (auto& d : ds)
+      if (d.log_cdf) cdf_functions(d, fs);
+    for (auto& f : fs) functions.emplace(f.name, std::move(f));
     for (auto& d : ds) {
       // Registration order is fixed for a build: generated code names samplers by id.
       if (d.sample) d.sampler_id = register_sampler(d.sample);
@@ -310,6 +316,66 @@ int64_t broadcast_size(CallContext& ctx, const std::vector<const Value*>& all,
     size = v->node->size();
   }
   return size;
+}
+
+}  // namespace
+
+namespace {
+
+// name_lcdf(y | params), name_lccdf(y | params) and name_cdf(y | params): the sum of
+// the elementwise log (complementary) CDFs over the broadcast size, and for _cdf the
+// product of the CDFs, exp of that sum.
+enum class CdfKind { Lcdf, Lccdf, Cdf };
+
+Value lower_cdf(CallContext& ctx, const DistributionEntry& d, const std::vector<Value>& args, CdfKind kind) {
+  ir::Graph& g = ctx.g;
+  const Value& y = args[0];
+  std::vector<Value> params(args.begin() + 1, args.end());
+  std::vector<const Value*> all;
+  for (auto& a : args) all.push_back(&a);
+  int64_t size = broadcast_size(ctx, all, [&](size_t i) { return i == 0 ? std::string("the variate") : d.params[i - 1].first; });
+  for (size_t i : d.cdf_fixed_params)
+    if (params[i].node->reads_unknowns)
+      ctx.error(ctx.name() + ": its derivative with respect to the " + d.params[i].first +
+                " is not implemented, so that argument must not depend on parameters (only on data)");
+  ir::NodeP x = g.cast_real(y.node);
+  ir::NodeP nan = g.binary(ir::Op::Ne, x, x);
+  if (x->is_scalar()) {
+    ctx.check(nan, ctx.name() + ": Random variable must not be NaN", x, "random variable");
+  } else {
+    auto [any, worst] = g.any_violation(nan, x);
+    ctx.check(any, ctx.name() + ": Random variable must not be NaN", worst, "random variable");
+  }
+  check_parameters(ctx, d, params);
+  std::vector<ir::NodeP> p;
+  for (auto& v : params) p.push_back(g.cast_real(v.node));
+  ir::NodeP per_element = kind == CdfKind::Lccdf ? d.log_ccdf(g, x, p) : d.log_cdf(g, x, p);
+  ir::NodeP total = per_element->is_scalar() ? g.mul(per_element, g.constant(static_cast<double>(std::max<int64_t>(size, 1))))
+                                             : g.sum(per_element);
+  return {kind == CdfKind::Cdf ? g.unary(ir::Op::Exp, total) : total, Type::real()};
+}
+
+void cdf_functions(const DistributionEntry& d, std::vector<FunctionEntry>& out) {
+  for (auto [suffix, kind] : {std::pair{"_lcdf", CdfKind::Lcdf}, std::pair{"_lccdf", CdfKind::Lccdf},
+                              std::pair{"_cdf", CdfKind::Cdf}}) {
+    std::string name = d.name + suffix;
+    std::string dist = d.name;
+    out.push_back({name,
+                   [name, dist](const std::vector<Type>& args, std::string* why) -> Type {
+                     const DistributionEntry& self = *find_distribution(dist);
+                     std::vector<Type> params(args.begin() + (args.empty() ? 0 : 1), args.end());
+                     if (!args.empty() && density_args_ok(self, args[0], params, nullptr)) return Type::real();
+                     std::string given;
+                     for (size_t i = 0; i < args.size(); ++i) given += (i == 0 ? "" : i == 1 ? " | " : ", ") + args[i].str();
+                     std::string expected = density_signature(self);
+                     expected = name + expected.substr(expected.find('('));
+                     *why = "no matching signature for " + name + "(" + given + "); expected " + expected;
+                     return Type::error();
+                   },
+                   [dist, kind](CallContext& ctx, const std::vector<Value>& args) -> Value {
+                     return lower_cdf(ctx, *find_distribution(dist), args, kind);
+                   }});
+  }
 }
 
 }  // namespace

@@ -104,6 +104,14 @@ struct DistributionEntry {
   // The location and scale of a Gaussian distribution (normal, std_normal): closed-form KL.
   std::function<std::pair<ir::NodeP, ir::NodeP>(ir::Graph&, const std::vector<ir::NodeP>& params)> gaussian;
 
+  // The log CDF and the log complementary CDF of the variate y, elementwise (y and
+  // the parameters real, scalars or of one shape): `name_lcdf`, `name_lccdf` and
+  // `name_cdf` exist when these do. The CDFs have no derivative with respect to the
+  // parameters listed in `cdf_fixed_params` (by index): a call where one of them
+  // depends on parameters is an error.
+  std::function<ir::NodeP(ir::Graph&, ir::NodeP y, const std::vector<ir::NodeP>& params)> log_cdf, log_ccdf;
+  std::vector<size_t> cdf_fixed_params;
+
   // Stan has no `_rng` for some (the GLMs): `name_rng` is then an error.
   bool has_rng = true;
   // `name_rng(params)`: one draw given the parameters (run by generated code,
@@ -151,6 +159,12 @@ Value lower_density(CallContext& ctx, const DistributionEntry& dist, const Value
 void register_functions(std::vector<FunctionEntry>& out);
 void register_container_functions(std::vector<FunctionEntry>& out);
 void register_gaussian_process_functions(std::vector<FunctionEntry>& out);
+void register_linear_algebra_functions(std::vector<FunctionEntry>& out);
 void register_distributions(std::vector<DistributionEntry>& out);
+void register_multivariate_distributions(std::vector<DistributionEntry>& out);
+
+// The matrix division operators with a matrix divisor: b / A (mdivide_right) and
+// A \ b (left = true, mdivide_left); their checks go to ctx.
+Value lower_matrix_division(CallContext& ctx, const Value& x, const Value& y, bool left);
 
 }  // namespace latent::stdlib

@@ -127,6 +127,8 @@ class ReverseSweep {
       case Op::MaxReduce: throw std::logic_error("max_reduce is only differentiated under stop_gradient");
       case Op::MatMul: return matmul_adjoint(n, a, emit);
       case Op::Transpose: return emit(arg(0), g.transpose(a));
+      case Op::Cholesky: return cholesky_adjoint(n, a, emit);
+      case Op::TriSolve: case Op::Solve: return solve_adjoint(n, a, emit);
       case Op::Reshape: return emit(arg(0), g.reshape(a, arg(0)->dims));
       case Op::Fill: return emit(arg(0), g.sum(a));
       case Op::Pack: {
@@ -213,6 +215,50 @@ class ReverseSweep {
     }
   }
 
+  // An n x n mask: 1 strictly below (lower) or above (upper) the diagonal, `diagonal` on it, 0 elsewhere.
+  NodeP triangle_mask(int64_t size, bool upper, double diagonal) {
+    auto& g = g_;
+    NodeP i = g.new_loop_var(), j = g.new_loop_var();  // row i, column j
+    NodeP off = g.binary(upper ? Op::Lt : Op::Gt, i, j);
+    NodeP body = g.select(off, g.constant(1), g.select(g.binary(Op::Eq, i, j), g.constant(diagonal), g.constant(0)));
+    NodeP column = g.loop_gen(i, g.int_constant(0), size, body);
+    return g.loop_gen(j, g.int_constant(0), size, column);
+  }
+
+  // X = T^-1 B (TriSolve, T triangular) or A^-1 B (Solve): B's adjoint is T^-T a (a
+  // solve with the transpose, whose triangle is the other one), T's is -(B's adjoint) X',
+  // kept to the triangle that T's values are read from.
+  void solve_adjoint(NodeP n, NodeP a, const Emit& emit) {
+    auto& g = g_;
+    NodeP t = n->args[0], b = n->args[1];
+    bool triangular = n->op == Op::TriSolve, upper = n->a != 0;
+    NodeP b_adjoint = triangular ? g.tri_solve(g.transpose(t), a, !upper) : g.solve(g.transpose(t), a);
+    if (b->depends_on_params) emit(b, b_adjoint);
+    if (!t->depends_on_params) return;
+    auto as_matrix = [&](NodeP v) { return v->dims.size() == 2 ? v : g.reshape(v, {v->dims[0], 1}); };
+    NodeP outer = g.matmul(as_matrix(b_adjoint), g.transpose(as_matrix(n)));
+    if (triangular) outer = g.mul(outer, triangle_mask(t->dims[0], upper, 1));
+    emit(t, g.neg(outer));
+  }
+
+  // L = chol(A), reading A's lower triangle: with Phi(M) = M's lower triangle with its
+  // diagonal halved and L_a = a's lower triangle (L has constant zeros above),
+  //   S = L^-T Phi(L' L_a) L^-1,  A's adjoint = Phi(S + S')
+  // (Murray 2016, "Differentiation of the Cholesky decomposition", with the
+  // symmetric input read through its lower triangle).
+  void cholesky_adjoint(NodeP n, NodeP a, const Emit& emit) {
+    auto& g = g_;
+    NodeP A = n->args[0];
+    if (!A->depends_on_params) return;
+    int64_t size = n->dims[0];
+    NodeP phi = triangle_mask(size, false, 0.5);
+    NodeP lower_a = g.mul(a, triangle_mask(size, false, 1));
+    NodeP p = g.mul(g.matmul(g.transpose(n), lower_a), phi);
+    NodeP y = g.tri_solve(g.transpose(n), p, true);                            // L^-T P
+    NodeP s = g.transpose(g.tri_solve(g.transpose(n), g.transpose(y), true));  // (L^-T Y')' = Y L^-1
+    emit(A, g.mul(g.add(s, g.transpose(s)), phi));
+  }
+
   void matmul_adjoint(NodeP n, NodeP a, const Emit& emit) {
     auto& g = g_;
     NodeP x = n->args[0], y = n->args[1];
@@ -259,6 +305,7 @@ DerivativeRule derivative_rule(Op op) {
       return DerivativeRule::Zero;  // draws are not differentiated (they appear in generated quantities only)
     case Op::MaxReduce: return DerivativeRule::None;  // only under stop_gradient (log_sum_exp's shift)
     case Op::Select: case Op::Sum: case Op::MatMul: case Op::Transpose: case Op::Reshape: case Op::Fill:
+    case Op::Cholesky: case Op::TriSolve: case Op::Solve:
     case Op::Pack: case Op::Index: case Op::Slice: case Op::OneHot: case Op::PadSlice: case Op::SetIndex:
     case Op::LoopSum: case Op::LoopGen: case Op::Scan:
       return DerivativeRule::Rule;

@@ -447,6 +447,14 @@ class FunctionEmitter {
     return call;
   }
 
+  llvm::Value* call_math2(const char* symbol, llvm::Value* x, llvm::Value* y) {
+    auto callee = module_.getOrInsertFunction(symbol, llvm::FunctionType::get(f64_, {f64_, f64_}, false));
+    auto* call = b_.CreateCall(callee, {x, y});
+    call->setDoesNotAccessMemory();
+    call->setDoesNotThrow();
+    return call;
+  }
+
   llvm::Value* intrinsic(llvm::Intrinsic::ID id, llvm::Value* x) { return b_.CreateUnaryIntrinsic(id, x); }
 
   // log1p(x) = log(u) * x / (u - 1) with u = 1 + x: accurate, and vectorisable
@@ -489,12 +497,14 @@ class FunctionEmitter {
 #define COMPARE(int_predicate, real_predicate) \
   flag(b_.CreateCmp(ints ? llvm::CmpInst::int_predicate : llvm::CmpInst::real_predicate, x, y))
 #define CUSTOM(method) method(x, y, ints)
+#define KERNEL(function) call_math2(#function, x, y)
 #define BINARY(name, printed, result, fold, derivative_x, derivative_y, emit) \
   case Op::name: return emit;
 #include "compiler/ir/ops.def"
 #undef INT_OR_REAL
 #undef COMPARE
 #undef CUSTOM
+#undef KERNEL
       default: internal("apply_binary of a non-binary op");
     }
   }
@@ -594,6 +604,7 @@ class FunctionEmitter {
   bool needs_buffer(NodeP n) {
     switch (n->op) {
       case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: case Op::Random: case Op::Scan: return true;
+      case Op::Cholesky: case Op::TriSolve: case Op::Solve: return true;
       case Op::Reshape: return !in_memory(n);
       case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
       default: return uses_[n] > 1;
@@ -688,6 +699,8 @@ class FunctionEmitter {
         break;
       }
       case Op::MatMul: return matmul(n);
+      case Op::Cholesky: return cholesky(n);
+      case Op::TriSolve: case Op::Solve: return solve(n);
       case Op::LoopGen: return loop_gen(n);
       case Op::Scan: return scan(n);
       case Op::ScanState: internal("scan state used outside its loop");
@@ -878,6 +891,130 @@ class FunctionEmitter {
         });
       }
     });
+    return dst;
+  }
+
+  // ---- dense linear algebra (small matrices: loops emitted inline) ------------------------
+
+  llvm::Value* load(const View& v, const std::vector<llvm::Value*>& idx) { return b_.CreateLoad(f64_, address(v, idx)); }
+  void store(const View& v, const std::vector<llvm::Value*>& idx, llvm::Value* x) { b_.CreateStore(x, address(v, idx)); }
+  llvm::Value* plus(llvm::Value* i, int64_t k) { return b_.CreateAdd(i, i64c(k)); }
+
+  // Doubles of workspace that no node owns: scratch for one op's emission.
+  View scratch(const std::vector<int64_t>& dims) {
+    int64_t count = std::max<int64_t>(ir::element_count(dims), 1);
+    llvm::Value* base = b_.CreateConstInBoundsGEP1_64(f64_, ws_, static_cast<uint64_t>(workspace_used_));
+    workspace_used_ += count + (8 - count % 8) % 8;
+    return {base, dims, column_major_strides(dims)};
+  }
+
+  // The lower Cholesky factor, right-looking: A's lower triangle is copied, then
+  // for each column j the pivot's square root divides the column below it and
+  // the trailing lower triangle is updated (inner loops run down columns). A
+  // pivot that is not positive (or NaN) becomes NaN, and so does everything it touches.
+  View cholesky(NodeP n) {
+    View dst = contiguous_buffer(n);
+    View a = view(n->args[0]);
+    int64_t size = n->dims[0];
+    if (size == 0) return dst;
+    llvm::Value* last = i64c(size - 1);
+    for_each_index(n->dims, [&](const std::vector<llvm::Value*>& idx) {
+      llvm::Value* below = b_.CreateICmpSGE(idx[0], idx[1]);
+      store(dst, idx, b_.CreateSelect(below, load(a, idx), f64c(0)));
+    });
+    for_loop(i64c(0), last, [&](llvm::Value* j) {
+      llvm::Value* pivot = load(dst, {j, j});
+      llvm::Value* root = b_.CreateSelect(b_.CreateFCmpOGT(pivot, f64c(0)), intrinsic(llvm::Intrinsic::sqrt, pivot),
+                                          f64c(std::numeric_limits<double>::quiet_NaN()));
+      store(dst, {j, j}, root);
+      for_loop(plus(j, 1), last, [&](llvm::Value* i) { store(dst, {i, j}, b_.CreateFDiv(load(dst, {i, j}), root)); });
+      for_loop(plus(j, 1), last, [&](llvm::Value* k) {
+        llvm::Value* l_kj = load(dst, {k, j});
+        for_loop(k, last, [&](llvm::Value* i) {
+          store(dst, {i, k}, b_.CreateFSub(load(dst, {i, k}), b_.CreateFMul(load(dst, {i, j}), l_kj)));
+        });
+      });
+    });
+    return dst;
+  }
+
+  // x := T^-1 x for each column x of `cols` (n x m, contiguous) and T triangular
+  // (`upper`, or lower; `unit`: ones on the diagonal, not read), by substitution down
+  // (lower) or up (upper) the columns of T.
+  void triangular_solve_in_place(const View& t, const View& cols, int64_t size, int64_t m, bool upper, bool unit) {
+    if (size == 0) return;
+    llvm::Value* last = i64c(size - 1);
+    for_loop(i64c(0), i64c(m - 1), [&](llvm::Value* c) {
+      View x = cols.dims.size() == 2 ? last_axis_slot(cols, c) : cols;
+      for_loop(i64c(0), last, [&](llvm::Value* step) {
+        llvm::Value* j = upper ? b_.CreateSub(last, step) : step;
+        llvm::Value* x_j = load(x, {j});
+        if (!unit) {
+          x_j = b_.CreateFDiv(x_j, load(t, {j, j}));
+          store(x, {j}, x_j);
+        }
+        auto update = [&](llvm::Value* i) {
+          store(x, {i}, b_.CreateFSub(load(x, {i}), b_.CreateFMul(load(t, {i, j}), x_j)));
+        };
+        if (upper) for_loop(i64c(0), b_.CreateSub(j, i64c(1)), update);
+        else for_loop(plus(j, 1), last, update);
+      });
+    });
+  }
+
+  // TriSolve: substitution; Solve: LU factorisation with partial pivoting (rows of
+  // the factors and of the right-hand sides swapped as the pivots are chosen), then
+  // the unit lower and the upper substitutions.
+  View solve(NodeP n) {
+    View dst = contiguous_buffer(n);
+    NodeP matrix = n->args[0], rhs = n->args[1];
+    int64_t size = matrix->dims[0], m = rhs->dims.size() == 2 ? rhs->dims[1] : 1;
+    store_into(dst, rhs);
+    if (size == 0 || m == 0) return dst;
+    if (n->op == Op::TriSolve) {
+      triangular_solve_in_place(view(matrix), dst, size, m, n->a != 0, false);
+      return dst;
+    }
+    View lu = scratch(matrix->dims);
+    store_into(lu, matrix);
+    llvm::Value* last = i64c(size - 1);
+    llvm::Value* best = entry_alloca(f64_);
+    llvm::Value* best_row = entry_alloca(i64_);
+    for_loop(i64c(0), last, [&](llvm::Value* k) {
+      b_.CreateStore(f64c(-1), best);
+      b_.CreateStore(k, best_row);
+      for_loop(k, last, [&](llvm::Value* i) {
+        llvm::Value* magnitude = intrinsic(llvm::Intrinsic::fabs, load(lu, {i, k}));
+        llvm::Value* larger = b_.CreateFCmpOGT(magnitude, b_.CreateLoad(f64_, best));
+        b_.CreateStore(b_.CreateSelect(larger, magnitude, b_.CreateLoad(f64_, best)), best);
+        b_.CreateStore(b_.CreateSelect(larger, i, b_.CreateLoad(i64_, best_row)), best_row);
+      });
+      llvm::Value* p = b_.CreateLoad(i64_, best_row);
+      auto swap_rows = [&](const View& v, int64_t columns) {
+        for_loop(i64c(0), i64c(columns - 1), [&](llvm::Value* c) {
+          std::vector<llvm::Value*> at_k{k}, at_p{p};
+          if (v.dims.size() == 2) {
+            at_k.push_back(c);
+            at_p.push_back(c);
+          }
+          llvm::Value* x = load(v, at_k);
+          store(v, at_k, load(v, at_p));
+          store(v, at_p, x);
+        });
+      };
+      swap_rows(lu, size);
+      swap_rows(dst, m);
+      llvm::Value* pivot = load(lu, {k, k});
+      for_loop(plus(k, 1), last, [&](llvm::Value* i) { store(lu, {i, k}, b_.CreateFDiv(load(lu, {i, k}), pivot)); });
+      for_loop(plus(k, 1), last, [&](llvm::Value* j) {
+        llvm::Value* u_kj = load(lu, {k, j});
+        for_loop(plus(k, 1), last, [&](llvm::Value* i) {
+          store(lu, {i, j}, b_.CreateFSub(load(lu, {i, j}), b_.CreateFMul(load(lu, {i, k}), u_kj)));
+        });
+      });
+    });
+    triangular_solve_in_place(lu, dst, size, m, false, true);
+    triangular_solve_in_place(lu, dst, size, m, true, false);
     return dst;
   }
 

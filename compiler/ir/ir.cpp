@@ -393,6 +393,34 @@ NodeP Graph::transpose(NodeP x) {
   return intern(std::move(n));
 }
 
+NodeP Graph::cholesky(NodeP a) {
+  if (a->dims.size() != 2 || a->dims[0] != a->dims[1]) internal("cholesky of a non-square matrix");
+  Node n{Op::Cholesky, DType::Real, a->dims, {cast_real(a)}};
+  return intern(std::move(n));
+}
+
+// T X = B, or A X = B: B is a vector (rank 1) or a matrix with as many rows as T.
+static void check_solve_shapes(NodeP t, NodeP b, const char* what) {
+  if (t->dims.size() != 2 || t->dims[0] != t->dims[1]) internal(std::string(what) + " of a non-square matrix");
+  if (b->dims.empty() || b->dims.size() > 2 || b->dims[0] != t->dims[0])
+    internal(std::string(what) + ": the right-hand side does not match the matrix");
+}
+
+NodeP Graph::tri_solve(NodeP t, NodeP b, bool upper) {
+  check_solve_shapes(t, b, "tri_solve");
+  if (b->op == Op::Fill && b->args[0]->is_const(0)) return b;
+  Node n{Op::TriSolve, DType::Real, b->dims, {cast_real(t), cast_real(b)}};
+  n.a = upper ? 1 : 0;
+  return intern(std::move(n));
+}
+
+NodeP Graph::solve(NodeP a, NodeP b) {
+  check_solve_shapes(a, b, "solve");
+  if (b->op == Op::Fill && b->args[0]->is_const(0)) return b;
+  Node n{Op::Solve, DType::Real, b->dims, {cast_real(a), cast_real(b)}};
+  return intern(std::move(n));
+}
+
 NodeP Graph::reshape(NodeP x, std::vector<int64_t> dims) {
   if (x->dims == dims) return x;
   if (x->op == Op::Fill) return fill(x->args[0], dims);
@@ -644,6 +672,7 @@ std::string print_graph(const Graph& g, const std::vector<std::pair<std::string,
         out << " axis=" << n->a;
         break;
       case Op::LoopSum: case Op::LoopGen: case Op::Scan: case Op::ScanState: out << " i" << n->a; break;
+      case Op::TriSolve: out << (n->a ? " upper" : " lower"); break;
       case Op::Check: case Op::Print: out << " \"" << g.message(static_cast<int>(n->b)).text << "\""; break;
       case Op::Random: out << " sampler=" << n->a << " site=" << n->b; break;
       default: break;

@@ -124,6 +124,10 @@ class Graph {
   NodeP max_reduce(NodeP x);
   NodeP matmul(NodeP x, NodeP y);
   NodeP transpose(NodeP x);
+  // Dense linear algebra on square matrices (ops.def: Cholesky, TriSolve, Solve).
+  NodeP cholesky(NodeP a);
+  NodeP tri_solve(NodeP t, NodeP b, bool upper);
+  NodeP solve(NodeP a, NodeP b);
   NodeP reshape(NodeP x, std::vector<int64_t> dims);
   NodeP fill(NodeP scalar, std::vector<int64_t> dims);
   NodeP pack(std::vector<NodeP> scalars, std::vector<int64_t> dims);

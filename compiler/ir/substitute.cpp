@@ -15,6 +15,9 @@ NodeP rebuild(Graph& g, NodeP n, const std::vector<NodeP>& a) {
     case Op::MaxReduce: return g.max_reduce(a[0]);
     case Op::MatMul: return g.matmul(a[0], a[1]);
     case Op::Transpose: return g.transpose(a[0]);
+    case Op::Cholesky: return g.cholesky(a[0]);
+    case Op::TriSolve: return g.tri_solve(a[0], a[1], n->a != 0);
+    case Op::Solve: return g.solve(a[0], a[1]);
     case Op::Reshape: return g.reshape(a[0], n->dims);
     case Op::Fill: return g.fill(a[0], n->dims);
     case Op::Pack: return g.pack(a, n->dims);

@@ -154,7 +154,12 @@ Lowerer::Value Lowerer::binary(const std::string& op, const Value& a, const Valu
       if (a.type.is_int() && b.type.is_int()) return integer_division(Op::IntDiv, x, y, result, loc);
       return {g_.div(x, y), result};
     }
-    error(loc, "matrix division is not supported yet");
+  }
+  if (op == "/" || op == "\\") {  // b / A and A \ b with a matrix A: solves
+    stdlib::CallContext ctx(g_, file_, loc, op == "/" ? "mdivide_right" : "mdivide_left");
+    Value r = stdlib::lower_matrix_division(ctx, a, b, op == "\\");
+    for (NodeP c : ctx.checks) add_term(loc, c);
+    return {r.node, result};
   }
   if (op == "%") return integer_division(Op::Mod, x, y, result, loc);
   if (op == "%/%") return integer_division(Op::IntDiv, x, y, result, loc);
@@ -253,6 +258,9 @@ NodeP Lowerer::index_value(const Value& iv, int64_t size, SourceLoc loc) {
   if (!iv.type.is_int()) error(loc, "indexes must be integers (multi-indexing is not supported yet)");
   NodeP i0 = g_.sub(iv.node, g_.int_constant(1));
   auto range = int_range(iv.node);
+  // Under a condition known only at run time (if (t < 12) x[t] ...), an index whose
+  // range reaches outside is checked where the condition holds, not refused.
+  if (range && (range->first < 1 || range->second > size) && full_path()) range.reset();
   if (range) {
     if (range->first < 1 || range->second > size) {
       std::string value = range->first == range->second ? std::to_string(range->first)

@@ -198,10 +198,35 @@ Lowerer::Value Lowerer::set_path(const Value& current, const std::vector<const a
   int axis = axes.front();
   if (ix.kind != ast::Index::Kind::Single) {
     // x[a:b] = v (or x[:] = v): the elements outside the slice are kept, those inside replaced.
-    if (k + 1 != path.size()) error(loc, "assigning to a slice followed by more indexes is not supported yet");
     auto [start, len] = slice_bounds(ix, current.node->dims[static_cast<size_t>(axis)], loc);
     NodeP region = g_.slice(current.node, axis, start, len);
-    Value placed = convert(value, current.type, region->dims, loc, "the assigned slice");
+    Value placed;
+    if (k + 1 == path.size()) {
+      placed = convert(value, current.type, region->dims, loc, "the assigned slice");
+    } else {
+      // x[a:b, j] = v: position p of the slice gets v's element p assigned at the
+      // remaining indexes (a loop over the slice's positions, generating the new slice).
+      if (len == 0) return current;
+      std::vector<int> value_axes = stan_axes(value.type, value.node->dims.size());
+      if (value_axes.empty())
+        error(loc, "the value assigned to a slice must be a container with as many elements as the slice has");
+      int value_axis = value_axes.front();
+      int64_t value_len = value.node->dims[static_cast<size_t>(value_axis)];
+      if (value_len != len)
+        error(loc, "size mismatch in assignment: the slice has " + std::to_string(len) + " elements, the value " +
+                       std::to_string(value_len));
+      NodeP p = g_.new_loop_var();
+      loop_ranges_[static_cast<int>(p->a)] = {0, len - 1};
+      Value element{g_.index(region, axis, p), current.type.element()};
+      Value value_element{g_.index(value.node, value_axis, p), value.type.element()};
+      NodeP updated = set_path(element, path, k + 1, value_element, loc).node;
+      NodeP gathered = g_.loop_gen(p, g_.int_constant(0), len, updated);  // the slice's axis is now the last
+      if (axis != static_cast<int>(gathered->dims.size()) - 1) {
+        if (gathered->dims.size() != 2) error(loc, "assigning to this slice followed by more indexes is not supported");
+        gathered = g_.transpose(gathered);
+      }
+      placed = {gathered, current.type};
+    }
     if (len == 0) return current;
     const std::vector<int64_t>& dims = current.node->dims;
     NodeP inside = g_.pad_slice(dims, axis, start, g_.fill(g_.int_constant(1), region->dims));

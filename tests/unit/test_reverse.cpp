@@ -550,6 +550,48 @@ std::vector<Entry> make_table() {
                  NodeP history = g.scan(k, x[2], g.int_constant(1), 4, next);
                  return g.index(history, 1, g.int_constant(4));
                }});
+  // Dense linear algebra: matrices kept well conditioned (a positive diagonal added),
+  // every element of the result weighted (so the adjoint of the zeros above a
+  // Cholesky factor is exercised: it must not flow back).
+  auto diagonal = [](Graph& g, double d) {
+    std::vector<NodeP> e;
+    for (int j = 0; j < 3; ++j)
+      for (int i = 0; i < 3; ++i) e.push_back(g.constant(i == j ? d : 0));
+    return g.pack(e, {3, 3});
+  };
+  t.push_back({Op::Cholesky, "chol(X X' + 2 I)", {{{3, 3}, ArgKind::PerIteration}}, [diagonal](Graph& g, Args x, NodeP) {
+                 return g.cholesky(g.add(g.matmul(x[0], g.transpose(x[0])), diagonal(g, 2)));
+               }});
+  t.push_back({Op::Cholesky, "chol(X X' + 2 I + U): only the lower triangle is read, U's upper part has no gradient",
+               {{{3, 3}, ArgKind::PerIteration}, {{3, 3}, ArgKind::PerIteration}}, [diagonal](Graph& g, Args x, NodeP) {
+                 NodeP a = g.add(g.add(g.matmul(x[0], g.transpose(x[0])), diagonal(g, 2)), x[1]);
+                 return g.mul(g.cholesky(a), g.unary(Op::Exp, x[1]));
+               },
+               Expect::Gradient, uniform(-0.4, 0.4)});
+  t.push_back({Op::TriSolve, "(X + 3 I)^-1 B, X read below the diagonal, B a matrix",
+               {{{3, 3}, ArgKind::PerIteration}, {{3, 2}, ArgKind::PerIteration}}, [diagonal](Graph& g, Args x, NodeP) {
+                 return g.tri_solve(g.add(x[0], diagonal(g, 3)), x[1], false);
+               }});
+  t.push_back({Op::TriSolve, "(X + 3 I)'^-1 exp(b), X' upper (read through a transpose), b a vector",
+               {{{3, 3}, ArgKind::PerIteration}, {{3}, ArgKind::PerIteration}}, [diagonal](Graph& g, Args x, NodeP) {
+                 return g.tri_solve(g.transpose(g.add(x[0], diagonal(g, 3))), g.unary(Op::Exp, x[1]), true);
+               }});
+  t.push_back({Op::Solve, "(X + 3 I)^-1 B, B a matrix", {{{3, 3}, ArgKind::PerIteration}, {{3, 2}, ArgKind::PerIteration}},
+               [diagonal](Graph& g, Args x, NodeP) { return g.solve(g.add(x[0], diagonal(g, 3)), x[1]); }});
+  t.push_back({Op::Solve, "(P + 0.3 X)^-1 tanh(b), P a scaled permutation (pivoting swaps rows), b a vector",
+               {{{3, 3}, ArgKind::PerIteration}, {{3}, ArgKind::PerIteration}}, [](Graph& g, Args x, NodeP) {
+                 NodeP swapped = g.pack({g.constant(0), g.constant(1), g.constant(0), g.constant(3), g.constant(0),
+                                         g.constant(0), g.constant(0), g.constant(0), g.constant(2)},
+                                        {3, 3});  // a row permutation with scaling: pivots change order
+                 return g.solve(g.add(swapped, g.mul(g.constant(0.3), x[0])), g.unary(Op::Tanh, x[1]));
+               }});
+  // The degrees of freedom are data (the op has no derivative in them: the library refuses parameters there).
+  t.push_back({Op::StudentTLcdf, "student_t_lcdf(3 a | d^2 + 0.5) with d data",
+               {kVec4}, [](Graph& g, Args x, NodeP loop) {
+                 NodeP d = g.input(1, 700, {4});
+                 if (loop) d = g.index(d, 0, loop);
+                 return g.binary(Op::StudentTLcdf, g.mul(g.constant(3), x[0]), g.add(g.mul(d, d), g.constant(0.5)));
+               }});
   t.push_back(zero_entry(Op::RealToInt, "to_real(real_to_int(floor(3 a))) * b", {kVec4, kVec4}, [](Graph& g, Args x, NodeP) {
     NodeP whole = g.unary(Op::Floor, g.mul(g.constant(3), x[0]));
     return g.cast_real(g.mul(g.unary(Op::RealToInt, whole), g.int_constant(2)));
@@ -837,6 +879,11 @@ BOOST_AUTO_TEST_CASE(differentiating_through_an_op_without_a_rule_throws) {
   {
     Graph g;
     NodeP f = g.sum(g.unary(Op::Trigamma, g.input(0, 0, {3})));
+    BOOST_CHECK_THROW(ir::differentiate(g, f), std::logic_error);
+  }
+  {  // student_t_lcdf has no derivative in its degrees of freedom (the library never asks for one)
+    Graph g;
+    NodeP f = g.sum(g.binary(Op::StudentTLcdf, g.constant(0.5), g.input(0, 0, {3})));
     BOOST_CHECK_THROW(ir::differentiate(g, f), std::logic_error);
   }
 }
