@@ -455,8 +455,11 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                                      if (n.type.base != Base::Int)  // soft outcome y in [0, 1]: y log theta + (1 - y) log1m theta
                                        return {m.total(m.mul(m.r(n), m.log(theta))),
                                                m.total(m.mul(m.sub(m.c(1), m.r(n)), m.log1m(theta)))};
+                                     // Each branch sees a safe argument where it is not taken (theta = 1
+                                     // with n = 1 would otherwise give 0 * inf = NaN in the gradient).
                                      NodeP one = m.g.binary(Op::Eq, n.node, m.g.int_constant(1));
-                                     return {m.total(m.g.select(one, m.log(theta), m.log1m(theta)))};
+                                     NodeP when_one = m.g.select(one, theta, m.c(1)), when_zero = m.g.select(one, m.c(0), theta);
+                                     return {m.total(m.g.select(one, m.log(when_one), m.log1m(when_zero)))};
                                    });
     d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };
     d.sample = [](RandomEngine& e, const double* p) { return std::bernoulli_distribution(p[0])(e) ? 1.0 : 0.0; };

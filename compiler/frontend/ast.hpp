@@ -62,7 +62,10 @@ struct Constraint {
   bool empty() const { return !lower && !upper && !offset && !multiplier; }
 };
 
-enum class BaseType { Int, Real, Vector, RowVector, Matrix, Simplex, CholeskyFactorCorr, Ordered, PositiveOrdered };
+enum class BaseType {
+  Int, Real, Vector, RowVector, Matrix, Simplex, CholeskyFactorCorr, Ordered, PositiveOrdered,
+  CorrMatrix, CovMatrix, CholeskyFactorCov
+};
 
 struct VarDecl {
   SourceLoc loc;

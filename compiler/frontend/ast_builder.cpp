@@ -318,7 +318,9 @@ class AstBuilder {
                         : decl->base == BaseType::Matrix                          ? 2
                                                                                   : 1;
     // An unsupported type (reported once by base_type) says nothing of its sizes.
-    if (supported && decl->sizes.size() != want) {
+    // cholesky_factor_cov[M, N] (M >= N) or cholesky_factor_cov[M] (square).
+    bool cov_factor_sizes = decl->base == BaseType::CholeskyFactorCov && decl->sizes.size() == 2;
+    if (supported && decl->sizes.size() != want && !cov_factor_sizes) {
       const SourceLoc at = ctx->typeSizes.empty() ? loc_after(type_token) : loc_of(ctx->typeSizes[0]->getStart());
       if (want == 0)
         error(at, "'" + type_name + "' takes no size; for an array write 'array[N] " + type_name + " " +
@@ -357,6 +359,9 @@ class AstBuilder {
       case P::CHOLESKY_FACTOR_CORR: return BaseType::CholeskyFactorCorr;
       case P::ORDERED: return BaseType::Ordered;
       case P::POSITIVE_ORDERED: return BaseType::PositiveOrdered;
+      case P::CORR_MATRIX: return BaseType::CorrMatrix;
+      case P::COV_MATRIX: return BaseType::CovMatrix;
+      case P::CHOLESKY_FACTOR_COV: return BaseType::CholeskyFactorCov;
       default:
         error(loc_of(token), "type '" + token->getText() + "' is not supported yet");
         *supported = false;
@@ -369,7 +374,8 @@ class AstBuilder {
     Constraint c;
     const SourceLoc loc = loc_of(ctx->getStart());
     if (base == BaseType::Simplex || base == BaseType::CholeskyFactorCorr || base == BaseType::Ordered ||
-        base == BaseType::PositiveOrdered) {
+        base == BaseType::PositiveOrdered || base == BaseType::CorrMatrix || base == BaseType::CovMatrix ||
+        base == BaseType::CholeskyFactorCov) {
       error(loc, "'" + type_name + "' cannot have <...> constraints: the type already constrains its values");
       return c;
     }

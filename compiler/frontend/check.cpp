@@ -38,7 +38,8 @@ bool ends_with_any(const std::string& s, std::initializer_list<const char*> suff
 // Types whose values are constrained by the type itself (no <...> bounds, not local).
 bool is_constrained_type(BaseType b) {
   return b == BaseType::Simplex || b == BaseType::CholeskyFactorCorr || b == BaseType::Ordered ||
-         b == BaseType::PositiveOrdered;
+         b == BaseType::PositiveOrdered || b == BaseType::CorrMatrix || b == BaseType::CovMatrix ||
+         b == BaseType::CholeskyFactorCov;
 }
 
 const char* base_name(BaseType b) {
@@ -52,6 +53,9 @@ const char* base_name(BaseType b) {
     case BaseType::CholeskyFactorCorr: return "cholesky_factor_corr";
     case BaseType::Ordered: return "ordered";
     case BaseType::PositiveOrdered: return "positive_ordered";
+    case BaseType::CorrMatrix: return "corr_matrix";
+    case BaseType::CovMatrix: return "cov_matrix";
+    case BaseType::CholeskyFactorCov: return "cholesky_factor_cov";
   }
   return "?";
 }
@@ -66,7 +70,10 @@ Base static_base(BaseType b) {
     case BaseType::PositiveOrdered: return Base::Vector;
     case BaseType::RowVector: return Base::RowVector;
     case BaseType::Matrix:
-    case BaseType::CholeskyFactorCorr: return Base::Matrix;
+    case BaseType::CholeskyFactorCorr:
+    case BaseType::CorrMatrix:
+    case BaseType::CovMatrix:
+    case BaseType::CholeskyFactorCov: return Base::Matrix;
   }
   return Base::Error;
 }
@@ -523,6 +530,7 @@ class Checker {
     bool global = origin != Origin::Local;
 
     int need = sizes_needed(d.base);
+    if (d.base == BaseType::CholeskyFactorCov && d.sizes.size() == 2) need = 2;  // [M, N] or [M]
     if (static_cast<int>(d.sizes.size()) != need)
       err(d.loc, std::string(base_name(d.base)) + " " + quoted(d.name) + " needs " +
                      std::to_string(need) + (need == 1 ? " size, " : " sizes, ") +

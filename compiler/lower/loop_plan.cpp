@@ -133,6 +133,31 @@ class BodyScan {
   void index(const ast::Index& ix) {
     if (ix.lower) expr(*ix.lower);
     if (ix.upper) expr(*ix.upper);
+    if (ix.kind == ast::Index::Kind::Range && ix.lower && ix.upper && varies(*ix.lower) + varies(*ix.upper) > 0) {
+      // a:b whose bounds change with the loop: the length must stay fixed, as in i:(i + 2).
+      const ast::Expr *lo = base_of(*ix.lower), *hi = base_of(*ix.upper);
+      bool together = lo->kind == ast::ExprKind::Var && hi->kind == ast::ExprKind::Var && lo->name == hi->name;
+      if (!together) blocker = "the length of a slice may change from one iteration to the next";
+    }
+  }
+
+  // Whether e may change from one iteration to the next: it mentions the loop
+  // variable or a variable declared in the body.
+  bool varies(const ast::Expr& e) const {
+    std::set<std::string> names;
+    mentioned(e, names);
+    for (const std::string& n : names)
+      if (n == loop_var_ || declared.count(n)) return true;
+    return false;
+  }
+
+  // e without a literal added or subtracted: i for i + 2 or i - 1.
+  static const ast::Expr* base_of(const ast::Expr& e) {
+    if (e.kind == ast::ExprKind::Binary && (e.name == "+" || e.name == "-") && e.args[1]->kind == ast::ExprKind::IntLit)
+      return e.args[0].get();
+    if (e.kind == ast::ExprKind::Binary && e.name == "+" && e.args[0]->kind == ast::ExprKind::IntLit)
+      return e.args[1].get();
+    return &e;
   }
 
   void expr(const ast::Expr& e) {
@@ -144,6 +169,7 @@ class BodyScan {
     if (e.kind == ast::ExprKind::Call && e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, "_rng") == 0) draws = true;
     if (e.kind == ast::ExprKind::Call && e.function)
       if (std::string why = function_blocker(*e.function); !why.empty()) blocker = why;
+    if (e.kind == ast::ExprKind::Call && !e.function) size_blocker(e);
     if (e.kind == ast::ExprKind::Index) {
       // Find the indexed root variable and whether the outermost index is the loop variable.
       const ast::Expr* root = &e;
@@ -167,6 +193,22 @@ class BodyScan {
     }
     for (auto& a : e.args) expr(*a);
     for (auto& ix : e.indices) index(ix);
+  }
+
+  // A library call whose result's size is an argument (head(x, n), sub_col(x, i, j, n),
+  // rep_vector(x, n), ...) with a size that may change with the loop variable (it
+  // mentions it or a variable declared in the body): the sizes of IR values are fixed,
+  // so each iteration needs its own, known size.
+  void size_blocker(const ast::Expr& e) {
+    static const std::map<std::string, std::vector<size_t>> sizes{
+        {"head", {1}},         {"tail", {1}},           {"segment", {2}},         {"sub_col", {3}},
+        {"sub_row", {3}},      {"block", {3, 4}},       {"rep_vector", {1}},      {"rep_row_vector", {1}},
+        {"rep_matrix", {1, 2}}, {"rep_array", {1, 2, 3}}, {"identity_matrix", {0}}, {"to_matrix", {1, 2}}};
+    auto it = sizes.find(e.name);
+    if (it == sizes.end()) return;
+    for (size_t k : it->second)
+      if (k < e.args.size() && varies(*e.args[k]))
+        blocker = "the size of '" + e.name + "(...)' may change from one iteration to the next";
   }
 
   std::string loop_var_;

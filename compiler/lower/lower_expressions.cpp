@@ -260,7 +260,12 @@ NodeP Lowerer::index_value(const Value& iv, int64_t size, SourceLoc loc) {
   auto range = int_range(iv.node);
   // Under a condition known only at run time (if (t < 12) x[t] ...), an index whose
   // range reaches outside is checked where the condition holds, not refused.
-  if (range && (range->first < 1 || range->second > size) && full_path()) range.reset();
+  // So is one whose range is only a bound (it reads a loop whose bounds vary).
+  if (range && (range->first < 1 || range->second > size)) {
+    bool loose = full_path() != nullptr;
+    for (int loop : iv.node->free_loops) loose = loose || loose_ranges_.count(loop) > 0;
+    if (loose) range.reset();
+  }
   if (range) {
     if (range->first < 1 || range->second > size) {
       std::string value = range->first == range->second ? std::to_string(range->first)

@@ -104,6 +104,7 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
   else {
     auto rl = int_range(lo), rh = int_range(hi);
     if (rl && rh) loop_ranges_[static_cast<int>(var->a)] = {rl->first, rh->second};
+    loose_ranges_.insert(static_cast<int>(var->a));
   }
   push_scope();
   define(s.loop_var, {var, Type::int_()}, true, "loop");

@@ -1,6 +1,7 @@
 // Lowering a whole program, block by block, with its data bound.
 #include "compiler/lower/lowered_program.hpp"
 #include "compiler/lower/lowerer.hpp"
+#include "stdlib/linear_algebra.hpp"
 #include "data/check_data.hpp"
 
 #include <cmath>
@@ -115,6 +116,7 @@ class ProgramLowering {
       if (d->base == ast::BaseType::PositiveOrdered) shape.structure = DeclaredShape::Structure::PositiveOrdered;
       std::vector<double> values = check_and_flatten(data_, shape);
       check_container_bounds(*d, values);
+      check_matrix_data(*d, values, "data");
       if (d->plate) out_.plate_size = static_cast<int64_t>(values.at(0));
       if (plate_indexed(*d)) out_.plate_fields.push_back({shape, static_cast<int64_t>(out_.data.size())});
       bind_data(d->name, d->type, dims, values, "data");
@@ -201,6 +203,7 @@ class ProgramLowering {
       std::vector<double> v(values.begin() + static_cast<long>(at), values.begin() + static_cast<long>(at + n->size()));
       at += static_cast<size_t>(n->size());
       check_bounds(*d, v, "transformed data");
+      check_matrix_data(*d, v, "transformed data");
       bind_data(d->name, d->type, n->dims, v, "transformed data");
     }
   }
@@ -242,6 +245,10 @@ class ProgramLowering {
         p.simplex_length = dims.at(0);
         if (p.simplex_length < 1) lowerer_.error(d->loc, "a simplex needs at least one element");
         udims[0] = p.simplex_length - 1;
+      }
+      if (is_matrix_constraint(p.constraint)) {  // {free values of one matrix, array sizes...}
+        udims.erase(udims.begin(), udims.begin() + 2);
+        udims.insert(udims.begin(), matrix_free_size(p.constraint));
       }
       int64_t size = 1;
       for (auto x : dims) size *= x;
@@ -355,6 +362,7 @@ class ProgramLowering {
         report_on(g.binary(Op::Gt, g.unary(Op::Abs, g.sub(sums, g.constant(1))), g.constant(1e-8)), sums,
                   "is not a valid simplex (its elements must sum to 1; the sum is shown)");
       }
+      check_matrix_type(*d, x, report_on);
       if (keep_terms && d->type.base != Base::Int) report(g.binary(Op::Ne, x, x), "is NaN (was it assigned?)", false);
       vars.push_back(std::move(v));
     }
@@ -362,6 +370,66 @@ class ProgramLowering {
       for (auto& t : lowerer_.take_terms()) out_.terms.push_back(t);
     }
     return vars;
+  }
+
+  // The run-time checks of a transformed parameter or generated quantity declared
+  // cholesky_factor_corr, cholesky_factor_cov, corr_matrix or cov_matrix (Stan's
+  // check_cholesky_factor_corr, ..., tolerance 1e-8), matrix by matrix of an array.
+  template <class Report>
+  void check_matrix_type(const ast::VarDecl& d, NodeP x, const Report& report_on) {
+    using B = ast::BaseType;
+    if (d.base != B::CholeskyFactorCorr && d.base != B::CholeskyFactorCov && d.base != B::CorrMatrix &&
+        d.base != B::CovMatrix)
+      return;
+    ir::Graph& g = *out_.graph;
+    int64_t rows = x->dims.at(0), cols = x->dims.at(1);
+    if (rows == 0 || cols == 0) return;
+    int64_t count = x->size() / (rows * cols);
+    NodeP all = g.reshape(x, {rows, cols, count});
+    NodeP tolerance = g.constant(1e-8);
+    for (int64_t k = 0; k < count; ++k) {
+      NodeP m = g.index(all, 2, g.int_constant(k));
+      std::string which = count > 1 ? " (matrix " + std::to_string(k + 1) + ")" : "";
+      if (d.base == B::CholeskyFactorCorr || d.base == B::CholeskyFactorCov) {
+        NodeP above = g.sub(m, stdlib::triangle(g, m, false));
+        report_on(g.binary(Op::Ne, above, g.constant(0)), above, "is not lower triangular" + which);
+        NodeP diagonal = stdlib::diagonal_of(g, m);
+        report_on(g.unary(Op::Not, g.binary(Op::Gt, diagonal, g.constant(0))), diagonal,
+                  "does not have a positive diagonal" + which);
+        if (d.base == B::CholeskyFactorCorr) {
+          NodeP lengths = g.matmul(g.mul(m, m), g.fill(g.constant(1), {cols}));
+          report_on(g.unary(Op::Not, g.binary(Op::Le, g.unary(Op::Abs, g.sub(lengths, g.constant(1))), tolerance)),
+                    lengths, "does not have rows of unit length (their squared lengths are shown)" + which);
+        }
+        continue;
+      }
+      NodeP asymmetry = g.unary(Op::Abs, g.sub(m, g.transpose(m)));
+      report_on(g.unary(Op::Not, g.binary(Op::Le, asymmetry, tolerance)), asymmetry,
+                "is not symmetric (|m[i, j] - m[j, i]| is shown)" + which);
+      if (d.base == B::CorrMatrix) {
+        NodeP diagonal = stdlib::diagonal_of(g, m);
+        report_on(g.unary(Op::Not, g.binary(Op::Le, g.unary(Op::Abs, g.sub(diagonal, g.constant(1))), tolerance)),
+                  diagonal, "does not have ones on its diagonal" + which);
+      }
+      NodeP pivots = stdlib::diagonal_of(g, g.cholesky(m));
+      report_on(g.unary(Op::Not, g.binary(Op::Gt, pivots, g.constant(0))), pivots,
+                "is not positive definite (its Cholesky factor's diagonal is shown)" + which);
+    }
+  }
+
+  // Data and transformed data declared with a matrix type: checked on the host.
+  void check_matrix_data(const ast::VarDecl& d, const std::vector<double>& values, const std::string& block) {
+    using B = ast::BaseType;
+    if (d.base != B::CorrMatrix && d.base != B::CovMatrix && d.base != B::CholeskyFactorCov &&
+        d.base != B::CholeskyFactorCorr)
+      return;
+    ConstraintSpec c = lowerer_.constraint(d);
+    try {
+      unconstrain(c, {}, values, 0);
+    } catch (const std::invalid_argument& e) {
+      if (block == "data") throw UserError(data_.source() + ": field '" + d.name + "': " + e.what() + "\n");
+      lowerer_.error(d.loc, block + " variable '" + d.name + "': " + e.what());
+    }
   }
 
   const ast::Program& program_;

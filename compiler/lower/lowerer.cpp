@@ -126,8 +126,16 @@ void Lowerer::declared_dims(const ast::VarDecl& d, std::vector<int64_t>* stan_di
     if (n < 0) error(e->loc, "the size of '" + d.name + "' is negative (" + std::to_string(n) + ")");
     stan_dims->push_back(n);
   }
-  // cholesky_factor_corr[K] and simplex[K] give one size.
-  if (d.base == ast::BaseType::CholeskyFactorCorr) stan_dims->push_back(stan_dims->back());
+  // cholesky_factor_corr[K], corr_matrix[K], cov_matrix[K], cholesky_factor_cov[M] (and simplex[K]) give one size.
+  bool square = d.base == ast::BaseType::CholeskyFactorCorr || d.base == ast::BaseType::CorrMatrix ||
+                d.base == ast::BaseType::CovMatrix || (d.base == ast::BaseType::CholeskyFactorCov && d.sizes.size() == 1);
+  if (square && !stan_dims->empty()) stan_dims->push_back(stan_dims->back());
+  if (d.base == ast::BaseType::CholeskyFactorCov && stan_dims->size() >= 2) {
+    int64_t rows = (*stan_dims)[stan_dims->size() - 2], cols = stan_dims->back();
+    if (rows < cols)
+      error(d.loc, "cholesky_factor_cov '" + d.name + "' has fewer rows (" + std::to_string(rows) + ") than columns (" +
+                       std::to_string(cols) + ")");
+  }
   if (ir::element_count(*stan_dims) > ir::kMaxElements) {
     std::string dims;
     for (int64_t n : *stan_dims) dims += (dims.empty() ? "" : " x ") + std::to_string(n);
@@ -148,11 +156,19 @@ ConstraintSpec Lowerer::constraint(const ast::VarDecl& d) {
     c.kind = d.base == ast::BaseType::Ordered ? Kind::Ordered : Kind::PositiveOrdered;
     return c;
   }
-  if (d.base == ast::BaseType::CholeskyFactorCorr)
-    error(d.loc, "cholesky_factor_corr parameters are not supported yet");
   const ast::Constraint& k = d.constraint;
   std::vector<int64_t> stan_dims, dims;
   declared_dims(d, &stan_dims, &dims);
+  if (d.base == ast::BaseType::CholeskyFactorCorr || d.base == ast::BaseType::CorrMatrix ||
+      d.base == ast::BaseType::CovMatrix || d.base == ast::BaseType::CholeskyFactorCov) {
+    c.kind = d.base == ast::BaseType::CholeskyFactorCorr ? Kind::CholeskyCorr
+             : d.base == ast::BaseType::CorrMatrix       ? Kind::CorrMatrix
+             : d.base == ast::BaseType::CovMatrix        ? Kind::CovMatrix
+                                                         : Kind::CholeskyCov;
+    c.rows = dims.at(0);
+    c.cols = dims.at(1);
+    return c;
+  }
   auto bound = [&](const ast::ExprPtr& e, const char* what) -> NodeP {
     Value v = expr(*e);
     if (!v.node->is_scalar() && v.node->dims != dims)

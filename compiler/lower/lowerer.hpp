@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -149,6 +150,9 @@ class Lowerer {
   std::vector<Scope> scopes_;
   std::map<std::string, std::vector<Redirect>> redirects_;
   std::map<int, std::pair<int64_t, int64_t>> loop_ranges_;
+  // Loops whose range above is only a bound (their bounds vary: for (j in 1:(i - 1))),
+  // not the values they take: an index whose range reaches outside is checked at run time.
+  std::set<int> loose_ranges_;
   std::vector<Term> terms_;
   std::vector<Term>* current_terms_ = &terms_;
   std::vector<ir::NodeP> data_checks_;

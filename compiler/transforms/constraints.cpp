@@ -1,6 +1,8 @@
 #include "compiler/transforms/constraints.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 
@@ -23,8 +25,24 @@ std::string num(double v) {
 
 }  // namespace
 
+bool is_matrix_constraint(const ConstraintSpec& c) {
+  return c.kind == Kind::CholeskyCorr || c.kind == Kind::CorrMatrix || c.kind == Kind::CovMatrix ||
+         c.kind == Kind::CholeskyCov;
+}
+
+int64_t matrix_free_size(const ConstraintSpec& c) {
+  int64_t m = c.rows, n = c.cols;
+  switch (c.kind) {
+    case Kind::CholeskyCorr: case Kind::CorrMatrix: return m * (m - 1) / 2;
+    case Kind::CovMatrix: return m * (m + 1) / 2;
+    case Kind::CholeskyCov: return n * (n + 1) / 2 + (m - n) * n;
+    default: return 0;
+  }
+}
+
 int64_t unconstrained_size(const ConstraintSpec& c, int64_t size, int64_t simplex_length) {
   if (c.kind == Kind::Simplex) return simplex_length == 0 ? 0 : size / simplex_length * (simplex_length - 1);
+  if (is_matrix_constraint(c)) return c.rows * c.cols == 0 ? 0 : size / (c.rows * c.cols) * matrix_free_size(c);
   return size;
 }
 
@@ -58,6 +76,115 @@ Constrained simplex_by_scan(ir::Graph& g, NodeP u, const std::vector<int64_t>& d
                           g.unary(Op::Log, stick_k));
   NodeP lj = g.loop_sum(k, g.int_constant(0), g.int_constant(K - 2), g.sum(log_terms));
   return {g.reshape(g.transpose(x), dims), lj};
+}
+
+// log(1 - tanh(u)^2) = 2 (log 2 - |u| - log1p(exp(-2 |u|))), finite for every finite u.
+NodeP log_sech2(ir::Graph& g, NodeP u) {
+  NodeP a = g.unary(Op::Abs, u);
+  return g.mul(g.constant(2), g.sub(g.sub(g.constant(M_LN2), a), g.unary(Op::Log1pExp, g.mul(g.constant(-2), a))));
+}
+
+// The lower Cholesky factor of a correlation matrix from canonical partial correlations
+// z[i][j] (i > j) = tanh(u): row i is L[i, j] = z[i][j] sqrt(r_j), r_0 = 1,
+// r_{j+1} = r_j (1 - z[i][j]^2), and L[i, i] = sqrt(r_i): every row has unit length.
+// `lj` gets sum over i and 0 < j < i of log(r_j) / 2 (the factor's own Jacobian, as
+// Stan's cholesky_factor_corr) when `factor_jacobian`.
+std::vector<NodeP> correlation_factor(ir::Graph& g, int64_t K, const std::function<NodeP(int64_t, int64_t)>& u_at,
+                                      bool factor_jacobian, NodeP& lj) {
+  std::vector<NodeP> L(static_cast<size_t>(K * K), g.constant(0));
+  auto at = [&](int64_t i, int64_t j) -> NodeP& { return L[static_cast<size_t>(i + j * K)]; };
+  if (K == 0) return L;
+  at(0, 0) = g.constant(1);
+  for (int64_t i = 1; i < K; ++i) {
+    NodeP log_r = g.constant(0);
+    for (int64_t j = 0; j < i; ++j) {
+      NodeP u = u_at(i, j);
+      if (j > 0 && factor_jacobian) lj = g.add(lj, g.mul(g.constant(0.5), log_r));
+      at(i, j) = g.mul(g.unary(Op::Tanh, u), g.unary(Op::Exp, g.mul(g.constant(0.5), log_r)));
+      log_r = g.add(log_r, log_sech2(g, u));
+    }
+    at(i, i) = g.unary(Op::Exp, g.mul(g.constant(0.5), log_r));
+  }
+  return L;
+}
+
+// L L' of a lower-triangular (or lower-trapezoidal, rows x cols) L, column-major, as scalars.
+std::vector<NodeP> times_own_transpose(ir::Graph& g, const std::vector<NodeP>& L, int64_t rows, int64_t cols,
+                                       bool unit_diagonal) {
+  std::vector<NodeP> out(static_cast<size_t>(rows * rows));
+  for (int64_t a = 0; a < rows; ++a)
+    for (int64_t b = 0; b <= a; ++b) {
+      NodeP sum = g.constant(0);
+      for (int64_t k = 0; k <= std::min(b, cols - 1); ++k)
+        sum = g.add(sum, g.mul(L[static_cast<size_t>(a + k * rows)], L[static_cast<size_t>(b + k * rows)]));
+      if (a == b && unit_diagonal) sum = g.constant(1);
+      out[static_cast<size_t>(a + b * rows)] = out[static_cast<size_t>(b + a * rows)] = sum;
+    }
+  return out;
+}
+
+// Stan's transforms of cholesky_factor_corr, corr_matrix, cov_matrix and
+// cholesky_factor_cov, one matrix (rows x cols) per trailing index of `dims`:
+//   cholesky_factor_corr: u in row-major order below the diagonal, z = tanh(u), the
+//     factor above; log J = sum log(1 - z^2) + the factor's (correlation_factor).
+//   corr_matrix: u in column-major order below the diagonal, z = tanh(u), Omega = L L'
+//     with L the factor above; log J = sum log(1 - z^2) + sum over columns j (0-based)
+//     and rows i > j of (K - j - 2) / 2 log(1 - z[i][j]^2) (LKJ 2009, the partial
+//     correlations' Jacobian).
+//   cov_matrix: row by row, the elements below the diagonal then log L[m, m]; Sigma = L L';
+//     log J = K log 2 + sum over m (0-based) of (K - m + 1) log L[m, m].
+//   cholesky_factor_cov (M x N): rows m < N as cov_matrix's L, then rows m >= N whole;
+//     log J = sum of log L[m, m].
+Constrained matrix_constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std::vector<int64_t>& dims) {
+  int64_t R = c.rows, C = c.cols, per = R * C, free = matrix_free_size(c);
+  int64_t count = per == 0 ? 0 : ir::element_count(dims) / per;
+  NodeP flat = g.reshape(u, {u->size()});
+  std::vector<NodeP> xs;
+  NodeP lj = g.constant(0);
+  for (int64_t s = 0; s < count; ++s) {
+    int64_t pos = 0;
+    auto next = [&]() { return g.index(flat, 0, g.int_constant(s * free + pos++)); };
+    std::vector<NodeP> m;
+    switch (c.kind) {
+      case Kind::CholeskyCorr: {
+        m = correlation_factor(g, R, [&](int64_t, int64_t) { return next(); }, true, lj);
+        for (int64_t k = 0; k < free; ++k) lj = g.add(lj, log_sech2(g, g.index(flat, 0, g.int_constant(s * free + k))));
+        break;
+      }
+      case Kind::CorrMatrix: {
+        std::vector<NodeP> cpc(static_cast<size_t>(R * R));
+        for (int64_t j = 0; j < R; ++j)
+          for (int64_t i = j + 1; i < R; ++i) {
+            NodeP v = next();
+            cpc[static_cast<size_t>(i + j * R)] = v;
+            lj = g.add(lj, g.mul(g.constant(1 + 0.5 * static_cast<double>(R - j - 2)), log_sech2(g, v)));
+          }
+        std::vector<NodeP> L = correlation_factor(
+            g, R, [&](int64_t i, int64_t j) { return cpc[static_cast<size_t>(i + j * R)]; }, false, lj);
+        m = times_own_transpose(g, L, R, R, true);
+        break;
+      }
+      case Kind::CovMatrix:
+      case Kind::CholeskyCov: {
+        std::vector<NodeP> L(static_cast<size_t>(R * C), g.constant(0));
+        bool cov = c.kind == Kind::CovMatrix;
+        if (cov && R > 0) lj = g.add(lj, g.constant(static_cast<double>(R) * M_LN2));
+        for (int64_t row = 0; row < R; ++row) {
+          for (int64_t j = 0; j < std::min(row, C); ++j) L[static_cast<size_t>(row + j * R)] = next();
+          if (row >= C) continue;
+          NodeP log_diagonal = next();
+          L[static_cast<size_t>(row + row * R)] = g.unary(Op::Exp, log_diagonal);
+          lj = g.add(lj, cov ? g.mul(g.constant(static_cast<double>(R - row + 1)), log_diagonal) : log_diagonal);
+        }
+        m = cov ? times_own_transpose(g, L, R, C, false) : L;
+        break;
+      }
+      default: throw std::logic_error("matrix_constrain: not a matrix constraint");
+    }
+    xs.insert(xs.end(), m.begin(), m.end());
+  }
+  if (xs.empty()) return {g.zeros(dims), g.constant(0)};
+  return {g.pack(xs, dims), lj};
 }
 
 }  // namespace
@@ -108,6 +235,8 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
       }
       return {g.pack(xs, dims), lj};
     }
+    case Kind::CholeskyCorr: case Kind::CorrMatrix: case Kind::CovMatrix: case Kind::CholeskyCov:
+      return matrix_constrain(g, c, u, dims);
     case Kind::Ordered:
     case Kind::PositiveOrdered: {
       // Stan's: x_1 = u_1 (positive_ordered: exp(u_1)), x_k = x_{k-1} + exp(u_k); one
@@ -135,15 +264,114 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
   throw std::logic_error("unknown constraint");
 }
 
+namespace {
+
+// The lower Cholesky factor of a symmetric positive-definite n x n matrix (column-major);
+// false when it is not positive definite.
+bool host_cholesky(const std::vector<double>& a, size_t n, std::vector<double>& l) {
+  l.assign(n * n, 0);
+  for (size_t j = 0; j < n; ++j) {
+    double d = a[j + j * n];
+    for (size_t k = 0; k < j; ++k) d -= l[j + k * n] * l[j + k * n];
+    if (!(d > 0)) return false;
+    l[j + j * n] = std::sqrt(d);
+    for (size_t i = j + 1; i < n; ++i) {
+      double v = a[i + j * n];
+      for (size_t k = 0; k < j; ++k) v -= l[i + k * n] * l[j + k * n];
+      l[i + j * n] = v / l[j + j * n];
+    }
+  }
+  return true;
+}
+
+// The inverse of matrix_constrain for one matrix m (column-major rows x cols); throws
+// std::invalid_argument naming what is wrong.
+void matrix_unconstrain(const ConstraintSpec& c, const double* m, std::vector<double>& u) {
+  size_t R = static_cast<size_t>(c.rows), C = static_cast<size_t>(c.cols);
+  auto at = [&](size_t i, size_t j) { return m[i + j * R]; };
+  auto fail = [](const std::string& why) { throw std::invalid_argument(why); };
+  constexpr double tol = 1e-8;
+  std::vector<double> L(m, m + R * C);
+  if (c.kind == Kind::CorrMatrix || c.kind == Kind::CovMatrix) {
+    std::string what = c.kind == Kind::CorrMatrix ? "a correlation matrix" : "a covariance matrix";
+    for (size_t i = 0; i < R; ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (!(std::fabs(at(i, j) - at(j, i)) <= tol))
+          fail(what + " must be symmetric, but element [" + std::to_string(i + 1) + ", " + std::to_string(j + 1) +
+               "] is " + num(at(i, j)) + " and [" + std::to_string(j + 1) + ", " + std::to_string(i + 1) + "] is " +
+               num(at(j, i)));
+    if (c.kind == Kind::CorrMatrix)
+      for (size_t i = 0; i < R; ++i)
+        if (!(std::fabs(at(i, i) - 1) <= tol))
+          fail("a correlation matrix must have ones on its diagonal, but element [" + std::to_string(i + 1) + ", " +
+               std::to_string(i + 1) + "] is " + num(at(i, i)));
+    if (!host_cholesky(std::vector<double>(m, m + R * R), R, L)) fail(what + " must be positive definite");
+  } else {
+    std::string what = c.kind == Kind::CholeskyCorr ? "a Cholesky factor of a correlation matrix" : "a Cholesky factor";
+    for (size_t j = 0; j < C; ++j)
+      for (size_t i = 0; i < j && i < R; ++i)
+        if (at(i, j) != 0)
+          fail(what + " must be lower triangular, but element [" + std::to_string(i + 1) + ", " + std::to_string(j + 1) +
+               "] is " + num(at(i, j)));
+    for (size_t i = 0; i < std::min(R, C); ++i)
+      if (!(at(i, i) > 0)) fail(what + " must have a positive diagonal, but element [" + std::to_string(i + 1) + ", " +
+                                std::to_string(i + 1) + "] is " + num(at(i, i)));
+    if (c.kind == Kind::CholeskyCorr)
+      for (size_t i = 0; i < R; ++i) {
+        double norm = 0;
+        for (size_t j = 0; j <= i; ++j) norm += at(i, j) * at(i, j);
+        if (!(std::fabs(norm - 1) <= tol))
+          fail(what + " must have rows of unit length, but row " + std::to_string(i + 1) + " has squared length " +
+               num(norm));
+      }
+  }
+  auto l = [&](size_t i, size_t j) { return L[i + j * R]; };
+  if (c.kind == Kind::CholeskyCorr || c.kind == Kind::CorrMatrix) {
+    // z[i][j] = L[i, j] / sqrt(1 - sum over k < j of L[i, k]^2); u = atanh(z).
+    auto z = [&](size_t i, size_t j) {
+      double used = 0;
+      for (size_t k = 0; k < j; ++k) used += l(i, k) * l(i, k);
+      return std::atanh(l(i, j) / std::sqrt(1 - used));
+    };
+    if (c.kind == Kind::CholeskyCorr) {
+      for (size_t i = 1; i < R; ++i)
+        for (size_t j = 0; j < i; ++j) u.push_back(z(i, j));
+    } else {
+      for (size_t j = 0; j < R; ++j)
+        for (size_t i = j + 1; i < R; ++i) u.push_back(z(i, j));
+    }
+    return;
+  }
+  for (size_t row = 0; row < R; ++row) {
+    for (size_t j = 0; j < std::min(row, C); ++j) u.push_back(l(row, j));
+    if (row < C) u.push_back(std::log(l(row, row)));
+  }
+}
+
+}  // namespace
+
 std::vector<double> unconstrain(const ConstraintSpec& c, const BoundValues& b, const std::vector<double>& x,
                                 int64_t simplex_length, bool scalar) {
   std::vector<double> u;
+  if (is_matrix_constraint(c)) {
+    size_t per = static_cast<size_t>(c.rows * c.cols);
+    for (size_t s = 0; per > 0 && s + per <= x.size(); s += per) {
+      try {
+        matrix_unconstrain(c, x.data() + s, u);
+      } catch (const std::invalid_argument& e) {
+        if (x.size() == per) throw;
+        throw std::invalid_argument("matrix " + std::to_string(s / per + 1) + ": " + e.what());
+      }
+    }
+    return u;
+  }
   auto fail = [&](size_t i, const std::string& why) {
     throw std::invalid_argument((scalar ? std::string("the value") : "element " + std::to_string(i + 1)) + " is " +
                                 num(x[i]) + ", " + why);
   };
   switch (c.kind) {
     case Kind::None: return x;
+    case Kind::CholeskyCorr: case Kind::CorrMatrix: case Kind::CovMatrix: case Kind::CholeskyCov: return u;  // above
     case Kind::Lower: {
       for (size_t i = 0; i < x.size(); ++i) {
         double lb = at(b.lower, i);
@@ -224,6 +452,10 @@ std::string describe(const ConstraintSpec& c) {
     case Kind::Simplex: return "simplex";
     case Kind::Ordered: return "ordered";
     case Kind::PositiveOrdered: return "positive_ordered";
+    case Kind::CholeskyCorr: return "cholesky_factor_corr";
+    case Kind::CorrMatrix: return "corr_matrix";
+    case Kind::CovMatrix: return "cov_matrix";
+    case Kind::CholeskyCov: return "cholesky_factor_cov";
   }
   return "";
 }

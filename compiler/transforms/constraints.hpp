@@ -15,10 +15,23 @@
 namespace latent {
 
 struct ConstraintSpec {
-  enum class Kind { None, Lower, Upper, LowerUpper, OffsetMultiplier, Simplex, Ordered, PositiveOrdered } kind = Kind::None;
+  enum class Kind {
+    None, Lower, Upper, LowerUpper, OffsetMultiplier, Simplex, Ordered, PositiveOrdered,
+    // Matrices (rows x cols, each matrix of an array on its own), with Stan's transforms:
+    CholeskyCorr,  // cholesky_factor_corr[K]: K (K - 1) / 2 free values
+    CorrMatrix,    // corr_matrix[K]: K (K - 1) / 2
+    CovMatrix,     // cov_matrix[K]: K (K + 1) / 2
+    CholeskyCov    // cholesky_factor_cov[M, N]: N (N + 1) / 2 + (M - N) N
+  } kind = Kind::None;
   ir::NodeP lower = nullptr, upper = nullptr;        // Lower/Upper/LowerUpper
   ir::NodeP offset = nullptr, multiplier = nullptr;  // OffsetMultiplier
+  int64_t rows = 0, cols = 0;                        // the matrix kinds
 };
+
+bool is_matrix_constraint(const ConstraintSpec& c);
+
+// Free values of one matrix of a matrix constraint.
+int64_t matrix_free_size(const ConstraintSpec& c);
 
 // Number of unconstrained coordinates for a value with `size` constrained elements
 // (the simplex loses one per simplex of length `simplex_length`).
