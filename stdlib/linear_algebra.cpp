@@ -97,15 +97,21 @@ NodeP checked_cholesky(CallContext& ctx, NodeP m, const std::string& what) {
   if (n == 0) return m;
   check_symmetric(ctx, m, what);
   NodeP l = g.cholesky(m);
-  // A pivot that is not positive leaves NaN on the diagonal from its row on: report the first such row.
+  auto [any, first] = failed_pivot(g, l);
+  ctx.check(any, ctx.name() + ": " + what + " is not positive definite", first, "first failing row");
+  return l;
+}
+
+// A pivot that is not positive leaves NaN on the diagonal from its row on.
+std::pair<NodeP, NodeP> failed_pivot(ir::Graph& g, NodeP l) {
+  int64_t n = l->dims[0];
   NodeP d = diagonal_of(g, l);
   NodeP bad = g.unary(Op::Not, g.binary(Op::Gt, d, g.constant(0)));
   NodeP i = g.new_loop_var();
   NodeP rows = g.cast_real(g.loop_gen(i, g.int_constant(1), n, i));
   NodeP any = g.binary(Op::Gt, g.sum(g.cast_real(bad)), g.constant(0));
   NodeP first = g.neg(g.max_reduce(g.select(bad, g.neg(rows), g.constant(-INFINITY))));
-  ctx.check(any, ctx.name() + ": " + what + " is not positive definite", first, "first failing row");
-  return l;
+  return {any, first};
 }
 
 void register_linear_algebra_functions(std::vector<FunctionEntry>& out) {

@@ -21,6 +21,9 @@ ir::NodeP identity(ir::Graph& g, int64_t n);
 void require_square(CallContext& ctx, ir::NodeP m, const std::string& what);
 // Stan's check_symmetric: |m[i, j] - m[j, i]| <= 1e-8 for every pair, checked at run time.
 void check_symmetric(CallContext& ctx, ir::NodeP m, const std::string& what);
+// Whether the Cholesky factor l (of a matrix that should be positive definite) has a
+// pivot that is not positive, and the first such row (1-based) to report.
+std::pair<ir::NodeP, ir::NodeP> failed_pivot(ir::Graph& g, ir::NodeP l);
 // The lower Cholesky factor of a symmetric positive-definite matrix, with Stan's
 // checks (symmetric, positive definite) reported as "<name>: <what> is not ...".
 ir::NodeP checked_cholesky(CallContext& ctx, ir::NodeP m, const std::string& what);

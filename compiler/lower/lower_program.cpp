@@ -362,7 +362,7 @@ class ProgramLowering {
         report_on(g.binary(Op::Gt, g.unary(Op::Abs, g.sub(sums, g.constant(1))), g.constant(1e-8)), sums,
                   "is not a valid simplex (its elements must sum to 1; the sum is shown)");
       }
-      check_matrix_type(*d, x, report_on);
+      check_matrix_type(*d, x, name, report_on);
       if (keep_terms && d->type.base != Base::Int) report(g.binary(Op::Ne, x, x), "is NaN (was it assigned?)", false);
       vars.push_back(std::move(v));
     }
@@ -376,7 +376,7 @@ class ProgramLowering {
   // cholesky_factor_corr, cholesky_factor_cov, corr_matrix or cov_matrix (Stan's
   // check_cholesky_factor_corr, ..., tolerance 1e-8), matrix by matrix of an array.
   template <class Report>
-  void check_matrix_type(const ast::VarDecl& d, NodeP x, const Report& report_on) {
+  void check_matrix_type(const ast::VarDecl& d, NodeP x, const std::string& block, const Report& report_on) {
     using B = ast::BaseType;
     if (d.base != B::CholeskyFactorCorr && d.base != B::CholeskyFactorCov && d.base != B::CorrMatrix &&
         d.base != B::CovMatrix)
@@ -411,9 +411,9 @@ class ProgramLowering {
         report_on(g.unary(Op::Not, g.binary(Op::Le, g.unary(Op::Abs, g.sub(diagonal, g.constant(1))), tolerance)),
                   diagonal, "does not have ones on its diagonal" + which);
       }
-      NodeP pivots = stdlib::diagonal_of(g, g.cholesky(m));
-      report_on(g.unary(Op::Not, g.binary(Op::Gt, pivots, g.constant(0))), pivots,
-                "is not positive definite (its Cholesky factor's diagonal is shown)" + which);
+      auto [failed, first] = stdlib::failed_pivot(g, g.cholesky(m));
+      lowerer_.add_check(d.loc, failed, block + " variable '" + d.name + "' is not positive definite" + which, first,
+                         "first failing row");
     }
   }
 

@@ -5,6 +5,8 @@
 #define BOOST_TEST_MODULE containers
 #include "tests/support/model_fixture.hpp"
 
+#include <map>
+
 using namespace latent;
 using namespace latent::testing;
 
@@ -205,4 +207,58 @@ model { target += dot_product(x, [1, 2, 3, 4, 5]') + sum(m .* [[1, 2], [3, 4], [
     make_model("parameters { vector[2] a; } transformed parameters { vector[4] x = rep_vector(0, 4); x[4:5] = a; } model { }");
   });
   BOOST_TEST(contains(msg, "slice 4:5 out of range; expecting 1..4"), msg);
+}
+
+BOOST_AUTO_TEST_CASE(assignment_to_a_slice_followed_by_indexes) {
+  // x[a:b, j] = v: each position p of the slice gets v[p] at the remaining indexes
+  // (posteriordb's Mth model: logit_p[:, j] = mean_lp[j] + eps; the covid models:
+  // prediction[1:N0, m] = rep_vector(y[m], N0)).
+  std::string model = R"(
+parameters { vector[3] a; real b; }
+transformed parameters {
+  matrix[4, 3] m = rep_matrix(0, 4, 3);
+  array[4] vector[2] v;
+  array[3, 2] real r = {{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}};
+  for (i in 1:4) v[i] = rep_vector(i, 2);
+  m[:, 2] = append_row(a, b);
+  m[2:3, 3] = a[1:2] * b;
+  m[1:2, 1:2] = [[b, -b], [a[3], 7]];
+  v[2:4, 1] = to_array_1d(a);
+  r[2:3, 2] = {b, b * b};
+}
+model { target += sum(m .* [[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 1, 1]]) + sum(v[3]) + sum(to_array_1d(r)); }
+)";
+  std::unique_ptr<BoundModel> m = make_model(model);
+  Vec theta{0.5, -1.5, 2, 3};
+  std::map<std::string, double> want{
+      {"m.1.1", 3}, {"m.2.1", 2}, {"m.3.1", 0}, {"m.4.1", 0},      {"m.1.2", -3}, {"m.2.2", 7},
+      {"m.3.2", 2}, {"m.4.2", 3}, {"m.1.3", 0}, {"m.2.3", 1.5},    {"m.3.3", -4.5}, {"m.4.3", 0},
+      {"v.1.1", 1}, {"v.1.2", 1}, {"v.2.1", 0.5}, {"v.2.2", 2},    {"v.3.1", -1.5}, {"v.3.2", 3},
+      {"v.4.1", 2}, {"v.4.2", 4}, {"r.1.2", 2}, {"r.2.2", 3},      {"r.3.2", 9},    {"r.3.1", 5}};
+  for (auto& [name, value] : want) BOOST_TEST(output(*m, theta, name) == value, name);
+  std::mt19937_64 rng(9);
+  for (int k = 0; k < 3; ++k) check_gradient(*m, random_theta(rng, 4), true, 1e-6, "slice-then-index assignment");
+  std::string msg = error_of([] {
+    make_model("parameters { vector[3] a; } transformed parameters { matrix[4, 2] x = rep_matrix(0, 4, 2); "
+               "x[1:2, 1] = a; } model { }");
+  });
+  BOOST_TEST(contains(msg, "size mismatch in assignment: the slice has 2 elements, the value 3"), msg);
+}
+
+BOOST_AUTO_TEST_CASE(dims_values) {
+  // Stan's dims: array sizes outermost first, then rows and columns (a vector is n x 1).
+  auto got = outputs(kDecls + R"(
+generated quantities {
+  array[2] int d_arr = dims(arr);
+  array[2] int d_m = dims(m);
+  array[2] int d_a = dims(a);
+  array[2] int d_row = dims(a');
+  array[3] int d_vectors = dims({a, a});
+}
+)",
+                     kData, {"d_arr.1", "d_arr.2", "d_m.1", "d_m.2", "d_a.1", "d_a.2", "d_row.1", "d_row.2",
+                             "d_vectors.1", "d_vectors.2", "d_vectors.3"});
+  expect_values(got, {3, 2, 2, 3, 3, 1, 1, 3, 2, 3, 1}, "dims");
+  std::unique_ptr<BoundModel> none = make_model(kDecls + "generated quantities { array[0] int d_k = dims(k); }", kData);
+  for (const std::string& n : none->output_names()) BOOST_TEST(n.rfind("d_k", 0) != 0, n);  // dims of a scalar: empty
 }

@@ -7,6 +7,8 @@
 #define BOOST_TEST_MODULE models
 #include "tests/support/model_fixture.hpp"
 
+#include "kernels/eval_context.hpp"
+
 #include "runtime/optim/lbfgs.hpp"
 
 #include <nlohmann/json.hpp>
@@ -946,6 +948,61 @@ BOOST_AUTO_TEST_CASE(index_out_of_range) {
                "{\"N\": 2, \"y\": [1, 2]}");
   });
   BOOST_TEST(contains(a, "test.lat:3:"), a);
+}
+
+BOOST_AUTO_TEST_CASE(index_out_of_range_where_a_condition_or_a_loop_bound_protects_it) {
+  // posteriordb's hierarchical_gp: year_re[t] (11 elements) read only where t < 12,
+  // with t in 1..14. The index is checked where the condition holds, not refused.
+  auto m = make_model(R"(
+data { vector[3] y; }
+parameters { real mu; }
+model {
+  for (t in 1:5) {
+    if (t < 4) target += y[t] * mu;
+    else target += -mu * mu;
+  }
+  // j runs over 1..(i - 1): y[i - j] stays in 1..3 although i - j's bounds (-1..3) do not
+  for (i in 2:4)
+    for (j in 1:(i - 1)) target += y[i - j] * mu * 0.1;
+}
+)",
+                      R"({"y": [1, 2, 3]})");
+  double mu = 0.7, want = 6 * mu - 2 * mu * mu + 0.1 * mu * (1 + (2 + 1) + (3 + 2 + 1));
+  BOOST_TEST(close(lp(*m, {mu}), want, 1e-14));
+  // Where the condition does not protect it, the check fails (on data alone: when the
+  // data is bound) with its location.
+  std::string msg = user_error([] {
+    make_model(R"(
+data { vector[3] y; }
+parameters { real mu; }
+model {
+  for (t in 1:5)
+    if (t < 5) target += y[t] * mu;
+}
+)",
+               R"({"y": [1, 2, 3]})");
+  });
+  BOOST_TEST(contains(msg, "test.lat:6:"), msg);
+  BOOST_TEST(contains(msg, "index out of range; expecting an index in 1..3 (index = 4)"), msg);
+}
+
+BOOST_AUTO_TEST_CASE(loops_whose_sizes_change_with_the_loop_variable) {
+  // head(y, i - 1) and y[1:i] have a size that changes from one iteration to the next:
+  // such a loop is evaluated iteration by iteration (the posteriordb covid models'
+  // convolutions, dot_product(sub_col(prediction, 1, m, i - 1), tail(SI, i - 1))).
+  auto m = make_model(R"(
+data { vector[4] y; }
+parameters { real mu; }
+model {
+  for (i in 2:4) target += dot_product(head(y, i - 1), tail(y, i - 1)) * mu;
+  for (i in 1:4) target += sum(y[1:i]) * mu * mu;
+}
+)",
+                      R"({"y": [1, 2, 3, 4]})");
+  double mu = 0.3;
+  double dots = (1 * 4) + (1 * 3 + 2 * 4) + (1 * 2 + 2 * 3 + 3 * 4), sums = 1 + 3 + 6 + 10;
+  BOOST_TEST(close(lp(*m, {mu}), dots * mu + sums * mu * mu, 1e-14));
+  check_gradient(*m, {mu});
 }
 
 BOOST_AUTO_TEST_CASE(data_constraint_checked_in_transformed_data) {
