@@ -239,8 +239,8 @@ class FunctionEmitter {
       case Op::Input: return as_dtype(b_.CreateLoad(f64_, input_pointer(n)), n->dtype);
       case Op::LoopVar: internal("loop variable used outside its loop");
       case Op::ScanState: internal("scan state used outside its loop");
-      case Op::Sum: return reduce(n->args[0], false);
-      case Op::MaxReduce: return reduce(n->args[0], true);
+      case Op::Sum: return as_dtype(reduce(n->args[0], false), n->dtype);  // sums of ints are ints
+      case Op::MaxReduce: return as_dtype(reduce(n->args[0], true), n->dtype);
       case Op::MatMul: return dot(n->args[0], n->args[1]);
       case Op::Index: case Op::Reshape: case Op::Slice: case Op::Transpose:
         return element(n, {});

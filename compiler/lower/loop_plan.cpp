@@ -34,9 +34,17 @@ class BodyScan {
     switch (s.kind) {
       case K::Decl:
         declared.insert(s.decl->name);
-        for (auto& e : s.decl->sizes) expr(*e);
-        for (auto& e : s.decl->array_sizes) expr(*e);
-        if (s.decl->init) expr(*s.decl->init);
+        for (auto* list : {&s.decl->sizes, &s.decl->array_sizes})
+          for (auto& e : *list) {
+            expr(*e);
+            std::set<std::string> names;
+            mentioned(*e, names);
+            sizes.push_back({names, "the size of '" + s.decl->name + "' may change from one iteration to the next"});
+          }
+        if (s.decl->init) {
+          expr(*s.decl->init);
+          flow(s.decl->name, *s.decl->init);
+        }
         break;
       case K::Assign: {
         const ast::Expr* root = s.lhs.get();
@@ -57,6 +65,12 @@ class BodyScan {
         for (auto* level : index_levels)
           for (auto& ix : level->indices) index(ix);
         expr(*s.rhs);
+        flow(root->name, *s.rhs);
+        for (auto* level : index_levels)  // x[k] = ...: x varies where k does
+          for (auto& ix : level->indices) {
+            if (ix.lower) flow(root->name, *ix.lower);
+            if (ix.upper) flow(root->name, *ix.upper);
+          }
         break;
       }
       case K::Tilde:
@@ -74,6 +88,7 @@ class BodyScan {
         expr(*s.lower);
         if (s.upper) expr(*s.upper);
         declared.insert(s.loop_var);
+        inner_loop_vars.insert(s.loop_var);
         if (s.kind == K::For) {
           LoopPlan inner = plan_loop(s);
           // An inner Scan can sit in a symbolic body if its trip count is known before the body runs.
@@ -133,23 +148,56 @@ class BodyScan {
   void index(const ast::Index& ix) {
     if (ix.lower) expr(*ix.lower);
     if (ix.upper) expr(*ix.upper);
-    if (ix.kind == ast::Index::Kind::Range && ix.lower && ix.upper && varies(*ix.lower) + varies(*ix.upper) > 0) {
+    if (ix.kind == ast::Index::Kind::Range && ix.lower && ix.upper) {
       // a:b whose bounds change with the loop: the length must stay fixed, as in i:(i + 2).
       const ast::Expr *lo = base_of(*ix.lower), *hi = base_of(*ix.upper);
       bool together = lo->kind == ast::ExprKind::Var && hi->kind == ast::ExprKind::Var && lo->name == hi->name;
-      if (!together) blocker = "the length of a slice may change from one iteration to the next";
+      if (!together) {
+        std::set<std::string> names;
+        mentioned(*ix.lower, names);
+        mentioned(*ix.upper, names);
+        sizes.push_back({names, "the length of a slice may change from one iteration to the next"});
+      }
     }
   }
 
-  // Whether e may change from one iteration to the next: it mentions the loop
-  // variable or a variable declared in the body.
-  bool varies(const ast::Expr& e) const {
+  // `target` takes a value computed from the names e mentions.
+  void flow(const std::string& target, const ast::Expr& e) {
     std::set<std::string> names;
     mentioned(e, names);
-    for (const std::string& n : names)
-      if (n == loop_var_ || declared.count(n)) return true;
-    return false;
+    flows.push_back({target, names});
   }
+
+ public:
+  // Sizes the body computes (slice lengths, head(x, n)'s n, ...) and why each matters.
+  std::vector<std::pair<std::set<std::string>, std::string>> sizes;
+  std::vector<std::pair<std::string, std::set<std::string>>> flows;
+  std::set<std::string> inner_loop_vars;
+
+  // A size that may change from one iteration to the next: it mentions the loop
+  // variable, an inner loop's, or a variable the body computes from them.
+  std::string varying_size() const {
+    std::set<std::string> varying = inner_loop_vars;
+    varying.insert(loop_var_);
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (auto& [target, sources] : flows) {
+        if (varying.count(target)) continue;
+        for (const std::string& n : sources)
+          if (varying.count(n)) {
+            varying.insert(target);
+            grew = true;
+            break;
+          }
+      }
+    }
+    for (auto& [names, why] : sizes)
+      for (const std::string& n : names)
+        if (varying.count(n)) return why;
+    return "";
+  }
+
+ private:
 
   // e without a literal added or subtracted: i for i + 2 or i - 1.
   static const ast::Expr* base_of(const ast::Expr& e) {
@@ -200,15 +248,18 @@ class BodyScan {
   // mentions it or a variable declared in the body): the sizes of IR values are fixed,
   // so each iteration needs its own, known size.
   void size_blocker(const ast::Expr& e) {
-    static const std::map<std::string, std::vector<size_t>> sizes{
+    static const std::map<std::string, std::vector<size_t>> size_arguments{
         {"head", {1}},         {"tail", {1}},           {"segment", {2}},         {"sub_col", {3}},
         {"sub_row", {3}},      {"block", {3, 4}},       {"rep_vector", {1}},      {"rep_row_vector", {1}},
         {"rep_matrix", {1, 2}}, {"rep_array", {1, 2, 3}}, {"identity_matrix", {0}}, {"to_matrix", {1, 2}}};
-    auto it = sizes.find(e.name);
-    if (it == sizes.end()) return;
-    for (size_t k : it->second)
-      if (k < e.args.size() && varies(*e.args[k]))
-        blocker = "the size of '" + e.name + "(...)' may change from one iteration to the next";
+    auto it = size_arguments.find(e.name);
+    if (it == size_arguments.end()) return;
+    for (size_t k : it->second) {
+      if (k >= e.args.size()) continue;
+      std::set<std::string> names;
+      mentioned(*e.args[k], names);
+      sizes.push_back({names, "the size of '" + e.name + "(...)' may change from one iteration to the next"});
+    }
   }
 
   std::string loop_var_;
@@ -367,6 +418,7 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
   LoopPlan plan;
   BodyScan scan(for_stmt.loop_var);
   scan.stmt(*for_stmt.body);
+  if (scan.blocker.empty()) scan.blocker = scan.varying_size();
   if (!scan.blocker.empty()) {
     plan.symbolic = false;
     plan.why_unrolled = scan.blocker;

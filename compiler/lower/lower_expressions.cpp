@@ -369,7 +369,7 @@ std::pair<NodeP, int64_t> Lowerer::slice_bounds(const ast::Index& ix, int64_t si
   if (ix.kind == ast::Index::Kind::Range) {
     for (auto [bound, text] : {std::pair{&lo, &ix.lower}, std::pair{&hi, &ix.upper}}) {
       if (!*text) continue;
-      *bound = expr(**text).node;
+      *bound = fold_data_expression(expr(**text).node);
       if ((*bound)->depends_on_params)
         error((*text)->loc, "a slice bound must be known when the data is read (it may not depend on parameters)");
     }

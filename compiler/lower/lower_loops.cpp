@@ -387,6 +387,7 @@ void Lowerer::foreach_loop(const ast::Stmt& s) {
 void Lowerer::while_loop(const ast::Stmt& s) {
   while (true) {
     Value c = expr(*s.cond);
+    c.node = fold_data_expression(c.node);  // real data elements too: while (t[i] >= t_change[k])
     if (!c.node->is_const())
       error(s.cond->loc, "while conditions that depend on parameters are not supported (the condition must be known from data)");
     if (c.node->value == 0) break;

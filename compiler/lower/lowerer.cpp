@@ -3,6 +3,8 @@
 // lower_expressions.cpp, lower_statements.cpp and lower_loops.cpp.
 #include "compiler/lower/lowerer.hpp"
 
+#include "compiler/ir/substitute.hpp"
+
 #include "compiler/lower/lowering_helpers.hpp"
 
 #include <cmath>
@@ -105,8 +107,32 @@ Lowerer::Var* Lowerer::find(const std::string& name) {
   return nullptr;
 }
 
+NodeP Lowerer::fold_data_expression(NodeP n) {
+  if (n->is_const() || !n->is_scalar() || n->reads_unknowns || !n->free_loops.empty() || n->is_effect) return n;
+  NodeP folded = fold_data(n, true);
+  if (folded->is_const()) return folded;
+  // Reductions of a whole data buffer: sum, max.
+  if ((n->op == Op::Sum || n->op == Op::MaxReduce) && n->args[0]->op == Op::Input && n->args[0]->a == 1) {
+    NodeP x = n->args[0];
+    size_t begin = static_cast<size_t>(x->b), count = static_cast<size_t>(x->size());
+    if (begin + count > data_.size() || count == 0) return n;
+    double r = n->op == Op::Sum ? 0 : -INFINITY;
+    for (size_t k = begin; k < begin + count; ++k) r = n->op == Op::Sum ? r + data_[k] : std::max(r, data_[k]);
+    return x->dtype == ir::DType::Int ? g_.int_constant(static_cast<int64_t>(r)) : g_.constant(r);
+  }
+  if (!ir::is_elementwise(n->op)) return n;
+  std::vector<NodeP> args;
+  for (NodeP a : n->args) {
+    NodeP c = fold_data_expression(a);
+    if (!c->is_const()) return n;
+    args.push_back(c);
+  }
+  return ir::rebuild(g_, n, args);  // the graph folds an elementwise op of constants
+}
+
 int64_t Lowerer::known_int(const ast::Expr& e, const std::string& what) {
   Value v = expr(e);
+  v.node = fold_data_expression(v.node);
   if (!v.node->is_const() || !v.node->is_scalar())
     error(e.loc, what + " must be known when the data is read (it may not depend on parameters)");
   double x = v.node->value;

@@ -109,6 +109,9 @@ class Lowerer {
   ir::NodeP index_value(const Value& iv, int64_t size, SourceLoc loc);
   // An int data element at a known position as a constant (reals too with `reals`).
   ir::NodeP fold_data(ir::NodeP n, bool reals = false) const;
+  // A scalar computed from data alone (sum(m) - 1 with m an int array of transformed
+  // data) as a constant, from the bound data values; n itself when it is not one.
+  ir::NodeP fold_data_expression(ir::NodeP n);
   void assign(const ast::Expr& lhs, Value value, SourceLoc loc);
   Value set_path(const Value& current, const std::vector<const ast::Index*>& path, size_t k, const Value& value,
                  SourceLoc loc);
