@@ -198,6 +198,23 @@ void register_linear_algebra_functions(std::vector<FunctionEntry>& out) {
                    return {g.mul(g.constant(2), g.sum(g.unary(Op::Log, diagonal_of(g, l)))), R};
                  }});
 
+  // The symmetric eigendecomposition (one IR op for both: column 0 the values, then the vectors).
+  for (bool vectors : {false, true}) {
+    std::string name = vectors ? "eigenvectors_sym" : "eigenvalues_sym";
+    out.push_back({name, signatures(name, {{{M}, vectors ? M : V}}),
+                   [vectors](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                     ir::Graph& g = ctx.g;
+                     NodeP m = g.cast_real(a[0].node);
+                     require_square(ctx, m, "the matrix");
+                     int64_t n = m->dims[0];
+                     if (n == 0) return {vectors ? m : g.zeros({0}), vectors ? M : V};
+                     check_symmetric(ctx, m, "the matrix");
+                     NodeP e = g.eigen_sym(m);
+                     if (vectors) return {g.slice(e, 1, g.int_constant(1), n), M};
+                     return {g.reshape(g.slice(e, 1, g.int_constant(0), 1), {n}), V};
+                   }});
+  }
+
   // Diagonals, traces, quadratic forms.
   out.push_back({"diagonal", signatures("diagonal", {{{M}, V}}), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    return {diagonal_of(ctx.g, ctx.g.cast_real(a[0].node)), V};

@@ -128,6 +128,7 @@ class ReverseSweep {
       case Op::MatMul: return matmul_adjoint(n, a, emit);
       case Op::Transpose: return emit(arg(0), g.transpose(a));
       case Op::Cholesky: return cholesky_adjoint(n, a, emit);
+      case Op::EigenSym: return eigen_sym_adjoint(n, a, emit);
       case Op::TriSolve: case Op::Solve: return solve_adjoint(n, a, emit);
       case Op::Reshape: return emit(arg(0), g.reshape(a, arg(0)->dims));
       case Op::Fill: return emit(arg(0), g.sum(a));
@@ -259,6 +260,33 @@ class ReverseSweep {
     emit(A, g.mul(g.add(s, g.transpose(s)), phi));
   }
 
+  // A = V diag(lambda) V' (V orthogonal): with lambda's adjoint l and V's adjoint W,
+  //   G = V (diag(l) + F .* (V' W)) V',  F[i, j] = 1 / (lambda_j - lambda_i) (0 on the diagonal),
+  // the gradient for a symmetric perturbation of A; A's lower triangle (what the op
+  // reads) gets Phi(G + G') as the Cholesky factor's. Equal eigenvalues make F infinite
+  // (the eigenvectors are then not differentiable), as in Stan.
+  void eigen_sym_adjoint(NodeP n, NodeP a, const Emit& emit) {
+    auto& g = g_;
+    NodeP A = n->args[0];
+    if (!A->depends_on_params) return;
+    int64_t size = n->dims[0];
+    NodeP lambda = g.reshape(g.slice(n, 1, g.int_constant(0), 1), {size});
+    NodeP V = g.slice(n, 1, g.int_constant(1), size);
+    NodeP l = g.reshape(g.slice(a, 1, g.int_constant(0), 1), {size, 1});
+    NodeP W = g.slice(a, 1, g.int_constant(1), size);
+    NodeP ones = g.fill(g.constant(1), {size, 1});
+    NodeP column = g.reshape(lambda, {size, 1});
+    NodeP gaps = g.sub(g.matmul(ones, g.transpose(column)), g.matmul(column, g.transpose(ones)));  // lambda_j - lambda_i
+    NodeP off = triangle_mask(size, false, 0);
+    NodeP off_diagonal = g.add(off, g.transpose(off));
+    NodeP F = g.select(g.binary(Op::Ne, off_diagonal, g.constant(0)), g.div(g.constant(1), gaps), g.constant(0));
+    NodeP identity = triangle_mask(size, false, 1);
+    identity = g.sub(identity, off);  // 1 on the diagonal only
+    NodeP inner = g.add(g.mul(identity, g.matmul(l, g.transpose(ones))), g.mul(F, g.matmul(g.transpose(V), W)));
+    NodeP G = g.matmul(V, g.matmul(inner, g.transpose(V)));
+    emit(A, g.mul(g.add(G, g.transpose(G)), triangle_mask(size, false, 0.5)));
+  }
+
   void matmul_adjoint(NodeP n, NodeP a, const Emit& emit) {
     auto& g = g_;
     NodeP x = n->args[0], y = n->args[1];
@@ -305,7 +333,7 @@ DerivativeRule derivative_rule(Op op) {
       return DerivativeRule::Zero;  // draws are not differentiated (they appear in generated quantities only)
     case Op::MaxReduce: return DerivativeRule::None;  // only under stop_gradient (log_sum_exp's shift)
     case Op::Select: case Op::Sum: case Op::MatMul: case Op::Transpose: case Op::Reshape: case Op::Fill:
-    case Op::Cholesky: case Op::TriSolve: case Op::Solve:
+    case Op::Cholesky: case Op::TriSolve: case Op::Solve: case Op::EigenSym:
     case Op::Pack: case Op::Index: case Op::Slice: case Op::OneHot: case Op::PadSlice: case Op::SetIndex:
     case Op::LoopSum: case Op::LoopGen: case Op::Scan:
       return DerivativeRule::Rule;

@@ -604,7 +604,7 @@ class FunctionEmitter {
   bool needs_buffer(NodeP n) {
     switch (n->op) {
       case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: case Op::Random: case Op::Scan: return true;
-      case Op::Cholesky: case Op::TriSolve: case Op::Solve: return true;
+      case Op::Cholesky: case Op::TriSolve: case Op::Solve: case Op::EigenSym: return true;
       case Op::Reshape: return !in_memory(n);
       case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
       default: return uses_[n] > 1;
@@ -701,6 +701,7 @@ class FunctionEmitter {
       case Op::MatMul: return matmul(n);
       case Op::Cholesky: return cholesky(n);
       case Op::TriSolve: case Op::Solve: return solve(n);
+      case Op::EigenSym: return eigen_sym(n);
       case Op::LoopGen: return loop_gen(n);
       case Op::Scan: return scan(n);
       case Op::ScanState: internal("scan state used outside its loop");
@@ -1015,6 +1016,128 @@ class FunctionEmitter {
     });
     triangular_solve_in_place(lu, dst, size, m, false, true);
     triangular_solve_in_place(lu, dst, size, m, true, false);
+    return dst;
+  }
+
+  // if (cond) body(): values computed in the body do not dominate the code after it.
+  void if_then(llvm::Value* cond, const std::function<void()>& body) {
+    auto* then_bb = llvm::BasicBlock::Create(ctx_, "then", fn_);
+    auto* merge = llvm::BasicBlock::Create(ctx_, "endif", fn_);
+    b_.CreateCondBr(cond, then_bb, merge);
+    b_.SetInsertPoint(then_bb);
+    scopes_.emplace_back();
+    body();
+    scopes_.pop_back();
+    b_.CreateBr(merge);
+    b_.SetInsertPoint(merge);
+  }
+
+  // x := c x - s y, y := s x + c y for the values at two addresses.
+  void rotate(llvm::Value* px, llvm::Value* py, llvm::Value* c, llvm::Value* s) {
+    llvm::Value* x = b_.CreateLoad(f64_, px);
+    llvm::Value* y = b_.CreateLoad(f64_, py);
+    b_.CreateStore(b_.CreateFSub(b_.CreateFMul(c, x), b_.CreateFMul(s, y)), px);
+    b_.CreateStore(b_.CreateFAdd(b_.CreateFMul(s, x), b_.CreateFMul(c, y)), py);
+  }
+
+  // The eigendecomposition of a symmetric matrix (its lower triangle) by cyclic Jacobi
+  // rotations: each rotation in the (p, q) plane zeroes W[p, q] (W = J' W J, V = V J,
+  // t = sign(theta) / (|theta| + sqrt(theta^2 + 1)), theta = (W[q, q] - W[p, p]) / (2 W[p, q]),
+  // c = 1 / sqrt(t^2 + 1), s = t c); sweeps until the off-diagonal part is below 1e-30
+  // of the whole (at most 100 sweeps). Then the eigenvalues are sorted in ascending order
+  // with their vectors, and each vector's largest component made positive.
+  View eigen_sym(NodeP n) {
+    View dst = contiguous_buffer(n);
+    int64_t size = n->dims[0];
+    if (size == 0) return dst;
+    View a = view(n->args[0]);
+    View w = scratch({size, size});
+    View values{dst.base, {size}, {1}};
+    View v{b_.CreateConstInBoundsGEP1_64(f64_, dst.base, static_cast<uint64_t>(size)), {size, size}, {1, size}};
+    llvm::Value* last = i64c(size - 1);
+    for_each_index({size, size}, [&](const std::vector<llvm::Value*>& idx) {
+      llvm::Value* below = b_.CreateICmpSGE(idx[0], idx[1]);
+      llvm::Value* x = b_.CreateSelect(below, load(a, idx), load(a, {idx[1], idx[0]}));
+      store(w, idx, x);
+      store(v, idx, b_.CreateSelect(b_.CreateICmpEQ(idx[0], idx[1]), f64c(1), f64c(0)));
+    });
+    llvm::Value* converged = entry_alloca(i64_);
+    llvm::Value* off = entry_alloca(f64_);
+    llvm::Value* total = entry_alloca(f64_);
+    b_.CreateStore(i64c(0), converged);
+    for_loop(i64c(0), i64c(99), [&](llvm::Value*) {
+      b_.CreateStore(f64c(0), off);
+      b_.CreateStore(f64c(0), total);
+      for_each_index({size, size}, [&](const std::vector<llvm::Value*>& idx) {
+        llvm::Value* x = load(w, idx);
+        llvm::Value* x2 = b_.CreateFMul(x, x);
+        b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(f64_, total), x2), total);
+        llvm::Value* outside = b_.CreateICmpNE(idx[0], idx[1]);
+        b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(f64_, off), b_.CreateSelect(outside, x2, f64c(0))), off);
+      });
+      llvm::Value* small = b_.CreateFCmpOLE(b_.CreateLoad(f64_, off), b_.CreateFMul(f64c(1e-30), b_.CreateLoad(f64_, total)));
+      llvm::Value* stop = b_.CreateOr(small, b_.CreateFCmpUNO(b_.CreateLoad(f64_, total), f64c(0)));  // NaN: stop
+      b_.CreateStore(b_.CreateSelect(stop, i64c(1), b_.CreateLoad(i64_, converged)), converged);
+      if_then(b_.CreateICmpEQ(b_.CreateLoad(i64_, converged), i64c(0)), [&] {
+        for_loop(i64c(0), i64c(size - 2), [&](llvm::Value* p) {
+          for_loop(plus(p, 1), last, [&](llvm::Value* q) {
+            llvm::Value* apq = load(w, {p, q});
+            if_then(b_.CreateFCmpOGT(intrinsic(llvm::Intrinsic::fabs, apq), f64c(1e-300)), [&] {
+              llvm::Value* theta = b_.CreateFDiv(b_.CreateFSub(load(w, {q, q}), load(w, {p, p})), b_.CreateFMul(f64c(2), apq));
+              llvm::Value* abs_theta = intrinsic(llvm::Intrinsic::fabs, theta);
+              llvm::Value* sign = b_.CreateSelect(b_.CreateFCmpOLT(theta, f64c(0)), f64c(-1), f64c(1));
+              llvm::Value* root = intrinsic(llvm::Intrinsic::sqrt, b_.CreateFAdd(b_.CreateFMul(theta, theta), f64c(1)));
+              llvm::Value* t = b_.CreateSelect(b_.CreateFCmpOGT(abs_theta, f64c(1e150)), b_.CreateFDiv(f64c(0.5), theta),
+                                               b_.CreateFDiv(sign, b_.CreateFAdd(abs_theta, root)));
+              llvm::Value* c = b_.CreateFDiv(f64c(1), intrinsic(llvm::Intrinsic::sqrt, b_.CreateFAdd(b_.CreateFMul(t, t), f64c(1))));
+              llvm::Value* s = b_.CreateFMul(t, c);
+              for_loop(i64c(0), last, [&](llvm::Value* k) { rotate(address(w, {k, p}), address(w, {k, q}), c, s); });
+              for_loop(i64c(0), last, [&](llvm::Value* k) { rotate(address(w, {p, k}), address(w, {q, k}), c, s); });
+              store(w, {p, q}, f64c(0));
+              store(w, {q, p}, f64c(0));
+              for_loop(i64c(0), last, [&](llvm::Value* k) { rotate(address(v, {k, p}), address(v, {k, q}), c, s); });
+            });
+          });
+        });
+      });
+    });
+    for_loop(i64c(0), last, [&](llvm::Value* k) { store(values, {k}, load(w, {k, k})); });
+    // Selection sort, ascending, moving the vectors with their values.
+    llvm::Value* best = entry_alloca(f64_);
+    llvm::Value* best_at = entry_alloca(i64_);
+    for_loop(i64c(0), i64c(size - 2), [&](llvm::Value* i) {
+      b_.CreateStore(load(values, {i}), best);
+      b_.CreateStore(i, best_at);
+      for_loop(plus(i, 1), last, [&](llvm::Value* j) {
+        llvm::Value* x = load(values, {j});
+        llvm::Value* smaller = b_.CreateFCmpOLT(x, b_.CreateLoad(f64_, best));
+        b_.CreateStore(b_.CreateSelect(smaller, x, b_.CreateLoad(f64_, best)), best);
+        b_.CreateStore(b_.CreateSelect(smaller, j, b_.CreateLoad(i64_, best_at)), best_at);
+      });
+      llvm::Value* m = b_.CreateLoad(i64_, best_at);
+      llvm::Value* vi = load(values, {i});
+      store(values, {i}, load(values, {m}));
+      store(values, {m}, vi);
+      for_loop(i64c(0), last, [&](llvm::Value* k) {
+        llvm::Value* x = load(v, {k, i});
+        store(v, {k, i}, load(v, {k, m}));
+        store(v, {k, m}, x);
+      });
+    });
+    // Each vector's component of largest magnitude (the first of equals) positive.
+    for_loop(i64c(0), last, [&](llvm::Value* k) {
+      b_.CreateStore(f64c(-1), best);
+      b_.CreateStore(f64c(1), off);  // the sign of that component
+      for_loop(i64c(0), last, [&](llvm::Value* i) {
+        llvm::Value* x = load(v, {i, k});
+        llvm::Value* larger = b_.CreateFCmpOGT(intrinsic(llvm::Intrinsic::fabs, x), b_.CreateLoad(f64_, best));
+        b_.CreateStore(b_.CreateSelect(larger, intrinsic(llvm::Intrinsic::fabs, x), b_.CreateLoad(f64_, best)), best);
+        llvm::Value* sign = b_.CreateSelect(b_.CreateFCmpOLT(x, f64c(0)), f64c(-1), f64c(1));
+        b_.CreateStore(b_.CreateSelect(larger, sign, b_.CreateLoad(f64_, off)), off);
+      });
+      llvm::Value* sign = b_.CreateLoad(f64_, off);
+      for_loop(i64c(0), last, [&](llvm::Value* i) { store(v, {i, k}, b_.CreateFMul(load(v, {i, k}), sign)); });
+    });
     return dst;
   }
 

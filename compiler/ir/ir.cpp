@@ -414,6 +414,12 @@ NodeP Graph::tri_solve(NodeP t, NodeP b, bool upper) {
   return intern(std::move(n));
 }
 
+NodeP Graph::eigen_sym(NodeP a) {
+  if (a->dims.size() != 2 || a->dims[0] != a->dims[1]) internal("eigen_sym of a non-square matrix");
+  Node n{Op::EigenSym, DType::Real, {a->dims[0], a->dims[0] + 1}, {cast_real(a)}};
+  return intern(std::move(n));
+}
+
 NodeP Graph::solve(NodeP a, NodeP b) {
   check_solve_shapes(a, b, "solve");
   if (b->op == Op::Fill && b->args[0]->is_const(0)) return b;

@@ -128,6 +128,7 @@ class Graph {
   NodeP cholesky(NodeP a);
   NodeP tri_solve(NodeP t, NodeP b, bool upper);
   NodeP solve(NodeP a, NodeP b);
+  NodeP eigen_sym(NodeP a);
   NodeP reshape(NodeP x, std::vector<int64_t> dims);
   NodeP fill(NodeP scalar, std::vector<int64_t> dims);
   NodeP pack(std::vector<NodeP> scalars, std::vector<int64_t> dims);

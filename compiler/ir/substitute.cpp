@@ -18,6 +18,7 @@ NodeP rebuild(Graph& g, NodeP n, const std::vector<NodeP>& a) {
     case Op::Cholesky: return g.cholesky(a[0]);
     case Op::TriSolve: return g.tri_solve(a[0], a[1], n->a != 0);
     case Op::Solve: return g.solve(a[0], a[1]);
+    case Op::EigenSym: return g.eigen_sym(a[0]);
     case Op::Reshape: return g.reshape(a[0], n->dims);
     case Op::Fill: return g.fill(a[0], n->dims);
     case Op::Pack: return g.pack(a, n->dims);

@@ -244,3 +244,57 @@ BOOST_AUTO_TEST_CASE(data_that_is_not_positive_definite) {
   });
   BOOST_TEST(contains(msg, "cholesky_decompose: the matrix is not positive definite"), msg);
 }
+
+// eigenvalues_sym and eigenvectors_sym against R's eigen(S, symmetric = TRUE), in
+// ascending order, each vector's largest component positive (R's signs normalised
+// the same way); A = V diag(lambda) V' and V'V = I for a larger matrix; gradients of
+// both against finite differences.
+BOOST_AUTO_TEST_CASE(symmetric_eigendecomposition) {
+  auto m = make_model(std::string(kDataDecls) + R"(
+parameters { real dummy; }
+model { dummy ~ normal(0, 1); }
+generated quantities {
+  vector[3] values = eigenvalues_sym(S);
+  matrix[3, 3] vectors = eigenvectors_sym(S);
+}
+)",
+                      kData);
+  check_values(values(*m, {0.0}, "values"), {0.74471716019819023, 1.5427371441358975, 2.2125456956659142}, "values",
+               1e-13);
+  check_values(values(*m, {0.0}, "vectors"),
+               {0.36118724429654731, -0.37010780876250382, 0.85589951773002204, -0.17731136430840017,
+                0.87385664821085229, 0.45269773410609071, 0.91548045017059765, 0.31526935828068198,
+                -0.25000155416462305},
+               "vectors", 1e-12);
+  auto big = make_model(R"(
+transformed data {
+  matrix[12, 12] A;
+  for (i in 1:12) for (j in 1:12) A[i, j] = 1.0 / (i + j - 1) + (i == j ? i : 0);
+}
+parameters { real dummy; }
+model { dummy ~ normal(0, 1); }
+generated quantities {
+  vector[12] l = eigenvalues_sym(A);
+  matrix[12, 12] V = eigenvectors_sym(A);
+  real reconstruction = max(abs(V * diag_matrix(l) * V' - A));
+  real orthogonality = max(abs(crossprod(V) - identity_matrix(12)));
+  real ascending = min(tail(l, 11) - head(l, 11));
+}
+)");
+  BOOST_TEST(values(*big, {0.0}, "reconstruction").at(0) < 1e-12);
+  BOOST_TEST(values(*big, {0.0}, "orthogonality").at(0) < 1e-12);
+  BOOST_TEST(values(*big, {0.0}, "ascending").at(0) > 0);
+  auto g = make_model(R"(
+data { matrix[3, 3] W; }
+parameters { matrix[3, 3] Z; }
+model {
+  matrix[3, 3] S = 0.5 * tcrossprod(Z) + diag_matrix([1, 2, 3]');
+  target += dot_product(eigenvalues_sym(S), W[1]') + sum(eigenvectors_sym(S) .* W);
+}
+)",
+                      R"({"W": [[0.5, -1.2, 0.8], [1.1, 0.3, -0.7], [-0.4, 0.9, 1.3]]})");
+  std::mt19937_64 rng(12);
+  for (int k = 0; k < 4; ++k) check_gradient(*g, random_theta(rng, 9, -0.6, 0.6), true, 1e-6, "eigendecomposition");
+  std::string msg = error_of([] { make_model("parameters { real x; } model { target += sum(eigenvalues_sym([[1, x, 0]])); }"); });
+  BOOST_TEST(contains(msg, "eigenvalues_sym: the matrix must be square, but it is 1 x 3"), msg);
+}

@@ -585,6 +585,15 @@ std::vector<Entry> make_table() {
                                         {3, 3});  // a row permutation with scaling: pivots change order
                  return g.solve(g.add(swapped, g.mul(g.constant(0.3), x[0])), g.unary(Op::Tanh, x[1]));
                }});
+  t.push_back({Op::EigenSym, "eigen_sym(X X' + diag(1, 2, 3)): eigenvalues and unit eigenvectors",
+               {{{3, 3}, ArgKind::PerIteration}}, [](Graph& g, Args x, NodeP) {
+                 std::vector<NodeP> e;
+                 for (int j = 0; j < 3; ++j)
+                   for (int i = 0; i < 3; ++i) e.push_back(g.constant(i == j ? 1.0 + i : 0.0));
+                 NodeP spread = g.pack(e, {3, 3});  // distinct eigenvalues (equal ones have no derivative)
+                 return g.eigen_sym(g.add(g.mul(g.constant(0.5), g.matmul(x[0], g.transpose(x[0]))), spread));
+               },
+               Expect::Gradient, uniform(-0.5, 0.5)});
   // The degrees of freedom are data (the op has no derivative in them: the library refuses parameters there).
   t.push_back({Op::StudentTLcdf, "student_t_lcdf(3 a | d^2 + 0.5) with d data",
                {kVec4}, [](Graph& g, Args x, NodeP loop) {
