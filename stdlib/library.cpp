@@ -82,6 +82,7 @@ Type rng_type(const DistributionEntry& d, const std::vector<Type>& args, std::st
     *why = "Stan has no " + d.name + "_rng";
     return Type::error();
   }
+  if (d.rng_signature) return d.rng_signature(args, why);
   if (!d.elementwise) {  // one outcome: a scalar (categorical) or a vector (dirichlet)
     Type outcome = d.discrete ? Type::int_() : Type::real();
     if (d.signature(outcome, args, why)) return outcome;
@@ -386,7 +387,9 @@ Value lower_rng(CallContext& ctx, const DistributionEntry& dist, const std::vect
     std::vector<ir::NodeP> p;
     for (auto& v : params) p.push_back(g.cast_real(v.node));
     ir::NodeP draw = dist.draw(ctx, p, {});  // its draw checks its arguments
-    return {draw, dist.discrete ? Type::int_() : draw->dims.empty() ? Type::real() : Type::vector()};
+    Type t = dist.discrete ? Type::int_() : draw->dims.empty() ? Type::real() : Type::vector();
+    if (draw->dims.size() == 2) t = Type::matrix();
+    return {draw, t};
   }
   std::vector<const Value*> all;
   for (auto& p : params) all.push_back(&p);

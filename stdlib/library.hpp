@@ -84,6 +84,9 @@ struct DistributionEntry {
   // the parameters, as IR (e.g. the Gumbel-max trick for categorical), for the
   // non-elementwise ones; it adds the checks of the parameters to ctx.
   std::function<ir::NodeP(CallContext& ctx, const std::vector<ir::NodeP>& params, const std::vector<int64_t>& dims)> draw;
+  // The type rule of `name_rng` when it takes other arguments than the density's
+  // parameters (lkj_corr_cholesky_rng(K, eta)); `draw` then gets those arguments.
+  TypeRule rng_signature;
 
   // The following take the parameters as real IR values of one shape (or scalars;
   // for the non-elementwise ones, the parameters as given) and work elementwise;

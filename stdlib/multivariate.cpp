@@ -138,6 +138,41 @@ NodeP lkj_log_normalizer(ir::Graph& g, NodeP eta, int64_t size) {
   return total;
 }
 
+// A draw of the Cholesky factor of a K x K correlation matrix from LKJ(eta), by the
+// C-vine of Lewandowski, Kurowicka and Joe (2009): the partial correlations of column j
+// (0-based) are 2 Beta(b_j, b_j) - 1 with b_j = eta + (K - 2 - j) / 2, and the factor
+// follows from them as in the corr_matrix transform: L[i, j] = z[i][j] sqrt(1 - sum over
+// k < j of L[i, k]^2), L[j, j] = sqrt(1 - sum over k < j of L[j, k]^2).
+NodeP lkj_factor_draw(CallContext& ctx, int64_t K, NodeP eta) {
+  ir::Graph& g = ctx.g;
+  if (K == 0) return g.zeros({0, 0});
+  int64_t free = K * (K - 1) / 2;
+  std::vector<NodeP> z(static_cast<size_t>(K * K));
+  if (free > 0) {
+    std::vector<NodeP> shift;
+    for (int64_t j = 0; j < K; ++j)
+      for (int64_t i = j + 1; i < K; ++i) shift.push_back(g.constant(0.5 * static_cast<double>(K - 2 - j)));
+    NodeP b = g.add(g.fill(eta, {free}), g.pack(shift, {free}));
+    const DistributionEntry& beta = *find_distribution("beta");
+    NodeP u = g.random(beta.sampler_id, ctx.draw_site, ir::DType::Real, {free}, {b, b}, ctx.loop_vars);
+    NodeP cpc = g.sub(g.mul(g.constant(2), u), g.constant(1));
+    int64_t pos = 0;
+    for (int64_t j = 0; j < K; ++j)
+      for (int64_t i = j + 1; i < K; ++i) z[static_cast<size_t>(i + j * K)] = g.index(cpc, 0, g.int_constant(pos++));
+  }
+  std::vector<NodeP> L(static_cast<size_t>(K * K), g.constant(0));
+  for (int64_t i = 0; i < K; ++i) {
+    NodeP used = g.constant(0);
+    for (int64_t j = 0; j < i; ++j) {
+      NodeP x = g.mul(z[static_cast<size_t>(i + j * K)], g.unary(Op::Sqrt, g.sub(g.constant(1), used)));
+      L[static_cast<size_t>(i + j * K)] = x;
+      used = g.add(used, g.mul(x, x));
+    }
+    L[static_cast<size_t>(i + i * K)] = g.unary(Op::Sqrt, g.sub(g.constant(1), used));
+  }
+  return g.pack(L, {K, K});
+}
+
 // lkj_corr_cholesky(L | eta): the density of the Cholesky factor L of a correlation matrix
 // when Omega = L L' ~ LKJ(eta): sum over rows r = 2..K of (K - r + 2 eta - 2) log L[r, r],
 // minus the normaliser. lkj_corr(Omega | eta): (eta - 1) log det(Omega) minus the normaliser.
@@ -148,12 +183,31 @@ DistributionEntry lkj(bool cholesky) {
   d.variate = Domain::Any;
   d.params = {{"Shape parameter", Domain::PositiveFinite}};
   d.elementwise = false;
-  d.has_rng = false;
   std::string name = d.name;
   d.signature = [name](const Type& y, const std::vector<Type>& p, std::string* why) {
     bool ok = p.size() == 1 && is(y, Base::Matrix) && (p[0].is_error() || p[0].is_scalar());
     if (!ok) *why = "no matching signature for " + name + ": expected (matrix | real)";
     return ok;
+  };
+  d.rng_signature = [name](const std::vector<Type>& a, std::string* why) -> Type {
+    if (a.size() == 2 && (a[0].is_error() || a[0].is_int()) && (a[1].is_error() || a[1].is_scalar())) return Type::matrix();
+    *why = "no matching signature for " + name + "_rng(" + [&] {
+      std::string s;
+      for (size_t i = 0; i < a.size(); ++i) s += (i ? ", " : "") + a[i].str();
+      return s;
+    }() + "); expected " + name + "_rng(int K, real eta)";
+    return Type::error();
+  };
+  d.draw = [cholesky, name](CallContext& ctx, const std::vector<NodeP>& p, const std::vector<int64_t>&) -> NodeP {
+    ir::Graph& g = ctx.g;
+    if (!p[0]->is_const()) ctx.error(name + "_rng: the size K must be known from data");
+    auto K = static_cast<int64_t>(p[0]->value);
+    if (K < 0) ctx.error(name + "_rng: the size K must be non-negative, got " + std::to_string(K));
+    NodeP eta = p[1];
+    ctx.check(g.unary(Op::Not, g.binary(Op::Gt, eta, g.constant(0))), name + "_rng: Shape parameter must be positive",
+              eta, "Shape parameter");
+    NodeP l = lkj_factor_draw(ctx, K, eta);
+    return cholesky || K == 0 ? l : g.matmul(l, g.transpose(l));
   };
   d.terms = [cholesky, name](CallContext& ctx, const Value& y, const Params& p, int64_t) -> Terms {
     ir::Graph& g = ctx.g;

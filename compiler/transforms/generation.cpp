@@ -299,10 +299,17 @@ std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std:
                         " as a matrix of one-hot rows only\n");
       v.events = variate[0];
       v.event_size = variate[1];
-      v.mean = g.reshape(r.distribution->mean(g, params), {size});
       stdlib::CallContext ctx(g, *p.source, SourceLoc{}, r.distribution->name);
       ctx.draw_site = kObservedDrawSites + static_cast<int64_t>(out.size());
-      v.draw = g.reshape(r.distribution->draw(ctx, params, variate), {size});
+      NodeP mean = r.distribution->mean ? r.distribution->mean(g, params) : nullptr;
+      NodeP draw = r.distribution->draw && !r.distribution->rng_signature ? r.distribution->draw(ctx, params, variate)
+                                                                          : nullptr;
+      if (!mean || !draw || mean->size() != size || draw->size() != size)  // multi_normal's vectors, LKJ's matrices
+        throw UserError(t.location + ": sample: '" + r.variable + "' is drawn from " + r.distribution->name +
+                        ", whose draws sample does not make (it draws matrices of one-hot rows of categorical "
+                        "outcomes)\n");
+      v.mean = g.reshape(mean, {size});
+      v.draw = g.reshape(draw, {size});
     } else {
       for (const stdlib::Value& a : r.params) params.push_back(flat_argument(g, t, a, size));
       NodeP mean = r.distribution->mean(g, params);

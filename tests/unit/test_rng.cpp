@@ -247,6 +247,67 @@ BOOST_AUTO_TEST_CASE(dirichlet) {
     BOOST_TEST(std::fabs(out[n] + out[n + kDraws] + out[n + 2 * kDraws] - 1) < 1e-12);
 }
 
+// multi_normal(mu, Sigma) and multi_normal_cholesky(mu, L): each marginal N(mu_k,
+// sqrt(Sigma_kk)) and the sum of the components N(sum(mu), sqrt(sum(Sigma))) (which
+// tests the covariance), by Kolmogorov-Smirnov.
+BOOST_AUTO_TEST_CASE(multi_normal) {
+  for (const char* call : {"multi_normal_rng([1, -2, 0.5]', S)", "multi_normal_cholesky_rng([1, -2, 0.5]', cholesky_decompose(S))"}) {
+    BOOST_TEST_CONTEXT(call) {
+      auto m = make_model("generated quantities {\n  matrix[3, 3] S = [[2, 0.6, -0.3], [0.6, 1, 0.2], [-0.3, 0.2, 0.5]];\n  array[" +
+                          std::to_string(kDraws) + "] vector[3] y;\n  for (n in 1:" + std::to_string(kDraws) +
+                          ") y[n] = " + call + ";\n}\n");
+      std::vector<double> out = generate(*m, 3);
+      BOOST_REQUIRE(out.size() == 9u + 3u * kDraws);
+      const double mu[3] = {1, -2, 0.5}, var[3] = {2, 1, 0.5};
+      std::vector<double> sum(kDraws, 0.0);
+      for (int k = 0; k < 3; ++k) {
+        std::vector<double> x;
+        for (int n = 0; n < kDraws; ++n) x.push_back(out[9 + static_cast<size_t>(n + kDraws * k)]);  // y.n.k
+        for (int n = 0; n < kDraws; ++n) sum[static_cast<size_t>(n)] += x[static_cast<size_t>(n)];
+        boost::math::normal marginal(mu[k], std::sqrt(var[k]));
+        double d = ks_statistic(x, [&](double v) { return boost::math::cdf(marginal, v); });
+        BOOST_TEST(d < 1.949 / std::sqrt(static_cast<double>(kDraws)), "component " << k + 1 << ": KS statistic " << d);
+      }
+      boost::math::normal total(-0.5, std::sqrt(2 + 1 + 0.5 + 2 * (0.6 - 0.3 + 0.2)));
+      double d = ks_statistic(sum, [&](double v) { return boost::math::cdf(total, v); });
+      BOOST_TEST(d < 1.949 / std::sqrt(static_cast<double>(kDraws)), "sum: KS statistic " << d);
+    }
+  }
+}
+
+// LKJ(eta) over K x K correlation matrices: each correlation r has (r + 1) / 2 ~
+// Beta(eta - 1 + K / 2, eta - 1 + K / 2) (LKJ 2009); the Cholesky factor's draws give
+// unit rows, and L L' the same marginals.
+BOOST_AUTO_TEST_CASE(lkj) {
+  const int K = 4, draws_n = 5000;
+  const double eta = 1.5;
+  for (bool cholesky : {true, false}) {
+    std::string call = cholesky ? "multiply_lower_tri_self_transpose(lkj_corr_cholesky_rng(4, 1.5))"
+                                : "lkj_corr_rng(4, 1.5)";
+    BOOST_TEST_CONTEXT(call) {
+      auto m = make_model("generated quantities {\n  array[" + std::to_string(draws_n) + "] matrix[4, 4] R;\n  for (n in 1:" +
+                          std::to_string(draws_n) + ") R[n] = " + call + ";\n}\n");
+      std::vector<double> out = generate(*m, 5);
+      BOOST_REQUIRE(out.size() == static_cast<size_t>(16 * draws_n));
+      // CmdStan's order R.n.i.j: n fastest, then i, then j.
+      auto at = [&](int n, int i, int j) { return out[static_cast<size_t>(n + draws_n * (i + K * j))]; };
+      boost::math::beta_distribution<> marginal(eta - 1 + K / 2.0, eta - 1 + K / 2.0);
+      for (auto [i, j] : {std::pair{1, 0}, std::pair{3, 0}, std::pair{2, 1}, std::pair{3, 2}}) {
+        std::vector<double> x;
+        for (int n = 0; n < draws_n; ++n) x.push_back((at(n, i, j) + 1) / 2);
+        double d = ks_statistic(x, [&](double v) { return boost::math::cdf(marginal, v); });
+        BOOST_TEST(d < 1.949 / std::sqrt(static_cast<double>(draws_n)), "r[" << i << ", " << j << "]: KS statistic " << d);
+      }
+      for (int n = 0; n < draws_n; n += 499) {
+        for (int i = 0; i < K; ++i) BOOST_TEST(std::fabs(at(n, i, i) - 1) < 1e-12);
+        BOOST_TEST(std::fabs(at(n, 2, 1) - at(n, 1, 2)) < 1e-15);
+      }
+    }
+  }
+  std::string msg = error_of([] { make_model("generated quantities { matrix[2, 2] L = lkj_corr_cholesky_rng(2, [1, 2]'); }"); });
+  BOOST_TEST(contains(msg, "expected lkj_corr_cholesky_rng(int K, real eta)"), msg);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Every distribution of the library has an _rng (Stan has none for the GLMs), and a test above.
@@ -255,7 +316,8 @@ BOOST_AUTO_TEST_CASE(every_distribution_is_tested) {
                                      "inv_gamma", "beta", "lognormal", "uniform", "gumbel", "bernoulli",
                                      "bernoulli_logit", "binomial", "binomial_logit", "poisson", "poisson_log",
                                      "categorical", "categorical_logit", "double_exponential", "logistic",
-                                     "weibull", "neg_binomial_2", "neg_binomial_2_log", "dirichlet"};
+                                     "weibull", "neg_binomial_2", "neg_binomial_2_log", "dirichlet",
+                                     "multi_normal", "multi_normal_cholesky", "lkj_corr", "lkj_corr_cholesky"};
   const std::set<std::string> without_rng{"bernoulli_logit_glm", "poisson_log_glm", "normal_id_glm"};
   for (const std::string& name : stdlib::distribution_names()) {
     const stdlib::DistributionEntry* d = stdlib::find_distribution(name);
