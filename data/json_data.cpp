@@ -4,7 +4,7 @@
 // number, ...), writes numbers straight into the flat DataValue, checks
 // rectangularity as arrays close, and reports the first problem with the
 // element's index path. Two parsers feed it:
-//  - simdjson (fast: ~10x nlohmann on a 10 MB file of numbers) parses and
+//  - simdjson (a 10 MB file of numbers: 19 ms against ~130 ms for nlohmann) parses and
 //    validates the whole text, then walk() replays its tree as events;
 //  - nlohmann's SAX parser, only when simdjson rejects the text, because it
 //    tells where a syntax error is (line and column) and simdjson does not.
@@ -312,9 +312,6 @@ void check_text_head(const std::string& text, const std::string& source_name, co
 
 namespace {
 
-// Replays a parsed simdjson tree to the handler, in document order, as
-// nlohmann's SAX parser would; false when the handler stopped. Nesting is
-// bounded by the handler (kMaxNesting) before the recursion gets deep.
 // The number of values of a rectangular array: its length times its first
 // element's, and so on down (an overestimate for a ragged one, which the
 // handler rejects).
@@ -371,10 +368,6 @@ bool walk(simdjson::dom::element e, Handler& h) {
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 void check_not_empty(const std::string& text, const std::string& source_name) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw UserError(source_name + ": the data file is empty (expected a JSON object such as "
@@ -395,10 +388,8 @@ std::optional<DataSet> parse_with_simdjson(const std::string& text, const std::s
   throw UserError(handler.error().empty() ? source_name + ": cannot parse JSON" : handler.error());
 }
 
-}  // namespace
-
-DataSet json_data_by_nlohmann(const std::string& text, const std::string& source_name) {
-  check_not_empty(text, source_name);
+// The slow path, on a text check_not_empty has passed.
+DataSet parse_with_nlohmann(const std::string& text, const std::string& source_name) {
   DataSet result(source_name);
   Handler handler(text, source_name, result);
   bool ok = false;
@@ -415,12 +406,19 @@ DataSet json_data_by_nlohmann(const std::string& text, const std::string& source
   return result;
 }
 
+}  // namespace
+
+DataSet json_data_by_nlohmann(const std::string& text, const std::string& source_name) {
+  check_not_empty(text, source_name);
+  return parse_with_nlohmann(text, source_name);
+}
+
 DataSet DataSet::from_json_string(const std::string& text, const std::string& source_name) {
   check_not_empty(text, source_name);
   if (std::optional<DataSet> fast = parse_with_simdjson(text, source_name)) return std::move(*fast);
   // Not JSON as simdjson reads it (or a number it does not take, such as an
   // integer beyond 64 bits): nlohmann's parser says what and where.
-  return json_data_by_nlohmann(text, source_name);
+  return parse_with_nlohmann(text, source_name);
 }
 
 DataSet DataSet::from_json_file(const std::string& path, const std::string& kind) {

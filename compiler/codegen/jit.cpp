@@ -95,8 +95,9 @@ struct Jit {
 
 // Creating the JIT (host detection, target machine, symbol tables, libmvec) takes
 // about 4 ms; start_jit() has it done on another thread while the front end runs.
-// It lives as long as the process (compiled code may run until exit); the future's
-// destructor at exit waits for a creation still under way.
+// It lives as long as the process (compiled code may run until exit), held by a
+// static pointer so that leak checkers see it reachable; the future's destructor
+// at exit waits for a creation still under way.
 std::shared_future<Jit*>& jit_future() {
   static Jit* instance = nullptr;
   static std::shared_future<Jit*> created = std::async(std::launch::async, [] {
