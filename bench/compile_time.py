@@ -4,12 +4,13 @@ data, transformed data, lowering, differentiation, LLVM, machine code, linking) 
 empty object cache and with a warm one, median of --reps runs each, for every example
 with data and the loop programs of bench/loops: the change-point model (T = 112),
 a NADE at D = 784, GARCH(1,1) at T = 1000 and the logistic regression (N = 10000,
-D = 100). Also each one's time per gradient, and GARCH's compile time at T = 250 ...
+D = 100), and the whole `latent grad` process's wall time with the warm cache (start-up
+included). Also each one's time per gradient, and GARCH's compile time at T = 250 ...
 4000 with the slope per time step (it should not grow with T: loops are not unrolled).
 
 Usage: bench/compile_time.py [--latent build/latent] [--reps 3]
 """
-import argparse, json, os, random, statistics, subprocess, sys, tempfile
+import argparse, json, os, random, statistics, subprocess, sys, tempfile, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--latent", default="build/latent")
@@ -56,18 +57,22 @@ def logistic_data():
     return path
 
 
-def run(model, data, cache):
+def run(model, data, cache, timed=True):
     env = dict(os.environ, LATENT_CACHE_DIR=cache)
-    r = subprocess.run([a.latent, "grad", model, "--data", data, "--time"], capture_output=True, text=True, env=env,
-                       timeout=600)
+    start = time.perf_counter()
+    r = subprocess.run([a.latent, "grad", model, "--data", data] + (["--time"] if timed else []), capture_output=True,
+                       text=True, env=env, timeout=600)
+    wall = time.perf_counter() - start
     if r.returncode != 0:
         sys.exit("%s failed: %s" % (model, r.stderr.strip()))
     out = json.loads(r.stdout)
+    if not timed:
+        return wall
     return out["compile_seconds"], out["seconds_per_gradient"]
 
 
 def measure(model, data):
-    empty, warm, per_gradient = [], [], []
+    empty, warm, process, per_gradient = [], [], [], []
     for rep in range(a.reps):
         cache = tempfile.mkdtemp(prefix="cache-", dir=work)
         c, g = run(model, data, cache)  # empty cache
@@ -75,7 +80,9 @@ def measure(model, data):
         per_gradient.append(g)
         c, _ = run(model, data, cache)  # the same cache, now warm
         warm.append(c)
-    return statistics.median(empty), statistics.median(warm), statistics.median(per_gradient)
+        process.append(run(model, data, cache, timed=False))  # the whole command, warm, no timing loop
+    return (statistics.median(empty), statistics.median(warm), statistics.median(process),
+            statistics.median(per_gradient))
 
 
 programs = []
@@ -86,15 +93,15 @@ for name in sorted(os.listdir(os.path.join(root, "examples"))):
         programs.append((name, model, data))
 programs += loop_programs()
 
-print("%-22s %12s %12s %14s" % ("program", "empty (ms)", "warm (ms)", "per gradient"))
+print("%-22s %12s %12s %14s %14s" % ("program", "empty (ms)", "warm (ms)", "process (ms)", "per gradient"))
 for name, model, data in programs:
-    empty, warm, g = measure(model, data)
-    print("%-22s %12.1f %12.1f %11.1f us" % (name, 1e3 * empty, 1e3 * warm, 1e6 * g), flush=True)
+    empty, warm, process, g = measure(model, data)
+    print("%-22s %12.1f %12.1f %14.1f %11.1f us" % (name, 1e3 * empty, 1e3 * warm, 1e3 * process, 1e6 * g), flush=True)
 
 print("\nGARCH(1,1): compile time (empty cache) against T")
 points = []
 for T in (250, 500, 1000, 2000, 4000):
-    empty, _, _ = measure(os.path.join(root, "bench", "loops", "garch.stan"), garch_data(T))
+    empty, _, _, _ = measure(os.path.join(root, "bench", "loops", "garch.stan"), garch_data(T))
     points.append((T, empty))
     print("  T = %5d  %8.1f ms" % (T, 1e3 * empty), flush=True)
 (t0, c0), (t1, c1) = points[0], points[-1]

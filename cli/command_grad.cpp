@@ -99,7 +99,10 @@ Command add_grad_command(CLI::App& app) {
               << ",\n \"gradient\": " << json_array(grad) << ",\n \"unconstrained\": " << json_array(theta);
     if (o->time) {
       std::cout << ",\n \"seconds_per_gradient\": " << json_number(median_seconds_per_gradient(m, theta, jacobian))
-                << ", \"compile_seconds\": " << json_number(lm.compile_seconds);
+                << ", \"compile_seconds\": " << json_number(lm.compile_seconds) << ",\n \"compile_stages\": {";
+      for (size_t k = 0; k < lm.compile_stages.size(); ++k)
+        std::cout << (k ? ", " : "") << "\"" << lm.compile_stages[k].first << "\": " << json_number(lm.compile_stages[k].second);
+      std::cout << ", \"cached\": " << (m.compiled_from_cache(jacobian) ? "true" : "false") << "}";
     }
     std::cout << "}\n";
     return 0;

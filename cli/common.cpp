@@ -1,6 +1,7 @@
 #include "cli/common.hpp"
 
 #include "compiler/driver/pipeline.hpp"
+#include "compiler/driver/stage_log.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <cerrno>
@@ -18,14 +19,22 @@ LoadedModel load_model(const std::string& model_path, const std::string& data_pa
                        bool with_constants) {
   LoadedModel m;
   auto start = std::chrono::steady_clock::now();
+  driver::StageSeconds stages_before = driver::stage_seconds();
   m.program = load_program(model_path);
+  auto data_start = std::chrono::steady_clock::now();
   DataSet data = data_path.empty() ? DataSet("<no data file>") : read_data_file(data_path);
+  double data_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
   // print() writes to standard error, as Stan's does to the console.
   m.model = std::make_unique<BoundModel>(m.program, data, BoundModel::Options{&std::cerr, seed});
   m.model->compile(jacobian);
   // print() ran while binding the first; this one stays silent.
   if (with_constants) m.with_constants = std::make_unique<BoundModel>(m.program, data, BoundModel::Options{nullptr, seed, true});
   m.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const driver::StageSeconds& stages_after = driver::stage_seconds();
+  for (size_t k = 0; k < stages_after.size(); ++k) {
+    m.compile_stages.push_back({driver::stage_name(static_cast<driver::Stage>(k)), stages_after[k] - stages_before[k]});
+    if (k == 0) m.compile_stages.push_back({"data", data_seconds});  // read after parsing
+  }
   return m;
 }
 

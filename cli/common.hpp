@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace latent::cli {
 
@@ -20,6 +22,8 @@ struct LoadedModel {
   // CmdStan's log_p__ of ADVI draws.
   std::unique_ptr<BoundModel> with_constants;
   double compile_seconds = 0;  // source text to callable JIT function
+  // Where compile_seconds went: reading the data, then each pipeline stage.
+  std::vector<std::pair<std::string, double>> compile_stages;
 };
 
 // Parses and checks the model file.

@@ -39,7 +39,8 @@ std::string read_file_limited(const std::string& path, const std::string& kind, 
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes) throw too_large();
 
   std::string text;
-  if (S_ISREG(st.st_mode)) text.reserve(static_cast<size_t>(st.st_size));
+  // 64 spare bytes: the JSON parser (simdjson) reads past the end in SIMD words.
+  if (S_ISREG(st.st_mode)) text.reserve(static_cast<size_t>(st.st_size) + 64);
   constexpr size_t kHead = 64 * 1024;
   bool head_checked = !check_head;
   char chunk[1 << 16];

@@ -78,4 +78,8 @@ void check_text_head(const std::string& head, const std::string& source_name,
 // for messages about other JSON files (init, fit files, --unconstrained).
 std::string json_error_text(const std::exception& e);
 
+// from_json_string's slow path alone (nlohmann's parser feeding the same
+// handler): what the fast path (simdjson) is tested against.
+DataSet json_data_by_nlohmann(const std::string& text, const std::string& source_name);
+
 }  // namespace latent

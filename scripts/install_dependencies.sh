@@ -10,7 +10,7 @@ packages=(
   antlr4 libantlr4-runtime-dev
   libeigen3-dev
   libboost-test-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libsimdjson-dev
   libcli11-dev
   liblbfgspp-dev
   libpng-dev zlib1g-dev

@@ -18,6 +18,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
+#include <future>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -92,12 +93,25 @@ struct Jit {
   }
 };
 
-Jit& jit() {
-  static Jit instance;
-  return instance;
+// Creating the JIT (host detection, target machine, symbol tables, libmvec) takes
+// about 4 ms; start_jit() has it done on another thread while the front end runs.
+// It lives as long as the process (compiled code may run until exit), held by a
+// static pointer so that leak checkers see it reachable; the future's destructor
+// at exit waits for a creation still under way.
+std::shared_future<Jit*>& jit_future() {
+  static Jit* instance = nullptr;
+  static std::shared_future<Jit*> created = std::async(std::launch::async, [] {
+                                              instance = new Jit();
+                                              return instance;
+                                            }).share();
+  return created;
 }
 
+Jit& jit() { return *jit_future().get(); }
+
 }  // namespace
+
+void start_jit() { (void)jit_future(); }
 
 ModuleBuilder new_module(const std::string& name) {
   Jit& j = jit();

@@ -14,6 +14,10 @@ class Module;
 
 namespace latent::codegen {
 
+// Starts creating the process's JIT on another thread (the first compile waits
+// for it); called when parsing starts, so that the two overlap.
+void start_jit();
+
 // A fresh context + module set up for the host target (triple and data layout).
 struct ModuleBuilder {
   std::unique_ptr<llvm::LLVMContext> context;

@@ -63,6 +63,7 @@ Emitted emit_llvm(const ir::Graph& g, const std::vector<codegen::FunctionSpec>& 
 // ---- the stages ------------------------------------------------------------------------------
 
 std::shared_ptr<const ast::Program> parse(std::shared_ptr<const SourceFile> source) {
+  codegen::start_jit();
   StageLog log;
   return log.run(Stage::Ast, [&] {
     std::lock_guard<std::mutex> lock(frontend_mutex());

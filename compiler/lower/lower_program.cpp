@@ -96,6 +96,11 @@ class ProgramLowering {
   }
 
   void data_block(const ast::Block& block) {
+    // One allocation for all the data read (10^6 values are 8 MB: growing the
+    // buffer by doubling would copy them again).
+    size_t values_read = 0;
+    for (const std::string& name : data_.names()) values_read += data_.find(name)->values.size();
+    out_.data.reserve(out_.data.size() + values_read);
     for (auto& s : block.stmts) {
       const ast::VarDecl* d = decl_of(*s);
       if (!d) continue;

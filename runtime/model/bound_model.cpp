@@ -137,6 +137,10 @@ void BoundModel::CompiledFunction::call(const double* const* inputs, double* out
 
 void BoundModel::compile(bool jacobian) const { compiled(jacobian ? kDensityJacobian : kDensity); }
 
+bool BoundModel::compiled_from_cache(bool jacobian) const {
+  return compiled(jacobian ? kDensityJacobian : kDensity).from_cache;
+}
+
 double BoundModel::log_density(const double* theta, double* grad, bool jacobian, EvalContext* ctx) const {
   // The Jacobian function also gives the value without the Jacobian (out[1]).
   bool with_jacobian_function = jacobian || !grad;

@@ -78,6 +78,8 @@ class BoundModel {
 
   // Compiles the value-and-gradient functions now (otherwise on first use).
   void compile(bool jacobian) const;
+  // Whether they came from the on-disk object cache (compiling them if need be).
+  bool compiled_from_cache(bool jacobian) const;
 
   // Another objective over this model (ADVI's ELBO), compiled by the pipeline.
   struct CompiledFunction {

@@ -143,6 +143,35 @@ BOOST_AUTO_TEST_CASE(grad_at_constrained_init) {
   BOOST_TEST(close(number(j["log_density"]) - number(j["log_density_jacobian_false"]), std::log(2.5), 1e-12));
 }
 
+// `grad --time` says where the compile time went (issue 10): the data, each
+// pipeline stage, and whether the machine code came from the object cache.
+BOOST_AUTO_TEST_CASE(grad_time_reports_stages_and_cache) {
+  TempDir dir;
+  std::string previous = std::getenv("LATENT_CACHE_DIR") ? std::getenv("LATENT_CACHE_DIR") : "";
+  setenv("LATENT_CACHE_DIR", dir.file("cache").c_str(), 1);
+  std::vector<std::string> args{"grad", model_of("kidiq"), "--data", data_of("kidiq"), "--time"};
+  RunResult cold = run_latent(args, dir), warm = run_latent(args, dir);
+  if (previous.empty()) unsetenv("LATENT_CACHE_DIR"); else setenv("LATENT_CACHE_DIR", previous.c_str(), 1);
+  BOOST_TEST(cold.exit_code == 0, cold);
+  BOOST_TEST(warm.exit_code == 0, warm);
+  for (const auto& [r, cached] : {std::pair{&cold, false}, std::pair{&warm, true}}) {
+    json j = parse_json(r->out);
+    BOOST_TEST_REQUIRE(j.contains("compile_stages"), *r);
+    const json& stages = j["compile_stages"];
+    BOOST_TEST(stages["cached"].get<bool>() == cached, *r);
+    double sum = 0;
+    for (const char* stage : {"ast", "data", "lowered", "objective", "gradient", "llvm", "llvm-optimized"}) {
+      BOOST_TEST_REQUIRE(stages.contains(stage), stage << "\n" << *r);
+      double seconds = number(stages[stage]);
+      BOOST_TEST(seconds >= 0, stage);
+      sum += seconds;
+    }
+    BOOST_TEST(number(stages["ast"]) > 0);
+    BOOST_TEST(number(stages["llvm-optimized"]) > 0);
+    BOOST_TEST(sum <= number(j["compile_seconds"]), *r);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(grad_at_unconstrained_point_and_no_jacobian) {
   TempDir dir;
   const Vec theta{0.3, -1.1, 0.25, 0.9, -0.4, 1.3, -0.7, 0.05, 2.0, -0.5};
