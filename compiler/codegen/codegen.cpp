@@ -258,9 +258,32 @@ class FunctionEmitter {
   llvm::Value* scalar(NodeP n) {
     if (!n->is_scalar()) internal(std::string("scalar() of a tensor ") + ir::op_name(n->op));
     if (auto* v = find_scalar(n)) return *v;
+    if (ir::is_elementwise(n->op)) compute_operands_first(n);
     llvm::Value* v = compute_scalar(n);
     scopes_.back().scalars[n] = v;
     return v;
+  }
+
+  // Computes the scalar operands of elementwise n, and theirs, bottom up and left
+  // to right (the order the recursion would take), so that computing n recurses
+  // one level: an unrolled loop can chain tens of thousands of scalar operations.
+  void compute_operands_first(NodeP n) {
+    std::vector<std::pair<NodeP, size_t>> stack{{n, 0}};
+    while (!stack.empty()) {
+      NodeP m = stack.back().first;
+      size_t next = stack.back().second++;
+      if (next < m->args.size()) {
+        NodeP a = m->args[next];
+        if (!a->is_scalar() || find_scalar(a)) continue;
+        if (ir::is_elementwise(a->op))
+          stack.push_back({a, 0});
+        else
+          scalar(a);
+        continue;
+      }
+      stack.pop_back();
+      if (m != n) scopes_.back().scalars[m] = compute_scalar(m);
+    }
   }
 
   llvm::Value* compute_scalar(NodeP n) {

@@ -209,6 +209,10 @@ NodeP Graph::intern(Node n) {
   if (n.op == Op::Input && n.a != 1) n.reads_unknowns = true;
   if (n.op == Op::Check || n.op == Op::Print || n.op == Op::Random) n.is_effect = true;
   if (n.op == Op::Random) n.reads_unknowns = true;
+  if (n.reads_unknowns) {
+    ++runtime_nodes_;
+    runtime_elements_ += n.size();
+  }
   nodes_.push_back(std::move(n));
   NodeP p = &nodes_.back();
   interned_.emplace(p, p);

@@ -168,6 +168,10 @@ class Graph {
   NodeP add_all(const std::vector<NodeP>& terms);
 
   size_t node_count() const { return nodes_.size(); }
+  // Nodes made so far that run at run time (they read parameters or draws: data-only
+  // nodes are folded away), and the elements they write.
+  size_t runtime_node_count() const { return runtime_nodes_; }
+  int64_t runtime_element_total() const { return runtime_elements_; }
 
  private:
   NodeP intern(Node n);
@@ -181,6 +185,8 @@ class Graph {
   std::unordered_map<const Node*, NodeP, KeyHash, KeyEq> interned_;
   std::vector<Message> messages_;
   int next_loop_ = 0;
+  size_t runtime_nodes_ = 0;
+  int64_t runtime_elements_ = 0;
 };
 
 // Nodes reachable from `roots`, in topological order (arguments before users).

@@ -72,19 +72,55 @@ void Lowerer::for_loop(const ast::Stmt& s) {
                      "), so its bounds must be known from data");
   int64_t count = static_cast<int64_t>(hi.node->value - lo.node->value + 1);
   if (plan.scannable && count >= lowering::kMinScanIterations && scan_for(s, lo.node, count, plan)) return;
-  unrolled_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value));
+  unrolled_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value), plan.why_unrolled);
+}
+
+// Counts one unrolled iteration against the bounds of lowering_helpers.hpp. An
+// unrolled body is copied into the compiled program once per iteration, so what
+// the copies add (operations that run at run time, and the elements they write)
+// is bounded too: past it the user gets an error naming the loop and why it was
+// unrolled, not minutes of LLVM.
+void Lowerer::charge_unrolled_iteration(const ast::Stmt& s, const std::string& why) {
+  if (++unrolled_iterations_ > lowering::kMaxUnrolledIterations)
+    error(s.loc, "this loop must be evaluated iteration by iteration (" + why + ") and runs too long (limit " +
+                     std::to_string(lowering::kMaxUnrolledIterations) + " iterations in all)");
+  UnrolledCost now = unrolled_cost_;
+  if (unrolled_depth_ > 0) now = now + (runtime_cost() - outermost_start_);
+  if (now.operations > lowering::kMaxUnrolledOperations || now.elements > lowering::kMaxUnrolledElements) {
+    bool copies = now.elements > lowering::kMaxUnrolledElements;
+    error(s.loc, "this loop must be evaluated iteration by iteration (" + why +
+                     "), and unrolled it is too large to compile: the unrolled loops make " +
+                     std::to_string(now.operations) + " operations writing " + std::to_string(now.elements) +
+                     " values (limits " + std::to_string(lowering::kMaxUnrolledOperations) + " and " +
+                     std::to_string(lowering::kMaxUnrolledElements) + ")" +
+                     (copies ? "; each assignment to one element of a vector or matrix copies it when unrolled" : ""));
+  }
+}
+
+// What the graph holds that runs at run time (it reads parameters or draws).
+Lowerer::UnrolledCost Lowerer::runtime_cost() const {
+  return {static_cast<int64_t>(g_.runtime_node_count()), g_.runtime_element_total()};
+}
+
+// Brackets the lowering of one unrolled body; the outermost adds what it made.
+void Lowerer::begin_unrolled_body() {
+  if (unrolled_depth_++ == 0) outermost_start_ = runtime_cost();
+}
+
+void Lowerer::end_unrolled_body() {
+  if (--unrolled_depth_ == 0) unrolled_cost_ = unrolled_cost_ + (runtime_cost() - outermost_start_);
 }
 
 // Runs one iteration of an unrolled loop with the loop variable bound to `value`;
 // false when the body ended the loop with break.
-bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value) {
-  if (++unrolled_iterations_ > lowering::kMaxUnrolledIterations)
-    error(s.loc, "this loop must be evaluated iteration by iteration and runs too long (limit " +
-                     std::to_string(lowering::kMaxUnrolledIterations) + " iterations in all)");
+bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value, const std::string& why) {
+  charge_unrolled_iteration(s, why);
+  begin_unrolled_body();
   push_scope();
   define(s.loop_var, value, true, "loop");
   statement(*s.body);
   pop_scope();
+  end_unrolled_body();
   continue_ = false;
   if (returning_) return false;  // a return ends the loop and the function's body
   if (!break_) return true;
@@ -92,9 +128,9 @@ bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value) {
   return false;
 }
 
-void Lowerer::unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi) {
+void Lowerer::unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi, const std::string& why) {
   for (int64_t k = lo; k <= hi; ++k)
-    if (!unrolled_iteration(s, {g_.int_constant(k), Type::int_()})) break;
+    if (!unrolled_iteration(s, {g_.int_constant(k), Type::int_()}, why)) break;
 }
 
 void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPlan& plan) {
@@ -381,7 +417,9 @@ void Lowerer::foreach_loop(const ast::Stmt& s) {
   }
   Type elem_type = c.type.array_dims > 0 ? c.type.element() : Type::real();
   for (int64_t k = 0; k < n; ++k)
-    if (!unrolled_iteration(s, {fold_data(g_.index(c.node, axis, g_.int_constant(k))), elem_type})) break;
+    if (!unrolled_iteration(s, {fold_data(g_.index(c.node, axis, g_.int_constant(k))), elem_type},
+                            "it is a foreach loop"))
+      break;
 }
 
 void Lowerer::while_loop(const ast::Stmt& s) {
@@ -391,9 +429,10 @@ void Lowerer::while_loop(const ast::Stmt& s) {
     if (!c.node->is_const())
       error(s.cond->loc, "while conditions that depend on parameters are not supported (the condition must be known from data)");
     if (c.node->value == 0) break;
-    if (++unrolled_iterations_ > lowering::kMaxUnrolledIterations)
-      error(s.loc, "this while loop runs too long (limit " + std::to_string(lowering::kMaxUnrolledIterations) + " iterations)");
+    charge_unrolled_iteration(s, "it is a while loop");
+    begin_unrolled_body();
     statement(*s.body);
+    end_unrolled_body();
     continue_ = false;
     if (returning_) break;
     if (break_) {

@@ -120,8 +120,18 @@ class Lowerer {
 
   void for_loop(const ast::Stmt& s);
   void foreach_loop(const ast::Stmt& s);
-  void unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi);
-  bool unrolled_iteration(const ast::Stmt& s, Value loop_value);
+  void unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi, const std::string& why);
+  bool unrolled_iteration(const ast::Stmt& s, Value loop_value, const std::string& why);
+  // What unrolled loop bodies add to the compiled program, bounded (lower_loops.cpp).
+  struct UnrolledCost {
+    int64_t operations = 0, elements = 0;
+    UnrolledCost operator+(const UnrolledCost& o) const { return {operations + o.operations, elements + o.elements}; }
+    UnrolledCost operator-(const UnrolledCost& o) const { return {operations - o.operations, elements - o.elements}; }
+  };
+  UnrolledCost runtime_cost() const;
+  void charge_unrolled_iteration(const ast::Stmt& s, const std::string& why);
+  void begin_unrolled_body();
+  void end_unrolled_body();
   // Adds a finished term: data-only checks go to data_checks_, the rest to the current list.
   void keep_term(Term t);
   void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
@@ -161,6 +171,9 @@ class Lowerer {
   std::vector<ir::NodeP> data_checks_;
   ir::NodeP path_ = nullptr;  // condition under which the current statement runs (null: always)
   int unrolled_iterations_ = 0;
+  int unrolled_depth_ = 0;          // unrolled bodies being lowered, one inside another
+  UnrolledCost unrolled_cost_;      // made by finished outermost unrolled bodies
+  UnrolledCost outermost_start_;    // runtime_cost() when the outermost body began
   bool break_ = false, continue_ = false;
   int hidden_counter_ = 0;
   std::unordered_set<ir::NodeP> draw_arrays_;  // arrays of draws made once per loop (shared_draws)

@@ -12,6 +12,12 @@ namespace latent::lowering {
 
 // Iterations of unrolled loops, in all, before lowering gives up.
 inline constexpr int kMaxUnrolledIterations = 200000;
+// What unrolled bodies may add to the compiled program: run-time operations, and
+// the elements they write. The posteriordb programs that compile in under half a
+// second stay below 11000 and 6M; straight-line code of 20000 operations and its
+// adjoint take LLVM ~10 s (register allocation and scheduling of one long block).
+inline constexpr int64_t kMaxUnrolledOperations = 20000;
+inline constexpr int64_t kMaxUnrolledElements = int64_t{1} << 24;
 // Loops with carried state this short are unrolled (straight-line code, no
 // history buffer); longer ones become a Scan.
 inline constexpr int64_t kMinScanIterations = 8;

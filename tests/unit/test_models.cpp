@@ -1005,6 +1005,34 @@ model {
   check_gradient(*m, {mu});
 }
 
+BOOST_AUTO_TEST_CASE(long_unrolled_loop_compiles_without_deep_recursion) {
+  // 40000 unrolled iterations whose terms are one of ten shared nodes: the target
+  // is a chain of 40000 additions, which codegen once followed recursively (a
+  // stack overflow). The closed form sums each prefix's squares by its count.
+  const int n = 40000;
+  std::string len = "[";
+  std::vector<int> lens(n);
+  for (int k = 0; k < n; ++k) {
+    lens[k] = 1 + (k * 7) % 10;
+    len += (k ? "," : "") + std::to_string(lens[k]);
+  }
+  len += "]";
+  auto m = make_model(R"(
+data { int N; array[N] int<lower=1, upper=10> len; }
+parameters { vector[10] beta; }
+model {
+  for (n in 1:N) target += -0.5 * dot_self(segment(beta, 1, len[n]));
+}
+)",
+                      "{\"N\": " + std::to_string(n) + ", \"len\": " + len + "}");
+  Vec beta{0.1, -0.2, 0.3, 0.05, -0.4, 0.25, 0.15, -0.1, 0.2, -0.3};
+  double want = 0;
+  for (int k = 0; k < n; ++k)
+    for (int j = 0; j < lens[k]; ++j) want += -0.5 * beta[j] * beta[j];
+  BOOST_TEST(close_rel(lp(*m, beta), want, 1e-10), lp(*m, beta) << " vs " << want);  // 40000 terms summed in another order
+  check_gradient(*m, beta);
+}
+
 BOOST_AUTO_TEST_CASE(data_constraint_checked_in_transformed_data) {
   std::string a = user_error([] {
     make_model("data { int N; } transformed data { real<lower=0> s = N - 5; } parameters { real mu; } model { }",
