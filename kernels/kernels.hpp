@@ -31,4 +31,12 @@ double latent_rt_digamma(double x);
 double latent_rt_trigamma(double x);
 // log P(T <= t) for T ~ student_t(nu, 0, 1); NaN for NaN arguments or nu <= 0.
 double latent_rt_student_t_lcdf(double t, double nu);
+// log Phi(x), the standard normal log CDF (asymptotic series below x = -37.5).
+double latent_rt_log_phi(double x);
+// The standard normal quantile; NaN outside [0, 1].
+double latent_rt_inv_phi(double p);
+// log P(a, x) and log Q(a, x), the regularised incomplete gamma functions; NaN for
+// a <= 0 or x < 0.
+double latent_rt_log_gamma_p(double x, double a);
+double latent_rt_log_gamma_q(double x, double a);
 }

@@ -321,6 +321,13 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                                      });
     gaussian(d, [](ir::Graph&, const Nodes& p) { return std::make_pair(p[0], p[1]); });
     d.sample = [](RandomEngine& e, const double* p) { return std::normal_distribution<double>(p[0], p[1])(e); };
+    // P(Y <= y) = Phi((y - mu) / sigma); the complement by symmetry.
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.unary(Op::LogPhi, g.div(g.sub(y, p[0]), p[1]));
+    };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.unary(Op::LogPhi, g.div(g.sub(p[0], y), p[1]));
+    };
     out.push_back(d);
   }
   {
@@ -329,6 +336,8 @@ void register_distributions(std::vector<DistributionEntry>& out) {
     });
     gaussian(d, [](ir::Graph& g, const Nodes&) { return std::make_pair(g.constant(0), g.constant(1)); });
     d.sample = [](RandomEngine& e, const double*) { return std::normal_distribution<double>(0, 1)(e); };
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes&) { return g.unary(Op::LogPhi, y); };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes&) { return g.unary(Op::LogPhi, g.neg(y)); };
     out.push_back(d);
   }
   {
@@ -340,6 +349,15 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                                      });
     d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };  // the median: the mean does not exist
     d.sample = [](RandomEngine& e, const double* p) { return std::cauchy_distribution<double>(p[0], p[1])(e); };
+    // P(Y <= y) = 1/2 + atan(z) / pi; the complement by symmetry.
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      NodeP z = g.div(g.sub(y, p[0]), p[1]);
+      return g.unary(Op::Log, g.add(g.constant(0.5), g.mul(g.constant(M_1_PI), g.unary(Op::Atan, z))));
+    };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      NodeP z = g.div(g.sub(y, p[0]), p[1]);
+      return g.unary(Op::Log, g.sub(g.constant(0.5), g.mul(g.constant(M_1_PI), g.unary(Op::Atan, z))));
+    };
     out.push_back(d);
   }
   {
@@ -377,6 +395,9 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                                      });
     d.mean = [](ir::Graph& g, const Nodes& p) { return g.div(g.constant(1), p[0]); };
     d.sample = [](RandomEngine& e, const double* p) { return std::exponential_distribution<double>(p[0])(e); };
+    // P(Y <= y) = 1 - exp(-beta y).
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) { return log1m_exp(g, g.neg(g.mul(p[0], y))); };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) { return g.neg(g.mul(p[0], y)); };
     out.push_back(d);
   }
   {
@@ -388,6 +409,10 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                                      });
     d.mean = [](ir::Graph& g, const Nodes& p) { return g.div(p[0], p[1]); };
     d.sample = [](RandomEngine& e, const double* p) { return gamma_draw(e, p[0], p[1]); };
+    // P(Y <= y) = P(alpha, beta y), the regularised incomplete gamma function.
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) { return g.binary(Op::GammaLcdf, g.mul(p[1], y), p[0]); };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) { return g.binary(Op::GammaLccdf, g.mul(p[1], y), p[0]); };
+    d.cdf_fixed_params = {0};  // no derivative in the shape
     out.push_back(d);
   }
   {
@@ -402,6 +427,10 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                       g.constant(INFINITY));
     };
     d.sample = [](RandomEngine& e, const double* p) { return 1 / gamma_draw(e, p[0], p[1]); };
+    // P(Y <= y) = Q(alpha, beta / y): 1/Y is gamma(alpha, beta).
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) { return g.binary(Op::GammaLccdf, g.div(p[1], y), p[0]); };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) { return g.binary(Op::GammaLcdf, g.div(p[1], y), p[0]); };
+    d.cdf_fixed_params = {0};  // no derivative in the shape
     out.push_back(d);
   }
   {
@@ -432,6 +461,12 @@ void register_distributions(std::vector<DistributionEntry>& out) {
       return g.unary(Op::Exp, g.add(p[0], g.mul(g.constant(0.5), g.mul(p[1], p[1]))));
     };
     d.sample = [](RandomEngine& e, const double* p) { return std::lognormal_distribution<double>(p[0], p[1])(e); };
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.unary(Op::LogPhi, g.div(g.sub(g.unary(Op::Log, y), p[0]), p[1]));
+    };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.unary(Op::LogPhi, g.div(g.sub(p[0], g.unary(Op::Log, y)), p[1]));
+    };
     out.push_back(d);
   }
   {
@@ -445,6 +480,16 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                                      });
     d.mean = [](ir::Graph& g, const Nodes& p) { return g.mul(g.constant(0.5), g.add(p[0], p[1])); };
     d.sample = [](RandomEngine& e, const double* p) { return std::uniform_real_distribution<double>(p[0], p[1])(e); };
+    // (y - a) / (b - a) with y clamped to [a, b]: -inf below the support, 0 above.
+    auto clamped = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.binary(Op::Min, g.binary(Op::Max, y, p[0]), p[1]);
+    };
+    d.log_cdf = [clamped](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.unary(Op::Log, g.div(g.sub(clamped(g, y, p), p[0]), g.sub(p[1], p[0])));
+    };
+    d.log_ccdf = [clamped](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.unary(Op::Log, g.div(g.sub(p[1], clamped(g, y, p)), g.sub(p[1], p[0])));
+    };
     out.push_back(d);
   }
 
@@ -520,6 +565,15 @@ void register_distributions(std::vector<DistributionEntry>& out) {
     d.mean = [](ir::Graph&, const Nodes& p) { return p[0]; };
     d.sample = [](RandomEngine& e, const double* p) { return static_cast<double>(poisson_draw(e, p[0])); };
     d.sample_limit = {0, "rate parameter", kMaxPoissonRate};
+    // P(Y <= n) = Q(n + 1, lambda) and P(Y > n) = P(n + 1, lambda); below 0, -inf and 0
+    // (the shape is kept at 1 or more there, so that the branch not taken is finite).
+    auto shape = [](ir::Graph& g, NodeP n) { return g.binary(Op::Max, g.add(g.unary(Op::Floor, n), g.constant(1)), g.constant(1)); };
+    d.log_cdf = [shape](ir::Graph& g, NodeP n, const Nodes& p) {
+      return g.select(g.binary(Op::Lt, n, g.constant(0)), g.constant(-INFINITY), g.binary(Op::GammaLccdf, p[0], shape(g, n)));
+    };
+    d.log_ccdf = [shape](ir::Graph& g, NodeP n, const Nodes& p) {
+      return g.select(g.binary(Op::Lt, n, g.constant(0)), g.constant(0), g.binary(Op::GammaLcdf, p[0], shape(g, n)));
+    };
     out.push_back(d);
   }
   {
@@ -544,6 +598,13 @@ void register_distributions(std::vector<DistributionEntry>& out) {
                                      });
     d.mean = [](ir::Graph& g, const Nodes& p) { return g.add(p[0], g.mul(p[1], g.constant(0.57721566490153286))); };
     d.sample = [](RandomEngine& e, const double* p) { return p[0] + p[1] * standard_gumbel(e); };
+    // P(Y <= y) = exp(-exp(-z)).
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.neg(g.unary(Op::Exp, g.neg(g.div(g.sub(y, p[0]), p[1]))));
+    };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return log1m_exp(g, g.neg(g.unary(Op::Exp, g.neg(g.div(g.sub(y, p[0]), p[1])))));
+    };
     out.push_back(d);
   }
   {
@@ -558,6 +619,22 @@ void register_distributions(std::vector<DistributionEntry>& out) {
     d.sample = [](RandomEngine& e, const double* p) {
       double x = std::exponential_distribution<double>(1)(e);
       return std::bernoulli_distribution(0.5)(e) ? p[0] + p[1] * x : p[0] - p[1] * x;
+    };
+    // P(Y <= y) = exp(z) / 2 below mu and 1 - exp(-z) / 2 above; each branch sees
+    // only its own side of z, so that the one not taken stays finite.
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      NodeP z = g.div(g.sub(y, p[0]), p[1]);
+      NodeP below = g.binary(Op::Lt, z, g.constant(0));
+      NodeP zl = g.binary(Op::Min, z, g.constant(0)), zu = g.binary(Op::Max, z, g.constant(0));
+      return g.select(below, g.add(g.constant(-M_LN2), zl),
+                      g.unary(Op::Log1p, g.mul(g.constant(-0.5), g.unary(Op::Exp, g.neg(zu)))));
+    };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      NodeP z = g.div(g.sub(y, p[0]), p[1]);
+      NodeP below = g.binary(Op::Lt, z, g.constant(0));
+      NodeP zl = g.binary(Op::Min, z, g.constant(0)), zu = g.binary(Op::Max, z, g.constant(0));
+      return g.select(below, g.unary(Op::Log1p, g.mul(g.constant(-0.5), g.unary(Op::Exp, zl))),
+                      g.sub(g.constant(-M_LN2), zu));
     };
     out.push_back(d);
   }
@@ -576,6 +653,13 @@ void register_distributions(std::vector<DistributionEntry>& out) {
       while (u == 0) u = std::uniform_real_distribution<double>(0, 1)(e);
       return p[0] + p[1] * std::log(u / (1 - u));
     };
+    // P(Y <= y) = inv_logit(z).
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.neg(g.unary(Op::Log1pExp, g.neg(g.div(g.sub(y, p[0]), p[1]))));
+    };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return g.neg(g.unary(Op::Log1pExp, g.div(g.sub(y, p[0]), p[1])));
+    };
     out.push_back(d);
   }
   {
@@ -590,6 +674,11 @@ void register_distributions(std::vector<DistributionEntry>& out) {
       return g.mul(p[1], g.unary(Op::Exp, g.unary(Op::Lgamma, g.add(g.constant(1), g.div(g.constant(1), p[0])))));
     };
     d.sample = [](RandomEngine& e, const double* p) { return std::weibull_distribution<double>(p[0], p[1])(e); };
+    // P(Y <= y) = 1 - exp(-(y / sigma)^alpha).
+    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
+      return log1m_exp(g, g.neg(g.binary(Op::Pow, g.div(y, p[1]), p[0])));
+    };
+    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) { return g.neg(g.binary(Op::Pow, g.div(y, p[1]), p[0])); };
     out.push_back(d);
   }
   // neg_binomial_2(mu, phi): mean mu, variance mu + mu^2 / phi; its terms as Stan

@@ -137,6 +137,15 @@ void register_functions(std::vector<FunctionEntry>& out) {
   out.push_back(unary("logit", [](ir::Graph& g, NodeP x) {
     return g.sub(g.unary(Op::Log, x), g.unary(Op::Log1p, g.neg(x)));
   }));
+  // Phi(x) = erfc(-x / sqrt 2) / 2; Phi_approx is Stan's logistic approximation.
+  out.push_back(unary("Phi", [](ir::Graph& g, NodeP x) {
+    return g.mul(g.constant(0.5), g.unary(Op::Erfc, g.mul(g.constant(-M_SQRT1_2), x)));
+  }));
+  out.push_back(unary("Phi_approx", [](ir::Graph& g, NodeP x) {
+    return g.unary(Op::InvLogit, g.add(g.mul(g.constant(0.07056), g.mul(x, g.mul(x, x))), g.mul(g.constant(1.5976), x)));
+  }));
+  out.push_back(unary("log1m_exp", [](ir::Graph& g, NodeP x) { return log1m_exp(g, x); }));
+  out.push_back(binary("log_diff_exp", [](ir::Graph& g, NodeP x, NodeP y) { return log_diff_exp(g, x, y); }));
   out.push_back(unary("log_inv_logit", [](ir::Graph& g, NodeP x) { return g.neg(log1p_exp(g, g.neg(x))); }));
   out.push_back(unary("log1m_inv_logit", [](ir::Graph& g, NodeP x) { return g.neg(log1p_exp(g, x)); }));
 

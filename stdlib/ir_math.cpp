@@ -48,4 +48,12 @@ NodeP one_hot_rows(ir::Graph& g, NodeP y, int64_t k) {
   return g.loop_gen(c, g.int_constant(0), k, column);
 }
 
+NodeP log1m_exp(ir::Graph& g, NodeP x) {
+  NodeP above = g.binary(Op::Gt, x, g.constant(-M_LN2));
+  return g.select(above, g.unary(Op::Log, g.neg(g.unary(Op::Expm1, x))),
+                  g.unary(Op::Log1p, g.neg(g.unary(Op::Exp, x))));
+}
+
+NodeP log_diff_exp(ir::Graph& g, NodeP a, NodeP b) { return g.add(a, log1m_exp(g, g.sub(b, a))); }
+
 }  // namespace latent::stdlib

@@ -381,6 +381,10 @@ void cdf_functions(const DistributionEntry& d, std::vector<FunctionEntry>& out) 
 
 }  // namespace
 
+Value lower_log_cdf(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& args, bool complementary) {
+  return lower_cdf(ctx, dist, args, complementary ? CdfKind::Lccdf : CdfKind::Lcdf);
+}
+
 Value lower_rng(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& params) {
   ir::Graph& g = ctx.g;
   if (!dist.elementwise) {

@@ -141,6 +141,11 @@ std::string reparameterized_distribution_names();
 ir::NodeP kl_divergence(ir::Graph& g, const DistributionEntry& q, const std::vector<ir::NodeP>& q_params,
                         const DistributionEntry& p, const std::vector<ir::NodeP>& p_params);
 
+// dist_lcdf(args) (complementary: dist_lccdf), summed over elements, with its
+// argument checks added to ctx; for truncation T[L, U]. The distribution must have
+// log_cdf.
+Value lower_log_cdf(CallContext& ctx, const DistributionEntry& dist, const std::vector<Value>& args, bool complementary);
+
 // Splits "normal_lpdf" into ("normal", "_lpdf"); returns false when there is no density suffix.
 bool split_density_suffix(const std::string& name, std::string* base, std::string* suffix);
 

@@ -113,6 +113,9 @@ struct Stmt {
   StmtPtr body, else_body;        // For, Foreach, While, If
   std::vector<StmtPtr> stmts;     // Block
   const FunctionDef* function = nullptr;  // Tilde of a user-defined distribution: its _lpdf/_lpmf (checker)
+  // Tilde with T[lower, upper]: truncated is set, and either bound may be null (T[L, ], T[, U]).
+  bool truncated = false;
+  ExprPtr truncate_lower, truncate_upper;
 };
 
 // One argument of a user-defined function: `data real x`, `array[] vector y`.

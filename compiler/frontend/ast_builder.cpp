@@ -11,7 +11,7 @@
 //   - type sizes (vector[N], matrix[M, N], no size on int/real), unsupported
 //     types, array syntax (new `array[N] real x` or old `real x[N]`, not both);
 //   - constraint names and combinations (<lower, upper> or <offset, multiplier>);
-//   - integer and real literals out of range, truncation T[,] (not supported yet).
+//   - integer and real literals out of range.
 //
 // Locations: every node's `loc` is its first token (line and column, 1-based,
 // columns counting Unicode code points). For a Binary node that is the start of
@@ -526,8 +526,9 @@ class AstBuilder {
         if (t->IDENT()->getText() != "T")
           error(loc_of(t->getStart()), "unexpected '" + t->IDENT()->getText() +
                                            "' after the distribution; truncation is written T[lower, upper]");
-        else
-          error(loc_of(t->getStart()), "truncation T[...] is not supported yet");
+        s->truncated = true;
+        if (t->lo) s->truncate_lower = expression(t->lo);
+        if (t->hi) s->truncate_upper = expression(t->hi);
       }
       return s;
     }

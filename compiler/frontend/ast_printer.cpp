@@ -147,7 +147,13 @@ class Printer {
     switch (s.kind) {
       case StmtKind::Decl: break;
       case StmtKind::Assign: out_ << expr(*s.lhs) << " " << s.op << " " << expr(*s.rhs) << ";\n"; return;
-      case StmtKind::Tilde: out_ << expr(*s.lhs) << " ~ " << s.dist << "(" << list(s.args) << ");\n"; return;
+      case StmtKind::Tilde:
+        out_ << expr(*s.lhs) << " ~ " << s.dist << "(" << list(s.args) << ")";
+        if (s.truncated)
+          out_ << " T[" << (s.truncate_lower ? expr(*s.truncate_lower) : "") << ", "
+               << (s.truncate_upper ? expr(*s.truncate_upper) : "") << "]";
+        out_ << ";\n";
+        return;
       case StmtKind::TargetPlus: out_ << "target += " << expr(*s.rhs) << ";\n"; return;
       case StmtKind::For:
         out_ << "for (" << s.loop_var << " in " << expr(*s.lower) << ":" << expr(*s.upper) << ")";

@@ -497,9 +497,36 @@ class Checker {
     }
     if (bad) return;
     std::string why;
-    if (functions_.has(s.dist + "_lpdf") || functions_.has(s.dist + "_lpmf")) return user_tilde(s, lhs, args);
-    if (!stdlib::tilde_ok(s.dist, lhs, args, &why))
+    if (functions_.has(s.dist + "_lpdf") || functions_.has(s.dist + "_lpmf")) {
+      if (s.truncated) err(s.loc, "truncation T[...] of a user-defined distribution is not supported");
+      return user_tilde(s, lhs, args);
+    }
+    if (!stdlib::tilde_ok(s.dist, lhs, args, &why)) {
       err(s.loc, why.empty() ? "no distribution " + quoted(s.dist) + " matches these arguments" : why);
+      return;
+    }
+    if (s.truncated) truncation(s, lhs);
+  }
+
+  // y ~ dist(...) T[L, U]: one variate, scalar bounds, and a distribution with a CDF.
+  void truncation(Stmt& s, const Type& lhs) {
+    if (block_ == BlockKind::Guide) {
+      err(s.loc, "the guide's distributions cannot be truncated");
+      return;
+    }
+    if (!lhs.is_scalar())
+      err(s.lhs->loc, "truncation T[...] needs one variate (an int or a real), not " + lhs.str() +
+                          ": truncate each element in a loop");
+    for (ExprPtr* bound : {&s.truncate_lower, &s.truncate_upper}) {
+      if (!*bound) continue;
+      Type t = expr(**bound);
+      if (!t.is_error() && !(t.is_scalar() && (t.base == Base::Int || t.base == Base::Real)))
+        err((*bound)->loc, "a truncation bound must be an int or a real, not " + t.str());
+    }
+    const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
+    if (d && !d->log_cdf)
+      err(s.loc, "truncation T[...] needs the CDF of " + quoted(s.dist) + ", which latent does not have (" +
+                     s.dist + "_lcdf)");
   }
 
   // `y ~ foo(...)` with a user-defined foo_lpdf or foo_lpmf: target += foo_lupdf(y | ...).

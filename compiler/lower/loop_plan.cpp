@@ -76,6 +76,8 @@ class BodyScan {
       case K::Tilde:
         expr(*s.lhs);
         for (auto& a : s.args) expr(*a);
+        for (const ast::ExprPtr* e : {&s.truncate_lower, &s.truncate_upper})
+          if (*e) expr(**e);
         if (s.function)
           if (std::string why = function_blocker(*s.function); !why.empty()) blocker = why;
         break;
@@ -297,7 +299,7 @@ std::string function_blocker(const ast::FunctionDef& f) {
       }
     }
     if (s.kind == K::Tilde && s.function && why.empty()) why = function_blocker(*s.function);
-    for (const ast::ExprPtr* e : {&s.lhs, &s.rhs, &s.lower, &s.upper, &s.cond})
+    for (const ast::ExprPtr* e : {&s.lhs, &s.rhs, &s.lower, &s.upper, &s.cond, &s.truncate_lower, &s.truncate_upper})
       if (*e) expr(**e);
     for (auto& a : s.args) expr(*a);
     if (s.decl) {
@@ -325,7 +327,7 @@ void mentioned(const ast::Expr& e, std::set<std::string>& out) {
 }
 
 void mentioned(const ast::Stmt& s, std::set<std::string>& out) {
-  for (const ast::ExprPtr* e : {&s.lhs, &s.rhs, &s.lower, &s.upper, &s.cond})
+  for (const ast::ExprPtr* e : {&s.lhs, &s.rhs, &s.lower, &s.upper, &s.cond, &s.truncate_lower, &s.truncate_upper})
     if (*e) mentioned(**e, out);
   for (auto& a : s.args) mentioned(*a, out);
   if (s.decl) {

@@ -3,6 +3,7 @@
 
 #include "compiler/lower/lowering_helpers.hpp"
 #include "kernels/eval_context.hpp"
+#include "stdlib/ir_math.hpp"
 
 #include <cmath>
 #include <limits>
@@ -37,7 +38,7 @@ void Lowerer::tilde(const ast::Stmt& s) {
   if (current_terms_->size() != before + 1 || current_terms_->back().value != lp.node) return;  // nothing kept as is
   if (frame_) return;  // inside a function the variate is an argument, not the program's variable
   // What was drawn from what, for the transforms that read the model's structure.
-  TildeRecord record{d, "", "", {}, y, params, !path_ && current_terms_ == &terms_};
+  TildeRecord record{d, "", "", {}, y, params, !path_ && current_terms_ == &terms_, s.truncated};
   const ast::Expr* target = s.lhs.get();
   // to_vector(y), to_row_vector(y), to_matrix(y, ...): y itself in another shape (the same storage order)
   bool reshaped = target->kind == ast::ExprKind::Call && !target->args.empty() &&
@@ -52,6 +53,43 @@ void Lowerer::tilde(const ast::Stmt& s) {
     }
   }
   current_terms_->back().tilde = std::move(record);
+}
+
+// `y ~ dist(params) T[L, U]`: the density renormalised to [L, U], as Stan's: minus
+// log(F(U) - F(L)) (one bound: log(1 - F(L)) or log F(U)), computed in full even
+// under `~`, and a target of -inf when y is outside. For an int variate the lower
+// bound is inclusive: P(L <= Y) = 1 - F(L - 1). The variate and the arguments are
+// lowered again: the graph's interning makes them the nodes tilde() made.
+void Lowerer::truncation(const ast::Stmt& s) {
+  const stdlib::DistributionEntry& d = *stdlib::find_distribution(s.dist);
+  Value y = expr(*s.lhs);
+  std::vector<Value> params;
+  for (auto& a : s.args) params.push_back(expr(*a));
+  stdlib::CallContext ctx(g_, file_, s.loc, s.dist + (s.truncate_upper ? "_lcdf" : "_lccdf"));
+  auto log_cdf = [&](NodeP at, bool complementary) {
+    std::vector<Value> args{{at, d.discrete ? Type::int_() : Type::real()}};
+    args.insert(args.end(), params.begin(), params.end());
+    return stdlib::lower_log_cdf(ctx, d, args, complementary).node;
+  };
+  NodeP variate = g_.cast_real(y.node);
+  NodeP lower = s.truncate_lower ? g_.cast_real(expr(*s.truncate_lower).node) : nullptr;
+  NodeP upper = s.truncate_upper ? g_.cast_real(expr(*s.truncate_upper).node) : nullptr;
+  NodeP below_lower = lower && d.discrete ? g_.sub(lower, g_.constant(1)) : lower;
+  NodeP log_mass = nullptr, outside = g_.constant(0);
+  if (lower && upper) {
+    ctx.check(g_.unary(Op::Not, g_.binary(Op::Lt, lower, upper)),
+              s.dist + ": truncation's lower bound must be less than its upper bound", lower, "lower bound");
+    log_mass = stdlib::log_diff_exp(g_, log_cdf(upper, false), log_cdf(below_lower, false));
+  } else if (lower) {
+    log_mass = log_cdf(below_lower, true);
+  } else if (upper) {
+    log_mass = log_cdf(upper, false);
+  }
+  if (lower) outside = g_.binary(Op::Or, outside, g_.binary(Op::Lt, variate, lower));
+  if (upper) outside = g_.binary(Op::Or, outside, g_.binary(Op::Gt, variate, upper));
+  for (NodeP c : ctx.checks) add_term(s.loc, c);
+  if (!log_mass) return;  // T[, ]: no bound, nothing changes
+  add_term(s.loc, g_.select(outside, g_.constant(-std::numeric_limits<double>::infinity()), g_.neg(log_mass)));
 }
 
 // `z ~ dist(params)` in the guide: z's variational distribution, a
@@ -112,7 +150,10 @@ void Lowerer::statement_unchecked(const ast::Stmt& s) {
       }
       return assign(*s.lhs, rhs, s.loc);
     }
-    case K::Tilde: return tilde(s);
+    case K::Tilde:
+      tilde(s);
+      if (s.truncated) truncation(s);
+      return;
     case K::TargetPlus: {
       Value v = expr(*s.rhs);
       return add_term(s.loc, g_.sum(g_.cast_real(v.node)));

@@ -54,6 +54,8 @@ struct TildeRecord {
   // Not inside a loop or under a condition known only at run time: the
   // statement's density covers the whole variate, once.
   bool top_level = false;
+  // T[L, U]: the variate is not a draw of `distribution` (no generation, no closed-form KL).
+  bool truncated = false;
 };
 
 // One statement's contribution to the log density (or a check that may fail).

@@ -103,6 +103,7 @@ class Lowerer {
   Value call(const ast::Expr& e);
   Value dense(const DenseLayer& layer, const Value& x, const ast::Expr& call);
   void tilde(const ast::Stmt& s);
+  void truncation(const ast::Stmt& s);
   void guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params);
   Value index(const ast::Expr& e);
   Value apply_indices(Value v, const std::vector<ast::Index>& indices, SourceLoc loc);

@@ -173,6 +173,9 @@ void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, c
     if (!par.plate && !draw_globals) continue;  // at its value in theta
     const Term* prior = prior_of(p, par.name, model);
     const stdlib::DistributionEntry* dist = prior ? prior->tilde->distribution : nullptr;
+    if (prior && prior->tilde->truncated)
+      throw UserError(prior->location + ": sample: cannot draw parameter '" + par.name +
+                      "': its prior is truncated (T[...]), and sample draws from untruncated ones only\n");
     if (!prior || !prior->tilde->top_level || !dist->sample)
       throw UserError(model + ": sample: parameter '" + par.name + "' has no prior to draw from: a statement `" +
                       par.name + " ~ dist(...)` or `to_vector(" + par.name + ") ~ dist(...)` in the model block, " +
@@ -277,6 +280,9 @@ std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std:
       for (const PlateField& f : p.plate_fields) per_row |= f.shape.name == r.variable;
       if (!per_row) continue;  // a global observation: not generated per row
     }
+    if (r.truncated)
+      throw UserError(t.location + ": sample: cannot generate '" + r.variable +
+                      "': its distribution is truncated (T[...]), and sample draws from untruncated ones only\n");
     if (!seen.insert(r.variable).second)
       throw UserError(t.location + ": sample: '" + r.variable + "' is observed by more than one statement\n");
     if (!r.distribution->mean)

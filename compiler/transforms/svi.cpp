@@ -119,7 +119,7 @@ class SviBuilder {
     const Term* prior = nullptr;
     for (const Term& t : p_.terms) {
       if (!t.tilde || t.tilde->variable != par.name || t.tilde->block != "parameters") continue;
-      if (prior || !t.tilde->top_level) return nullptr;  // more than one statement, or part of one
+      if (prior || !t.tilde->top_level || t.tilde->truncated) return nullptr;  // more than one statement, part of one, or truncated
       prior = &t;
     }
     if (!prior) return nullptr;

@@ -331,6 +331,13 @@ std::vector<Entry> make_table() {
   for (Op op : {Op::Log, Op::Sqrt, Op::Lgamma, Op::Digamma}) t.push_back(unary_entry(op, positive));
   t.push_back(unary_entry(Op::Log1p, uniform(-0.9, 0.9)));     // a .* b > -1
   t.push_back(unary_entry(Op::Abs, away_from_zero(0.3, 1.5)));  // away from the kink at 0
+  for (Op op : {Op::Sin, Op::Cos, Op::Atan, Op::Sinh, Op::Cosh, Op::Asinh, Op::Erf, Op::Erfc, Op::LogPhi})
+    t.push_back(unary_entry(op, real));
+  t.push_back(unary_entry(Op::Tan, uniform(-1, 1)));  // |a .* b| < 1 < pi / 2
+  for (Op op : {Op::Asin, Op::Acos, Op::Atanh}) t.push_back(unary_entry(op, uniform(-0.9, 0.9)));
+  t.push_back(unary_entry(Op::Acosh, uniform(1.1, 2.0)));             // a .* b > 1
+  t.push_back(unary_entry(Op::Cbrt, away_from_zero(0.3, 1.5)));       // its derivative is infinite at 0
+  t.push_back(unary_entry(Op::InvPhi, uniform(0.2, 0.9)));            // a .* b in (0, 1)
 
   // ---- binary elementwise with a rule ----
   for (Op op : {Op::Add, Op::Sub, Op::Mul, Op::Min, Op::Max})
@@ -344,6 +351,8 @@ std::vector<Entry> make_table() {
   // ---- zero-gradient elementwise ops ----
   t.push_back(zero_entry(Op::Sign, "sign(a - b)", {kVec4, kVec4},
                          [](Graph& g, Args x, NodeP) { return g.unary(Op::Sign, g.sub(x[0], x[1])); }));
+  for (Op op : {Op::Ceil, Op::Round, Op::Trunc})
+    t.push_back(zero_entry(op, "op(3 a)", {kVec4}, [op](Graph& g, Args x, NodeP) { return g.unary(op, g.mul(g.constant(3), x[0])); }));
   t.push_back(zero_entry(Op::Floor, "floor(3 a)", {kVec4},
                          [](Graph& g, Args x, NodeP) { return g.unary(Op::Floor, g.mul(x[0], g.constant(3))); }));
   t.push_back(zero_entry(Op::Not, "!(a > b)", {kVec4, kVec4},
@@ -601,6 +610,13 @@ std::vector<Entry> make_table() {
                  if (loop) d = g.index(d, 0, loop);
                  return g.binary(Op::StudentTLcdf, g.mul(g.constant(3), x[0]), g.add(g.mul(d, d), g.constant(0.5)));
                }});
+  // Shapes are data (no derivative in them).
+  for (Op op : {Op::GammaLcdf, Op::GammaLccdf})
+    t.push_back({op, "op(exp(a) | d^2 + 0.5) with d data", {kVec4}, [op](Graph& g, Args x, NodeP loop) {
+                   NodeP d = g.input(1, 700, {4});
+                   if (loop) d = g.index(d, 0, loop);
+                   return g.binary(op, g.unary(Op::Exp, x[0]), g.add(g.mul(d, d), g.constant(0.5)));
+                 }});
   t.push_back(zero_entry(Op::RealToInt, "to_real(real_to_int(floor(3 a))) * b", {kVec4, kVec4}, [](Graph& g, Args x, NodeP) {
     NodeP whole = g.unary(Op::Floor, g.mul(g.constant(3), x[0]));
     return g.cast_real(g.mul(g.unary(Op::RealToInt, whole), g.int_constant(2)));
