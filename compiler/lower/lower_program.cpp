@@ -246,7 +246,7 @@ class ProgramLowering {
       p.plate = plate_indexed(*d);
       lowerer_.set_parameter_dims(p.name, dims);
       std::vector<int64_t> udims = dims;
-      // The inverse transform of ordered vectors works vector by vector (as the simplex's).
+      // The inverse transforms of the vector types work vector by vector (as the simplex's).
       if (p.constraint.kind == ConstraintSpec::Kind::Ordered || p.constraint.kind == ConstraintSpec::Kind::PositiveOrdered ||
           p.constraint.kind == ConstraintSpec::Kind::UnitVector)
         p.simplex_length = dims.at(0);

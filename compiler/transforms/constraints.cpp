@@ -188,11 +188,10 @@ Constrained matrix_constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, con
   return {g.pack(xs, dims), lj};
 }
 
-
 // Stan's unit_vector transform, one vector (dims[0] = K) per trailing index:
 // x = y / |y|, and Stan's "log Jacobian" -y'y / 2 (it is not one: the map from R^K
-// onto the sphere has none; the term gives |y| a chi distribution, so the
-// radius the transform ignores is well behaved). `invalid` is set where |y|^2 is 0
+// onto the sphere has none; the term gives |y|, which x ignores, a chi distribution
+// with K degrees of freedom, so that it stays well behaved). `invalid` is set where |y|^2 is 0
 // or infinite, where the transform is undefined (Stan rejects such a y).
 Constrained unit_vector_constrain(ir::Graph& g, NodeP u, const std::vector<int64_t>& dims) {
   int64_t K = dims[0];
@@ -248,6 +247,7 @@ Constrained sum_to_zero_constrain(ir::Graph& g, NodeP u, const std::vector<int64
   NodeP x = g.loop_gen(j, g.int_constant(0), K, g.sub(suffix, step));  // {count, K}
   return {g.reshape(g.transpose(x), dims), g.constant(0)};
 }
+
 }  // namespace
 
 Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std::vector<int64_t>& dims) {
