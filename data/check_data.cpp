@@ -119,7 +119,7 @@ void check_structure(const std::vector<double>& v, const DeclaredShape& decl, co
   using S = DeclaredShape::Structure;
   constexpr double tolerance = 1e-8;  // Stan's CONSTRAINT_TOLERANCE
   if (decl.structure == S::None || decl.dims.empty()) return;
-  const bool vectors = decl.structure == S::Simplex || decl.structure == S::Ordered || decl.structure == S::PositiveOrdered;
+  const bool vectors = decl.structure != S::CholeskyFactorCorr;
   const bool many = decl.dims.size() > (vectors ? 1u : 2u);
   // "" for a single one, " at index [2]" for one of an array.
   auto which = [&](size_t first, size_t per) {
@@ -140,6 +140,21 @@ void check_structure(const std::vector<double>& v, const DeclaredShape& decl, co
       }
       if (!(std::fabs(sum - 1) <= tolerance))
         throw UserError(where + "a simplex must sum to 1, but this one sums to " + number(sum) + which(s, k));
+    }
+    return;
+  }
+  if (decl.structure == S::UnitVector || decl.structure == S::SumToZero) {
+    const size_t k = static_cast<size_t>(decl.dims.back());
+    const bool unit = decl.structure == S::UnitVector;
+    for (size_t s = 0; k > 0 && s + k <= v.size(); s += k) {
+      double total = 0;
+      for (size_t i = 0; i < k; ++i) total += unit ? v[s + i] * v[s + i] : v[s + i];
+      if (unit && !(std::fabs(total - 1) <= tolerance))
+        throw UserError(where + "a unit_vector must have length 1, but the sum of the squares of its elements is " +
+                        number(total) + which(s, k));
+      if (!unit && !(std::fabs(total) <= tolerance))
+        throw UserError(where + "a sum_to_zero_vector must sum to 0, but this one sums to " + number(total) +
+                        which(s, k));
     }
     return;
   }

@@ -31,8 +31,9 @@ struct DeclaredShape {
   // Types whose values are constrained as a whole: each simplex (the last dim) is
   // non-negative and sums to 1; each cholesky_factor_corr (the last two dims) is
   // lower triangular with a positive diagonal and rows of unit length (Stan's
-  // tolerance, 1e-8).
-  enum class Structure { None, Simplex, CholeskyFactorCorr, Ordered, PositiveOrdered };
+  // tolerance, 1e-8); each unit_vector has a sum of squares of 1 and each
+  // sum_to_zero_vector sums to 0 (both within 1e-8).
+  enum class Structure { None, Simplex, CholeskyFactorCorr, Ordered, PositiveOrdered, UnitVector, SumToZero };
   Structure structure = Structure::None;
   // The declaration as the user wrote it, for messages ("vector<lower=0>[N] y").
   // When empty, one is made up from the fields above ("array[3] int y").

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     latent::DataSet set = latent::DataSet::from_json_string(text, "fuzz.json");
     for (const std::string& name : set.names()) {
       const latent::DataValue& v = *set.find(name);
-      for (int kind = 0; kind < 5; ++kind) {
+      for (int kind = 0; kind < 7; ++kind) {
         DeclaredShape shape;
         shape.name = name;
         shape.dims = v.dims;
@@ -28,6 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           shape.structure = DeclaredShape::Structure::CholeskyFactorCorr;
         }
         if (kind == 4) shape.is_matrix_last2 = v.dims.size() >= 2;
+        if (kind == 5) shape.structure = DeclaredShape::Structure::UnitVector;
+        if (kind == 6) shape.structure = DeclaredShape::Structure::SumToZero;
         latent::fuzz::expect_user_errors_only([&] { latent::check_and_flatten(set, shape); });
       }
     }

@@ -97,10 +97,10 @@ declarator
 
 typeName
   : INT | REAL | VECTOR | ROW_VECTOR | MATRIX | SIMPLEX | CHOLESKY_FACTOR_CORR
-  // Stan types that are recognised so that they get a clear "not supported" error:
   | ORDERED | POSITIVE_ORDERED | UNIT_VECTOR | SUM_TO_ZERO_VECTOR | COV_MATRIX
-  | CORR_MATRIX | CHOLESKY_FACTOR_COV | COMPLEX | COMPLEX_VECTOR
-  | COMPLEX_ROW_VECTOR | COMPLEX_MATRIX
+  | CORR_MATRIX | CHOLESKY_FACTOR_COV
+  // Stan types that are recognised so that they get a clear "not supported" error:
+  | COMPLEX | COMPLEX_VECTOR | COMPLEX_ROW_VECTOR | COMPLEX_MATRIX
   ;
 
 // <lower=a, upper=b> / <offset=a, multiplier=b>: names validated by the builder.

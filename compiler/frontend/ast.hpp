@@ -64,7 +64,7 @@ struct Constraint {
 
 enum class BaseType {
   Int, Real, Vector, RowVector, Matrix, Simplex, CholeskyFactorCorr, Ordered, PositiveOrdered,
-  CorrMatrix, CovMatrix, CholeskyFactorCov
+  CorrMatrix, CovMatrix, CholeskyFactorCov, UnitVector, SumToZeroVector
 };
 
 struct VarDecl {

@@ -362,6 +362,8 @@ class AstBuilder {
       case P::CORR_MATRIX: return BaseType::CorrMatrix;
       case P::COV_MATRIX: return BaseType::CovMatrix;
       case P::CHOLESKY_FACTOR_COV: return BaseType::CholeskyFactorCov;
+      case P::UNIT_VECTOR: return BaseType::UnitVector;
+      case P::SUM_TO_ZERO_VECTOR: return BaseType::SumToZeroVector;
       default:
         error(loc_of(token), "type '" + token->getText() + "' is not supported yet");
         *supported = false;
@@ -375,7 +377,7 @@ class AstBuilder {
     const SourceLoc loc = loc_of(ctx->getStart());
     if (base == BaseType::Simplex || base == BaseType::CholeskyFactorCorr || base == BaseType::Ordered ||
         base == BaseType::PositiveOrdered || base == BaseType::CorrMatrix || base == BaseType::CovMatrix ||
-        base == BaseType::CholeskyFactorCov) {
+        base == BaseType::CholeskyFactorCov || base == BaseType::UnitVector || base == BaseType::SumToZeroVector) {
       error(loc, "'" + type_name + "' cannot have <...> constraints: the type already constrains its values");
       return c;
     }

@@ -117,7 +117,8 @@ class Printer {
     if (d.plate) constraint = "plate";
     if (!d.array_sizes.empty()) out_ << "array[" << list(d.array_sizes) << "] ";
     static const char* bases[] = {"int", "real", "vector", "row_vector", "matrix", "simplex", "cholesky_factor_corr", "ordered", "positive_ordered",
-                                  "corr_matrix", "cov_matrix", "cholesky_factor_cov"};
+                                  "corr_matrix", "cov_matrix", "cholesky_factor_cov", "unit_vector",
+                                  "sum_to_zero_vector"};
     out_ << bases[static_cast<int>(d.base)];
     if (!constraint.empty()) out_ << "<" << constraint << ">";
     if (!d.sizes.empty()) out_ << "[" << list(d.sizes) << "]";

@@ -39,7 +39,7 @@ bool ends_with_any(const std::string& s, std::initializer_list<const char*> suff
 bool is_constrained_type(BaseType b) {
   return b == BaseType::Simplex || b == BaseType::CholeskyFactorCorr || b == BaseType::Ordered ||
          b == BaseType::PositiveOrdered || b == BaseType::CorrMatrix || b == BaseType::CovMatrix ||
-         b == BaseType::CholeskyFactorCov;
+         b == BaseType::CholeskyFactorCov || b == BaseType::UnitVector || b == BaseType::SumToZeroVector;
 }
 
 const char* base_name(BaseType b) {
@@ -56,6 +56,8 @@ const char* base_name(BaseType b) {
     case BaseType::CorrMatrix: return "corr_matrix";
     case BaseType::CovMatrix: return "cov_matrix";
     case BaseType::CholeskyFactorCov: return "cholesky_factor_cov";
+    case BaseType::UnitVector: return "unit_vector";
+    case BaseType::SumToZeroVector: return "sum_to_zero_vector";
   }
   return "?";
 }
@@ -67,7 +69,9 @@ Base static_base(BaseType b) {
     case BaseType::Vector:
     case BaseType::Simplex:
     case BaseType::Ordered:
-    case BaseType::PositiveOrdered: return Base::Vector;
+    case BaseType::PositiveOrdered:
+    case BaseType::UnitVector:
+    case BaseType::SumToZeroVector: return Base::Vector;
     case BaseType::RowVector: return Base::RowVector;
     case BaseType::Matrix:
     case BaseType::CholeskyFactorCorr:

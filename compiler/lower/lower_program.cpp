@@ -119,6 +119,8 @@ class ProgramLowering {
       if (d->base == ast::BaseType::CholeskyFactorCorr) shape.structure = DeclaredShape::Structure::CholeskyFactorCorr;
       if (d->base == ast::BaseType::Ordered) shape.structure = DeclaredShape::Structure::Ordered;
       if (d->base == ast::BaseType::PositiveOrdered) shape.structure = DeclaredShape::Structure::PositiveOrdered;
+      if (d->base == ast::BaseType::UnitVector) shape.structure = DeclaredShape::Structure::UnitVector;
+      if (d->base == ast::BaseType::SumToZeroVector) shape.structure = DeclaredShape::Structure::SumToZero;
       std::vector<double> values = check_and_flatten(data_, shape);
       check_container_bounds(*d, values);
       check_matrix_data(*d, values, "data");
@@ -209,6 +211,7 @@ class ProgramLowering {
       at += static_cast<size_t>(n->size());
       check_bounds(*d, v, "transformed data");
       check_matrix_data(*d, v, "transformed data");
+      check_vector_data(*d, v);
       bind_data(d->name, d->type, n->dims, v, "transformed data");
     }
   }
@@ -243,9 +246,14 @@ class ProgramLowering {
       p.plate = plate_indexed(*d);
       lowerer_.set_parameter_dims(p.name, dims);
       std::vector<int64_t> udims = dims;
-      // The inverse transform of ordered vectors works vector by vector (as the simplex's).
-      if (p.constraint.kind == ConstraintSpec::Kind::Ordered || p.constraint.kind == ConstraintSpec::Kind::PositiveOrdered)
+      // The inverse transforms of the vector types work vector by vector (as the simplex's).
+      if (p.constraint.kind == ConstraintSpec::Kind::Ordered || p.constraint.kind == ConstraintSpec::Kind::PositiveOrdered ||
+          p.constraint.kind == ConstraintSpec::Kind::UnitVector)
         p.simplex_length = dims.at(0);
+      if (p.constraint.kind == ConstraintSpec::Kind::SumToZero) {  // K - 1 free values per vector
+        p.simplex_length = dims.at(0);
+        udims[0] = p.simplex_length - 1;
+      }
       if (p.constraint.kind == ConstraintSpec::Kind::Simplex) {
         p.simplex_length = dims.at(0);
         if (p.simplex_length < 1) lowerer_.error(d->loc, "a simplex needs at least one element");
@@ -264,6 +272,11 @@ class ProgramLowering {
       Constrained c = constrain(g, p.constraint, u, dims);
       p.value = c.value;
       lowerer_.define(p.name, {c.value, d->type}, true, "parameters");
+      if (c.invalid)  // Stan rejects such a point: unit_vector_constrain's "norm must be positive finite"
+        lowerer_.add_check(d->loc, c.invalid,
+                           "parameter '" + p.name + "': the unconstrained values of a unit_vector must not all be 0 "
+                           "(x = y / |y| is undefined; their sum of squares is shown)",
+                           c.invalid_value, "sum of squares");
       if (!c.log_jacobian->is_const(0)) {
         std::string loc = lowerer_.location(d->loc);
         out_.terms.push_back({loc, "log-Jacobian of the constraint on '" + p.name + "'", c.log_jacobian, true, std::nullopt});
@@ -367,6 +380,18 @@ class ProgramLowering {
         report_on(g.binary(Op::Gt, g.unary(Op::Abs, g.sub(sums, g.constant(1))), g.constant(1e-8)), sums,
                   "is not a valid simplex (its elements must sum to 1; the sum is shown)");
       }
+      if (d->base == ast::BaseType::UnitVector && K > 0) {
+        NodeP columns = g.reshape(x, {K, x->size() / K});
+        NodeP squares = g.matmul(g.transpose(g.mul(columns, columns)), g.fill(g.constant(1), {K}));
+        report_on(g.unary(Op::Not, g.binary(Op::Le, g.unary(Op::Abs, g.sub(squares, g.constant(1))), g.constant(1e-8))),
+                  squares, "is not a valid unit_vector (the sum of the squares of its elements must be 1; it is shown)");
+      }
+      if (d->base == ast::BaseType::SumToZeroVector && K > 0) {
+        NodeP columns = g.reshape(x, {K, x->size() / K});
+        NodeP sums = g.matmul(g.transpose(columns), g.fill(g.constant(1), {K}));
+        report_on(g.unary(Op::Not, g.binary(Op::Le, g.unary(Op::Abs, sums), g.constant(1e-8))), sums,
+                  "is not a valid sum_to_zero_vector (its elements must sum to 0; the sum is shown)");
+      }
       check_matrix_type(*d, x, name, report_on);
       if (keep_terms && d->type.base != Base::Int) report(g.binary(Op::Ne, x, x), "is NaN (was it assigned?)", false);
       vars.push_back(std::move(v));
@@ -434,6 +459,24 @@ class ProgramLowering {
     } catch (const std::invalid_argument& e) {
       if (block == "data") throw UserError(data_.source() + ": field '" + d.name + "': " + e.what() + "\n");
       lowerer_.error(d.loc, block + " variable '" + d.name + "': " + e.what());
+    }
+  }
+
+  // Transformed data declared with a constrained vector type (simplex, ordered,
+  // positive_ordered, unit_vector, sum_to_zero_vector), vector by vector; the data
+  // block's are checked as they are read (data/check_data.cpp).
+  void check_vector_data(const ast::VarDecl& d, const std::vector<double>& values) {
+    using B = ast::BaseType;
+    if (d.base != B::Simplex && d.base != B::Ordered && d.base != B::PositiveOrdered && d.base != B::UnitVector &&
+        d.base != B::SumToZeroVector)
+      return;
+    std::vector<int64_t> stan_dims, dims;
+    lowerer_.declared_dims(d, &stan_dims, &dims);
+    if (stan_dims.empty() || stan_dims.back() == 0) return;
+    try {
+      unconstrain(lowerer_.constraint(d), {}, values, stan_dims.back());
+    } catch (const std::invalid_argument& e) {
+      lowerer_.error(d.loc, "transformed data variable '" + d.name + "': " + e.what());
     }
   }
 

@@ -156,6 +156,12 @@ void Lowerer::declared_dims(const ast::VarDecl& d, std::vector<int64_t>* stan_di
   bool square = d.base == ast::BaseType::CholeskyFactorCorr || d.base == ast::BaseType::CorrMatrix ||
                 d.base == ast::BaseType::CovMatrix || (d.base == ast::BaseType::CholeskyFactorCov && d.sizes.size() == 1);
   if (square && !stan_dims->empty()) stan_dims->push_back(stan_dims->back());
+  // As Stan's checks (check_nonzero_size): neither has a value of size 0.
+  if ((d.base == ast::BaseType::UnitVector || d.base == ast::BaseType::SumToZeroVector) && !d.sizes.empty() &&
+      stan_dims->back() == 0) {
+    const char* type = d.base == ast::BaseType::UnitVector ? "unit_vector" : "sum_to_zero_vector";
+    error(d.loc, std::string(type) + " '" + d.name + "' has size 0: a " + type + " needs at least one element");
+  }
   if (d.base == ast::BaseType::CholeskyFactorCov && stan_dims->size() >= 2) {
     int64_t rows = (*stan_dims)[stan_dims->size() - 2], cols = stan_dims->back();
     if (rows < cols)
@@ -180,6 +186,10 @@ ConstraintSpec Lowerer::constraint(const ast::VarDecl& d) {
   }
   if (d.base == ast::BaseType::Ordered || d.base == ast::BaseType::PositiveOrdered) {
     c.kind = d.base == ast::BaseType::Ordered ? Kind::Ordered : Kind::PositiveOrdered;
+    return c;
+  }
+  if (d.base == ast::BaseType::UnitVector || d.base == ast::BaseType::SumToZeroVector) {
+    c.kind = d.base == ast::BaseType::UnitVector ? Kind::UnitVector : Kind::SumToZero;
     return c;
   }
   const ast::Constraint& k = d.constraint;

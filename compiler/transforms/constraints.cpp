@@ -41,7 +41,8 @@ int64_t matrix_free_size(const ConstraintSpec& c) {
 }
 
 int64_t unconstrained_size(const ConstraintSpec& c, int64_t size, int64_t simplex_length) {
-  if (c.kind == Kind::Simplex) return simplex_length == 0 ? 0 : size / simplex_length * (simplex_length - 1);
+  if (c.kind == Kind::Simplex || c.kind == Kind::SumToZero)
+    return simplex_length == 0 ? 0 : size / simplex_length * (simplex_length - 1);
   if (is_matrix_constraint(c)) return c.rows * c.cols == 0 ? 0 : size / (c.rows * c.cols) * matrix_free_size(c);
   return size;
 }
@@ -187,6 +188,66 @@ Constrained matrix_constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, con
   return {g.pack(xs, dims), lj};
 }
 
+// Stan's unit_vector transform, one vector (dims[0] = K) per trailing index:
+// x = y / |y|, and Stan's "log Jacobian" -y'y / 2 (it is not one: the map from R^K
+// onto the sphere has none; the term gives |y|, which x ignores, a chi distribution
+// with K degrees of freedom, so that it stays well behaved). `invalid` is set where |y|^2 is 0
+// or infinite, where the transform is undefined (Stan rejects such a y).
+Constrained unit_vector_constrain(ir::Graph& g, NodeP u, const std::vector<int64_t>& dims) {
+  int64_t K = dims[0];
+  int64_t count = K == 0 ? 0 : u->size() / K;
+  if (count == 0) return {g.zeros(dims), g.constant(0)};
+  NodeP lj = g.mul(g.constant(-0.5), g.sum(g.mul(u, u)));
+  NodeP squared_norms;                         // {count}, or a scalar for one vector
+  NodeP x;
+  if (count == 1) {
+    NodeP y = g.reshape(u, {K});
+    squared_norms = g.sum(g.mul(y, y));
+    x = g.div(y, g.unary(Op::Sqrt, squared_norms));
+  } else {
+    NodeP columns = g.reshape(u, {K, count});  // column s: vector s
+    squared_norms = g.matmul(g.transpose(g.mul(columns, columns)), g.fill(g.constant(1), {K}));
+    NodeP s = g.new_loop_var();
+    x = g.loop_gen(s, g.int_constant(0), count,
+                   g.div(g.index(columns, 1, s), g.unary(Op::Sqrt, g.index(squared_norms, 0, s))));
+  }
+  NodeP defined = g.binary(Op::And, g.binary(Op::Gt, squared_norms, g.constant(0)),
+                           g.binary(Op::Lt, squared_norms, g.constant(INFINITY)));
+  auto [invalid, shown] = g.any_violation(g.unary(Op::Not, defined), squared_norms);
+  Constrained r{g.reshape(x, dims), lj};
+  r.invalid = invalid;
+  r.invalid_value = shown;
+  return r;
+}
+
+// Stan's sum_to_zero_vector transform (the isometric one of the reference manual,
+// "Zero sum vector"), one vector (dims[0] = N + 1) per trailing index, from N free
+// values y (0-based): with w_i = y_i / sqrt((i + 1)(i + 2)) and the suffix sums
+// S_j = sum over i >= j of w_i,
+//   x_0 = S_0,  x_j = S_j - j w_{j-1} = S_j - sqrt(j / (j + 1)) y_{j-1}  (j = 1..N).
+// x = H y with H's columns orthonormal and orthogonal to (1, ..., 1): column i is
+// 1 / sqrt((i + 1)(i + 2)) in rows 0..i and -(i + 1) / sqrt((i + 1)(i + 2)) in row
+// i + 1. An isometry onto the hyperplane sum(x) = 0: log J = 0. The suffix sums are
+// a Scan over i from N - 1 down (Stan's order), for every vector at once.
+Constrained sum_to_zero_constrain(ir::Graph& g, NodeP u, const std::vector<int64_t>& dims) {
+  int64_t K = dims[0], N = K - 1;
+  int64_t count = N <= 0 ? 0 : u->size() / N;
+  if (count == 0) return {g.zeros(dims), g.constant(0)};
+  NodeP rows = g.reshape(u, {N, count});  // row i: y_i of every vector
+  auto real = [&](NodeP i, double plus) { return g.add(g.cast_real(i), g.constant(plus)); };
+  NodeP k = g.new_loop_var();
+  NodeP i = g.sub(g.int_constant(N - 1), k);
+  NodeP w = g.div(g.index(rows, 0, i), g.unary(Op::Sqrt, g.mul(real(i, 1), real(i, 2))));
+  NodeP state = g.scan_state(static_cast<int>(k->a), {count}, ir::DType::Real);
+  NodeP suffixes = g.scan(k, g.zeros({count}), g.int_constant(0), N, g.add(state, w));  // {count, N + 1}: S_{N - t}
+  NodeP j = g.new_loop_var();
+  NodeP suffix = g.index(suffixes, 1, g.sub(g.int_constant(N), j));
+  NodeP previous = g.index(rows, 0, g.binary(Op::Max, g.sub(j, g.int_constant(1)), g.int_constant(0)));
+  NodeP step = g.mul(g.unary(Op::Sqrt, g.div(g.cast_real(j), real(j, 1))), previous);  // 0 at j = 0
+  NodeP x = g.loop_gen(j, g.int_constant(0), K, g.sub(suffix, step));  // {count, K}
+  return {g.reshape(g.transpose(x), dims), g.constant(0)};
+}
+
 }  // namespace
 
 Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std::vector<int64_t>& dims) {
@@ -237,6 +298,8 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
     }
     case Kind::CholeskyCorr: case Kind::CorrMatrix: case Kind::CovMatrix: case Kind::CholeskyCov:
       return matrix_constrain(g, c, u, dims);
+    case Kind::UnitVector: return unit_vector_constrain(g, u, dims);
+    case Kind::SumToZero: return sum_to_zero_constrain(g, u, dims);
     case Kind::Ordered:
     case Kind::PositiveOrdered: {
       // Stan's: x_1 = u_1 (positive_ordered: exp(u_1)), x_k = x_{k-1} + exp(u_k); one
@@ -369,8 +432,46 @@ std::vector<double> unconstrain(const ConstraintSpec& c, const BoundValues& b, c
     throw std::invalid_argument((scalar ? std::string("the value") : "element " + std::to_string(i + 1)) + " is " +
                                 num(x[i]) + ", " + why);
   };
+  // "vector 2: " before the message about one vector of an array of them.
+  auto vector_failure = [&](size_t start, size_t K, const std::string& why) {
+    throw std::invalid_argument(x.size() > K ? "vector " + std::to_string(start / K + 1) + ": " + why : why);
+  };
   switch (c.kind) {
     case Kind::None: return x;
+    case Kind::UnitVector: {  // Stan's unit_vector_free: x itself, once |x|^2 = 1 within 1e-8
+      size_t K = static_cast<size_t>(simplex_length);
+      for (size_t s = 0; K > 0 && s + K <= x.size(); s += K) {
+        double squares = 0;
+        for (size_t k = 0; k < K; ++k) squares += x[s + k] * x[s + k];
+        if (!(std::fabs(1 - squares) <= 1e-8))
+          vector_failure(s, K, "a unit_vector must have length 1, but the sum of the squares of its elements is " +
+                                   num(squares));
+      }
+      return x;
+    }
+    case Kind::SumToZero: {  // Stan's sum_to_zero_free: H' x, by the recurrence of the reference manual
+      size_t K = static_cast<size_t>(simplex_length);
+      for (size_t s = 0; K > 0 && s + K <= x.size(); s += K) {
+        const double* v = x.data() + s;
+        double sum = 0;
+        for (size_t k = 0; k < K; ++k) sum += v[k];
+        if (!(std::fabs(sum) <= 1e-8))
+          vector_failure(s, K, "a sum_to_zero_vector must sum to 0, but sums to " + num(sum));
+        size_t N = K - 1;
+        if (N == 0) continue;
+        std::vector<double> y(N);
+        auto n_of = [](size_t i) { return static_cast<double>(i + 1); };
+        y[N - 1] = -v[N] * std::sqrt(n_of(N - 1) * (n_of(N - 1) + 1)) / n_of(N - 1);
+        double total = 0;
+        for (size_t i = N - 1; i-- > 0;) {
+          double n = n_of(i);
+          total += y[i + 1] / std::sqrt((n + 1) * (n + 2));
+          y[i] = (total - v[i + 1]) * std::sqrt(n * (n + 1)) / n;
+        }
+        u.insert(u.end(), y.begin(), y.end());
+      }
+      return u;
+    }
     case Kind::CholeskyCorr: case Kind::CorrMatrix: case Kind::CovMatrix: case Kind::CholeskyCov: return u;  // above
     case Kind::Lower: {
       for (size_t i = 0; i < x.size(); ++i) {
@@ -452,6 +553,8 @@ std::string describe(const ConstraintSpec& c) {
     case Kind::Simplex: return "simplex";
     case Kind::Ordered: return "ordered";
     case Kind::PositiveOrdered: return "positive_ordered";
+    case Kind::UnitVector: return "unit_vector";
+    case Kind::SumToZero: return "sum_to_zero_vector";
     case Kind::CholeskyCorr: return "cholesky_factor_corr";
     case Kind::CorrMatrix: return "corr_matrix";
     case Kind::CovMatrix: return "cov_matrix";

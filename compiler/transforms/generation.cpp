@@ -39,6 +39,8 @@ std::string constraint_text(const ConstraintSpec& c) {
     case ConstraintSpec::Kind::Simplex: return "simplex";
     case ConstraintSpec::Kind::Ordered: return "ordered";
     case ConstraintSpec::Kind::PositiveOrdered: return "positive_ordered";
+    case ConstraintSpec::Kind::UnitVector: return "unit_vector";
+    case ConstraintSpec::Kind::SumToZero: return "sum_to_zero_vector";
     default: return "constrained";
   }
 }

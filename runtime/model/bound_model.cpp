@@ -240,7 +240,13 @@ DensityDiagnosis BoundModel::diagnose(const double* theta, bool jacobian) const 
   std::ostringstream at;
   size_t shown = 0, count = 0;
   for (const ParameterInfo& p : lowered_.parameters) count += static_cast<size_t>(p.size());
-  for (; shown < count && shown < 12; ++shown) at << (shown ? ", " : "") << names[shown] << " = " << values[shown];
+  for (; shown < count && shown < 12; ++shown) {
+    at << (shown ? ", " : "") << names[shown] << " = ";
+    if (std::isnan(values[shown]))
+      at << "NaN";  // not the C library's "-nan" or "nan", which depends on the sign bit and the platform
+    else
+      at << values[shown];
+  }
   if (shown < count) at << ", ...";
   d.parameter_values = at.str();
   for (size_t k = 0; k < lowered_.terms.size(); ++k) {

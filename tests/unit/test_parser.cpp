@@ -524,7 +524,7 @@ BOOST_AUTO_TEST_CASE(locations_are_first_tokens) {
 // here: robustness and how errors combine.
 
 BOOST_AUTO_TEST_CASE(declaration_errors) {
-  expect_error("data { unit_vector[3] o; }", "test.stan:1:8", "type 'unit_vector' is not supported yet");
+  expect_error("data { complex_vector[3] o; }", "test.stan:1:8", "type 'complex_vector' is not supported yet");
   // In a list, the shared type is reported once, each declarator's own parts always.
   const std::string list = parse_error("transformed data { vector v = 1, w = 1e999; }");
   BOOST_TEST(list.find("test.stan:1:26: error: 'vector' needs one size") != std::string::npos);

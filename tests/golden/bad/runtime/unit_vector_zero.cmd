@@ -1,0 +1,1 @@
+grad {model} --data {data} --unconstrained [0,0]
