@@ -72,13 +72,16 @@ struct MethodOption {
 };
 const std::vector<MethodOption>& method_options() {
   static const std::vector<MethodOption> options = {
-      {"--init", {"map", "laplace", "advi", "fullrank", "dadvi", "nuts"}},  // svi: its guide starts from --seed (no init format for networks)
-      {"--iter", {"map", "laplace", "advi", "fullrank", "dadvi"}},
-      {"--tol-rel-grad", {"map", "laplace", "dadvi"}},
-      {"--tol-rel-obj", {"map", "laplace", "advi", "fullrank", "dadvi"}},
+      {"--init", {"map", "laplace", "advi", "fullrank", "dadvi", "pathfinder", "nuts"}},  // svi: its guide starts from --seed (no init format for networks)
+      {"--iter", {"map", "laplace", "advi", "fullrank", "dadvi", "pathfinder"}},
+      {"--tol-rel-grad", {"map", "laplace", "dadvi", "pathfinder"}},
+      {"--tol-rel-obj", {"map", "laplace", "advi", "fullrank", "dadvi", "pathfinder"}},
       {"--jacobian", {"map"}},
-      {"--draws", {"laplace", "advi", "fullrank", "dadvi"}},
-      {"--psis-resample", {"laplace", "advi", "fullrank", "dadvi"}},
+      {"--draws", {"laplace", "advi", "fullrank", "dadvi", "pathfinder"}},
+      {"--psis-resample", {"laplace", "advi", "fullrank", "dadvi", "pathfinder"}},
+      {"--num-paths", {"pathfinder"}},
+      {"--history-size", {"pathfinder"}},
+      {"--num-elbo-draws", {"pathfinder"}},
       {"--dadvi-draws", {"dadvi"}},
       {"--family", {"dadvi"}},
       {"--grad-samples", {"advi", "fullrank"}},
@@ -91,7 +94,7 @@ const std::vector<MethodOption>& method_options() {
       {"--batch", {"svi"}},
       {"--epochs", {"svi"}},
       {"--kl", {"svi"}},
-      {"--threads", {"svi", "nuts"}},
+      {"--threads", {"svi", "nuts", "pathfinder"}},
       {"--chains", {"nuts"}},
       {"--warmup", {"nuts"}},
       {"--samples", {"nuts"}},
@@ -143,20 +146,22 @@ Command add_fit_command(CLI::App& app) {
   auto s = std::make_shared<SviCliOptions>();
   auto nuts = std::make_shared<NutsCliOptions>();
   auto dadvi = std::make_shared<DadviCliOptions>();
+  auto pathfinder = std::make_shared<PathfinderCliOptions>();
   auto* sub = app.add_subcommand("fit", "Fit a model: MAP by L-BFGS, Laplace (the normal approximation at the mode), ADVI (mean-field or full-rank), "
-                                        "DADVI (deterministic ADVI), NUTS (Stan's "
+                                        "DADVI (deterministic ADVI), Pathfinder, NUTS (Stan's "
                                         "sampler, parallel chains) or SVI (networks, guides, minibatches)");
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data,
                   "Data: a CmdStan JSON or R dump (.data.R) file; with --method svi also an IDX image file or fashion-mnist[:train|:test]");
   sub->add_option("--method", o->method,
                   "map | laplace (normal approximation at the mode, as CmdStan's laplace) | advi (mean-field ADVI) | fullrank (full-rank ADVI) | "
-                  "dadvi (deterministic ADVI: fixed draws, L-BFGS) | nuts (Stan's NUTS with its adaptation) | "
+                  "dadvi (deterministic ADVI: fixed draws, L-BFGS) | pathfinder (normal approximations along L-BFGS "
+                  "paths, as CmdStan's pathfinder) | nuts (Stan's NUTS with its adaptation) | "
                   "svi (stochastic VI: networks, guide, minibatches)")
-      ->check(one_of({"map", "laplace", "advi", "fullrank", "dadvi", "nuts", "svi"}))
+      ->check(one_of({"map", "laplace", "advi", "fullrank", "dadvi", "pathfinder", "nuts", "svi"}))
       ->capture_default_str();
   sub->add_option("--init", o->init,
-                  "map, laplace, advi, fullrank, dadvi, nuts: initial values, constrained parameters by name (a JSON or R dump "
+                  "map, laplace, advi, fullrank, dadvi, pathfinder, nuts: initial values, constrained parameters by name (a JSON or R dump "
                   "file), or a number R: initial points uniform(-R, R) on the unconstrained scale (default 2; 0: all zero), as CmdStan's init");
   sub->add_option("--output,-o", o->outputs,
                   "Output file(s): .csv (CmdStan style: the estimate, or laplace/ADVI draws) and/or .json "
@@ -174,21 +179,23 @@ Command add_fit_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--metric", nuts->metric, "nuts: diag_e | dense_e | unit_e")->capture_default_str();
   sub->add_option("--stepsize", nuts->step_size, "nuts: the first step size tried")->capture_default_str();
-  auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map, laplace: 2000; advi, dadvi: 10000)")
+  auto* iter = sub->add_option("--iter", o->iterations, "Maximum number of iterations (map, laplace: 2000; advi, dadvi: 10000; pathfinder: 1000 L-BFGS iterations per path)")
                    ->check(integer_in(1, std::numeric_limits<int>::max()));
-  sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map, laplace, dadvi: relative gradient tolerance of L-BFGS, in units of machine epsilon")
+  sub->add_option("--tol-rel-grad", o->tol_rel_grad, "map, laplace, dadvi, pathfinder: relative gradient tolerance of L-BFGS, in units of machine epsilon")
       ->check(real_above(0, true))
       ->capture_default_str();
   auto* tol_obj = sub->add_option("--tol-rel-obj", o->tol_rel_obj,
-                                  "Relative objective tolerance (map, laplace, dadvi: in units of machine epsilon, default 1e4; "
+                                  "Relative objective tolerance (map, laplace, dadvi, pathfinder: in units of machine epsilon, default 1e4; "
                                   "advi: relative ELBO change, default 0.01)")
                       ->check(real_above(0, true));
   sub->add_flag("--jacobian", o->jacobian, "map: include the log-Jacobian (mode in the unconstrained space), as CmdStan's jacobian=1");
-  sub->add_option("--draws", a->draws, "laplace, advi, dadvi: approximate posterior draws to output")
+  sub->add_option("--draws", a->draws,
+                  "laplace, advi, dadvi: approximate posterior draws to output; pathfinder: draws of each path, and "
+                  "the draws output after --psis-resample")
       ->check(integer_in(0, kMaxDraws))
       ->capture_default_str();
-  sub->add_flag("--psis-resample", a->psis_resample,
-                "laplace, advi, dadvi: output draws resampled with replacement by their Pareto-smoothed importance weights "
+  sub->add_flag("--psis-resample,!--no-psis-resample", a->psis_resample,
+                "laplace, advi, dadvi, pathfinder (its default; --no-psis-resample: every path's draws): output draws resampled with replacement by their Pareto-smoothed importance weights "
                 "(log_p__ - log_g__), which correct the approximation towards the posterior when Pareto k-hat "
                 "is below 0.7; needs --draws of at least 21");
   sub->add_option("--dadvi-draws", dadvi->dadvi_draws,
@@ -197,6 +204,20 @@ Command add_fit_command(CLI::App& app) {
       ->check(integer_in(2, kMaxSamples));
   sub->add_option("--family", dadvi->family, "dadvi: meanfield (with the linear-response covariance) | fullrank")
       ->check(one_of({"meanfield", "fullrank"}))
+      ->capture_default_str();
+  sub->add_option("--num-paths", pathfinder->paths,
+                  "pathfinder: independent paths (each from its own random initial point), run in parallel, their "
+                  "draws pooled (CmdStan's num_paths)")
+      ->check(integer_in(1, 1024))
+      ->capture_default_str();
+  sub->add_option("--history-size", pathfinder->history,
+                  "pathfinder: L-BFGS correction pairs kept, the rank of the update of the diagonal inverse Hessian "
+                  "(the paper's J; CmdStan's default is 5)")
+      ->check(integer_in(1, 1000))
+      ->capture_default_str();
+  sub->add_option("--num-elbo-draws", pathfinder->elbo_draws,
+                  "pathfinder: draws of each ELBO estimate along the path (CmdStan's num_elbo_draws)")
+      ->check(integer_in(1, kMaxSamples))
       ->capture_default_str();
   sub->add_option("--grad-samples", a->grad_samples, "advi: draws per gradient step")
       ->check(integer_in(1, kMaxSamples))
@@ -230,7 +251,8 @@ Command add_fit_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--threads", s->threads,
                   "svi: threads, each taking part of every batch (default: every core); nuts: threads running the "
-                  "chains (default: one per chain, at most one per core); at most " + std::to_string(kMaxThreads))
+                  "chains (default: one per chain, at most one per core); pathfinder: threads running the paths "
+                  "(default: one per path, at most one per core); at most " + std::to_string(kMaxThreads))
       ->check(integer_in(1, kMaxThreads));
   sub->add_option("--batch-parts", s->batch_parts,
                   "svi: evaluate each batch in this many parts in parallel (default: one per thread; 1: one "
@@ -244,7 +266,7 @@ Command add_fit_command(CLI::App& app) {
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
       ->check(integer_in(1));
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
-  return [o, a, s, nuts, dadvi, sub, iter, tol_obj, lr, optimizer, k] {
+  return [o, a, s, nuts, dadvi, pathfinder, sub, iter, tol_obj, lr, optimizer, k] {
     reject_options_of_other_methods(*sub, o->method);
     o->init_option = read_init_option(o->init);
     if (o->method == "nuts") {
@@ -262,6 +284,14 @@ Command add_fit_command(CLI::App& app) {
       return run_svi(*o, *s);
     }
     if (o->method == "laplace") return run_laplace(*o, a->draws, a->psis_resample);
+    if (o->method == "pathfinder") {
+      if (a->draws < 1) throw UserError("--draws: pathfinder needs at least one draw per path, got 0");
+      if (!*iter) o->iterations = 1000;  // CmdStan's max_lbfgs_iters
+      pathfinder->draws = a->draws;
+      pathfinder->psis_resample = sub->count("--psis-resample") ? a->psis_resample : true;
+      pathfinder->threads = s->threads;
+      return run_pathfinder(*o, *pathfinder);
+    }
     if (o->method == "dadvi") {
       if (dadvi->dadvi_draws % 2 != 0)
         throw UserError("--dadvi-draws must be even (the draws are antithetic pairs): got " +

@@ -96,8 +96,8 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   ApproximateDraws mean_row;
   mean_row.z = {mean};
   mean_row.log_p = mean_row.log_g = {0.0};
-  write_draw_rows(csv, m, mean_row, true, generated_quantities_rng);
-  write_draw_rows(csv, m, draws, true, generated_quantities_rng);
+  write_draw_rows(csv, m, mean_row, DrawColumns::kLpLogPLogG, generated_quantities_rng);
+  write_draw_rows(csv, m, draws, DrawColumns::kLpLogPLogG, generated_quantities_rng);
 
   nlohmann::json j;
   j["method"] = "advi";

@@ -54,7 +54,7 @@ int run_laplace(const FitOptions& o, int draw_count, bool psis_resample) {
   for (const std::string& name : m.output_names()) csv << "," << name;
   csv << "\n";
   RandomEngine generated_quantities_rng = random_engine(o.seed, 2);
-  write_draw_rows(csv, m, draws, false, generated_quantities_rng);
+  write_draw_rows(csv, m, draws, DrawColumns::kLogPLogG, generated_quantities_rng);
 
   const size_t n = static_cast<size_t>(m.num_unconstrained());
   nlohmann::json j;

@@ -1,5 +1,6 @@
 // Options of `latent fit`, shared by its methods (cli/command_fit.cpp: MAP;
-// cli/fit_advi.cpp: ADVI; cli/fit_svi.cpp: SVI; cli/fit_nuts.cpp: NUTS).
+// cli/fit_advi.cpp: ADVI; cli/fit_svi.cpp: SVI; cli/fit_nuts.cpp: NUTS;
+// cli/fit_laplace.cpp, cli/fit_dadvi.cpp, cli/fit_pathfinder.cpp).
 #pragma once
 
 #include "cli/init_option.hpp"
@@ -65,6 +66,19 @@ int run_dadvi(const FitOptions& fit, const DadviCliOptions& dadvi);
 // variational parameters n + n(n+1)/2, at least 30: with fewer draws than
 // parameters the optimum fits the draws rather than the posterior.
 int dadvi_default_draws(bool full_rank, int64_t n);
+
+// Pathfinder (--method pathfinder): --draws of each path; with --psis-resample
+// (the default, as CmdStan) that many draws resampled from the pooled ones.
+struct PathfinderCliOptions {
+  int paths = 4;         // --num-paths (CmdStan's num_paths)
+  int history = 6;       // --history-size: J, the paper's default (CmdStan's is 5)
+  int elbo_draws = 25;   // --num-elbo-draws (CmdStan's num_elbo_draws)
+  int draws = 1000;      // --draws (CmdStan's num_draws and num_psis_draws)
+  int threads = 0;       // --threads; 0: one per path, at most one per core
+  bool psis_resample = true;
+};
+
+int run_pathfinder(const FitOptions& fit, const PathfinderCliOptions& pathfinder);
 
 // SVI (--method svi)
 struct SviCliOptions {

@@ -300,6 +300,13 @@ LbfgsResult maximize_lbfgs(const std::function<double(const double* x, double* g
                     "cannot evaluate the log density at the initial point: " + why, cur);
     }
   }
+  std::vector<double> reported_grad;
+  auto report = [&](int iteration, const Point& at) {
+    if (!options.on_iterate) return;
+    reported_grad = negated(at.G);
+    options.on_iterate(iteration, at.x.data(), -at.F, reported_grad.data());
+  };
+  report(0, cur);
   if (cur.G.norm() < options.tol_grad || n == 0)
     return finish(LbfgsStatus::kConvergedGradient, true,
                   "Convergence detected: gradient norm is below tolerance", cur);
@@ -367,6 +374,7 @@ LbfgsResult maximize_lbfgs(const std::function<double(const double* x, double* g
     const double grad_norm = cur.G.norm();
 
     if (options.progress) options.progress(k, -cur.F, grad_norm);
+    report(k, cur);
     if (cur.x.cwiseAbs().maxCoeff() > kDivergedParameter)
       return finish(LbfgsStatus::kDiverged, false,
                     "the parameters grow without bound (|x| > 1e100): the log density seems "

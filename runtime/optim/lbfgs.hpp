@@ -23,6 +23,10 @@ struct LbfgsOptions {
   int history = 5;             // number of correction pairs kept
   // Called after each iteration with the current log density and gradient norm.
   std::function<void(int iteration, double value, double grad_norm)> progress;
+  // Called at the initial point (iteration 0) and after each accepted iteration
+  // with the point, the log density and its gradient there (n values each):
+  // the optimisation path, for methods built on it (Pathfinder).
+  std::function<void(int iteration, const double* x, double value, const double* grad)> on_iterate;
   // Polled after each iteration; returning true stops the optimiser (e.g. Ctrl-C).
   std::function<bool()> stop_requested;
 };

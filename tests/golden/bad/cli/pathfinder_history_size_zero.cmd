@@ -1,0 +1,1 @@
+fit {model} --data {data} --method pathfinder --history-size 0

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method pathfinder --num-elbo-draws 100001

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method laplace --num-paths 2

@@ -1,0 +1,1 @@
+fit {model} --data {data} --method pathfinder --draws 5 --num-paths 2
