@@ -10,6 +10,12 @@
 // Threads are ours (blocks below); Eigen's own OpenMP GEMM would also spin up
 // for small products.
 #define EIGEN_DONT_PARALLELIZE
+// This file is compiled with -march=native and the runtime's Eigen users are not:
+// the same Eigen templates instantiated in both are weak symbols the linker merges,
+// and code built for one packet size then ran with the other's (a crash in
+// gemm_pack_lhs once runtime/inference/pathfinder.cpp multiplied dynamic
+// matrices). Renaming Eigen's namespace here keeps the two sets apart.
+#define Eigen latent_kernels_eigen
 #include <Eigen/Dense>
 
 #include <algorithm>
