@@ -8,6 +8,7 @@
 #include "compiler/frontend/frontend.hpp"
 #include "common/source.hpp"
 #include "data/json_data.hpp"
+#include "kernels/eval_context.hpp"
 #include "runtime/model/bound_model.hpp"
 
 #include <sys/wait.h>
@@ -90,6 +91,38 @@ inline std::vector<double> fd_gradient(const BoundModel& m, const std::vector<do
 }
 
 // |a - b| <= rel * max(1, |b|)
+// The output `name` of the model at theta as its elements in column-major order
+// ("L.1.1", "L.2.1", ...; "v.1", ...; "r").
+inline std::vector<double> output_values(const BoundModel& m, const std::vector<double>& theta, const std::string& name) {
+  std::vector<std::string> names = m.output_names();
+  std::vector<double> out = m.constrained_outputs(theta.data());
+  std::vector<std::pair<std::vector<int>, double>> found;
+  for (size_t k = 0; k < names.size(); ++k) {
+    const std::string& n = names[k];
+    if (n != name && n.rfind(name + ".", 0) != 0) continue;
+    std::vector<int> index;
+    std::stringstream s(n.substr(name.size()));
+    std::string part;
+    while (std::getline(s, part, '.'))
+      if (!part.empty()) index.push_back(std::stoi(part));
+    std::reverse(index.begin(), index.end());  // column-major: the last index slowest
+    found.push_back({index, out[k]});
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<double> v;
+  for (auto& [index, x] : found) v.push_back(x);
+  return v;
+}
+
+// The message of the check that fails at theta ("" when none does); the density
+// there must not be finite.
+inline std::string failure_message(const BoundModel& m, const std::vector<double>& theta) {
+  EvalContext ctx;
+  double v = m.log_density(theta.data(), nullptr, true, &ctx);
+  BOOST_TEST(!std::isfinite(v));
+  return ctx.failed ? ctx.failure_text() : "";
+}
+
 inline bool close(double a, double b, double rel) {
   if (std::isnan(a) || std::isnan(b)) return false;
   if (std::isinf(a) || std::isinf(b)) return a == b;

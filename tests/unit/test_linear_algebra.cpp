@@ -16,36 +16,6 @@ namespace {
 
 using Vec = std::vector<double>;
 
-// The output `name` as its elements in column-major order ("L.1.1", "L.2.1", ...; "v.1", ...; "r").
-Vec values(const BoundModel& m, const Vec& theta, const std::string& name) {
-  std::vector<std::string> names = m.output_names();
-  Vec out = m.constrained_outputs(theta.data());
-  Vec v;
-  std::vector<std::pair<std::vector<int>, double>> found;
-  for (size_t k = 0; k < names.size(); ++k) {
-    const std::string& n = names[k];
-    if (n != name && n.rfind(name + ".", 0) != 0) continue;
-    std::vector<int> index;
-    std::stringstream s(n.substr(name.size()));
-    std::string part;
-    while (std::getline(s, part, '.'))
-      if (!part.empty()) index.push_back(std::stoi(part));
-    std::reverse(index.begin(), index.end());  // column-major: the last index slowest
-    found.push_back({index, out[k]});
-  }
-  std::sort(found.begin(), found.end());
-  for (auto& [index, x] : found) v.push_back(x);
-  return v;
-}
-
-// The message of the check that fails at theta ("" when none does).
-std::string failure(const BoundModel& m, const Vec& theta) {
-  EvalContext ctx;
-  double v = m.log_density(theta.data(), nullptr, true, &ctx);
-  BOOST_TEST(!std::isfinite(v));
-  return ctx.failed ? ctx.failure_text() : "";
-}
-
 void check_values(const Vec& got, const Vec& want, const std::string& what, double tol = 1e-13) {
   BOOST_TEST_CONTEXT(what) {
     BOOST_TEST_REQUIRE(got.size() == want.size());
@@ -136,7 +106,7 @@ generated quantities {
       {"tr", {4.5}},
       {"I", {1, 0, 0, 0, 1, 0, 0, 0, 1}},
   };
-  for (auto& [name, want] : r) check_values(values(*m, theta, name), want, name);
+  for (auto& [name, want] : r) check_values(output_values(*m, theta, name), want, name);
 }
 
 // Every function with parameters in every argument, summed with weights into the
@@ -221,7 +191,7 @@ model {
 )");
   BOOST_TEST(std::isfinite(lp(*m, {0.5})));
   BOOST_TEST(!std::isfinite(lp(*m, {1.5})));  // not positive definite
-  std::string msg = failure(*m, {1.5});
+  std::string msg = failure_message(*m, {1.5});
   BOOST_TEST(contains(msg, "cholesky_decompose: the matrix is not positive definite (first failing row = 2)"), msg);
   BOOST_TEST(contains(msg, "test.lat:5:"), msg);
   auto asym = make_model(R"(
@@ -230,7 +200,7 @@ model { target += sum(cholesky_decompose([[2, a], [0, 2]])); }
 )");
   BOOST_TEST(std::isfinite(lp(*asym, {0.0})));
   BOOST_TEST(!std::isfinite(lp(*asym, {0.5})));
-  msg = failure(*asym, {0.5});
+  msg = failure_message(*asym, {0.5});
   BOOST_TEST(contains(msg, "cholesky_decompose: the matrix is not symmetric"), msg);
 }
 
@@ -259,9 +229,9 @@ generated quantities {
 }
 )",
                       kData);
-  check_values(values(*m, {0.0}, "values"), {0.74471716019819023, 1.5427371441358975, 2.2125456956659142}, "values",
+  check_values(output_values(*m, {0.0}, "values"), {0.74471716019819023, 1.5427371441358975, 2.2125456956659142}, "values",
                1e-13);
-  check_values(values(*m, {0.0}, "vectors"),
+  check_values(output_values(*m, {0.0}, "vectors"),
                {0.36118724429654731, -0.37010780876250382, 0.85589951773002204, -0.17731136430840017,
                 0.87385664821085229, 0.45269773410609071, 0.91548045017059765, 0.31526935828068198,
                 -0.25000155416462305},
@@ -281,9 +251,9 @@ generated quantities {
   real ascending = min(tail(l, 11) - head(l, 11));
 }
 )");
-  BOOST_TEST(values(*big, {0.0}, "reconstruction").at(0) < 1e-12);
-  BOOST_TEST(values(*big, {0.0}, "orthogonality").at(0) < 1e-12);
-  BOOST_TEST(values(*big, {0.0}, "ascending").at(0) > 0);
+  BOOST_TEST(output_values(*big, {0.0}, "reconstruction").at(0) < 1e-12);
+  BOOST_TEST(output_values(*big, {0.0}, "orthogonality").at(0) < 1e-12);
+  BOOST_TEST(output_values(*big, {0.0}, "ascending").at(0) > 0);
   auto g = make_model(R"(
 data { matrix[3, 3] W; }
 parameters { matrix[3, 3] Z; }

@@ -17,36 +17,6 @@ using namespace latent::testing;
 namespace {
 
 using Vec = std::vector<double>;
-
-// The output `name` as its elements in column-major order.
-Vec values(const BoundModel& m, const Vec& theta, const std::string& name) {
-  std::vector<std::string> names = m.output_names();
-  Vec out = m.constrained_outputs(theta.data());
-  std::vector<std::pair<std::vector<int>, double>> found;
-  for (size_t k = 0; k < names.size(); ++k) {
-    const std::string& n = names[k];
-    if (n != name && n.rfind(name + ".", 0) != 0) continue;
-    std::vector<int> index;
-    std::stringstream s(n.substr(name.size()));
-    std::string part;
-    while (std::getline(s, part, '.'))
-      if (!part.empty()) index.push_back(std::stoi(part));
-    std::reverse(index.begin(), index.end());
-    found.push_back({index, out[k]});
-  }
-  std::sort(found.begin(), found.end());
-  Vec v;
-  for (auto& f : found) v.push_back(f.second);
-  return v;
-}
-
-std::string failure(const BoundModel& m, const Vec& theta) {
-  EvalContext ctx;
-  double v = m.log_density(theta.data(), nullptr, true, &ctx);
-  BOOST_TEST(!std::isfinite(v));
-  return ctx.failed ? ctx.failure_text() : "";
-}
-
 const char* kGaussianData = R"({"S": [[2, 0.3, -0.4], [0.3, 1.5, 0.2], [-0.4, 0.2, 1.0]],
   "y1": [0.5, -1.2, 2.0], "y2": [-0.7, 0.4, 0.9], "mu": [0.1, 0.2, -0.3], "mu2": [1, -1, 0.5]})";
 
@@ -83,11 +53,11 @@ generated quantities {
 )",
                       kGaussianData);
   Vec theta{0.0};
-  BOOST_TEST(close(values(*m, theta, "one").at(0), -7.9877876454783738, 1e-13));
-  BOOST_TEST(close(values(*m, theta, "two").at(0), -11.959151215425669, 1e-13));
-  BOOST_TEST(close(values(*m, theta, "locations").at(0), -12.436904952640461, 1e-13));
-  BOOST_TEST(close(values(*m, theta, "rows").at(0), -7.9877876454783738, 1e-13));
-  BOOST_TEST(close(values(*m, theta, "chol").at(0), -11.959151215425669, 1e-13));
+  BOOST_TEST(close(output_values(*m, theta, "one").at(0), -7.9877876454783738, 1e-13));
+  BOOST_TEST(close(output_values(*m, theta, "two").at(0), -11.959151215425669, 1e-13));
+  BOOST_TEST(close(output_values(*m, theta, "locations").at(0), -12.436904952640461, 1e-13));
+  BOOST_TEST(close(output_values(*m, theta, "rows").at(0), -7.9877876454783738, 1e-13));
+  BOOST_TEST(close(output_values(*m, theta, "chol").at(0), -11.959151215425669, 1e-13));
 }
 
 // `~` keeps only what depends on parameters: with the covariance data, the log
@@ -146,7 +116,7 @@ BOOST_AUTO_TEST_CASE(multi_normal_errors) {
   BOOST_TEST(contains(msg, "no matching signature for multi_normal"), msg);
   auto m = make_model("parameters { real a; }\nmodel { [0, 0]' ~ multi_normal([0, 0]', [[1, a], [a, 1]]); }");
   BOOST_TEST(std::isfinite(lp(*m, {0.3})));
-  msg = failure(*m, {2.0});
+  msg = failure_message(*m, {2.0});
   BOOST_TEST(contains(msg, "multi_normal_lpdf: the covariance matrix is not positive definite"), msg);
   BOOST_TEST(contains(msg, "test.lat:2:"), msg);
 }
@@ -162,7 +132,7 @@ generated quantities {
   for (n in 1:20000) draws[n] = multi_normal_rng([1, -2]', [[2, 0.6], [0.6, 1]]);
 }
 )");
-  Vec d = values(*m, {0.0}, "draws");  // draws[n][k] at n + 20000 k (the first index fastest)
+  Vec d = output_values(*m, {0.0}, "draws");  // draws[n][k] at n + 20000 k (the first index fastest)
   BOOST_TEST_REQUIRE(d.size() == 40000u);
   double m1 = 0, m2 = 0;
   for (size_t n = 0; n < 20000; ++n) m1 += d[n] / 20000, m2 += d[20000 + n] / 20000;
@@ -195,7 +165,7 @@ BOOST_AUTO_TEST_CASE(transforms_against_rstan) {
       {"L2", {1, -0.537049566998035, 0, 0.843550687621807}},
   };
   for (auto& [name, want] : r) {
-    Vec got = values(*m, kU, name);
+    Vec got = output_values(*m, kU, name);
     BOOST_TEST_CONTEXT(name) {
       BOOST_TEST_REQUIRE(got.size() == want.size());
       for (size_t k = 0; k < got.size(); ++k) BOOST_TEST(close(got[k], want[k], 1e-13), k << ": " << got[k] << " vs " << want[k]);
@@ -228,7 +198,7 @@ BOOST_AUTO_TEST_CASE(log_jacobians_against_numerical_determinants) {
       std::mt19937_64 rng(3);
       Vec u = random_theta(rng, static_cast<size_t>(c.free), -1, 1);
       auto free_values = [&](const Vec& at) {
-        Vec x = values(*m, at, c.name), f;
+        Vec x = output_values(*m, at, c.name), f;
         for (int j = 0; j < c.cols; ++j)
           for (int i = 0; i < c.rows; ++i)
             if (c.is_free(i, j)) f.push_back(x[static_cast<size_t>(i + j * c.rows)]);
@@ -304,7 +274,7 @@ transformed parameters {
 model { }
 )");
   BOOST_TEST(std::isfinite(lp(*m, {0.0, std::log(2.0)})));
-  std::string msg = failure(*m, {0.0, std::log(0.5)});  // s = 0.5: [[0.5, 1], [1, 0.5]] is not positive definite
+  std::string msg = failure_message(*m, {0.0, std::log(0.5)});  // s = 0.5: [[0.5, 1], [1, 0.5]] is not positive definite
   BOOST_TEST(contains(msg, "transformed parameters variable 'S' is not positive definite"), msg);
   auto f = make_model(R"(
 parameters { real a; }
@@ -312,7 +282,7 @@ transformed parameters { cholesky_factor_corr[2] L = [[1, 0], [a, 1]]; }
 model { }
 )");
   BOOST_TEST(std::isfinite(lp(*f, {0.0})));
-  msg = failure(*f, {0.5});
+  msg = failure_message(*f, {0.5});
   BOOST_TEST(contains(msg, "transformed parameters variable 'L' does not have rows of unit length"), msg);
   msg = error_of([] {
     make_model("data { corr_matrix[2] O; } parameters { real x; } model { x ~ normal(0, 1); }",
@@ -371,9 +341,9 @@ BOOST_AUTO_TEST_CASE(student_t_cdfs_against_r) {
   auto m = make_model("parameters { real dummy; } model { dummy ~ normal(0, 1); }\ngenerated quantities {\n" + gq + "}");
   for (size_t k = 0; k < r.size(); ++k) {
     std::string n = std::to_string(k);
-    BOOST_TEST(close_rel(values(*m, {0.0}, "lcdf" + n).at(0), r[k][4], 1e-12), "lcdf " << n);
-    BOOST_TEST(close_rel(values(*m, {0.0}, "lccdf" + n).at(0), r[k][5], 1e-12), "lccdf " << n);
-    BOOST_TEST(close_rel(values(*m, {0.0}, "cdf" + n).at(0), std::exp(r[k][4]), 1e-12), "cdf " << n);
+    BOOST_TEST(close_rel(output_values(*m, {0.0}, "lcdf" + n).at(0), r[k][4], 1e-12), "lcdf " << n);
+    BOOST_TEST(close_rel(output_values(*m, {0.0}, "lccdf" + n).at(0), r[k][5], 1e-12), "lccdf " << n);
+    BOOST_TEST(close_rel(output_values(*m, {0.0}, "cdf" + n).at(0), std::exp(r[k][4]), 1e-12), "cdf " << n);
   }
   // Vectorised: the sum over elements (the product for _cdf).
   auto v = make_model(R"(
@@ -384,9 +354,9 @@ generated quantities {
   real cdf = student_t_cdf([0.3, -2.5]' | [3, 4.5]', [0, 0.5]', [1, 2]');
 }
 )");
-  BOOST_TEST(close(values(*v, {0.0}, "lcdf").at(0), -0.49738575480861119 - 2.3014902642570405, 1e-13));
-  BOOST_TEST(close(values(*v, {0.0}, "lccdf").at(0), 2 * -0.93679540819819673, 1e-13));
-  BOOST_TEST(close(values(*v, {0.0}, "cdf").at(0), std::exp(-0.49738575480861119 - 2.3014902642570405), 1e-13));
+  BOOST_TEST(close(output_values(*v, {0.0}, "lcdf").at(0), -0.49738575480861119 - 2.3014902642570405, 1e-13));
+  BOOST_TEST(close(output_values(*v, {0.0}, "lccdf").at(0), 2 * -0.93679540819819673, 1e-13));
+  BOOST_TEST(close(output_values(*v, {0.0}, "cdf").at(0), std::exp(-0.49738575480861119 - 2.3014902642570405), 1e-13));
 }
 
 BOOST_AUTO_TEST_CASE(student_t_cdf_gradients) {
