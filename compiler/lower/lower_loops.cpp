@@ -444,6 +444,9 @@ void Lowerer::while_loop(const ast::Stmt& s) {
 
 void Lowerer::if_statement(const ast::Stmt& s) {
   Value c = expr(*s.cond);
+  // A condition on data alone is known now (in an unrolled loop, x[n] > 100 with n
+  // a constant): the branch is chosen here, and a break under it is allowed.
+  c.node = fold_data_expression(c.node);
   if (c.node->is_const()) {
     if (c.node->value != 0) {
       statement(*s.body);

@@ -1005,6 +1005,25 @@ model {
   check_gradient(*m, {mu});
 }
 
+BOOST_AUTO_TEST_CASE(break_under_a_condition_on_data) {
+  // x[n] > 2 is data once n is known (the loop is unrolled for its break): the
+  // branch is chosen when compiling, so the loop stops at the first x[n] above 2.
+  auto m = make_model(R"(
+data { int N; vector[N] x; }
+parameters { real mu; }
+model {
+  for (n in 1:N) {
+    if (x[n] > 2) break;
+    target += -0.5 * square(x[n] - mu);
+  }
+}
+)",
+                      R"({"N": 5, "x": [0.5, 1.5, 2.5, 0.1, 0.2]})");
+  double mu = 0.7, want = -0.5 * (0.5 - mu) * (0.5 - mu) - 0.5 * (1.5 - mu) * (1.5 - mu);
+  BOOST_TEST(close(lp(*m, {mu}), want, 1e-14), lp(*m, {mu}) << " vs " << want);
+  check_gradient(*m, {mu});
+}
+
 BOOST_AUTO_TEST_CASE(long_unrolled_loop_compiles_without_deep_recursion) {
   // 40000 unrolled iterations whose terms are one of ten shared nodes: the target
   // is a chain of 40000 additions, which codegen once followed recursively (a
