@@ -357,8 +357,9 @@ Value lower_cdf(CallContext& ctx, const DistributionEntry& d, const std::vector<
 }
 
 void cdf_functions(const DistributionEntry& d, std::vector<FunctionEntry>& out) {
-  for (auto [suffix, kind] : {std::pair{"_lcdf", CdfKind::Lcdf}, std::pair{"_lccdf", CdfKind::Lccdf},
-                              std::pair{"_cdf", CdfKind::Cdf}}) {
+  for (auto [suffix, which] : {std::pair{"_lcdf", CdfKind::Lcdf}, std::pair{"_lccdf", CdfKind::Lccdf},
+                               std::pair{"_cdf", CdfKind::Cdf}}) {
+    CdfKind kind = which;  // a plain variable: clang 14 cannot capture a structured binding
     std::string name = d.name + suffix;
     std::string dist = d.name;
     out.push_back({name,
