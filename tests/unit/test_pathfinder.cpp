@@ -18,6 +18,7 @@
 //  6. option errors name the option.
 #define BOOST_TEST_MODULE pathfinder
 #include "tests/support/conjugate_models.hpp"
+#include "tests/support/csv_file.hpp"
 #include "tests/support/variational_fixture.hpp"
 
 #include "runtime/inference/pathfinder.hpp"
@@ -105,47 +106,6 @@ double max_abs(const Mat& a) {
   double d = 0;
   for (double v : a.a) d = std::max(d, std::fabs(v));
   return d;
-}
-
-struct Csv {
-  std::vector<std::string> comments, header;
-  std::vector<std::vector<double>> rows;
-  size_t column(const std::string& name) const {
-    auto it = std::find(header.begin(), header.end(), name);
-    BOOST_REQUIRE_MESSAGE(it != header.end(), "no column " << name);
-    return static_cast<size_t>(it - header.begin());
-  }
-};
-
-Csv read_csv(const std::string& path) {
-  Csv c;
-  std::istringstream in(read_text(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    if (line[0] == '#') {
-      c.comments.push_back(line);
-      continue;
-    }
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream l(line);
-    while (std::getline(l, cell, ',')) cells.push_back(cell);
-    if (c.header.empty()) {
-      c.header = cells;
-    } else {
-      std::vector<double> row;
-      for (auto& x : cells) row.push_back(std::stod(x));
-      c.rows.push_back(row);
-    }
-  }
-  return c;
-}
-
-bool has_comment(const Csv& c, const std::string& part) {
-  for (auto& line : c.comments)
-    if (contains(line, part)) return true;
-  return false;
 }
 
 // Sample covariance of columns `first`..`first + n` of the rows.
