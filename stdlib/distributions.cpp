@@ -620,21 +620,19 @@ void register_distributions(std::vector<DistributionEntry>& out) {
       double x = std::exponential_distribution<double>(1)(e);
       return std::bernoulli_distribution(0.5)(e) ? p[0] + p[1] * x : p[0] - p[1] * x;
     };
-    // P(Y <= y) = exp(z) / 2 below mu and 1 - exp(-z) / 2 above; each branch sees
-    // only its own side of z, so that the one not taken stays finite.
-    d.log_cdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
-      NodeP z = g.div(g.sub(y, p[0]), p[1]);
+    // P(Y <= y) = exp(z) / 2 below mu and 1 - exp(-z) / 2 above, and P(Y > y) is the
+    // same at -z. Each branch sees only its own side of z, so the one not taken stays finite.
+    auto log_cdf_of_z = [](ir::Graph& g, NodeP z) {
       NodeP below = g.binary(Op::Lt, z, g.constant(0));
       NodeP zl = g.binary(Op::Min, z, g.constant(0)), zu = g.binary(Op::Max, z, g.constant(0));
       return g.select(below, g.add(g.constant(-M_LN2), zl),
                       g.unary(Op::Log1p, g.mul(g.constant(-0.5), g.unary(Op::Exp, g.neg(zu)))));
     };
-    d.log_ccdf = [](ir::Graph& g, NodeP y, const Nodes& p) {
-      NodeP z = g.div(g.sub(y, p[0]), p[1]);
-      NodeP below = g.binary(Op::Lt, z, g.constant(0));
-      NodeP zl = g.binary(Op::Min, z, g.constant(0)), zu = g.binary(Op::Max, z, g.constant(0));
-      return g.select(below, g.unary(Op::Log1p, g.mul(g.constant(-0.5), g.unary(Op::Exp, zl))),
-                      g.sub(g.constant(-M_LN2), zu));
+    d.log_cdf = [log_cdf_of_z](ir::Graph& g, NodeP y, const Nodes& p) {
+      return log_cdf_of_z(g, g.div(g.sub(y, p[0]), p[1]));
+    };
+    d.log_ccdf = [log_cdf_of_z](ir::Graph& g, NodeP y, const Nodes& p) {
+      return log_cdf_of_z(g, g.div(g.sub(p[0], y), p[1]));
     };
     out.push_back(d);
   }

@@ -92,11 +92,9 @@ BOOST_AUTO_TEST_CASE(log_cdfs_agree_with_r) {
   std::string gq;
   for (size_t k = 0; k < kFromR.size(); ++k) {
     const CdfCase& c = kFromR[k];
-    std::string args = number(c.y);
+    // The variate (an int for poisson), then " | " and the parameters when there are any.
+    std::string args = std::string(c.dist) == "poisson" ? std::to_string(static_cast<int>(c.y)) : number(c.y);
     for (size_t i = 0; i < c.params.size(); ++i) args += (i == 0 ? " | " : ", ") + number(c.params[i]);
-    if (c.params.empty()) args = number(c.y);
-    std::string variate = std::string(c.dist) == "poisson" ? std::to_string(static_cast<int>(c.y)) : number(c.y);
-    if (std::string(c.dist) == "poisson") args = variate + args.substr(number(c.y).size());
     gq += "  real lcdf" + std::to_string(k) + " = " + c.dist + "_lcdf(" + args + ");\n";
     gq += "  real lccdf" + std::to_string(k) + " = " + c.dist + "_lccdf(" + args + ");\n";
     gq += "  real cdf" + std::to_string(k) + " = " + c.dist + "_cdf(" + args + ");\n";
