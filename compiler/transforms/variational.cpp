@@ -19,27 +19,28 @@ struct Approximation {
   ir::Graph& g;
   Family family;
   int64_t n;
-  NodeP mu, omega, L;  // omega: mean-field log scales; L: full-rank factor (n x n)
+  NodeP mu, omega, packed, L;  // omega: mean-field log scales; L: full-rank factor (n x n), from packed
 
   Approximation(ir::Graph& graph, Family f, int64_t dim) : g(graph), family(f), n(dim) {
     mu = g.input(0, 0, {n});
     if (family == Family::MeanField) {
       omega = g.input(0, n, {n});
     } else {
-      // Lower triangle by columns: L(i, j), i >= j.
-      NodeP packed = g.input(0, n, {n * (n + 1) / 2});
-      std::vector<NodeP> entries;
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t i = 0; i < n; ++i) {
-          if (i < j) {
-            entries.push_back(g.constant(0));
-          } else {
-            int64_t k = j * n - j * (j - 1) / 2 + (i - j);
-            entries.push_back(g.index(packed, 0, g.int_constant(k)));
-          }
-        }
-      L = g.pack(entries, {n, n});
+      // Lower triangle by columns: L(i, j), i >= j, at packed[k(i, j)]. Built as
+      // loops (not n^2 scalar nodes) so that compile time does not grow with n^2.
+      packed = g.input(0, n, {n * (n + 1) / 2});
+      NodeP i = g.new_loop_var(), j = g.new_loop_var();
+      NodeP entry = g.select(g.binary(Op::Ge, i, j), g.index(packed, 0, packed_position(i, j)), g.constant(0));
+      L = g.loop_gen(j, g.int_constant(0), n, g.loop_gen(i, g.int_constant(0), n, entry));
     }
+  }
+
+  // k(i, j) = j n - j (j - 1) / 2 + (i - j): in range for every i, j < n (the
+  // entries above the diagonal are masked, not read out of bounds).
+  NodeP packed_position(NodeP i, NodeP j) const {
+    NodeP column_start = g.sub(g.mul(j, g.int_constant(n)),
+                               g.binary(Op::IntDiv, g.mul(j, g.sub(j, g.int_constant(1))), g.int_constant(2)));
+    return g.add(column_start, g.sub(i, j));
   }
 
   NodeP draw(NodeP eps) const {
@@ -50,10 +51,9 @@ struct Approximation {
   // sum of log scales: log|det| of the map eps -> z
   NodeP log_det() const {
     if (family == Family::MeanField) return g.sum(omega);
-    std::vector<NodeP> diag;
-    for (int64_t i = 0; i < n; ++i)
-      diag.push_back(g.unary(Op::Log, g.unary(Op::Abs, g.index(g.index(L, 1, g.int_constant(i)), 0, g.int_constant(i)))));
-    return g.add_all(diag);
+    NodeP i = g.new_loop_var();
+    NodeP diagonal = g.index(packed, 0, packed_position(i, i));
+    return g.loop_sum(i, g.int_constant(0), g.int_constant(n - 1), g.unary(Op::Log, g.unary(Op::Abs, diagonal)));
   }
 
   NodeP entropy() const { return g.add(log_det(), g.constant(0.5 * static_cast<double>(n) * (1 + kLogTwoPi))); }
