@@ -52,6 +52,8 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
       std::cerr << (terminal ? "\r\033[K" : "") << line.str() << (terminal ? "" : "\n") << std::flush;
     };
   AdviResult r = fit_advi(m, options);
+  if (!o.quiet)
+    for (const std::string& restart : r.restarts) std::cerr << (terminal ? "\n" : "") << "latent: " << restart << "\n";
   if (!o.quiet) std::cerr << (terminal ? "\n" : "") << "latent: ADVI " << r.message << " after " << r.iterations
                           << " iterations (eta " << r.eta << ", ELBO " << r.elbo << ")\n";
 
@@ -84,8 +86,9 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
     csv << "# latent: optimizer = " << a.optimizer << ", objective = " << (options.iwae_objective ? "iwae" : "elbo")
         << (options.iwae_objective ? ", k = " + std::to_string(options.grad_samples) : "") << "\n";
   csv << "# ELBO = " << format_double(r.elbo) << ", iterations = " << r.iterations
-      << (r.converged ? "" : " (not converged)") << "\n"
-      << pareto_k_comment(draws) << "# the first row is the mean of the approximation\n";
+      << (r.converged ? "" : " (not converged)") << "\n";
+  for (const std::string& restart : r.restarts) csv << "# latent: " << restart << "\n";
+  csv << pareto_k_comment(draws) << "# the first row is the mean of the approximation\n";
   csv << "lp__,log_p__,log_g__";
   for (auto& name : names) csv << "," << name;
   csv << "\n";
@@ -106,6 +109,7 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
   j["iterations"] = r.iterations;
   j["converged"] = r.converged;
   j["eta"] = r.eta;
+  j["restarts"] = r.restarts;
   j["objective"] = options.iwae_objective ? "iwae" : "elbo";
   add_pareto_k(j, draws);
   j["mu"] = mean;

@@ -1,5 +1,7 @@
 #include "runtime/inference/advi.hpp"
+#include "runtime/inference/dadvi.hpp"
 #include "runtime/inference/initial_point.hpp"
+#include "runtime/optim/lbfgs.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +13,8 @@
 namespace latent {
 
 namespace {
+
+constexpr int kMaxRestarts = 3;  // a diverging run is retried with steps 10, 100 and 1000 times smaller
 
 bool all_finite(const std::vector<double>& v) {
   return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
@@ -37,27 +41,88 @@ bool finite_gradient(CompiledObjective& obj, const std::vector<double>& phi, std
   return false;
 }
 
-// An approximation whose location or scale runs off to ~infinity means the ELBO
-// has no maximum (an improper posterior): stop with a message rather than
-// return it. (Slower drifts are not detected; see the closing notes of issue 3.)
-void check_not_running_off(const std::vector<double>& phi, Family family, int64_t n, int iteration) {
+// An approximation whose location or scale runs off to ~infinity: a divergence
+// (retried with a smaller step; an improper posterior is caught by
+// check_objective_bounded at the end). "" when it does not.
+std::string running_off(const std::vector<double>& phi, Family family, int64_t n, int iteration) {
   constexpr double kLimit = 1e8;
+  std::ostringstream s;
   for (int64_t i = 0; i < n; ++i) {
     double scale = family == Family::MeanField ? std::exp(phi[n + i]) : 0;
     if (std::fabs(phi[i]) > kLimit || scale > kLimit) {
-      std::ostringstream s;
       s << "ADVI diverged at iteration " << iteration << ": the approximation runs off (unconstrained parameter "
         << i + 1 << ": mean " << phi[i];
       if (family == Family::MeanField) s << ", scale " << scale;
       s << "); the posterior may be improper";
-      throw UserError(s.str());
+      return s.str();
     }
   }
   if (family == Family::FullRank)
     for (size_t k = static_cast<size_t>(n); k < phi.size(); ++k)
       if (std::fabs(phi[k]) > kLimit)
-        throw UserError("ADVI diverged at iteration " + std::to_string(iteration) +
-                        ": the scale of the approximation runs off; the posterior may be improper");
+        return "ADVI diverged at iteration " + std::to_string(iteration) +
+               ": the scale of the approximation runs off; the posterior may be improper";
+  return "";
+}
+
+// sqrt((L L')_ii): the marginal scale of unconstrained parameter i under the full-rank factor.
+double marginal_scale(const std::vector<double>& phi, int64_t n, int64_t i) {
+  double sum = 0;
+  size_t k = static_cast<size_t>(n);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t row = j; row < n; ++row, ++k)
+      if (row == i) sum += phi[k] * phi[k];
+  return std::sqrt(sum);
+}
+
+// An improper posterior has an ELBO without a maximum, yet the stochastic run may
+// "converge" (Stan's decreasing steps slow the run-off down). The check: the ELBO
+// at a few fixed draws (mean-field, as DADVI's objective) maximised by L-BFGS from
+// the fitted mean and scales. For a proper posterior it stops at a finite optimum
+// after a few iterations; without a maximum, L-BFGS finds the unbounded direction
+// or the approximation runs off.
+void check_objective_bounded(const BoundModel& model, const AdviResult& r, int64_t n, uint64_t seed) {
+  constexpr int kDraws = 8;
+  constexpr double kStillRising = 0.5;  // d ELBO / d (a mean or log scale): far from an optimum
+  std::vector<double> noise = antithetic_normal_draws(n, kDraws, seed + 2);
+  CompiledObjective objective(model, Family::MeanField, kDraws, false);
+  std::vector<double> start(r.phi.begin(), r.phi.begin() + n), phi(static_cast<size_t>(2 * n));
+  for (int64_t i = 0; i < n; ++i) {
+    double scale = r.family == Family::MeanField ? std::exp(r.phi[static_cast<size_t>(n + i)])
+                                                 : marginal_scale(r.phi, n, i);
+    start.push_back(std::log(std::max(scale, 1e-8)));
+  }
+  auto f = [&](const double* x, double* grad) {
+    phi.assign(x, x + phi.size());
+    return objective.evaluate_at(phi, noise, grad);
+  };
+  LbfgsOptions options;
+  options.max_iterations = 200;
+  LbfgsResult fit = maximize_lbfgs(f, start, options);
+  std::string why;
+  if (fit.status == LbfgsStatus::kDiverged)
+    why = fit.message;
+  else if (!running_off(fit.x, Family::MeanField, n, 0).empty())
+    why = "the approximation runs off";
+  else if (!fit.grad.empty()) {
+    // Stopped where the objective stops being finite while it still rises (L-BFGS
+    // may call that converged: its steps stall): a flat or rising log density whose
+    // draws overflow (exp of a huge unconstrained value) before the approximation
+    // runs off. One step further along the steepest coordinate is not finite.
+    size_t k = static_cast<size_t>(std::max_element(fit.grad.begin(), fit.grad.end(),
+                                                    [](double a, double b) { return std::fabs(a) < std::fabs(b); }) -
+                                   fit.grad.begin());
+    if (std::fabs(fit.grad[k]) > kStillRising) {
+      std::vector<double> further = fit.x, g(further.size());
+      further[k] += fit.grad[k] > 0 ? 1 : -1;
+      if (!std::isfinite(f(further.data(), g.data())))
+        why = "it still rises where the log density stops being finite";
+    }
+  }
+  if (!why.empty())
+    throw UserError("ADVI: the ELBO has no maximum (" + why +
+                    " when it is maximised at fixed draws from the fitted approximation); the posterior is "
+                    "improper, or nearly so. Add a prior or a bound that makes it proper");
 }
 
 double median(std::deque<double> v) {
@@ -176,50 +241,74 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
     eta = best_eta;
   }
 
+  // The run, from phi0 with step size eta. A divergence (a gradient that stays
+  // non-finite, parameters or an ELBO that become non-finite, an approximation that
+  // runs off) is returned as a message, so that the run can be retried with a
+  // smaller step; other errors propagate.
+  auto run = [&](double eta, AdviResult& r) -> std::string {
+    r = AdviResult{};
+    r.family = o.family;
+    r.eta = eta;
+    std::vector<double> phi = phi0;
+    StochasticStepper stepper(o.optimizer, phi.size(), eta, o.momentum);
+    std::deque<double> changes;
+    size_t window = static_cast<size_t>(std::max(0.1 * o.max_iterations / o.eval_elbo, 2.0));
+    double previous = NAN;
+    for (int it = 1; it <= o.max_iterations; ++it) {
+      if (!finite_gradient(grad_objective, phi, rng, grad))
+        return "ADVI diverged at iteration " + std::to_string(it) + ": the ELBO gradient is not finite (10 draws in a row)";
+      stepper.step(phi, grad);
+      if (!all_finite(phi)) return "ADVI diverged at iteration " + std::to_string(it) + ": parameters became non-finite";
+      r.iterations = it;
+      if (it % o.eval_elbo != 0) continue;
+      double elbo = elbo_at(phi);
+      if (!std::isfinite(elbo)) return "ADVI diverged at iteration " + std::to_string(it) + ": the ELBO is not finite";
+      r.elbo = elbo;
+      // As Stan: the first estimate counts as a relative change of 1 (against nothing),
+      // so that the fit cannot stop before three estimates.
+      double change = std::isnan(previous) ? NAN : std::fabs((elbo - previous) / elbo);
+      previous = elbo;
+      if (o.progress) o.progress(it, elbo, change);  // NaN: no previous estimate
+      std::string off = running_off(phi, o.family, n, it);
+      if (!off.empty()) return off;
+      changes.push_back(std::isnan(change) ? 1.0 : change);
+      if (changes.size() > window) changes.pop_front();
+      double mean_change = std::accumulate(changes.begin(), changes.end(), 0.0) / static_cast<double>(changes.size());
+      if (mean_change < o.tol_rel_obj) {
+        r.converged = true;
+        r.message = "mean relative ELBO change below tol_rel_obj";
+        break;
+      }
+      if (median(changes) < o.tol_rel_obj) {
+        r.converged = true;
+        r.message = "median relative ELBO change below tol_rel_obj";
+        break;
+      }
+    }
+    if (!r.converged) r.message = "maximum number of iterations reached without convergence";
+    if (std::isnan(previous)) r.elbo = elbo_at(phi);
+    r.phi = phi;
+    return "";
+  };
+
+  // A diverging run is retried from the start with a step ten times smaller (Stan's
+  // adaptation tries smaller steps the same way; its driver then gives up, which
+  // fails models as simple as a linear regression for some seeds).
   AdviResult r;
-  r.family = o.family;
-  r.eta = eta;
-  std::vector<double> phi = phi0;
-  StochasticStepper stepper(o.optimizer, phi.size(), eta, o.momentum);
-  std::deque<double> changes;
-  size_t window = static_cast<size_t>(std::max(0.1 * o.max_iterations / o.eval_elbo, 2.0));
-  double previous = NAN;
-  for (int it = 1; it <= o.max_iterations; ++it) {
-    if (!finite_gradient(grad_objective, phi, rng, grad)) {
-      std::ostringstream s;
-      s << "ADVI diverged at iteration " << it << ": the ELBO gradient is not finite (10 draws in a row)";
-      throw UserError(s.str());
-    }
-    stepper.step(phi, grad);
-    if (!all_finite(phi)) throw UserError("ADVI diverged at iteration " + std::to_string(it) + ": parameters became non-finite");
-    r.iterations = it;
-    if (it % o.eval_elbo != 0) continue;
-    double elbo = elbo_at(phi);
-    if (!std::isfinite(elbo)) throw UserError("ADVI diverged at iteration " + std::to_string(it) + ": the ELBO is not finite");
-    r.elbo = elbo;
-    // As Stan: the first estimate counts as a relative change of 1 (against nothing),
-    // so that the fit cannot stop before three estimates.
-    double change = std::isnan(previous) ? NAN : std::fabs((elbo - previous) / elbo);
-    previous = elbo;
-    if (o.progress) o.progress(it, elbo, change);  // NaN: no previous estimate
-    check_not_running_off(phi, o.family, n, it);
-    changes.push_back(std::isnan(change) ? 1.0 : change);
-    if (changes.size() > window) changes.pop_front();
-    double mean_change = std::accumulate(changes.begin(), changes.end(), 0.0) / static_cast<double>(changes.size());
-    if (mean_change < o.tol_rel_obj) {
-      r.converged = true;
-      r.message = "mean relative ELBO change below tol_rel_obj";
-      break;
-    }
-    if (median(changes) < o.tol_rel_obj) {
-      r.converged = true;
-      r.message = "median relative ELBO change below tol_rel_obj";
-      break;
-    }
+  std::vector<std::string> restarts;
+  for (int attempt = 0;; ++attempt) {
+    std::string divergence = run(eta, r);
+    if (divergence.empty()) break;
+    std::ostringstream step;
+    step << eta;
+    if (attempt == kMaxRestarts)
+      throw UserError(divergence + " (step size " + step.str() + ", the last of " + std::to_string(attempt + 1) +
+                      " tried, each ten times smaller)");
+    restarts.push_back(divergence + " (step size " + step.str() + "): restarted with a step ten times smaller");
+    eta /= 10;
   }
-  if (!r.converged) r.message = "maximum number of iterations reached without convergence";
-  if (std::isnan(previous)) r.elbo = elbo_at(phi);
-  r.phi = phi;
+  r.restarts = restarts;
+  check_objective_bounded(model, r, n, o.seed);
   return r;
 }
 

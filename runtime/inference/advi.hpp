@@ -42,8 +42,9 @@ struct AdviResult {
   double elbo = 0;          // last ELBO estimate
   int iterations = 0;
   bool converged = false;
-  double eta = 0;
+  double eta = 0;             // the step size of the run returned
   std::string message;
+  std::vector<std::string> restarts;  // each diverged run before it (retried with a smaller step)
 };
 
 // A fitted Gaussian approximation: draws in the unconstrained space.
