@@ -36,8 +36,11 @@ METHODS = [
     ("fullrank", ["--method", "fullrank"]),
     ("dadvi", ["--method", "dadvi"]),
     ("dadvi-fullrank", ["--method", "dadvi", "--family", "fullrank"]),
+    ("dadvi-fullrank+psis", ["--method", "dadvi", "--family", "fullrank", "--psis-resample"]),
     ("pathfinder", ["--method", "pathfinder"]),
     ("laplace", ["--method", "laplace"]),
+    ("laplace+psis", ["--method", "laplace", "--psis-resample"]),
+    ("dadvi-fullrank+psis-10k", ["--method", "dadvi", "--family", "fullrank", "--psis-resample", "--draws", "10000"]),
 ]
 
 
@@ -140,15 +143,14 @@ def reference(latent, model, data, tmp, name):
     return {k: (statistics.fmean(v), statistics.pstdev(v)) for k, v in cols.items()}
 
 
-def pareto_k(stderr):
-    for line in stderr.splitlines():
-        if "Pareto k-hat = " in line:
-            word = line.split("Pareto k-hat = ")[1].split(":")[0]
-            try:
-                return float(word)
-            except ValueError:
-                return float("nan")
-    return float("nan")
+def pareto_k(json_path):
+    """The k-hat the fit stored (null: not computed, or -inf for an exact fit)."""
+    try:
+        with open(json_path) as f:
+            k = json.load(f).get("pareto_k")
+        return float("nan") if k is None else float(k)
+    except (OSError, ValueError):
+        return float("nan")
 
 
 def worst_error(cols, ref):
@@ -161,9 +163,11 @@ def worst_error(cols, ref):
 
 
 def run_method(latent, model, data, args, seed, tmp, name):
-    out = os.path.join(tmp, "%s_%s_%d.csv" % (name, args[1], seed))
+    out = os.path.join(tmp, "%s_%s_%d.csv" % (name, "_".join(args[1:]), seed))
+    fit_json = out.replace(".csv", ".json")
     start = time.perf_counter()
-    r = subprocess.run([latent, "fit", model, "--data", data, *args, "--seed", str(seed), "-o", out, "-q"],
+    r = subprocess.run([latent, "fit", model, "--data", data, *args, "--seed", str(seed), "-o", out, "-o", fit_json,
+                        "-q"],
                        capture_output=True, text=True)
     wall = time.perf_counter() - start
     # exit 3: written, with a warning (not converged); anything else but 0 is a failure
@@ -172,7 +176,7 @@ def run_method(latent, model, data, args, seed, tmp, name):
     # the variational CSVs (advi, dadvi) start with the mean of the approximation
     cols = read_csv(out, args[1] in ("advi", "fullrank", "dadvi"))
     status = "not converged" if r.returncode == 3 else ""
-    return cols, wall, pareto_k(r.stderr), [status] if status else []
+    return cols, wall, pareto_k(fit_json), [status] if status else []
 
 
 STAN_VB = r"""
@@ -225,6 +229,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--stan", action="store_true", help="also rstan's vb (needs Rscript with rstan)")
     ap.add_argument("--only", help="comma-separated model names")
+    ap.add_argument("--methods", help="comma-separated method names (default: all)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="latent-vi-bench-")
     make_data(tmp)
@@ -235,6 +240,8 @@ def main():
             continue
         ref = reference(a.latent, model, data, tmp, name)
         for method, args in METHODS:
+            if a.methods and method not in a.methods.split(","):
+                continue
             errors, walls, ks, notes = [], [], [], set()
             for seed in range(a.seeds):
                 cols, wall, k, note = run_method(a.latent, model, data, args, seed, tmp, name)
