@@ -18,6 +18,8 @@ namespace {
 using ir::NodeP;
 using ir::Op;
 
+constexpr int64_t kMaxMultinomialNoise = int64_t{1} << 24;  // N x K Gumbel draws of one multinomial_rng call
+
 // Helpers over the IR graph, named like the math they write.
 struct Math {
   ir::Graph& g;
@@ -214,6 +216,86 @@ DistributionEntry categorical(const std::string& name, bool logit) {
   return d;
 }
 
+
+// Counts y[K] (array[] int) of N = sum(y) draws among K categories, with
+// probabilities theta (multinomial, a simplex) or log odds gamma
+// (multinomial_logit, theta = softmax(gamma)):
+//   log p(y) = lgamma(N + 1) - sum lgamma(y_k + 1) + sum y_k log theta_k
+// (the first two terms are constants under `~` when y is data). `_rng(theta, N)`
+// draws N categorical outcomes by the Gumbel-max trick and counts them: N must be
+// known from the data, and N x K noise values are drawn.
+DistributionEntry multinomial(const std::string& name, bool logit) {
+  DistributionEntry d;
+  d.name = name;
+  d.discrete = true;
+  d.variate = Domain::NonNegativeInt;
+  d.params = {{logit ? "log-probabilities parameter" : "probabilities parameter",
+               logit ? Domain::Finite : Domain::Probability}};
+  d.elementwise = false;
+  auto is = [](const Type& t, Base b, int dims) { return t.is_error() || (t.base == b && t.array_dims == dims); };
+  d.signature = [name, is](const Type& y, const std::vector<Type>& p, std::string* why) {
+    bool ok = p.size() == 1 && is(y, Base::Int, 1) && is(p[0], Base::Vector, 0);
+    if (!ok) *why = "no matching signature for " + name + ": expected counts and a vector (array[] int | vector)";
+    return ok;
+  };
+  d.rng_signature = [name, is](const std::vector<Type>& a, std::string* why) -> Type {
+    if (a.size() == 2 && is(a[0], Base::Vector, 0) && (a[1].is_error() || a[1] == Type::int_())) return Type::int_(1);
+    *why = "no matching signature for " + name + "_rng: expected " + name + "_rng(vector, int N)";
+    return Type::error();
+  };
+  // The parameter's checks: finite log odds, or a simplex.
+  auto check = [name, logit](CallContext& ctx, const DistributionEntry& self, NodeP x) {
+    ir::Graph& g = ctx.g;
+    if (x->dims.size() != 1 || x->dims[0] == 0) ctx.error(name + ": the parameter has no categories");
+    check_parameters(ctx, self, {Value{x, Type::vector()}});
+    if (logit) return;
+    NodeP sum = g.sum(x);
+    ctx.check(g.binary(Op::Gt, g.unary(Op::Abs, g.sub(sum, g.constant(1))), g.constant(1e-8)),
+              name + ": probabilities parameter is not a valid simplex (its elements must sum to 1)", sum, "sum");
+  };
+  d.terms = [name, logit, check](CallContext& ctx, const Value& y, const Params& p, int64_t) -> Terms {
+    ir::Graph& g = ctx.g;
+    NodeP x = g.cast_real(p[0].node);
+    check(ctx, *find_distribution(name), x);
+    if (y.node->dims != x->dims)
+      ctx.error(name + ": " + std::to_string(y.node->dims[0]) + " counts, but the parameter has " +
+                std::to_string(x->dims[0]) + " categories");
+    NodeP counts = g.cast_real(y.node);
+    NodeP negative = g.binary(Op::Lt, y.node, g.int_constant(0));
+    auto [any, worst] = g.any_violation(negative, y.node);
+    ctx.check(any, name + ": number of trials variable must be non-negative", worst, "count");
+    Math m{g, 1};
+    NodeP normaliser = m.sub(m.lgamma(m.add(g.sum(counts), m.c(1))), g.sum(m.lgamma(m.add(counts, m.c(1)))));
+    if (logit) return {normaliser, g.sum(m.mul(counts, log_softmax_vector(g, x)))};
+    // 0 log 0 = 0: a category of probability 0 that is never seen costs nothing.
+    NodeP seen = g.binary(Op::Gt, counts, m.c(0));
+    return {normaliser, g.sum(g.select(seen, m.mul(counts, m.log(x)), m.c(0)))};
+  };
+  d.mean = [logit](ir::Graph& g, const std::vector<NodeP>& p) {
+    return logit ? g.unary(Op::Exp, log_softmax_vector(g, p[0])) : p[0];
+  };
+  d.draw = [name, logit, check](CallContext& ctx, const std::vector<NodeP>& p, const std::vector<int64_t>&) -> NodeP {
+    ir::Graph& g = ctx.g;
+    NodeP x = g.cast_real(p[0]);
+    check(ctx, *find_distribution(name), x);
+    if (!p[1]->is_const()) ctx.error(name + "_rng: the number of trials N must be known from the data");
+    auto trials = static_cast<int64_t>(p[1]->value);
+    int64_t k = x->dims[0];
+    if (trials < 0) ctx.error(name + "_rng: the number of trials N must be non-negative, got " + std::to_string(trials));
+    if (trials == 0) return g.fill(g.int_constant(0), {k});
+    if (trials > kMaxMultinomialNoise / k)
+      ctx.error(name + "_rng: N x K = " + std::to_string(trials) + " x " + std::to_string(k) +
+                " noise values are more than the " + std::to_string(kMaxMultinomialNoise) + " this draw may use");
+    NodeP log_odds = logit ? x : g.unary(Op::Log, x);
+    const DistributionEntry& gumbel = *find_distribution("gumbel");
+    NodeP noise = g.random(gumbel.sampler_id, ctx.draw_site, ir::DType::Real, {trials, k},
+                           {g.constant(0), g.constant(1)}, ctx.loop_vars);
+    NodeP z = g.add(g.matmul(g.fill(g.constant(1), {trials, 1}), g.reshape(log_odds, {1, k})), noise);
+    NodeP one_hot = g.cast_real(g.binary(Op::Eq, z, across_columns(g, row_max(g, z), k)));
+    return g.unary(Op::RealToInt, g.matmul(g.fill(g.constant(1), {trials}), one_hot));
+  };
+  return d;
+}
 
 // Dirichlet over a simplex theta (a vector) with concentrations alpha (a vector of
 // the same size): lgamma(sum alpha) - sum lgamma(alpha) + sum((alpha - 1) log theta).
@@ -720,6 +802,8 @@ void register_distributions(std::vector<DistributionEntry>& out) {
   out.push_back(glm("normal_id_glm", "normal", false, true));
   out.push_back(categorical("categorical_logit", true));
   out.push_back(categorical("categorical", false));
+  out.push_back(multinomial("multinomial", false));
+  out.push_back(multinomial("multinomial_logit", true));
 }
 
 }  // namespace latent::stdlib

@@ -218,6 +218,42 @@ BOOST_AUTO_TEST_CASE(categorical_logit) {
                     {std::exp(1.0) / z, std::exp(-1.0) / z, std::exp(0.5) / z, 1 / z});
 }
 
+// multinomial_rng(theta, N): every draw sums to N, and each count is Binomial(N, theta_k)
+// (chi-square over its N + 1 values, cells of expected count 5 or more).
+BOOST_AUTO_TEST_CASE(multinomial) {
+  const double theta[3] = {0.2, 0.5, 0.3};
+  const int trials = 6;
+  double z = std::exp(1.0) + std::exp(-1.0) + 1;
+  for (const std::string call : {"multinomial_rng([0.2, 0.5, 0.3]', 6)", "multinomial_logit_rng(g, 6)"}) {
+    BOOST_TEST_CONTEXT(call) {
+      bool logit = call.find("logit") != std::string::npos;
+      const double p[3] = {logit ? std::exp(1.0) / z : theta[0], logit ? std::exp(-1.0) / z : theta[1],
+                           logit ? 1 / z : theta[2]};
+      auto m = make_model("generated quantities {\n  vector[3] g = [1, -1, 0]';\n  array[" + std::to_string(kDraws) +
+                          ", 3] int y;\n  for (n in 1:" + std::to_string(kDraws) + ") y[n] = " + call + ";\n}\n");
+      std::vector<double> out = generate(*m, 1);
+      BOOST_REQUIRE(out.size() == 3u + 3u * kDraws);
+      auto count = [&](int n, int k) { return out[3 + static_cast<size_t>(n + kDraws * k)]; };  // y.n.k
+      for (int n = 0; n < kDraws; n += 101) BOOST_TEST(count(n, 0) + count(n, 1) + count(n, 2) == trials);
+      for (int k = 0; k < 3; ++k) {
+        std::vector<double> observed(trials + 1, 0.0);
+        for (int n = 0; n < kDraws; ++n) observed[static_cast<size_t>(count(n, k))] += 1;
+        boost::math::binomial_distribution<> marginal(trials, p[k]);
+        double chi2 = 0;
+        int cells = 0;
+        for (int v = 0; v <= trials; ++v) {
+          double expected = kDraws * boost::math::pdf(marginal, v);
+          if (expected < 5) continue;
+          chi2 += std::pow(observed[static_cast<size_t>(v)] - expected, 2) / expected;
+          ++cells;
+        }
+        double critical = boost::math::quantile(boost::math::chi_squared(cells - 1), 0.999);
+        BOOST_TEST(chi2 < critical, "component " << k + 1 << ": chi-square " << chi2);
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(double_exponential) {
   check_continuous("double_exponential_rng(1, 2)", boost::math::laplace(1, 2));
 }
@@ -315,7 +351,7 @@ BOOST_AUTO_TEST_CASE(every_distribution_is_tested) {
   const std::set<std::string> tested{"normal", "std_normal", "cauchy", "student_t", "exponential", "gamma",
                                      "inv_gamma", "beta", "lognormal", "uniform", "gumbel", "bernoulli",
                                      "bernoulli_logit", "binomial", "binomial_logit", "poisson", "poisson_log",
-                                     "categorical", "categorical_logit", "double_exponential", "logistic",
+                                     "categorical", "categorical_logit", "multinomial", "multinomial_logit", "double_exponential", "logistic",
                                      "weibull", "neg_binomial_2", "neg_binomial_2_log", "dirichlet",
                                      "multi_normal", "multi_normal_cholesky", "lkj_corr", "lkj_corr_cholesky"};
   const std::set<std::string> without_rng{"bernoulli_logit_glm", "poisson_log_glm", "normal_id_glm"};

@@ -341,6 +341,73 @@ BOOST_AUTO_TEST_CASE(boundaries) {
   }
 }
 
+// multinomial(y | theta) and multinomial_logit(y | gamma) against the closed form
+// lgamma(N + 1) - sum lgamma(y_k + 1) + sum y_k log theta_k (theta = softmax(gamma));
+// a zero count with a zero probability costs nothing; `~` drops the normaliser.
+BOOST_AUTO_TEST_CASE(multinomial) {
+  const std::vector<int> y{3, 0, 5, 1};
+  auto closed_form = [y](const Vec& theta) {
+    double n = 0, v = 0;
+    for (size_t k = 0; k < y.size(); ++k) {
+      n += y[k];
+      v -= std::lgamma(y[k] + 1.0);
+      if (y[k] > 0) v += y[k] * std::log(theta[k]);
+    }
+    return v + std::lgamma(n + 1);
+  };
+  auto softmax = [](const Vec& g) {
+    double z = 0;
+    for (double v : g) z += std::exp(v);
+    Vec p;
+    for (double v : g) p.push_back(std::exp(v) / z);
+    return p;
+  };
+  const std::string data = R"({"y": [3, 0, 5, 1]})";
+  check_model("multinomial_logit_lpmf",
+              "data { array[4] int y; } parameters { vector[4] g; } model { target += multinomial_logit_lpmf(y | g); }",
+              data, Box(4, {-3, 3}), [&](const Vec& t) { return closed_form(softmax(t)); });
+  check_model("multinomial_lpmf of softmax",
+              "data { array[4] int y; } parameters { vector[4] g; } model { target += multinomial_lpmf(y | softmax(g)); }",
+              data, Box(4, {-3, 3}), [&](const Vec& t) { return closed_form(softmax(t)); });
+  check_model("multinomial ~ drops the normaliser",
+              "data { array[4] int y; } parameters { vector[4] g; } model { y ~ multinomial_logit(g); }", data,
+              Box(4, {-3, 3}), [&](const Vec& t) {
+                Vec p = softmax(t);
+                double v = 0;
+                for (size_t k = 0; k < y.size(); ++k) v += y[k] * std::log(p[k]);
+                return v;
+              });
+  {  // theta_2 = 0 where y_2 = 0: finite
+    auto m = make_model("data { array[4] int y; } parameters { real a; } "
+                        "model { target += multinomial_lpmf(y | [0.2, 0, 0.5, 0.3]'); }",
+                        data);
+    BOOST_TEST(close_rel(lp(*m, {0.0}), closed_form({0.2, 0, 0.5, 0.3}), 1e-12));
+  }
+  std::string negative = user_error([] {
+    auto m = make_model("data { array[2] int y; } parameters { vector[2] g; } model { y ~ multinomial_logit(g); }",
+                        R"({"y": [2, -1]})");
+    lp(*m, {0.0, 0.0});
+  });
+  BOOST_TEST(contains(negative, "must be non-negative"), negative);
+  {  // probabilities that depend on parameters are checked when the density is evaluated (-inf off the simplex)
+    auto m = make_model("data { array[2] int y; } parameters { real<lower=0> a; } model { y ~ multinomial([a, 0.5]'); }",
+                        R"({"y": [2, 1]})");
+    BOOST_TEST(lp(*m, {0.0}) == -INFINITY);                          // [1, 0.5]
+    BOOST_TEST(close_rel(lp(*m, {std::log(0.5)}), 3 * std::log(0.5) + std::log(0.5), 1e-12));  // [0.5, 0.5], Jacobian log a
+  }
+  std::string simplex = user_error([] {
+    auto m = make_model("data { array[2] int y; vector[2] p; } parameters { real a; } model { y ~ multinomial(p); }",
+                        R"({"y": [2, 1], "p": [0.7, 0.6]})");
+    lp(*m, {0.0});
+  });
+  BOOST_TEST(contains(simplex, "not a valid simplex"), simplex);
+  std::string sizes = user_error([] {
+    make_model("data { array[2] int y; } parameters { vector[3] g; } model { y ~ multinomial_logit(g); }",
+               R"({"y": [2, 1]})");
+  });
+  BOOST_TEST(contains(sizes, "2 counts, but the parameter has 3 categories"), sizes);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ============================================================================================
