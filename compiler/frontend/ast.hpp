@@ -76,6 +76,11 @@ struct VarDecl {
   std::vector<ExprPtr> array_sizes;  // array[a,b] T or T x[a,b] (old form)
   ExprPtr init;                      // local / transformed declarations may have "= expr"
   bool plate = false;                // `int<plate> N`: the subsampled data dimension
+  // `matrix<init=glorot>[D, H] W;` in a network block: how the weight starts. A
+  // scheme (uniform, pytorch, glorot, zeros) or a number, the half-width of a uniform.
+  std::string init_scheme;           // "" when not given
+  ExprPtr init_bound;                // the number, when given as one
+  SourceLoc init_loc;
   Type type;                         // filled by the checker
 };
 

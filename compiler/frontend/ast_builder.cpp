@@ -21,6 +21,7 @@
 #include "compiler/frontend/parse_detail.hpp"
 
 #include <charconv>
+#include <cctype>
 #include <cmath>
 #include <map>
 
@@ -333,7 +334,7 @@ class AstBuilder {
     for (auto* e : ctx->arraySizes) decl->array_sizes.push_back(expression(e));
     if (auto* c = ctx->typeConstraint())
       decl->constraint = constraint(c, decl->base, type_name, decl->array_sizes.empty() && ctx->arraySizes.empty(),
-                                    &decl->plate);
+                                    &decl->plate, decl.get());
     quiet_ = was_quiet;
 
     // This declarator's own parts: old-style array sizes and the value.
@@ -372,7 +373,7 @@ class AstBuilder {
   }
 
   Constraint constraint(P::TypeConstraintContext* ctx, BaseType base, const std::string& type_name,
-                        bool scalar, bool* plate) {
+                        bool scalar, bool* plate, VarDecl* decl) {
     Constraint c;
     const SourceLoc loc = loc_of(ctx->getStart());
     if (base == BaseType::Simplex || base == BaseType::CholeskyFactorCorr || base == BaseType::Ordered ||
@@ -394,13 +395,35 @@ class AstBuilder {
         error(item_loc, "expected '=' and a value after '" + name + "'");
         continue;
       }
+      if (name == "init") {  // a network weight's initialiser: a scheme's name or a number
+        if (!decl->init_scheme.empty()) error(item_loc, "'init' is given twice");
+        decl->init_loc = item_loc;
+        const std::string text = item->arithExpr()->getText();
+        static const char* const kSchemes[] = {"uniform", "pytorch", "glorot", "zeros"};
+        bool named = false;
+        for (const char* scheme : kSchemes) named |= text == scheme;
+        if (named) {
+          decl->init_scheme = text;
+        } else if (!text.empty() && (std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_') &&
+                   text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                       std::string::npos) {
+          error(loc_of(item->arithExpr()->getStart()),
+                "unknown initialiser '" + text + "'; expected uniform, pytorch, glorot, zeros or a number "
+                "(the half-width of a uniform)");
+        } else {
+          decl->init_scheme = "bound";
+          decl->init_bound = arith(item->arithExpr());
+        }
+        continue;
+      }
       ExprPtr* slot = name == "lower"        ? &c.lower
                       : name == "upper"      ? &c.upper
                       : name == "offset"     ? &c.offset
                       : name == "multiplier" ? &c.multiplier
                                              : nullptr;
       if (slot == nullptr) {
-        error(item_loc, "unknown constraint '" + name + "'; expected lower, upper, offset or multiplier");
+        error(item_loc, "unknown constraint '" + name + "'; expected lower, upper, offset, multiplier or (for a "
+                        "network weight) init");
         continue;
       }
       if (*slot) {

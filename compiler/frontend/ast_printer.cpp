@@ -115,6 +115,8 @@ class Printer {
     bound("offset", c.offset);
     bound("multiplier", c.multiplier);
     if (d.plate) constraint = "plate";
+    if (d.init_scheme == "bound") bound("init", d.init_bound);
+    else if (!d.init_scheme.empty()) constraint += (constraint.empty() ? "init=" : ", init=") + d.init_scheme;
     if (!d.array_sizes.empty()) out_ << "array[" << list(d.array_sizes) << "] ";
     static const char* bases[] = {"int", "real", "vector", "row_vector", "matrix", "simplex", "cholesky_factor_corr", "ordered", "positive_ordered",
                                   "corr_matrix", "cov_matrix", "cholesky_factor_cov", "unit_vector",

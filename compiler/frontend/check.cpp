@@ -575,6 +575,16 @@ class Checker {
       if (!global) err(d.loc, "local variable " + quoted(d.name) + " cannot have constraints");
       constraint(d);
     }
+    if (!d.init_scheme.empty()) {
+      if (!(top && block_ == BlockKind::Network))
+        err(d.init_loc, "'init' sets how a network weight starts: only declarations in a 'network' block take it");
+      if (d.init_bound) {
+        Type t = expr(*d.init_bound);
+        if (!t.is_error() && !t.is_scalar())
+          err(d.init_bound->loc, "the initial half-width of " + quoted(d.name) + " must be int or real, found " +
+                                     t.str());
+      }
+    }
     if (!global && is_constrained_type(d.base))
       err(d.loc, "local variable " + quoted(d.name) + " cannot have the constrained type " +
                      base_name(d.base));

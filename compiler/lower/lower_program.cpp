@@ -311,8 +311,33 @@ class ProgramLowering {
       if (!d) continue;
       std::vector<int64_t> stan_dims, dims;
       lowerer_.declared_dims(*d, &stan_dims, &dims);
-      lowerer_.define(d->name, {tensor(d->name, dims, 1), d->type}, true, "network");
+      lowerer_.define(d->name, {tensor(d->name, dims, initial_half_width(*d, stan_dims)), d->type}, true, "network");
     }
+  }
+
+  // A declared weight starts uniform in (-w, w): w = 1 by default (`init=uniform`);
+  // `init=pytorch` is nn.Linear's 1/sqrt(fan_in), `init=glorot` Glorot and Bengio's
+  // sqrt(6 / (fan_in + fan_out)), for a matrix[fan_in, fan_out] used as x * W (the
+  // last two dims of an array of matrices); `init=zeros` starts at 0; a number is w.
+  double initial_half_width(const ast::VarDecl& d, const std::vector<int64_t>& stan_dims) {
+    if (d.init_scheme.empty() || d.init_scheme == "uniform") return 1;
+    if (d.init_scheme == "zeros") return 0;
+    if (d.init_scheme == "bound") {
+      double w = lowerer_.known_real(*d.init_bound, "the initial half-width of '" + d.name + "'");
+      if (!(w >= 0) || !std::isfinite(w)) {
+        std::ostringstream shown;
+        shown << w;
+        lowerer_.error(d.init_bound->loc, "the initial half-width of '" + d.name + "' must be finite and >= 0, got " +
+                                              shown.str());
+      }
+      return w;
+    }
+    if (d.base != ast::BaseType::Matrix || stan_dims.size() < 2)
+      lowerer_.error(d.init_loc, "init=" + d.init_scheme + " needs a matrix (its rows are the fan-in, its columns the "
+                                 "fan-out); give '" + d.name + "' init=zeros, init=uniform or a number");
+    auto fan_in = static_cast<double>(stan_dims[stan_dims.size() - 2]), fan_out = static_cast<double>(stan_dims.back());
+    if (fan_in == 0) return 0;  // an empty matrix: nothing to draw
+    return d.init_scheme == "pytorch" ? 1 / std::sqrt(fan_in) : std::sqrt(6 / (fan_in + fan_out));
   }
 
   // The guide: its network (buffer 4), then its statements, whose `~` define q.

@@ -140,6 +140,14 @@ int64_t Lowerer::known_int(const ast::Expr& e, const std::string& what) {
   return static_cast<int64_t>(x);
 }
 
+double Lowerer::known_real(const ast::Expr& e, const std::string& what) {
+  Value v = expr(e);
+  v.node = fold_data_expression(v.node);
+  if (!v.node->is_const() || !v.node->is_scalar())
+    error(e.loc, what + " must be known when the data is read (it may not depend on parameters)");
+  return v.node->value;
+}
+
 void Lowerer::declared_dims(const ast::VarDecl& d, std::vector<int64_t>* stan_dims, std::vector<int64_t>* ir_dims) {
   stan_dims->clear();
   for (auto& e : d.array_sizes) {

@@ -117,6 +117,7 @@ std::vector<double> initial_phi(const SviModel::Compiled& c, uint64_t seed) {
   std::vector<double> phi(static_cast<size_t>(c.num_phi()), 0.0);
   const SviLayout& L = c.objective.layout;
   for (const NetworkTensor& t : c.lowered.network) {
+    if (t.init_bound == 0) continue;  // init=zeros
     std::uniform_real_distribution<double> u(-t.init_bound, t.init_bound);
     int64_t base = t.buffer == 3 ? 0 : L.guide_network_offset;
     for (int64_t i = 0; i < t.size(); ++i) phi[static_cast<size_t>(base + t.offset + i)] = u(rng);
