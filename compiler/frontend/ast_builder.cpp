@@ -210,9 +210,10 @@ class AstBuilder {
     l.name = ctx->name->getText();
     for (auto* e : ctx->args) l.args.push_back(expression(e));
     if (l.kind != "dense")
-      error(loc_of(ctx->kind), "unknown layer '" + l.kind + "'; the layers are: dense(in, out)");
-    else if (l.args.size() != 2)
-      error(l.loc, "'dense' takes two sizes, as in 'dense " + l.name + "(in, out);'");
+      error(loc_of(ctx->kind), "unknown layer '" + l.kind + "'; the layers are: dense(in, out) and dense(in, out, mask)");
+    else if (l.args.size() != 2 && l.args.size() != 3)
+      error(l.loc, "'dense' takes two sizes and an optional mask, as in 'dense " + l.name + "(in, out);' or 'dense " +
+                       l.name + "(in, out, mask);'");
     return l;
   }
 

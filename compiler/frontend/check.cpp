@@ -210,7 +210,13 @@ class Checker {
     for (auto& l : b.layers) {
       // The network's names are declared first (in run()); their sizes are checked
       // here, where the data they name are in scope.
-      for (auto& a : l.args) size(*a, l.name, true);
+      for (size_t k = 0; k < l.args.size() && k < 2; ++k) size(*l.args[k], l.name, true);
+      if (l.args.size() == 3) {  // a mask: a matrix[in, out] of the data (its sizes are checked when lowering)
+        Type t = expr(*l.args[2]);
+        if (!t.is_error() && !(t.base == Base::Matrix && t.array_dims == 0))
+          err(l.args[2]->loc, "the mask of layer " + quoted(l.name) + " must be a matrix[in, out], found " + t.str());
+        data_only_refs(*l.args[2], l.name, "the mask of layer ");
+      }
       if (b.kind != BlockKind::Network) declare_layer(l, b.kind);
     }
     bool decls_only = b.kind == BlockKind::Data || b.kind == BlockKind::Parameters || b.kind == BlockKind::Network;
@@ -639,18 +645,18 @@ class Checker {
     if (data_only) data_only_refs(e, var);
   }
 
-  void data_only_refs(const Expr& e, const std::string& var) {
+  void data_only_refs(const Expr& e, const std::string& var, const char* what = "size of ") {
     if (e.kind == ExprKind::Var) {
       const Symbol* s = scopes_.lookup(e.name);
       if (s && s->origin != Origin::Data && s->origin != Origin::TransformedData)
-        err(e.loc, "size of " + quoted(var) + " may only depend on data and transformed data, but " +
+        err(e.loc, what + quoted(var) + " may only depend on data and transformed data, but " +
                        quoted(e.name) + " is " + origin_phrase(s->origin));
     }
     for (const auto& a : e.args)
-      if (a) data_only_refs(*a, var);
+      if (a) data_only_refs(*a, var, what);
     for (const auto& ix : e.indices) {
-      if (ix.lower) data_only_refs(*ix.lower, var);
-      if (ix.upper) data_only_refs(*ix.upper, var);
+      if (ix.lower) data_only_refs(*ix.lower, var, what);
+      if (ix.upper) data_only_refs(*ix.upper, var, what);
     }
   }
 

@@ -303,6 +303,7 @@ class ProgramLowering {
       double bound = 1 / std::sqrt(static_cast<double>(in));
       NodeP w = tensor(l.name + ".weight", {in, outs}, bound);
       NodeP b = tensor(l.name + ".bias", {outs}, bound);
+      if (l.args.size() == 3) w = g.mul(w, layer_mask(l, in, outs));
       lowerer_.define_layer(l.name, {w, b});
     }
     if (block.kind != ast::BlockKind::Network) return;  // the guide's statements are not weights
@@ -313,6 +314,24 @@ class ProgramLowering {
       lowerer_.declared_dims(*d, &stan_dims, &dims);
       lowerer_.define(d->name, {tensor(d->name, dims, initial_half_width(*d, stan_dims)), d->type}, true, "network");
     }
+  }
+
+  // `dense name(in, out, mask)`: the layer uses W .* mask (MADE's masked layers:
+  // weights a unit may not read are 0 and stay 0, their gradient masked too). The
+  // mask is data: a matrix[in, out], built in transformed data.
+  NodeP layer_mask(const ast::LayerDecl& l, int64_t in, int64_t outs) {
+    NodeP mask = lowerer_.known_data(*l.args[2], "the mask of layer '" + l.name + "'");
+    if (mask->dims != std::vector<int64_t>{in, outs})
+      lowerer_.error(l.args[2]->loc, "the mask of layer '" + l.name + "' is " + dims_text(mask->dims) +
+                                         "; the layer's weight is " + std::to_string(in) + " x " +
+                                         std::to_string(outs));
+    return out_.graph->cast_real(mask);
+  }
+
+  static std::string dims_text(const std::vector<int64_t>& dims) {
+    std::string s;
+    for (size_t k = 0; k < dims.size(); ++k) s += (k ? " x " : "") + std::to_string(dims[k]);
+    return dims.empty() ? "a scalar" : s;
   }
 
   // A declared weight starts uniform in (-w, w): w = 1 by default (`init=uniform`);

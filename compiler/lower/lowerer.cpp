@@ -148,6 +148,12 @@ double Lowerer::known_real(const ast::Expr& e, const std::string& what) {
   return v.node->value;
 }
 
+ir::NodeP Lowerer::known_data(const ast::Expr& e, const std::string& what) {
+  NodeP n = fold_data_expression(expr(e).node);
+  if (n->reads_unknowns) error(e.loc, what + " must be known when the data is read (it may not depend on parameters)");
+  return n;
+}
+
 void Lowerer::declared_dims(const ast::VarDecl& d, std::vector<int64_t>* stan_dims, std::vector<int64_t>* ir_dims) {
   stan_dims->clear();
   for (auto& e : d.array_sizes) {

@@ -63,6 +63,8 @@ class Lowerer {
   // Evaluates a size expression, which must be known from data.
   int64_t known_int(const ast::Expr& e, const std::string& what);
   double known_real(const ast::Expr& e, const std::string& what);
+  // A value computed from the data alone (folded), or an error naming `what`.
+  ir::NodeP known_data(const ast::Expr& e, const std::string& what);
   // A slice index `a:b`, `a:`, `:b` or `:` over `size` elements: its 0-based start
   // and its length. The length must be known from data; the start may move with a
   // loop variable (x[i:(i + 2)]), and is then checked at run time.
