@@ -290,7 +290,7 @@ DistributionEntry multinomial(const std::string& name, bool logit) {
     const DistributionEntry& gumbel = *find_distribution("gumbel");
     NodeP noise = g.random(gumbel.sampler_id, ctx.draw_site, ir::DType::Real, {trials, k},
                            {g.constant(0), g.constant(1)}, ctx.loop_vars);
-    NodeP z = g.add(g.matmul(g.fill(g.constant(1), {trials, 1}), g.reshape(log_odds, {1, k})), noise);
+    NodeP z = g.add(g.transpose(across_columns(g, log_odds, trials)), noise);  // a row of log odds per trial
     NodeP one_hot = g.cast_real(g.binary(Op::Eq, z, across_columns(g, row_max(g, z), k)));
     return g.unary(Op::RealToInt, g.matmul(g.fill(g.constant(1), {trials}), one_hot));
   };

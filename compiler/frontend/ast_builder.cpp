@@ -21,7 +21,6 @@
 #include "compiler/frontend/parse_detail.hpp"
 
 #include <charconv>
-#include <cctype>
 #include <cmath>
 #include <map>
 
@@ -405,9 +404,8 @@ class AstBuilder {
         for (const char* scheme : kSchemes) named |= text == scheme;
         if (named) {
           decl->init_scheme = text;
-        } else if (!text.empty() && (std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_') &&
-                   text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-                       std::string::npos) {
+        } else if (item->arithExpr()->getStart() == item->arithExpr()->getStop() &&
+                   item->arithExpr()->getStart()->getType() == P::IDENT) {  // a name that is no scheme
           error(loc_of(item->arithExpr()->getStart()),
                 "unknown initialiser '" + text + "'; expected uniform, pytorch, glorot, zeros or a number "
                 "(the half-width of a uniform)");

@@ -321,17 +321,12 @@ class ProgramLowering {
   // mask is data: a matrix[in, out], built in transformed data.
   NodeP layer_mask(const ast::LayerDecl& l, int64_t in, int64_t outs) {
     NodeP mask = lowerer_.known_data(*l.args[2], "the mask of layer '" + l.name + "'");
+    auto size = [](int64_t rows, int64_t cols) { return std::to_string(rows) + " x " + std::to_string(cols); };
+    // (the checker made it a matrix: two dims)
     if (mask->dims != std::vector<int64_t>{in, outs})
-      lowerer_.error(l.args[2]->loc, "the mask of layer '" + l.name + "' is " + dims_text(mask->dims) +
-                                         "; the layer's weight is " + std::to_string(in) + " x " +
-                                         std::to_string(outs));
+      lowerer_.error(l.args[2]->loc, "the mask of layer '" + l.name + "' is " + size(mask->dims[0], mask->dims[1]) +
+                                         "; the layer's weight is " + size(in, outs));
     return out_.graph->cast_real(mask);
-  }
-
-  static std::string dims_text(const std::vector<int64_t>& dims) {
-    std::string s;
-    for (size_t k = 0; k < dims.size(); ++k) s += (k ? " x " : "") + std::to_string(dims[k]);
-    return dims.empty() ? "a scalar" : s;
   }
 
   // A declared weight starts uniform in (-w, w): w = 1 by default (`init=uniform`);

@@ -131,11 +131,7 @@ NodeP Lowerer::fold_data_expression(NodeP n) {
 }
 
 int64_t Lowerer::known_int(const ast::Expr& e, const std::string& what) {
-  Value v = expr(e);
-  v.node = fold_data_expression(v.node);
-  if (!v.node->is_const() || !v.node->is_scalar())
-    error(e.loc, what + " must be known when the data is read (it may not depend on parameters)");
-  double x = v.node->value;
+  double x = known_real(e, what);
   if (x != std::floor(x)) error(e.loc, what + " must be an integer");
   return static_cast<int64_t>(x);
 }

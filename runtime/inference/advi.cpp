@@ -46,10 +46,10 @@ bool finite_gradient(CompiledObjective& obj, const std::vector<double>& phi, std
 // check_objective_bounded at the end). "" when it does not.
 std::string running_off(const std::vector<double>& phi, Family family, int64_t n, int iteration) {
   constexpr double kLimit = 1e8;
-  std::ostringstream s;
   for (int64_t i = 0; i < n; ++i) {
     double scale = family == Family::MeanField ? std::exp(phi[n + i]) : 0;
     if (std::fabs(phi[i]) > kLimit || scale > kLimit) {
+      std::ostringstream s;
       s << "ADVI diverged at iteration " << iteration << ": the approximation runs off (unconstrained parameter "
         << i + 1 << ": mean " << phi[i];
       if (family == Family::MeanField) s << ", scale " << scale;
@@ -65,14 +65,15 @@ std::string running_off(const std::vector<double>& phi, Family family, int64_t n
   return "";
 }
 
-// sqrt((L L')_ii): the marginal scale of unconstrained parameter i under the full-rank factor.
-double marginal_scale(const std::vector<double>& phi, int64_t n, int64_t i) {
-  double sum = 0;
+// sqrt((L L')_ii) for every i: the marginal scales of the unconstrained parameters
+// under the full-rank factor (packed lower triangle by columns, after the n means).
+std::vector<double> marginal_scales(const std::vector<double>& phi, int64_t n) {
+  std::vector<double> sum(static_cast<size_t>(n), 0.0);
   size_t k = static_cast<size_t>(n);
   for (int64_t j = 0; j < n; ++j)
-    for (int64_t row = j; row < n; ++row, ++k)
-      if (row == i) sum += phi[k] * phi[k];
-  return std::sqrt(sum);
+    for (int64_t row = j; row < n; ++row, ++k) sum[static_cast<size_t>(row)] += phi[k] * phi[k];
+  for (double& v : sum) v = std::sqrt(v);
+  return sum;
 }
 
 // An improper posterior has an ELBO without a maximum, yet the stochastic run may
@@ -87,9 +88,10 @@ void check_objective_bounded(const BoundModel& model, const AdviResult& r, int64
   std::vector<double> noise = antithetic_normal_draws(n, kDraws, seed + 2);
   CompiledObjective objective(model, Family::MeanField, kDraws, false);
   std::vector<double> start(r.phi.begin(), r.phi.begin() + n), phi(static_cast<size_t>(2 * n));
+  std::vector<double> full_rank_scales = r.family == Family::FullRank ? marginal_scales(r.phi, n) : std::vector<double>{};
   for (int64_t i = 0; i < n; ++i) {
-    double scale = r.family == Family::MeanField ? std::exp(r.phi[static_cast<size_t>(n + i)])
-                                                 : marginal_scale(r.phi, n, i);
+    auto u = static_cast<size_t>(i);
+    double scale = r.family == Family::MeanField ? std::exp(r.phi[u + static_cast<size_t>(n)]) : full_rank_scales[u];
     start.push_back(std::log(std::max(scale, 1e-8)));
   }
   auto f = [&](const double* x, double* grad) {

@@ -14,6 +14,7 @@
 // Every Monte Carlo tolerance is derived in a comment next to it; seeds are fixed.
 #define BOOST_TEST_MODULE variational
 #include "tests/support/variational_fixture.hpp"
+#include "tests/support/csv_file.hpp"
 
 #include "compiler/autodiff/reverse.hpp"
 #include "compiler/transforms/variational.hpp"
@@ -1178,38 +1179,6 @@ BOOST_AUTO_TEST_SUITE_END()
 // =========================================================================================
 
 namespace {
-
-struct Csv {
-  std::vector<std::string> comments, header;
-  std::vector<std::vector<double>> rows;
-};
-
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, sep)) out.push_back(cell);
-  return out;
-}
-
-Csv read_csv(const std::string& path) {
-  Csv c;
-  std::istringstream in(read_text(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    if (line[0] == '#') {
-      c.comments.push_back(line);
-    } else if (c.header.empty()) {
-      c.header = split(line, ',');
-    } else {
-      std::vector<double> row;
-      for (auto& cell : split(line, ',')) row.push_back(std::stod(cell));
-      c.rows.push_back(row);
-    }
-  }
-  return c;
-}
 
 nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
 
