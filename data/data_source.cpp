@@ -25,9 +25,11 @@ DataValue DataSource::read(const std::string& name) const {
   return v;
 }
 
-DataSet DataSource::view(const std::vector<std::string>& row_subset_fields, const std::vector<int64_t>& rows) const {
+DataSet DataSource::view(const std::vector<std::string>& fields, const std::vector<std::string>& row_subset_fields,
+                         const std::vector<int64_t>& rows) const {
   DataSet out(source());
-  for (const std::string& name : names()) {
+  for (const std::string& name : fields) {
+    if (!has(name)) continue;  // reported by the data checks when the model is lowered
     bool subset = false;
     for (auto& f : row_subset_fields) subset |= f == name;
     if (!subset) {

@@ -36,10 +36,12 @@ class DataSource {
   // The whole field (for scalars and small fields; a big image field costs
   // its size in doubles).
   virtual DataValue read(const std::string& name) const;
-  // Everything as a DataSet, with the fields named in `row_subset_fields`
-  // restricted to `rows` (the batch view a minibatch objective is compiled
-  // against).
-  DataSet view(const std::vector<std::string>& row_subset_fields, const std::vector<int64_t>& rows) const;
+  // The fields named in `fields` that the source has, as a DataSet, those also
+  // named in `row_subset_fields` restricted to `rows` (the batch view a
+  // minibatch objective is compiled against). Fields a model does not declare
+  // are not read: an image set's other pixel field would cost its size in doubles.
+  DataSet view(const std::vector<std::string>& fields, const std::vector<std::string>& row_subset_fields,
+               const std::vector<int64_t>& rows) const;
 };
 
 // A JSON data set held in memory.

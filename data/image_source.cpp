@@ -21,6 +21,16 @@ const std::array<double, 256>& intensities() {
   return table;
 }
 
+// The fixed binarisation: 1 where the intensity byte / 255 exceeds 0.5 (byte >= 128).
+const std::array<double, 256>& binarised() {
+  static const std::array<double, 256> table = [] {
+    std::array<double, 256> t{};
+    for (int b = 0; b < 256; ++b) t[static_cast<size_t>(b)] = b / 255.0 > 0.5 ? 1.0 : 0.0;
+    return t;
+  }();
+  return table;
+}
+
 int as_int(int64_t v, const std::string& path, const char* what) {
   if (v > INT_MAX) throw UserError(path + ": " + what + " " + std::to_string(v) + " is too large\n");
   return static_cast<int>(v);
@@ -54,11 +64,13 @@ std::vector<std::string> ImageDataSource::names() const {
   std::vector<std::string> out{"D", "H", "N", "W"};  // sorted, as the interface promises
   if (has_labels_) out.push_back("label");
   out.push_back("x");
+  out.push_back("x_binary");
   return out;
 }
 
 bool ImageDataSource::has(const std::string& name) const {
-  return name == "N" || name == "H" || name == "W" || name == "D" || name == "x" || (name == "label" && has_labels_);
+  return name == "N" || name == "H" || name == "W" || name == "D" || name == "x" || name == "x_binary" ||
+         (name == "label" && has_labels_);
 }
 
 ImageDataSource::Field ImageDataSource::field(const std::string& name) const {
@@ -67,14 +79,16 @@ ImageDataSource::Field ImageDataSource::field(const std::string& name) const {
   if (name == "W") return Field::W;
   if (name == "D") return Field::D;
   if (name == "x") return Field::X;
+  if (name == "x_binary") return Field::XBinary;
   if (name == "label" && has_labels_) return Field::Label;
-  throw UserError(source_ + ": field '" + name + "' is missing (an image set has N, H, W, D, x" +
+  throw UserError(source_ + ": field '" + name + "' is missing (an image set has N, H, W, D, x, x_binary" +
                   (has_labels_ ? ", label" : "") + ")\n");
 }
 
 std::vector<int64_t> ImageDataSource::dims(const std::string& name) const {
   switch (field(name)) {
-    case Field::X: return {n_, int64_t{h_} * w_};
+    case Field::X:
+    case Field::XBinary: return {n_, int64_t{h_} * w_};
     case Field::Label: return {n_};
     default: return {};
   }
@@ -91,9 +105,10 @@ void ImageDataSource::read_rows(const std::string& name, const int64_t* rows, in
     case Field::W: out[0] = w_; return;
     case Field::D: out[0] = static_cast<double>(d); return;
     case Field::X:
+    case Field::XBinary:
     case Field::Label: break;
   }
-  const auto& to_intensity = intensities();
+  const auto& to_value = f == Field::XBinary ? binarised() : intensities();
   for (int64_t i = 0; i < count; ++i) {
     int64_t row = rows[i];
     if (row < 0 || row >= n_)
@@ -104,7 +119,7 @@ void ImageDataSource::read_rows(const std::string& name, const int64_t* rows, in
     }
     const uint8_t* image = pixels_.data() + static_cast<size_t>(row) * d;
     double* dest = out + static_cast<size_t>(i) * d;
-    for (size_t k = 0; k < d; ++k) dest[k] = to_intensity[image[k]];
+    for (size_t k = 0; k < d; ++k) dest[k] = to_value[image[k]];
   }
 }
 

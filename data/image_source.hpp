@@ -5,6 +5,8 @@
 //   H, W   int            rows and columns of one image (28, 28 for MNIST)
 //   D      int            H * W
 //   x      real[N, D]     intensities byte / 255, in [0, 1], row-major pixels
+//   x_binary int[N, D]    the images binarised at intensity 0.5 (1 above it),
+//                         for models of binary pixels (MADE, exact likelihoods)
 //   label  int[N]         the file's label + 1 (1..10: Stan's categories
 //                         count from 1); only with a labels file
 //
@@ -41,7 +43,7 @@ class ImageDataSource : public DataSource {
   bool has_labels() const { return has_labels_; }
 
  private:
-  enum class Field { N, H, W, D, X, Label };
+  enum class Field { N, H, W, D, X, XBinary, Label };
   Field field(const std::string& name) const;  // throws UserError for an unknown name
 
   std::string source_;

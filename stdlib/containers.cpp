@@ -1,6 +1,7 @@
 // Building and taking apart containers: append_col, append_row, head, tail,
 // segment, block, col, row, sub_col, sub_row, cumulative_sum, to_array_1d (one
-// entry each, with Stan's signatures). They lower to the IR's structural ops
+// entry each, with Stan's signatures), and the masks of autoregressive layers
+// (autoregressive_mask, autoregressive_output_mask: latent's own). They lower to the IR's structural ops
 // (slices, padded slices, reshapes, loops), so their derivatives follow.
 #include "stdlib/entry_helpers.hpp"
 #include "stdlib/library.hpp"
@@ -81,6 +82,16 @@ TypeRule slice_rule(const std::string& name, size_t int_args) {
            (int_args > 1 ? "s" : "") + ", got (" + list_types(a) + ")";
     return Type::error();
   };
+}
+
+// MADE's connectivity (Germain et al. 2015) from the degrees of two layers'
+// units: element (i, j) is 1 when unit j may read unit i, that is when
+// `may_read(from[i], to[j])`. A matrix[size(from), size(to)], the shape of a
+// dense layer's weights.
+NodeP degree_mask(ir::Graph& g, NodeP from, NodeP to, Op may_read) {
+  NodeP j = g.new_loop_var();
+  NodeP column = g.cast_real(g.binary(may_read, from, g.index(to, 0, j)));  // column j (a LoopGen's last axis)
+  return g.loop_gen(j, g.int_constant(0), to->dims[0], column);
 }
 
 }  // namespace
@@ -203,6 +214,20 @@ void register_container_functions(std::vector<FunctionEntry>& out) {
                    NodeP x = a[0].node;
                    bool ints = a[0].type.base == Base::Int;
                    return {ctx.g.reshape(x, {x->size()}), ints ? Type::int_(1) : Type::real(1)};
+                 }});
+  // The masks of a MADE's masked layers (`dense name(in, out, mask)`), from the
+  // degrees of the units: an input's degree is its place in the ordering, a
+  // hidden unit's the last input it may depend on. Between hidden layers a unit
+  // reads the units of degree <= its own; into the outputs strictly less, so
+  // that output d never depends on input d or a later one.
+  const Type ints = Type::int_(1);
+  out.push_back({"autoregressive_mask", signatures("autoregressive_mask", {{{ints, ints}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {degree_mask(ctx.g, a[0].node, a[1].node, Op::Le), M};
+                 }});
+  out.push_back({"autoregressive_output_mask", signatures("autoregressive_output_mask", {{{ints, ints}, M}}),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+                   return {degree_mask(ctx.g, a[0].node, a[1].node, Op::Lt), M};
                  }});
 }
 

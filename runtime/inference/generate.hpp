@@ -110,6 +110,7 @@ class Generator {
   std::shared_ptr<const DataSource> data_;
   std::string plate_;
   std::vector<std::string> plate_fields_;
+  std::vector<std::string> data_fields_;  // the data block's fields: only these are read
   int64_t rows_ = 1;
   std::unique_ptr<SviModel::Compiled> layout_;
   std::vector<double> phi_;

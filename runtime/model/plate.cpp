@@ -29,6 +29,7 @@ PlateInfo plate_of(const ast::Program& program) {
   for (const auto& s : data->stmts) {
     if (s->kind != ast::StmtKind::Decl) continue;
     const ast::VarDecl& d = *s->decl;
+    out.data.push_back(d.name);
     if (d.plate) out.name = d.name;
     const auto& sizes = d.array_sizes.empty() ? d.sizes : d.array_sizes;
     if (!out.name.empty() && !sizes.empty() && sizes[0]->kind == ast::ExprKind::Var && sizes[0]->name == out.name)

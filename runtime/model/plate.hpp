@@ -14,6 +14,7 @@ namespace latent {
 struct PlateInfo {
   std::string name;                 // empty: the program has no plate
   std::vector<std::string> fields;  // data fields indexed by the plate, in declaration order
+  std::vector<std::string> data;    // every field of the data block (the only ones read)
 };
 
 PlateInfo plate_of(const ast::Program& program);

@@ -73,6 +73,7 @@ class SviModel {
   std::shared_ptr<const DataSource> data_;
   std::string plate_;
   std::vector<std::string> plate_fields_;
+  std::vector<std::string> data_fields_;  // the data block's fields: only these are read
   int64_t rows_ = 1;
   std::mutex mutex_;
   std::map<std::tuple<int64_t, bool, double, double, Use, bool>, std::unique_ptr<Compiled>> compiled_;

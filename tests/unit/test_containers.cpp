@@ -117,6 +117,24 @@ BOOST_AUTO_TEST_CASE(cumulative_sum_and_to_array_1d_values) {
   expect_values(outputs(model, kData, columns("fa", 6)), {1, 2, 3, 4, 5, 6}, "to_array_1d(array[,] real)");
 }
 
+BOOST_AUTO_TEST_CASE(autoregressive_masks_follow_the_degrees) {
+  // MADE's rule: unit j reads unit i when from[i] <= to[j] (hidden layers),
+  // from[i] < to[j] into the outputs. Degrees in an order that is not sorted.
+  std::string model = kDecls +
+                      "generated quantities {\n"
+                      "  matrix[3, 2] hidden = autoregressive_mask({2, 1, 3}, {1, 2});\n"
+                      "  matrix[2, 3] out = autoregressive_output_mask({1, 2}, {2, 1, 3});\n"
+                      "  matrix[0, 2] none = autoregressive_mask(rep_array(1, 0), {1, 2});\n"
+                      "}\n";
+  // hidden[i, j] = from[i] <= to[j]; listed column by column.
+  expect_values(outputs(model, kData, matrix_columns("hidden", 3, 2)), {0, 1, 0, 1, 1, 0}, "autoregressive_mask");
+  // out[i, j] = from[i] < to[j], from = {1, 2}, to = {2, 1, 3}.
+  expect_values(outputs(model, kData, matrix_columns("out", 2, 3)), {1, 0, 0, 0, 1, 1}, "autoregressive_output_mask");
+  BOOST_TEST(contains(error_of([&] { make_model(kDecls + "generated quantities { matrix[2, 2] w = "
+                                               "autoregressive_mask({1.5, 2}, {1, 2}); }", kData); }),
+                      "autoregressive_mask"));
+}
+
 BOOST_AUTO_TEST_CASE(gradients_against_finite_differences) {
   // Every function on parameters, each element weighted differently so that a
   // misplaced element changes the value.

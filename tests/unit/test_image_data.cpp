@@ -75,15 +75,20 @@ void check_known_set(const DataSource& s, bool with_labels) {
   BOOST_TEST(x.dims == (std::vector<int64_t>{3, 6}));
   BOOST_REQUIRE(x.values.size() == kPixels.size());
   for (size_t i = 0; i < kPixels.size(); ++i) BOOST_TEST(x.values[i] == kPixels[i] / 255.0);
+  // The fixed binarisation at intensity 0.5: 128 / 255 is above it, 100 / 255 below.
+  BOOST_TEST(s.is_int("x_binary"));
+  DataValue binary = s.read("x_binary");
+  BOOST_TEST(binary.dims == (std::vector<int64_t>{3, 6}));
+  BOOST_TEST(binary.values == (std::vector<double>{0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}));
   BOOST_TEST(s.has("label") == with_labels);
   if (with_labels) {
-    BOOST_TEST(s.names() == (std::vector<std::string>{"D", "H", "N", "W", "label", "x"}));
+    BOOST_TEST(s.names() == (std::vector<std::string>{"D", "H", "N", "W", "label", "x", "x_binary"}));
     BOOST_TEST(s.is_int("label"));
     DataValue label = s.read("label");
     BOOST_TEST(label.dims == std::vector<int64_t>{3});
     BOOST_TEST(label.values == (std::vector<double>{10, 1, 5}));
   } else {
-    BOOST_TEST(s.names() == (std::vector<std::string>{"D", "H", "N", "W", "x"}));
+    BOOST_TEST(s.names() == (std::vector<std::string>{"D", "H", "N", "W", "x", "x_binary"}));
   }
 }
 
@@ -151,17 +156,20 @@ BOOST_AUTO_TEST_CASE(view_restricts_only_the_named_fields) {
   write_plain(dir.file("a-images-idx3-ubyte"), images_idx());
   write_plain(dir.file("a-labels-idx1-ubyte"), labels_idx());
   auto s = open_data_source(dir.file("a-images-idx3-ubyte"));
-  DataSet batch = s->view({"x"}, {1});
+  DataSet batch = s->view(s->names(), {"x"}, {1});
   BOOST_TEST(batch.find("x")->dims == (std::vector<int64_t>{1, 6}));
   BOOST_TEST(batch.find("x")->values ==
              (std::vector<double>{1.0, 128 / 255.0, 7 / 255.0, 8 / 255.0, 9 / 255.0, 10 / 255.0}));
   BOOST_TEST(!batch.find("x")->all_int);
   BOOST_TEST(batch.find("label")->dims == std::vector<int64_t>{3});  // not restricted
   BOOST_TEST(batch.find("N")->values == std::vector<double>{3});
-  DataSet both = s->view({"x", "label"}, {2, 1});
+  DataSet both = s->view(s->names(), {"x", "label"}, {2, 1});
   BOOST_TEST(both.find("x")->dims == (std::vector<int64_t>{2, 6}));
   BOOST_TEST(both.find("label")->values == (std::vector<double>{5, 1}));
   BOOST_TEST(both.find("label")->all_int);
+  // Only the fields asked for are read (a model's data block), and a missing one is skipped.
+  DataSet some = s->view({"N", "x", "absent"}, {"x"}, {0});
+  BOOST_TEST(some.names() == (std::vector<std::string>{"N", "x"}));
 }
 
 BOOST_AUTO_TEST_CASE(malformed_idx_files_name_the_path_and_the_problem) {
