@@ -49,8 +49,9 @@ class DatumSplitter {
       }
       case Op::Sum: {
         NodeP v = batch_view(s->args[0]);
-        if (!v) return fail("a sum mixes the data points");
-        if (v->dims.size() == 1) return v;
+        if (!v || v->size() % b_ != 0) return fail("a sum mixes the data points");
+        if (v->dims == std::vector<int64_t>{b_}) return v;
+        // Column-major, element i is in row i mod B of the {B, rest} reshape: its datum's row.
         int64_t rest = v->size() / b_;
         return g_.matmul(g_.reshape(v, {b_, rest}), g_.fill(g_.constant(1), {rest}));
       }
@@ -92,15 +93,11 @@ class DatumSplitter {
     return nullptr;
   }
 
-  // Flattens t to {B, rest}: column-major order keeps element i in row i mod B.
-  NodeP as_rows(NodeP t) {
-    if (t->size() % b_ != 0) return nullptr;
-    if (!t->dims.empty() && t->dims[0] == b_) return t;
-    return g_.reshape(t, {b_, t->size() / b_});
-  }
-
-  // An equivalent of tensor t whose axis 0 is the batch and whose row n
-  // depends on datum n only; null when there is none.
+  // A view of t is t itself, or t rebuilt from views of its arguments, such that
+  // element i in column-major order depends on datum i mod B only. A tensor
+  // whose first axis is the batch has it; so has one whose first axis holds
+  // several blocks of B rows (to_matrix(x, B * L, K) of a {B, K * L} x, one row
+  // per letter), since reshapes keep the order of elements.
   NodeP batch_view(NodeP t) {
     auto cached = views_.find(t);
     if (cached != views_.end()) return cached->second;
@@ -109,40 +106,55 @@ class DatumSplitter {
     return v;
   }
 
+  // The view of a tensor whose first axis must be whole blocks of the batch
+  // (the rows of a product, the rows a loop runs over).
+  NodeP row_blocks_view(NodeP t) {
+    if (t->dims.empty() || t->dims[0] % b_ != 0) return nullptr;
+    return batch_view(t);
+  }
+
   NodeP make_view(NodeP t) {
     if (t->is_scalar()) return nullptr;
-    if (!touches(t)) return as_rows(t);
+    if (!touches(t)) return t;
+    if (t->size() % b_ != 0) return nullptr;
     if (const PlateLeaf* l = leaf(t)) {
       bool whole = t->b == l->offset && t->size() == l->size;
       return whole && l->batch_axis_first && t->dims[0] == b_ ? t : nullptr;
     }
-    if (t->op == Op::Reshape) {
-      NodeP u = batch_view(t->args[0]);
-      return u ? as_rows(u) : nullptr;
-    }
+    if (t->op == Op::Reshape) return batch_view(t->args[0]) ? t : nullptr;
     if (ir::is_elementwise(t->op) || t->op == Op::CastReal) {
-      std::vector<NodeP> args;
       for (NodeP a : t->args) {
-        if (a->is_scalar()) {
-          if (touches(a)) return nullptr;
-          args.push_back(a);
-          continue;
-        }
-        NodeP v = batch_view(a);
-        if (!v) return nullptr;
-        args.push_back(as_rows(v));
+        if (a->is_scalar() ? touches(a) : !batch_view(a)) return nullptr;
+        if (!a->is_scalar() && a->dims != t->dims) return nullptr;  // a broadcast along the rows
       }
-      return ir::rebuild(g_, t, args);
+      return t;
     }
     if (t->op == Op::MatMul) {
+      // Row r of x y is row r of x times y: it keeps the rows' data points.
       NodeP x = t->args[0], y = t->args[1];
-      if (x->dims.size() != 2 || touches(y)) return nullptr;
-      NodeP v = batch_view(x);
-      return v && v->dims == x->dims ? g_.matmul(v, y) : nullptr;
+      return x->dims.size() == 2 && !touches(y) && row_blocks_view(x) ? t : nullptr;
     }
-    if (t->op == Op::LoopGen && t->b == b_ && t->args[0]->is_const(0) && t->args[1]->is_scalar())
-      return t;  // one value per datum (e.g. a row's maximum)
+    if (t->op == Op::LoopGen && t->args[0]->is_const(0)) {
+      NodeP body = t->args[1];
+      int64_t count = t->b;
+      // A loop over the rows (e.g. each row's maximum): element r is computed from row r only.
+      if (body->is_scalar()) return count % b_ == 0 && reads_only_row(body, t, count) ? t : nullptr;
+      // A loop appending a last axis (e.g. one-hot columns): element (i, c) is element i of the body at c.
+      return row_blocks_view(body) ? t : nullptr;
+    }
     return nullptr;
+  }
+
+  // Whether scalar `n`, the body of `loop`, reads the data points only through
+  // rows `var` of tensors that have views and `count` rows.
+  bool reads_only_row(NodeP n, NodeP loop, int64_t count) {
+    if (!touches(n)) return true;
+    if (n->op == Op::Index && n->a == 0 && n->args[1]->op == Op::LoopVar && n->args[1]->a == loop->a)
+      return n->args[0]->dims[0] == count && row_blocks_view(n->args[0]) != nullptr;
+    if (!ir::is_elementwise(n->op) && n->op != Op::CastReal && n->op != Op::MaxReduce && n->op != Op::Sum) return false;
+    for (NodeP a : n->args)
+      if (!reads_only_row(a, loop, count)) return false;
+    return true;
   }
 
   ir::Graph& g_;
