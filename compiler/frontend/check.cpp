@@ -808,11 +808,15 @@ class Checker {
                        (e.name == plate_ ? "it is the plate, whose size is the batch size when fitting by minibatches"
                                          : "it is indexed by the plate " + quoted(plate_) +
                                                ", whose rows change from batch to batch"));
-      // The guide is amortised: q(z | x) reads data and networks, never parameters.
-      if (block_ == BlockKind::Guide && !in_guide_lhs_ &&
-          (s->origin == Origin::Parameters || s->origin == Origin::TransformedParameters))
+      // The guide is amortised: q(z | x) reads data and networks, and the parameters
+      // it has drawn already (q(z2 | z1, x): hierarchical and ladder encoders).
+      if (block_ == BlockKind::Guide && !in_guide_lhs_ && s->origin == Origin::Parameters && !guided_.count(e.name))
+        err(e.loc, "the guide cannot read parameter " + quoted(e.name) + " here: it reads the data, its network "
+                   "and the parameters it has already drawn (give " + quoted(e.name) + " its ~ statement earlier "
+                   "in the guide)");
+      if (block_ == BlockKind::Guide && !in_guide_lhs_ && s->origin == Origin::TransformedParameters)
         err(e.loc, "the guide cannot read " + std::string(origin_phrase(s->origin)) + " (" + quoted(e.name) +
-                       "): q is a function of the data and the guide's network");
+                       "): q is a function of the data, the guide's network and the parameters it has drawn");
       return s->type;
     }
     if (layers_.count(e.name)) {

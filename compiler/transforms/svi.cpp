@@ -31,6 +31,13 @@ class SviBuilder {
     int64_t auto_phi = 0;
 
     // Draws of every parameter, as values of their unconstrained leaves.
+    struct EntropyTerm {
+      size_t guided;  // in L.guided
+      const ParameterInfo* par;
+      const GuideDraw* draw;
+      NodeP log_q;
+    };
+    std::vector<EntropyTerm> entropy_terms;
     std::map<std::string, const GuideDraw*> guided;
     for (const GuideDraw& d : p_.guide) guided[d.parameter] = &d;
     for (const ParameterInfo& par : p_.parameters) {
@@ -46,15 +53,9 @@ class SviBuilder {
         const auto& reparameterized = *d.distribution->reparameterization;
         draws_[par.unconstrained_offset] = {par.unconstrained_size, reparameterized.draw(g_, d.params, eps)};
         NodeP log_q = reparameterized.log_density(g_, d.params, eps, par.value->size());
-        NodeP kl = o_.analytic_kl ? analytic_kl(par, d) : nullptr;
-        if (kl) {
-          gp.analytic_kl = true;
-          add(gp.plate, g_.neg(kl));
-        } else {
-          add(gp.plate, g_.neg(log_q));
-        }
         if (gp.plate) local_log_q_.push_back(log_q);
         L.guided.push_back(gp);
+        entropy_terms.push_back({L.guided.size() - 1, &par, &d, log_q});
         continue;
       }
       if (par.plate && o_.local_scale != 1)
@@ -70,6 +71,14 @@ class SviBuilder {
       // Entropy of the mean-field Gaussian in closed form (ADVI's estimator).
       add(par.plate, g_.add(g_.sum(omega), g_.constant((0.5 + kHalfLogTwoPi) * static_cast<double>(n))));
       L.automatic.push_back(a);
+    }
+    resolve_conditional_draws();
+    // -log q(z), or KL(q || p) in closed form in place of it and of z's prior.
+    for (const EntropyTerm& e : entropy_terms) {
+      GuidedParameter& gp = L.guided[e.guided];
+      NodeP kl = o_.analytic_kl ? analytic_kl(*e.par, *e.draw, gp) : nullptr;
+      gp.analytic_kl = kl != nullptr;
+      add(gp.plate, g_.neg(kl ? kl : e.log_q));
     }
     // Latents outside the plate (automatic ones included) couple the data points.
     const bool global_latents =
@@ -114,8 +123,11 @@ class SviBuilder {
  private:
   // KL(q || p) in closed form for the guide's distribution of `par` and its one
   // whole-parameter prior statement, when the library knows it (Gaussian pairs);
-  // the prior's term then leaves the objective. Null otherwise.
-  NodeP analytic_kl(const ParameterInfo& par, const GuideDraw& q) {
+  // the prior's term then leaves the objective. Null otherwise, and when the
+  // prior's parameters, drawn, depend on par's own noise (a guide that draws z2
+  // before z1 | z2 while the model's prior is z2 | z1): the closed form holds
+  // for a prior independent of the draw it is evaluated at.
+  NodeP analytic_kl(const ParameterInfo& par, const GuideDraw& q, const GuidedParameter& gp) {
     const Term* prior = nullptr;
     for (const Term& t : p_.terms) {
       if (!t.tilde || t.tilde->variable != par.name || t.tilde->block != "parameters") continue;
@@ -126,11 +138,38 @@ class SviBuilder {
     std::vector<NodeP> p_params;
     for (const stdlib::Value& v : prior->tilde->params) {
       NodeP n = g_.cast_real(v.node);
+      if (reads_noise(ir::substitute(g_, n, leaf_replacements(n)), gp)) return nullptr;
       p_params.push_back(n->is_scalar() ? n : g_.reshape(n, par.value->dims));
     }
     NodeP kl = stdlib::kl_divergence(g_, *q.distribution, q.params, *prior->tilde->distribution, p_params);
     if (kl) kl_replaced_.insert(prior);
     return kl;
+  }
+
+  // A guide that reads parameters it drew earlier (q(z2 | z1, x)) has draws
+  // written in terms of those parameters' leaves. In the guide's order (the
+  // checker allows reading only earlier draws) each draw is rewritten with the
+  // earlier draws, so that every draw is a function of the noise and the
+  // learnable values alone; the reparameterised gradient then runs through the
+  // chain. The terms (log q, the model) are rewritten once, at the end.
+  void resolve_conditional_draws() {
+    for (const GuideDraw& d : p_.guide)
+      for (const ParameterInfo& par : p_.parameters) {
+        if (par.name != d.parameter) continue;
+        NodeP& draw = draws_.at(par.unconstrained_offset).second;
+        draw = ir::substitute(g_, draw, leaf_replacements(draw));
+      }
+  }
+
+  // Whether `root` reads the noise of guided parameter gp.
+  static bool reads_noise(NodeP root, const GuidedParameter& gp) {
+    int64_t size = 1;
+    for (auto d : gp.dims) size *= d;
+    for (NodeP n : ir::topological_order({root}))
+      if (n->op == Op::Input && n->a == 2 && n->b < gp.noise_offset + size &&
+          n->b + (n->is_scalar() ? 1 : n->size()) > gp.noise_offset)
+        return true;
+    return false;
   }
 
   void add(bool local, NodeP term) { (local ? local_ : global_).push_back(term); }
