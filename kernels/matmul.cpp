@@ -59,6 +59,35 @@ float* scratch(std::vector<float>& v, int64_t n) {
   return v.data();
 }
 
+// n doubles rounded to float (a loop the compiler vectorises: this file is built
+// with -march=native).
+void round_to_float(const double* from, float* to, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) to[i] = static_cast<float>(from[i]);
+}
+
+// Calls f with a float copy of operand o. The copy keeps o's layout (column- or
+// row-major), so rounding is one contiguous pass per column or row and the GEMM
+// reads the transposed layout itself; a transposing copy of a weight matrix
+// (g W' in a backward pass) cost as much as the product. Other strides are
+// gathered element by element.
+template <class F>
+void with_float_operand(const Operand& o, std::vector<float>& buffer, F&& f) {
+  float* p = scratch(buffer, o.rows * o.cols);
+  if (o.rs == 1 || o.rows == 1) {
+    const int64_t ld = o.cols == 1 ? o.rows : o.cs;
+    for (int64_t j = 0; j < o.cols; ++j) round_to_float(o.p + j * ld, p + j * o.rows, o.rows);
+    f(Eigen::Map<const Eigen::MatrixXf>(p, o.rows, o.cols));
+  } else if (o.cs == 1 || o.cols == 1) {
+    const int64_t ld = o.rows == 1 ? o.cols : o.rs;
+    for (int64_t i = 0; i < o.rows; ++i) round_to_float(o.p + i * ld, p + i * o.cols, o.cols);
+    f(Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(p, o.rows, o.cols));
+  } else {
+    FloatMap copy(p, o.rows, o.cols);
+    with_operand(o.p, o.rows, o.cols, o.rs, o.cs, [&](const auto& x) { copy = x.template cast<float>(); });
+    f(Eigen::Map<const Eigen::MatrixXf>(p, o.rows, o.cols));
+  }
+}
+
 // c (m x n, leading dimension ldc) = or += a b, one thread.
 void product(const Operand& a, const Operand& b, double* c, int64_t ldc, bool accumulate, bool single) {
   const int64_t m = a.rows, n = b.cols, k = a.cols;
@@ -67,10 +96,10 @@ void product(const Operand& a, const Operand& b, double* c, int64_t ldc, bool ac
     // Operands rounded to float, the result widened back: half the memory
     // traffic and twice the vector width of double.
     thread_local std::vector<float> va, vb, vc;
-    FloatMap fa(scratch(va, m * k), m, k), fb(scratch(vb, k * n), k, n), fc(scratch(vc, m * n), m, n);
-    with_operand(a.p, m, k, a.rs, a.cs, [&](const auto& A) { fa = A.template cast<float>(); });
-    with_operand(b.p, k, n, b.rs, b.cs, [&](const auto& B) { fb = B.template cast<float>(); });
-    fc.noalias() = fa * fb;
+    FloatMap fc(scratch(vc, m * n), m, n);
+    with_float_operand(a, va, [&](const auto& fa) {
+      with_float_operand(b, vb, [&](const auto& fb) { fc.noalias() = fa * fb; });
+    });
     if (accumulate)
       out += fc.cast<double>();
     else

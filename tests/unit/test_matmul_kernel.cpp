@@ -1,0 +1,77 @@
+// The matrix-product kernel (kernels/matmul.cpp) on every operand layout the
+// generated code passes it (column-major with an outer stride, row-major, i.e. a
+// transpose, and general strides), in double and in mixed precision (operands
+// rounded to float), setting and accumulating, single-threaded and split over
+// threads: against a plain triple loop.
+#define BOOST_TEST_MODULE matmul_kernel
+#include <boost/test/unit_test.hpp>
+
+#include "kernels/kernels.hpp"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace {
+
+enum class Layout { ColMajor, RowMajor, Strided };
+
+// A rows x cols operand stored in `layout`, with padding so that strides differ from the sizes.
+struct Stored {
+  std::vector<double> buffer;
+  int64_t rs = 0, cs = 0;
+};
+
+Stored store(const std::vector<double>& col_major, int64_t rows, int64_t cols, Layout layout) {
+  Stored s;
+  switch (layout) {
+    case Layout::ColMajor: s.rs = 1, s.cs = rows + 3; break;
+    case Layout::RowMajor: s.rs = cols + 2, s.cs = 1; break;
+    case Layout::Strided: s.rs = 2, s.cs = 2 * rows + 1; break;
+  }
+  s.buffer.assign(static_cast<size_t>((rows - 1) * s.rs + (cols - 1) * s.cs + 1), std::nan(""));
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) s.buffer[static_cast<size_t>(i * s.rs + j * s.cs)] = col_major[static_cast<size_t>(i + j * rows)];
+  return s;
+}
+
+std::vector<double> random_matrix(std::mt19937_64& rng, int64_t rows, int64_t cols) {
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<double> m(static_cast<size_t>(rows * cols));
+  for (double& v : m) v = normal(rng);
+  return m;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_layout_and_precision_matches_a_triple_loop) {
+  std::mt19937_64 rng(4);
+  // Small shapes, a vector case, and one large enough to be split over threads.
+  const std::vector<std::array<int64_t, 3>> shapes{{5, 7, 3}, {1, 6, 4}, {6, 1, 5}, {150, 130, 120}};
+  for (int threads : {1, 2}) {
+    latent_rt_set_matmul_threads(threads);
+    for (auto [m, n, k] : shapes) {
+      std::vector<double> a = random_matrix(rng, m, k), b = random_matrix(rng, k, n);
+      std::vector<double> want(static_cast<size_t>(m * n), 0.0);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t l = 0; l < k; ++l)
+            want[static_cast<size_t>(i + j * m)] += a[static_cast<size_t>(i + l * m)] * b[static_cast<size_t>(l + j * k)];
+      for (Layout la : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
+        for (Layout lb : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
+          for (int64_t flags : {0, 1, 2, 3}) {  // bit 0: accumulate, bit 1: operands in float
+            Stored sa = store(a, m, k, la), sb = store(b, k, n, lb);
+            std::vector<double> c(static_cast<size_t>(m * n), (flags & 1) ? 0.5 : -7.0);
+            latent_rt_matmul(m, n, k, sa.buffer.data(), sa.rs, sa.cs, sb.buffer.data(), sb.rs, sb.cs, c.data(), flags);
+            const double tolerance = (flags & 2) ? 2e-6 * std::sqrt(static_cast<double>(k)) * 4 : 1e-12 * k;
+            double worst = 0;
+            for (size_t i = 0; i < c.size(); ++i)
+              worst = std::max(worst, std::fabs(c[i] - want[i] - ((flags & 1) ? 0.5 : 0.0)));
+            BOOST_TEST(worst <= tolerance, "m " << m << " n " << n << " k " << k << " layouts " << int(la) << ","
+                                                << int(lb) << " flags " << flags << " threads " << threads
+                                                << ": worst error " << worst);
+          }
+    }
+  }
+  latent_rt_set_matmul_threads(1);
+}
