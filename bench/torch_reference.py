@@ -10,8 +10,11 @@ OPENBLAS_DIR = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-def add_environment_args(p):
-    """The options every reference has: threads, BLAS, OpenMP waiting, malloc, data."""
+def add_common_args(p):
+    """The options every reference has: epochs, --quick, threads, BLAS, OpenMP waiting, malloc, data."""
+    p.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: first 5000 training images, 2 epochs, test on 500 images")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and OpenBLAS threads")
     p.add_argument("--blas-threads", type=int, default=None, help="OpenBLAS threads (default: --threads)")
     p.add_argument("--seed", type=int, default=0)
@@ -26,6 +29,16 @@ def add_environment_args(p):
                         "stock spinning halves throughput); default: leave the environment as it is")
     p.add_argument("--no-malloc-trim", action="store_true",
                    help="tune glibc malloc (no trimming, no mmap for blocks < 32 MiB); default: stock malloc")
+
+
+def finish_args(a):
+    """--quick's defaults, and the default epochs."""
+    if a.quick:
+        a.train_rows = 5000 if a.train_rows is None else a.train_rows
+        a.test_rows = 500 if a.test_rows is None else a.test_rows
+    if a.epochs is None:
+        a.epochs = 2 if a.quick else 10
+    return a
 
 
 def reexec_if_needed(args, mark):

@@ -30,29 +30,18 @@ import math
 import sys
 import time
 
-from torch_reference import (add_environment_args, fashion_mnist, print_peak_rss, reexec_if_needed,
+from torch_reference import (add_common_args, fashion_mnist, finish_args, print_peak_rss, reexec_if_needed,
                              start_torch)
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=None, help="default 10 (2 with --quick)")
-    add_environment_args(p)
+    add_common_args(p)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--iwae", type=int, default=100, metavar="K",
                    help="importance samples per test image for the IWAE estimate (0: skip)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: first 5000 training images, 2 epochs, test on 500 images")
-    a = p.parse_args()
-    if a.quick:
-        if a.train_rows is None:
-            a.train_rows = 5000
-        if a.test_rows is None:
-            a.test_rows = 500
-    if a.epochs is None:
-        a.epochs = 2 if a.quick else 10
-    return a
+    return finish_args(p.parse_args())
 
 
 def main():

@@ -59,18 +59,26 @@ std::string as_json(const std::vector<std::array<int, 4>>& rows) {
 
 double binary_entropy(double p) { return -p * std::log(p) - (1 - p) * std::log(1 - p); }
 
+// Writes the model with `output_mask` and `rows` training draws into dir and fits
+// it by SVI (batch 500, lr 0.01); returns the model's path; the fit is made.fit.
+std::string fitted_model(const TempDir& dir, const std::string& output_mask, int rows, int epochs) {
+  std::string model = dir.write("made.lat", made_model(output_mask));
+  std::string data = dir.write("train.json", as_json(draws(rows, 1)));
+  RunResult r = run_latent({"fit", model, "--data", data, "--method", "svi", "--batch", "500", "--epochs",
+                            std::to_string(epochs), "--lr", "0.01", "--threads", "2", "--seed", "1", "--output",
+                            dir.file("made.fit"), "-q"},
+                           dir);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r);
+  return model;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(made_fits_evaluates_and_samples_exactly) {
   TempDir dir;
-  std::string model = dir.write("made.lat", made_model("autoregressive_output_mask"));
-  std::string data = dir.write("train.json", as_json(draws(20000, 1)));
+  std::string model = fitted_model(dir, "autoregressive_output_mask", 20000, 40);
   std::string fit = dir.file("made.fit");
-  RunResult r = run_latent({"fit", model, "--data", data, "--method", "svi", "--batch", "500", "--epochs", "40",
-                            "--lr", "0.01", "--threads", "2", "--seed", "1", "--output", fit, "-q"},
-                           dir);
-  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r);
-  r = run_latent({"eval", model, "--data", data, "--fit", fit}, dir);
+  RunResult r = run_latent({"eval", model, "--data", dir.file("train.json"), "--fit", fit}, dir);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r);
   const std::string key = "log_likelihood_per_datum ";
   BOOST_REQUIRE_MESSAGE(r.out.find(key) != std::string::npos, r);
@@ -110,14 +118,8 @@ BOOST_AUTO_TEST_CASE(an_output_that_reads_its_own_pixel_is_refused_by_sample) {
   // autoregressive_mask on the output layer lets output d read hidden units of
   // degree d, which read pixel d: not autoregressive.
   TempDir dir;
-  std::string model = dir.write("leaky.lat", made_model("autoregressive_mask"));
-  std::string data = dir.write("train.json", as_json(draws(500, 2)));
-  std::string fit = dir.file("leaky.fit");
-  RunResult r = run_latent({"fit", model, "--data", data, "--method", "svi", "--batch", "100", "--epochs", "2",
-                            "--output", fit, "-q"},
-                           dir);
-  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r);
-  r = run_latent({"sample", model, "--fit", fit, "--n", "5", "--csv", dir.file("s.csv")}, dir);
+  std::string model = fitted_model(dir, "autoregressive_mask", 1000, 2);
+  RunResult r = run_latent({"sample", model, "--fit", dir.file("made.fit"), "--n", "5", "--csv", dir.file("s.csv")}, dir);
   BOOST_TEST(r.exit_code == 1, r);
   BOOST_TEST(contains(r.err, "feeds its own distribution"), r);
   BOOST_TEST(!std::filesystem::exists(dir.file("s.csv")));
