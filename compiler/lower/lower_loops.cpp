@@ -8,6 +8,7 @@
 #include "compiler/ir/substitute.hpp"
 
 #include <functional>
+#include <optional>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -28,7 +29,11 @@ std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var) {
   std::vector<Term>* saved_terms = current_terms_;
   current_terms_ = &body_terms;
   enclosing_loops_.push_back(var);
-  statement(*s.body);
+  auto [lo, hi] = std::exchange(masked_bounds_, {nullptr, nullptr});
+  if (lo)
+    conditional(g_.binary(Op::And, g_.binary(Op::Ge, var, lo), g_.binary(Op::Le, var, hi)), s.body.get(), nullptr);
+  else
+    statement(*s.body);
   enclosing_loops_.pop_back();
   current_terms_ = saved_terms;
   return body_terms;
@@ -38,18 +43,31 @@ void Lowerer::for_loop(const ast::Stmt& s) {
   Value lo = expr(*s.lower), hi = expr(*s.upper);
   LoopPlan plan = plan_loop(s);
   bool known = lo.node->is_const() && hi.node->is_const();
+  // The size of the variables defined element-wise, when they share one.
+  std::optional<int64_t> generated_size;
+  bool sizes_differ = false;
   if (plan.symbolic) {
     // Element-wise definitions need a constant trip count covering the whole variable.
     for (auto& name : plan.generated) {
       Var* v = find(name);
       if (!v) error(s.loc, "variable '" + name + "' has no value here");
       auto stan = stan_dims_of(v->value.type, v->value.node->dims);
+      if (!stan.empty()) {
+        sizes_differ |= generated_size && *generated_size != stan[0];
+        generated_size = stan[0];
+      }
       bool covers = known && !stan.empty() && lo.node->value == 1 && hi.node->value == stan[0];
       if (!covers) {
         plan.symbolic = false;
         plan.why_unrolled = "'" + name + "' is defined element-wise over part of its range";
       }
     }
+  }
+  // Bounds known only in an enclosing symbolic loop (a triangular loop): the
+  // loop runs over the whole range, masked.
+  if (!plan.symbolic && !known && generated_size && !sizes_differ && plan.why_unrolled.find("part of its range") != std::string::npos) {
+    plan.symbolic = true;
+    return masked_for(s, lo.node, hi.node, *generated_size, plan);
   }
   if (plan.symbolic) {
     // A variable overwritten by an inner loop is local only if that loop covers it.
@@ -226,6 +244,20 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
     t.value = g_.loop_sum(var, lo, hi, t.value);
     keep_term(std::move(t));
   }
+}
+
+// `for (j in lo:hi) v[j] = ...` over part of v's range, with bounds that vary
+// with an enclosing loop (`for (j in 1:(i - 1))`): a symbolic loop over all of
+// v's range 1..size whose body runs only where lo <= j <= hi, so the elements
+// outside keep their values (everything else the body does is masked the same
+// way). Bounds outside 1..size fail a check, as Stan's index check would.
+void Lowerer::masked_for(const ast::Stmt& s, NodeP lo, NodeP hi, int64_t size, const LoopPlan& plan) {
+  NodeP runs = g_.binary(Op::Le, lo, hi);
+  const std::string message = "the loop's range runs outside 1.." + std::to_string(size) + ", the elements it defines";
+  add_check(s.loc, g_.binary(Op::And, runs, g_.binary(Op::Lt, lo, g_.int_constant(1))), message, lo, "lower bound");
+  add_check(s.loc, g_.binary(Op::And, runs, g_.binary(Op::Gt, hi, g_.int_constant(size))), message, hi, "upper bound");
+  masked_bounds_ = {lo, hi};
+  symbolic_for(s, g_.int_constant(1), g_.int_constant(size), plan);
 }
 
 bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPlan& plan) {
@@ -456,7 +488,11 @@ void Lowerer::if_statement(const ast::Stmt& s) {
     return;
   }
   // A condition known only at run time: lower both branches and merge what they change.
-  NodeP cond = g_.binary(Op::Ne, c.node, c.node->dtype == ir::DType::Int ? g_.int_constant(0) : g_.constant(0));
+  conditional(g_.binary(Op::Ne, c.node, c.node->dtype == ir::DType::Int ? g_.int_constant(0) : g_.constant(0)),
+              s.body.get(), s.else_body.get());
+}
+
+void Lowerer::conditional(NodeP cond, const ast::Stmt* then_body, const ast::Stmt* else_body) {
   auto snapshot = [&]() {
     std::vector<std::map<std::string, Var>> s;
     for (auto& sc : scopes_) s.push_back(sc.vars);
@@ -475,10 +511,10 @@ void Lowerer::if_statement(const ast::Stmt& s) {
     return after;
   };
   bool then_stopped = false, else_stopped = false;
-  auto then_state = branch(s.body.get(), cond, &then_stopped);
-  auto else_state = branch(s.else_body.get(), g_.unary(Op::Not, cond), &else_stopped);
+  auto then_state = branch(then_body, cond, &then_stopped);
+  auto else_state = branch(else_body, g_.unary(Op::Not, cond), &else_stopped);
   path_ = saved_path;
-  if (break_ || continue_) error(s.loc, "break and continue under a condition that depends on parameters are not supported");
+  if (break_ || continue_) error(then_body->loc, "break and continue under a condition that depends on parameters are not supported");
   if (then_stopped && else_stopped) {
     returning_ = true;
     return;

@@ -139,6 +139,7 @@ class Lowerer {
   // Adds a finished term: data-only checks go to data_checks_, the rest to the current list.
   void keep_term(Term t);
   void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
+  void masked_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, int64_t size, const struct LoopPlan& plan);
   std::vector<Term> loop_body(const ast::Stmt& s, ir::NodeP var);
   // Lowers a loop with carried state as an IR Scan; false (nothing lowered)
   // when its state cannot be one tensor (ints mixed with reals).
@@ -147,6 +148,9 @@ class Lowerer {
                                                         const std::vector<ir::NodeP>& outputs);
   void while_loop(const ast::Stmt& s);
   void if_statement(const ast::Stmt& s);
+  // Lowers `then_body` (and `else_body`) under the run-time condition `cond` (Int),
+  // merging what they change with selects.
+  void conditional(ir::NodeP cond, const ast::Stmt* then_body, const ast::Stmt* else_body);
   // User-defined functions (lower_functions.cpp).
   Value call_function(const ast::FunctionDef& f, const std::vector<Value>& args, SourceLoc loc, bool propto);
   void return_statement(const ast::Stmt& s);
@@ -174,6 +178,8 @@ class Lowerer {
   std::vector<Term>* current_terms_ = &terms_;
   std::vector<ir::NodeP> data_checks_;
   ir::NodeP path_ = nullptr;  // condition under which the current statement runs (null: always)
+  // The bounds of a masked loop (masked_for): its body runs only where lo <= i <= hi.
+  std::pair<ir::NodeP, ir::NodeP> masked_bounds_{nullptr, nullptr};
   int unrolled_iterations_ = 0;
   int unrolled_depth_ = 0;          // unrolled bodies being lowered, one inside another
   UnrolledCost unrolled_cost_;      // made by finished outermost unrolled bodies

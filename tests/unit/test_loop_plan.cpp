@@ -12,6 +12,7 @@
 #include "compiler/lower/lowered_program.hpp"
 #include "data/json_data.hpp"
 
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -441,4 +442,86 @@ BOOST_AUTO_TEST_CASE(sizes_that_change_with_the_loop_variable) {
     LoopPlan p = plan(std::string("for (i in 1:N) { ") + body + " }");
     BOOST_TEST(p.symbolic, body << ": " << p.why_unrolled);
   }
+}
+
+// An inner loop whose bounds follow the outer loop's variable (a triangular
+// loop) defines part of a variable's range: it runs over the whole range with
+// its body masked to lo <= j <= hi (Lowerer::masked_for), instead of being
+// refused for bounds not known from data.
+BOOST_AUTO_TEST_CASE(triangular_loops_are_masked) {
+  const std::string text = R"(
+data { int D; }
+transformed data {
+  matrix[D, D] upper = rep_matrix(0, D, D);
+  for (i in 1:D) for (j in 1:(i - 1)) upper[j, i] = i + 0.5 * j;
+}
+parameters { vector[D] theta; }
+model {
+  matrix[D, D] M = rep_matrix(0, D, D);
+  for (i in 1:D) for (j in 1:(i - 1)) M[j, i] = theta[j] * theta[i] + 0.01 * upper[j, i];
+  target += -0.5 * sum(square(M)) - 0.5 * dot_self(theta);
+}
+generated quantities {
+  real total = sum(upper);
+  real above = upper[2, 5];
+  real diagonal_sum = sum(diagonal(upper));
+  real below = upper[5, 2];
+}
+)";
+  const int D = 30;
+  std::unique_ptr<BoundModel> m = make_model(text, "{\"D\": " + std::to_string(D) + "}");
+  std::vector<double> theta(D);
+  for (int k = 0; k < D; ++k) theta[static_cast<size_t>(k)] = 0.1 * std::sin(k + 1.0);
+  // sum over j < i of (i + j / 2)
+  double total = 0;
+  for (int i = 1; i <= D; ++i)
+    for (int j = 1; j < i; ++j) total += i + 0.5 * j;
+  BOOST_TEST(output(*m, theta, "total") == total);
+  BOOST_TEST(output(*m, theta, "above") == 5 + 0.5 * 2);
+  BOOST_TEST(output(*m, theta, "diagonal_sum") == 0);
+  BOOST_TEST(output(*m, theta, "below") == 0);
+  check_gradient(*m, theta, true, 1e-6, "triangular loop");
+  // Its value against the same sum written out.
+  double want = 0;
+  for (int i = 1; i <= D; ++i) {
+    want -= 0.5 * theta[static_cast<size_t>(i - 1)] * theta[static_cast<size_t>(i - 1)];
+    for (int j = 1; j < i; ++j) {
+      double v = theta[static_cast<size_t>(j - 1)] * theta[static_cast<size_t>(i - 1)] + 0.01 * (i + 0.5 * j);
+      want -= 0.5 * v * v;
+    }
+  }
+  double value = 0;
+  gradient(*m, theta, true, &value);
+  BOOST_TEST(std::fabs(value - want) < 1e-9 * std::fabs(want), value << " vs " << want);
+}
+
+BOOST_AUTO_TEST_CASE(a_masked_loop_outside_the_range_is_an_error) {
+  const std::string text = R"(
+data { int D; }
+transformed data {
+  matrix[D, D] upper = rep_matrix(0, D, D);
+  for (i in 1:D) for (j in 1:(i + 1)) upper[j, i] = 1;
+}
+parameters { real mu; }
+model { mu ~ normal(0, 1); }
+)";
+  std::string e = error_of([&] { make_model(text, R"({"D": 4})"); });
+  BOOST_TEST(contains(e, "out of range"), e);
+  BOOST_TEST(contains(e, ":5:"), e);
+  // In the model block the loop is masked; its range is checked when it runs.
+  const std::string model = R"(
+data { int D; }
+parameters { vector[D] theta; }
+model {
+  matrix[D, D] M = rep_matrix(0, D, D);
+  for (i in 1:D) for (j in 1:(i + 1)) M[j, i] = theta[j] * theta[i];
+  target += -0.5 * sum(square(M));
+}
+)";
+  std::string run = error_of([&] {  // D = 30: not unrolled
+    std::unique_ptr<BoundModel> m = make_model(model, R"({"D": 30})");
+    gradient(*m, std::vector<double>(30, 0.5), true, nullptr);
+  });
+  BOOST_TEST(contains(run, "the loop's range runs outside 1..30, the elements it defines (upper bound = 31)"), run);
+  BOOST_TEST(contains(run, ":6:18"), run);
 }
