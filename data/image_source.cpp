@@ -1,5 +1,6 @@
 #include "data/image_source.hpp"
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <stdexcept>
@@ -11,24 +12,21 @@ namespace latent {
 
 namespace {
 
-// byte / 255.0 for every byte, so converting a row is a table look-up.
-const std::array<double, 256>& intensities() {
-  static const std::array<double, 256> table = [] {
-    std::array<double, 256> t{};
-    for (int b = 0; b < 256; ++b) t[static_cast<size_t>(b)] = b / 255.0;
-    return t;
-  }();
-  return table;
+using ByteTable = std::array<double, 256>;
+
+// A value for every byte, so converting a row is a table look-up.
+ByteTable byte_table(double (*value)(int byte)) {
+  ByteTable t{};
+  for (int b = 0; b < 256; ++b) t[static_cast<size_t>(b)] = value(b);
+  return t;
 }
 
-// The fixed binarisation: 1 where the intensity byte / 255 exceeds 0.5 (byte >= 128).
-const std::array<double, 256>& binarised() {
-  static const std::array<double, 256> table = [] {
-    std::array<double, 256> t{};
-    for (int b = 0; b < 256; ++b) t[static_cast<size_t>(b)] = b / 255.0 > 0.5 ? 1.0 : 0.0;
-    return t;
-  }();
-  return table;
+// `x`: the intensity byte / 255; `x_binary`: the fixed binarisation, 1 where the
+// intensity exceeds 0.5 (byte >= 128).
+const ByteTable& pixel_values(bool binary) {
+  static const ByteTable intensities = byte_table([](int b) { return b / 255.0; });
+  static const ByteTable binarised = byte_table([](int b) { return b / 255.0 > 0.5 ? 1.0 : 0.0; });
+  return binary ? binarised : intensities;
 }
 
 int as_int(int64_t v, const std::string& path, const char* what) {
@@ -69,8 +67,8 @@ std::vector<std::string> ImageDataSource::names() const {
 }
 
 bool ImageDataSource::has(const std::string& name) const {
-  return name == "N" || name == "H" || name == "W" || name == "D" || name == "x" || name == "x_binary" ||
-         (name == "label" && has_labels_);
+  std::vector<std::string> all = names();
+  return std::find(all.begin(), all.end(), name) != all.end();
 }
 
 ImageDataSource::Field ImageDataSource::field(const std::string& name) const {
@@ -108,7 +106,7 @@ void ImageDataSource::read_rows(const std::string& name, const int64_t* rows, in
     case Field::XBinary:
     case Field::Label: break;
   }
-  const auto& to_value = f == Field::XBinary ? binarised() : intensities();
+  const ByteTable& to_value = pixel_values(f == Field::XBinary);
   for (int64_t i = 0; i < count; ++i) {
     int64_t row = rows[i];
     if (row < 0 || row >= n_)

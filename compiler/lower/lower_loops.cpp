@@ -43,9 +43,10 @@ void Lowerer::for_loop(const ast::Stmt& s) {
   Value lo = expr(*s.lower), hi = expr(*s.upper);
   LoopPlan plan = plan_loop(s);
   bool known = lo.node->is_const() && hi.node->is_const();
-  // The size of the variables defined element-wise, when they share one.
+  // The size of the variables defined element-wise, when they share one, and
+  // whether the loop's range covers only part of them.
   std::optional<int64_t> generated_size;
-  bool sizes_differ = false;
+  bool sizes_differ = false, partial_range = false;
   if (plan.symbolic) {
     // Element-wise definitions need a constant trip count covering the whole variable.
     for (auto& name : plan.generated) {
@@ -59,15 +60,17 @@ void Lowerer::for_loop(const ast::Stmt& s) {
       bool covers = known && !stan.empty() && lo.node->value == 1 && hi.node->value == stan[0];
       if (!covers) {
         plan.symbolic = false;
+        partial_range = true;
         plan.why_unrolled = "'" + name + "' is defined element-wise over part of its range";
       }
     }
   }
   // Bounds known only in an enclosing symbolic loop (a triangular loop): the
   // loop runs over the whole range, masked.
-  if (!plan.symbolic && !known && generated_size && !sizes_differ && plan.why_unrolled.find("part of its range") != std::string::npos) {
+  if (partial_range && !known && generated_size && !sizes_differ) {
     plan.symbolic = true;
-    return masked_for(s, lo.node, hi.node, *generated_size, plan);
+    masked_for(s, lo.node, hi.node, *generated_size, plan);
+    return;
   }
   if (plan.symbolic) {
     // A variable overwritten by an inner loop is local only if that loop covers it.

@@ -72,8 +72,7 @@ Generator::Generator(std::shared_ptr<const ast::Program> program, std::shared_pt
     : program_(std::move(program)), data_(std::move(data)) {
   PlateInfo plate = plate_of(*program_);
   plate_ = plate.name;
-  plate_fields_ = plate.fields;
-  data_fields_ = plate.data;
+  plate_info_ = plate;
   if (!plate_.empty()) rows_ = plate_rows(plate, *data_);
   // The layout of phi, as the fit file records it (as SviModel::reference(): one row).
   Stage& one = stage(1);
@@ -81,9 +80,7 @@ Generator::Generator(std::shared_ptr<const ast::Program> program, std::shared_pt
   layout_->rows = 1;
   {
     std::vector<int64_t> first(plate_.empty() ? 0 : 1, 0);
-    DataSet view = data_->view(data_fields_, plate_fields_, first);
-    if (!plate_.empty()) view.set(plate_, DataValue{{}, {1.0}, true});
-    layout_->lowered = driver::lower(*program_, view, {.keep_constants = true});
+    layout_->lowered = driver::lower(*program_, batch_view(plate_info_, *data_, first), {.keep_constants = true});
     layout_->objective = *driver::build(layout_->lowered, driver::Method::stochastic_vi({}, false)).svi;
   }
   for (const GeneratedVariable& v : one.variables) {
@@ -121,9 +118,7 @@ Generator::Stage& Generator::stage(int64_t rows) {
   // when R exceeds them: generating from the prior reads no data values).
   std::vector<int64_t> first(static_cast<size_t>(plate_.empty() ? 0 : rows));
   for (int64_t i = 0; i < static_cast<int64_t>(first.size()); ++i) first[static_cast<size_t>(i)] = i % rows_;
-  DataSet view = data_->view(data_fields_, plate_fields_, first);
-  if (!plate_.empty()) view.set(plate_, DataValue{{}, {static_cast<double>(rows)}, true});
-  s->lowered = driver::lower(*program_, view, {.keep_constants = true});
+  s->lowered = driver::lower(*program_, batch_view(plate_info_, *data_, first), {.keep_constants = true});
   s->variables = generated_variables(s->lowered, model_path());
   slot = std::move(s);
   return *slot;

@@ -22,6 +22,7 @@
 #include "compiler/frontend/ast.hpp"
 #include "data/data_rows.hpp"
 #include "data/data_source.hpp"
+#include "runtime/model/plate.hpp"
 #include "runtime/output/generated_output.hpp"
 #include "kernels/random.hpp"
 #include "runtime/model/svi_model.hpp"
@@ -109,8 +110,7 @@ class Generator {
   std::shared_ptr<const ast::Program> program_;
   std::shared_ptr<const DataSource> data_;
   std::string plate_;
-  std::vector<std::string> plate_fields_;
-  std::vector<std::string> data_fields_;  // the data block's fields: only these are read
+  PlateInfo plate_info_;  // the plate, its fields and the data block's fields
   int64_t rows_ = 1;
   std::unique_ptr<SviModel::Compiled> layout_;
   std::vector<double> phi_;

@@ -38,6 +38,12 @@ PlateInfo plate_of(const ast::Program& program) {
   return out;
 }
 
+DataSet batch_view(const PlateInfo& plate, const DataSource& data, const std::vector<int64_t>& rows) {
+  DataSet view = data.view(plate.data, plate.fields, rows);
+  if (!plate.name.empty()) view.set(plate.name, DataValue{{}, {static_cast<double>(rows.size())}, true});
+  return view;
+}
+
 int64_t plate_rows(const PlateInfo& plate, const DataSource& data) {
   if (plate.name.empty()) return 1;
   if (!data.has(plate.name))

@@ -20,6 +20,12 @@ struct PlateInfo {
 PlateInfo plate_of(const ast::Program& program);
 
 class DataSource;
+class DataSet;
+
+// The data a program is compiled against for a batch: the data block's fields
+// (no other field of the source is read), the plate-indexed ones cut to the
+// source's rows `rows` (0-based), and the plate set to their number.
+DataSet batch_view(const PlateInfo& plate, const DataSource& data, const std::vector<int64_t>& rows);
 
 // The largest plate (data points) a program may have.
 constexpr int64_t kMaxPlateRows = int64_t{1} << 31;

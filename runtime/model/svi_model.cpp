@@ -18,8 +18,7 @@ SviModel::SviModel(std::shared_ptr<const ast::Program> program, std::shared_ptr<
     : program_(std::move(program)), data_(std::move(data)) {
   PlateInfo plate = plate_of(*program_);
   plate_ = plate.name;
-  plate_fields_ = plate.fields;
-  data_fields_ = plate.data;
+  plate_info_ = plate;
   rows_ = plate_rows(plate, *data_);
   if (!plate_.empty() && max_rows > 0 && max_rows < rows_) rows_ = max_rows;
 }
@@ -28,9 +27,7 @@ LoweredProgram SviModel::lower(int64_t rows) const {
   // The data as the compiled code sees it: the plate at `rows`, its fields cut to `rows` rows.
   std::vector<int64_t> first(static_cast<size_t>(plate_.empty() ? 0 : rows));
   for (int64_t i = 0; i < static_cast<int64_t>(first.size()); ++i) first[static_cast<size_t>(i)] = i;
-  DataSet view = data_->view(data_fields_, plate_fields_, first);
-  if (!plate_.empty()) view.set(plate_, DataValue{{}, {static_cast<double>(rows)}, true});
-  return driver::lower(*program_, view, {.keep_constants = true});
+  return driver::lower(*program_, batch_view(plate_info_, *data_, first), {.keep_constants = true});
 }
 
 const SviModel::Compiled& SviModel::compiled(int64_t rows, const SviOptions& options, Use use) {

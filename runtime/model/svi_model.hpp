@@ -12,6 +12,7 @@
 #include "compiler/frontend/ast.hpp"
 #include "compiler/lower/lowered_program.hpp"
 #include "data/data_source.hpp"
+#include "runtime/model/plate.hpp"
 #include "compiler/transforms/svi.hpp"
 
 #include <map>
@@ -72,8 +73,7 @@ class SviModel {
   std::shared_ptr<const ast::Program> program_;
   std::shared_ptr<const DataSource> data_;
   std::string plate_;
-  std::vector<std::string> plate_fields_;
-  std::vector<std::string> data_fields_;  // the data block's fields: only these are read
+  PlateInfo plate_info_;  // the plate, its fields and the data block's fields
   int64_t rows_ = 1;
   std::mutex mutex_;
   std::map<std::tuple<int64_t, bool, double, double, Use, bool>, std::unique_ptr<Compiled>> compiled_;
