@@ -208,11 +208,24 @@ class AstBuilder {
     l.kind = ctx->kind->getText();
     l.name = ctx->name->getText();
     for (auto* e : ctx->args) l.args.push_back(expression(e));
-    if (l.kind != "dense")
-      error(loc_of(ctx->kind), "unknown layer '" + l.kind + "'; the layers are: dense(in, out) and dense(in, out, mask)");
-    else if (l.args.size() != 2 && l.args.size() != 3)
-      error(l.loc, "'dense' takes two sizes and an optional mask, as in 'dense " + l.name + "(in, out);' or 'dense " +
-                       l.name + "(in, out, mask);'");
+    if (l.kind == "dense") {
+      if (l.args.size() != 2 && l.args.size() != 3)
+        error(l.loc, "'dense' takes two sizes and an optional mask, as in 'dense " + l.name + "(in, out);' or 'dense " +
+                         l.name + "(in, out, mask);'");
+    } else if (l.kind == "affine_coupling") {
+      if (l.args.size() != 3)
+        error(l.loc, "'affine_coupling' takes the data size, the hidden size and the mask of the values it keeps, "
+                     "as in 'affine_coupling " + l.name + "(D, 64, keep);'");
+    } else if (l.kind == "flow") {
+      if (l.args.empty()) error(l.loc, "a flow names its layers, as in 'flow " + l.name + "(c1, c2);'");
+      for (const ExprPtr& a : l.args)
+        if (a->kind != ExprKind::Var)
+          error(a->loc, "a flow's arguments are the names of its layers (affine_coupling or flow), in the order "
+                        "they apply to a base draw");
+    } else {
+      error(loc_of(ctx->kind), "unknown layer '" + l.kind + "'; the layers are: dense(in, out), dense(in, out, mask), "
+                               "affine_coupling(D, hidden, keep) and flow(layer, ...)");
+    }
     return l;
   }
 

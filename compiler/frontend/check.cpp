@@ -210,11 +210,19 @@ class Checker {
     for (auto& l : b.layers) {
       // The network's names are declared first (in run()); their sizes are checked
       // here, where the data they name are in scope.
-      for (size_t k = 0; k < l.args.size() && k < 2; ++k) size(*l.args[k], l.name, true);
-      if (l.args.size() == 3) {  // a mask: a matrix[in, out] of the data (its sizes are checked when lowering)
+      if (l.kind == "flow") {
+        flow_layers(l);
+      } else {
+        for (size_t k = 0; k < l.args.size() && k < 2; ++k) size(*l.args[k], l.name, true);
+      }
+      if (l.kind != "flow" && l.args.size() == 3) {  // a mask of the data (its sizes are checked when lowering)
+        const bool coupling = l.kind == "affine_coupling";
         Type t = expr(*l.args[2]);
-        if (!t.is_error() && !(t.base == Base::Matrix && t.array_dims == 0))
-          err(l.args[2]->loc, "the mask of layer " + quoted(l.name) + " must be a matrix[in, out], found " + t.str());
+        bool right = coupling ? t.array_dims == 0 && (t.base == Base::Vector || t.base == Base::RowVector)
+                              : t.array_dims == 0 && t.base == Base::Matrix;
+        if (!t.is_error() && !right)
+          err(l.args[2]->loc, "the mask of layer " + quoted(l.name) + " must be a " +
+                                  (coupling ? "vector[D] of 0 and 1" : "matrix[in, out]") + ", found " + t.str());
         data_only_refs(*l.args[2], l.name, "the mask of layer ");
       }
       if (b.kind != BlockKind::Network) declare_layer(l, b.kind);
@@ -308,6 +316,8 @@ class Checker {
   struct Layer {
     BlockKind block;  // Network, or Guide for the guide's own network
     SourceLoc loc;
+    std::string kind;  // dense, affine_coupling, flow
+    bool invertible() const { return kind != "dense"; }
   };
   std::unordered_map<std::string, Layer> layers_;
   std::unordered_map<std::string, SourceLoc> guided_;  // parameter -> its guide statement
@@ -324,7 +334,62 @@ class Checker {
       err(l.loc, "layer " + quoted(l.name) + " is already declared (at line " +
                      std::to_string(it->second.loc.line) + ")");
     else
-      layers_.emplace(l.name, Layer{kind, l.loc});
+      layers_.emplace(l.name, Layer{kind, l.loc, l.kind});
+  }
+
+  // `flow f(c1, c2)`: invertible layers of the model's network, declared before.
+  void flow_layers(LayerDecl& l) {
+    if (block_ != BlockKind::Network) {
+      err(l.loc, "flows are declared in the model's network block, not in the guide's");
+      return;
+    }
+    for (const ExprPtr& a : l.args) {
+      auto it = layers_.find(a->name);
+      if (it == layers_.end())
+        err(a->loc, "flow " + quoted(l.name) + " names " + quoted(a->name) + ", which is not a layer");
+      else if (!it->second.invertible())
+        err(a->loc, "flow " + quoted(l.name) + " names " + quoted(a->name) + ", a " + it->second.kind +
+                        " layer: a flow's layers are invertible (affine_coupling, or another flow)");
+      else if (!before(it->second.loc, l.loc))
+        err(a->loc, "flow " + quoted(l.name) + " names " + quoted(a->name) + ", which is declared after it");
+    }
+  }
+
+  // The invertible layer `f` of `f_inverse` (null when the name is not one).
+  const Layer* inverse_of(const std::string& name) const {
+    const std::string suffix = "_inverse";
+    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return nullptr;
+    auto it = layers_.find(name.substr(0, name.size() - suffix.size()));
+    return it != layers_.end() && it->second.invertible() ? &it->second : nullptr;
+  }
+
+  // `x ~ f()` or `x ~ f(mu, sigma)` with f a flow: x is the flow's image of a normal
+  // base draw (std_normal without arguments); x is a vector, a row_vector or a
+  // matrix whose rows are data points, and mu and sigma are reals or x's shape.
+  void flow_tilde(Stmt& s, const Type& lhs, const std::vector<Type>& args) {
+    if (block_ == BlockKind::Guide) {
+      err(s.loc, "a guide's ~ statement draws from a distribution of the library; flow " + quoted(s.dist) +
+                     " can only be the model's");
+      return;
+    }
+    if (s.truncated) return err(s.loc, "a flow's distribution cannot be truncated");
+    if (lhs.array_dims != 0 || (lhs.base != Base::Vector && lhs.base != Base::RowVector && lhs.base != Base::Matrix))
+      err(s.lhs->loc, "flow " + quoted(s.dist) + " gives the distribution of a vector, a row_vector or a matrix "
+                      "whose rows are data points, not of " + lhs.str());
+    if (!args.empty() && args.size() != 2) {
+      err(s.loc, "flow " + quoted(s.dist) + " takes no arguments (a standard normal base) or two, the location and "
+                 "scale of its normal base: '~ " + s.dist + "()' or '~ " + s.dist + "(mu, sigma)'");
+      return;
+    }
+    for (size_t i = 0; i < args.size(); ++i) {
+      const Type& a = args[i];
+      bool scalar = a.is_scalar() && (a.base == Base::Int || a.base == Base::Real);
+      if (!scalar && !(a.array_dims == 0 && a.base == lhs.base))
+        err(s.args[i]->loc, std::string("the base ") + (i == 0 ? "location" : "scale") + " of flow " +
+                                quoted(s.dist) + " must be a real or a " + lhs.str() + " like its variate, not " +
+                                a.str());
+    }
   }
 
   // `enc_h(x)`: a dense layer applied to a vector, a row_vector or a matrix
@@ -506,6 +571,8 @@ class Checker {
       return;
     }
     if (bad) return;
+    if (auto it = layers_.find(s.dist); it != layers_.end() && it->second.invertible())
+      return flow_tilde(s, lhs, args);
     std::string why;
     if (functions_.has(s.dist + "_lpdf") || functions_.has(s.dist + "_lpmf")) {
       if (s.truncated) err(s.loc, "truncation T[...] of a user-defined distribution is not supported");
@@ -854,6 +921,7 @@ class Checker {
 
   Type call(Expr& e) {
     if (auto it = layers_.find(e.name); it != layers_.end()) return layer_call(e, it->second);
+    if (const Layer* l = inverse_of(e.name)) return layer_call(e, *l);
     std::vector<Type> args;
     bool bad = false;
     for (size_t i = 0; i < e.args.size(); ++i) {

@@ -1,5 +1,6 @@
 // Lowering expressions: operators, calls into the library and layers, indexing.
 #include "compiler/lower/lowerer.hpp"
+#include "compiler/lower/flows.hpp"
 
 #include "compiler/lower/lowering_helpers.hpp"
 #include "kernels/eval_context.hpp"
@@ -176,24 +177,22 @@ Lowerer::Value Lowerer::binary(const std::string& op, const Value& a, const Valu
 
 Lowerer::Value Lowerer::dense(const DenseLayer& layer, const Value& x, const ast::Expr& call) {
   NodeP w = layer.weight, b = layer.bias;
-  int64_t in = w->dims[0], out = w->dims[1];
+  int64_t in = w->dims[0];
   int64_t got = x.node->dims.empty() ? 1 : x.node->dims.back();
   if (x.type.base == Base::Vector) got = x.node->dims[0];
   if (got != in)
     error(call.loc, "layer '" + call.name + "' takes " + std::to_string(in) + " inputs, but its argument has " +
                         std::to_string(got) + (x.type.base == Base::Matrix ? " columns" : " elements"));
   NodeP v = g_.cast_real(x.node);
-  if (x.type.base == Base::Matrix) {
-    int64_t rows = v->dims[0];
-    NodeP bias_rows = g_.matmul(g_.fill(g_.constant(1), {rows, 1}), g_.reshape(b, {1, out}));
-    return {g_.add(g_.matmul(v, w), bias_rows), x.type};
-  }
+  if (x.type.base == Base::Matrix) return {flows::dense_rows(g_, v, w, b), x.type};
   if (x.type.base == Base::RowVector) return {g_.add(g_.matmul(v, w), b), x.type};
   return {g_.add(g_.matmul(g_.transpose(w), v), b), x.type};
 }
 
 Lowerer::Value Lowerer::call(const ast::Expr& e) {
   if (auto layer = layers_.find(e.name); layer != layers_.end()) return dense(layer->second, expr(*e.args[0]), e);
+  bool inverse = false;
+  if (const flows::Flow* flow = flow_of_call(e.name, &inverse)) return flow_call(*flow, inverse, e);
   if (e.name == "target") {
     std::vector<NodeP> so_far;
     for (auto& t : terms_) so_far.push_back(t.value);

@@ -297,6 +297,22 @@ class ProgramLowering {
       return g.input(buffer, t.offset, t.dims);
     };
     for (const ast::LayerDecl& l : block.layers) {
+      if (l.kind == "affine_coupling") {
+        lowerer_.define_flow(l.name, {{affine_coupling(l, tensor)}});
+        continue;
+      }
+      if (l.kind == "flow") {
+        flows::Flow f;
+        for (const ast::ExprPtr& a : l.args) {
+          const flows::Flow* part = lowerer_.find_flow(a->name);  // the checker made it an invertible layer
+          f.layers.insert(f.layers.end(), part->layers.begin(), part->layers.end());
+          if (part->dim() != f.dim())
+            lowerer_.error(a->loc, "layer '" + a->name + "' maps " + std::to_string(part->dim()) +
+                                       " values, and the flow's first layer " + std::to_string(f.dim()));
+        }
+        lowerer_.define_flow(l.name, std::move(f));
+        continue;
+      }
       int64_t in = lowerer_.known_int(*l.args.at(0), "the input size of layer '" + l.name + "'");
       int64_t outs = lowerer_.known_int(*l.args.at(1), "the output size of layer '" + l.name + "'");
       if (in < 1 || outs < 1) lowerer_.error(l.loc, "layer '" + l.name + "' needs positive sizes");
@@ -314,6 +330,33 @@ class ProgramLowering {
       lowerer_.declared_dims(*d, &stan_dims, &dims);
       lowerer_.define(d->name, {tensor(d->name, dims, initial_half_width(*d, stan_dims)), d->type}, true, "network");
     }
+  }
+
+  // `affine_coupling name(D, H, keep)`: RealNVP's coupling (compiler/lower/flows.hpp),
+  // its conditioner D -> H -> H -> (log-scale D, shift D), each layer nn.Linear's.
+  template <class Tensor>
+  flows::AffineCoupling affine_coupling(const ast::LayerDecl& l, Tensor& tensor) {
+    ir::Graph& g = *out_.graph;
+    int64_t dim = lowerer_.known_int(*l.args.at(0), "the size of layer '" + l.name + "'");
+    int64_t hidden = lowerer_.known_int(*l.args.at(1), "the hidden size of layer '" + l.name + "'");
+    if (dim < 1 || hidden < 1) lowerer_.error(l.loc, "layer '" + l.name + "' needs positive sizes");
+    NodeP keep = g.cast_real(lowerer_.known_data(*l.args[2], "the mask of layer '" + l.name + "'"));
+    if (keep->dims != std::vector<int64_t>{dim})
+      lowerer_.error(l.args[2]->loc, "the mask of layer '" + l.name + "' has " +
+                                         std::to_string(keep->is_scalar() ? 1 : keep->size()) +
+                                         " elements; the layer maps " + std::to_string(dim));
+    NodeP not_binary = g.binary(ir::Op::Ne, g.sum(g.unary(ir::Op::Abs, g.mul(keep, g.sub(g.constant(1), keep)))),
+                                g.constant(0));
+    lowerer_.add_check(l.args[2]->loc, not_binary, "the mask of layer '" + l.name + "' must hold only 0 and 1",
+                       g.constant(0), "");
+    auto dense = [&](const std::string& part, int64_t in, int64_t outs) {
+      double bound = 1 / std::sqrt(static_cast<double>(in));
+      return flows::Dense{tensor(l.name + "." + part + ".weight", {in, outs}, bound),
+                          tensor(l.name + "." + part + ".bias", {outs}, bound)};
+    };
+    flows::AffineCoupling c{l.name, keep, dense("hidden1", dim, hidden), dense("hidden2", hidden, hidden),
+                            dense("log_scale", hidden, dim), dense("shift", hidden, dim)};
+    return c;
   }
 
   // `dense name(in, out, mask)`: the layer uses W .* mask (MADE's masked layers:

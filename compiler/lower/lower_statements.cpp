@@ -25,6 +25,8 @@ void Lowerer::tilde(const ast::Stmt& s) {
     Value lp = call_function(*s.function, args, s.loc, !keep_constants_ && outer_propto());
     return add_term(s.loc, g_.cast_real(lp.node));
   }
+  bool inverse = false;
+  if (const flows::Flow* flow = flow_of_call(s.dist, &inverse); flow && !inverse) return flow_tilde(s, *flow, params);
   const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
   if (!d) error(s.loc, "unknown distribution '" + s.dist + "'");
   if (guide_draws_) return guide_tilde(s, *d, params);
@@ -33,12 +35,17 @@ void Lowerer::tilde(const ast::Stmt& s) {
   ctx.propto = !keep_constants_ && outer_propto();
   Value lp = stdlib::lower_density(ctx, *d, y, params);
   for (NodeP c : ctx.checks) add_term(s.loc, c);
+  record_tilde(s, lp.node, TildeRecord{d, "", "", {}, y, params, false, s.truncated, nullptr});
+}
+
+// Adds the term `lp` of `~` statement s and, when it is kept as is, what was drawn
+// from what, for the transforms that read the model's structure.
+void Lowerer::record_tilde(const ast::Stmt& s, NodeP lp, TildeRecord record) {
   size_t before = current_terms_->size();
-  add_term(s.loc, lp.node);
-  if (current_terms_->size() != before + 1 || current_terms_->back().value != lp.node) return;  // nothing kept as is
+  add_term(s.loc, lp);
+  if (current_terms_->size() != before + 1 || current_terms_->back().value != lp) return;  // nothing kept as is
   if (frame_) return;  // inside a function the variate is an argument, not the program's variable
-  // What was drawn from what, for the transforms that read the model's structure.
-  TildeRecord record{d, "", "", {}, y, params, !path_ && current_terms_ == &terms_, s.truncated};
+  record.top_level = !path_ && current_terms_ == &terms_;
   const ast::Expr* target = s.lhs.get();
   // to_vector(y), to_row_vector(y), to_matrix(y, ...): y itself in another shape (the same storage order)
   bool reshaped = target->kind == ast::ExprKind::Call && !target->args.empty() &&

@@ -5,6 +5,7 @@
 
 #include "compiler/frontend/ast.hpp"
 #include "compiler/ir/ir.hpp"
+#include "compiler/lower/flows.hpp"
 #include "kernels/eval_context.hpp"
 #include "stdlib/library.hpp"
 #include "data/check_data.hpp"
@@ -56,6 +57,9 @@ struct TildeRecord {
   bool top_level = false;
   // T[L, U]: the variate is not a draw of `distribution` (no generation, no closed-form KL).
   bool truncated = false;
+  // `x ~ f(mu, sigma)` with f a flow: `distribution` (normal) is the base's, and the
+  // variate is the flow's image of a base draw (no closed-form KL).
+  std::shared_ptr<const flows::Flow> flow;
 };
 
 // One statement's contribution to the log density (or a check that may fail).

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "compiler/frontend/ast.hpp"
+#include "compiler/lower/flows.hpp"
 #include "compiler/lower/lowered_program.hpp"
 #include "stdlib/library.hpp"
 
@@ -45,6 +46,13 @@ class Lowerer {
     ir::NodeP weight, bias;  // dims {in, out} and {out}
   };
   void define_layer(const std::string& name, DenseLayer layer) { layers_[name] = layer; }
+  // An invertible layer or a flow (compiler/lower/flows.hpp): `name(z)` maps base
+  // to data, `name_inverse(x)` back, and `x ~ name(mu, sigma)` is x's density.
+  void define_flow(const std::string& name, flows::Flow flow) { flows_[name] = std::move(flow); }
+  const flows::Flow* find_flow(const std::string& name) const {
+    auto it = flows_.find(name);
+    return it == flows_.end() ? nullptr : &it->second;
+  }
   // Variational objectives need the true density: `~` then keeps every constant
   // instead of Stan's proportional form (which drops terms free of parameters).
   void keep_constants(bool on) { keep_constants_ = on; }
@@ -105,6 +113,14 @@ class Lowerer {
   Value integer_division(ir::Op op, ir::NodeP x, ir::NodeP y, Type result, SourceLoc loc);
   Value call(const ast::Expr& e);
   Value dense(const DenseLayer& layer, const Value& x, const ast::Expr& call);
+  // Flows (lower_flows.cpp): the flow a call or a `~` names (null: none), its
+  // map either way, and the density of a `~` through it.
+  const flows::Flow* flow_of_call(const std::string& name, bool* inverse) const;
+  Value flow_call(const flows::Flow& flow, bool inverse, const ast::Expr& call);
+  void flow_tilde(const ast::Stmt& s, const flows::Flow& flow, std::vector<Value> params);
+  ir::NodeP flow_rows(const Value& x, const flows::Flow& flow, SourceLoc loc, const std::string& what);
+  // Records what a top-level `~` drew from what (TildeRecord), once its term is added.
+  void record_tilde(const ast::Stmt& s, ir::NodeP lp, TildeRecord record);
   void tilde(const ast::Stmt& s);
   void truncation(const ast::Stmt& s);
   void guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params);
@@ -188,6 +204,7 @@ class Lowerer {
   int hidden_counter_ = 0;
   std::unordered_set<ir::NodeP> draw_arrays_;  // arrays of draws made once per loop (shared_draws)
   std::map<std::string, DenseLayer> layers_;
+  std::map<std::string, flows::Flow> flows_;
   std::map<std::string, std::vector<int64_t>> parameter_dims_;
   std::vector<GuideDraw>* guide_draws_ = nullptr;
   bool keep_constants_ = false;

@@ -157,13 +157,21 @@ NodeP unconstrain_draw(ir::Graph& g, const ConstraintSpec& c, NodeP x) {
   }
 }
 
+// A base draw of a flow's `~` statement (in the variate's shape, or flat)
+// through the flow: the variate's draw, in the base draw's shape.
+NodeP through_flow(ir::Graph& g, const TildeRecord& r, NodeP base) {
+  const std::vector<int64_t>& dims = r.variate.node->dims;
+  NodeP rows = g.reshape(base, dims.size() == 2 ? dims : std::vector<int64_t>{1, base->size()});
+  return g.reshape(flows::forward(g, *r.flow, rows), base->dims);
+}
+
 // Prior draws of the parameters the generated variables need (and, for drawn
 // ones, those their priors need).
 void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, const std::string& model) {
   ir::Graph& g = *p.graph;
   ParameterIndex index(p);
   std::vector<NodeP> needed;
-  for (const GeneratedVariable& v : out.variables) needed.push_back(v.mean);
+  for (const GeneratedVariable& v : out.variables) needed.push_back(v.mean ? v.mean : v.draw);
   std::set<size_t> todo = index.read_by(needed), done;
   std::map<int64_t, std::pair<int64_t, NodeP>> defs;
   std::vector<size_t> drawn;
@@ -195,6 +203,7 @@ void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, c
       params.push_back(n->is_scalar() || dims.empty() ? n : g.reshape(n, dims));
     }
     NodeP x = g.random(dist->sampler_id, static_cast<int64_t>(i), ir::DType::Real, dims, params, {});
+    if (prior->tilde->flow) x = through_flow(g, *prior->tilde, x);
     defs[par.unconstrained_offset] = {par.unconstrained_size, unconstrain_draw(g, par.constraint, x)};
     drawn.push_back(i);
     for (size_t j : index.read_by(params)) todo.insert(j);
@@ -330,6 +339,14 @@ std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std:
       v.draw = g.random(r.distribution->sampler_id, kObservedDrawSites + static_cast<int64_t>(out.size()), dtype, {size},
                         full, {});
     }
+    if (r.flow) {  // the flow's image of the base draw; its mean has no closed form
+      v.draw = through_flow(g, r, v.draw);
+      v.mean = nullptr;
+      if (r.variate.node->dims.size() == 2) {
+        v.events = r.variate.node->dims[0];
+        v.event_size = r.variate.node->dims[1];
+      }
+    }
     // Data in the buffer that its own distribution reads: an autoregressive variable.
     if (whole.node->op == Op::Input && whole.node->a == 1) {
       v.data_offset = whole.node->b;
@@ -338,6 +355,9 @@ std::vector<GeneratedVariable> generated_variables(LoweredProgram& p, const std:
         int64_t n_size = n->is_scalar() ? 1 : n->size();
         if (n->b < v.data_offset + size && n->b + n_size > v.data_offset) v.depends_on_itself = true;
       }
+      if (v.depends_on_itself && r.flow)
+        throw UserError(t.location + ": sample: the base of flow '" + r.variable + "' reads '" + r.variable +
+                        "' itself, so it cannot be drawn\n");
     }
     v.out_offset = offset;
     offset += size;
@@ -371,6 +391,9 @@ GenerationProgram build_generation(LoweredProgram& p, GenerationStep step, bool 
       break;
     case GenerationStep::Decoder:
       for (const GeneratedVariable& v : out.variables) {
+        if (!v.mean)
+          throw UserError(model + ": sample: '" + v.name + "' is drawn through a flow, whose mean has no closed "
+                          "form; sample draws without --mean\n");
         out.outputs.push_back({v.mean, v.out_offset});
         out.out_size = v.out_offset + v.mean->size();
       }

@@ -38,7 +38,7 @@ struct GeneratedVariable {
   std::string distribution;
   std::vector<int64_t> stan_dims;  // with the plate at the lowered size
   bool is_matrix = false;          // declared matrix (its last two Stan dims)
-  ir::NodeP mean = nullptr;        // flat, in storage order
+  ir::NodeP mean = nullptr;        // flat, in storage order (null: unknown, a flow's)
   ir::NodeP draw = nullptr;        // flat, in storage order (null: the distribution has no sampler)
   // Its outcomes: `events` of `event_size` elements each, event e made of the
   // elements e + events * j (one element each for elementwise distributions;

@@ -131,7 +131,8 @@ class SviBuilder {
     const Term* prior = nullptr;
     for (const Term& t : p_.terms) {
       if (!t.tilde || t.tilde->variable != par.name || t.tilde->block != "parameters") continue;
-      if (prior || !t.tilde->top_level || t.tilde->truncated) return nullptr;  // more than one statement, part of one, or truncated
+      if (prior || !t.tilde->top_level || t.tilde->truncated || t.tilde->flow)
+        return nullptr;  // more than one statement, part of one, truncated, or a flow's
       prior = &t;
     }
     if (!prior) return nullptr;

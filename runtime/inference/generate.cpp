@@ -255,7 +255,7 @@ std::vector<double> Generator::encode(const std::vector<DataRow>& rows) {
   Stage& s = stage(static_cast<int64_t>(rows.size()));
   // Every plate parameter the decoder reads needs the guide's distribution.
   std::vector<NodeP> means;
-  for (const GeneratedVariable& v : s.variables) means.push_back(v.mean);
+  for (const GeneratedVariable& v : s.variables) means.push_back(v.mean ? v.mean : v.draw);
   std::set<std::string> guided;
   for (const GuideDraw& d : s.lowered.guide) guided.insert(d.parameter);
   bool any = false;

@@ -1,0 +1,1 @@
+ir {model} --data {data} --method svi --batch 2 --stage lowered
