@@ -56,9 +56,10 @@ class DatumSplitter {
         return g_.matmul(g_.reshape(v, {b_, rest}), g_.fill(g_.constant(1), {rest}));
       }
       case Op::LoopSum: {
-        // A loop over the plate: one iteration per datum.
+        // A loop over the plate: one iteration per datum (from 0, or from 1 as the
+        // loop variable of `for (n in 1:N)` counts when the body reads it as such).
         NodeP lo = s->args[0], hi = s->args[1], body = s->args[2];
-        if (lo->is_const(0) && hi->is_const(static_cast<double>(b_ - 1)) && body->is_scalar())
+        if (lo->is_const() && hi->is_const(lo->value + static_cast<double>(b_ - 1)) && body->is_scalar())
           return g_.loop_gen(g_.loop_var(static_cast<int>(s->a)), lo, b_, body);
         return fail("a loop does not run once per data point");
       }
