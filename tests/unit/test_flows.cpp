@@ -334,3 +334,19 @@ BOOST_AUTO_TEST_CASE(fitted_flow_reaches_the_entropy_and_samples_the_distributio
   BOOST_TEST(contains(mean.err, "drawn through a flow"), mean);
   BOOST_TEST(!std::ifstream(dir.file("m.csv")).good(), "no file is written");
 }
+
+// examples/realnvp compiles and its objective and gradient are finite at the start.
+BOOST_AUTO_TEST_CASE(realnvp_example_compiles) {
+  SviModel m(program(read_text(example_dir("realnvp") + "/realnvp.lat")),
+             json_source(R"({"N": 4, "x": [[0, 0.5], [1, -0.4], [-0.9, 0.3], [2, 0.4]]})"));
+  const SviModel::Compiled& c = m.compiled(4, {});
+  BOOST_TEST(c.num_phi() == 6 * (2 * 64 + 64 + 64 * 64 + 64 + 2 * (64 * 2 + 2)));
+  std::vector<double> phi = initial_phi(c, 1), grad;
+  std::vector<int64_t> rows{0, 1, 2, 3};
+  std::vector<double> data, noise(static_cast<size_t>(c.noise_size()), 0.0), out(1 + phi.size());
+  m.gather(c, rows.data(), data);
+  EvalContext ctx;
+  SviModel::call(c, c.elbo_grad, phi.data(), data.data(), noise.data(), out.data(), &ctx);
+  BOOST_REQUIRE_MESSAGE(!ctx.failed, ctx.failure_text());
+  for (double v : out) BOOST_REQUIRE(std::isfinite(v));
+}
