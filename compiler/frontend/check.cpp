@@ -320,7 +320,11 @@ class Checker {
     bool invertible() const { return kind != "dense"; }
   };
   std::unordered_map<std::string, Layer> layers_;
-  std::unordered_map<std::string, SourceLoc> guided_;  // parameter -> its guide statement
+  struct Guided {
+    SourceLoc loc;  // its (first) guide statement
+    bool piece;     // drawn element by element (z[t] ~ ...)
+  };
+  std::unordered_map<std::string, Guided> guided_;
   bool plate_seen_ = false;
   std::string plate_;                           // the plate's name
   std::unordered_map<std::string, bool> per_datum_;  // the plate and the data fields it indexes
@@ -412,16 +416,35 @@ class Checker {
     return t;
   }
 
-  // `z ~ normal(mu, sigma);` in the guide: z's variational distribution.
+  // `z ~ normal(mu, sigma);` in the guide: z's variational distribution. An
+  // element of an array parameter, `z[t] ~ ...` (single indices into its array
+  // dimensions), draws that part of it: a chain drawn step by step in a loop
+  // (a diffusion model's forward process), each step reading the ones before.
   void guide_tilde(Stmt& s) {
-    if (loops_ > 0) {
-      err(s.loc, "a guide's ~ statement gives the distribution of a whole parameter; it cannot be inside a loop");
-      return;
+    const Expr* root = s.lhs.get();
+    size_t indices = 0;
+    bool single = true;
+    while (root->kind == ExprKind::Index) {
+      for (const Index& ix : root->indices) single = single && ix.kind == Index::Kind::Single;
+      indices += root->indices.size();
+      root = root->args[0].get();
     }
-    const Symbol* sym = s.lhs->kind == ExprKind::Var ? scopes_.lookup(s.lhs->name) : nullptr;
+    const Symbol* sym = root->kind == ExprKind::Var ? scopes_.lookup(root->name) : nullptr;
     if (!sym || sym->origin != Origin::Parameters) {
       err(s.lhs->loc, "the left side of a guide's ~ statement must be a parameter, as a whole (e.g. 'z ~ "
-                      "normal(mu, sigma)')");
+                      "normal(mu, sigma)'), or an element of an array parameter ('z[t] ~ normal(mu, sigma)')");
+      return;
+    }
+    const bool piece = indices > 0;
+    if (piece && (!single || static_cast<int>(indices) > sym->type.array_dims)) {
+      err(s.lhs->loc, "a guide's ~ statement draws a whole parameter or an element of its array dimensions, "
+                      "given by single indices ('z[t]'), not " + std::string(single ? "an index into a vector or "
+                      "matrix" : "a slice"));
+      return;
+    }
+    if (!piece && loops_ > 0) {
+      err(s.loc, "a guide's ~ statement inside a loop draws an element of an array parameter ('z[t] ~ ...'); '" +
+                     root->name + "' is drawn whole here, once per iteration");
       return;
     }
     const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
@@ -430,12 +453,14 @@ class Checker {
                      stdlib::reparameterized_distribution_names() + "), not " + quoted(s.dist));
       return;
     }
-    if (auto it = guided_.find(s.lhs->name); it != guided_.end()) {
-      err(s.loc, "parameter " + quoted(s.lhs->name) + " already has a distribution in the guide (line " +
-                     std::to_string(it->second.line) + ")");
+    if (auto it = guided_.find(root->name); it != guided_.end()) {
+      // Elements may be drawn by several statements (the lowering checks that each is drawn once).
+      if (piece && it->second.piece) return;
+      err(s.loc, "parameter " + quoted(root->name) + " already has a distribution in the guide (line " +
+                     std::to_string(it->second.loc.line) + ")");
       return;
     }
-    guided_.emplace(s.lhs->name, s.loc);
+    guided_.emplace(root->name, Guided{s.loc, piece});
   }
 
   // ------------------------------------------------------------ statements

@@ -41,6 +41,12 @@ std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var) {
 
 void Lowerer::for_loop(const ast::Stmt& s) {
   Value lo = expr(*s.lower), hi = expr(*s.upper);
+  if (guide_draws_) {  // a guide's loop draws a chain, z[t] ~ ..., element by element
+    if (!lo.node->is_const() || !hi.node->is_const())
+      error(s.loc, "a loop in the guide runs iteration by iteration, so its bounds must be known from data");
+    return unrolled_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value),
+                        "a loop in the guide draws its parameters element by element");
+  }
   LoopPlan plan = plan_loop(s);
   bool known = lo.node->is_const() && hi.node->is_const();
   // The size of the variables defined element-wise, when they share one, and

@@ -95,6 +95,15 @@ class ProgramLowering {
            sizes[0]->name == out_.plate;
   }
 
+  // `array[T] matrix[N, K] z` (or vector[N]): an array of per-datum values. Its
+  // first IR axis is the plate, as a matrix[N, K]'s (arrays are the slowest axes),
+  // so that element i belongs to datum i mod N.
+  bool plate_array(const ast::VarDecl& d) const {
+    return !out_.plate.empty() && !d.array_sizes.empty() && !d.sizes.empty() &&
+           (d.type.base == Base::Matrix || d.type.base == Base::Vector) && d.sizes[0]->kind == ast::ExprKind::Var &&
+           d.sizes[0]->name == out_.plate;
+  }
+
   void data_block(const ast::Block& block) {
     // One allocation for all the data read (10^6 values are 8 MB: growing the
     // buffer by doubling would copy them again).
@@ -243,7 +252,7 @@ class ProgramLowering {
       lowerer_.declared_dims(*d, &p.stan_dims, &dims);
       p.is_matrix = d->type.base == Base::Matrix;
       p.constraint = lowerer_.constraint(*d);
-      p.plate = plate_indexed(*d);
+      p.plate = plate_indexed(*d) || plate_array(*d);
       lowerer_.set_parameter_dims(p.name, dims);
       std::vector<int64_t> udims = dims;
       // The inverse transforms of the vector types work vector by vector (as the simplex's).
@@ -269,6 +278,7 @@ class ProgramLowering {
       p.unconstrained_size = unconstrained_size(p.constraint, size, p.simplex_length);
       out_.num_unconstrained += p.unconstrained_size;
       NodeP u = g.input(0, p.unconstrained_offset, udims);
+      lowerer_.set_parameter_leaf(p.name, u);
       Constrained c = constrain(g, p.constraint, u, dims);
       p.value = c.value;
       lowerer_.define(p.name, {c.value, d->type}, true, "parameters");
@@ -401,11 +411,16 @@ class ProgramLowering {
   void guide(const ast::Block& block) {
     out_.has_guide = true;
     network(block, 4);
+    // Drawing z[t] in the guide makes later guide statements read its draw; the
+    // generated quantities after the guide read the parameters as they are.
+    std::map<std::string, Lowerer::Value> parameters;
+    for (const ParameterInfo& p : out_.parameters) parameters[p.name] = lowerer_.find(p.name)->value;
     lowerer_.push_scope();
     lowerer_.record_guide(&out_.guide);
     lowerer_.statements(block.stmts);
     lowerer_.record_guide(nullptr);
     lowerer_.pop_scope();
+    for (auto& [name, value] : parameters) lowerer_.find(name)->value = value;
     for (auto& t : lowerer_.take_terms()) out_.guide_checks.push_back(t.value);
   }
 

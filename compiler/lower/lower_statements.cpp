@@ -102,27 +102,80 @@ void Lowerer::truncation(const ast::Stmt& s) {
 // `z ~ dist(params)` in the guide: z's variational distribution, a
 // reparameterisable one (the checker ensures it); its parameters broadcast to z's IR dims.
 void Lowerer::guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params) {
-  const std::string& name = s.lhs->name;
+  // The drawn part: the whole parameter, or z[i, j] (single indices into its array dimensions).
+  std::vector<const ast::Expr*> index_levels;
+  const ast::Expr* root = s.lhs.get();
+  while (root->kind == ast::ExprKind::Index) {
+    index_levels.push_back(root);
+    root = root->args[0].get();
+  }
+  const std::string& name = root->name;
   auto dims = parameter_dims_.find(name);
-  if (dims == parameter_dims_.end()) error(s.lhs->loc, "'" + name + "' is not a parameter");
+  Var* var = find(name);
+  if (dims == parameter_dims_.end() || !var) error(s.lhs->loc, "'" + name + "' is not a parameter");
+  std::vector<int64_t> piece_dims = dims->second;
+  int64_t piece_offset = 0;
+  std::vector<const ast::Index*> path;
+  for (auto it = index_levels.rbegin(); it != index_levels.rend(); ++it)
+    for (auto& ix : (*it)->indices) path.push_back(&ix);
+  for (const ast::Index* ix : path) {
+    // The slowest IR axis is the next array dimension: each index picks one contiguous block.
+    NodeP i = fold_data(expr(*ix->lower).node);
+    if (!i->is_const())
+      error(ix->lower->loc, "the index of a guide's ~ statement must be known when the model is compiled (a "
+                            "constant, or the variable of a loop with known bounds)");
+    int64_t size = piece_dims.back(), k = static_cast<int64_t>(i->value);
+    if (k < 1 || k > size)
+      error(ix->lower->loc, "index " + std::to_string(k) + " is out of range for '" + name + "' (1 to " +
+                                std::to_string(size) + ")");
+    piece_dims.pop_back();
+    int64_t block = 1;
+    for (int64_t n : piece_dims) block *= n;
+    piece_offset += (k - 1) * block;
+  }
   int64_t want = 1;
-  for (int64_t n : dims->second) want *= n;
+  for (int64_t n : piece_dims) want *= n;
+  std::string what = path.empty() ? "'" + name + "'" : "this part of '" + name + "'";
   std::vector<NodeP> shaped;
   for (size_t k = 0; k < params.size(); ++k) {
     NodeP n = g_.cast_real(params[k].node);
+    // A parameter drawn piece by piece is read through its drawn pieces only.
+    for (NodeP leaf : ir::topological_order({n}))
+      if (leaf->op == ir::Op::Input && leaf->a == 0)
+        for (const std::string& drawn : piecewise_)
+          if (reads_parameter(leaf, drawn))
+            error(s.loc, "the guide's distribution for " + what + " reads part of '" + drawn +
+                             "' that the guide has not drawn yet (draw each part before reading it)");
     if (n->is_scalar()) {
-      shaped.push_back(g_.fill(n, dims->second));
+      shaped.push_back(piece_dims.empty() ? n : g_.fill(n, piece_dims));
       continue;
     }
     if (n->size() != want)
-      error(s.loc, "the " + d.params.at(k).first + " of the guide's distribution for '" + name +
-                       "' must be a scalar or have the parameter's shape");
-    shaped.push_back(g_.reshape(n, dims->second));
+      error(s.loc, "the " + d.params.at(k).first + " of the guide's distribution for " + what +
+                       " must be a scalar or have its shape");
+    shaped.push_back(g_.reshape(n, piece_dims));
   }
-  stdlib::CallContext ctx(g_, file_, s.loc, "guide: " + d.name + " for '" + name + "'");
+  stdlib::CallContext ctx(g_, file_, s.loc, "guide: " + d.name + " for " + what);
   stdlib::check_parameters(ctx, d, params);
   for (NodeP c : ctx.checks) add_term(s.loc, c);
-  guide_draws_->push_back({name, location(s.loc), &d, shaped});
+  if (path.empty()) {
+    guide_draws_->push_back({name, location(s.loc), &d, shaped});
+    return;
+  }
+  // Later statements read this piece as its placeholder.
+  NodeP placeholder = g_.input(kGuidePieceBuffer, static_cast<int64_t>(guide_draws_->size()), piece_dims);
+  guide_draws_->push_back({name, location(s.loc), &d, shaped, placeholder, piece_offset});
+  piecewise_.insert(name);
+  var->value = set_path(var->value, path, 0, {placeholder, var->value.type}, s.loc);
+}
+
+// Whether Input(0) `leaf` lies in parameter `name`'s unconstrained values.
+bool Lowerer::reads_parameter(NodeP leaf, const std::string& name) const {
+  auto it = parameter_leaves_.find(name);
+  if (it == parameter_leaves_.end()) return false;
+  NodeP p = it->second;
+  int64_t p_size = p->is_scalar() ? 1 : p->size(), size = leaf->is_scalar() ? 1 : leaf->size();
+  return leaf->b < p->b + p_size && leaf->b + size > p->b;
 }
 
 // A dense layer: x W + b, for a matrix x whose rows are data points (a row_vector

@@ -92,8 +92,16 @@ struct GuideDraw {
   std::string parameter;
   std::string location;  // file:line:col
   const stdlib::DistributionEntry* distribution = nullptr;
-  std::vector<ir::NodeP> params;
+  std::vector<ir::NodeP> params;  // in the shape of what is drawn
+  // `z[t] ~ ...`: the draw is a piece of the parameter, flat elements
+  // [piece_offset, piece_offset + size of piece_dims) (a slowest-axis block).
+  // Later statements read it as `placeholder` (an Input of kGuidePieceBuffer),
+  // which SVI replaces by the piece's draw.
+  ir::NodeP placeholder = nullptr;
+  int64_t piece_offset = 0;
 };
+// The buffer of the placeholders of guide pieces: never compiled.
+inline constexpr int kGuidePieceBuffer = 6;
 
 // A data field indexed by the plate: its rows are gathered batch by batch.
 struct PlateField {

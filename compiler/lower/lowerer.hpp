@@ -61,6 +61,8 @@ class Lowerer {
   void record_guide(std::vector<GuideDraw>* out) { guide_draws_ = out; }
   // The IR dims of each parameter (the guide's distributions take their shape).
   void set_parameter_dims(const std::string& name, std::vector<int64_t> ir_dims) { parameter_dims_[name] = ir_dims; }
+  // The unconstrained leaf (Input 0) of a parameter that the guide may draw.
+  void set_parameter_leaf(const std::string& name, ir::NodeP leaf) { parameter_leaves_[name] = leaf; }
 
   // ---- statements and expressions -------------------------------------------------------
   void statements(const std::vector<ast::StmtPtr>& stmts);
@@ -207,6 +209,9 @@ class Lowerer {
   std::map<std::string, flows::Flow> flows_;
   std::map<std::string, std::vector<int64_t>> parameter_dims_;
   std::vector<GuideDraw>* guide_draws_ = nullptr;
+  std::set<std::string> piecewise_;  // parameters the guide has drawn part of (z[t] ~ ...)
+  std::map<std::string, ir::NodeP> parameter_leaves_;
+  bool reads_parameter(ir::NodeP leaf, const std::string& name) const;
   bool keep_constants_ = false;
   std::vector<ir::NodeP> enclosing_loops_;  // variables of the symbolic loops being lowered
   int64_t draw_sites_ = 0;                   // `_rng` calls lowered so far

@@ -59,8 +59,16 @@ class DatumSplitter {
         // A loop over the plate: one iteration per datum (from 0, or from 1 as the
         // loop variable of `for (n in 1:N)` counts when the body reads it as such).
         NodeP lo = s->args[0], hi = s->args[1], body = s->args[2];
-        if (lo->is_const() && hi->is_const(lo->value + static_cast<double>(b_ - 1)) && body->is_scalar())
-          return g_.loop_gen(g_.loop_var(static_cast<int>(s->a)), lo, b_, body);
+        NodeP var = g_.loop_var(static_cast<int>(s->a));
+        if (lo->is_const() && hi->is_const(lo->value + static_cast<double>(b_ - 1)) && body->is_scalar() &&
+            indexes_plate_by(body, var))
+          return g_.loop_gen(var, lo, b_, body);
+        // A loop over something else (the steps of a chain) whose body holds
+        // terms of every datum: each iteration's per-datum parts, summed.
+        if (lo->is_const() && hi->is_const()) {
+          NodeP per_row = rows(body);
+          return per_row ? g_.loop_sum(var, lo, hi, per_row) : nullptr;
+        }
         return fail("a loop does not run once per data point");
       }
       default: return fail(std::string("a term combines the data points through '") + ir::op_name(s->op) + "'");
@@ -73,6 +81,19 @@ class DatumSplitter {
   NodeP fail(const std::string& reason) {
     if (why.empty()) why = reason;
     return nullptr;
+  }
+
+  // Whether `body` reads plate-indexed values at the loop variable along their
+  // plate axis (x[n] of a matrix[N, K]): the loop runs over the data points.
+  bool indexes_plate_by(NodeP body, NodeP var) {
+    for (NodeP n : ir::topological_order({body})) {
+      if (n->op != Op::Index && n->op != Op::Slice) continue;
+      NodeP t = n->args[0], at = n->args[1];
+      if (t->dims.at(static_cast<size_t>(n->a)) != b_ || !touches(t)) continue;
+      for (NodeP m : ir::topological_order({at}))
+        if (m == var) return true;
+    }
+    return false;
   }
 
   bool touches(NodeP root) {
@@ -134,6 +155,20 @@ class DatumSplitter {
       // Row r of x y is row r of x times y: it keeps the rows' data points.
       NodeP x = t->args[0], y = t->args[1];
       return x->dims.size() == 2 && !touches(y) && row_blocks_view(x) ? t : nullptr;
+    }
+    // Picking along a later axis keeps each element's datum (the axes before it
+    // hold whole blocks of the batch); along the first axis, whole blocks only.
+    if (t->op == Op::Index || t->op == Op::Slice) {
+      NodeP x = t->args[0], start = t->args[1];
+      if (!batch_view(x) || x->dims[0] % b_ != 0) return nullptr;
+      if (t->a > 0) return t;
+      return t->op == Op::Slice && start->is_const() && static_cast<int64_t>(start->value) % b_ == 0 ? t : nullptr;
+    }
+    if (t->op == Op::PadSlice) {  // zeros, with v placed at `start` along axis a
+      NodeP v = t->args[0], start = t->args[1];
+      if (!batch_view(v) || v->dims.empty() || v->dims[0] % b_ != 0 || t->dims[0] % b_ != 0) return nullptr;
+      if (t->a > 0) return t;
+      return start->is_const() && static_cast<int64_t>(start->value) % b_ == 0 ? t : nullptr;
     }
     if (t->op == Op::LoopGen && t->args[0]->is_const(0)) {
       NodeP body = t->args[1];

@@ -38,18 +38,26 @@ class SviBuilder {
       NodeP log_q;
     };
     std::vector<EntropyTerm> entropy_terms;
-    std::map<std::string, const GuideDraw*> guided;
-    for (const GuideDraw& d : p_.guide) guided[d.parameter] = &d;
+    std::map<std::string, std::vector<const GuideDraw*>> guided;
+    for (const GuideDraw& d : p_.guide) guided[d.parameter].push_back(&d);
     for (const ParameterInfo& par : p_.parameters) {
       auto it = guided.find(par.name);
       if (it != guided.end()) {
+        const GuideDraw& first = *it->second.front();
         if (par.constraint.kind != ConstraintSpec::Kind::None)
-          throw UserError(it->second->location + ": the guide's " + it->second->distribution->name +
+          throw UserError(first.location + ": the guide's " + first.distribution->name +
                           " distribution needs an unconstrained parameter, but '" + par.name + "' is constrained\n");
         GuidedParameter gp{par.name, par.value->dims, par.plate, L.noise_size, false};
         NodeP eps = g_.input(2, L.noise_size, par.value->dims);
         L.noise_size += par.value->size();
-        const GuideDraw& d = *it->second;
+        if (first.placeholder) {  // drawn piece by piece: no closed-form KL
+          NodeP log_q = piecewise_draw(par, it->second, eps);
+          if (gp.plate) local_log_q_.push_back(log_q);
+          L.guided.push_back(gp);
+          entropy_terms.push_back({L.guided.size() - 1, &par, nullptr, log_q});
+          continue;
+        }
+        const GuideDraw& d = first;
         const auto& reparameterized = *d.distribution->reparameterization;
         draws_[par.unconstrained_offset] = {par.unconstrained_size, reparameterized.draw(g_, d.params, eps)};
         NodeP log_q = reparameterized.log_density(g_, d.params, eps, par.value->size());
@@ -76,7 +84,7 @@ class SviBuilder {
     // -log q(z), or KL(q || p) in closed form in place of it and of z's prior.
     for (const EntropyTerm& e : entropy_terms) {
       GuidedParameter& gp = L.guided[e.guided];
-      NodeP kl = o_.analytic_kl ? analytic_kl(*e.par, *e.draw, gp) : nullptr;
+      NodeP kl = o_.analytic_kl && e.draw ? analytic_kl(*e.par, *e.draw, gp) : nullptr;
       gp.analytic_kl = kl != nullptr;
       add(gp.plate, g_.neg(kl ? kl : e.log_q));
     }
@@ -157,9 +165,68 @@ class SviBuilder {
     for (const GuideDraw& d : p_.guide)
       for (const ParameterInfo& par : p_.parameters) {
         if (par.name != d.parameter) continue;
+        if (d.placeholder) {  // this piece, then the parameter assembled from its pieces as they now are
+          NodeP& piece = piece_draws_.at(d.placeholder).draw;
+          piece = ir::substitute(g_, piece, leaf_replacements(piece));
+          draws_.at(par.unconstrained_offset).second = assemble(par);
+          continue;
+        }
         NodeP& draw = draws_.at(par.unconstrained_offset).second;
         draw = ir::substitute(g_, draw, leaf_replacements(draw));
       }
+  }
+
+  // A parameter drawn piece by piece (`z[t] ~ ...` in the guide): each piece is
+  // a reparameterised draw from its own noise; returns log q of all of them.
+  // The pieces must cover the parameter, each element once.
+  NodeP piecewise_draw(const ParameterInfo& par, const std::vector<const GuideDraw*>& pieces, NodeP eps) {
+    const int64_t size = par.value->size();
+    NodeP flat_eps = g_.reshape(eps, {size});
+    std::vector<std::pair<int64_t, const GuideDraw*>> by_offset;
+    std::vector<NodeP> log_q;
+    for (const GuideDraw* d : pieces) {
+      if (!d->placeholder)
+        throw UserError(d->location + ": the guide draws '" + par.name + "' whole here and in parts elsewhere (" +
+                        pieces.front()->location + ")\n");
+      const std::vector<int64_t>& dims = d->placeholder->dims;
+      const int64_t piece_size = d->placeholder->is_scalar() ? 1 : d->placeholder->size();
+      NodeP e = g_.slice(flat_eps, 0, g_.int_constant(d->piece_offset), piece_size);
+      e = dims.empty() ? g_.index(e, 0, g_.int_constant(0)) : g_.reshape(e, dims);
+      const auto& reparameterized = *d->distribution->reparameterization;
+      piece_draws_[d->placeholder] = {reparameterized.draw(g_, d->params, e), d->piece_offset, piece_size, size};
+      log_q.push_back(reparameterized.log_density(g_, d->params, e, piece_size));
+      by_offset.push_back({d->piece_offset, d});
+    }
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](auto& a, auto& b) { return a.first < b.first; });
+    int64_t covered = 0;
+    for (auto& [offset, d] : by_offset) {
+      if (offset < covered)
+        throw UserError(d->location + ": the guide draws this part of '" + par.name + "' a second time\n");
+      if (offset > covered) break;
+      covered += piece_draws_.at(d->placeholder).size;
+    }
+    if (covered != size) {
+      // The gap's place along the outermost array dimension (the slowest axis).
+      const int64_t block = size / std::max<int64_t>(1, par.stan_dims.at(0));
+      throw UserError(pieces.front()->location + ": the guide draws parts of '" + par.name +
+                      "', but not all of it: it leaves out " + par.name + "[" + std::to_string(covered / block + 1) +
+                      "] (draw every element once)\n");
+    }
+    pieces_of_[par.name] = pieces;
+    draws_[par.unconstrained_offset] = {par.unconstrained_size, assemble(par)};
+    return g_.add_all(log_q);
+  }
+
+  // The draw of a piecewise parameter from its pieces' current draws.
+  NodeP assemble(const ParameterInfo& par) {
+    std::vector<NodeP> parts;
+    for (const GuideDraw* d : pieces_of_.at(par.name)) {
+      const PieceDraw& p = piece_draws_.at(d->placeholder);
+      NodeP flat = p.draw->is_scalar() ? g_.reshape(p.draw, {1}) : g_.reshape(p.draw, {p.size});
+      parts.push_back(g_.pad_slice({p.whole}, 0, g_.int_constant(p.offset), flat));
+    }
+    return g_.reshape(g_.add_all(parts), par.value->dims);
   }
 
   // Whether `root` reads the noise of guided parameter gp.
@@ -225,10 +292,15 @@ class SviBuilder {
     return leaves;
   }
 
-  // Unconstrained parameter leaves (Input 0) -> the draws.
+  // Unconstrained parameter leaves (Input 0) -> the draws; the placeholders of
+  // guide pieces -> their draws.
   std::unordered_map<NodeP, NodeP> leaf_replacements(NodeP root) {
     std::unordered_map<NodeP, NodeP> replace;
     for (NodeP leaf : ir::topological_order({root})) {
+      if (leaf->op == Op::Input && leaf->a == kGuidePieceBuffer) {
+        replace[leaf] = piece_draws_.at(leaf).draw;
+        continue;
+      }
       if (leaf->op != Op::Input || leaf->a != 0) continue;
       auto it = draws_.upper_bound(leaf->b);
       if (it == draws_.begin()) throw std::logic_error("svi: parameter leaf outside every parameter");
@@ -265,6 +337,12 @@ class SviBuilder {
   const SviOptions& o_;
   ir::Graph& g_;
   std::map<int64_t, std::pair<int64_t, NodeP>> draws_;  // unconstrained offset -> (size, draw)
+  struct PieceDraw {
+    NodeP draw;
+    int64_t offset, size, whole;  // flat, in the parameter of `whole` elements
+  };
+  std::unordered_map<NodeP, PieceDraw> piece_draws_;  // placeholder -> its draw
+  std::map<std::string, std::vector<const GuideDraw*>> pieces_of_;
   std::vector<NodeP> local_, global_, local_log_q_;
   std::unordered_set<const Term*> kl_replaced_;
   std::vector<Range> plate_ranges_;

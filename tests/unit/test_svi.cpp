@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(language_errors_name_the_place) {
          "the guide cannot read parameter 'z1' here: it reads the data, its network and the parameters it has "
          "already drawn (give 'z1' its ~ statement earlier in the guide)");
   BOOST_TEST(check_error("parameters { real z1; real z2; } guide { z1 ~ normal(0, 1); z2 ~ normal(2 * z1, 1); }").empty());
-  expect("parameters { vector[2] z; } guide { for (i in 1:2) z ~ normal(0, 1); }", "cannot be inside a loop");
+  expect("parameters { vector[2] z; } guide { for (i in 1:2) z ~ normal(0, 1); }", "is drawn whole here, once per iteration");
   expect("parameters { real z; } guide { z ~ cauchy(0, 1); }", "reparameterised draw (normal, std_normal), not 'cauchy'");
   expect("parameters { real z; } guide { z ~ normal(0, 1); z ~ normal(0, 2); }", "already has a distribution");
   expect("data { int N; } guide { N ~ normal(0, 1); }", "must be a parameter");
