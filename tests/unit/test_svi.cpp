@@ -549,6 +549,53 @@ BOOST_AUTO_TEST_CASE(the_gradient_runs_through_the_chain_of_draws) {
     }
 }
 
+// The same chain as one array parameter whose elements the guide draws one by
+// one (`z[t] ~ ...`, in a loop or not): the exact posterior gives the evidence for
+// every draw, and the gradient runs through the pieces.
+const char* kArrayChainModel = R"(
+data { int<plate> N; vector[N] x; }
+network { real a; real b; real c; real s1; real s2; }
+parameters { array[2] vector[N] z; }
+model {
+  z[1] ~ std_normal();
+  for (t in 2:2) z[t] ~ normal(z[t - 1], 1);
+  x ~ normal(z[2], 1);
+}
+guide {
+  z[1] ~ normal(a * x, exp(s1));
+GUIDE
+}
+)";
+
+BOOST_AUTO_TEST_CASE(a_guide_drawing_an_array_element_by_element_holds_the_exact_posterior) {
+  const std::vector<double> x{0.4, -1.3, 2.2, 0.0, 3.1};
+  double log_evidence = 0;
+  for (double v : x) log_evidence += -0.5 * std::log(2 * M_PI * 3) - v * v / 6;
+  const std::map<std::string, double> exact{
+      {"a", 1.0 / 3}, {"b", 0.5}, {"c", 0.5}, {"s1", 0.5 * std::log(2.0 / 3)}, {"s2", 0.5 * std::log(0.5)}};
+  for (const char* rest : {"  z[2] ~ normal(b * x + c * z[1], exp(s2));",
+                           "  for (t in 2:2) z[t] ~ normal(b * x + c * z[t - 1], exp(s2));"}) {
+    BOOST_TEST_CONTEXT(rest) {
+      std::string text = kArrayChainModel;
+      text.replace(text.find("GUIDE"), 5, rest);
+      SviModel m(program(text), json_source(kChainData));
+      SviEvaluation e = evaluate_svi(m, chain_phi(m.reference(), exact), false, 10, 3, 2, 1);
+      BOOST_CHECK_CLOSE(-e.neg_elbo_per_datum, log_evidence / 5, 1e-9);
+      BOOST_CHECK_CLOSE(e.iwae_log_likelihood_per_datum, log_evidence / 5, 1e-9);
+      const SviModel::Compiled& c = m.compiled(5, {false, 1.0, 1.0});
+      std::mt19937_64 rng(5);
+      std::vector<double> phi = random_vector(rng, static_cast<size_t>(c.num_phi()), 0.7);
+      std::vector<double> noise = random_vector(rng, static_cast<size_t>(c.noise_size()), 1);
+      std::vector<int64_t> rows{0, 1, 2, 3, 4};
+      Evaluation g = evaluate(m, c, phi, rows, noise);
+      std::vector<double> fd = finite_difference_gradient(m, c, phi, rows, noise);
+      for (size_t k = 0; k < phi.size(); ++k)
+        BOOST_CHECK_MESSAGE(std::abs(fd[k] - g.grad[k]) <= 1e-6 * (1 + std::abs(fd[k])),
+                            "phi[" << k << "]: gradient " << g.grad[k] << ", finite difference " << fd[k]);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_closed_form_kl_is_kept_for_priors_independent_of_the_draw) {
   // Forward: both priors are evaluated at earlier draws, KL in closed form for both.
   // Backward: z2's prior N(z1, 1) is evaluated at z1's draw, which depends on z2's:
