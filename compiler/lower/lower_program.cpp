@@ -1,4 +1,5 @@
 // Lowering a whole program, block by block, with its data bound.
+#include "compiler/lower/ancestral.hpp"
 #include "compiler/lower/lowered_program.hpp"
 #include "compiler/lower/lowerer.hpp"
 #include "stdlib/linear_algebra.hpp"
@@ -67,6 +68,7 @@ class ProgramLowering {
     }
     std::vector<Term> model_terms = lowerer_.take_terms();
     out_.terms.insert(out_.terms.end(), model_terms.begin(), model_terms.end());
+    if (auto* b = program_.find(ast::BlockKind::Model); b && options_.ancestral) ancestral(*b);
     if (auto* b = program_.find(ast::BlockKind::Guide)) guide(*b);
     if (auto* b = program_.find(ast::BlockKind::GeneratedQuantities)) {
       out_.generated_quantities = declaring_block(*b, "generated quantities", false);
@@ -405,6 +407,28 @@ class ProgramLowering {
     auto fan_in = static_cast<double>(stan_dims[stan_dims.size() - 2]), fan_out = static_cast<double>(stan_dims.back());
     if (fan_in == 0) return 0;  // an empty matrix: nothing to draw
     return d.init_scheme == "pytorch" ? 1 / std::sqrt(fan_in) : std::sqrt(6 / (fan_in + fan_out));
+  }
+
+  // The model block as a simulation: `~` on an element of a parameter (z[t])
+  // draws it, loops run iteration by iteration; the parameters' values after it
+  // are their ancestral draws. Its terms are dropped, and the parameters restored.
+  void ancestral(const ast::Block& block) {
+    std::map<std::string, Lowerer::Value> before;
+    for (const ParameterInfo& p : out_.parameters) before[p.name] = lowerer_.find(p.name)->value;
+    lowerer_.simulate(true);
+    lowerer_.push_scope();
+    lowerer_.statements(block.stmts);
+    lowerer_.pop_scope();
+    lowerer_.simulate(false);
+    lowerer_.take_terms();
+    std::vector<SimulatedParameter> simulated;
+    for (const ParameterInfo& p : out_.parameters) {
+      Lowerer::Var* v = lowerer_.find(p.name);
+      bool unconstrained = p.value->op == ir::Op::Input && p.value->a == 0;
+      if (v->value.node != before[p.name].node) simulated.push_back({p.name, unconstrained ? p.value : nullptr, v->value.node});
+      v->value = before[p.name];
+    }
+    out_.ancestral = resolve_ancestral(*out_.graph, simulated, lowerer_.take_simulated());
   }
 
   // The guide: its network (buffer 4), then its statements, whose `~` define q.

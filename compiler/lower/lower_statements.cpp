@@ -30,6 +30,7 @@ void Lowerer::tilde(const ast::Stmt& s) {
   const stdlib::DistributionEntry* d = stdlib::find_distribution(s.dist);
   if (!d) error(s.loc, "unknown distribution '" + s.dist + "'");
   if (guide_draws_) return guide_tilde(s, *d, params);
+  if (simulating_) return simulated_tilde(s, *d, params);
   Value y = expr(*s.lhs);
   stdlib::CallContext ctx(g_, file_, s.loc, s.dist + (d->discrete ? "_lpmf" : "_lpdf"));
   ctx.propto = !keep_constants_ && outer_propto();
@@ -167,6 +168,38 @@ void Lowerer::guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d
   guide_draws_->push_back({name, location(s.loc), &d, shaped, placeholder, piece_offset});
   piecewise_.insert(name);
   var->value = set_path(var->value, path, 0, {placeholder, var->value.type}, s.loc);
+}
+
+// `y ~ dist(params)` in the model simulated: when y is an element of a parameter
+// (z[t]) or one reshaped (to_vector(z[t])), it is drawn and takes the draw.
+void Lowerer::simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params) {
+  const ast::Expr* target = s.lhs.get();
+  if (target->kind == ast::ExprKind::Call && !target->args.empty() &&
+      (target->name == "to_vector" || target->name == "to_row_vector" || target->name == "to_matrix"))
+    target = target->args[0].get();
+  const ast::Expr* root = target;
+  while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
+  // Whole parameters (z ~ ...) are drawn from their prior statement by generation.
+  if (root == target || root->kind != ast::ExprKind::Var || !parameter_leaves_.count(root->name)) return;
+  if (!d.sample || !d.elementwise || s.truncated) return;  // not drawn here: generation says what is missing
+  Value y = expr(*target);
+  std::vector<int64_t> dims = y.node->dims;
+  std::vector<NodeP> shaped;
+  for (const Value& p : params) {
+    NodeP n = g_.cast_real(p.node);
+    if (!n->is_scalar() && n->size() != (y.node->is_scalar() ? 1 : y.node->size())) return;
+    shaped.push_back(n->is_scalar() || dims.empty() ? n : g_.reshape(n, dims));
+  }
+  constexpr int64_t kSimulatedDrawSites = int64_t{1} << 41;
+  const auto k = static_cast<int64_t>(simulated_pieces_.size());
+  NodeP draw = g_.random(d.sampler_id, kSimulatedDrawSites + k, ir::DType::Real, dims, shaped, {});
+  NodeP placeholder = g_.input(kSimulatedPieceBuffer, k, dims);
+  simulated_pieces_.push_back({placeholder, draw});
+  Var* var = find(root->name);
+  bool read_only = var->read_only;
+  var->read_only = false;
+  assign(*target, {placeholder, y.type}, s.loc);
+  var->read_only = read_only;
 }
 
 // Whether Input(0) `leaf` lies in parameter `name`'s unconstrained values.

@@ -12,6 +12,7 @@
 #include "compiler/transforms/constraints.hpp"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +103,16 @@ struct GuideDraw {
 };
 // The buffer of the placeholders of guide pieces: never compiled.
 inline constexpr int kGuidePieceBuffer = 6;
+// The buffer of the placeholders of pieces drawn by the model block simulated
+// (LoweredProgram::ancestral): resolved before lowering ends.
+inline constexpr int kSimulatedPieceBuffer = 7;
+
+// A parameter drawn element by element by the model block run as a simulation:
+// its value after the simulation, or why it cannot be simulated.
+struct AncestralDraw {
+  ir::NodeP value;      // reads no Input of kSimulatedPieceBuffer
+  std::string problem;  // non-empty: value is unusable ("z[2] is read before...")
+};
 
 // A data field indexed by the plate: its rows are gathered batch by batch.
 struct PlateField {
@@ -127,6 +138,13 @@ struct LoweredProgram {
   std::vector<GuideDraw> guide;             // the guide's ~ statements, in order
   std::vector<ir::NodeP> guide_checks;      // checks of the guide's statements
   bool has_guide = false;
+  // With LowerOptions::ancestral: each parameter's value after the model block run
+  // as a simulation (its `~` statements on elements of parameters drawing), for
+  // the parameters that it draws; generation draws from these the parameters
+  // whose prior is spread over several statements (z[t] ~ ... in a loop). The
+  // statements need not be in ancestral order: each draw reads the draws of
+  // the elements it reads, wherever they are drawn.
+  std::map<std::string, AncestralDraw> ancestral;
 
   // The plate (empty name: none) and the data fields indexed by it.
   std::string plate;
@@ -153,6 +171,8 @@ struct LowerOptions {
   // seed of its `_rng` calls.
   std::ostream* print_stream = nullptr;
   uint64_t seed = 0;
+  // Lower the model block a second time as a simulation (LoweredProgram::ancestral).
+  bool ancestral = false;
 };
 
 LoweredProgram lower_program(const ast::Program& program, const DataSet& data, const LowerOptions& options = {});

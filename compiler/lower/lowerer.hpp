@@ -59,6 +59,11 @@ class Lowerer {
   // While lowering a guide, `z ~ dist(params)` is recorded here (not added to
   // target): the parameters broadcast to z's IR dims.
   void record_guide(std::vector<GuideDraw>* out) { guide_draws_ = out; }
+  // While simulating (LowerOptions::ancestral), `~` on a parameter draws it.
+  // Each drawn piece is read by later statements as a placeholder (an Input of
+  // kSimulatedPieceBuffer); take_simulated() gives {placeholder, draw} pairs.
+  void simulate(bool on) { simulating_ = on; }
+  std::vector<std::pair<ir::NodeP, ir::NodeP>> take_simulated() { return std::move(simulated_pieces_); }
   // The IR dims of each parameter (the guide's distributions take their shape).
   void set_parameter_dims(const std::string& name, std::vector<int64_t> ir_dims) { parameter_dims_[name] = ir_dims; }
   // The unconstrained leaf (Input 0) of a parameter that the guide may draw.
@@ -210,6 +215,9 @@ class Lowerer {
   std::map<std::string, std::vector<int64_t>> parameter_dims_;
   std::vector<GuideDraw>* guide_draws_ = nullptr;
   std::set<std::string> piecewise_;  // parameters the guide has drawn part of (z[t] ~ ...)
+  bool simulating_ = false;
+  std::vector<std::pair<ir::NodeP, ir::NodeP>> simulated_pieces_;
+  void simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params);
   std::map<std::string, ir::NodeP> parameter_leaves_;
   bool reads_parameter(ir::NodeP leaf, const std::string& name) const;
   bool keep_constants_ = false;

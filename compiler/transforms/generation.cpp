@@ -165,6 +165,31 @@ NodeP through_flow(ir::Graph& g, const TildeRecord& r, NodeP base) {
   return g.reshape(flows::forward(g, *r.flow, rows), base->dims);
 }
 
+// Parameter i's draw from the model block simulated (its elements drawn one
+// statement at a time, z[t] ~ ..., each reading those before): its value after
+// the simulation, which must not read the parameter itself (every element drawn)
+// nor a global left at its fitted value (the simulation drew those too).
+NodeP ancestral_draw(const LoweredProgram& p, size_t i, const AncestralDraw& draw,
+                     bool draw_globals, const std::string& model) {
+  const ParameterInfo& par = p.parameters[i];
+  using Kind = ConstraintSpec::Kind;
+  if (par.constraint.kind != Kind::None)
+    throw UserError(model + ": sample: parameter '" + par.name + "' is drawn element by element in the model block " +
+                    "and is " + constraint_text(par.constraint) +
+                    ": sample simulates such parameters only when they are unconstrained\n");
+  if (!draw.problem.empty())
+    throw UserError(model + ": sample: parameter '" + par.name + "' is drawn element by element in the model block " +
+                    "(" + par.name + "[...] ~ ...), and sample cannot simulate it: " + draw.problem + "\n");
+  if (!draw_globals)
+    for (const auto& [name, _] : p.ancestral)
+      for (const ParameterInfo& other : p.parameters)
+        if (other.name == name && !other.plate)
+          throw UserError(model + ": sample: the global parameter '" + name + "' is drawn element by element " +
+                          "in the model block, and '" + par.name + "' is simulated after it: sample draws both only " +
+                          "from the prior (--globals prior), not with the globals at their fitted values\n");
+  return draw.value;
+}
+
 // Prior draws of the parameters the generated variables need (and, for drawn
 // ones, those their priors need).
 void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, const std::string& model) {
@@ -181,6 +206,13 @@ void build_prior(LoweredProgram& p, GenerationProgram& out, bool draw_globals, c
     if (!done.insert(i).second) continue;
     const ParameterInfo& par = p.parameters[i];
     if (!par.plate && !draw_globals) continue;  // at its value in theta
+    if (auto a = p.ancestral.find(par.name); a != p.ancestral.end()) {
+      NodeP x = ancestral_draw(p, i, a->second, draw_globals, model);
+      defs[par.unconstrained_offset] = {par.unconstrained_size, x};
+      drawn.push_back(i);
+      for (size_t j : index.read_by({x})) todo.insert(j);
+      continue;
+    }
     const Term* prior = prior_of(p, par.name, model);
     const stdlib::DistributionEntry* dist = prior ? prior->tilde->distribution : nullptr;
     if (prior && prior->tilde->truncated)

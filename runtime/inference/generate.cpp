@@ -118,7 +118,9 @@ Generator::Stage& Generator::stage(int64_t rows) {
   // when R exceeds them: generating from the prior reads no data values).
   std::vector<int64_t> first(static_cast<size_t>(plate_.empty() ? 0 : rows));
   for (int64_t i = 0; i < static_cast<int64_t>(first.size()); ++i) first[static_cast<size_t>(i)] = i % rows_;
-  s->lowered = driver::lower(*program_, batch_view(plate_info_, *data_, first), {.keep_constants = true});
+  // ancestral: parameters drawn element by element (z[t] ~ ...) are simulated.
+  s->lowered = driver::lower(*program_, batch_view(plate_info_, *data_, first),
+                             {.keep_constants = true, .ancestral = true});
   s->variables = generated_variables(s->lowered, model_path());
   slot = std::move(s);
   return *slot;

@@ -3,6 +3,7 @@
 //  1. prior samples of a linear decoder: their mean and variance against the
 //     closed form, and the decoded mean at a given theta exactly;
 //  2. priors that depend on other parameters (a two-level model), cycles;
+//     priors drawn element by element (z[t] ~ ...), simulated in dependence order;
 //  3. reconstruction and interpolation through a hand-set encoder;
 //  4. the mean of each supported distribution; models without a plate;
 //  5. user errors of the library: no prior, rows out of range, no test
@@ -333,6 +334,71 @@ model {
   gen->set_phi(std::vector<double>(static_cast<size_t>(gen->layout().num_phi()), 0.0));
   std::string msg = user_error([&] { gen->prior(4, 1); });
   BOOST_CHECK_MESSAGE(contains(msg, "cycle") && contains(msg, "'a'") && contains(msg, "'b'"), msg);
+}
+
+BOOST_AUTO_TEST_CASE(a_prior_drawn_element_by_element_is_simulated_in_any_statement_order) {
+  // z[1] ~ N(0, 1), z[t] | z[t-1] ~ N(2 z[t-1] + 1, 0.5), x = z[3] (the mean of
+  // normal(z[3], 1)); z[2] and z[3] are drawn by a statement before z[1]'s.
+  // z[2]: mean 1, variance 4.25; z[3]: mean 3, variance 4 * 4.25 + 0.25 = 17.25.
+  auto gen = std::make_unique<Generator>(program(R"(data { int<plate> N; vector[N] x; }
+parameters { array[3] vector[N] z; }
+model {
+  for (t in 2:3) z[t] ~ normal(2 * z[t - 1] + 1, 0.5);
+  z[1] ~ std_normal();
+  x ~ normal(z[3], 1);
+}
+)"),
+                                         json_source(R"({"N": 2, "x": [1, 2]})"));
+  gen->set_phi(std::vector<double>(static_cast<size_t>(gen->layout().num_phi()), 0.0));
+  gen->set_output(Output::Means);
+  const int64_t n = 20000;
+  Generated g = gen->prior(n, 13);
+  auto [mean, var] = moments(g, 0, 0);
+  BOOST_CHECK_MESSAGE(std::fabs(mean - 3) < 5 * std::sqrt(17.25 / n), "mean " << mean);
+  BOOST_CHECK_MESSAGE(std::fabs(var - 17.25) < 0.05 * 17.25, "variance " << var);
+}
+
+BOOST_AUTO_TEST_CASE(a_random_walk_prior_without_a_plate_is_simulated) {
+  // mu[1] ~ N(0, 1), mu[t] ~ N(mu[t-1], 1): y = mu has variances 1, 2, 3.
+  auto gen = std::make_unique<Generator>(program(R"(data { vector[3] y; }
+parameters { vector[3] mu; }
+model {
+  mu[1] ~ normal(0, 1);
+  for (t in 2:3) mu[t] ~ normal(mu[t - 1], 1);
+  y ~ normal(mu, 1);
+}
+)"),
+                                         json_source(R"({"y": [1, 2, 3]})"));
+  gen->set_phi(std::vector<double>(static_cast<size_t>(gen->layout().num_phi()), 0.0));
+  gen->set_output(Output::Means);
+  const int64_t n = 20000;
+  Generated g = gen->prior(n, 3);
+  for (int64_t j = 0; j < 3; ++j) {
+    auto [mean, var] = moments(g, 0, j);
+    const double want = static_cast<double>(j + 1);
+    BOOST_CHECK_MESSAGE(std::fabs(mean) < 5 * std::sqrt(want / n), "column " << j << " mean " << mean);
+    BOOST_CHECK_MESSAGE(std::fabs(var - want) < 0.05 * want, "column " << j << " variance " << var);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_prior_drawn_element_by_element_must_draw_every_element_once_in_order) {
+  auto error_of = [](const std::string& model) {
+    Generator gen(program(R"(data { int<plate> N; vector[N] x; }
+parameters { array[3] vector[N] z; }
+model {
+)" + model + R"(
+  x ~ normal(z[3], 1);
+}
+)"),
+                  json_source(R"({"N": 2, "x": [1, 2]})"));
+    gen.set_phi(std::vector<double>(static_cast<size_t>(gen.layout().num_phi()), 0.0));
+    return user_error([&] { gen.prior(4, 1); });
+  };
+  std::string msg = error_of("for (t in 2:3) z[t] ~ normal(z[t - 1], 1);");
+  BOOST_CHECK_MESSAGE(contains(msg, "parameter 'z' is drawn element by element") &&
+                          contains(msg, "not every element is drawn"), msg);
+  msg = error_of("z[1] ~ normal(z[2], 1); z[2] ~ normal(z[1], 1); z[3] ~ normal(0, 1);");
+  BOOST_CHECK_MESSAGE(contains(msg, "read each other in a cycle"), msg);
 }
 
 // ---- 3. reconstruction and interpolation --------------------------------------------------------------------
