@@ -13,7 +13,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
+#include <memory>
 #include <stdexcept>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -69,6 +72,7 @@ class FunctionEmitter {
     b_.setFastMathFlags(fmf);
 
     count_uses();
+    group_loop_sums();
     scopes_.emplace_back();
     // An output whose range no other output touches is stored, not added: the
     // buffer is zeroed only where no such output writes (gradients of large
@@ -132,6 +136,88 @@ class FunctionEmitter {
     for (NodeP n : ir::topological_order(roots))
       for (NodeP a : std::unordered_set<NodeP>(n->args.begin(), n->args.end())) ++uses_[a];
     for (NodeP r : roots) ++uses_[r];
+  }
+
+  // LoopSums over the same loop (its variable, its bounds, the same enclosing
+  // loops) are emitted as one loop when none reads another: reverse mode gives a
+  // loop over chain steps one LoopSum per gradient, and each body would recompute
+  // the step's forward pass (a network's products) on its own.
+  void group_loop_sums() {
+    std::vector<NodeP> roots;
+    for (const auto& o : spec_.outputs) roots.push_back(o.node);
+    std::map<std::tuple<int64_t, NodeP, NodeP, std::vector<int>>, std::vector<NodeP>> by_loop;
+    for (NodeP n : ir::topological_order(roots))
+      if (n->op == Op::LoopSum)
+        by_loop[{n->a, n->args[0], n->args[1], std::vector<int>(n->free_loops.begin(), n->free_loops.end())}]
+            .push_back(n);
+    for (auto& [key, members] : by_loop) {
+      if (members.size() < 2) continue;
+      constexpr size_t kMaxFused = 32;  // bounds the search below (members x body)
+      if (members.size() > kMaxFused) members.resize(kMaxFused);
+      std::unordered_set<NodeP> group(members.begin(), members.end()), reads_another;
+      for (NodeP m : members)
+        for (NodeP x : ir::topological_order({m->args[2]}))
+          if (x != m && group.count(x)) reads_another.insert(m);
+      auto fused = std::make_shared<std::vector<NodeP>>();
+      for (NodeP m : members)
+        if (!reads_another.count(m)) fused->push_back(m);
+      if (fused->size() < 2) continue;
+      for (NodeP m : *fused) loop_groups_[m] = fused;
+    }
+  }
+
+  // Emits n's LoopSum together with those of its group not yet computed, and
+  // records their values in the current scope. False: n is in no group.
+  bool fused_loop_sums(NodeP n) {
+    auto it = loop_groups_.find(n);
+    if (it == loop_groups_.end()) return false;
+    std::vector<NodeP> members;
+    for (NodeP m : *it->second)
+      if (m == n || !(m->is_scalar() ? find_scalar(m) != nullptr : find_view(m) != nullptr)) members.push_back(m);
+    std::vector<llvm::Value*> accumulators(members.size(), nullptr);
+    std::vector<View> buffers(members.size());
+    for (size_t k = 0; k < members.size(); ++k) {
+      NodeP m = members[k];
+      if (m->is_scalar()) {
+        bool ints = m->dtype == DType::Int;
+        accumulators[k] = entry_alloca(ints ? i64_ : f64_);
+        b_.CreateStore(ints ? i64c(0) : f64c(0), accumulators[k]);
+      } else {
+        buffers[k] = contiguous_buffer(m);
+        zero(buffers[k], m->size());
+      }
+    }
+    const int id = static_cast<int>(n->a);
+    llvm::Value* lo = scalar(n->args[0]);
+    llvm::Value* hi = scalar(n->args[1]);
+    for (NodeP m : members) with_loop_invariants_hoisted(m->args[2], id);
+    NodeP var = nullptr;
+    for (NodeP m : members)
+      if (!var) var = loop_leaf(Op::LoopVar, id, m->args[2]);
+    for_loop(lo, hi, [&](llvm::Value* i) {
+      scopes_.emplace_back();
+      if (var) scopes_.back().scalars[var] = i;
+      for (size_t k = 0; k < members.size(); ++k) {
+        NodeP m = members[k];
+        if (!m->is_scalar()) {
+          accumulate_into(buffers[k], m->args[2]);
+          continue;
+        }
+        bool ints = m->dtype == DType::Int;
+        llvm::Value* v = scalar(m->args[2]);
+        llvm::Value* old = b_.CreateLoad(ints ? i64_ : f64_, accumulators[k]);
+        b_.CreateStore(ints ? b_.CreateAdd(old, v) : reassoc_add(old, to_double(v)), accumulators[k]);
+      }
+      scopes_.pop_back();
+    });
+    for (size_t k = 0; k < members.size(); ++k) {
+      NodeP m = members[k];
+      if (m->is_scalar())
+        scopes_.back().scalars[m] = b_.CreateLoad(m->dtype == DType::Int ? i64_ : f64_, accumulators[k]);
+      else
+        scopes_.back().views[m] = buffers[k];
+    }
+    return true;
   }
 
   llvm::Value** find_scalar(NodeP n) {
@@ -348,6 +434,7 @@ class FunctionEmitter {
   }
 
   llvm::Value* loop_sum_scalar(NodeP n) {
+    if (fused_loop_sums(n)) return *find_scalar(n);
     bool ints = n->dtype == DType::Int;
     llvm::Type* t = ints ? i64_ : f64_;
     llvm::Value* acc = entry_alloca(t);
@@ -760,6 +847,7 @@ class FunctionEmitter {
       case Op::Scan: return scan(n);
       case Op::ScanState: internal("scan state used outside its loop");
       case Op::LoopSum: {
+        if (fused_loop_sums(n)) return *find_view(n);
         View dst = contiguous_buffer(n);
         zero(dst, n->size());
         emit_loop(n, n->args[2], [&](llvm::Value*) { accumulate_into(dst, n->args[2]); });
@@ -1234,6 +1322,7 @@ class FunctionEmitter {
   llvm::Value *inputs_ = nullptr, *out_ = nullptr, *ws_ = nullptr, *rt_ctx_ = nullptr;
   llvm::BasicBlock* entry_ = nullptr;
   std::unordered_map<NodeP, int> uses_;
+  std::unordered_map<NodeP, std::shared_ptr<std::vector<NodeP>>> loop_groups_;  // LoopSums emitted as one loop
   std::unordered_map<NodeP, int64_t> ws_offsets_;
   int64_t workspace_used_ = 0;
   std::vector<Scope> scopes_;

@@ -683,6 +683,16 @@ std::vector<Entry> make_composites() {
                  NodeP inner = g.loop_sum(j, g.int_constant(0), i, body);
                  return g.loop_sum(i, g.int_constant(0), g.int_constant(3), inner);
                }});
+  t.push_back({Op::LoopSum, "sums over one loop emitted as one (codegen fuses them), one reading another's sum",
+               {{{4}, ArgKind::PerIteration}, {{4}, ArgKind::PerIteration}}, [](Graph& g, Args x, NodeP) {
+                 NodeP i = g.new_loop_var();
+                 NodeP lo = g.int_constant(0), hi = g.int_constant(3);
+                 NodeP ai = g.index(x[0], 0, i), bi = g.index(x[1], 0, i);
+                 NodeP scalar_sum = g.loop_sum(i, lo, hi, g.mul(g.unary(Op::Exp, ai), bi));
+                 NodeP vector_sum = g.loop_sum(i, lo, hi, g.mul(g.unary(Op::Tanh, ai), x[1]));
+                 NodeP reads_sum = g.loop_sum(i, lo, hi, g.mul(scalar_sum, g.mul(ai, bi)));  // not fusable
+                 return g.add(g.add(scalar_sum, g.sum(g.mul(vector_sum, g.input(1, 200, {4})))), reads_sum);
+               }});
   t.push_back({Op::LoopGen, "sum over i of [a[i] b[j] for j] .* w, a LoopGen inside a LoopSum",
                {{{4}, ArgKind::PerIteration}, {{3}, ArgKind::PerIteration}}, [](Graph& g, Args x, NodeP) {
                  NodeP i = g.new_loop_var(), j = g.new_loop_var();
