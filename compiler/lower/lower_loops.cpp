@@ -41,12 +41,14 @@ std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var) {
 
 void Lowerer::for_loop(const ast::Stmt& s) {
   Value lo = expr(*s.lower), hi = expr(*s.upper);
-  if (guide_draws_ || simulating_) {  // a guide's loop draws a chain, z[t] ~ ..., element by element
+  // A guide's loop, or a simulated model's loop that draws z[t] ~ ...: element by element.
+  if (guide_draws_ || simulating_) {
     if (!lo.node->is_const() || !hi.node->is_const())
       error(s.loc, std::string("a loop in the ") + (simulating_ ? "model, simulated to draw its parameters," : "guide") +
                        " runs iteration by iteration, so its bounds must be known from data");
     return unrolled_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value),
-                        "a loop in the guide draws its parameters element by element");
+                        simulating_ ? "the model block is simulated to draw a parameter element by element"
+                                    : "a loop in the guide draws its parameters element by element");
   }
   LoopPlan plan = plan_loop(s);
   bool known = lo.node->is_const() && hi.node->is_const();

@@ -173,14 +173,11 @@ void Lowerer::guide_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d
 // `y ~ dist(params)` in the model simulated: when y is an element of a parameter
 // (z[t]) or one reshaped (to_vector(z[t])), it is drawn and takes the draw.
 void Lowerer::simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params) {
-  const ast::Expr* target = s.lhs.get();
-  if (target->kind == ast::ExprKind::Call && !target->args.empty() &&
-      (target->name == "to_vector" || target->name == "to_row_vector" || target->name == "to_matrix"))
-    target = target->args[0].get();
-  const ast::Expr* root = target;
-  while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
   // Whole parameters (z ~ ...) are drawn from their prior statement by generation.
-  if (root == target || root->kind != ast::ExprKind::Var || !parameter_leaves_.count(root->name)) return;
+  const std::string name = drawn_parameter_piece(s);
+  if (name.empty()) return;
+  const ast::Expr* target = s.lhs.get();
+  if (target->kind == ast::ExprKind::Call) target = target->args[0].get();
   if (!d.sample || !d.elementwise || s.truncated) return;  // not drawn here: generation says what is missing
   Value y = expr(*target);
   std::vector<int64_t> dims = y.node->dims;
@@ -195,7 +192,7 @@ void Lowerer::simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntr
   NodeP draw = g_.random(d.sampler_id, kSimulatedDrawSites + k, ir::DType::Real, dims, shaped, {});
   NodeP placeholder = g_.input(kSimulatedPieceBuffer, k, dims);
   simulated_pieces_.push_back({placeholder, draw});
-  Var* var = find(root->name);
+  Var* var = find(name);
   bool read_only = var->read_only;
   var->read_only = false;
   assign(*target, {placeholder, y.type}, s.loc);
@@ -230,8 +227,42 @@ void Lowerer::statement(const ast::Stmt& s) {
   }
 }
 
+// The variable a `~` statement draws into when it is an element of a parameter
+// (z[t], or to_vector(z[t])): its name; else empty.
+std::string Lowerer::drawn_parameter_piece(const ast::Stmt& s) const {
+  const ast::Expr* target = s.lhs.get();
+  if (target->kind == ast::ExprKind::Call && !target->args.empty() &&
+      (target->name == "to_vector" || target->name == "to_row_vector" || target->name == "to_matrix"))
+    target = target->args[0].get();
+  const ast::Expr* root = target;
+  while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
+  if (root == target || root->kind != ast::ExprKind::Var || !parameter_leaves_.count(root->name)) return "";
+  return root->name;
+}
+
+// Whether statement s (or one inside it) draws an element of a parameter.
+bool Lowerer::draws_parameter_piece(const ast::Stmt& s) const {
+  if (s.kind == ast::StmtKind::Tilde) return !drawn_parameter_piece(s).empty();
+  for (const ast::Stmt* inner : {s.body.get(), s.else_body.get()})
+    if (inner && draws_parameter_piece(*inner)) return true;
+  for (const ast::StmtPtr& inner : s.stmts)
+    if (draws_parameter_piece(*inner)) return true;
+  return false;
+}
+
 void Lowerer::statement_unchecked(const ast::Stmt& s) {
   using K = ast::StmtKind;
+  // Simulating, a loop that draws no element of a parameter is lowered as usual
+  // (not iteration by iteration).
+  bool is_loop = s.kind == K::For || s.kind == K::Foreach || s.kind == K::While;
+  if (simulating_ && is_loop && !draws_parameter_piece(s)) {
+    simulating_ = false;
+    struct Restore {
+      bool* flag;
+      ~Restore() { *flag = true; }
+    } restore{&simulating_};
+    return statement_unchecked(s);
+  }
   switch (s.kind) {
     case K::Decl: return declare_local(s);
     case K::Assign: {

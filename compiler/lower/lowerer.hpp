@@ -218,6 +218,8 @@ class Lowerer {
   bool simulating_ = false;
   std::vector<std::pair<ir::NodeP, ir::NodeP>> simulated_pieces_;
   void simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params);
+  std::string drawn_parameter_piece(const ast::Stmt& s) const;
+  bool draws_parameter_piece(const ast::Stmt& s) const;
   std::map<std::string, ir::NodeP> parameter_leaves_;
   bool reads_parameter(ir::NodeP leaf, const std::string& name) const;
   bool keep_constants_ = false;
