@@ -42,7 +42,9 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("model", o->model, "Model file")->required();
   sub->add_option("--data", o->data, "Data file (CmdStan JSON or R dump, .data.R)");
   sub->add_option("--fit", o->fit, "Variational fit (JSON from latent fit --method advi|fullrank -o fit.json)");
-  sub->add_option("--iwae", o->iwae, "Number of importance samples K")->check(integer_in(1, kMaxSamples))->capture_default_str();
+  sub->add_option("--iwae", o->iwae, "Number of importance samples K (svi fits: 0 evaluates the ELBO alone)")
+      ->check(integer_in(0, kMaxSamples))
+      ->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed")->check(integer_in(0));
   sub->add_option("--batch", o->batch, "svi fits: data points per evaluation batch")->check(integer_in(1, kMaxBatch));
   sub->add_option("--threads", o->threads, "svi fits: threads (default: every core)")->check(integer_in(1, kMaxThreads));
@@ -58,6 +60,9 @@ Command add_eval_command(CLI::App& app) {
       if (sub->count(svi_only))
         throw UserError(std::string(svi_only) + " is an option for evaluating SVI fits (latent fit --method svi), and " +
                         (o->fit.empty() ? std::string("no --fit was given") : "'" + o->fit + "' is not one"));
+    if (o->iwae == 0)
+      throw UserError("--iwae 0 (the ELBO alone) is for SVI fits; an ADVI fit's ELBO and IWAE bound are both "
+                      "estimated with K draws: give K >= 1");
     LoadedModel lm = load_model(o->model, o->data, true);
     const BoundModel& m = *lm.model;
     nlohmann::json out;

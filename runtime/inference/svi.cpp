@@ -154,7 +154,7 @@ SviEvaluation evaluate_svi(SviModel& model, const std::vector<double>& phi, bool
     const SviModel::Compiled& c = model.compiled(rows, options_for(rows), SviModel::Use::Evaluation);
     if (iwae_k > 0 && !c.log_weights)
       throw UserError("the importance-weighted bound needs per-datum weights, which this model does not have: " +
-                      c.objective.log_weights_unavailable + "\n");
+                      c.objective.log_weights_unavailable + " (`--iwae 0` evaluates the ELBO alone)\n");
   }
   std::vector<double> elbo(static_cast<size_t>(batches)), iwae(static_cast<size_t>(batches));
   WorkerPool pool(threads);
