@@ -429,6 +429,11 @@ class ProgramLowering {
       v->value = before[p.name];
     }
     out_.ancestral = resolve_ancestral(*out_.graph, simulated, lowerer_.take_simulated());
+    for (const auto& [name, why] : lowerer_.simulation_gaps()) {
+      AncestralDraw& a = out_.ancestral[name];
+      if (!a.value) a.value = before[name].node;
+      a.problem = why;  // a ~ on its elements that is not simulated: its draw would not be its prior's
+    }
   }
 
   // The guide: its network (buffer 4), then its statements, whose `~` define q.

@@ -178,13 +178,21 @@ void Lowerer::simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntr
   if (name.empty()) return;
   const ast::Expr* target = s.lhs.get();
   if (target->kind == ast::ExprKind::Call) target = target->args[0].get();
-  if (!d.sample || !d.elementwise || s.truncated) return;  // not drawn here: generation says what is missing
+  // What cannot be drawn here is left undrawn, and generation reports why.
+  auto cannot = [&](const std::string& why) {
+    simulation_gaps_.emplace(name, location(s.loc) + ": " + s.dist + " " + why);
+  };
+  if (s.truncated) return cannot("is truncated (T[...]), and sample draws from untruncated distributions only");
+  if (!d.sample || !d.elementwise)
+    return cannot("cannot be drawn element by element: sample simulates distributions that act elementwise "
+                  "(normal, exponential, ...)");
   Value y = expr(*target);
   std::vector<int64_t> dims = y.node->dims;
   std::vector<NodeP> shaped;
   for (const Value& p : params) {
     NodeP n = g_.cast_real(p.node);
-    if (!n->is_scalar() && n->size() != (y.node->is_scalar() ? 1 : y.node->size())) return;
+    if (!n->is_scalar() && n->size() != (y.node->is_scalar() ? 1 : y.node->size()))
+      return cannot("has a parameter of another size than its variate");
     shaped.push_back(n->is_scalar() || dims.empty() ? n : g_.reshape(n, dims));
   }
   constexpr int64_t kSimulatedDrawSites = int64_t{1} << 41;

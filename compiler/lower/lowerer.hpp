@@ -64,6 +64,8 @@ class Lowerer {
   // kSimulatedPieceBuffer); take_simulated() gives {placeholder, draw} pairs.
   void simulate(bool on) { simulating_ = on; }
   std::vector<std::pair<ir::NodeP, ir::NodeP>> take_simulated() { return std::move(simulated_pieces_); }
+  // Per parameter, the first `~` on one of its elements that could not be simulated, and why.
+  const std::map<std::string, std::string>& simulation_gaps() const { return simulation_gaps_; }
   // The IR dims of each parameter (the guide's distributions take their shape).
   void set_parameter_dims(const std::string& name, std::vector<int64_t> ir_dims) { parameter_dims_[name] = ir_dims; }
   // The unconstrained leaf (Input 0) of a parameter that the guide may draw.
@@ -217,6 +219,7 @@ class Lowerer {
   std::set<std::string> piecewise_;  // parameters the guide has drawn part of (z[t] ~ ...)
   bool simulating_ = false;
   std::vector<std::pair<ir::NodeP, ir::NodeP>> simulated_pieces_;
+  std::map<std::string, std::string> simulation_gaps_;
   void simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntry& d, const std::vector<Value>& params);
   std::string drawn_parameter_piece(const ast::Stmt& s) const;
   bool draws_parameter_piece(const ast::Stmt& s) const;

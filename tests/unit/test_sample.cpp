@@ -399,6 +399,19 @@ model {
                           contains(msg, "not every element is drawn"), msg);
   msg = error_of("z[1] ~ normal(z[2], 1); z[2] ~ normal(z[1], 1); z[3] ~ normal(0, 1);");
   BOOST_CHECK_MESSAGE(contains(msg, "read each other in a cycle"), msg);
+  // A statement that cannot be simulated is named with its location.
+  Generator walk(program(R"(data { vector[3] y; }
+parameters { vector[3] mu; }
+model {
+  mu[1] ~ normal(0, 1);
+  for (t in 2:3) mu[t] ~ normal(mu[t - 1], 1) T[-10, 10];
+  y ~ normal(mu, 1);
+}
+)"),
+                 json_source(R"({"y": [1, 2, 3]})"));
+  walk.set_phi(std::vector<double>(static_cast<size_t>(walk.layout().num_phi()), 0.0));
+  msg = user_error([&] { walk.prior(4, 1); });
+  BOOST_CHECK_MESSAGE(contains(msg, "test.lat:5:") && contains(msg, "normal is truncated"), msg);
 }
 
 // ---- 3. reconstruction and interpolation --------------------------------------------------------------------
