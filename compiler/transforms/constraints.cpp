@@ -275,7 +275,8 @@ Constrained constrain(ir::Graph& g, const ConstraintSpec& c, NodeP u, const std:
     case Kind::Simplex: {
       // Stan's stick-breaking transform, one simplex (dims[0] = K) per trailing index.
       int64_t K = dims[0];
-      int64_t count = u->is_scalar() ? 1 : u->size() / std::max<int64_t>(K - 1, 1);
+      int64_t count = 1;  // simplexes: the trailing dims (a simplex[1] has no free values, but is one)
+      for (size_t d = 1; d < dims.size(); ++d) count *= dims[d];
       if (K > 2 && (K - 1) * count > kMaxUnrolledSimplex) return simplex_by_scan(g, u, dims, K, count);
       std::vector<NodeP> xs;
       NodeP lj = g.constant(0);

@@ -513,3 +513,17 @@ BOOST_AUTO_TEST_CASE(constraints_on_the_types_are_errors) {
     BOOST_TEST(contains(msg, "cannot have the constrained type " + type), msg);
   }
 }
+
+// A simplex of one element has no free values and is [1] (a fuzzer found
+// simplex[1] an internal error); next to a simplex with free values in an array.
+BOOST_AUTO_TEST_CASE(a_simplex_of_one_element_is_one) {
+  auto m = make_model("parameters { array[2] simplex[1] s; simplex[2] w; } model { w ~ dirichlet([2, 3]'); }");
+  BOOST_TEST(m->num_unconstrained() == 1);
+  Vec theta{0.3};
+  Vec out = m->constrained_outputs(theta.data());
+  BOOST_TEST(out.size() == 4u);
+  BOOST_TEST(out[0] == 1.0);
+  BOOST_TEST(out[1] == 1.0);
+  BOOST_TEST(close(out[2] + out[3], 1.0, 1e-15));
+  check_gradient(*m, theta, true, 1e-6, "jacobian");
+}
