@@ -203,10 +203,7 @@ class FunctionEmitter {
           accumulate_into(buffers[k], m->args[2]);
           continue;
         }
-        bool ints = m->dtype == DType::Int;
-        llvm::Value* v = scalar(m->args[2]);
-        llvm::Value* old = b_.CreateLoad(ints ? i64_ : f64_, accumulators[k]);
-        b_.CreateStore(ints ? b_.CreateAdd(old, v) : reassoc_add(old, to_double(v)), accumulators[k]);
+        add_to_accumulator(accumulators[k], m->dtype == DType::Int, scalar(m->args[2]));
       }
       scopes_.pop_back();
     });
@@ -437,17 +434,19 @@ class FunctionEmitter {
     return b_.CreateLoad(f64_, acc);
   }
 
+  // *acc += v: an int sum, or a double one that LLVM may reassociate.
+  void add_to_accumulator(llvm::Value* acc, bool ints, llvm::Value* v) {
+    llvm::Value* old = b_.CreateLoad(ints ? i64_ : f64_, acc);
+    b_.CreateStore(ints ? b_.CreateAdd(old, v) : reassoc_add(old, to_double(v)), acc);
+  }
+
   llvm::Value* loop_sum_scalar(NodeP n) {
     if (fused_loop_sums(n)) return *find_scalar(n);
     bool ints = n->dtype == DType::Int;
     llvm::Type* t = ints ? i64_ : f64_;
     llvm::Value* acc = entry_alloca(t);
     b_.CreateStore(ints ? i64c(0) : f64c(0), acc);
-    emit_loop(n, n->args[2], [&](llvm::Value*) {
-      llvm::Value* v = scalar(n->args[2]);
-      llvm::Value* old = b_.CreateLoad(t, acc);
-      b_.CreateStore(ints ? b_.CreateAdd(old, v) : reassoc_add(old, to_double(v)), acc);
-    });
+    emit_loop(n, n->args[2], [&](llvm::Value*) { add_to_accumulator(acc, ints, scalar(n->args[2])); });
     return b_.CreateLoad(t, acc);
   }
 

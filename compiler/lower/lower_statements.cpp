@@ -15,6 +15,14 @@ using ir::Op;
 using lowering::dims_text;
 using lowering::stan_axes;
 
+// The variable under to_vector(y), to_row_vector(y), to_matrix(y, ...) (y itself
+// in another shape, the same storage order), or the expression itself.
+static const ast::Expr* reshaped_variate(const ast::Expr& e) {
+  bool reshaped = e.kind == ast::ExprKind::Call && !e.args.empty() &&
+                  (e.name == "to_vector" || e.name == "to_row_vector" || e.name == "to_matrix");
+  return reshaped ? e.args[0].get() : &e;
+}
+
 void Lowerer::tilde(const ast::Stmt& s) {
   std::vector<Value> params;
   for (auto& a : s.args) params.push_back(expr(*a));
@@ -47,12 +55,7 @@ void Lowerer::record_tilde(const ast::Stmt& s, NodeP lp, TildeRecord record) {
   if (current_terms_->size() != before + 1 || current_terms_->back().value != lp) return;  // nothing kept as is
   if (frame_) return;  // inside a function the variate is an argument, not the program's variable
   record.top_level = !path_ && current_terms_ == &terms_;
-  const ast::Expr* target = s.lhs.get();
-  // to_vector(y), to_row_vector(y), to_matrix(y, ...): y itself in another shape (the same storage order)
-  bool reshaped = target->kind == ast::ExprKind::Call && !target->args.empty() &&
-                  (target->name == "to_vector" || target->name == "to_row_vector" || target->name == "to_matrix");
-  if (reshaped)
-    target = target->args[0].get();
+  const ast::Expr* target = reshaped_variate(*s.lhs);
   if (target->kind == ast::ExprKind::Var) {
     record.variable = target->name;
     if (Var* v = find(target->name)) {
@@ -176,8 +179,7 @@ void Lowerer::simulated_tilde(const ast::Stmt& s, const stdlib::DistributionEntr
   // Whole parameters (z ~ ...) are drawn from their prior statement by generation.
   const std::string name = drawn_parameter_piece(s);
   if (name.empty()) return;
-  const ast::Expr* target = s.lhs.get();
-  if (target->kind == ast::ExprKind::Call) target = target->args[0].get();
+  const ast::Expr* target = reshaped_variate(*s.lhs);
   // What cannot be drawn here is left undrawn, and generation reports why.
   auto cannot = [&](const std::string& why) {
     simulation_gaps_.emplace(name, location(s.loc) + ": " + s.dist + " " + why);
@@ -238,10 +240,7 @@ void Lowerer::statement(const ast::Stmt& s) {
 // The variable a `~` statement draws into when it is an element of a parameter
 // (z[t], or to_vector(z[t])): its name; else empty.
 std::string Lowerer::drawn_parameter_piece(const ast::Stmt& s) const {
-  const ast::Expr* target = s.lhs.get();
-  if (target->kind == ast::ExprKind::Call && !target->args.empty() &&
-      (target->name == "to_vector" || target->name == "to_row_vector" || target->name == "to_matrix"))
-    target = target->args[0].get();
+  const ast::Expr* target = reshaped_variate(*s.lhs);
   const ast::Expr* root = target;
   while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
   if (root == target || root->kind != ast::ExprKind::Var || !parameter_leaves_.count(root->name)) return "";
