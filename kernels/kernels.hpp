@@ -13,12 +13,18 @@ inline constexpr const char* print = "latent_rt_print";
 inline constexpr const char* rng = "latent_rt_rng";
 }  // namespace latent::runtime_symbols
 
+namespace latent::matmul_flags {  // latent_rt_matmul's flags
+inline constexpr int64_t kAccumulate = 1, kSingle = 2, kFloatA = 4, kFloatB = 8, kFloatC = 16;
+}
+
 extern "C" {
-// C (m x n, contiguous column-major) = A (m x k) * B (k x n); strides in doubles.
-// flags: bit 0: C += A B instead; bit 1: compute the product in single precision.
-void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const double* a, int64_t a_row_stride,
-                      int64_t a_col_stride, const double* b, int64_t b_row_stride, int64_t b_col_stride,
-                      double* c, int64_t flags);
+// C (m x n, contiguous column-major) = A (m x k) * B (k x n); strides in elements.
+// flags: bit 0: C += A B instead; bit 1: compute the product in single precision;
+// with bit 1, bits 2, 3 and 4 say that A, B and C hold floats, not doubles (the
+// generated code stores operands and results that only products and elementwise
+// code read in single precision; C as floats only without bit 0).
+void latent_rt_matmul(int64_t m, int64_t n, int64_t k, const void* a, int64_t a_row_stride, int64_t a_col_stride,
+                      const void* b, int64_t b_row_stride, int64_t b_col_stride, void* c, int64_t flags);
 // Threads for large products (1 by default); set by drivers that run one evaluation at a time.
 void latent_rt_set_matmul_threads(int threads);
 // ctx is the EvalContext* the caller passed to the generated function.

@@ -40,10 +40,13 @@ std::vector<int64_t> column_major_strides(const std::vector<int64_t>& dims) {
   return s;
 }
 
-// A tensor in memory: base pointer plus static dims and strides (in doubles).
+// A tensor in memory: base pointer plus static dims and strides (in elements:
+// doubles, or floats for the operands and results of single-precision products
+// that only products and elementwise code read).
 struct View {
   llvm::Value* base = nullptr;
   std::vector<int64_t> dims, strides;
+  bool single = false;
   bool contiguous() const { return strides == column_major_strides(dims); }
 };
 
@@ -54,6 +57,7 @@ class FunctionEmitter {
 
   EmittedFunction emit() {
     f64_ = b_.getDoubleTy();
+    f32_ = b_.getFloatTy();
     i64_ = b_.getInt64Ty();
     ptr_ = b_.getPtrTy();
     auto* fn_type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_}, false);
@@ -134,8 +138,57 @@ class FunctionEmitter {
     std::vector<NodeP> roots;
     for (const auto& o : spec_.outputs) roots.push_back(o.node);
     for (NodeP n : ir::topological_order(roots))
-      for (NodeP a : std::unordered_set<NodeP>(n->args.begin(), n->args.end())) ++uses_[a];
-    for (NodeP r : roots) ++uses_[r];
+      for (NodeP a : std::unordered_set<NodeP>(n->args.begin(), n->args.end())) {
+        ++uses_[a];
+        users_[a].push_back(n);
+      }
+    for (NodeP r : roots) {
+      ++uses_[r];
+      outputs_.insert(r);
+    }
+  }
+
+  // ---- single precision --------------------------------------------------------------
+
+  bool single_product(NodeP n) const {
+    if (n->op != Op::MatMul || n->is_scalar()) return false;
+    const auto &x = n->args[0]->dims, &y = n->args[1]->dims;
+    const int64_t rows = x.size() == 2 ? x[0] : 1, cols = y.size() == 2 ? y[1] : 1;
+    return matmul_flags(rows * cols * x.back(), false) & matmul_flags::kSingle;
+  }
+
+  // Whether n is read only as an operand of single-precision products (through
+  // transposes): then it is computed straight into floats and the product reads
+  // it without rounding a copy (a masked weight matrix, W .* mask).
+  bool single_operand(NodeP n) {
+    if (!spec_.single_precision_products || !ir::is_elementwise(n->op) || n->is_scalar()) return false;
+    std::function<bool(NodeP)> only_products = [&](NodeP m) {
+      if (outputs_.count(m)) return false;
+      for (NodeP u : users_[m]) {
+        if (single_product(u)) continue;
+        if (u->op == Op::Transpose && only_products(u)) continue;
+        return false;
+      }
+      return true;
+    };
+    return only_products(n);
+  }
+
+  // Whether a single-precision product's result is read only by elementwise
+  // code and other single-precision products (through transposes, indexes and
+  // slices): then the kernel leaves it in float (no widening pass, half the reads).
+  bool single_result(NodeP n) {
+    if (!single_product(n)) return false;
+    std::function<bool(NodeP)> readers_ok = [&](NodeP m) {
+      if (outputs_.count(m)) return false;
+      for (NodeP u : users_[m]) {
+        if (ir::is_elementwise(u->op) || single_product(u)) continue;
+        if ((u->op == Op::Transpose || u->op == Op::Index || u->op == Op::Slice) && readers_ok(u)) continue;
+        return false;
+      }
+      return true;
+    };
+    return readers_ok(n);
   }
 
   // LoopSums over the same loop (its variable, its bounds, the same enclosing
@@ -241,11 +294,13 @@ class FunctionEmitter {
     return eb.CreateAlloca(t, i64c(count));
   }
 
-  llvm::Value* workspace_for(NodeP n) {
+  // n's buffer in the workspace (measured in doubles; floats take half).
+  llvm::Value* workspace_for(NodeP n, bool single = false) {
     auto it = ws_offsets_.find(n);
     if (it == ws_offsets_.end()) {
       it = ws_offsets_.emplace(n, workspace_used_).first;
-      workspace_used_ += std::max<int64_t>(n->size(), 1);
+      const int64_t size = std::max<int64_t>(n->size(), 1);
+      workspace_used_ += single ? (size + 1) / 2 : size;
       workspace_used_ += (8 - workspace_used_ % 8) % 8;  // keep buffers 64-byte aligned
     }
     return b_.CreateConstInBoundsGEP1_64(f64_, ws_, static_cast<uint64_t>(it->second));
@@ -258,7 +313,18 @@ class FunctionEmitter {
       llvm::Value* term = v.strides[d] == 1 ? idx[d] : b_.CreateMul(idx[d], i64c(v.strides[d]));
       offset = offset ? b_.CreateAdd(offset, term) : term;
     }
-    return offset ? b_.CreateInBoundsGEP(f64_, v.base, offset) : v.base;
+    return offset ? b_.CreateInBoundsGEP(v.single ? f32_ : f64_, v.base, offset) : v.base;
+  }
+
+  // The element at idx of a view, as a double.
+  llvm::Value* load_element(const View& v, const std::vector<llvm::Value*>& idx) {
+    if (!v.single) return b_.CreateLoad(f64_, address(v, idx));
+    return b_.CreateFPExt(b_.CreateLoad(f32_, address(v, idx)), f64_);
+  }
+
+  void store_element(const View& v, const std::vector<llvm::Value*>& idx, llvm::Value* x) {
+    x = to_double(x);
+    b_.CreateStore(v.single ? b_.CreateFPTrunc(x, f32_) : x, address(v, idx));
   }
 
   llvm::Value* as_dtype(llvm::Value* d, DType t) { return t == DType::Int ? b_.CreateFPToSI(d, i64_) : d; }
@@ -747,7 +813,8 @@ class FunctionEmitter {
   // Nodes that are computed into a workspace buffer rather than fused into their users.
   bool needs_buffer(NodeP n) {
     switch (n->op) {
-      case Op::MatMul: case Op::LoopGen: case Op::LoopSum: case Op::Pack: case Op::Random: case Op::Scan: return true;
+      case Op::LoopGen: return !lazy_loop_gen(n);
+      case Op::MatMul: case Op::LoopSum: case Op::Pack: case Op::Random: case Op::Scan: return true;
       case Op::Cholesky: case Op::TriSolve: case Op::Solve: case Op::EigenSym: return true;
       case Op::Reshape: return !in_memory(n);
       case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
@@ -755,10 +822,52 @@ class FunctionEmitter {
     }
   }
 
+  // A LoopGen whose iterations are a few cheap elementwise operations (an
+  // autoregressive mask: order[r] <= degree[c]) is computed where its elements
+  // are read, not stored: a 784 x 500 mask was written and read back in every
+  // evaluation, more memory traffic than the masked weights themselves.
+  bool lazy_loop_gen(NodeP n) {
+    auto known = lazy_loop_gens_.find(n);
+    if (known != lazy_loop_gens_.end()) return known->second;
+    const int id = static_cast<int>(n->a);
+    int varying = 0;
+    bool cheap = true;
+    std::unordered_set<NodeP> seen;
+    std::vector<NodeP> stack{n->args[1]};
+    while (!stack.empty() && cheap) {
+      NodeP m = stack.back();
+      stack.pop_back();
+      if (!seen.insert(m).second || !m->depends_on_loop(id)) continue;
+      ++varying;
+      switch (m->op) {
+        case Op::LoopVar: case Op::Index: case Op::Fill: case Op::Transpose: case Op::Select:
+        case Op::Neg: case Op::Abs: case Op::Not: case Op::CastReal: case Op::StopGradient:
+        case Op::Add: case Op::Sub: case Op::Mul: case Op::Min: case Op::Max:
+        case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne: case Op::And: case Op::Or:
+          break;
+        default: cheap = false;
+      }
+      for (NodeP a : m->args) stack.push_back(a);
+    }
+    return lazy_loop_gens_[n] = cheap && varying <= 12;
+  }
+
+  // Element idx of a lazy LoopGen: its body at iteration lo + idx.back().
+  llvm::Value* loop_gen_element(NodeP n, const std::vector<llvm::Value*>& idx) {
+    NodeP body = n->args[1];
+    llvm::Value* i = b_.CreateAdd(scalar(n->args[0]), idx.back());
+    scopes_.emplace_back();
+    if (NodeP var = loop_leaf(Op::LoopVar, static_cast<int>(n->a), body)) scopes_.back().scalars[var] = i;
+    std::vector<llvm::Value*> inner(idx.begin(), idx.end() - 1);
+    llvm::Value* v = body->is_scalar() ? scalar(body) : element(body, inner);
+    scopes_.pop_back();
+    return v;
+  }
+
   llvm::Value* element(NodeP n, const std::vector<llvm::Value*>& idx) {
     if (n->is_scalar() && n->op != Op::Index && n->op != Op::Reshape && n->op != Op::Slice && n->op != Op::Transpose)
       return scalar(n);
-    if (in_memory(n) || needs_buffer(n)) return as_dtype(b_.CreateLoad(f64_, address(view(n), idx)), n->dtype);
+    if (in_memory(n) || needs_buffer(n)) return as_dtype(load_element(view(n), idx), n->dtype);
     switch (n->op) {
       case Op::Fill: return scalar(n->args[0]);
       case Op::Transpose: return element(n->args[0], {idx[1], idx[0]});
@@ -782,6 +891,7 @@ class FunctionEmitter {
         llvm::Value* other = one_hot ? f64c(0) : to_double(element(n->args[0], idx));
         return as_dtype(b_.CreateSelect(hit, inner, other), n->dtype);
       }
+      case Op::LoopGen: return loop_gen_element(n, idx);
       case Op::PadSlice: {
         NodeP v = n->args[0];
         int64_t len = v->dims[n->a];
@@ -804,7 +914,9 @@ class FunctionEmitter {
     return v;
   }
 
-  View contiguous_buffer(NodeP n) { return {workspace_for(n), n->dims, column_major_strides(n->dims)}; }
+  View contiguous_buffer(NodeP n, bool single = false) {
+    return {workspace_for(n, single), n->dims, column_major_strides(n->dims), single};
+  }
 
   View make_view(NodeP n) {
     switch (n->op) {
@@ -838,7 +950,7 @@ class FunctionEmitter {
         NodeP src = n->args[0];
         if (in_memory(src) || needs_buffer(src)) {
           View v = view(src);
-          if (v.contiguous()) return {v.base, n->dims, column_major_strides(n->dims)};
+          if (v.contiguous()) return {v.base, n->dims, column_major_strides(n->dims), v.single};
         }
         break;
       }
@@ -873,7 +985,7 @@ class FunctionEmitter {
       default: break;
     }
     // Anything else: evaluate every element into a buffer.
-    View dst = contiguous_buffer(n);
+    View dst = contiguous_buffer(n, single_operand(n));
     if (n->op == Op::Reshape) {
       NodeP src = n->args[0];
       View tmp = contiguous_buffer(src);
@@ -898,7 +1010,7 @@ class FunctionEmitter {
         // Evaluate lazily without recursing into view(n) for n itself.
         v = lazy_element(n, idx);
       }
-      b_.CreateStore(to_double(v), address(dst, idx));
+      store_element(dst, idx, v);
     });
   }
 
@@ -1042,7 +1154,10 @@ class FunctionEmitter {
 
   // ---- dense linear algebra (small matrices: loops emitted inline) ------------------------
 
-  llvm::Value* load(const View& v, const std::vector<llvm::Value*>& idx) { return b_.CreateLoad(f64_, address(v, idx)); }
+  llvm::Value* load(const View& v, const std::vector<llvm::Value*>& idx) {
+    if (v.single) internal("a single-precision tensor read by linear algebra");
+    return b_.CreateLoad(f64_, address(v, idx));
+  }
   void store(const View& v, const std::vector<llvm::Value*>& idx, llvm::Value* x) { b_.CreateStore(x, address(v, idx)); }
   llvm::Value* plus(llvm::Value* i, int64_t k) { return b_.CreateAdd(i, i64c(k)); }
 
@@ -1286,10 +1401,10 @@ class FunctionEmitter {
     return dst;
   }
 
-  // runtime_symbols: bit 0 accumulates, bit 1 allows single precision.
+  // kernels.hpp's matmul_flags: accumulate, single precision.
   int64_t matmul_flags(int64_t multiply_adds, bool accumulate) const {
     bool single = spec_.single_precision_products && multiply_adds >= kSinglePrecisionProductSize;
-    return (accumulate ? 1 : 0) | (single ? 2 : 0);
+    return (accumulate ? matmul_flags::kAccumulate : 0) | (single ? matmul_flags::kSingle : 0);
   }
 
   // Matrix products go to the Eigen kernel (kernels/matmul.cpp);
@@ -1306,12 +1421,18 @@ class FunctionEmitter {
       return m;
     };
     auto ma = as_matrix(a, true), mb = as_matrix(b, false);
-    View dst = into ? *into : contiguous_buffer(n);
+    View dst = into ? *into : contiguous_buffer(n, single_result(n));
+    int64_t flags = matmul_flags(ma.rows * mb.cols * ma.cols, into && accumulate);
+    if (a.single) flags |= matmul_flags::kFloatA;
+    if (b.single) flags |= matmul_flags::kFloatB;
+    if (dst.single) flags |= matmul_flags::kFloatC;
+    if ((a.single || b.single || dst.single) && !(flags & matmul_flags::kSingle))
+      internal("a single-precision tensor in a double-precision product");
     auto callee = module_.getOrInsertFunction(
         runtime_symbols::matmul,
         llvm::FunctionType::get(b_.getVoidTy(), {i64_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_, i64_, ptr_, i64_}, false));
     b_.CreateCall(callee, {i64c(ma.rows), i64c(mb.cols), i64c(ma.cols), a.base, i64c(ma.rs), i64c(ma.cs), b.base,
-                           i64c(mb.rs), i64c(mb.cs), dst.base, i64c(matmul_flags(ma.rows * mb.cols * ma.cols, into && accumulate))});
+                           i64c(mb.rs), i64c(mb.cs), dst.base, i64c(flags)});
     return dst;
   }
 
@@ -1320,11 +1441,14 @@ class FunctionEmitter {
   llvm::LLVMContext& ctx_;
   llvm::IRBuilder<> b_;
   const FunctionSpec& spec_;
-  llvm::Type *f64_ = nullptr, *i64_ = nullptr, *ptr_ = nullptr;
+  llvm::Type *f64_ = nullptr, *f32_ = nullptr, *i64_ = nullptr, *ptr_ = nullptr;
   llvm::Function* fn_ = nullptr;
   llvm::Value *inputs_ = nullptr, *out_ = nullptr, *ws_ = nullptr, *rt_ctx_ = nullptr;
   llvm::BasicBlock* entry_ = nullptr;
   std::unordered_map<NodeP, int> uses_;
+  std::unordered_map<NodeP, std::vector<NodeP>> users_;
+  std::unordered_set<NodeP> outputs_;
+  std::unordered_map<NodeP, bool> lazy_loop_gens_;
   std::unordered_map<NodeP, std::shared_ptr<std::vector<NodeP>>> loop_groups_;  // LoopSums emitted as one loop
   std::unordered_map<NodeP, int64_t> ws_offsets_;
   int64_t workspace_used_ = 0;

@@ -398,6 +398,71 @@ model {
   }
 }
 
+// --precision mixed (the default of fit --method svi): products of at least
+// 2^20 multiply-adds run in float. The generated code keeps masked weights
+// (W .* mask, the mask computed where it is read) and the products' results
+// that only elementwise code reads in float. The objective and its gradient
+// agree with double precision to float accuracy (and differ from it: the
+// products did run in float), masked weights keep a zero gradient, and a
+// mixed gradient matches finite differences of the double objective.
+BOOST_AUTO_TEST_CASE(mixed_precision_products_agree_with_double_precision) {
+  const int N = 64, D = 128, H = 128;  // x * W1: 64 x 128 x 128 = 2^20 multiply-adds
+  std::mt19937_64 rng(21);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::ostringstream data;
+  data << "{\"N\": " << N << ", \"D\": " << D << ", \"H\": " << H << ", \"x\": [";
+  for (int i = 0; i < N; ++i) {
+    data << (i ? "," : "") << "[";
+    for (int d = 0; d < D; ++d) data << (d ? "," : "") << (u(rng) < 0.4 ? 1 : 0);
+    data << "]";
+  }
+  data << "]}";
+  SviModel m(program(R"(
+data { int<plate> N; int D; int H; matrix<lower=0, upper=1>[N, D] x; }
+transformed data {
+  array[D] int order;
+  array[H] int degree;
+  for (d in 1:D) order[d] = d;
+  for (j in 1:H) degree[j] = 1 + ((j - 1) * (D - 1)) %/% H;
+  matrix[H, D] M2 = autoregressive_output_mask(degree, order);
+}
+network { dense hidden(D, H, autoregressive_mask(order, degree)); dense output(H, D, M2); }
+model { x ~ bernoulli_logit(output(tanh(hidden(x)))); }
+)"), json_source(data.str()));
+  SviOptions in_double, mixed;
+  mixed.single_precision_products = true;
+  const SviModel::Compiled& d = m.compiled(N, in_double);
+  const SviModel::Compiled& f = m.compiled(N, mixed);
+  BOOST_REQUIRE_EQUAL(d.num_phi(), f.num_phi());
+  std::vector<double> phi = random_vector(rng, static_cast<size_t>(d.num_phi()), 0.1);
+  std::vector<int64_t> rows(N);
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<double> noise(static_cast<size_t>(d.noise_size()), 0.0);
+  Evaluation ed = evaluate(m, d, phi, rows, noise), ef = evaluate(m, f, phi, rows, noise);
+  BOOST_TEST(std::fabs(ef.value - ed.value) <= 1e-5 * std::fabs(ed.value), ef.value << " vs " << ed.value);
+  double scale = 0, largest_difference = 0;
+  for (double g : ed.grad) scale = std::max(scale, std::fabs(g));
+  for (size_t k = 0; k < phi.size(); ++k) {
+    largest_difference = std::max(largest_difference, std::fabs(ef.grad[k] - ed.grad[k]));
+    if (ed.grad[k] == 0.0) BOOST_TEST(ef.grad[k] == 0.0, "phi[" << k << "] is masked: " << ef.grad[k]);
+  }
+  BOOST_TEST(largest_difference <= 1e-4 * scale, "largest difference " << largest_difference << ", scale " << scale);
+  BOOST_TEST_MESSAGE("mixed: largest difference " << largest_difference << ", scale " << scale);
+  BOOST_TEST(largest_difference > 0.0, "the products did not run in float");
+  // Finite differences of the double objective on a sample of weights of each tensor.
+  for (const NetworkTensor& t : d.lowered.network)
+    for (int64_t j = 0; j < t.size(); j += std::max<int64_t>(1, t.size() / 7)) {
+      size_t k = static_cast<size_t>(t.offset + j);
+      std::vector<double> plus = phi, minus = phi;
+      const double h = 1e-5;
+      plus[k] += h;
+      minus[k] -= h;
+      double fd = (evaluate(m, d, plus, rows, noise).value - evaluate(m, d, minus, rows, noise).value) / (2 * h);
+      BOOST_TEST(std::fabs(ef.grad[k] - fd) <= 1e-4 * scale + 1e-5 * std::fabs(fd),
+                 t.name << "[" << j << "]: " << ef.grad[k] << " vs " << fd);
+    }
+}
+
 // ---- 4. analytic KL --------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(analytic_kl_has_the_expectation_of_the_monte_carlo_estimate) {
