@@ -117,7 +117,7 @@ class ReverseSweep {
 #undef ZERO_GRADIENT
 #undef NO_DERIVATIVE
       case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: case Op::Random:
-      case Op::ScanState:
+      case Op::ScanState: case Op::ScanLast:  // data alone: no adjoint
         return;
       case Op::Scan: return scan_adjoint(n, a, emit);
       case Op::Select:
@@ -329,7 +329,7 @@ DerivativeRule derivative_rule(Op op) {
 #include "compiler/ir/ops.def"
 #undef RULE_OF
     case Op::Const: case Op::Input: case Op::LoopVar: case Op::Check: case Op::Print: case Op::Random:
-    case Op::ScanState:
+    case Op::ScanState: case Op::ScanLast:
       return DerivativeRule::Zero;  // draws are not differentiated (they appear in generated quantities only)
     case Op::MaxReduce: return DerivativeRule::None;  // only under stop_gradient (log_sum_exp's shift)
     case Op::Select: case Op::Sum: case Op::MatMul: case Op::Transpose: case Op::Reshape: case Op::Fill:

@@ -451,6 +451,7 @@ class FunctionEmitter {
       case Op::Index: case Op::Reshape: case Op::Slice: case Op::Transpose:
         return element(n, {});
       case Op::LoopSum: return loop_sum_scalar(n);
+      case Op::ScanLast: return as_dtype(b_.CreateLoad(f64_, view(n).base), n->dtype);
       case Op::Check: return check(n);
       case Op::Random: return random_draw(n, {});
       case Op::Print: return print(n);
@@ -520,7 +521,8 @@ class FunctionEmitter {
   // count = b) or Scan (lo = args[1], count = b), with the body's loop-invariant parts computed once before it.
   void emit_loop(NodeP loop, NodeP body, const std::function<void(llvm::Value*)>& per_iteration) {
     int id = static_cast<int>(loop->a);
-    llvm::Value* lo = scalar(loop->args[loop->op == Op::Scan ? 1 : 0]);
+    const bool scan = loop->op == Op::Scan || loop->op == Op::ScanLast;
+    llvm::Value* lo = scalar(loop->args[scan ? 1 : 0]);
     llvm::Value* hi = loop->op == Op::LoopSum ? scalar(loop->args[1]) : b_.CreateAdd(lo, i64c(loop->b - 1));
     with_loop_invariants_hoisted(body, id);
     for_loop(lo, hi, [&](llvm::Value* i) {
@@ -814,7 +816,7 @@ class FunctionEmitter {
   bool needs_buffer(NodeP n) {
     switch (n->op) {
       case Op::LoopGen: return !lazy_loop_gen(n);
-      case Op::MatMul: case Op::LoopSum: case Op::Pack: case Op::Random: case Op::Scan: return true;
+      case Op::MatMul: case Op::LoopSum: case Op::Pack: case Op::Random: case Op::Scan: case Op::ScanLast: return true;
       case Op::Cholesky: case Op::TriSolve: case Op::Solve: case Op::EigenSym: return true;
       case Op::Reshape: return !in_memory(n);
       case Op::Input: case Op::Fill: case Op::Transpose: case Op::Index: case Op::Slice: return false;
@@ -823,9 +825,10 @@ class FunctionEmitter {
   }
 
   // A LoopGen whose iterations are a few cheap elementwise operations (an
-  // autoregressive mask: order[r] <= degree[c]) is computed where its elements
-  // are read, not stored: a 784 x 500 mask was written and read back in every
-  // evaluation, more memory traffic than the masked weights themselves.
+  // autoregressive mask: order[r] <= degree[c]; the rows of a masked loop's
+  // update, select(in range, set_index(row, i, 1), row)) is computed where its
+  // elements are read, not stored: a 784 x 500 mask was written and read back
+  // in every evaluation, more memory traffic than the masked weights themselves.
   bool lazy_loop_gen(NodeP n) {
     auto known = lazy_loop_gens_.find(n);
     if (known != lazy_loop_gens_.end()) return known->second;
@@ -841,6 +844,7 @@ class FunctionEmitter {
       ++varying;
       switch (m->op) {
         case Op::LoopVar: case Op::Index: case Op::Fill: case Op::Transpose: case Op::Select:
+        case Op::SetIndex: case Op::OneHot:
         case Op::Neg: case Op::Abs: case Op::Not: case Op::CastReal: case Op::StopGradient:
         case Op::Add: case Op::Sub: case Op::Mul: case Op::Min: case Op::Max:
         case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: case Op::Eq: case Op::Ne: case Op::And: case Op::Or:
@@ -960,6 +964,7 @@ class FunctionEmitter {
       case Op::EigenSym: return eigen_sym(n);
       case Op::LoopGen: return loop_gen(n);
       case Op::Scan: return scan(n);
+      case Op::ScanLast: return scan_last(n);
       case Op::ScanState: internal("scan state used outside its loop");
       case Op::LoopSum: {
         if (fused_loop_sums(n)) return *find_view(n);
@@ -1150,6 +1155,41 @@ class FunctionEmitter {
       }
     });
     return dst;
+  }
+
+  // The final state of a ScanLast: two buffers in turn (n's own and a scratch
+  // one), iteration k reading one and writing the other; the last state is
+  // copied into n's buffer when the count is odd.
+  View scan_last(NodeP n) {
+    View own = contiguous_buffer(n), other = scratch(n->dims);
+    own.strides = other.strides = column_major_strides(n->dims);
+    NodeP init = n->args[0], body = n->args[2];
+    store_into(own, init);
+    NodeP state = loop_leaf(Op::ScanState, static_cast<int>(n->a), body);
+    llvm::Value* lo = nullptr;
+    emit_loop(n, body, [&](llvm::Value* i) {
+      if (!lo) lo = scalar(n->args[1]);
+      llvm::Value* even = b_.CreateICmpEQ(b_.CreateAnd(b_.CreateSub(i, lo), i64c(1)), i64c(0));
+      View previous = own, next = other;
+      previous.base = b_.CreateSelect(even, own.base, other.base);
+      next.base = b_.CreateSelect(even, other.base, own.base);
+      if (state) {
+        if (state->is_scalar()) scopes_.back().scalars[state] = as_dtype(b_.CreateLoad(f64_, previous.base), state->dtype);
+        else scopes_.back().views[state] = previous;
+      }
+      if (body->is_scalar()) {
+        b_.CreateStore(to_double(scalar(body)), next.base);
+      } else {
+        with_loop_invariants_hoisted(body, -1);
+        for_each_index(body->dims, [&](const std::vector<llvm::Value*>& idx) {
+          b_.CreateStore(to_double(element(body, idx)), address(next, idx));
+        });
+      }
+    });
+    if (n->b % 2 == 1)
+      b_.CreateMemCpy(own.base, llvm::MaybeAlign(8), other.base, llvm::MaybeAlign(8),
+                      static_cast<uint64_t>(std::max<int64_t>(n->size(), 1)) * 8);
+    return own;
   }
 
   // ---- dense linear algebra (small matrices: loops emitted inline) ------------------------

@@ -201,9 +201,13 @@ NodeP Graph::intern(Node n) {
     n.depends_on_params = true;
     n.reads_unknowns = true;
   }
-  if (n.op == Op::LoopSum || n.op == Op::LoopGen || n.op == Op::Scan) {
+  if (n.op == Op::LoopSum || n.op == Op::LoopGen || n.op == Op::Scan || n.op == Op::ScanLast) {
     auto& f = n.free_loops;
     f.erase(std::remove(f.begin(), f.end(), static_cast<int>(n.a)), f.end());
+  }
+  if (n.op == Op::ScanLast) {  // its state reads data alone (scan_last checked it): so does it
+    n.depends_on_params = false;
+    n.reads_unknowns = n.args[1]->reads_unknowns;
   }
   if (n.op == Op::Input && n.a == 0) n.depends_on_params = true;
   if (n.op == Op::Input && n.a != 1) n.reads_unknowns = true;
@@ -584,6 +588,28 @@ NodeP Graph::scan(NodeP var, NodeP init, NodeP lo, int64_t count, NodeP body) {
   return intern(std::move(n));
 }
 
+NodeP Graph::scan_last(NodeP var, NodeP init, NodeP lo, int64_t count, NodeP body) {
+  if (var->op != Op::LoopVar) internal("scan_last without a loop variable");
+  if (init->dims != body->dims || init->dtype != body->dtype) internal("scan_last: the body's state differs from the initial state");
+  if (init->reads_unknowns || lo->reads_unknowns) return nullptr;
+  // The body reads the state (marked as reading unknowns, so that a Scan's
+  // adjoint is always carried); anything else it reads must be data.
+  std::unordered_set<NodeP> seen;
+  std::vector<NodeP> stack{body};
+  while (!stack.empty()) {
+    NodeP m = stack.back();
+    stack.pop_back();
+    if (!m->reads_unknowns || !seen.insert(m).second) continue;
+    if (m->op == Op::ScanState && m->a == var->a) continue;
+    if (m->op == Op::Input || m->op == Op::Random || m->op == Op::ScanState) return nullptr;
+    for (NodeP a : m->args) stack.push_back(a);
+  }
+  Node n{Op::ScanLast, init->dtype, init->dims, {init, lo, body}};
+  n.a = var->a;
+  n.b = count;
+  return intern(std::move(n));
+}
+
 // ---- effects -----------------------------------------------------------------------
 
 int Graph::add_message(Message m) {
@@ -689,7 +715,7 @@ std::string print_graph(const Graph& g, const std::vector<std::pair<std::string,
     }
     for (NodeP a : n->args) out << " %" << a->id;
     if (n->op == Op::Slice) out << " len=" << n->b;
-    if (n->op == Op::LoopGen || n->op == Op::Scan) out << " count=" << n->b;
+    if (n->op == Op::LoopGen || n->op == Op::Scan || n->op == Op::ScanLast) out << " count=" << n->b;
     out << "\n";
   }
   for (auto& r : roots) out << "  " << r.first << " = %" << r.second->id << "\n";

@@ -147,6 +147,10 @@ class Graph {
   // The state is taken to depend on parameters (its adjoint is always carried).
   NodeP scan_state(int loop_id, std::vector<int64_t> dims, DType dtype);
   NodeP scan(NodeP var, NodeP init, NodeP lo, int64_t count, NodeP body);
+  // The final state of such a loop, when neither `init` nor `body` reads
+  // parameters or other unknowns (only the state): data, never differentiated.
+  // Null when they do read them (then use scan()).
+  NodeP scan_last(NodeP var, NodeP init, NodeP lo, int64_t count, NodeP body);
 
   // effects
   int add_message(Message m);

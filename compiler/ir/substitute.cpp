@@ -30,6 +30,11 @@ NodeP rebuild(Graph& g, NodeP n, const std::vector<NodeP>& a) {
     case Op::LoopSum: return g.loop_sum(g.loop_var(static_cast<int>(n->a)), a[0], a[1], a[2]);
     case Op::LoopGen: return g.loop_gen(g.loop_var(static_cast<int>(n->a)), a[0], n->b, a[1]);
     case Op::Scan: return g.scan(g.loop_var(static_cast<int>(n->a)), a[0], a[1], n->b, a[2]);
+    case Op::ScanLast: {
+      NodeP last = g.scan_last(g.loop_var(static_cast<int>(n->a)), a[0], a[1], n->b, a[2]);
+      if (!last) throw std::logic_error("substitute: an unknown substituted into a scan_last");
+      return last;
+    }
     case Op::Check: return g.check(a[0], static_cast<int>(n->b), {a.begin() + 1, a.end()});
     case Op::Print: return g.print(a[0], static_cast<int>(n->b), {a.begin() + 1, a.end()});
     case Op::Random: {

@@ -386,7 +386,30 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   for (auto& w : windows) redirects_[w.name].pop_back();
   pop_scope();
 
-  NodeP history = g_.scan(var, init, lo, count, pack(next));
+  // A loop over data alone whose iterations are read only through its final
+  // state (transformed data, mostly) keeps that state, not its history. Its
+  // terms may not read the state (the range checks of a masked inner loop do not).
+  NodeP body = pack(next);
+  auto reads_state = [&](NodeP root) {
+    for (NodeP m : ir::topological_order({root}))
+      if (m == state) return true;
+    return false;
+  };
+  bool terms_read_state = false;
+  for (auto& t : body_terms) terms_read_state = terms_read_state || reads_state(t.value);
+  if (windows.empty() && !terms_read_state) {
+    if (NodeP final_state = g_.scan_last(var, init, lo, count, body)) {
+      for (size_t k = 0; k < components.size(); ++k)
+        if (!components[k].hidden) find(components[k].name)->value.node = unpack(final_state, k);
+      NodeP hi = g_.int_constant(first + count - 1);
+      for (auto& t : body_terms) {
+        t.value = g_.loop_sum(var, lo, hi, t.value);
+        keep_term(std::move(t));
+      }
+      return true;
+    }
+  }
+  NodeP history = g_.scan(var, init, lo, count, body);
   int last = static_cast<int>(history->dims.size()) - 1;
   NodeP final_state = g_.index(history, last, g_.int_constant(count));
   for (size_t k = 0; k < components.size(); ++k)

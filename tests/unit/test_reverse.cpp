@@ -633,6 +633,25 @@ std::vector<Entry> make_table() {
     e.op_inside_loop = false;  // the Scan is, its state leaf (free only in its own loop) is not
     t.push_back(e);
   }
+  {
+    // A ScanLast reads data alone (scan_last returns null for anything else):
+    // its value enters the objective, no adjoint leaves it.
+    Entry e = zero_entry(Op::ScanLast, "the running maximum of data d[k] over k in 0..3, its last state, plus (a > 100) a",
+                         {kVec4}, [](Graph& g, Args x, NodeP) {
+                           NodeP k = g.new_loop_var();
+                           NodeP m = g.scan_state(static_cast<int>(k->a), {}, ir::DType::Real);
+                           NodeP d = g.input(1, 700, {4});
+                           NodeP last = g.scan_last(k, g.constant(-10), g.int_constant(0), 4,
+                                                    g.binary(Op::Max, m, g.index(d, 0, k)));
+                           BOOST_REQUIRE(last != nullptr);
+                           BOOST_REQUIRE(g.scan_last(k, g.constant(-10), g.int_constant(0), 4,
+                                                     g.binary(Op::Max, m, g.sum(x[0]))) == nullptr);
+                           // (a > 100) a: zero, with a zero gradient, and varying in a loop's context
+                           return g.add(last, g.mul(g.cast_real(g.binary(Op::Gt, x[0], g.constant(100))), x[0]));
+                         });
+    e.op_inside_loop = false;
+    t.push_back(e);
+  }
   // MaxReduce has no rule (see kWithoutDerivative): it is differentiated only under
   // stop_gradient, as the shift of log_sum_exp, which is exact for any shift.
   t.push_back({Op::MaxReduce, "log_sum_exp(A) = m + log(sum(exp(A - m))), m = stop_gradient(max(A))", {{{3, 4}}},

@@ -299,6 +299,54 @@ model { target += sum(a) * mu + sum(b) * mu^2; }
   }
 }
 
+// A loop over data alone read only through its final state keeps that state,
+// not its history (ScanLast): the triangular mask of an autoregressive model,
+// built column by column in transformed data, at D = 784 (its history would be
+// 785 copies of a 784 x 784 matrix, refused as too large), equals the closed
+// form; the same loop in the model block lowers to one ScanLast and no Scan.
+BOOST_AUTO_TEST_CASE(a_data_loop_read_at_its_end_keeps_its_final_state) {
+  const std::string transformed = R"(
+data { int D; }
+transformed data {
+  matrix[D, D] mask = rep_matrix(0, D, D);
+  for (i in 1:D) for (j in 1:(i - 1)) mask[j, i] = 1;
+  real below = 0;
+  for (i in 1:D) for (j in 1:D) below += mask[j, i] * (j < i);
+}
+parameters { real mu; }
+model { target += sum(mask) * mu + below * mu^2; }
+)";
+  for (int D : {41, 784}) {  // an odd count ends in the scratch buffer
+    auto m = make_model(transformed, "{\"D\": " + std::to_string(D) + "}");
+    const double ones = D * (D - 1) / 2.0;  // mask[j, i] = 1 exactly where j < i
+    BOOST_TEST(lp(*m, {0.5}) == ones * 0.5 + ones * 0.25, boost::test_tools::tolerance(1e-12));
+  }
+  const std::string in_model = R"(
+data { int D; }
+parameters { real mu; }
+model {
+  matrix[D, D] mask = rep_matrix(0, D, D);
+  for (i in 1:D) for (j in 1:(i - 1)) mask[j, i] = 1;
+  target += sum(mask) * mu;
+}
+)";
+  LoweredProgram lp_ = driver::lower(*parse_text(in_model), DataSet::from_json_string(R"({"D": 60})", "data.json"));
+  std::vector<ir::NodeP> roots;
+  for (const Term& t : lp_.terms) roots.push_back(t.value);
+  int scans = 0, scan_lasts = 0;
+  for (ir::NodeP n : ir::topological_order(roots)) {
+    scans += n->op == ir::Op::Scan;
+    if (n->op != ir::Op::ScanLast) continue;
+    ++scan_lasts;
+    BOOST_TEST((n->dims == std::vector<int64_t>{60, 60}));
+  }
+  BOOST_TEST(scans == 0);
+  BOOST_TEST(scan_lasts == 1);
+  auto m = make_model(in_model, R"({"D": 60})");
+  BOOST_TEST(lp(*m, {2.0}) == 60 * 59 / 2.0 * 2.0, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(gradient(*m, {2.0})[0] == 60 * 59 / 2.0, boost::test_tools::tolerance(1e-12));
+}
+
 // Simplexes with many free elements in all are built by a Scan over the stick:
 // the values and log-Jacobian equal Stan's stick-breaking transform computed
 // here in double precision, the gradient finite differences, and the graph does
