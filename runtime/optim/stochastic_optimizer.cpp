@@ -46,23 +46,12 @@ void StochasticStepper::step_block(double* phi, const double* grad, size_t from,
       const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
       double c1 = 1 - std::pow(b1, t_), c2 = 1 - std::pow(b2, t_);
       double step = eta_ / c1, inv_c2 = 1 / c2;
-      // A run of values whose gradient and moments are all exactly zero does
-      // not move (m and v stay 0, the step is 0): it is skipped, phi untouched.
-      // Weights a mask removes (MADE's, about half of them) are such runs: the
-      // step is bound by memory traffic, and they no longer cost their share.
-      constexpr size_t kRun = 64;
-      for (size_t begin = from; begin < to; begin += kRun) {
-        const size_t end = std::min(to, begin + kRun);
-        bool idle = true;
-        for (size_t i = begin; i < end; ++i) idle &= (grad[i] == 0) & (m_[i] == 0) & (v_[i] == 0);
-        if (idle) continue;
-        for (size_t i = begin; i < end; ++i) {
-          double m = b1 * m_[i] + (1 - b1) * grad[i];
-          double v = b2 * v_[i] + (1 - b2) * grad[i] * grad[i];
-          m_[i] = static_cast<Moment>(m);
-          v_[i] = static_cast<Moment>(v);
-          phi[i] += step * m / (std::sqrt(v * inv_c2) + eps);
-        }
+      for (size_t i = from; i < to; ++i) {
+        double m = b1 * m_[i] + (1 - b1) * grad[i];
+        double v = b2 * v_[i] + (1 - b2) * grad[i] * grad[i];
+        m_[i] = static_cast<Moment>(m);
+        v_[i] = static_cast<Moment>(v);
+        phi[i] += step * m / (std::sqrt(v * inv_c2) + eps);
       }
       break;
     }

@@ -1,8 +1,8 @@
 // The stochastic optimisers shared by ADVI and SVI (runtime/optim/stochastic_optimizer.hpp):
 // Adam's step against the update written out in double precision, with moments
 // in double and in float (SVI's compact form), over several steps, with a
-// gradient summed from parts, and with runs of exactly zero gradients (which the
-// step skips: they must stay exactly where they are, while their neighbours move).
+// gradient summed from parts, and with runs of exactly zero gradients (masked
+// weights: they must stay exactly where they are, while their neighbours move).
 #define BOOST_TEST_MODULE stochastic_optimizer
 #include <boost/test/unit_test.hpp>
 
@@ -69,8 +69,8 @@ BOOST_AUTO_TEST_CASE(adam_matches_the_written_out_update_and_leaves_zero_gradien
       BOOST_TEST(std::fabs(phi[i] - want[i]) <= tolerance * 0.04,
                  (compact ? "float" : "double") << " moments, phi[" << i << "]: " << phi[i] << " vs " << want[i]);
     }
-    // The run with one gradient moved in the later steps too (skipping it would
-    // leave it 0.03 short of the reference, far outside the tolerance above).
+    // The run with one gradient moved in the later steps too (a step that ignored
+    // the moments where the gradient is zero would leave it 0.03 short).
     for (size_t i = 384; i < 448; ++i) BOOST_TEST(std::fabs(phi[i] - start[i]) > 0.02);
   }
 }
