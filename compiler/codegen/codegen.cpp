@@ -1131,15 +1131,41 @@ class FunctionEmitter {
   // body's ScanState and writes slot k + 1.
   View scan(NodeP n) {
     View dst = contiguous_buffer(n);
-    NodeP init = n->args[0], body = n->args[2];
     auto slot = [&](llvm::Value* k) { return last_axis_slot(dst, k); };
-    store_into(slot(i64c(0)), init);
+    store_into(slot(i64c(0)), n->args[0]);
+    emit_scan_loop(n, [&](llvm::Value* k) { return std::pair{slot(k), slot(b_.CreateAdd(k, i64c(1)))}; });
+    return dst;
+  }
+
+  // The final state of a ScanLast: two buffers in turn (n's own and a scratch
+  // one), iteration k reading one and writing the other; the last state is
+  // copied into n's buffer when the count is odd.
+  View scan_last(NodeP n) {
+    View own = contiguous_buffer(n), other = scratch(n->dims);
+    store_into(own, n->args[0]);
+    emit_scan_loop(n, [&](llvm::Value* k) {
+      llvm::Value* even = b_.CreateICmpEQ(b_.CreateAnd(k, i64c(1)), i64c(0));
+      View previous = own, next = other;
+      previous.base = b_.CreateSelect(even, own.base, other.base);
+      next.base = b_.CreateSelect(even, other.base, own.base);
+      return std::pair{previous, next};
+    });
+    if (n->b % 2 == 1)
+      b_.CreateMemCpy(own.base, llvm::MaybeAlign(8), other.base, llvm::MaybeAlign(8),
+                      static_cast<uint64_t>(std::max<int64_t>(n->size(), 1)) * 8);
+    return own;
+  }
+
+  // The loop of a Scan or a ScanLast: iteration k (loop variable lo + k) reads
+  // the state from the first view `slots(k)` gives (the body's ScanState) and
+  // writes the body into the second.
+  void emit_scan_loop(NodeP n, const std::function<std::pair<View, View>(llvm::Value*)>& slots) {
+    NodeP body = n->args[2];
     NodeP state = loop_leaf(Op::ScanState, static_cast<int>(n->a), body);
     llvm::Value* lo = nullptr;
     emit_loop(n, body, [&](llvm::Value* i) {
       if (!lo) lo = scalar(n->args[1]);
-      llvm::Value* k = b_.CreateSub(i, lo);
-      View previous = slot(k), next = slot(b_.CreateAdd(k, i64c(1)));
+      auto [previous, next] = slots(b_.CreateSub(i, lo));
       if (state) {
         if (state->is_scalar()) scopes_.back().scalars[state] = as_dtype(b_.CreateLoad(f64_, previous.base), state->dtype);
         else scopes_.back().views[state] = previous;
@@ -1154,42 +1180,6 @@ class FunctionEmitter {
         });
       }
     });
-    return dst;
-  }
-
-  // The final state of a ScanLast: two buffers in turn (n's own and a scratch
-  // one), iteration k reading one and writing the other; the last state is
-  // copied into n's buffer when the count is odd.
-  View scan_last(NodeP n) {
-    View own = contiguous_buffer(n), other = scratch(n->dims);
-    own.strides = other.strides = column_major_strides(n->dims);
-    NodeP init = n->args[0], body = n->args[2];
-    store_into(own, init);
-    NodeP state = loop_leaf(Op::ScanState, static_cast<int>(n->a), body);
-    llvm::Value* lo = nullptr;
-    emit_loop(n, body, [&](llvm::Value* i) {
-      if (!lo) lo = scalar(n->args[1]);
-      llvm::Value* even = b_.CreateICmpEQ(b_.CreateAnd(b_.CreateSub(i, lo), i64c(1)), i64c(0));
-      View previous = own, next = other;
-      previous.base = b_.CreateSelect(even, own.base, other.base);
-      next.base = b_.CreateSelect(even, other.base, own.base);
-      if (state) {
-        if (state->is_scalar()) scopes_.back().scalars[state] = as_dtype(b_.CreateLoad(f64_, previous.base), state->dtype);
-        else scopes_.back().views[state] = previous;
-      }
-      if (body->is_scalar()) {
-        b_.CreateStore(to_double(scalar(body)), next.base);
-      } else {
-        with_loop_invariants_hoisted(body, -1);
-        for_each_index(body->dims, [&](const std::vector<llvm::Value*>& idx) {
-          b_.CreateStore(to_double(element(body, idx)), address(next, idx));
-        });
-      }
-    });
-    if (n->b % 2 == 1)
-      b_.CreateMemCpy(own.base, llvm::MaybeAlign(8), other.base, llvm::MaybeAlign(8),
-                      static_cast<uint64_t>(std::max<int64_t>(n->size(), 1)) * 8);
-    return own;
   }
 
   // ---- dense linear algebra (small matrices: loops emitted inline) ------------------------

@@ -45,6 +45,17 @@ std::vector<double> random_matrix(std::mt19937_64& rng, int64_t rows, int64_t co
   return m;
 }
 
+// a (m x k) b (k x n), column-major, the plain way.
+std::vector<double> triple_loop(const std::vector<double>& a, const std::vector<double>& b, int64_t m, int64_t n,
+                                int64_t k) {
+  std::vector<double> c(static_cast<size_t>(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t l = 0; l < k; ++l)
+        c[static_cast<size_t>(i + j * m)] += a[static_cast<size_t>(i + l * m)] * b[static_cast<size_t>(l + j * k)];
+  return c;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_layout_and_precision_matches_a_triple_loop) {
@@ -55,11 +66,7 @@ BOOST_AUTO_TEST_CASE(every_layout_and_precision_matches_a_triple_loop) {
     latent_rt_set_matmul_threads(threads);
     for (auto [m, n, k] : shapes) {
       std::vector<double> a = random_matrix(rng, m, k), b = random_matrix(rng, k, n);
-      std::vector<double> want(static_cast<size_t>(m * n), 0.0);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j)
-          for (int64_t l = 0; l < k; ++l)
-            want[static_cast<size_t>(i + j * m)] += a[static_cast<size_t>(i + l * m)] * b[static_cast<size_t>(l + j * k)];
+      const std::vector<double> want = triple_loop(a, b, m, n, k);
       for (Layout la : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
         for (Layout lb : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
           for (int64_t flags : {0, 1, 2, 3}) {  // bit 0: accumulate, bit 1: operands in float
@@ -90,11 +97,7 @@ BOOST_AUTO_TEST_CASE(float_operands_and_results_match_a_triple_loop) {
     latent_rt_set_matmul_threads(threads);
     for (auto [m, n, k] : shapes) {
       std::vector<double> a = random_matrix(rng, m, k), b = random_matrix(rng, k, n);
-      std::vector<double> want(static_cast<size_t>(m * n), 0.0);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j)
-          for (int64_t l = 0; l < k; ++l)
-            want[static_cast<size_t>(i + j * m)] += a[static_cast<size_t>(i + l * m)] * b[static_cast<size_t>(l + j * k)];
+      const std::vector<double> want = triple_loop(a, b, m, n, k);
       const double tolerance = 2e-6 * std::sqrt(static_cast<double>(k)) * 4;
       for (Layout la : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
         for (Layout lb : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
