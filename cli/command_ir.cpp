@@ -17,7 +17,7 @@ namespace latent::cli {
 namespace {
 
 struct IrOptions {
-  std::string model, data, stage = "all", method, step = "decoder", objective = "elbo", kl = "mc";
+  std::string model, data, stage = "all", method, step = "decoder", objective = "elbo", kl = "mc", precision = "mixed";
   bool no_jacobian = false, evaluation = false, draw_globals = false;
   int64_t draws = 1, batch = 128;
 };
@@ -36,6 +36,7 @@ driver::Method method_of(const IrOptions& o, const std::string& method) {
   if (method == "svi") {
     SviOptions svi;
     svi.analytic_kl = o.kl == "analytic";
+    svi.single_precision_products = o.precision == "mixed";  // as fit --method svi
     return driver::Method::stochastic_vi(svi, o.evaluation);
   }
   GenerationStep step = o.step == "prior"     ? GenerationStep::Prior
@@ -111,6 +112,11 @@ Command add_ir_command(CLI::App& app) {
   sub->add_option("--kl", o->kl, "svi: mc | analytic (closed-form KL where the library has one)")
       ->check(one_of({"mc", "analytic"}));
   sub->add_flag("--evaluation", o->evaluation, "svi: the evaluation objective (ELBO and per-datum log weights)");
+  sub->add_option("--precision", o->precision,
+                  "svi: mixed (large matrix products in single precision, as fit runs them: the llvm stages show "
+                  "which operands and results are kept in float) | double")
+      ->check(one_of({"mixed", "double"}))
+      ->capture_default_str();
   sub->add_option("--step", o->step, "sample: prior | encoder | draw | decoder (the means)")
       ->check(one_of({"prior", "encoder", "draw", "decoder"}));
   sub->add_flag("--draw-globals", o->draw_globals, "sample --step prior: draw global parameters too");

@@ -224,6 +224,22 @@ BOOST_AUTO_TEST_CASE(ir_prints_every_stage) {
   BOOST_TEST(!contains(s.out, "define"), s);
 }
 
+// `ir --precision mixed` (the default, as `fit --method svi` runs) shows the
+// operands and results kept in float (MADE's masked weights); `double` none.
+BOOST_AUTO_TEST_CASE(ir_shows_what_mixed_precision_keeps_in_float) {
+  TempDir dir;
+  const std::string images = std::string(LATENT_SOURCE_DIR) + "/tests/data/fashion-mnist-300-images-idx3-ubyte.gz";
+  const std::string made = std::string(LATENT_SOURCE_DIR) + "/examples/made/made.lat";
+  std::vector<std::string> args{"ir", made, "--data", images, "--batch", "128", "--stage", "llvm-optimized"};
+  RunResult mixed = run_latent(args, dir);
+  BOOST_TEST(mixed.exit_code == 0, mixed);
+  BOOST_TEST(contains(mixed.out, " x float>"), "masked weights computed into floats (vector stores)\n" << mixed);
+  args.insert(args.end(), {"--precision", "double"});
+  RunResult in_double = run_latent(args, dir);
+  BOOST_TEST(in_double.exit_code == 0, in_double);
+  BOOST_TEST(!contains(in_double.out, "float"), in_double);
+}
+
 // Every stage of every example, with the method each is fitted by (the VAE and
 // the DLGM on the bundled Fashion-MNIST images).
 BOOST_AUTO_TEST_CASE(ir_prints_every_stage_of_every_example) {
