@@ -1165,7 +1165,9 @@ class FunctionEmitter {
     llvm::Value* lo = nullptr;
     emit_loop(n, body, [&](llvm::Value* i) {
       if (!lo) lo = scalar(n->args[1]);
-      auto [previous, next] = slots(b_.CreateSub(i, lo));
+      // (not a structured binding: the lambda below reads `next`, which C++17 does not allow for one)
+      const std::pair<View, View> views = slots(b_.CreateSub(i, lo));
+      const View &previous = views.first, &next = views.second;
       if (state) {
         if (state->is_scalar()) scopes_.back().scalars[state] = as_dtype(b_.CreateLoad(f64_, previous.base), state->dtype);
         else scopes_.back().views[state] = previous;
