@@ -44,16 +44,19 @@ void with_operand(const double* p, int64_t rows, int64_t cols, int64_t rs, int64
   }
 }
 
+// p moved along by `offset` elements of floats or doubles.
+void* advance(const void* p, bool single, int64_t offset) {
+  char* bytes = static_cast<char*>(const_cast<void*>(p));
+  return bytes + offset * static_cast<int64_t>(single ? sizeof(float) : sizeof(double));
+}
+
 // An operand described by its pointer, element type and strides (in elements);
 // a block of it is the same description moved along.
 struct Operand {
   const void* p;
   int64_t rows, cols, rs, cs;
   bool single;  // holds floats
-  const void* at(int64_t offset) const {
-    return single ? static_cast<const void*>(static_cast<const float*>(p) + offset)
-                  : static_cast<const void*>(static_cast<const double*>(p) + offset);
-  }
+  const void* at(int64_t offset) const { return advance(p, single, offset); }
   const double* doubles() const { return static_cast<const double*>(p); }
   const float* floats() const { return static_cast<const float*>(p); }
   Operand rows_block(int64_t r0, int64_t r1) const { return {at(r0 * rs), r1 - r0, cols, rs, cs, single}; }
@@ -65,11 +68,7 @@ struct Result {
   void* p;
   int64_t ldc;
   bool single;
-  Result block(int64_t offset) const {
-    return {single ? static_cast<void*>(static_cast<float*>(p) + offset)
-                   : static_cast<void*>(static_cast<double*>(p) + offset),
-            ldc, single};
-  }
+  Result block(int64_t offset) const { return {advance(p, single, offset), ldc, single}; }
 };
 
 // A float scratch buffer that only grows (no allocation per call).

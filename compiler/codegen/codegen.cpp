@@ -150,11 +150,26 @@ class FunctionEmitter {
 
   // ---- single precision --------------------------------------------------------------
 
-  bool single_product(NodeP n) const {
-    if (n->op != Op::MatMul || n->is_scalar()) return false;
+  // The multiply-adds of a matrix product (a vector operand is a 1-row or 1-column matrix).
+  static int64_t multiply_adds(NodeP n) {
     const auto &x = n->args[0]->dims, &y = n->args[1]->dims;
-    const int64_t rows = x.size() == 2 ? x[0] : 1, cols = y.size() == 2 ? y[1] : 1;
-    return matmul_flags(rows * cols * x.back(), false) & matmul_flags::kSingle;
+    return (x.size() == 2 ? x[0] : 1) * (y.size() == 2 ? y[1] : 1) * x.back();
+  }
+
+  bool single_product(NodeP n) const {
+    return n->op == Op::MatMul && !n->is_scalar() && (matmul_flags(multiply_adds(n), false) & matmul_flags::kSingle);
+  }
+
+  // Whether every reader of n (not an output) is `reads`, looking through the
+  // views in `through` (transposes, indexes, slices: they read n's memory).
+  bool read_only_by(NodeP n, const std::function<bool(NodeP)>& reads, std::initializer_list<Op> through) {
+    if (outputs_.count(n)) return false;
+    for (NodeP u : users_[n]) {
+      if (reads(u)) continue;
+      bool view = std::find(through.begin(), through.end(), u->op) != through.end();
+      if (!view || !read_only_by(u, reads, through)) return false;
+    }
+    return true;
   }
 
   // Whether n is read only as an operand of single-precision products (through
@@ -162,16 +177,7 @@ class FunctionEmitter {
   // it without rounding a copy (a masked weight matrix, W .* mask).
   bool single_operand(NodeP n) {
     if (!spec_.single_precision_products || !ir::is_elementwise(n->op) || n->is_scalar()) return false;
-    std::function<bool(NodeP)> only_products = [&](NodeP m) {
-      if (outputs_.count(m)) return false;
-      for (NodeP u : users_[m]) {
-        if (single_product(u)) continue;
-        if (u->op == Op::Transpose && only_products(u)) continue;
-        return false;
-      }
-      return true;
-    };
-    return only_products(n);
+    return read_only_by(n, [&](NodeP u) { return single_product(u); }, {Op::Transpose});
   }
 
   // Whether a single-precision product's result is read only by elementwise
@@ -179,16 +185,8 @@ class FunctionEmitter {
   // slices): then the kernel leaves it in float (no widening pass, half the reads).
   bool single_result(NodeP n) {
     if (!single_product(n)) return false;
-    std::function<bool(NodeP)> readers_ok = [&](NodeP m) {
-      if (outputs_.count(m)) return false;
-      for (NodeP u : users_[m]) {
-        if (ir::is_elementwise(u->op) || single_product(u)) continue;
-        if ((u->op == Op::Transpose || u->op == Op::Index || u->op == Op::Slice) && readers_ok(u)) continue;
-        return false;
-      }
-      return true;
-    };
-    return readers_ok(n);
+    return read_only_by(n, [&](NodeP u) { return ir::is_elementwise(u->op) || single_product(u); },
+                        {Op::Transpose, Op::Index, Op::Slice});
   }
 
   // LoopSums over the same loop (its variable, its bounds, the same enclosing
@@ -1138,21 +1136,19 @@ class FunctionEmitter {
   }
 
   // The final state of a ScanLast: two buffers in turn (n's own and a scratch
-  // one), iteration k reading one and writing the other; the last state is
-  // copied into n's buffer when the count is odd.
+  // one), iteration k reading one and writing the other. The initial state goes
+  // where the count makes the last iteration write n's own buffer.
   View scan_last(NodeP n) {
     View own = contiguous_buffer(n), other = scratch(n->dims);
-    store_into(own, n->args[0]);
+    View first = n->b % 2 == 0 ? own : other, second = n->b % 2 == 0 ? other : own;
+    store_into(first, n->args[0]);
     emit_scan_loop(n, [&](llvm::Value* k) {
       llvm::Value* even = b_.CreateICmpEQ(b_.CreateAnd(k, i64c(1)), i64c(0));
-      View previous = own, next = other;
-      previous.base = b_.CreateSelect(even, own.base, other.base);
-      next.base = b_.CreateSelect(even, other.base, own.base);
+      View previous = first, next = second;
+      previous.base = b_.CreateSelect(even, first.base, second.base);
+      next.base = b_.CreateSelect(even, second.base, first.base);
       return std::pair{previous, next};
     });
-    if (n->b % 2 == 1)
-      b_.CreateMemCpy(own.base, llvm::MaybeAlign(8), other.base, llvm::MaybeAlign(8),
-                      static_cast<uint64_t>(std::max<int64_t>(n->size(), 1)) * 8);
     return own;
   }
 
@@ -1454,7 +1450,7 @@ class FunctionEmitter {
     };
     auto ma = as_matrix(a, true), mb = as_matrix(b, false);
     View dst = into ? *into : contiguous_buffer(n, single_result(n));
-    int64_t flags = matmul_flags(ma.rows * mb.cols * ma.cols, into && accumulate);
+    int64_t flags = matmul_flags(multiply_adds(n), into && accumulate);
     if (a.single) flags |= matmul_flags::kFloatA;
     if (b.single) flags |= matmul_flags::kFloatB;
     if (dst.single) flags |= matmul_flags::kFloatC;

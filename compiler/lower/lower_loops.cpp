@@ -397,21 +397,10 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   };
   bool terms_read_state = false;
   for (auto& t : body_terms) terms_read_state = terms_read_state || reads_state(t.value);
-  if (windows.empty() && !terms_read_state) {
-    if (NodeP final_state = g_.scan_last(var, init, lo, count, body)) {
-      for (size_t k = 0; k < components.size(); ++k)
-        if (!components[k].hidden) find(components[k].name)->value.node = unpack(final_state, k);
-      NodeP hi = g_.int_constant(first + count - 1);
-      for (auto& t : body_terms) {
-        t.value = g_.loop_sum(var, lo, hi, t.value);
-        keep_term(std::move(t));
-      }
-      return true;
-    }
-  }
-  NodeP history = g_.scan(var, init, lo, count, body);
-  int last = static_cast<int>(history->dims.size()) - 1;
-  NodeP final_state = g_.index(history, last, g_.int_constant(count));
+  NodeP final_state = windows.empty() && !terms_read_state ? g_.scan_last(var, init, lo, count, body) : nullptr;
+  NodeP history = final_state ? nullptr : g_.scan(var, init, lo, count, body);
+  int last = history ? static_cast<int>(history->dims.size()) - 1 : 0;
+  if (history) final_state = g_.index(history, last, g_.int_constant(count));
   for (size_t k = 0; k < components.size(); ++k)
     if (!components[k].hidden) find(components[k].name)->value.node = unpack(final_state, k);
   // A windowed array: the elements the loop wrote, from the history of v[i - 1].
@@ -425,11 +414,12 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
                              g_.constant(0));
     find(w.name)->value.node = g_.select(inside, g_.pad_slice(dims, axis, start, generated), g_.cast_real(w.before.node));
   }
-  // What the body adds to target reads the state of its own iteration.
-  NodeP own_state = g_.index(history, last, g_.sub(var, lo));
+  // What the body adds to target reads the state of its own iteration (from
+  // the history; a scan_last's terms do not read it).
   NodeP hi = g_.int_constant(first + count - 1);
   for (auto& t : body_terms) {
-    t.value = g_.loop_sum(var, lo, hi, ir::substitute(g_, t.value, {{state, own_state}}));
+    NodeP value = history ? ir::substitute(g_, t.value, {{state, g_.index(history, last, g_.sub(var, lo))}}) : t.value;
+    t.value = g_.loop_sum(var, lo, hi, value);
     keep_term(std::move(t));
   }
   return true;

@@ -93,10 +93,11 @@ void spin_until(std::mutex& mutex, Ready&& ready) {
 void WorkerPool::loop() {
   uint64_t seen = 0;
   while (true) {
-    spin_until(mutex_, [&] { return stop_ || generation_ != seen; });
+    auto started = [&] { return stop_ || generation_ != seen; };
+    spin_until(mutex_, started);
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      start_.wait(lock, started);
       if (stop_) return;
       seen = generation_;
       ++busy_;
@@ -121,9 +122,10 @@ void WorkerPool::run(int64_t n, const std::function<void(int64_t)>& task) {
   }
   start_.notify_all();
   work();
-  spin_until(mutex_, [&] { return busy_ == 0 && next_ >= count_; });
+  auto finished = [&] { return busy_ == 0 && next_ >= count_; };
+  spin_until(mutex_, finished);
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return busy_ == 0 && next_ >= count_; });
+  done_.wait(lock, finished);
   if (error_) std::rethrow_exception(error_);
 }
 

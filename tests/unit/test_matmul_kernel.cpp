@@ -8,7 +8,9 @@
 
 #include "kernels/kernels.hpp"
 
+#include <array>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -56,34 +58,48 @@ std::vector<double> triple_loop(const std::vector<double>& a, const std::vector<
   return c;
 }
 
-}  // namespace
+// One product case: sizes, operands, their plain product, layouts, threads.
+struct Case {
+  int64_t m, n, k;
+  const std::vector<double> &a, &b, &want;
+  Layout la, lb;
+  int threads;
+};
 
-BOOST_AUTO_TEST_CASE(every_layout_and_precision_matches_a_triple_loop) {
-  std::mt19937_64 rng(4);
-  // Small shapes, a vector case, and one large enough to be split over threads.
+// Calls check on every case: small shapes, a vector case each way, and one
+// large enough to be split over threads; every pair of layouts; 1 and 2 threads.
+void for_each_case(uint64_t seed, const std::function<void(const Case&)>& check) {
+  std::mt19937_64 rng(seed);
   const std::vector<std::array<int64_t, 3>> shapes{{5, 7, 3}, {1, 6, 4}, {6, 1, 5}, {150, 130, 120}};
   for (int threads : {1, 2}) {
     latent_rt_set_matmul_threads(threads);
-    for (auto [m, n, k] : shapes) {
+    for (const auto& shape : shapes) {
+      const int64_t m = shape[0], n = shape[1], k = shape[2];
       std::vector<double> a = random_matrix(rng, m, k), b = random_matrix(rng, k, n);
       const std::vector<double> want = triple_loop(a, b, m, n, k);
       for (Layout la : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
-        for (Layout lb : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
-          for (int64_t flags : {0, 1, 2, 3}) {  // bit 0: accumulate, bit 1: operands in float
-            Stored<> sa = store(a, m, k, la), sb = store(b, k, n, lb);
-            std::vector<double> c(static_cast<size_t>(m * n), (flags & 1) ? 0.5 : -7.0);
-            latent_rt_matmul(m, n, k, sa.buffer.data(), sa.rs, sa.cs, sb.buffer.data(), sb.rs, sb.cs, c.data(), flags);
-            const double tolerance = (flags & 2) ? 2e-6 * std::sqrt(static_cast<double>(k)) * 4 : 1e-12 * k;
-            double worst = 0;
-            for (size_t i = 0; i < c.size(); ++i)
-              worst = std::max(worst, std::fabs(c[i] - want[i] - ((flags & 1) ? 0.5 : 0.0)));
-            BOOST_TEST(worst <= tolerance, "m " << m << " n " << n << " k " << k << " layouts " << int(la) << ","
-                                                << int(lb) << " flags " << flags << " threads " << threads
-                                                << ": worst error " << worst);
-          }
+        for (Layout lb : {Layout::ColMajor, Layout::RowMajor, Layout::Strided}) check({m, n, k, a, b, want, la, lb, threads});
     }
   }
   latent_rt_set_matmul_threads(1);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_layout_and_precision_matches_a_triple_loop) {
+  for_each_case(4, [](const Case& t) {
+    const auto& [m, n, k, a, b, want, la, lb, threads] = t;
+    for (int64_t flags : {0, 1, 2, 3}) {  // bit 0: accumulate, bit 1: operands in float
+      Stored<> sa = store(a, m, k, la), sb = store(b, k, n, lb);
+      std::vector<double> c(static_cast<size_t>(m * n), (flags & 1) ? 0.5 : -7.0);
+      latent_rt_matmul(m, n, k, sa.buffer.data(), sa.rs, sa.cs, sb.buffer.data(), sb.rs, sb.cs, c.data(), flags);
+      const double tolerance = (flags & 2) ? 2e-6 * std::sqrt(static_cast<double>(k)) * 4 : 1e-12 * k;
+      double worst = 0;
+      for (size_t i = 0; i < c.size(); ++i) worst = std::max(worst, std::fabs(c[i] - want[i] - ((flags & 1) ? 0.5 : 0.0)));
+      BOOST_TEST(worst <= tolerance, "m " << m << " n " << n << " k " << k << " layouts " << int(la) << "," << int(lb)
+                                          << " flags " << flags << " threads " << threads << ": worst error " << worst);
+    }
+  });
 }
 
 // Operands and results the generated code keeps in float (kFloatA, kFloatB,
@@ -91,43 +107,32 @@ BOOST_AUTO_TEST_CASE(every_layout_and_precision_matches_a_triple_loop) {
 // with no widening, mixed with double operands, single-threaded and split.
 BOOST_AUTO_TEST_CASE(float_operands_and_results_match_a_triple_loop) {
   using namespace latent::matmul_flags;
-  std::mt19937_64 rng(9);
-  const std::vector<std::array<int64_t, 3>> shapes{{5, 7, 3}, {1, 6, 4}, {6, 1, 5}, {150, 130, 120}};
-  for (int threads : {1, 2}) {
-    latent_rt_set_matmul_threads(threads);
-    for (auto [m, n, k] : shapes) {
-      std::vector<double> a = random_matrix(rng, m, k), b = random_matrix(rng, k, n);
-      const std::vector<double> want = triple_loop(a, b, m, n, k);
-      const double tolerance = 2e-6 * std::sqrt(static_cast<double>(k)) * 4;
-      for (Layout la : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
-        for (Layout lb : {Layout::ColMajor, Layout::RowMajor, Layout::Strided})
-          for (int64_t kinds = 0; kinds < 8; ++kinds) {  // which of A, B, C hold floats
-            const bool fa = kinds & 1, fb = kinds & 2, fc = kinds & 4;
-            Stored<> da = store(a, m, k, la), db = store(b, k, n, lb);
-            Stored<float> sa = store<float>(a, m, k, la), sb = store<float>(b, k, n, lb);
-            std::vector<double> c(static_cast<size_t>(m * n), -7.0);
-            std::vector<float> cf(static_cast<size_t>(m * n), -7.0f);
-            const int64_t flags = kSingle | (fa ? kFloatA : 0) | (fb ? kFloatB : 0) | (fc ? kFloatC : 0);
-            latent_rt_matmul(m, n, k, fa ? static_cast<const void*>(sa.buffer.data()) : da.buffer.data(),
-                             fa ? sa.rs : da.rs, fa ? sa.cs : da.cs,
-                             fb ? static_cast<const void*>(sb.buffer.data()) : db.buffer.data(), fb ? sb.rs : db.rs,
-                             fb ? sb.cs : db.cs, fc ? static_cast<void*>(cf.data()) : c.data(), flags);
-            double worst = 0;
-            for (size_t i = 0; i < c.size(); ++i)
-              worst = std::max(worst, std::fabs((fc ? static_cast<double>(cf[i]) : c[i]) - want[i]));
-            BOOST_TEST(worst <= tolerance, "m " << m << " n " << n << " k " << k << " layouts " << int(la) << ","
-                                                << int(lb) << " floats " << kinds << " threads " << threads
-                                                << ": worst error " << worst);
-            if (!fc) continue;
-            // Accumulating ignores kFloatC: C stays double.
-            std::vector<double> acc(static_cast<size_t>(m * n), 0.5);
-            latent_rt_matmul(m, n, k, da.buffer.data(), da.rs, da.cs, db.buffer.data(), db.rs, db.cs, acc.data(),
-                             kSingle | kAccumulate | kFloatC);
-            double worst_acc = 0;
-            for (size_t i = 0; i < acc.size(); ++i) worst_acc = std::max(worst_acc, std::fabs(acc[i] - 0.5 - want[i]));
-            BOOST_TEST(worst_acc <= tolerance);
-          }
+  for_each_case(9, [](const Case& t) {
+    const auto& [m, n, k, a, b, want, la, lb, threads] = t;
+    const double tolerance = 2e-6 * std::sqrt(static_cast<double>(k)) * 4;
+    for (int64_t kinds = 0; kinds < 8; ++kinds) {  // which of A, B, C hold floats
+      const bool fa = kinds & 1, fb = kinds & 2, fc = kinds & 4;
+      Stored<> da = store(a, m, k, la), db = store(b, k, n, lb);
+      Stored<float> sa = store<float>(a, m, k, la), sb = store<float>(b, k, n, lb);
+      std::vector<double> c(static_cast<size_t>(m * n), -7.0);
+      std::vector<float> cf(static_cast<size_t>(m * n), -7.0f);
+      const int64_t flags = kSingle | (fa ? kFloatA : 0) | (fb ? kFloatB : 0) | (fc ? kFloatC : 0);
+      latent_rt_matmul(m, n, k, fa ? static_cast<const void*>(sa.buffer.data()) : da.buffer.data(), fa ? sa.rs : da.rs,
+                       fa ? sa.cs : da.cs, fb ? static_cast<const void*>(sb.buffer.data()) : db.buffer.data(),
+                       fb ? sb.rs : db.rs, fb ? sb.cs : db.cs, fc ? static_cast<void*>(cf.data()) : c.data(), flags);
+      double worst = 0;
+      for (size_t i = 0; i < c.size(); ++i)
+        worst = std::max(worst, std::fabs((fc ? static_cast<double>(cf[i]) : c[i]) - want[i]));
+      BOOST_TEST(worst <= tolerance, "m " << m << " n " << n << " k " << k << " layouts " << int(la) << "," << int(lb)
+                                          << " floats " << kinds << " threads " << threads << ": worst error " << worst);
+      if (!fc) continue;
+      // Accumulating ignores kFloatC: C stays double.
+      std::vector<double> acc(static_cast<size_t>(m * n), 0.5);
+      latent_rt_matmul(m, n, k, da.buffer.data(), da.rs, da.cs, db.buffer.data(), db.rs, db.cs, acc.data(),
+                       kSingle | kAccumulate | kFloatC);
+      double worst_acc = 0;
+      for (size_t i = 0; i < acc.size(); ++i) worst_acc = std::max(worst_acc, std::fabs(acc[i] - 0.5 - want[i]));
+      BOOST_TEST(worst_acc <= tolerance);
     }
-  }
-  latent_rt_set_matmul_threads(1);
+  });
 }
