@@ -1,6 +1,7 @@
 // Building and taking apart containers: append_col, append_row, head, tail,
 // segment, block, col, row, sub_col, sub_row, cumulative_sum, to_array_1d (one
-// entry each, with Stan's signatures), and the masks of autoregressive layers
+// entry each, with Stan's signatures; the slices also padded, for lengths known
+// only at run time), and the masks of autoregressive layers
 // (autoregressive_mask, autoregressive_output_mask: latent's own). They lower to the IR's structural ops
 // (slices, padded slices, reshapes, loops), so their derivatives follow.
 #include "stdlib/entry_helpers.hpp"
@@ -84,6 +85,43 @@ TypeRule slice_rule(const std::string& name, size_t int_args) {
   };
 }
 
+// x[start : start + length - 1] (start 1-based) of a one-dimensional x, with a
+// length known only at run time: element k is x[start + k] for k < length, zero
+// after, over x's whole length (a Padded slice). Checked as Stan checks the slice.
+Padded padded_slice(CallContext& ctx, NodeP x, NodeP start, NodeP length, const Type& type) {
+  ir::Graph& g = ctx.g;
+  if (x->dims.size() != 1)
+    ctx.error(ctx.name() + ": the number of elements must be known from data (a slice whose length changes from one "
+                           "iteration to the next is supported for vectors, row_vectors and arrays of numbers)");
+  int64_t size = x->dims[0];
+  NodeP zero = g.int_constant(0);
+  NodeP first = g.sub(start, g.int_constant(1));
+  ctx.check(g.binary(Op::Lt, length, zero), ctx.name() + ": the number of elements must be non-negative", length,
+            "length");
+  NodeP outside = g.binary(Op::Or, g.binary(Op::Lt, first, zero), g.binary(Op::Gt, g.add(first, length), g.int_constant(size)));
+  ctx.check(g.binary(Op::And, g.binary(Op::Gt, length, zero), outside),
+            ctx.name() + ": the slice runs outside 1.." + std::to_string(size), start, "start");
+  if (size == 0) return {x, length, type};
+  NodeP k = g.new_loop_var();
+  NodeP at = g.binary(Op::Max, zero, g.binary(Op::Min, g.add(first, k), g.int_constant(size - 1)));
+  NodeP pad = x->dtype == ir::DType::Int ? zero : g.constant(0);
+  NodeP element = g.select(g.binary(Op::Lt, k, length), g.index(x, 0, at), pad);
+  return {g.loop_gen(k, zero, size, element), length, type};
+}
+
+// The padded rule of a slice whose length is argument `length_arg`, cutting what
+// `cut` returns from the arguments (the container, a column or a row) from the
+// 1-based start `start` gives.
+PaddedRule padded_rule(size_t length_arg, std::function<NodeP(CallContext&, const std::vector<Value>&)> cut,
+                       std::function<NodeP(CallContext&, const std::vector<Value>&, NodeP cut)> start,
+                       std::function<Type(const std::vector<Value>&)> type) {
+  return [=](CallContext& ctx, const std::vector<Value>& a) -> std::optional<Padded> {
+    if (a[length_arg].node->is_const()) return std::nullopt;
+    NodeP x = cut(ctx, a);
+    return padded_slice(ctx, x, start(ctx, a, x), a[length_arg].node, type(a));
+  };
+}
+
 // MADE's connectivity (Germain et al. 2015) from the degrees of two layers'
 // units: element (i, j) is 1 when unit j may read unit i, that is when
 // `may_read(from[i], to[j])`. A matrix[size(from), size(to)], the shape of a
@@ -117,21 +155,32 @@ void register_container_functions(std::vector<FunctionEntry>& out) {
                    if (column) return {ctx.g.reshape(c, {c->dims[0]}), V};
                    return {c, M};
                  }});
-  out.push_back({"head", slice_rule("head", 1), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+  auto whole = [](CallContext&, const std::vector<Value>& a) { return a[0].node; };
+  auto same_type = [](const std::vector<Value>& a) { return a[0].type; };
+  out.push_back({"head", slice_rule("head", 1),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    int64_t n = known_size(ctx, a[1], "number of elements");
                    return {checked_slice(ctx, a[0].node, outer_axis(a[0]), {ctx.g.int_constant(1), I}, n), a[0].type};
-                 }});
+                 },
+                 padded_rule(1, whole, [](CallContext& ctx, auto&, NodeP) { return ctx.g.int_constant(1); }, same_type)});
   out.push_back({"tail", slice_rule("tail", 1), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    int64_t n = known_size(ctx, a[1], "number of elements");
                    int axis = outer_axis(a[0]);
                    int64_t size = a[0].node->dims[static_cast<size_t>(axis)];
                    Value start{ctx.g.int_constant(size - n + 1), I};
                    return {checked_slice(ctx, a[0].node, axis, start, n), a[0].type};
-                 }});
+                 },
+                 padded_rule(1, whole,
+                             [](CallContext& ctx, const std::vector<Value>& a, NodeP x) {
+                               return ctx.g.sub(ctx.g.int_constant(x->dims.empty() ? 0 : x->dims[0] + 1), a[1].node);
+                             },
+                             same_type)});
   out.push_back({"segment", slice_rule("segment", 2), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    int64_t n = known_size(ctx, a[2], "number of elements");
                    return {checked_slice(ctx, a[0].node, outer_axis(a[0]), a[1], n), a[0].type};
-                 }});
+                 },
+                 padded_rule(2, whole, [](CallContext&, const std::vector<Value>& a, NodeP) { return a[1].node; },
+                             same_type)});
   out.push_back({"block", signatures("block", {{{M, I, I, I, I}, M}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    int64_t rows = known_size(ctx, a[3], "number of rows");
@@ -152,13 +201,27 @@ void register_container_functions(std::vector<FunctionEntry>& out) {
                    NodeP x = ctx.g.cast_real(a[0].node);
                    NodeP column = ctx.g.index(x, 1, checked_index(ctx, a[2], x->dims[1]));
                    return {checked_slice(ctx, column, 0, a[1], known_size(ctx, a[3], "number of rows")), V};
-                 }});
+                 },
+                 padded_rule(3,
+                             [](CallContext& ctx, const std::vector<Value>& a) {
+                               NodeP x = ctx.g.cast_real(a[0].node);
+                               return ctx.g.index(x, 1, checked_index(ctx, a[2], x->dims[1]));
+                             },
+                             [](CallContext&, const std::vector<Value>& a, NodeP) { return a[1].node; },
+                             [](const std::vector<Value>&) { return V; })});
   out.push_back({"sub_row", signatures("sub_row", {{{M, I, I, I}, RV}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    NodeP x = ctx.g.cast_real(a[0].node);
                    NodeP row = ctx.g.index(x, 0, checked_index(ctx, a[1], x->dims[0]));
                    return {checked_slice(ctx, row, 0, a[2], known_size(ctx, a[3], "number of columns")), RV};
-                 }});
+                 },
+                 padded_rule(3,
+                             [](CallContext& ctx, const std::vector<Value>& a) {
+                               NodeP x = ctx.g.cast_real(a[0].node);
+                               return ctx.g.index(x, 0, checked_index(ctx, a[1], x->dims[0]));
+                             },
+                             [](CallContext&, const std::vector<Value>& a, NodeP) { return a[2].node; },
+                             [](const std::vector<Value>&) { return RV; })});
   // cumulative_sum: element i is the sum of elements 1..i (a loop whose body sums a growing prefix).
   out.push_back({"cumulative_sum",
                  signatures("cumulative_sum", {{{V}, V}, {{RV}, RV}, {{Type::int_(1)}, Type::int_(1)},

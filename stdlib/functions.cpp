@@ -206,8 +206,13 @@ void register_functions(std::vector<FunctionEntry>& out) {
       return Type::error();
     };
   };
-  out.push_back({"sum", container_to_scalar("sum"), [](CallContext& ctx, const std::vector<Value>& a) -> Value {
+  out.push_back({"sum", container_to_scalar("sum"),
+                 [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    return {ctx.g.sum(a[0].node), a[0].type.base == Base::Int ? I : R};
+                 },
+                 nullptr,
+                 [](CallContext& ctx, const std::vector<Padded>& a) -> Value {  // zeros add nothing
+                   return {ctx.g.sum(a[0].values), a[0].type.base == Base::Int ? I : R};
                  }});
   out.push_back({"mean", [](const std::vector<Type>& a, std::string* why) -> Type {
                    if (a.size() == 1 && numeric(a[0]) && !a[0].is_scalar()) return R;
@@ -335,6 +340,11 @@ void register_functions(std::vector<FunctionEntry>& out) {
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
                    NodeP x = ctx.g.cast_real(a[0].node);
                    return {ctx.g.sum(ctx.g.mul(x, x)), R};
+                 },
+                 nullptr,
+                 [](CallContext& ctx, const std::vector<Padded>& a) -> Value {
+                   NodeP x = ctx.g.cast_real(a[0].values);
+                   return {ctx.g.sum(ctx.g.mul(x, x)), R};
                  }});
   out.push_back({"dot_product",
                  signatures("dot_product", {{{V, V}, R}, {{RV, RV}, R}, {{V, RV}, R}, {{RV, V}, R},
@@ -344,6 +354,23 @@ void register_functions(std::vector<FunctionEntry>& out) {
                      ctx.error("dot_product: arguments have different sizes (" + std::to_string(a[0].node->size()) +
                                " and " + std::to_string(a[1].node->size()) + ")");
                    return {ctx.g.matmul(a[0].node, a[1].node), R};
+                 },
+                 nullptr,
+                 // Lengths known only at run time: checked equal; the products past
+                 // them are zero, over the shorter of the two paddings.
+                 [](CallContext& ctx, const std::vector<Padded>& a) -> Value {
+                   ir::Graph& g = ctx.g;
+                   std::string second = a[1].length->is_const()
+                                            ? " (the second has " + std::to_string(static_cast<int64_t>(a[1].length->value)) + " elements)"
+                                            : "";
+                   ctx.check(g.binary(Op::Ne, a[0].length, a[1].length),
+                             "dot_product: arguments have different sizes" + second, a[0].length, "size of the first");
+                   int64_t n = std::min(a[0].values->dims[0], a[1].values->dims[0]);
+                   auto first_n = [&](NodeP x) {
+                     x = g.cast_real(x);
+                     return x->dims[0] == n ? x : g.slice(x, 0, g.int_constant(0), n);
+                   };
+                   return {g.matmul(first_n(a[0].values), first_n(a[1].values)), R};
                  }});
   auto rows_cols_dot = [](bool rows) {
     return [rows](CallContext& ctx, const std::vector<Value>& a) -> Value {

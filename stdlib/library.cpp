@@ -127,6 +127,12 @@ const FunctionEntry* find_function(const std::string& name) {
   return it == fs.end() ? nullptr : &it->second;
 }
 
+bool reads_padded(const std::string& reduction, const std::string& slice) {
+  const FunctionEntry* r = find_function(reduction);
+  const FunctionEntry* s = find_function(slice);
+  return r && r->reduce_padded && s && s->padded;
+}
+
 std::vector<std::string> distribution_names() {
   std::vector<std::string> names;
   for (auto& [name, d] : registry().distributions) names.push_back(name);

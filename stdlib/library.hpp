@@ -51,11 +51,32 @@ class CallContext {
 using TypeRule = std::function<Type(const std::vector<Type>&, std::string* why)>;
 using LowerRule = std::function<Value(CallContext&, const std::vector<Value>&)>;
 
+// A slice whose length is known only at run time (head(p, i - 1) in a loop over
+// i, where IR values have fixed sizes): the slice's elements first, then zeros,
+// over the longest the slice can be (its container's length), and the length.
+// Only reductions that zeros do not change read it (FunctionEntry::reduce_padded).
+struct Padded {
+  ir::NodeP values;  // one-dimensional
+  ir::NodeP length;  // int scalar
+  Type type;
+};
+// A slice's padded form; nullopt when its length is known while lowering.
+using PaddedRule = std::function<std::optional<Padded>(CallContext&, const std::vector<Value>&)>;
+// A reduction over arguments of which some are padded (a plain argument is padded
+// to its own size); checks that lengths agree go to ctx.
+using ReducePaddedRule = std::function<Value(CallContext&, const std::vector<Padded>&)>;
+
 struct FunctionEntry {
   std::string name;
   TypeRule type;
   LowerRule lower;
+  PaddedRule padded = nullptr;                // slices: head, tail, segment, sub_col, sub_row
+  ReducePaddedRule reduce_padded = nullptr;  // reductions: dot_product, dot_self, sum
 };
+
+// Whether `slice(...)` may be an argument of `reduction(...)` with a length that
+// changes from one loop iteration to the next (loop_plan.cpp and the lowerer agree on it).
+bool reads_padded(const std::string& reduction, const std::string& slice);
 
 // Argument domains Stan checks for distribution parameters.
 enum class Domain { Any, Finite, Positive, PositiveFinite, NonNegative, Probability, Int, NonNegativeInt, Binary };

@@ -551,6 +551,32 @@ NodeP Graph::loop_sum(NodeP var, NodeP lo, NodeP hi, NodeP body) {
                    (idx->op == Op::Sub && idx->args[0] == var && idx->args[1] == lo);
     if (aligned) return loop_gen(var, lo, body->dims.back(), body->args[0]);
   }
+  // An accumulation into one element (acc[k] += x in a loop that does not move
+  // k) sums the values, not whole containers of zeros: the sum goes inside.
+  auto is_zeros = [](NodeP t) { return t->op == Op::Fill && t->args[0]->is_const(0); };
+  if (body->op == Op::SetIndex && is_zeros(body->args[0]) && !body->args[1]->depends_on_loop(loop))
+    return set_index(body->args[0], body->a, body->args[1], loop_sum(var, lo, hi, body->args[2]));
+  if (body->op == Op::Pack && body->size() <= 64) {
+    std::vector<NodeP> sums;
+    for (NodeP element : body->args) sums.push_back(loop_sum(var, lo, hi, element));
+    return pack(sums, body->dims);
+  }
+  // acc[i - c] += x over i: each element written once, a generated tensor padded
+  // where the loop does not reach (on the first axis of a matrix, transposed).
+  if (body->op == Op::SetIndex && is_zeros(body->args[0]) && lo->is_const() && hi->is_const()) {
+    NodeP idx = body->args[1];
+    int64_t shift = idx == var ? 0 : -1;
+    if (idx->op == Op::Sub && idx->args[0] == var && idx->args[1]->is_const()) shift = static_cast<int64_t>(idx->args[1]->value);
+    int axis = body->a;
+    int last = static_cast<int>(body->dims.size()) - 1;
+    bool placeable = axis == last || (axis == 0 && body->dims.size() == 2);
+    int64_t first = static_cast<int64_t>(lo->value) - shift, count = static_cast<int64_t>(hi->value - lo->value) + 1;
+    if (shift >= 0 && placeable && first >= 0 && first + count <= body->dims[static_cast<size_t>(axis)]) {
+      NodeP generated = loop_gen(var, lo, count, body->args[2]);
+      if (axis != last) generated = transpose(generated);
+      return pad_slice(body->dims, axis, int_constant(first), generated);
+    }
+  }
   Node n{Op::LoopSum, body->dtype, body->dims, {lo, hi, body}};
   n.a = loop;
   return intern(std::move(n));

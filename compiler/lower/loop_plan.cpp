@@ -1,5 +1,7 @@
 #include "compiler/lower/loop_plan.hpp"
 
+#include "stdlib/library.hpp"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -219,7 +221,13 @@ class BodyScan {
     if (e.kind == ast::ExprKind::Call && e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, "_rng") == 0) draws = true;
     if (e.kind == ast::ExprKind::Call && e.function)
       if (std::string why = function_blocker(*e.function); !why.empty()) blocker = why;
-    if (e.kind == ast::ExprKind::Call && !e.function) size_blocker(e);
+    if (e.kind == ast::ExprKind::Call && !e.function) {
+      // A slice read by a reduction that zeros do not change may vary in length (padded).
+      for (auto& a : e.args)
+        if (a->kind == ast::ExprKind::Call && !a->function && stdlib::reads_padded(e.name, a->name))
+          padded_slices_.insert(a.get());
+      if (!padded_slices_.count(&e)) size_blocker(e);
+    }
     if (e.kind == ast::ExprKind::Index) {
       // Find the indexed root variable and whether the outermost index is the loop variable.
       const ast::Expr* root = &e;
@@ -265,6 +273,7 @@ class BodyScan {
   }
 
   std::string loop_var_;
+  std::set<const ast::Expr*> padded_slices_;
 };
 
 // Why a loop calling f must be unrolled, or "". Inlined into a symbolic loop,
@@ -439,7 +448,7 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
     bool accumulator = true, generated = true, windowed = true;
     int64_t window = 1;
     for (auto& u : uses) {
-      accumulator &= u.assigned && !u.indexed && (u.op == "+=" || u.op == "-=");
+      accumulator &= u.assigned && (u.op == "+=" || u.op == "-=");
       generated &= u.indexed_by_loop;
       // Written at v[i] only and read at v[i - c]: a Scan's state needs a window of v, not all of it.
       windowed &= u.lag >= 0 && (!u.assigned || u.lag == 0);

@@ -5,6 +5,7 @@
 #include "compiler/lower/lowering_helpers.hpp"
 #include "kernels/eval_context.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -198,6 +199,7 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
     for (auto& t : terms_) so_far.push_back(t.value);
     return {g_.add_all(so_far), Type::real()};
   }
+  if (std::optional<Value> reduced = padded_reduction(e)) return *reduced;
   std::vector<Value> args;
   for (auto& a : e.args) args.push_back(expr(*a));
   if (e.function) {
@@ -230,6 +232,49 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
   } else {
     error(e.loc, "unknown function '" + e.name + "'");
   }
+  for (NodeP c : ctx.checks) add_term(e.loc, c);
+  if (!e.type.is_error()) result.type = e.type;
+  return result;
+}
+
+// A reduction reading slices whose lengths are known only at run time
+// (dot_product(head(p, i - 1), tail(w, i - 1)) in a loop over i, where IR values
+// have fixed sizes): those slices are padded with zeros (stdlib::Padded) and the
+// reduction's padded rule reads them. nullopt when no argument is such a slice.
+std::optional<Lowerer::Value> Lowerer::padded_reduction(const ast::Expr& e) {
+  auto is_padded_slice = [&](const ast::ExprPtr& a) {
+    return a->kind == ast::ExprKind::Call && !a->function && stdlib::reads_padded(e.name, a->name);
+  };
+  if (e.function || std::none_of(e.args.begin(), e.args.end(), is_padded_slice)) return std::nullopt;
+  std::vector<Value> plain;
+  std::vector<stdlib::Padded> padded;
+  bool any_padded = false;
+  for (auto& a : e.args) {
+    Value v;
+    if (is_padded_slice(a)) {
+      std::vector<Value> slice_args;
+      for (auto& x : a->args) slice_args.push_back(expr(*x));
+      const stdlib::FunctionEntry& slice = *stdlib::find_function(a->name);
+      stdlib::CallContext ctx(g_, file_, a->loc, a->name);
+      std::optional<stdlib::Padded> p = slice.padded(ctx, slice_args);
+      if (!p) v = slice.lower(ctx, slice_args);  // its length is known: an ordinary slice
+      for (NodeP c : ctx.checks) add_term(a->loc, c);
+      if (p) {
+        any_padded = true;
+        plain.push_back({});
+        padded.push_back(*p);
+        continue;
+      }
+      if (!a->type.is_error()) v.type = a->type;
+    } else {
+      v = expr(*a);
+    }
+    plain.push_back(v);
+    padded.push_back({v.node, g_.int_constant(v.node->dims.empty() ? 1 : v.node->dims[0]), v.type});
+  }
+  const stdlib::FunctionEntry& f = *stdlib::find_function(e.name);
+  stdlib::CallContext ctx(g_, file_, e.loc, e.name);
+  Value result = any_padded ? f.reduce_padded(ctx, padded) : f.lower(ctx, plain);
   for (NodeP c : ctx.checks) add_term(e.loc, c);
   if (!e.type.is_error()) result.type = e.type;
   return result;

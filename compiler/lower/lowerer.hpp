@@ -121,6 +121,7 @@ class Lowerer {
   Value binary(const std::string& op, const Value& a, const Value& b, Type result, SourceLoc loc);
   Value integer_division(ir::Op op, ir::NodeP x, ir::NodeP y, Type result, SourceLoc loc);
   Value call(const ast::Expr& e);
+  std::optional<Value> padded_reduction(const ast::Expr& e);
   Value dense(const DenseLayer& layer, const Value& x, const ast::Expr& call);
   // Flows (lower_flows.cpp): the flow a call or a `~` names (null: none), its
   // map either way, and the density of a `~` through it.

@@ -383,3 +383,121 @@ BOOST_AUTO_TEST_CASE(simplexes_by_a_scan_over_the_stick) {
   };
   BOOST_TEST(nodes_of("50").second == nodes_of("400").second);
 }
+
+// Slices whose length grows with the loop (a convolution over everything so far,
+// as in the Imperial College covid-19 model): padded with zeros to their
+// container's length, read by dot_product, dot_self and sum. Every slice
+// function, through a Scan, equals the unrolled loop and finite differences.
+BOOST_AUTO_TEST_CASE(slices_growing_with_the_loop_read_by_reductions) {
+  const char* model = R"(
+data { int T; vector[T] w; matrix[T, 2] Z; }
+parameters { real<lower=0> a; real<lower=-1, upper=1> b; }
+model {
+  vector[T] p;
+  p[1] = a;
+  for (t in 2:T) {
+    real c = dot_product(head(p, t - 1), tail(w, t - 1));
+    real d = dot_self(segment(p, 1, t - 1)) / t;
+    real e = sum(sub_col(Z, 1, 2, t - 1)) + dot_product(sub_row(Z', 1, 1, t - 1), head(p, t - 1));
+    p[t] = b * c + 0.1 * tanh(d) + 0.01 * e + a;
+  }
+  p ~ normal(1, 2);
+}
+)";
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-0.5, 0.5);
+  const int T = 12;
+  std::string w, z;
+  for (int t = 0; t < T; ++t) w += (t ? ", " : "") + std::to_string(u(rng));
+  for (int t = 0; t < T; ++t) z += std::string(t ? ", " : "") + "[" + std::to_string(u(rng)) + ", " + std::to_string(u(rng)) + "]";
+  std::string data = "{\"T\": " + std::to_string(T) + ", \"w\": [" + w + "], \"Z\": [" + z + "]}";
+  check_against_unrolled(model, "for (t in 2:T) {", data, 2);
+}
+
+// Without carried state the loop stays symbolic (a LoopSum): each term reads a
+// prefix of its own length.
+BOOST_AUTO_TEST_CASE(a_symbolic_loop_reads_prefixes_of_varying_length) {
+  const char* model = R"(
+data { int N; vector[N] x; vector[N] y; }
+parameters { vector[N] w; real<lower=0> s; }
+model {
+  w ~ normal(0, 1);
+  for (n in 1:N) {
+    y[n] ~ normal(dot_product(head(x, n), tail(w, n)), s);
+  }
+}
+)";
+  check_against_unrolled(model, "for (n in 1:N) {", R"({"N": 6, "x": [0.5, -1, 2, 0.3, 0.1, -0.7], "y": [1, 0.2, -0.4, 0.9, 1.5, -2]})",
+                         7, 0);
+}
+
+// Lengths known only at run time are checked as Stan checks them: a dot product
+// of a growing prefix with a vector of fixed length fails where they differ.
+// Lengths are ints, so data decides them: the check runs when the data is bound.
+BOOST_AUTO_TEST_CASE(padded_lengths_are_checked_when_the_data_is_bound) {
+  std::string error = user_error([] {
+    make_model(R"(
+data { int N; vector[N] w; }
+parameters { real a; }
+model {
+  vector[N] p;
+  p[1] = a;
+  for (t in 2:N) {
+    p[t] = 0.5 * dot_product(head(p, t - 1), head(w, 3)) + a;
+  }
+  p ~ normal(0, 1);
+}
+)",
+               R"({"N": 12, "w": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]})");
+  });
+  BOOST_TEST(error.find("test.lat:8:18: dot_product: arguments have different sizes (the second has 3 elements) "
+                        "(size of the first = 1)") != std::string::npos,
+             error);
+  error = user_error([] {
+    make_model(R"(
+data { int N; vector[N] w; }
+parameters { real a; }
+model { for (n in 1:N) target += a * dot_product(head(w, n), tail(w, 2)); }
+)",
+               R"({"N": 5, "w": [1, 2, 3, 4, 5]})");
+  });
+  BOOST_TEST(error.find("test.lat:4:38: dot_product: arguments have different sizes") != std::string::npos, error);
+}
+
+// An accumulation into one element of a matrix in a triangular inner loop
+// (E[i, m] += ... over j < i, the covid-19 model's expected deaths): the inner
+// loop sums values, not matrices of zeros, and the program does not grow with
+// the size.
+BOOST_AUTO_TEST_CASE(accumulating_into_an_element_in_a_triangular_loop) {
+  auto model = [](int N) {
+    return std::string(R"(
+data { int N; vector[N] w; }
+parameters { real<lower=0> a; real b; }
+transformed parameters {
+  matrix[N, 2] E = rep_matrix(0, N, 2);
+  for (m in 1:2) {
+    for (i in 2:N) {
+      for (j in 1:(i - 1)) {
+        E[i, m] += a * w[j] * m + b * j;
+      }
+    }
+  }
+}
+model { a ~ normal(1, 1); b ~ normal(0, 1); to_vector(E) ~ normal(0, 10); }
+)");
+  };
+  auto data = [](int N) {
+    std::string w;
+    for (int n = 0; n < N; ++n) w += (n ? ", " : "") + std::to_string(0.1 * (n % 7) - 0.2);
+    return "{\"N\": " + std::to_string(N) + ", \"w\": [" + w + "]}";
+  };
+  check_against_unrolled(model(8), "for (j in 1:(i - 1)) {", data(8), 2, 0);
+  BOOST_TEST(scans_and_nodes(model(20), data(20)).second == scans_and_nodes(model(200), data(200)).second);
+  // Only the loop over the columns sums whole matrices (before: the loops over i and j too).
+  LoweredProgram lp = driver::lower(*parse_text(model(20)), DataSet::from_json_string(data(20), "data.json"));
+  std::vector<ir::NodeP> roots;
+  for (const Term& t : lp.terms) roots.push_back(t.value);
+  int matrix_sums = 0;
+  for (ir::NodeP n : ir::topological_order(roots)) matrix_sums += n->op == ir::Op::LoopSum && n->size() > 2;
+  BOOST_TEST(matrix_sums == 1);
+}
