@@ -455,7 +455,9 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
       window = std::max(window, u.lag);
     }
     if (windowed && window <= kMaxWindow) plan.windows[name] = window;
-    if (accumulator) {
+    // v[i] += ... (i the loop variable) defines v element-wise (below); v[k] += ...
+    // with k anything else accumulates into v (the lowerer sums per element).
+    if (accumulator && !generated) {
       plan.accumulated.insert(name);
     } else if (overwritten.count(name)) {
       plan.overwritten[name] = overwritten[name];

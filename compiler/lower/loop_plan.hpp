@@ -35,7 +35,7 @@ struct LoopPlan {
   // sigma[t] = f(sigma[t - 1]) then carries one element, not the array).
   std::map<std::string, int64_t> windows;
   std::set<std::string> generated;        // v[i] = ...  (i the loop variable, first index)
-  std::set<std::string> accumulated;      // acc += ... (never read in the body)
+  std::set<std::string> accumulated;      // acc += ... or acc[k] += ..., k not the loop variable (never read in the body)
   // Declared outside but overwritten in full before any read in every iteration
   // (`ps = ...;`, or `for (k in 1:K) ps[k] = ...;` first in the body): local to
   // the iteration, not carried. A name overwritten by an inner loop maps to that

@@ -112,6 +112,22 @@ BOOST_AUTO_TEST_CASE(element_wise_definitions_and_accumulators) {
   BOOST_TEST(p.accumulated == (Names{"acc", "total"}), boost::test_tools::per_element());
 }
 
+// `v[k] += ...` with k not the loop variable accumulates into v (the same element
+// in every iteration of a loop over j); `v[n] += ...` defines v[n] element-wise.
+BOOST_AUTO_TEST_CASE(adding_to_an_element_accumulates) {
+  LoopPlan p = plan(R"(
+  vector[N] v = theta;
+  vector[N] w = theta;
+  for (j in 1:N) {
+    v[2] += y[j] * mu;
+    w[j] += mu;
+  }
+  target += sum(v) + sum(w);)");
+  BOOST_TEST(p.symbolic, p.why_unrolled);
+  BOOST_TEST(p.accumulated == (Names{"v"}), boost::test_tools::per_element());
+  BOOST_TEST(p.generated == (Names{"w"}), boost::test_tools::per_element());
+}
+
 // v[n] read and written at the loop index only: still independent.
 BOOST_AUTO_TEST_CASE(reading_the_element_being_defined) {
   LoopPlan p = plan(R"(
