@@ -85,30 +85,6 @@ TypeRule slice_rule(const std::string& name, size_t int_args) {
   };
 }
 
-// x[start : start + length - 1] (start 1-based) of a one-dimensional x, with a
-// length known only at run time: element k is x[start + k] for k < length, zero
-// after, over x's whole length (a Padded slice). Checked as Stan checks the slice.
-Padded padded_slice(CallContext& ctx, NodeP x, NodeP start, NodeP length, const Type& type) {
-  ir::Graph& g = ctx.g;
-  if (x->dims.size() != 1)
-    ctx.error(ctx.name() + ": the number of elements must be known from data (a slice whose length changes from one "
-                           "iteration to the next is supported for vectors, row_vectors and arrays of numbers)");
-  int64_t size = x->dims[0];
-  NodeP zero = g.int_constant(0);
-  NodeP first = g.sub(start, g.int_constant(1));
-  ctx.check(g.binary(Op::Lt, length, zero), ctx.name() + ": the number of elements must be non-negative", length,
-            "length");
-  NodeP outside = g.binary(Op::Or, g.binary(Op::Lt, first, zero), g.binary(Op::Gt, g.add(first, length), g.int_constant(size)));
-  ctx.check(g.binary(Op::And, g.binary(Op::Gt, length, zero), outside),
-            ctx.name() + ": the slice runs outside 1.." + std::to_string(size), start, "start");
-  if (size == 0) return {x, length, type};
-  NodeP k = g.new_loop_var();
-  NodeP at = g.binary(Op::Max, zero, g.binary(Op::Min, g.add(first, k), g.int_constant(size - 1)));
-  NodeP pad = x->dtype == ir::DType::Int ? zero : g.constant(0);
-  NodeP element = g.select(g.binary(Op::Lt, k, length), g.index(x, 0, at), pad);
-  return {g.loop_gen(k, zero, size, element), length, type};
-}
-
 // The padded rule of a slice whose length is argument `length_arg`, cutting what
 // `cut` returns from the arguments (the container, a column or a row) from the
 // 1-based start `start` gives.
@@ -133,6 +109,29 @@ NodeP degree_mask(ir::Graph& g, NodeP from, NodeP to, Op may_read) {
 }
 
 }  // namespace
+
+// A slice with a length known only at run time: element k is x[start + k] for k <
+// length, zero after, over x's whole length.
+Padded padded_slice(CallContext& ctx, NodeP x, NodeP start, NodeP length, const Type& type) {
+  ir::Graph& g = ctx.g;
+  if (x->dims.size() != 1)
+    ctx.error(ctx.name() + ": a slice whose length changes from one iteration to the next is supported for vectors, "
+                           "row_vectors and arrays of numbers only");
+  int64_t size = x->dims[0];
+  NodeP zero = g.int_constant(0);
+  NodeP first = g.sub(start, g.int_constant(1));
+  ctx.check(g.binary(Op::Lt, length, zero), ctx.name() + ": the number of elements must be non-negative", length,
+            "length");
+  NodeP outside = g.binary(Op::Or, g.binary(Op::Lt, first, zero), g.binary(Op::Gt, g.add(first, length), g.int_constant(size)));
+  ctx.check(g.binary(Op::And, g.binary(Op::Gt, length, zero), outside),
+            ctx.name() + ": the slice runs outside 1.." + std::to_string(size), start, "start");
+  if (size == 0) return {x, length, type};
+  NodeP k = g.new_loop_var();
+  NodeP at = g.binary(Op::Max, zero, g.binary(Op::Min, g.add(first, k), g.int_constant(size - 1)));
+  NodeP pad = x->dtype == ir::DType::Int ? zero : g.constant(0);
+  NodeP element = g.select(g.binary(Op::Lt, k, length), g.index(x, 0, at), pad);
+  return {g.loop_gen(k, zero, size, element), length, type};
+}
 
 void register_container_functions(std::vector<FunctionEntry>& out) {
   out.push_back({"append_col",

@@ -133,6 +133,11 @@ bool reads_padded(const std::string& reduction, const std::string& slice) {
   return r && r->reduce_padded && s && s->padded;
 }
 
+bool reads_padded_range(const std::string& reduction) {
+  const FunctionEntry* r = find_function(reduction);
+  return r && r->reduce_padded;
+}
+
 std::vector<std::string> distribution_names() {
   std::vector<std::string> names;
   for (auto& [name, d] : registry().distributions) names.push_back(name);

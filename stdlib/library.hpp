@@ -74,9 +74,15 @@ struct FunctionEntry {
   ReducePaddedRule reduce_padded = nullptr;  // reductions: dot_product, dot_self, sum
 };
 
+// x[start : start + length - 1] (start 1-based) of a one-dimensional x, padded:
+// checked as Stan checks the slice, with messages naming ctx's function.
+Padded padded_slice(CallContext& ctx, ir::NodeP x, ir::NodeP start, ir::NodeP length, const Type& type);
+
 // Whether `slice(...)` may be an argument of `reduction(...)` with a length that
 // changes from one loop iteration to the next (loop_plan.cpp and the lowerer agree on it).
 bool reads_padded(const std::string& reduction, const std::string& slice);
+// Whether an index range x[a:b] may be an argument of `reduction(...)` with a length that changes.
+bool reads_padded_range(const std::string& reduction);
 
 // Argument domains Stan checks for distribution parameters.
 enum class Domain { Any, Finite, Positive, PositiveFinite, NonNegative, Probability, Int, NonNegativeInt, Binary };

@@ -149,10 +149,11 @@ class BodyScan {
            first.lower->name == loop_var_;
   }
 
-  void index(const ast::Index& ix) {
+  // `padded`: a range read by a reduction (its length may change).
+  void index(const ast::Index& ix, bool padded = false) {
     if (ix.lower) expr(*ix.lower);
     if (ix.upper) expr(*ix.upper);
-    if (ix.kind == ast::Index::Kind::Range && ix.lower && ix.upper) {
+    if (ix.kind == ast::Index::Kind::Range && ix.lower && ix.upper && !padded) {
       // a:b whose bounds change with the loop: the length must stay fixed, as in i:(i + 2).
       const ast::Expr *lo = base_of(*ix.lower), *hi = base_of(*ix.upper);
       bool together = lo->kind == ast::ExprKind::Var && hi->kind == ast::ExprKind::Var && lo->name == hi->name;
@@ -223,9 +224,12 @@ class BodyScan {
       if (std::string why = function_blocker(*e.function); !why.empty()) blocker = why;
     if (e.kind == ast::ExprKind::Call && !e.function) {
       // A slice read by a reduction that zeros do not change may vary in length (padded).
-      for (auto& a : e.args)
-        if (a->kind == ast::ExprKind::Call && !a->function && stdlib::reads_padded(e.name, a->name))
+      for (auto& a : e.args) {
+        bool range = a->kind == ast::ExprKind::Index && a->indices.size() == 1 &&
+                     a->indices[0].kind == ast::Index::Kind::Range && stdlib::reads_padded_range(e.name);
+        if ((a->kind == ast::ExprKind::Call && !a->function && stdlib::reads_padded(e.name, a->name)) || range)
           padded_slices_.insert(a.get());
+      }
       if (!padded_slices_.count(&e)) size_blocker(e);
     }
     if (e.kind == ast::ExprKind::Index) {
@@ -246,7 +250,7 @@ class BodyScan {
         expr(*root);
       }
       for (auto* level : levels)
-        for (auto& ix : level->indices) index(ix);
+        for (auto& ix : level->indices) index(ix, padded_slices_.count(&e) > 0);
       return;
     }
     for (auto& a : e.args) expr(*a);

@@ -242,8 +242,14 @@ Lowerer::Value Lowerer::call(const ast::Expr& e) {
 // have fixed sizes): those slices are padded with zeros (stdlib::Padded) and the
 // reduction's padded rule reads them. nullopt when no argument is such a slice.
 std::optional<Lowerer::Value> Lowerer::padded_reduction(const ast::Expr& e) {
+  auto is_padded_range = [&](const ast::ExprPtr& a) {
+    return a->kind == ast::ExprKind::Index && a->indices.size() == 1 &&
+           a->indices[0].kind == ast::Index::Kind::Range && a->indices[0].lower && a->indices[0].upper &&
+           stdlib::reads_padded_range(e.name);
+  };
   auto is_padded_slice = [&](const ast::ExprPtr& a) {
-    return a->kind == ast::ExprKind::Call && !a->function && stdlib::reads_padded(e.name, a->name);
+    return (a->kind == ast::ExprKind::Call && !a->function && stdlib::reads_padded(e.name, a->name)) ||
+           is_padded_range(a);
   };
   if (e.function || std::none_of(e.args.begin(), e.args.end(), is_padded_slice)) return std::nullopt;
   std::vector<Value> plain;
@@ -251,7 +257,23 @@ std::optional<Lowerer::Value> Lowerer::padded_reduction(const ast::Expr& e) {
   bool any_padded = false;
   for (auto& a : e.args) {
     Value v;
-    if (is_padded_slice(a)) {
+    if (is_padded_range(a)) {
+      // x[lo:hi]: padded when its bounds are not known (empty when hi < lo, as in Stan).
+      NodeP lo = fold_data_expression(expr(*a->indices[0].lower).node);
+      NodeP hi = fold_data_expression(expr(*a->indices[0].upper).node);
+      if (!(lo->is_const() && hi->is_const()) && lo->dtype == ir::DType::Int && hi->dtype == ir::DType::Int &&
+          !lo->depends_on_params && !hi->depends_on_params) {
+        Value x = expr(*a->args[0]);
+        stdlib::CallContext ctx(g_, file_, a->loc, "index range");
+        NodeP length = g_.binary(Op::Max, g_.int_constant(0), g_.add(g_.sub(hi, lo), g_.int_constant(1)));
+        padded.push_back(stdlib::padded_slice(ctx, x.node, lo, length, a->type));
+        for (NodeP c : ctx.checks) add_term(a->loc, c);
+        plain.push_back({});
+        any_padded = true;
+        continue;
+      }
+      v = expr(*a);
+    } else if (is_padded_slice(a)) {
       std::vector<Value> slice_args;
       for (auto& x : a->args) slice_args.push_back(expr(*x));
       const stdlib::FunctionEntry& slice = *stdlib::find_function(a->name);

@@ -442,10 +442,10 @@ model {
 // Sizes that change from one iteration to the next (a slice 1:i, head(y, i - 1), a
 // local vector[i], also through a variable computed from i) make the loop unroll, with
 // the reason; sizes that stay fixed (a local's size from data, or from a variable the
-// body sets to data) do not, nor do slice functions read directly by a reduction that
-// zeros do not change (padded: sum, dot_self, dot_product).
+// body sets to data) do not, nor do slices (functions or ranges) read directly by a
+// reduction that zeros do not change (padded: sum, dot_self, dot_product).
 BOOST_AUTO_TEST_CASE(sizes_that_change_with_the_loop_variable) {
-  for (const char* body : {"target += sum(y[1:i]) * mu;", "target += mean(head(y, i)) * mu;",
+  for (const char* body : {"target += mean(y[1:i]) * mu;", "target += mean(head(y, i)) * mu;",
                            "int n = i - 1; target += sum(segment(y, 1, n + 1) .* y[1:(n + 1)]) * mu;",
                            "vector[i] v = rep_vector(mu, i); target += sum(v);",
                            "target += sum(Y[1:i, 1]) * mu;"}) {
@@ -457,7 +457,8 @@ BOOST_AUTO_TEST_CASE(sizes_that_change_with_the_loop_variable) {
                            "vector[T] v = rep_vector(mu * i, T); target += sum(v);",
                            "target += sum(y[i:(i + 0)]) * mu;", "target += sum(head(y, i)) * mu;",
                            "int n = i - 1; target += dot_self(segment(y, 1, n + 1)) * mu;",
-                           "target += dot_product(head(y, i), tail(y, i)) * mu;"}) {
+                           "target += dot_product(head(y, i), tail(y, i)) * mu;", "target += sum(y[1:i]) * mu;",
+                           "target += dot_product(y[1:i], y[(N - i + 1):N]) * mu;"}) {
     LoopPlan p = plan(std::string("for (i in 1:N) { ") + body + " }");
     BOOST_TEST(p.symbolic, body << ": " << p.why_unrolled);
   }

@@ -387,7 +387,8 @@ BOOST_AUTO_TEST_CASE(simplexes_by_a_scan_over_the_stick) {
 // Slices whose length grows with the loop (a convolution over everything so far,
 // as in the Imperial College covid-19 model): padded with zeros to their
 // container's length, read by dot_product, dot_self and sum. Every slice
-// function, through a Scan, equals the unrolled loop and finite differences.
+// function and index ranges, through a Scan, equal the unrolled loop and finite
+// differences.
 BOOST_AUTO_TEST_CASE(slices_growing_with_the_loop_read_by_reductions) {
   const char* model = R"(
 data { int T; vector[T] w; matrix[T, 2] Z; }
@@ -399,7 +400,8 @@ model {
     real c = dot_product(head(p, t - 1), tail(w, t - 1));
     real d = dot_self(segment(p, 1, t - 1)) / t;
     real e = sum(sub_col(Z, 1, 2, t - 1)) + dot_product(sub_row(Z', 1, 1, t - 1), head(p, t - 1));
-    p[t] = b * c + 0.1 * tanh(d) + 0.01 * e + a;
+    real r = dot_product(p[1:(t - 1)], w[(T - t + 2):T]) + sum(w[t:T]);  // index ranges
+    p[t] = b * c + 0.1 * tanh(d) + 0.01 * e + 0.05 * r + a;
   }
   p ~ normal(1, 2);
 }
