@@ -473,6 +473,25 @@ NodeP Graph::index(NodeP t, int axis, NodeP idx) {
   if (t->op == Op::Pack && t->dims.size() == 1 && idx->is_const()) return t->args.at(static_cast<size_t>(idx->value));
   if (t->op == Op::SetIndex && t->a == axis && idx->is_const() && t->args[1]->is_const())
     return idx->value == t->args[1]->value ? t->args[2] : index(t->args[0], axis, idx);
+  if (t->op == Op::SetIndex && t->a == axis && t->args[1] == idx) return t->args[2];
+  // Reading through an update of one slice (a Scan carrying one column of a
+  // matrix: its body sees the matrix with that column replaced) reads the slice
+  // or the tensor below, not a rebuilt tensor. A few levels deep only.
+  constexpr int kMaxIndexFoldDepth = 4;
+  if (t->op == Op::SetIndex && index_fold_depth_ < kMaxIndexFoldDepth) {
+    ++index_fold_depth_;
+    NodeP below = index(t->args[0], axis, idx), updated = t->args[2], at = t->args[1];
+    NodeP r;
+    if (t->a == axis) {
+      r = select(binary(Op::Eq, at, idx), updated, below);
+    } else {
+      int set_axis = t->a > axis ? t->a - 1 : t->a;  // t's updated axis in the result
+      int read_axis = axis > t->a ? axis - 1 : axis;  // t's read axis in the update
+      r = set_index(below, set_axis, at, index(updated, read_axis, idx));
+    }
+    --index_fold_depth_;
+    return r;
+  }
   if (t->op == Op::OneHot && t->a == axis && idx->is_const() && t->args[1]->is_const())
     return idx->value == t->args[1]->value ? t->args[0] : zeros(dims);
   Node n{Op::Index, t->dtype, std::move(dims), {t, idx}};
@@ -520,6 +539,8 @@ NodeP Graph::set_index(NodeP t, int axis, NodeP idx, NodeP v) {
     elems.at(static_cast<size_t>(idx->value)) = v;
     return pack(elems, t->dims);
   }
+  // An update of what the previous update set replaces it.
+  if (t->op == Op::SetIndex && t->a == axis && t->args[1] == idx) t = t->args[0];
   DType dt = t->dtype;
   if (v->dtype == DType::Real) dt = DType::Real;
   if (dt == DType::Real) {

@@ -189,6 +189,9 @@ class Graph {
   std::unordered_map<const Node*, NodeP, KeyHash, KeyEq> interned_;
   std::vector<Message> messages_;
   int next_loop_ = 0;
+  // How deep index() is in folds through SetIndex chains (bounded: an unrolled
+  // loop's chain of element updates may be thousands long).
+  int index_fold_depth_ = 0;
   size_t runtime_nodes_ = 0;
   int64_t runtime_elements_ = 0;
 };

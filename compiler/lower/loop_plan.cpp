@@ -20,7 +20,31 @@ struct Use {
   bool indexed_by_loop = false;   // first index is exactly the loop variable
   bool indexed = false;
   int64_t lag = -1;               // first index is the loop variable minus lag (0: itself); -1 otherwise
+  // The column it touches: v[r, c], v[a:b, c], v[:, c], sub_col(v, r, c, n), col(v, c); else null.
+  const ast::Expr* column = nullptr;
 };
+
+// The column expression of an indexing of a variable (one level, two indexes, the
+// second a single index), or null.
+const ast::Expr* column_of(const ast::Expr& index_expr) {
+  if (index_expr.indices.size() != 2 || index_expr.indices[1].kind != ast::Index::Kind::Single) return nullptr;
+  return index_expr.indices[1].lower.get();
+}
+
+// Whether two expressions are written the same way.
+bool same_expr(const ast::Expr& a, const ast::Expr& b) {
+  if (a.kind != b.kind || a.name != b.name || a.int_value != b.int_value || a.real_value != b.real_value ||
+      a.args.size() != b.args.size() || a.indices.size() != b.indices.size())
+    return false;
+  for (size_t k = 0; k < a.args.size(); ++k)
+    if (!same_expr(*a.args[k], *b.args[k])) return false;
+  for (size_t k = 0; k < a.indices.size(); ++k) {
+    const ast::Index &x = a.indices[k], &y = b.indices[k];
+    if (x.kind != y.kind || !x.lower != !y.lower || !x.upper != !y.upper) return false;
+    if ((x.lower && !same_expr(*x.lower, *y.lower)) || (x.upper && !same_expr(*x.upper, *y.upper))) return false;
+  }
+  return true;
+}
 
 class BodyScan {
  public:
@@ -62,6 +86,7 @@ class BodyScan {
           u.indexed = true;
           u.indexed_by_loop = first_index_is_loop_var(*index_levels.back());
           u.lag = first_index_lag(*index_levels.back());
+          if (index_levels.size() == 1) u.column = column_of(*index_levels.back());
         }
         uses[root->name].push_back(u);
         for (auto* level : index_levels)
@@ -245,6 +270,7 @@ class BodyScan {
         u.indexed = true;
         u.indexed_by_loop = first_index_is_loop_var(*levels.back());
         u.lag = first_index_lag(*levels.back());
+        if (levels.size() == 1) u.column = column_of(*levels.back());
         uses[root->name].push_back(u);
       } else {
         expr(*root);
@@ -253,7 +279,14 @@ class BodyScan {
         for (auto& ix : level->indices) index(ix, padded_slices_.count(&e) > 0);
       return;
     }
-    for (auto& a : e.args) expr(*a);
+    // sub_col(v, r, c, n) and col(v, c) touch column c of v.
+    bool column_call = e.kind == ast::ExprKind::Call && !e.function && (e.name == "sub_col" || e.name == "col") &&
+                       e.args.size() >= 2 && e.args[0]->kind == ast::ExprKind::Var;
+    for (size_t k = 0; k < e.args.size(); ++k) {
+      size_t use = column_call && k == 0 ? uses[e.args[0]->name].size() : 0;
+      expr(*e.args[k]);
+      if (column_call && k == 0) uses[e.args[0]->name][use].column = e.args[e.name == "col" ? 1 : 2].get();
+    }
     for (auto& ix : e.indices) index(ix);
   }
 
@@ -443,6 +476,10 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
   // Also for symbolic plans: the lowerer may still find that a variable defined
   // element-wise is not covered by the loop's range, and then make it a Scan.
   plan.scannable = !scan.draws;
+  std::set<std::string> assigned_in_body;
+  for (auto& [name, uses] : scan.uses)
+    for (auto& u : uses)
+      if (u.assigned) assigned_in_body.insert(name);
   for (auto& [name, uses] : scan.uses) {
     if (scan.declared.count(name)) continue;
     bool assigned = false;
@@ -459,6 +496,17 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
       window = std::max(window, u.lag);
     }
     if (windowed && window <= kMaxWindow) plan.windows[name] = window;
+    // Every use in one column c that the loop does not change: the Scan carries that column.
+    const ast::Expr* column = uses.front().column;
+    for (auto& u : uses) column = column && u.column && same_expr(*u.column, *column) ? column : nullptr;
+    if (column) {
+      std::set<std::string> names;
+      mentioned(*column, names);
+      bool fixed = !names.count(for_stmt.loop_var);
+      for (const std::string& n : names)
+        fixed = fixed && !scan.inner_loop_vars.count(n) && !scan.declared.count(n) && !assigned_in_body.count(n);
+      if (fixed) plan.columns[name] = column;
+    }
     // v[i] += ... (i the loop variable) defines v element-wise (below); v[k] += ...
     // with k anything else accumulates into v (the lowerer sums per element).
     if (accumulator && !generated) {

@@ -34,6 +34,10 @@ struct LoopPlan {
   // the Scan's state keeps the last `window` elements (a recursion such as
   // sigma[t] = f(sigma[t - 1]) then carries one element, not the array).
   std::map<std::string, int64_t> windows;
+  // Carried matrices read and written only in column c (v[r, c], v[a:b, c],
+  // sub_col(v, r, c, n), col(v, c)), c an expression the loop does not change
+  // (an enclosing loop's variable): the Scan's state is that column, not the matrix.
+  std::map<std::string, const ast::Expr*> columns;
   std::set<std::string> generated;        // v[i] = ...  (i the loop variable, first index)
   std::set<std::string> accumulated;      // acc += ... or acc[k] += ..., k not the loop variable (never read in the body)
   // Declared outside but overwritten in full before any read in every iteration

@@ -287,6 +287,9 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
     int64_t offset;
     bool hidden;
     bool is_int;
+    // A matrix the loop touches in one column (LoopPlan::columns): the state is
+    // column `column` (0-based) of `matrix`, the matrix as it was before the loop.
+    NodeP column = nullptr, matrix = nullptr;
   };
   struct Window {
     std::string name, element;
@@ -305,6 +308,14 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
     ints = ints || is_int;
     components.push_back({name, next_from, {is_int ? before : g_.cast_real(before), type}, state_size, hidden, is_int});
     state_size += before->size();
+  };
+  // The column a matrix is touched in, 0-based, checked as an index (null: not narrowed).
+  auto narrowed_column = [&](const std::string& name, const Value& value) -> NodeP {
+    auto c = plan.columns.find(name);
+    if (c == plan.columns.end() || value.type.base != Base::Matrix || value.type.array_dims != 0 ||
+        value.node->dims.size() != 2)
+      return nullptr;
+    return index_value(expr(*c->second), value.node->dims[1], c->second->loc);
   };
   for (const std::string& name : plan.carried) {
     auto r = redirects_.find(name);
@@ -336,6 +347,14 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
         windows.push_back(std::move(w));
         continue;
       }
+    }
+    if (NodeP column = redirected ? nullptr : narrowed_column(name, value)) {
+      NodeP matrix = g_.cast_real(value.node);
+      add_component(held, held, g_.index(matrix, 1, column), Type::vector(), false);
+      components.back().before.type = value.type;
+      components.back().column = column;
+      components.back().matrix = matrix;
+      continue;
     }
     add_component(held, held, value.node, value.type, false);
   }
@@ -375,12 +394,17 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
 
   loop_ranges_[loop] = {first, first + count - 1};
   NodeP state = g_.scan_state(loop, state_dims, dtype);
-  for (size_t k = 0; k < components.size(); ++k) find(components[k].name)->value.node = unpack(state, k);
+  // A narrowed matrix is, in the body, the matrix before the loop with its column from the state.
+  auto whole = [&](const Component& c, NodeP column_value) {
+    return c.column ? g_.set_index(c.matrix, 1, c.column, column_value) : column_value;
+  };
+  for (size_t k = 0; k < components.size(); ++k) find(components[k].name)->value.node = whole(components[k], unpack(state, k));
   define(s.loop_var, {var, Type::int_()}, true, "loop");
   std::vector<Term> body_terms = loop_body(s, var);
   std::vector<NodeP> next;
   for (auto& c : components) {
     NodeP value = find(c.next_from)->value.node;
+    if (c.column) value = g_.index(g_.cast_real(value), 1, c.column);
     next.push_back(dtype == ir::DType::Int ? value : g_.cast_real(value));
   }
   for (auto& w : windows) redirects_[w.name].pop_back();
@@ -402,7 +426,7 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   int last = history ? static_cast<int>(history->dims.size()) - 1 : 0;
   if (history) final_state = g_.index(history, last, g_.int_constant(count));
   for (size_t k = 0; k < components.size(); ++k)
-    if (!components[k].hidden) find(components[k].name)->value.node = unpack(final_state, k);
+    if (!components[k].hidden) find(components[k].name)->value.node = whole(components[k], unpack(final_state, k));
   // A windowed array: the elements the loop wrote, from the history of v[i - 1].
   for (auto& w : windows) {
     NodeP written = unpack(g_.index(history, last, g_.add(g_.sub(var, lo), g_.int_constant(1))), w.lag1);
