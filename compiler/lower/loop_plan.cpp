@@ -65,7 +65,7 @@ class BodyScan {
             expr(*e);
             std::set<std::string> names;
             mentioned(*e, names);
-            sizes.push_back({names, "the size of '" + s.decl->name + "' may change from one iteration to the next"});
+            sizes.push_back({names, "the size of '" + s.decl->name + "' may change from one iteration to the next", {e.get()}});
           }
         if (s.decl->init) {
           expr(*s.decl->init);
@@ -186,7 +186,8 @@ class BodyScan {
         std::set<std::string> names;
         mentioned(*ix.lower, names);
         mentioned(*ix.upper, names);
-        sizes.push_back({names, "the length of a slice may change from one iteration to the next"});
+        sizes.push_back({names, "the length of a slice may change from one iteration to the next",
+                         {ix.lower.get(), ix.upper.get()}});
       }
     }
   }
@@ -199,14 +200,25 @@ class BodyScan {
   }
 
  public:
-  // Sizes the body computes (slice lengths, head(x, n)'s n, ...) and why each matters.
-  std::vector<std::pair<std::set<std::string>, std::string>> sizes;
+  // Sizes the body computes (slice lengths, head(x, n)'s n, ...): the names they
+  // mention, why each matters, and the expressions that give them.
+  struct Size {
+    std::set<std::string> names;
+    std::string why;
+    std::vector<const ast::Expr*> exprs;
+  };
+  std::vector<Size> sizes;
   std::vector<std::pair<std::string, std::set<std::string>>> flows;
   std::set<std::string> inner_loop_vars;
 
   // A size that may change from one iteration to the next: it mentions the loop
   // variable, an inner loop's, or a variable the body computes from them.
   std::string varying_size() const {
+    std::vector<const Size*> v = varying_sizes();
+    return v.empty() ? "" : v.front()->why;
+  }
+
+  std::vector<const Size*> varying_sizes() const {
     std::set<std::string> varying = inner_loop_vars;
     varying.insert(loop_var_);
     for (bool grew = true; grew;) {
@@ -221,10 +233,13 @@ class BodyScan {
           }
       }
     }
-    for (auto& [names, why] : sizes)
-      for (const std::string& n : names)
-        if (varying.count(n)) return why;
-    return "";
+    std::vector<const Size*> out;
+    for (const Size& size : sizes) {
+      bool varies = false;
+      for (const std::string& n : size.names) varies = varies || varying.count(n) > 0;
+      if (varies) out.push_back(&size);
+    }
+    return out;
   }
 
  private:
@@ -305,7 +320,8 @@ class BodyScan {
       if (k >= e.args.size()) continue;
       std::set<std::string> names;
       mentioned(*e.args[k], names);
-      sizes.push_back({names, "the size of '" + e.name + "(...)' may change from one iteration to the next"});
+      sizes.push_back({names, "the size of '" + e.name + "(...)' may change from one iteration to the next",
+                       {e.args[k].get()}});
     }
   }
 
@@ -462,16 +478,45 @@ std::map<std::string, const ast::Stmt*> overwritten_first(const ast::Stmt& loop,
 
 }  // namespace
 
+// The expressions of a loop's varying sizes when its iterations may run in groups
+// of equal sizes: the sizes read only the loop variable and data (nothing the body
+// declares or assigns, no inner loop's variable), and the body carries nothing
+// from one iteration to the next and defines nothing element-wise (what it
+// assigns outside is an accumulator). Else empty.
+static std::vector<const ast::Expr*> groupable_sizes(const ast::Stmt& for_stmt, const BodyScan& scan,
+                                              const std::vector<const BodyScan::Size*>& varying) {
+  std::set<std::string> assigned;
+  for (auto& [name, uses] : scan.uses) {
+    bool written = false, accumulator = true;
+    for (auto& u : uses) {
+      written = written || u.assigned;
+      accumulator = accumulator && u.assigned && !u.indexed && (u.op == "+=" || u.op == "-=");
+    }
+    if (!written) continue;
+    if (!scan.declared.count(name) && !accumulator) return {};
+    assigned.insert(name);
+  }
+  std::vector<const ast::Expr*> exprs;
+  for (const BodyScan::Size* size : varying) {
+    for (const std::string& n : size->names)
+      if (n != for_stmt.loop_var && (scan.declared.count(n) || assigned.count(n) || scan.inner_loop_vars.count(n)))
+        return {};
+    exprs.insert(exprs.end(), size->exprs.begin(), size->exprs.end());
+  }
+  return exprs;
+}
+
 LoopPlan plan_loop(const ast::Stmt& for_stmt) {
   LoopPlan plan;
   BodyScan scan(for_stmt.loop_var);
   scan.stmt(*for_stmt.body);
-  if (scan.blocker.empty()) scan.blocker = scan.varying_size();
   if (!scan.blocker.empty()) {
     plan.symbolic = false;
     plan.why_unrolled = scan.blocker;
     return plan;
   }
+  // Sizes that change: unrolled, or run in groups of equal sizes (classified below).
+  std::vector<const BodyScan::Size*> varying_sizes = scan.varying_sizes();
   std::map<std::string, const ast::Stmt*> overwritten = overwritten_first(for_stmt, scan.declared);
   // Also for symbolic plans: the lowerer may still find that a variable defined
   // element-wise is not covered by the loop's range, and then make it a Scan.
@@ -521,6 +566,13 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
     }
   }
   if (scan.draws && !plan.symbolic) plan.why_unrolled += " and it makes draws";
+  if (!varying_sizes.empty()) {
+    bool independent = plan.symbolic && plan.generated.empty() && plan.overwritten.empty() && !scan.draws;
+    if (independent) plan.size_exprs = groupable_sizes(for_stmt, scan, varying_sizes);
+    plan.symbolic = false;
+    plan.scannable = false;
+    plan.why_unrolled = varying_sizes.front()->why;
+  }
   return plan;
 }
 

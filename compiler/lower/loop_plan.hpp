@@ -45,6 +45,10 @@ struct LoopPlan {
   // the iteration, not carried. A name overwritten by an inner loop maps to that
   // loop, whose bounds the lowerer checks cover the whole variable.
   std::map<std::string, const ast::Stmt*> overwritten;
+  // Unrolled only because sizes change with the loop variable, through data
+  // (segment(beta, pos[n], m[n])): the expressions giving those sizes. The lowerer
+  // groups the iterations by their values and runs each group as a symbolic loop.
+  std::vector<const ast::Expr*> size_exprs;
 };
 
 LoopPlan plan_loop(const ast::Stmt& for_stmt);

@@ -20,6 +20,8 @@ using lowering::stan_axes;
 
 Lowerer::Value Lowerer::expr(const ast::Expr& e) {
   using K = ast::ExprKind;
+  if (!known_sizes_.empty())
+    if (auto known = known_sizes_.find(&e); known != known_sizes_.end()) return {g_.int_constant(known->second), Type::int_()};
   switch (e.kind) {
     case K::IntLit: return {g_.int_constant(e.int_value), Type::int_()};
     case K::RealLit: return {g_.constant(e.real_value), Type::real()};

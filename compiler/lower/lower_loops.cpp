@@ -102,6 +102,9 @@ void Lowerer::for_loop(const ast::Stmt& s) {
                      "), so its bounds must be known from data");
   int64_t count = static_cast<int64_t>(hi.node->value - lo.node->value + 1);
   if (plan.scannable && count >= lowering::kMinScanIterations && scan_for(s, lo.node, count, plan)) return;
+  if (!plan.size_exprs.empty() && count >= lowering::kMinScanIterations &&
+      grouped_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value), plan))
+    return;
   unrolled_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value), plan.why_unrolled);
 }
 
@@ -163,7 +166,7 @@ void Lowerer::unrolled_for(const ast::Stmt& s, int64_t lo, int64_t hi, const std
     if (!unrolled_iteration(s, {g_.int_constant(k), Type::int_()}, why)) break;
 }
 
-void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPlan& plan) {
+void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPlan& plan, NodeP values) {
   NodeP var = g_.new_loop_var();
   if (lo->is_const() && hi->is_const())
     loop_ranges_[static_cast<int>(var->a)] = {static_cast<int64_t>(lo->value), static_cast<int64_t>(hi->value)};
@@ -173,7 +176,7 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
     loose_ranges_.insert(static_cast<int>(var->a));
   }
   push_scope();
-  define(s.loop_var, {var, Type::int_()}, true, "loop");
+  define(s.loop_var, {values ? g_.index(values, 0, var) : var, Type::int_()}, true, "loop");
   struct Pending {
     std::string name, hidden;
     bool generated;
@@ -446,6 +449,50 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
     t.value = g_.loop_sum(var, lo, hi, value);
     keep_term(std::move(t));
   }
+  return true;
+}
+
+// A loop unrolled only because the lengths of its slices change with data
+// (`segment(beta, pos[n], m[n])` over items of different sizes): the iterations
+// are grouped by those lengths, known from data, and each group is a symbolic
+// loop over its iterations (an index list in the data buffer) with the lengths
+// as constants. False (unrolled then) when a length is not known from data,
+// there are more groups than kMaxSizeGroups or more iterations than an unrolled
+// loop may have.
+bool Lowerer::grouped_for(const ast::Stmt& s, int64_t lo, int64_t hi, const LoopPlan& plan) {
+  constexpr size_t kMaxSizeGroups = 64;
+  // Each iteration's sizes are evaluated while lowering: as many as an unrolled loop may have.
+  if (hi - lo + 1 > lowering::kMaxUnrolledIterations) return false;
+  std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
+  const std::vector<int64_t>* last = nullptr;  // the group of the last iteration runs last
+  for (int64_t k = lo; k <= hi; ++k) {
+    push_scope();
+    define(s.loop_var, {g_.int_constant(k), Type::int_()}, true, "loop");
+    std::vector<int64_t> key;
+    for (const ast::Expr* e : plan.size_exprs) {
+      NodeP v = fold_data_expression(expr(*e).node);
+      if (!v->is_const()) break;
+      key.push_back(static_cast<int64_t>(v->value));
+    }
+    pop_scope();
+    if (key.size() != plan.size_exprs.size()) return false;
+    auto group = groups.try_emplace(std::move(key)).first;
+    group->second.push_back(k);
+    if (k == hi) last = &group->first;
+    if (groups.size() > kMaxSizeGroups) return false;
+  }
+  auto run = [&](const std::vector<int64_t>& key, const std::vector<int64_t>& members) {
+    NodeP values = g_.input(1, static_cast<int64_t>(data_.size()), {static_cast<int64_t>(members.size())}, ir::DType::Int);
+    data_.insert(data_.end(), members.begin(), members.end());
+    for (size_t i = 0; i < key.size(); ++i) known_sizes_[plan.size_exprs[i]] = key[i];
+    LoopPlan group_plan = plan;
+    group_plan.symbolic = true;
+    symbolic_for(s, g_.int_constant(0), g_.int_constant(static_cast<int64_t>(members.size()) - 1), group_plan, values);
+    known_sizes_.clear();
+  };
+  for (auto& [key, members] : groups)
+    if (&key != last) run(key, members);
+  run(*last, groups.at(*last));
   return true;
 }
 

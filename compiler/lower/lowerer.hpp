@@ -27,7 +27,7 @@ class Lowerer {
  public:
   using Value = stdlib::Value;
 
-  Lowerer(ir::Graph& graph, const SourceFile& file, const std::vector<double>& data)
+  Lowerer(ir::Graph& graph, const SourceFile& file, std::vector<double>& data)
       : g_(graph), file_(file), data_(data) {}
 
   // ---- variables ------------------------------------------------------------------
@@ -164,7 +164,11 @@ class Lowerer {
   void end_unrolled_body();
   // Adds a finished term: data-only checks go to data_checks_, the rest to the current list.
   void keep_term(Term t);
-  void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan);
+  // `values`: the loop variable runs over these (an int array indexed by the
+  // loop's own 0-based counter lo..hi) rather than over lo..hi.
+  void symbolic_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, const struct LoopPlan& plan,
+                    ir::NodeP values = nullptr);
+  bool grouped_for(const ast::Stmt& s, int64_t lo, int64_t hi, const struct LoopPlan& plan);
   void masked_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, int64_t size, const struct LoopPlan& plan);
   std::vector<Term> loop_body(const ast::Stmt& s, ir::NodeP var);
   // Lowers a loop with carried state as an IR Scan; false (nothing lowered)
@@ -193,9 +197,11 @@ class Lowerer {
 
   ir::Graph& g_;
   const SourceFile& file_;
-  const std::vector<double>& data_;
+  std::vector<double>& data_;  // the data buffer (grouped loops add their index lists)
   std::vector<Scope> scopes_;
   std::map<std::string, std::vector<Redirect>> redirects_;
+  // Size expressions whose value is known in the group of iterations being lowered (grouped_for).
+  std::map<const ast::Expr*, int64_t> known_sizes_;
   std::map<int, std::pair<int64_t, int64_t>> loop_ranges_;
   // Loops whose range above is only a bound (their bounds vary: for (j in 1:(i - 1))),
   // not the values they take: an index whose range reaches outside is checked at run time.

@@ -537,3 +537,41 @@ model { y ~ normal(1, 1); to_vector(P) ~ normal(0, 5); to_vector(C) ~ normal(0, 
   other.replace(other.find("col(P, m)[1]"), 12, "col(P, 1)[1]");
   check_against_unrolled(other, "for (i in 2:N) {", data, 4, 3);
 }
+
+// Segments whose length is set by data per item, passed to a user-defined
+// function (posteriordb's gpcm_latent_reg_irt: a partial credit model with m[i]
+// thresholds for item i): the iterations run in groups of equal lengths, each a
+// symbolic loop; the same values as unrolled, and the program does not grow
+// with the number of responses.
+BOOST_AUTO_TEST_CASE(iterations_grouped_by_lengths_known_from_data) {
+  const char* model = R"(
+functions {
+  real pcm(int y, real theta, vector beta) {
+    vector[rows(beta) + 1] unsummed = append_row(rep_vector(0.0, 1), theta - beta);
+    return categorical_lpmf(y + 1 | softmax(cumulative_sum(unsummed)));
+  }
+}
+data { int I; int N; array[N] int ii; array[N] int y; array[I] int m; array[I] int pos; }
+parameters { vector[sum(m)] beta; vector[I] theta; }
+model {
+  beta ~ normal(0, 2);
+  theta ~ normal(0, 1);
+  for (n in 1:N) {
+    target += pcm(y[n], theta[ii[n]], segment(beta, pos[ii[n]], m[ii[n]]));
+  }
+}
+)";
+  auto data = [](int N) {
+    std::string ii, y;
+    const int m[3] = {1, 3, 2};
+    for (int n = 0; n < N; ++n) {
+      int item = (n * 7) % 3;
+      ii += (n ? ", " : "") + std::to_string(item + 1);
+      y += (n ? ", " : "") + std::to_string((n * 5) % (m[item] + 1));
+    }
+    return "{\"I\": 3, \"N\": " + std::to_string(N) + ", \"ii\": [" + ii + "], \"y\": [" + y +
+           "], \"m\": [1, 3, 2], \"pos\": [1, 2, 5]}";
+  };
+  check_against_unrolled(model, "for (n in 1:N) {", data(12), 9, 0);
+  BOOST_TEST(scans_and_nodes(model, data(300)).second == scans_and_nodes(model, data(3000)).second);
+}
