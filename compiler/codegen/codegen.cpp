@@ -64,6 +64,10 @@ class FunctionEmitter {
     fn_ = llvm::Function::Create(fn_type, llvm::Function::ExternalLinkage, spec_.name, module_);
     fn_->addParamAttr(1, llvm::Attribute::NoAlias);
     fn_->addParamAttr(2, llvm::Attribute::NoAlias);
+    if (spec_.runs_once) {
+      fn_->addFnAttr(llvm::Attribute::OptimizeNone);
+      fn_->addFnAttr(llvm::Attribute::NoInline);  // optnone requires it
+    }
     auto arg = fn_->arg_begin();
     inputs_ = &*arg++;
     out_ = &*arg++;

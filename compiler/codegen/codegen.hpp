@@ -37,6 +37,9 @@ struct FunctionSpec {
   // Large matrix products (>= kSinglePrecisionProductSize multiply-adds) in single
   // precision, as deep-learning frameworks compute them; everything else stays double.
   bool single_precision_products = false;
+  // Run once (the data checks, when a model is bound): compiled without LLVM's
+  // optimisation passes (optnone), which cost more than they would save.
+  bool runs_once = false;
 };
 
 inline constexpr int64_t kSinglePrecisionProductSize = int64_t{1} << 20;

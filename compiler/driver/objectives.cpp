@@ -21,7 +21,9 @@ std::vector<Function> log_density(LoweredProgram& p, bool jacobian) {
   Function density{jacobian ? "log_density" : "log_density_no_jacobian",
                    {{f, 0}, {p.log_density(false), 1}}, 2 + p.num_unconstrained, f, 2};
   if (!jacobian) return {density};
-  return {density, Function{"data_checks", {{g.add_all(p.data_checks), 0}}, 1}};
+  Function checks{"data_checks", {{g.add_all(p.data_checks), 0}}, 1};
+  checks.runs_once = true;  // when a model is bound
+  return {density, checks};
 }
 
 // Every output variable's value (parameters, transformed parameters, generated

@@ -28,7 +28,8 @@ std::mutex& frontend_mutex() {
 std::vector<codegen::FunctionSpec> differentiate(ir::Graph& g, const Objective& objective, const std::string& prefix) {
   std::vector<codegen::FunctionSpec> specs;
   for (const Function& f : objective.functions) {
-    codegen::FunctionSpec spec{prefix + f.name, f.outputs, f.out_size, objective.single_precision_products};
+    codegen::FunctionSpec spec{prefix + f.name, f.outputs, f.out_size, objective.single_precision_products,
+                               f.runs_once};
     if (f.gradient_of)
       for (const ir::GradientPart& part : ir::differentiate(g, f.gradient_of))
         spec.outputs.push_back({part.adjoint, f.gradient_offset + part.offset});

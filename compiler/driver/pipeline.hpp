@@ -103,6 +103,7 @@ struct Function {
   int64_t out_size = 0;
   ir::NodeP gradient_of = nullptr;  // its gradient is written at out + gradient_offset
   int64_t gradient_offset = 0;
+  bool runs_once = false;  // see codegen::FunctionSpec
 };
 
 // What `build` makes of a lowered program for a method: the functions to compile

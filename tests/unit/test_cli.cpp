@@ -240,6 +240,24 @@ BOOST_AUTO_TEST_CASE(ir_shows_what_mixed_precision_keeps_in_float) {
   BOOST_TEST(!contains(in_double.out, "float"), in_double);
 }
 
+// The data checks run once, when a model is bound: compiled without LLVM's
+// optimisation passes (optnone), the log density with them.
+BOOST_AUTO_TEST_CASE(the_data_checks_are_not_optimised) {
+  TempDir dir;
+  RunResult r = run_latent({"ir", model_of("eight_schools"), "--data", data_of("eight_schools"), "--stage", "llvm"}, dir);
+  BOOST_TEST(r.exit_code == 0, r);
+  std::istringstream lines(r.out);
+  std::string line, checks_attributes, density_line;
+  for (std::string l; std::getline(lines, l);) {
+    if (l.rfind("define void @latent_data_checks(", 0) == 0) checks_attributes = l.substr(l.rfind(") ") + 2);
+    if (l.rfind("define void @latent_log_density(", 0) == 0) density_line = l;
+  }
+  BOOST_TEST(checks_attributes.size() > 1, r);  // "#2 {"
+  std::string group = checks_attributes.substr(0, checks_attributes.find(' '));
+  BOOST_TEST(contains(r.out, "attributes " + group + " = { noinline optnone }"), r);
+  BOOST_TEST(!contains(density_line, "#"), density_line);
+}
+
 // Every stage of every example, with the method each is fitted by (the VAE and
 // the DLGM on the bundled Fashion-MNIST images).
 BOOST_AUTO_TEST_CASE(ir_prints_every_stage_of_every_example) {
