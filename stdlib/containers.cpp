@@ -85,6 +85,13 @@ TypeRule slice_rule(const std::string& name, size_t int_args) {
   };
 }
 
+// sub_col(x, i, j, n)'s column j (`axis` 1) or sub_row(x, i, j, n)'s row i (`axis` 0), its index checked.
+NodeP matrix_line(CallContext& ctx, const std::vector<Value>& a, int axis) {
+  NodeP x = ctx.g.cast_real(a[0].node);
+  const Value& at = a[axis == 1 ? 2 : 1];
+  return ctx.g.index(x, axis, checked_index(ctx, at, x->dims[static_cast<size_t>(axis)]));
+}
+
 // The padded rule of a slice whose length is argument `length_arg`, cutting what
 // `cut` returns from the arguments (the container, a column or a row) from the
 // 1-based start `start` gives.
@@ -197,28 +204,16 @@ void register_container_functions(std::vector<FunctionEntry>& out) {
                  }});
   out.push_back({"sub_col", signatures("sub_col", {{{M, I, I, I}, V}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
-                   NodeP x = ctx.g.cast_real(a[0].node);
-                   NodeP column = ctx.g.index(x, 1, checked_index(ctx, a[2], x->dims[1]));
-                   return {checked_slice(ctx, column, 0, a[1], known_size(ctx, a[3], "number of rows")), V};
+                   return {checked_slice(ctx, matrix_line(ctx, a, 1), 0, a[1], known_size(ctx, a[3], "number of rows")), V};
                  },
-                 padded_rule(3,
-                             [](CallContext& ctx, const std::vector<Value>& a) {
-                               NodeP x = ctx.g.cast_real(a[0].node);
-                               return ctx.g.index(x, 1, checked_index(ctx, a[2], x->dims[1]));
-                             },
+                 padded_rule(3, [](CallContext& ctx, const std::vector<Value>& a) { return matrix_line(ctx, a, 1); },
                              [](CallContext&, const std::vector<Value>& a, NodeP) { return a[1].node; },
                              [](const std::vector<Value>&) { return V; })});
   out.push_back({"sub_row", signatures("sub_row", {{{M, I, I, I}, RV}}),
                  [](CallContext& ctx, const std::vector<Value>& a) -> Value {
-                   NodeP x = ctx.g.cast_real(a[0].node);
-                   NodeP row = ctx.g.index(x, 0, checked_index(ctx, a[1], x->dims[0]));
-                   return {checked_slice(ctx, row, 0, a[2], known_size(ctx, a[3], "number of columns")), RV};
+                   return {checked_slice(ctx, matrix_line(ctx, a, 0), 0, a[2], known_size(ctx, a[3], "number of columns")), RV};
                  },
-                 padded_rule(3,
-                             [](CallContext& ctx, const std::vector<Value>& a) {
-                               NodeP x = ctx.g.cast_real(a[0].node);
-                               return ctx.g.index(x, 0, checked_index(ctx, a[1], x->dims[0]));
-                             },
+                 padded_rule(3, [](CallContext& ctx, const std::vector<Value>& a) { return matrix_line(ctx, a, 0); },
                              [](CallContext&, const std::vector<Value>& a, NodeP) { return a[2].node; },
                              [](const std::vector<Value>&) { return RV; })});
   // cumulative_sum: element i is the sum of elements 1..i (a loop whose body sums a growing prefix).
