@@ -2,6 +2,7 @@
 
 #include "compiler/driver/pipeline.hpp"
 #include "compiler/driver/stage_log.hpp"
+#include "runtime/distributed/job.hpp"
 #include "runtime/output/csv.hpp"
 
 #include <cerrno>
@@ -53,22 +54,34 @@ void flush_stdout() {
 
 }  // namespace
 
+namespace {
+
+// In a job of several processes the failing rank names itself and stops the
+// others (MPI_Abort): a rank waiting for a sum would otherwise wait forever.
+int failed(int exit_code, std::string message) {
+  distributed::Job& job = distributed::job();
+  if (!message.empty() && message.back() != '\n') message += "\n";
+  if (!job.distributed()) {
+    std::cerr << message;
+    return exit_code;
+  }
+  std::cerr << "latent: rank " << job.rank() << " of " << job.size() << " stopped the job: " << message << std::flush;
+  job.abort(exit_code);
+}
+
+}  // namespace
+
 int run_guarded(const std::function<int()>& body) {
   try {
     int status = body();
     flush_stdout();
     return status;
   } catch (const UserError& e) {
-    std::string msg = cap_message(e.what());
-    std::cerr << msg;
-    if (msg.empty() || msg.back() != '\n') std::cerr << "\n";
-    return 1;
+    return failed(1, cap_message(e.what()));
   } catch (const std::bad_alloc&) {
-    std::cerr << "latent: out of memory\n";
-    return 1;
+    return failed(1, "latent: out of memory");
   } catch (const std::exception& e) {
-    std::cerr << "latent: internal error: " << e.what() << "\n";
-    return 2;
+    return failed(2, std::string("latent: internal error: ") + e.what());
   }
 }
 

@@ -2,6 +2,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/options.hpp"
+#include "runtime/distributed/job.hpp"
 
 #include <malloc.h>
 
@@ -9,6 +10,7 @@
 #include <map>
 
 int main(int argc, char** argv) {
+  latent::distributed::JobSession job(argc, argv);  // MPI, when mpirun or srun started this process
   // Large buffers (a batch's tensors, gradients of network weights) are freed and
   // reallocated every step: keep them in the heap instead of mapping and
   // unmapping pages each time (page faults are expensive in virtual machines).
