@@ -5,6 +5,7 @@
 #include "cli/fit_options.hpp"
 #include "cli/not_converged.hpp"
 #include "cli/options.hpp"
+#include "runtime/distributed/job.hpp"
 #include "runtime/inference/initial_point.hpp"
 #include "runtime/optim/lbfgs.hpp"
 #include "runtime/output/atomic_file.hpp"
@@ -106,6 +107,8 @@ const std::vector<MethodOption>& method_options() {
       {"--batch-parts", {"svi"}},
       {"--precision", {"svi"}},
       {"--max-rows", {"svi"}},
+      {"--checkpoint-every", {"svi"}},
+      {"--resume", {"svi"}},
   };
   return options;
 }
@@ -265,9 +268,20 @@ Command add_fit_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--max-rows", s->max_rows, "svi: use only the first N data points of the plate")
       ->check(integer_in(1));
+  sub->add_option("--checkpoint-every", s->checkpoint_every,
+                  "svi: every N steps write the fit and the optimiser's state to --output (a checkpoint --resume "
+                  "continues from)")
+      ->check(integer_in(1));
+  sub->add_flag("--resume", s->resume,
+                "svi: continue the fit from the checkpoint at --output (written by --checkpoint-every) to the "
+                "result the uninterrupted run gives; without a checkpoint there yet, start");
   sub->add_flag("--quiet,-q", o->quiet, "No progress lines");
   return [o, a, s, nuts, dadvi, pathfinder, sub, iter, tol_obj, lr, optimizer, k] {
     reject_options_of_other_methods(*sub, o->method);
+    if (distributed::job().distributed() && o->method != "svi" && o->method != "advi" && o->method != "fullrank" &&
+        o->method != "nuts")
+      throw UserError("--method " + o->method + " runs on one process: start it without mpirun or srun (svi, advi, "
+                      "fullrank and nuts run across processes)");
     o->init_option = read_init_option(o->init);
     if (o->method == "nuts") {
       nuts->threads = s->threads;

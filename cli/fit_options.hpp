@@ -88,6 +88,8 @@ struct SviCliOptions {
   int batch_parts = 0;  // 0: one per thread
   double lr = 1e-3;
   std::string optimizer = "adam", kl = "mc", precision = "mixed";
+  int64_t checkpoint_every = 0;  // steps between checkpoints written to --output (0: none)
+  bool resume = false;           // continue from the checkpoint at --output
 };
 
 int run_svi(const FitOptions& fit, const SviCliOptions& svi);

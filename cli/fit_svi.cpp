@@ -3,10 +3,14 @@
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
 #include "cli/options.hpp"
+#include "common/read_file.hpp"
 #include "data/data_source.hpp"
+#include "runtime/distributed/job.hpp"
 #include "runtime/inference/svi.hpp"
+#include "runtime/output/csv.hpp"
 #include "runtime/output/svi_fit.hpp"
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <thread>
@@ -18,9 +22,48 @@ int threads_or_all_cores(int requested) {
                        : static_cast<int>(std::min<unsigned>(kMaxThreads, std::max(1u, std::thread::hardware_concurrency())));
 }
 
+namespace {
+
+// The fit to continue (--resume): the checkpoint at `path`, read by rank 0 and
+// sent to every rank, checked against this run's options (a continuation that
+// changed them would not give the uninterrupted run's result). Null when there
+// is no checkpoint yet (a job requeued before its first one starts afresh).
+std::unique_ptr<SviFit> read_checkpoint(const std::string& path, const FitOptions& fit, const SviCliOptions& svi,
+                                        SviModel& model) {
+  distributed::Job& job = distributed::job();
+  std::string text = "-";  // "-": no file; else "+" and the file's text
+  if (job.root() && std::filesystem::exists(path)) text = "+" + read_file_limited(path, "checkpoint", kMaxDataFileBytes);
+  job.broadcast(text);
+  if (text == "-") return nullptr;
+  auto f = std::make_unique<SviFit>(parse_svi_fit(text.substr(1), path, model.reference()));
+  if (!f->has_state)
+    throw UserError("--resume: " + path + " holds a finished fit without a checkpoint (it was written without "
+                    "--checkpoint-every)");
+  auto differs = [&](const std::string& option, const std::string& then, const std::string& now) {
+    if (then != now)
+      throw UserError("--resume: the checkpoint " + path + " was written with " + option + " " + then +
+                      ", this run has " + option + " " + now + " (a continuation keeps it)");
+  };
+  differs("--data", f->data, fit.data);
+  differs("--max-rows", std::to_string(f->max_rows), std::to_string(svi.max_rows));
+  differs("--kl", f->analytic_kl ? "analytic" : "mc", svi.kl);
+  differs("--seed", std::to_string(f->seed), std::to_string(fit.seed));
+  differs("--batch", std::to_string(f->batch), std::to_string(svi.batch));
+  differs("--optimizer", f->optimizer, svi.optimizer);
+  differs("--lr", format_double(f->lr), format_double(svi.lr));
+  return f;
+}
+
+}  // namespace
+
 int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   if (fit.data.empty()) throw UserError("--data is required for --method svi (a JSON file, an IDX file or fashion-mnist)");
   if (fit.outputs.size() > 1) throw UserError("--method svi writes one fit file (--output x.fit)");
+  if ((svi.checkpoint_every > 0 || svi.resume) && fit.outputs.empty())
+    throw UserError(std::string(svi.resume ? "--resume" : "--checkpoint-every") +
+                    " needs --output x.fit: the checkpoint is the fit file");
+  distributed::Job& job = distributed::job();
+  const bool talk = job.root() && !fit.quiet;  // rank 0 reports for the job
   auto program = load_program(fit.model);
   std::shared_ptr<const DataSource> data = open_data_source(fit.data);
   SviModel model(program, data, svi.max_rows);
@@ -34,26 +77,62 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   config.threads = threads_or_all_cores(svi.threads);
   config.batch_parts = svi.batch_parts;
   config.seed = fit.seed;
+  SviFit out;
+  out.model = fit.model;
+  out.data = fit.data;
+  out.max_rows = svi.max_rows;
+  out.analytic_kl = config.analytic_kl;
+  out.seed = fit.seed;
+  out.batch = svi.batch;
+  out.optimizer = svi.optimizer;
+  out.lr = svi.lr;
+  if (svi.checkpoint_every > 0) {
+    config.checkpoint_every = svi.checkpoint_every;
+    config.checkpoint = [&](const SviState& state) {
+      if (!job.root()) return;
+      out.phi = state.phi;
+      out.has_state = true;
+      out.state = state;
+      out.state.phi.clear();
+      write_svi_fit(fit.outputs[0], out, model.reference());
+    };
+  }
+  SviState start;
+  if (svi.resume) {
+    std::unique_ptr<SviFit> checkpoint = read_checkpoint(fit.outputs[0], fit, svi, model);
+    if (checkpoint) {
+      start = checkpoint->state;
+      start.phi = std::move(checkpoint->phi);
+      if (talk)
+        std::cerr << "svi: resuming from " << fit.outputs[0] << " at epoch " << start.epoch << ", step "
+                  << start.step + 1 << "\n";
+    } else if (talk) {
+      std::cerr << "svi: no checkpoint at " << fit.outputs[0] << " yet: starting\n";
+    }
+  }
   std::vector<double> throughput;
   config.progress = [&](const SviEpoch& e) {
     throughput.push_back(e.items_per_second);
-    if (fit.quiet) return;
+    if (!talk) return;
     std::cerr << std::fixed << std::setprecision(3) << "epoch " << e.epoch << " train_neg_elbo " << e.neg_elbo_per_datum
               << " images_per_s " << std::setprecision(1) << e.items_per_second << " seconds "
               << std::setprecision(3) << e.seconds << "\n";
   };
-  if (!fit.quiet)
+  if (talk)
     std::cerr << "svi: " << model.num_rows() << " data points, batch " << std::min(svi.batch, model.num_rows())
-              << ", " << model.reference().num_phi() << " learnable values, " << config.threads << " thread(s)\n";
-  SviResult r = fit_svi(model, config);
-  if (!fit.quiet && throughput.size() > 1) {
+              << ", " << model.reference().num_phi() << " learnable values, " << config.threads << " thread(s)"
+              << (job.distributed() ? " on each of " + std::to_string(job.size()) + " processes" : "") << "\n";
+  SviResult r = fit_svi(model, config, std::move(start));
+  if (talk && throughput.size() > 1) {
     double sum = 0;
     for (size_t i = 1; i < throughput.size(); ++i) sum += throughput[i];
     std::cerr << "throughput_epochs_2_to_last " << std::fixed << std::setprecision(1)
               << sum / static_cast<double>(throughput.size() - 1) << "\n";
   }
-  if (!fit.outputs.empty()) {
-    SviFit out{fit.model, fit.data, svi.max_rows, config.analytic_kl, r.phi};
+  if (talk && job.distributed())
+    std::cerr << "seconds_in_allreduce " << std::fixed << std::setprecision(3) << job.seconds_in_sum() << "\n";
+  if (!fit.outputs.empty() && job.root() && svi.checkpoint_every == 0) {  // a checkpointed fit wrote its last state
+    out.phi = r.phi;
     write_svi_fit(fit.outputs[0], out, model.reference());
   }
   return 0;

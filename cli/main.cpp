@@ -41,7 +41,15 @@ int main(int argc, char** argv) {
     std::cerr << latent::cli::command_line_error(app, e, argc, argv) << "\n";
     return 1;
   }
-  for (auto& [sub, run] : commands)
-    if (sub->parsed()) return latent::cli::run_guarded(run);
+  for (auto& [sub, run] : commands) {
+    if (!sub->parsed()) continue;
+    // Under mpirun every rank would run the whole command and write the same outputs.
+    if (latent::distributed::job().distributed() && sub->get_name() != "fit")
+      return latent::cli::run_guarded([&]() -> int {
+        throw latent::UserError("latent " + sub->get_name() + " runs on one process: start it without mpirun or srun "
+                                "(latent fit --method svi, advi, fullrank or nuts runs across processes)");
+      });
+    return latent::cli::run_guarded(run);
+  }
   return 1;
 }

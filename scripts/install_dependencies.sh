@@ -17,6 +17,7 @@ packages=(
   dataset-fashion-mnist
   python3
   clang libclang-rt-14-dev libomp-14-dev
+  libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

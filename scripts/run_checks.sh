@@ -20,7 +20,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang
 # The suites that take seconds (the slow ones train models for minutes, several
 # times slower under ASan; they run in the ordinary build). Only what they and the
 # fuzz targets need is built.
-suites=(${LATENT_SANITIZED_SUITES:-test_parser test_checker test_data test_output test_lowering test_loop_plan test_lbfgs test_cache test_image_data test_models test_stdlib test_hardening test_reverse test_activations test_scan test_cdfs test_vector_types})
+suites=(${LATENT_SANITIZED_SUITES:-test_parser test_checker test_data test_output test_lowering test_loop_plan test_lbfgs test_cache test_image_data test_models test_stdlib test_hardening test_reverse test_activations test_scan test_cdfs test_vector_types test_distributed_svi})
 fuzz_targets=(fuzz_parse fuzz_json_data fuzz_fit_files fuzz_pipeline)
 cmake --build "$build" -j2 --target latent "${suites[@]}" "${fuzz_targets[@]}"
 

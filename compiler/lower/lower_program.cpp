@@ -255,6 +255,7 @@ class ProgramLowering {
       p.is_matrix = d->type.base == Base::Matrix;
       p.constraint = lowerer_.constraint(*d);
       p.plate = plate_indexed(*d) || plate_array(*d);
+      p.plate_last_axis = plate_indexed(*d) && !d->array_sizes.empty();
       lowerer_.set_parameter_dims(p.name, dims);
       std::vector<int64_t> udims = dims;
       // The inverse transforms of the vector types work vector by vector (as the simplex's).

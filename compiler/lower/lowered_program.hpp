@@ -30,6 +30,7 @@ struct VariableInfo {
   bool is_matrix = false;          // the last two stan_dims are a matrix
   ir::NodeP value = nullptr;       // its IR value (constrained; IR storage order)
   bool plate = false;              // its first dimension is the plate (one per datum)
+  bool plate_last_axis = false;    // that dimension is an array's (array[N] ...): the last IR axis, else the first
   int64_t size() const {
     int64_t n = 1;
     for (auto d : stan_dims) n *= d;

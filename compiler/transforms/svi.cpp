@@ -47,7 +47,7 @@ class SviBuilder {
         if (par.constraint.kind != ConstraintSpec::Kind::None)
           throw UserError(first.location + ": the guide's " + first.distribution->name +
                           " distribution needs an unconstrained parameter, but '" + par.name + "' is constrained\n");
-        GuidedParameter gp{par.name, par.value->dims, par.plate, L.noise_size, false};
+        GuidedParameter gp{par.name, par.value->dims, par.plate, par.plate_last_axis, L.noise_size, false};
         NodeP eps = g_.input(2, L.noise_size, par.value->dims);
         L.noise_size += par.value->size();
         if (first.placeholder) {  // drawn piece by piece: no closed-form KL

@@ -43,6 +43,7 @@ struct GuidedParameter {
   std::string name;
   std::vector<int64_t> dims;  // IR dims (with the plate at the batch size)
   bool plate = false;
+  bool plate_last_axis = false;  // the plate is dims.back() (array[N] ...), else dims.front()
   int64_t noise_offset = 0;
   bool analytic_kl = false;   // its prior and entropy terms are replaced by -KL
 };

@@ -3,6 +3,8 @@
 #include "kernels/eval_context.hpp"
 #include "kernels/kernels.hpp"
 #include "common/source.hpp"
+#include "runtime/distributed/job.hpp"
+#include "runtime/inference/keyed_stream.hpp"
 #include "runtime/inference/worker_pool.hpp"
 
 #include <algorithm>
@@ -16,9 +18,8 @@ namespace latent {
 
 namespace {
 
-// What one thread keeps between steps.
+// What one part of a batch keeps between steps.
 struct Worker {
-  std::mt19937_64 rng;
   std::vector<double> data, noise, out;
   EvalContext ctx;
 };
@@ -46,15 +47,64 @@ std::pair<int64_t, int64_t> part_range(int64_t size, int parts, int p) {
   return {begin, begin + base + (p < extra ? 1 : 0)};
 }
 
+// Keys of the streams (keyed_stream.hpp) besides a row's position.
+constexpr uint64_t kShuffleKey = 0x73687566666c65ULL, kGlobalNoiseKey = ~uint64_t{0};
+
+// The order of the data in `epoch`: the same on every rank, and recomputed
+// (not carried) so that a resumed fit sees the batches the first run saw.
+void epoch_order(uint64_t seed, int epoch, std::vector<int64_t>& order) {
+  std::iota(order.begin(), order.end(), 0);
+  KeyedStream stream{seed, static_cast<uint64_t>(epoch), kShuffleKey};
+  std::shuffle(order.begin(), order.end(), stream);
+}
+
+// The noise of c's rows, which are rows [first, first + c.rows) of the step's
+// batch: each row's draws from the row's stream, the global draws (guided
+// globals, the automatic guide) from the step's.
+void draw_step_noise(const SviModel::Compiled& c, uint64_t seed, int epoch, int64_t step, int64_t first,
+                     std::vector<double>& noise) {
+  const SviLayout& L = c.objective.layout;
+  noise.resize(static_cast<size_t>(L.noise_size));
+  std::normal_distribution<double> normal;
+  const uint64_t e = static_cast<uint64_t>(epoch), t = static_cast<uint64_t>(step);
+  KeyedStream global{seed, e, t, kGlobalNoiseKey};
+  auto fill = [&](KeyedStream& stream, int64_t offset, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) noise[static_cast<size_t>(offset + i)] = normal(stream);
+  };
+  for (const GuidedParameter& g : L.guided)
+    if (!g.plate) fill(global, g.noise_offset, ir::element_count(g.dims));
+  for (const AutoGuided& a : L.automatic) fill(global, a.noise_offset, a.size);
+  for (int64_t r = 0; r < c.rows; ++r) {
+    KeyedStream row{seed, e, t, static_cast<uint64_t>(first + r)};
+    normal.reset();  // no value cached from another stream
+    for (const GuidedParameter& g : L.guided) {
+      if (!g.plate) continue;
+      // Row r's elements: a block (the plate is an array's index, the slowest
+      // axis) or every rows-th element from r (a vector's or matrix's first index).
+      const int64_t per_row = ir::element_count(g.dims) / c.rows;
+      const int64_t start = g.plate_last_axis ? r * per_row : r, stride = g.plate_last_axis ? 1 : c.rows;
+      for (int64_t k = 0; k < per_row; ++k) noise[static_cast<size_t>(g.noise_offset + start + k * stride)] = normal(row);
+    }
+  }
+}
+
 }  // namespace
 
 SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> phi) {
+  SviState start;
+  start.phi = std::move(phi);
+  return fit_svi(model, config, std::move(start));
+}
+
+SviResult fit_svi(SviModel& model, const SviConfig& config, SviState state) {
+  distributed::Job& job = distributed::job();
   const int64_t n = model.num_rows();
   const int64_t batch = std::min<int64_t>(config.batch, n);
+  const int64_t steps_per_epoch = (n + batch - 1) / batch;
   const int threads = std::max(1, config.threads);
-  const int wanted_parts = config.batch_parts > 0 ? config.batch_parts : threads;
-  const int parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({wanted_parts, threads, batch})));
-  MatmulThreads matmul_threads(threads / parts);
+  const int most_parts = std::max(1, std::min(config.batch_parts > 0 ? config.batch_parts : threads, threads));
+  MatmulThreads matmul_threads(threads / most_parts);
+  std::vector<double>& phi = state.phi;
   if (phi.empty()) phi = initial_phi(model.reference(), config.seed);
   if (static_cast<int64_t>(phi.size()) != model.reference().num_phi())
     throw UserError("the starting values have " + std::to_string(phi.size()) + " learnable values, the model " +
@@ -62,71 +112,120 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> 
   const size_t size = phi.size();
 
   WorkerPool pool(threads);
-  std::vector<Worker> workers(static_cast<size_t>(parts));
-  for (int w = 0; w < parts; ++w) workers[static_cast<size_t>(w)].rng.seed(config.seed * 7919 + 17 + static_cast<uint64_t>(w));
+  std::vector<Worker> workers(static_cast<size_t>(most_parts));
   StochasticStepper stepper(config.optimizer, size, config.lr, config.momentum, /*compact=*/true);
-  std::mt19937_64 shuffle_rng(config.seed);
+  if (state.optimizer.steps > 0) {
+    try {
+      stepper.restore(state.optimizer);
+    } catch (const std::invalid_argument&) {
+      throw UserError("the checkpoint's optimiser state has " + std::to_string(state.optimizer.m.size()) +
+                      " values, the model " + std::to_string(size) + "\n");
+    }
+  }
+  long steps_taken = state.optimizer.steps;
   std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
+  int ordered_epoch = 0;
+  std::vector<float> job_sum;      // [elbo, gradient]: what the ranks add up
+  std::vector<double> job_gradient;
 
   SviResult result;
-  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
-    auto start = std::chrono::steady_clock::now();
-    std::shuffle(order.begin(), order.end(), shuffle_rng);
-    double elbo_sum = 0;
-    int64_t steps = 0;
-    for (int64_t first = 0; first < n; first += batch, ++steps) {
-      const int64_t rows = std::min(batch, n - first);
-      SviOptions options{config.analytic_kl, static_cast<double>(n) / static_cast<double>(rows), 1.0 / parts,
-                         config.single_precision_products};
-      // Compile (once per part size) before the parallel section.
-      std::vector<const SviModel::Compiled*> compiled(static_cast<size_t>(parts));
-      for (int p = 0; p < parts; ++p) {
-        auto [b, e] = part_range(rows, parts, p);
-        compiled[static_cast<size_t>(p)] = &model.compiled(e - b, options);
-      }
-      pool.run(parts, [&](int64_t p) {
-        Worker& w = workers[static_cast<size_t>(p)];
-        const SviModel::Compiled& c = *compiled[static_cast<size_t>(p)];
-        auto [b, e] = part_range(rows, parts, static_cast<int>(p));
-        model.gather(c, order.data() + first + b, w.data);
-        draw_normal(w.rng, w.noise, c.noise_size());
-        w.out.resize(1 + size);
-        w.ctx.reset();
-        SviModel::call(c, c.elbo_grad, phi.data(), w.data.data(), w.noise.data(), w.out.data(), &w.ctx);
-      });
-      double elbo = 0;
-      for (auto& w : workers) {
-        if (w.ctx.failed) failed(w.ctx, "epoch " + std::to_string(epoch) + ", step " + std::to_string(steps + 1));
-        elbo += w.out[0];
-      }
-      if (!std::isfinite(elbo)) {
-        std::ostringstream msg;
-        msg << "SVI diverged at epoch " << epoch << ", step " << steps + 1 << ": the ELBO estimate is " << elbo
-            << "; try a smaller --lr";
-        throw UserError(msg.str() + "\n");
-      }
-      elbo_sum += elbo;
-      // Sum the parts' gradients and step, each thread on its own range of phi.
-      stepper.begin_step();
-      std::vector<const double*> grads;
-      for (auto& w : workers) grads.push_back(w.out.data() + 1);
-      pool.run(threads, [&](int64_t p) {
-        auto [from, to] = part_range(static_cast<int64_t>(size), threads, static_cast<int>(p));
-        stepper.update(phi.data(), grads.data(), grads.size(), static_cast<size_t>(from), static_cast<size_t>(to));
-      });
-      for (int64_t i = 0; i < static_cast<int64_t>(size); i += 4096)
-        if (!std::isfinite(phi[static_cast<size_t>(i)]))
-          throw UserError("SVI diverged at epoch " + std::to_string(epoch) + ": a learnable value is not finite; "
-                          "try a smaller --lr\n");
+  auto epoch_start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count(); };
+  while (state.epoch <= config.epochs) {
+    if (ordered_epoch != state.epoch) epoch_order(config.seed, ordered_epoch = state.epoch, order);
+    const int64_t first = state.step * batch, rows = std::min(batch, n - first);
+    // This rank's rows of the batch, in parts on its threads.
+    auto [mine_begin, mine_end] = part_range(rows, job.size(), job.rank());
+    const int parts = static_cast<int>(std::min<int64_t>(most_parts, mine_end - mine_begin));
+    // Compile (once per part size) before the parallel section. The global terms
+    // are scaled by each part's share of the batch, so that the parts add up to it.
+    std::vector<const SviModel::Compiled*> compiled(static_cast<size_t>(parts));
+    for (int p = 0; p < parts; ++p) {
+      auto [b, e] = part_range(mine_end - mine_begin, parts, p);
+      SviOptions options{config.analytic_kl, static_cast<double>(n) / static_cast<double>(rows),
+                         static_cast<double>(e - b) / static_cast<double>(rows), config.single_precision_products};
+      compiled[static_cast<size_t>(p)] = &model.compiled(e - b, options);
     }
-    SviEpoch e;
-    e.epoch = epoch;
-    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    e.neg_elbo_per_datum = -elbo_sum / static_cast<double>(steps) / static_cast<double>(n);
-    e.items_per_second = static_cast<double>(n) / e.seconds;
-    result.epochs.push_back(e);
-    if (config.progress) config.progress(e);
+    pool.run(parts, [&](int64_t p) {
+      Worker& w = workers[static_cast<size_t>(p)];
+      const SviModel::Compiled& c = *compiled[static_cast<size_t>(p)];
+      const int64_t b = mine_begin + part_range(mine_end - mine_begin, parts, static_cast<int>(p)).first;
+      model.gather(c, order.data() + first + b, w.data);
+      draw_step_noise(c, config.seed, state.epoch, state.step, b, w.noise);
+      w.out.resize(1 + size);
+      w.ctx.reset();
+      SviModel::call(c, c.elbo_grad, phi.data(), w.data.data(), w.noise.data(), w.out.data(), &w.ctx);
+    });
+    const std::string where = "epoch " + std::to_string(state.epoch) + ", step " + std::to_string(state.step + 1);
+    for (int p = 0; p < parts; ++p)
+      if (workers[static_cast<size_t>(p)].ctx.failed) failed(workers[static_cast<size_t>(p)].ctx, where);
+    // The batch's ELBO and gradient: the parts' sum, then in a job of several
+    // ranks the ranks' sum (every rank then holds the same and steps alike).
+    double elbo = 0;
+    std::vector<const double*> grads;
+    if (!job.distributed()) {
+      for (int p = 0; p < parts; ++p) {
+        elbo += workers[static_cast<size_t>(p)].out[0];
+        grads.push_back(workers[static_cast<size_t>(p)].out.data() + 1);
+      }
+    } else {
+      job_sum.resize(1 + size);
+      job_gradient.resize(size);
+      pool.run(threads, [&](int64_t t) {
+        auto [from, to] = part_range(static_cast<int64_t>(job_sum.size()), threads, static_cast<int>(t));
+        for (int64_t i = from; i < to; ++i) {
+          double s = 0;
+          for (int p = 0; p < parts; ++p) s += workers[static_cast<size_t>(p)].out[static_cast<size_t>(i)];
+          job_sum[static_cast<size_t>(i)] = static_cast<float>(s);
+        }
+      });
+      job.sum(job_sum.data(), job_sum.size());
+      elbo = job_sum[0];
+      std::copy(job_sum.begin() + 1, job_sum.end(), job_gradient.begin());
+      grads.push_back(job_gradient.data());
+    }
+    if (!std::isfinite(elbo)) {
+      std::ostringstream msg;
+      msg << "SVI diverged at " << where << ": the ELBO estimate is " << elbo << "; try a smaller --lr";
+      throw UserError(msg.str() + "\n");
+    }
+    // Step, each thread on its own range of phi (summing the parts' gradients on the way).
+    stepper.begin_step();
+    ++steps_taken;
+    pool.run(threads, [&](int64_t p) {
+      auto [from, to] = part_range(static_cast<int64_t>(size), threads, static_cast<int>(p));
+      stepper.update(phi.data(), grads.data(), grads.size(), static_cast<size_t>(from), static_cast<size_t>(to));
+    });
+    for (int64_t i = 0; i < static_cast<int64_t>(size); i += 4096)
+      if (!std::isfinite(phi[static_cast<size_t>(i)]))
+        throw UserError("SVI diverged at epoch " + std::to_string(state.epoch) + ": a learnable value is not finite; "
+                        "try a smaller --lr\n");
+    state.elbo_sum += elbo;
+    if (++state.step == steps_per_epoch) {
+      SviEpoch e;
+      e.epoch = state.epoch;
+      e.seconds = state.seconds + elapsed();
+      e.neg_elbo_per_datum = -state.elbo_sum / static_cast<double>(steps_per_epoch) / static_cast<double>(n);
+      e.items_per_second = static_cast<double>(n) / e.seconds;
+      result.epochs.push_back(e);
+      if (config.progress) config.progress(e);
+      ++state.epoch;
+      state.step = 0;
+      state.elbo_sum = 0;
+      state.seconds = 0;
+      epoch_start = std::chrono::steady_clock::now();
+    }
+    if (config.checkpoint && config.checkpoint_every > 0 && steps_taken % config.checkpoint_every == 0) {
+      state.optimizer = stepper.state();
+      double seconds = state.seconds;
+      state.seconds += elapsed();
+      config.checkpoint(state);
+      state.seconds = seconds;
+    }
+  }
+  if (config.checkpoint) {
+    state.optimizer = stepper.state();
+    config.checkpoint(state);
   }
   result.phi = std::move(phi);
   return result;

@@ -11,6 +11,16 @@
 // parts' gradients sum to the batch's. Parallel parts are the default: the
 // elementwise work between products is split too (on the VAE, 2 parts on 2
 // cores train 1.3x faster than one evaluation with threaded products).
+//
+// Processes (runtime/distributed/job.hpp): in a job of K ranks every rank
+// takes its share of the rows of every batch (the batches are the same on
+// every rank: one permutation per epoch from the seed, as PyTorch's
+// DistributedSampler), splits it into parts on its threads, and the job sums
+// the ELBO and the gradient (in single precision, as the optimiser's moments
+// are kept) before every rank takes the same step. A row's noise comes from a
+// stream of its own (seed, epoch, step, position in the batch) and the global
+// noise from the step's: the estimate does not depend on how a batch is split,
+// and a K-rank fit equals the 1-rank fit to rounding.
 #pragma once
 
 #include "runtime/model/svi_model.hpp"
@@ -41,6 +51,19 @@ struct SviConfig {
   int batch_parts = 0;  // at most `threads`; 0: one part per thread
   uint64_t seed = 0;
   std::function<void(const SviEpoch&)> progress;
+  // Called every `checkpoint_every` steps (0: never) and at the end, on every rank.
+  int64_t checkpoint_every = 0;
+  std::function<void(const struct SviState&)> checkpoint;
+};
+
+// Where a fit is: what continuing it exactly needs (a checkpoint).
+struct SviState {
+  std::vector<double> phi;
+  StochasticStepper::State optimizer;  // steps taken and the moment estimates
+  int epoch = 1;                       // the epoch under way (1-based; epochs + 1 when done)
+  int64_t step = 0;                    // its batches done
+  double elbo_sum = 0;                 // their ELBO estimates, summed (for its progress line)
+  double seconds = 0;                  // its time so far
 };
 
 struct SviResult {
@@ -51,6 +74,8 @@ struct SviResult {
 // Starts from `phi` (empty: initial_phi). Throws UserError when the objective
 // stops being finite (divergence) or a check fails (bad data, a guide scale <= 0).
 SviResult fit_svi(SviModel& model, const SviConfig& config, std::vector<double> phi = {});
+// Continues from a checkpoint (its phi must have the model's size).
+SviResult fit_svi(SviModel& model, const SviConfig& config, SviState start);
 
 struct SviEvaluation {
   int64_t rows = 0;

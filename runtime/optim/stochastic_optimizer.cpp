@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace latent {
 
@@ -62,6 +63,32 @@ void StochasticStepper::step_block(double* phi, const double* grad, size_t from,
         phi[i] += eta_ * m;
       }
       break;
+  }
+}
+
+StochasticStepper::State StochasticStepper::state() const {
+  State s;
+  s.steps = t_;
+  if (compact_) {
+    s.m.assign(mf_.begin(), mf_.end());
+    s.v.assign(vf_.begin(), vf_.end());
+  } else {
+    s.m = m_;
+    s.v = v_;
+  }
+  return s;
+}
+
+void StochasticStepper::restore(const State& s) {
+  size_t size = compact_ ? mf_.size() : m_.size();
+  if (s.m.size() != size || s.v.size() != size) throw std::invalid_argument("optimiser state of another size");
+  t_ = s.steps;
+  if (compact_) {
+    mf_.assign(s.m.begin(), s.m.end());
+    vf_.assign(s.v.begin(), s.v.end());
+  } else {
+    m_ = s.m;
+    v_ = s.v;
   }
 }
 

@@ -39,6 +39,16 @@ class StochasticStepper {
   // in the same pass as the step.
   void update(double* phi, const double* const* grads, size_t parts, size_t from, size_t to);
 
+  // What continuing a run exactly needs (a checkpoint): the steps taken and the
+  // moment estimates (single-precision ones widen and narrow back exactly).
+  struct State {
+    long steps = 0;
+    std::vector<double> m, v;
+  };
+  State state() const;
+  // Throws std::invalid_argument when the moments' sizes differ from the stepper's.
+  void restore(const State& state);
+
  private:
   // grad is indexed like phi (grad[i] for i in [from, to)).
   void step_block(double* phi, const double* grad, size_t from, size_t to);

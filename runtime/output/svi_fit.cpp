@@ -68,6 +68,13 @@ void write_svi_fit(const std::string& path, const SviFit& fit, const SviModel::C
   j["analytic_kl"] = fit.analytic_kl;
   j["tensors"] = layout_json(layout);
   j["phi"] = fit.phi;
+  if (fit.has_state) {
+    const SviState& st = fit.state;
+    j["training"] = {{"seed", fit.seed}, {"batch", fit.batch}, {"optimizer", fit.optimizer}, {"lr", fit.lr}};
+    j["state"] = {{"epoch", st.epoch},     {"step", st.step},
+                  {"elbo_sum", st.elbo_sum}, {"seconds", st.seconds},
+                  {"optimizer_steps", st.optimizer.steps}, {"m", st.optimizer.m}, {"v", st.optimizer.v}};
+  }
   write_file_atomically(path, j.dump() + "\n");
 }
 
@@ -83,6 +90,36 @@ static SviFit header_of(const nlohmann::json& j, const std::string& path) {
   f.max_rows = rows.get<int64_t>();
   f.analytic_kl = member(j, "analytic_kl", T::boolean, "true or false", path).get<bool>();
   return f;
+}
+
+// The checkpoint's part of a fit: where it is and what it was trained with.
+static void read_state(const nlohmann::json& j, const std::string& path, SviFit& f) {
+  using T = nlohmann::json::value_t;
+  auto bad = [&](const std::string& what) {
+    return UserError(path + ": not a valid checkpoint: " + what + "\n");
+  };
+  const nlohmann::json& training = member(j, "training", T::object, "an object", path);
+  const nlohmann::json& st = member(j, "state", T::object, "an object", path);
+  try {
+    f.seed = training.at("seed").get<uint64_t>();
+    f.batch = training.at("batch").get<int64_t>();
+    f.optimizer = training.at("optimizer").get<std::string>();
+    f.lr = training.at("lr").get<double>();
+    f.state.epoch = st.at("epoch").get<int>();
+    f.state.step = st.at("step").get<int64_t>();
+    f.state.elbo_sum = st.at("elbo_sum").get<double>();
+    f.state.seconds = st.at("seconds").get<double>();
+    f.state.optimizer.steps = st.at("optimizer_steps").get<long>();
+    f.state.optimizer.m = st.at("m").get<std::vector<double>>();
+    f.state.optimizer.v = st.at("v").get<std::vector<double>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw bad(json_error_text(e));
+  }
+  if (f.state.epoch < 1 || f.state.step < 0 || f.state.optimizer.steps < 0 || f.batch < 1)
+    throw bad("a negative or zero count in 'state' or 'training'");
+  if (f.state.optimizer.m.size() != f.phi.size() || f.state.optimizer.v.size() != f.phi.size())
+    throw bad("the optimiser's moments ('m', 'v') must have as many values as 'phi'");
+  f.has_state = true;
 }
 
 static std::string read_fit_text(const std::string& path) {
@@ -113,6 +150,7 @@ SviFit parse_svi_fit(const std::string& text, const std::string& path, const Svi
   if (static_cast<int64_t>(f.phi.size()) != layout.num_phi())
     throw UserError(path + ": has " + std::to_string(f.phi.size()) + " values, the model needs " +
                     std::to_string(layout.num_phi()) + "\n");
+  if (j.contains("state")) read_state(j, path, f);
   return f;
 }
 

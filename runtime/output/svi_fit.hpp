@@ -4,6 +4,7 @@
 // JSON, written atomically.
 #pragma once
 
+#include "runtime/inference/svi.hpp"
 #include "runtime/model/svi_model.hpp"
 
 #include <string>
@@ -17,6 +18,14 @@ struct SviFit {
   int64_t max_rows = 0;
   bool analytic_kl = false;
   std::vector<double> phi;
+  // A checkpoint (--checkpoint-every) also keeps where the fit is and the
+  // options its continuation must share (--resume checks them).
+  bool has_state = false;
+  SviState state;                 // state.phi is not used: phi above
+  uint64_t seed = 0;
+  int64_t batch = 0;
+  std::string optimizer;          // adam | sgd
+  double lr = 0;
 };
 
 void write_svi_fit(const std::string& path, const SviFit& fit, const SviModel::Compiled& layout);
