@@ -41,7 +41,7 @@ run() {  # $1 = name, rest = command; leaves the log in $work/$1.log
   local rate allreduce
   rate=$(awk '/^throughput_epochs_2_to_last/ {print $2}' "$work/$name.log")
   allreduce=$(awk '/^seconds_in_allreduce/ {print $2}' "$work/$name.log")
-  printf '%-28s images/s %8s   seconds in all-reduce %s\n' "$name" "$rate" "${allreduce:-0 (one process)}"
+  printf '%-28s images/s %8s   seconds in all-reduce (waits for the slower rank included) %s\n' "$name" "$rate" "${allreduce:-0 (one process)}"
   echo "$rate" > "$work/$name.rate"
 }
 run "1 process, 1 thread" "$latent" "${fit[@]}" --threads 1
@@ -64,9 +64,9 @@ for name, bandwidth, alpha in [("10 Gb/s Ethernet", 1.25e9, 30e-6), ("100 Gb/s I
     print(f"  {name} (latency {alpha * 1e6:.0f} us):")
     for k in [8, 16, 32, 64]:
         comm = 2 * (k - 1) * alpha + 2 * (k - 1) / k * nbytes / bandwidth
-        compute = batch / k * per_image  # one core per machine: scale by cores per machine
+        compute = batch / k * per_image  # one core per machine
         crossover = k * comm / per_image
         print(f"    K={k:3d}: all-reduce {comm * 1e3:6.2f} ms, computation of a batch of {batch} {compute * 1e3:6.2f} ms; "
               f"communication costs more than computation below a global batch of {crossover:,.0f} images "
-              f"(per core; divide by the cores per machine)")
+              f"(one core per machine; c cores: c times that)")
 PY
