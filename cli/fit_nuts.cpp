@@ -98,13 +98,15 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
   const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!job.root()) return 0;
   if (display) {
+    const std::vector<int>& mine = *options.only_chains;
     for (const ChainResult& c : run.chains) {  // the chains of the other ranks: done
+      if (std::find(mine.begin(), mine.end(), c.chain) != mine.end()) continue;
       ChainProgress p;
       p.chain = c.chain;
       p.iteration = p.total = options.warmup + options.samples;
       p.warmup = false;
-      p.divergences = c.warmup_divergences + c.divergences;
-      if (c.chain % job.size() != 0) display->update(p);
+      p.divergences = c.warmup_divergences + c.divergences;  // the kept draws' (all of them unless --thin)
+      display->update(p);
     }
     display->finish();
   }

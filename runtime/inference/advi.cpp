@@ -15,8 +15,8 @@ namespace latent {
 
 namespace {
 
-constexpr int kMaxRestarts = 3;
-constexpr uint64_t kGradientNoise = 0, kElboNoise = 1;  // the noise streams of the two objectives  // a diverging run is retried with steps 10, 100 and 1000 times smaller
+constexpr int kMaxRestarts = 3;  // a diverging run is retried with steps 10, 100 and 1000 times smaller
+constexpr uint64_t kGradientNoise = 0, kElboNoise = 1;  // the noise streams of the two objectives
 
 bool all_finite(const std::vector<double>& v) {
   return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
