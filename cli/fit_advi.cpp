@@ -4,6 +4,7 @@
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
 #include "cli/not_converged.hpp"
+#include "runtime/distributed/job.hpp"
 #include "runtime/inference/advi.hpp"
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/cmdstan_config.hpp"
@@ -43,8 +44,12 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
     std::mt19937_64 rng(o.seed);
     options.initial_mean = m.unconstrain(*o.init_option.values, rng);
   }
+  // In a job of several processes every rank fits (each evaluates its share of
+  // the draws) and only the root reports and writes.
+  distributed::Job& job = distributed::job();
+  const bool quiet = o.quiet || !job.root();
   bool terminal = isatty(STDERR_FILENO);
-  if (!o.quiet)
+  if (!quiet)
     options.progress = [terminal](int it, double elbo, double change) {
       std::ostringstream line;
       line << "iteration " << it << "  ELBO " << elbo;
@@ -52,9 +57,11 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
       std::cerr << (terminal ? "\r\033[K" : "") << line.str() << (terminal ? "" : "\n") << std::flush;
     };
   AdviResult r = fit_advi(m, options);
-  if (!o.quiet)
+  const bool not_converged = !r.converged && a.tol_rel_obj > 0;  // --tol-rel-obj 0 asks for exactly --iter iterations
+  if (!job.root()) return not_converged ? kExitNotConverged : 0;  // the root's status: mpirun reports the job's
+  if (!quiet)
     for (const std::string& restart : r.restarts) std::cerr << (terminal ? "\n" : "") << "latent: " << restart << "\n";
-  if (!o.quiet) std::cerr << (terminal ? "\n" : "") << "latent: ADVI " << r.message << " after " << r.iterations
+  if (!quiet) std::cerr << (terminal ? "\n" : "") << "latent: ADVI " << r.message << " after " << r.iterations
                           << " iterations (eta " << r.eta << ", ELBO " << r.elbo << ")\n";
 
   // Draws: CmdStan's layout (lp__ = 0, log_p__, log_g__), the mean first.
@@ -124,7 +131,7 @@ int run_advi(const FitOptions& o, const AdviCliOptions& a) {
 
   write_fit_outputs(o.outputs, csv.str(), json);
   // --tol-rel-obj 0 asks for exactly --iter iterations: reaching them is the plan.
-  if (!r.converged && a.tol_rel_obj > 0) {
+  if (not_converged) {
     std::ostringstream tolerance;
     tolerance << a.tol_rel_obj;
     return report_not_converged("ADVI stopped at the iteration limit (--iter " + std::to_string(a.iterations) +

@@ -4,7 +4,9 @@
 #include "cli/common.hpp"
 #include "cli/fit_options.hpp"
 #include "cli/summary_output.hpp"
+#include "runtime/distributed/job.hpp"
 #include "runtime/inference/chains.hpp"
+#include "runtime/inference/chains_in_job.hpp"
 #include "runtime/inference/summary.hpp"
 #include "runtime/output/atomic_file.hpp"
 #include "runtime/output/stan_csv.hpp"
@@ -75,16 +77,39 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
     lm.compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
+  // In a job of several processes each rank runs its share of the chains and
+  // the root writes everything (chains_in_job.hpp); the others only sample.
+  distributed::Job& job = distributed::job();
+  options.only_chains = chains_of_rank(options.chains, job);
   std::unique_ptr<ChainProgressDisplay> display;
-  if (!o.quiet) {
+  if (!o.quiet && job.root()) {
+    if (job.distributed())
+      std::cerr << "latent: " << options.chains << " chains on " << job.size()
+                << " processes; the progress shows the chains of this one (rank 0), the others' when they end\n";
     display = std::make_unique<ChainProgressDisplay>(options.chains, options.warmup, options.samples,
                                                      isatty(STDERR_FILENO));
     options.progress = [d = display.get()](const ChainProgress& p) { d->update(p); };
   }
   auto start = std::chrono::steady_clock::now();
   NutsRun run = run_nuts(m, options);
+  double threads = run.threads;
+  job.sum(&threads, 1);
+  run.chains = gather_chains(std::move(run.chains), options.chains, job);
   const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (display) display->finish();
+  if (!job.root()) return 0;
+  if (display) {
+    const std::vector<int>& mine = *options.only_chains;
+    for (const ChainResult& c : run.chains) {  // the chains of the other ranks: done
+      if (std::find(mine.begin(), mine.end(), c.chain) != mine.end()) continue;
+      ChainProgress p;
+      p.chain = c.chain;
+      p.iteration = p.total = options.warmup + options.samples;
+      p.warmup = false;
+      p.divergences = c.warmup_divergences + c.divergences;  // the kept draws' (all of them unless --thin)
+      display->update(p);
+    }
+    display->finish();
+  }
 
   for (const std::string& note : run.notes) std::cerr << "latent: note: " << note << "\n";
   for (const ChainResult& c : run.chains)
@@ -117,11 +142,12 @@ int run_nuts(const FitOptions& o, const NutsCliOptions& n) {
   std::cout << summary_table(summary) << std::flush;
   std::cerr << summary_warnings(summary);
   if (!o.quiet) {
-    const int threads = run.threads;
+    const int all_threads = static_cast<int>(threads);
     std::cerr << "latent: compiled in " << std::fixed << std::setprecision(3) << lm.compile_seconds << " s; "
-              << options.chains << (options.chains == 1 ? " chain" : " chains") << " on " << threads
-              << (threads == 1 ? " thread" : " threads") << " in " << sampling_seconds << " s (warm-up and sampling)\n"
-              << std::defaultfloat;
+              << options.chains << (options.chains == 1 ? " chain" : " chains") << " on " << all_threads
+              << (all_threads == 1 ? " thread" : " threads");
+    if (job.distributed()) std::cerr << " of " << job.size() << " processes";
+    std::cerr << " in " << sampling_seconds << " s (warm-up and sampling)\n" << std::defaultfloat;
     std::cerr << "latent: wrote " << written.front();
     if (written.size() > 1) std::cerr << " ... " << written.back();
     std::cerr << "\n";

@@ -1,6 +1,7 @@
 #include "runtime/inference/advi.hpp"
 #include "runtime/inference/dadvi.hpp"
 #include "runtime/inference/initial_point.hpp"
+#include "runtime/inference/job_objective.hpp"
 #include "runtime/optim/lbfgs.hpp"
 
 #include <algorithm>
@@ -15,6 +16,7 @@ namespace latent {
 namespace {
 
 constexpr int kMaxRestarts = 3;  // a diverging run is retried with steps 10, 100 and 1000 times smaller
+constexpr uint64_t kGradientNoise = 0, kElboNoise = 1;  // the noise streams of the two objectives
 
 bool all_finite(const std::vector<double>& v) {
   return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
@@ -33,9 +35,9 @@ std::vector<double> initial_phi(Family family, const std::vector<double>& mean) 
 }
 
 // Gradient with up to 10 redraws when a draw lands where the density is not finite (as Stan).
-bool finite_gradient(CompiledObjective& obj, const std::vector<double>& phi, std::mt19937_64& rng, std::vector<double>& grad) {
+bool finite_gradient(JobObjective& obj, const std::vector<double>& phi, std::vector<double>& grad) {
   for (int attempt = 0; attempt < 10; ++attempt) {
-    double v = obj.evaluate(phi, rng, grad.data());
+    double v = obj.evaluate(phi, grad.data());
     if (std::isfinite(v) && all_finite(grad)) return true;
   }
   return false;
@@ -203,14 +205,18 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
       throw UserError(std::string("ADVI cannot start: ") + e.what());
     }
   }
-  CompiledObjective grad_objective(model, o.family, o.grad_samples, o.iwae_objective);
+  // In a job of several processes every rank evaluates its share of each
+  // evaluation's draws and all take the same steps (job_objective.hpp). The
+  // noise is keyed by (seed, objective, evaluation, draw), not drawn from rng.
+  distributed::Job& job = distributed::job();
+  JobObjective grad_objective(model, o.family, o.grad_samples, o.iwae_objective, o.seed, kGradientNoise, job);
   // Convergence is monitored on the objective being trained.
-  CompiledObjective elbo_objective(model, o.family, o.iwae_objective ? o.grad_samples : o.elbo_samples,
-                                   o.iwae_objective);
+  JobObjective elbo_objective(model, o.family, o.iwae_objective ? o.grad_samples : o.elbo_samples, o.iwae_objective,
+                              o.seed, kElboNoise, job);
   const std::vector<double> phi0 = initial_phi(o.family, mean);
   std::vector<double> grad(phi0.size());
 
-  auto elbo_at = [&](const std::vector<double>& phi) { return elbo_objective.evaluate(phi, rng, nullptr); };
+  auto elbo_at = [&](const std::vector<double>& phi) { return elbo_objective.evaluate(phi, nullptr); };
 
   // Step-size adaptation, as Stan's adapt_eta: try each eta from the same start.
   double eta = o.eta;
@@ -225,7 +231,7 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
       StochasticStepper stepper(o.optimizer, phi.size(), candidate, o.momentum);
       bool ok = true;
       for (int it = 0; it < o.adapt_iterations && ok; ++it) {
-        ok = finite_gradient(grad_objective, phi, rng, grad);
+        ok = finite_gradient(grad_objective, phi, grad);
         if (ok) stepper.step(phi, grad);
         ok = ok && all_finite(phi);
       }
@@ -257,7 +263,7 @@ AdviResult fit_advi(const BoundModel& model, const AdviOptions& o) {
     size_t window = static_cast<size_t>(std::max(0.1 * o.max_iterations / o.eval_elbo, 2.0));
     double previous = NAN;
     for (int it = 1; it <= o.max_iterations; ++it) {
-      if (!finite_gradient(grad_objective, phi, rng, grad))
+      if (!finite_gradient(grad_objective, phi, grad))
         return "ADVI diverged at iteration " + std::to_string(it) + ": the ELBO gradient is not finite (10 draws in a row)";
       stepper.step(phi, grad);
       if (!all_finite(phi)) return "ADVI diverged at iteration " + std::to_string(it) + ": parameters became non-finite";

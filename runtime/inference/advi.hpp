@@ -85,7 +85,9 @@ class CompiledObjective {
 };
 
 // Fits the approximation. Throws UserError when every step size diverges or the
-// ELBO stays non-finite.
+// ELBO stays non-finite. In a job of several processes (distributed::job()) every
+// rank calls it: the ranks split the draws of each step and ELBO estimate
+// (job_objective.hpp) and all return the same result; IWAE is refused there.
 AdviResult fit_advi(const BoundModel& model, const AdviOptions& options);
 
 // Monte Carlo estimate of the ELBO (draws) or of the importance-weighted bound

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace latent {
@@ -205,16 +206,27 @@ NutsRun run_nuts(const BoundModel& model, const NutsOptions& o) {
                     std::to_string(o.thin) + ") x " + std::to_string(run.columns.size()) +
                     " columns is more than 2^28 values to keep; lower --samples or --chains, or raise --thin");
 
-  run.chains.resize(static_cast<size_t>(o.chains));
+  std::vector<int> mine;
+  if (o.only_chains)
+    mine = *o.only_chains;
+  else
+    for (int c = 0; c < o.chains; ++c) mine.push_back(c);
+  for (size_t k = 0; k < mine.size(); ++k)
+    if (mine[k] < 0 || mine[k] >= o.chains || (k > 0 && mine[k] <= mine[k - 1]))
+      throw std::invalid_argument("run_nuts: only_chains must be increasing chain numbers below chains");
+  run.chains.resize(mine.size());
+  const int count = static_cast<int>(mine.size());
+  if (count == 0) return run;  // every chain runs elsewhere
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int threads = std::min(o.threads > 0 ? o.threads : cores, o.chains);
+  int threads = std::min(o.threads > 0 ? o.threads : cores, count);
   run.threads = threads;
   std::atomic<bool> stop{false};
   WorkerPool pool(threads);
-  pool.run(o.chains, [&](int64_t c) {
+  pool.run(count, [&](int64_t k) {
+    const int c = mine[static_cast<size_t>(k)];
     try {
       ChainRunner runner(model, o, run.columns.size(), generated_begin, stop);
-      run.chains[static_cast<size_t>(c)] = runner.run(static_cast<int>(c));
+      run.chains[static_cast<size_t>(k)] = runner.run(c);
     } catch (const UserError& e) {
       stop = true;
       throw UserError("chain " + std::to_string(c + 1) + ": " + e.what());

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,11 @@ struct NutsOptions {
   std::function<void(const ChainProgress&)> progress;
   // Set to true from elsewhere to stop every chain after its current iteration.
   const std::atomic<bool>* interrupt = nullptr;
+  // The chains this process runs, increasing (none given: all of 0 .. chains - 1;
+  // an empty list: none). In a job of several processes each runs its own
+  // (chains_in_job.hpp); a chain's draws depend only on (seed, chain), not on
+  // where it runs.
+  std::optional<std::vector<int>> only_chains;
 };
 
 struct ChainResult {
@@ -65,7 +71,7 @@ struct ChainResult {
 
 struct NutsRun {
   std::vector<std::string> columns;  // lp__, accept_stat__, ..., energy__, then BoundModel::output_names()
-  std::vector<ChainResult> chains;
+  std::vector<ChainResult> chains;   // in chain order (only NutsOptions::only_chains when given)
   std::vector<std::string> notes;    // about the configuration (a shrunk warm-up schedule, ...)
   int64_t dimension = 0;             // unconstrained parameters
   int threads = 0;                   // threads the chains ran on

@@ -240,10 +240,11 @@ BOOST_AUTO_TEST_CASE(laplace_errors) {
 BOOST_AUTO_TEST_CASE(advi_draws_carry_pareto_k) {
   TempDir dir;
   std::string model = dir.write("gamma.lat", kGamma), data = dir.write("gamma.json", R"({"a": 6, "b": 2})");
-  // The ELBO is near 0 here, so its relative change stays above the default 0.01
-  // (the fit would end at --iter with exit status 3).
+  // The ELBO is near 0 here, so its relative change hovers around any tolerance
+  // and whether the fit converges depends on the seed: a fixed number of
+  // iterations instead (--tol-rel-obj 0: exit status 0 at --iter).
   RunResult r = run_latent({"fit", model, "--data", data, "--method", "advi", "--draws", "300", "--seed", "2",
-                            "--tol-rel-obj", "0.05", "-o", dir.file("a.csv"), "-o", dir.file("a.json")},
+                            "--iter", "2000", "--tol-rel-obj", "0", "-o", dir.file("a.csv"), "-o", dir.file("a.json")},
                            dir);
   BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
   BOOST_TEST(contains(r.err, "latent: Pareto k-hat = "), r);
