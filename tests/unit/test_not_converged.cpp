@@ -107,8 +107,9 @@ BOOST_AUTO_TEST_CASE(advi_at_the_iteration_limit) {
     }
   }
   // Whether this badly scaled posterior converges within --iter 10000 depends on
-  // the seed (about 1 in 5 do, with either of ADVI's noise streams so far): one that does.
-  expect_converged(fit(dir, model, {"--method", "advi", "--draws", "30", "--seed", "1"}));
+  // the seed (about 1 in 5 do with ADVI's earlier noise streams, 1 in 12 of seeds 0-11
+  // with the keyed one of keyed_stream.hpp): one that does.
+  expect_converged(fit(dir, model, {"--method", "advi", "--draws", "30", "--seed", "4"}));
   // --tol-rel-obj 0 asks for --iter iterations exactly: not a failure.
   Fit exact = fit(dir, model, {"--method", "advi", "--iter", "100", "--tol-rel-obj", "0", "--draws", "30"});
   BOOST_TEST(exact.run.exit_code == 0, exact.run);
