@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 
 namespace latent::distributed {
@@ -89,7 +90,11 @@ void Job::abort(int exit_code) {
 JobSession::JobSession(int& argc, char**& argv) {
   if (!launched_by_mpi()) return;
   int provided = 0;
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) return;
+  // Failing here, every rank would run the whole job alone and write the same outputs.
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    std::fputs("latent: started by an MPI launcher, but MPI_Init failed\n", stderr);
+    std::exit(1);
+  }
   started_ = true;
   Job& j = job();
   MPI_Comm_rank(MPI_COMM_WORLD, &j.rank_);
