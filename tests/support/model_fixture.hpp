@@ -252,12 +252,10 @@ inline std::ostream& operator<<(std::ostream& os, const RunResult& r) {
             << "\n--- stdout ---\n" << r.out.substr(0, 2000) << "\n--- stderr ---\n" << r.err.substr(0, 2000);
 }
 
-// Runs LATENT_BINARY with the arguments (each shell-quoted), capturing stdout and stderr.
-inline RunResult run_latent(const std::vector<std::string>& args, const TempDir& dir) {
-  std::string cmd = shell_quote(LATENT_BINARY);
-  for (auto& a : args) cmd += " " + shell_quote(a);
+// Runs a shell command line (`exec`: its status is the program's own, a signal
+// stays a signal), capturing stdout and stderr in files of `dir`.
+inline RunResult run_command(const std::string& cmd, const TempDir& dir) {
   std::string out = dir.file(".stdout"), err = dir.file(".stderr");
-  // exec: the status is the binary's own (a signal stays a signal).
   std::string full = "exec " + cmd + " </dev/null >" + shell_quote(out) + " 2>" + shell_quote(err);
   int status = std::system(full.c_str());
   RunResult r;
@@ -270,6 +268,13 @@ inline RunResult run_latent(const std::vector<std::string>& args, const TempDir&
   r.out = read_text(out);
   r.err = read_text(err);
   return r;
+}
+
+// Runs LATENT_BINARY with the arguments (each shell-quoted).
+inline RunResult run_latent(const std::vector<std::string>& args, const TempDir& dir) {
+  std::string cmd = shell_quote(LATENT_BINARY);
+  for (auto& a : args) cmd += " " + shell_quote(a);
+  return run_command(cmd, dir);
 }
 
 }  // namespace latent::testing

@@ -29,18 +29,7 @@ inline RunResult run_latent_mpi(int ranks, const std::vector<std::string>& args,
                     " mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " " +
                     shell_quote(LATENT_BINARY);
   for (auto& a : args) cmd += " " + shell_quote(a);
-  std::string out = dir.file(".stdout"), err = dir.file(".stderr");
-  int status = std::system((cmd + " </dev/null >" + shell_quote(out) + " 2>" + shell_quote(err)).c_str());
-  RunResult r;
-  if (WIFEXITED(status)) {
-    r.exited = true;
-    r.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    r.signal = WTERMSIG(status);
-  }
-  r.out = read_text(out);
-  r.err = read_text(err);
-  return r;
+  return run_command(cmd, dir);
 }
 
 }  // namespace latent::testing
