@@ -45,8 +45,8 @@ int main(int argc, char** argv) {
     if (!sub->parsed()) continue;
     // Under mpirun every rank would run the whole command and write the same outputs.
     if (latent::distributed::job().distributed() && sub->get_name() != "fit")
-      return latent::cli::run_guarded([&]() -> int {
-        throw latent::UserError("latent " + sub->get_name() + " runs on one process: start it without mpirun or srun "
+      return latent::cli::run_guarded([name = sub->get_name()]() -> int {
+        throw latent::UserError("latent " + name + " runs on one process: start it without mpirun or srun "
                                 "(latent fit --method svi, advi, fullrank or nuts runs across processes)");
       });
     return latent::cli::run_guarded(run);

@@ -135,7 +135,8 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, SviState state) {
     if (ordered_epoch != state.epoch) epoch_order(config.seed, ordered_epoch = state.epoch, order);
     const int64_t first = state.step * batch, rows = std::min(batch, n - first);
     // This rank's rows of the batch, in parts on its threads.
-    auto [mine_begin, mine_end] = part_range(rows, job.size(), job.rank());
+    const std::pair<int64_t, int64_t> mine = part_range(rows, job.size(), job.rank());
+    const int64_t mine_begin = mine.first, mine_end = mine.second;  // (lambdas capture no structured bindings in clang 14)
     const int parts = static_cast<int>(std::min<int64_t>(most_parts, mine_end - mine_begin));
     // Compile (once per part size) before the parallel section. The global terms
     // are scaled by each part's share of the batch, so that the parts add up to it.
