@@ -10,7 +10,10 @@
 #include "runtime/output/csv.hpp"
 #include "runtime/output/svi_fit.hpp"
 
+#include <atomic>
+#include <csignal>
 #include <filesystem>
+#include <optional>
 #include <iomanip>
 #include <iostream>
 #include <thread>
@@ -54,6 +57,33 @@ std::unique_ptr<SviFit> read_checkpoint(const std::string& path, const FitOption
   return f;
 }
 
+// SIGTERM (a scheduler's notice before it kills a job) and SIGINT (Ctrl-C) end a
+// checkpointed fit after its current step, with a checkpoint, instead of losing
+// the steps since the last one.
+std::atomic<bool> stop_signal{false};
+std::atomic<int> stop_signal_number{0};
+
+extern "C" void request_stop(int signal_number) {
+  stop_signal_number.store(signal_number);
+  stop_signal.store(true);
+}
+
+struct StopOnSignals {
+  struct sigaction old_term {}, old_int {};
+  StopOnSignals() {
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    action.sa_flags = SA_RESETHAND;  // a second signal ends the process at once
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, &old_term);
+    sigaction(SIGINT, &action, &old_int);
+  }
+  ~StopOnSignals() {
+    sigaction(SIGTERM, &old_term, nullptr);
+    sigaction(SIGINT, &old_int, nullptr);
+  }
+};
+
 }  // namespace
 
 int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
@@ -86,7 +116,10 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
   out.batch = svi.batch;
   out.optimizer = svi.optimizer;
   out.lr = svi.lr;
+  std::optional<StopOnSignals> stop_on_signals;
   if (svi.checkpoint_every > 0) {
+    stop_on_signals.emplace();
+    config.stop = &stop_signal;
     config.checkpoint_every = svi.checkpoint_every;
     config.checkpoint = [&](const SviState& state) {
       if (!job.root()) return;
@@ -123,6 +156,14 @@ int run_svi(const FitOptions& fit, const SviCliOptions& svi) {
               << ", " << model.reference().num_phi() << " learnable values, " << config.threads << " thread(s)"
               << (job.distributed() ? " on each of " + std::to_string(job.size()) + " processes" : "") << "\n";
   SviResult r = fit_svi(model, config, std::move(start));
+  if (r.stopped) {  // every rank stopped at the same step; rank 0 wrote the checkpoint
+    const int signal_number = stop_signal_number.load();
+    if (job.root())
+      std::cerr << "latent: stopped by " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << " at epoch "
+                << r.where.epoch << ", step " << r.where.step << " (" << r.where.optimizer.steps << " steps in all); "
+                << fit.outputs[0] << " holds the checkpoint: the same command with --resume continues\n";
+    return 128 + (signal_number > 0 ? signal_number : SIGTERM);  // as a shell reports a process ended by it
+  }
   if (talk && throughput.size() > 1) {
     double sum = 0;
     for (size_t i = 1; i < throughput.size(); ++i) sum += throughput[i];

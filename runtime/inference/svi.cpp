@@ -164,16 +164,18 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, SviState state) {
     // ranks the ranks' sum (every rank then holds the same and steps alike).
     double elbo = 0;
     std::vector<const double*> grads;
+    bool stop_requested = config.stop && config.stop->load();
     if (!job.distributed()) {
       for (int p = 0; p < parts; ++p) {
         elbo += workers[static_cast<size_t>(p)].out[0];
         grads.push_back(workers[static_cast<size_t>(p)].out.data() + 1);
       }
     } else {
-      job_sum.resize(1 + size);
+      job_sum.resize(2 + size);  // [elbo, gradient, stop requests]
       job_gradient.resize(size);
+      job_sum.back() = config.stop && config.stop->load() ? 1.0f : 0.0f;
       pool.run(threads, [&](int64_t t) {
-        auto [from, to] = part_range(static_cast<int64_t>(job_sum.size()), threads, static_cast<int>(t));
+        auto [from, to] = part_range(static_cast<int64_t>(size) + 1, threads, static_cast<int>(t));
         for (int64_t i = from; i < to; ++i) {
           double s = 0;
           for (int p = 0; p < parts; ++p) s += workers[static_cast<size_t>(p)].out[static_cast<size_t>(i)];
@@ -182,7 +184,8 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, SviState state) {
       });
       job.sum(job_sum.data(), job_sum.size());
       elbo = job_sum[0];
-      std::copy(job_sum.begin() + 1, job_sum.end(), job_gradient.begin());
+      std::copy(job_sum.begin() + 1, job_sum.end() - 1, job_gradient.begin());
+      stop_requested = job_sum.back() > 0;
       grads.push_back(job_gradient.data());
     }
     if (!std::isfinite(elbo)) {
@@ -223,10 +226,19 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, SviState state) {
       config.checkpoint(state);
       state.seconds = seconds;
     }
+    if (stop_requested && state.epoch <= config.epochs) {
+      result.stopped = true;
+      state.seconds += elapsed();
+      break;
+    }
   }
   if (config.checkpoint) {
     state.optimizer = stepper.state();
     config.checkpoint(state);
+  }
+  if (result.stopped) {
+    result.where = state;
+    result.where.phi.clear();
   }
   result.phi = std::move(phi);
   return result;

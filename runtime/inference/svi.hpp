@@ -26,6 +26,7 @@
 #include "runtime/model/svi_model.hpp"
 #include "runtime/optim/stochastic_optimizer.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -54,6 +55,10 @@ struct SviConfig {
   // Called every `checkpoint_every` steps (0: never) and at the end, on every rank.
   int64_t checkpoint_every = 0;
   std::function<void(const struct SviState&)> checkpoint;
+  // Set from elsewhere (a signal handler) to end the fit after the current step
+  // with a checkpoint; in a job of several ranks any rank's request stops them all
+  // at the same step (it travels in the step's sum).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Where a fit is: what continuing it exactly needs (a checkpoint).
@@ -69,6 +74,8 @@ struct SviState {
 struct SviResult {
   std::vector<double> phi;
   std::vector<SviEpoch> epochs;
+  bool stopped = false;  // by config.stop, before the last epoch ended
+  SviState where;        // when stopped: the state the checkpoint holds (without phi)
 };
 
 // Starts from `phi` (empty: initial_phi). Throws UserError when the objective

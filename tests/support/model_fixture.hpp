@@ -252,11 +252,10 @@ inline std::ostream& operator<<(std::ostream& os, const RunResult& r) {
             << "\n--- stdout ---\n" << r.out.substr(0, 2000) << "\n--- stderr ---\n" << r.err.substr(0, 2000);
 }
 
-// Runs a shell command line (`exec`: its status is the program's own, a signal
-// stays a signal), capturing stdout and stderr in files of `dir`.
+// Runs a shell command line, capturing stdout and stderr in files of `dir`.
 inline RunResult run_command(const std::string& cmd, const TempDir& dir) {
   std::string out = dir.file(".stdout"), err = dir.file(".stderr");
-  std::string full = "exec " + cmd + " </dev/null >" + shell_quote(out) + " 2>" + shell_quote(err);
+  std::string full = "{ " + cmd + "; } </dev/null >" + shell_quote(out) + " 2>" + shell_quote(err);
   int status = std::system(full.c_str());
   RunResult r;
   if (WIFEXITED(status)) {
@@ -270,9 +269,10 @@ inline RunResult run_command(const std::string& cmd, const TempDir& dir) {
   return r;
 }
 
-// Runs LATENT_BINARY with the arguments (each shell-quoted).
+// Runs LATENT_BINARY with the arguments (each shell-quoted); `exec`: the status
+// is the binary's own (a signal stays a signal).
 inline RunResult run_latent(const std::vector<std::string>& args, const TempDir& dir) {
-  std::string cmd = shell_quote(LATENT_BINARY);
+  std::string cmd = "exec " + shell_quote(LATENT_BINARY);
   for (auto& a : args) cmd += " " + shell_quote(a);
   return run_command(cmd, dir);
 }

@@ -25,7 +25,7 @@ inline bool mpi_available() {
 // (exit 124) instead of stalling the suite.
 inline RunResult run_latent_mpi(int ranks, const std::vector<std::string>& args, const TempDir& dir,
                                 int timeout_seconds = 300) {
-  std::string cmd = "timeout " + std::to_string(timeout_seconds) +
+  std::string cmd = "exec timeout " + std::to_string(timeout_seconds) +
                     " mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " " +
                     shell_quote(LATENT_BINARY);
   for (auto& a : args) cmd += " " + shell_quote(a);

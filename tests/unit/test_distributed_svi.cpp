@@ -1,12 +1,14 @@
 // SVI beyond one process (runtime/inference/svi.hpp, runtime/distributed/job.hpp):
 //  1. a batch's estimate does not depend on how it is split: a fit on one part
 //     equals the fit on three parts (threads) to rounding, tail batches included;
-//  2. checkpoints: a fit killed (SIGKILL) after a checkpoint and resumed with
+//  2. checkpoints: a fit killed (SIGKILL) after a checkpoint, or stopped by
+//     SIGTERM (it checkpoints after the current step), and resumed with
 //     --resume ends where the uninterrupted fit ends, to the last digit; a
 //     resumed fit checks that its options are the checkpoint's;
 //  3. with MPI (-DLATENT_MPI=ON; skipped otherwise): 2 ranks give the 1-rank
-//     fit to rounding; a checkpoint of a 1-rank fit resumes on 2 ranks; a rank
-//     failing mid-fit stops the job with its message, without a hang.
+//     fit to rounding; a checkpoint of a 1-rank fit resumes on 2 ranks; a job
+//     stopped by SIGTERM checkpoints and resumes; a rank failing mid-fit stops
+//     the job with its message, without a hang.
 #define BOOST_TEST_MODULE distributed_svi
 #include "tests/support/mpi_run.hpp"
 #include "tests/support/svi_fixture.hpp"
@@ -86,6 +88,27 @@ std::vector<std::string> fit_args(const Files& f, const std::string& out, int ep
           "--lr", "0.01", "--seed", "11", "--threads", std::to_string(threads), "--quiet", "-o", out};
 }
 
+// Starts `argv` (a program found on PATH) with its stderr in `err_path`.
+pid_t spawn(std::vector<std::string> argv, const std::string& err_path) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    if (!freopen("/dev/null", "w", stdout) || !freopen(err_path.c_str(), "w", stderr)) _exit(126);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits (at most two minutes) until `path` exists.
+void wait_for_file(const std::string& path) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+
 }  // namespace
 
 // ---- 1. splitting a batch -----------------------------------------------------------------
@@ -134,40 +157,47 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_continues_to_the_uninterrupted_result) {
   BOOST_CHECK_EQUAL(resumed.epochs.back().neg_elbo_per_datum, straight.epochs.back().neg_elbo_per_datum);
 }
 
-BOOST_AUTO_TEST_CASE(a_fit_killed_after_a_checkpoint_resumes_to_the_same_result) {
+BOOST_AUTO_TEST_CASE(a_fit_killed_or_stopped_after_a_checkpoint_resumes_to_the_same_result) {
   Files f;
-  const std::string straight = f.dir.file("straight.fit"), killed = f.dir.file("killed.fit");
+  const std::string straight = f.dir.file("straight.fit");
   RunResult s = run_latent(fit_args(f, straight, 150), f.dir);
   BOOST_REQUIRE_MESSAGE(s.exited && s.exit_code == 0, s);
-  // The same fit with a checkpoint (written to disk and synced) every 5 steps,
-  // killed as a scheduler kills a job once its first checkpoint is there.
-  std::vector<std::string> args = fit_args(f, killed, 150);
-  args.insert(args.end(), {"--checkpoint-every", "5"});
-  pid_t pid = fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(LATENT_BINARY)};
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stderr);
-    execv(LATENT_BINARY, argv.data());
-    _exit(127);
+  // The same fit with a checkpoint (written to disk and synced) every 5 steps, ended
+  // once its first checkpoint is there: SIGKILL (nothing more is written), or
+  // SIGTERM, a scheduler's notice (a checkpoint after the current step, exit 143).
+  for (int signal_number : {SIGKILL, SIGTERM}) {
+    BOOST_TEST_CONTEXT("signal " << signal_number) {
+      const std::string out = f.dir.file("interrupted" + std::to_string(signal_number) + ".fit");
+      const std::string err = f.dir.file("interrupted.err");
+      std::vector<std::string> args = fit_args(f, out, 150);
+      args.insert(args.end(), {"--checkpoint-every", "5"});
+      std::vector<std::string> command{LATENT_BINARY};
+      command.insert(command.end(), args.begin(), args.end());
+      pid_t pid = spawn(command, err);
+      BOOST_REQUIRE(pid > 0);
+      wait_for_file(out);
+      kill(pid, signal_number);
+      int status = 0;
+      waitpid(pid, &status, 0);
+      SviFit partial = read_svi_fit(out, SviModel(program(kModel), json_source(data_json(23))).reference());
+      BOOST_REQUIRE(partial.has_state);
+      BOOST_TEST_MESSAGE("ended at epoch " << partial.state.epoch << ", step " << partial.state.step);
+      BOOST_TEST(partial.state.epoch < 150);
+      if (signal_number == SIGKILL) {
+        BOOST_REQUIRE_MESSAGE(WIFSIGNALED(status), "the fit ended before it was killed: the test needs a longer fit");
+      } else {
+        BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status " << status);
+        BOOST_TEST(contains(read_text(err), "latent: stopped by SIGTERM at epoch " +
+                                                std::to_string(partial.state.epoch) + ", step " +
+                                                std::to_string(partial.state.step)),
+                   read_text(err));
+      }
+      args.push_back("--resume");
+      RunResult r = run_latent(args, f.dir);
+      BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
+      BOOST_TEST(phi_of(out, f.model, f.data) == phi_of(straight, f.model, f.data));  // to the last digit
+    }
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!std::filesystem::exists(killed) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  BOOST_REQUIRE_MESSAGE(WIFSIGNALED(status), "the fit ended before it was killed: the test needs a longer fit");
-  SviFit partial = read_svi_fit(killed, SviModel(program(kModel), json_source(data_json(23))).reference());
-  BOOST_REQUIRE(partial.has_state);
-  BOOST_TEST_MESSAGE("killed after epoch " << partial.state.epoch << ", step " << partial.state.step);
-  BOOST_TEST(partial.state.epoch < 150);
-  args.push_back("--resume");
-  RunResult r = run_latent(args, f.dir);
-  BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
-  BOOST_TEST(phi_of(killed, f.model, f.data) == phi_of(straight, f.model, f.data));  // to the last digit
 }
 
 BOOST_AUTO_TEST_CASE(a_resumed_fit_keeps_the_checkpoints_options) {
@@ -239,6 +269,39 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_of_one_rank_resumes_on_two) {
   RunResult r = run_latent_mpi(2, args, f.dir);
   BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
   BOOST_TEST(max_relative_difference(phi_of(out, f.model, f.data), phi_of(straight, f.model, f.data)) < 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(a_job_stopped_by_sigterm_checkpoints_and_resumes) {
+  if (!mpi_available()) {
+    BOOST_TEST_MESSAGE("skipped: built without MPI (-DLATENT_MPI=ON) or no mpirun");
+    return;
+  }
+  Files f;
+  const std::string straight = f.dir.file("straight.fit"), out = f.dir.file("job.fit"), err = f.dir.file("job.err");
+  // The uninterrupted job on 2 ranks: the resumed one sums the same parts in the same order.
+  RunResult s = run_latent_mpi(2, fit_args(f, straight, 3000), f.dir);
+  BOOST_REQUIRE_MESSAGE(s.exited && s.exit_code == 0, s);
+  // mpirun passes SIGTERM on to the ranks; any rank's request travels in the
+  // step's sum, so all stop after the same step and rank 0 writes the checkpoint.
+  std::vector<std::string> args = fit_args(f, out, 3000);
+  args.insert(args.end(), {"--checkpoint-every", "5"});
+  std::vector<std::string> command{"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", LATENT_BINARY};
+  command.insert(command.end(), args.begin(), args.end());
+  pid_t pid = spawn(command, err);
+  BOOST_REQUIRE(pid > 0);
+  wait_for_file(out);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) != 0, "status " << status << "\n" << read_text(err));
+  BOOST_TEST(contains(read_text(err), "latent: stopped by SIGTERM at epoch "), read_text(err));
+  SviFit partial = read_svi_fit(out, SviModel(program(kModel), json_source(data_json(23))).reference());
+  BOOST_REQUIRE(partial.has_state);
+  BOOST_REQUIRE_MESSAGE(partial.state.epoch < 3000, "the job ended before SIGTERM: the test needs a longer fit");
+  args.push_back("--resume");
+  RunResult r = run_latent_mpi(2, args, f.dir);
+  BOOST_REQUIRE_MESSAGE(r.exited && r.exit_code == 0, r);
+  BOOST_TEST(phi_of(out, f.model, f.data) == phi_of(straight, f.model, f.data));  // to the last digit
 }
 
 BOOST_AUTO_TEST_CASE(a_rank_failing_mid_fit_stops_the_job_with_its_message) {

@@ -19,22 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Runs a shell command, capturing stdout and stderr.
-RunResult run_command(const std::string& cmd, const TempDir& dir) {
-  std::string out = dir.file(".stdout"), err = dir.file(".stderr");
-  int status = std::system((cmd + " </dev/null >" + shell_quote(out) + " 2>" + shell_quote(err)).c_str());
-  RunResult r;
-  if (WIFEXITED(status)) {
-    r.exited = true;
-    r.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    r.signal = WTERMSIG(status);
-  }
-  r.out = read_text(out);
-  r.err = read_text(err);
-  return r;
-}
-
 std::string build_dir() {
 #ifdef LATENT_BUILD_DIR
   return LATENT_BUILD_DIR;
