@@ -157,9 +157,10 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, SviState state) {
       w.ctx.reset();
       SviModel::call(c, c.elbo_grad, phi.data(), w.data.data(), w.noise.data(), w.out.data(), &w.ctx);
     });
-    const std::string where = "epoch " + std::to_string(state.epoch) + ", step " + std::to_string(state.step + 1);
+    // Named only when a step fails (not built on every step).
+    auto where = [&] { return "epoch " + std::to_string(state.epoch) + ", step " + std::to_string(state.step + 1); };
     for (int p = 0; p < parts; ++p)
-      if (workers[static_cast<size_t>(p)].ctx.failed) failed(workers[static_cast<size_t>(p)].ctx, where);
+      if (workers[static_cast<size_t>(p)].ctx.failed) failed(workers[static_cast<size_t>(p)].ctx, where());
     // The batch's ELBO and gradient: the parts' sum, then in a job of several
     // ranks the ranks' sum (every rank then holds the same and steps alike).
     double elbo = 0;
@@ -190,7 +191,7 @@ SviResult fit_svi(SviModel& model, const SviConfig& config, SviState state) {
     }
     if (!std::isfinite(elbo)) {
       std::ostringstream msg;
-      msg << "SVI diverged at " << where << ": the ELBO estimate is " << elbo << "; try a smaller --lr";
+      msg << "SVI diverged at " << where() << ": the ELBO estimate is " << elbo << "; try a smaller --lr";
       throw UserError(msg.str() + "\n");
     }
     // Step, each thread on its own range of phi (summing the parts' gradients on the way).

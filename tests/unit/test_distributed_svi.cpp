@@ -16,14 +16,15 @@
 #include "runtime/inference/svi.hpp"
 #include "runtime/output/svi_fit.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <thread>
 
 using namespace latent;
 using namespace latent::testing;
@@ -88,8 +89,16 @@ std::vector<std::string> fit_args(const Files& f, const std::string& out, int ep
           "--lr", "0.01", "--seed", "11", "--threads", std::to_string(threads), "--quiet", "-o", out};
 }
 
-// Starts `argv` (a program found on PATH) with its stderr in `err_path`.
-pid_t spawn(std::vector<std::string> argv, const std::string& err_path) {
+// Runs `argv` (a program found on PATH, its stderr in `err_path`) until `out`
+// appears, then sends it `signal_number`; returns its wait status. The wait is
+// on the directory's events (inotify), not on time: a checkpoint is written to a
+// temporary file and renamed, which is IN_MOVED_TO; two minutes at most.
+int interrupt_at_first_checkpoint(std::vector<std::string> argv, const std::string& err_path, const std::string& out,
+                                  int signal_number) {
+  const std::filesystem::path file(out);
+  int events = inotify_init1(IN_CLOEXEC);
+  BOOST_REQUIRE(events >= 0);
+  BOOST_REQUIRE(inotify_add_watch(events, file.parent_path().c_str(), IN_MOVED_TO | IN_CREATE) >= 0);
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> args;
@@ -99,14 +108,20 @@ pid_t spawn(std::vector<std::string> argv, const std::string& err_path) {
     execvp(args[0], args.data());
     _exit(127);
   }
-  return pid;
-}
-
-// Waits (at most two minutes) until `path` exists.
-void wait_for_file(const std::string& path) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  BOOST_REQUIRE(pid > 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  alignas(inotify_event) char buffer[4096];
+  while (!std::filesystem::exists(file)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd ready{events, POLLIN, 0};
+    if (left.count() <= 0 || poll(&ready, 1, static_cast<int>(left.count())) <= 0) break;
+    if (read(events, buffer, sizeof buffer) < 0) break;  // the events themselves: exists() decides
+  }
+  close(events);
+  kill(pid, signal_number);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
 }
 
 }  // namespace
@@ -173,12 +188,7 @@ BOOST_AUTO_TEST_CASE(a_fit_killed_or_stopped_after_a_checkpoint_resumes_to_the_s
       args.insert(args.end(), {"--checkpoint-every", "5"});
       std::vector<std::string> command{LATENT_BINARY};
       command.insert(command.end(), args.begin(), args.end());
-      pid_t pid = spawn(command, err);
-      BOOST_REQUIRE(pid > 0);
-      wait_for_file(out);
-      kill(pid, signal_number);
-      int status = 0;
-      waitpid(pid, &status, 0);
+      const int status = interrupt_at_first_checkpoint(command, err, out, signal_number);
       SviFit partial = read_svi_fit(out, SviModel(program(kModel), json_source(data_json(23))).reference());
       BOOST_REQUIRE(partial.has_state);
       BOOST_TEST_MESSAGE("ended at epoch " << partial.state.epoch << ", step " << partial.state.step);
@@ -287,12 +297,7 @@ BOOST_AUTO_TEST_CASE(a_job_stopped_by_sigterm_checkpoints_and_resumes) {
   args.insert(args.end(), {"--checkpoint-every", "5"});
   std::vector<std::string> command{"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", LATENT_BINARY};
   command.insert(command.end(), args.begin(), args.end());
-  pid_t pid = spawn(command, err);
-  BOOST_REQUIRE(pid > 0);
-  wait_for_file(out);
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const int status = interrupt_at_first_checkpoint(command, err, out, SIGTERM);
   BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) != 0, "status " << status << "\n" << read_text(err));
   BOOST_TEST(contains(read_text(err), "latent: stopped by SIGTERM at epoch "), read_text(err));
   SviFit partial = read_svi_fit(out, SviModel(program(kModel), json_source(data_json(23))).reference());
