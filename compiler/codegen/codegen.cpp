@@ -5,6 +5,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
@@ -383,8 +384,11 @@ class FunctionEmitter {
     // made basic blocks of thousands of loads, whose instruction scheduling is
     // superlinear (seconds of compile time for a diffusion model's 40 steps).
     std::vector<llvm::Metadata*> hints{nullptr,  // the loop's own identity, set below
-                                       hint(short_loop ? "llvm.loop.unroll.runtime.disable" : "llvm.loop.unroll.disable")};
-    if (!reduces)
+                                       hint(short_loop && !cold_ ? "llvm.loop.unroll.runtime.disable" : "llvm.loop.unroll.disable")};
+    // A failed check's report runs once: not worth unrolling or vectorising
+    // (eight schools: 10% fewer instructions to compile).
+    if (cold_) hints.push_back(hint("llvm.loop.vectorize.enable", llvm::ConstantAsMetadata::get(b_.getFalse())));
+    if (!reduces || cold_)
       hints.push_back(hint("llvm.loop.interleave.count", llvm::ConstantAsMetadata::get(b_.getInt32(1))));
     llvm::MDNode* node = llvm::MDNode::getDistinct(ctx_, hints);
     node->replaceOperandWith(0, node);
@@ -596,14 +600,17 @@ class FunctionEmitter {
     llvm::BasicBlock* before = b_.GetInsertBlock();
     auto* report = llvm::BasicBlock::Create(ctx_, "check_failed", fn_);
     auto* merge = llvm::BasicBlock::Create(ctx_, "check_done", fn_);
-    b_.CreateCondBr(violated, report, merge);
+    b_.CreateCondBr(violated, report, merge, llvm::MDBuilder(ctx_).createUnlikelyBranchWeights());
     b_.SetInsertPoint(report);
     // The reported values are computed only on failure, in a scope of their own
     // (nothing computed here dominates the code after the check).
     scopes_.emplace_back();
+    bool outer_cold = cold_;
+    cold_ = true;
     std::vector<llvm::Value*> values;
     for (size_t k = 1; k < n->args.size(); ++k) values.push_back(to_double(scalar(n->args[k])));
     call_with_values(runtime_symbols::check_failed, n->b, values);
+    cold_ = outer_cold;
     scopes_.pop_back();
     report = b_.GetInsertBlock();
     b_.CreateBr(merge);
@@ -1486,6 +1493,7 @@ class FunctionEmitter {
   int64_t workspace_used_ = 0;
   std::vector<Scope> scopes_;
   bool loop_reduces_ = false;  // the loop being emitted accumulates a sum (reassoc_add)
+  bool cold_ = false;          // emitting a failed check's report: runs at most once per evaluation
 };
 
 }  // namespace

@@ -25,14 +25,15 @@ struct ModuleBuilder {
 };
 ModuleBuilder new_module(const std::string& name);
 
-// Runs the O2 pipeline (loop vectoriser with glibc's vector math library).
+// Runs the optimisation pipeline (jit.cpp: O2's passes that pay for generated code;
+// the loop vectoriser with glibc's vector math library).
 void optimize_module(llvm::Module& module);
 
 // Textual LLVM IR of a module.
 std::string module_text(const llvm::Module& module);
 
 struct CompileOptions {
-  bool optimize = true;       // run the O2 pipeline (one-off evaluations skip it)
+  bool optimize = true;       // run the optimisation pipeline (one-off evaluations skip it)
   bool use_cache = true;      // look the object up in (and store it to) the disk cache
   bool keep_text = false;     // keep the LLVM IR text before and after optimisation
 };
