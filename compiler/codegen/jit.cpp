@@ -1,5 +1,6 @@
 #include "compiler/codegen/jit.hpp"
 
+#include "common/source.hpp"
 #include "compiler/codegen/object_cache.hpp"
 #include "kernels/kernels.hpp"
 
@@ -56,8 +57,13 @@ void set_llvm_options() {
   std::string errors;
   llvm::raw_string_ostream errs(errors);
   const char* argv[] = {"latent"};
-  if (!llvm::cl::ParseCommandLineOptions(1, argv, "", &errs, "LATENT_LLVM_OPTIONS"))
-    throw std::runtime_error("LATENT_LLVM_OPTIONS: " + errs.str());
+  if (!llvm::cl::ParseCommandLineOptions(1, argv, "", &errs, "LATENT_LLVM_OPTIONS")) {
+    // LLVM's first line ("latent: Unknown command line argument '-x'.  Try: ..."), without its advice.
+    std::string first = errs.str().substr(0, errs.str().find('\n'));
+    if (first.rfind("latent: ", 0) == 0) first.erase(0, 8);
+    first = first.substr(0, first.find("  Try:"));
+    throw UserError("latent: LATENT_LLVM_OPTIONS: " + first);
+  }
 }
 
 // The optimisation passes, in LLVM's textual pipeline syntax. The functions we

@@ -258,6 +258,41 @@ BOOST_AUTO_TEST_CASE(the_data_checks_are_not_optimised) {
   BOOST_TEST(!contains(density_line, "#"), density_line);
 }
 
+// The optimisation pipeline (compiler/codegen/jit.cpp) keeps what the gradients'
+// speed comes from: the GARCH example's loops are vectorised, their logarithms
+// and exponentials calling glibc's vector math library.
+BOOST_AUTO_TEST_CASE(the_optimised_code_is_vectorised) {
+  TempDir dir;
+  RunResult r = run_latent({"ir", model_of("garch"), "--data", data_of("garch"), "--stage", "llvm-optimized"}, dir);
+  BOOST_TEST(r.exit_code == 0, r);
+  BOOST_TEST(contains(r.out, "vector.body"), r);
+  BOOST_TEST(contains(r.out, "x double>"), r);
+  BOOST_TEST(contains(r.out, "_ZGVdN4v_log"), r);
+  BOOST_TEST(contains(r.out, "_ZGVdN4v_exp"), r);
+}
+
+// LATENT_LLVM_OPTIONS passes options to LLVM (as clang's -mllvm): -time-passes
+// reports each compile's passes; an unknown option is a user error naming it.
+BOOST_AUTO_TEST_CASE(llvm_options_come_from_the_environment) {
+  TempDir dir;
+  std::vector<std::string> args{"grad", model_of("kidiq"), "--data", data_of("kidiq")};
+  std::string previous = std::getenv("LATENT_CACHE") ? std::getenv("LATENT_CACHE") : "";
+  setenv("LATENT_CACHE", "off", 1);  // the passes run only when the object is compiled
+  setenv("LATENT_LLVM_OPTIONS", "-time-passes", 1);
+  RunResult timed = run_latent(args, dir);
+  setenv("LATENT_LLVM_OPTIONS", "-no-such-llvm-option", 1);
+  RunResult unknown = run_latent(args, dir);
+  unsetenv("LATENT_LLVM_OPTIONS");
+  if (previous.empty()) unsetenv("LATENT_CACHE"); else setenv("LATENT_CACHE", previous.c_str(), 1);
+  BOOST_TEST(timed.exit_code == 0, timed);
+  BOOST_TEST(contains(timed.err, "Pass execution timing report"), timed);
+  BOOST_TEST(contains(timed.err, "LoopVectorizePass"), timed);
+  BOOST_TEST(unknown.exit_code == 1, unknown);
+  BOOST_TEST(unknown.err == "latent: LATENT_LLVM_OPTIONS: Unknown command line argument '-no-such-llvm-option'.\n",
+             unknown);
+  BOOST_TEST(unknown.out.empty(), unknown);
+}
+
 // Every stage of every example, with the method each is fitted by (the VAE and
 // the DLGM on the bundled Fashion-MNIST images).
 BOOST_AUTO_TEST_CASE(ir_prints_every_stage_of_every_example) {
