@@ -577,3 +577,107 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
 }
 
 }  // namespace latent
+
+namespace latent {
+
+namespace {
+
+// `counter += c`, `counter -= c`, `counter = counter + c`, `counter = c + counter`,
+// `counter = counter - c` (c an int literal, maybe negated): c; else nothing.
+std::optional<int64_t> counter_step(const ast::Stmt& s, const std::string& counter) {
+  auto literal = [](const ast::Expr* e) -> std::optional<int64_t> {
+    if (e->kind == ast::ExprKind::IntLit) return e->int_value;
+    if (e->kind == ast::ExprKind::Unary && e->name == "-" && e->args[0]->kind == ast::ExprKind::IntLit)
+      return -e->args[0]->int_value;
+    return std::nullopt;
+  };
+  auto is_counter = [&](const ast::Expr* e) { return e->kind == ast::ExprKind::Var && e->name == counter; };
+  if (s.kind != ast::StmtKind::Assign || !is_counter(s.lhs.get())) return std::nullopt;
+  const ast::Expr* r = s.rhs.get();
+  if (s.op == "+=") return literal(r);
+  if (s.op == "-=") {
+    std::optional<int64_t> c = literal(r);
+    return c ? std::optional<int64_t>(-*c) : std::nullopt;
+  }
+  if (s.op != "=" || r->kind != ast::ExprKind::Binary) return std::nullopt;
+  const ast::Expr* a = r->args[0].get();
+  const ast::Expr* b = r->args[1].get();
+  if (r->name == "+" && is_counter(a)) return literal(b);
+  if (r->name == "+" && is_counter(b)) return literal(a);
+  if (r->name == "-" && is_counter(a)) {
+    std::optional<int64_t> c = literal(b);
+    return c ? std::optional<int64_t>(-*c) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// Whether a statement (nested ones included) can leave or skip the rest of a loop body.
+bool leaves_early(const ast::Stmt& s) {
+  using K = ast::StmtKind;
+  if (s.kind == K::Break || s.kind == K::Continue || s.kind == K::Return) return true;
+  for (const ast::StmtPtr* b : {&s.body, &s.else_body})
+    if (*b && leaves_early(**b)) return true;
+  for (auto& x : s.stmts)
+    if (leaves_early(*x)) return true;
+  return false;
+}
+
+// The names a statement assigns or declares (nested ones included).
+void assigned_names(const ast::Stmt& s, std::set<std::string>& out) {
+  if (s.kind == ast::StmtKind::Assign) {
+    const ast::Expr* root = s.lhs.get();
+    while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
+    out.insert(root->name);
+  }
+  if (s.decl) out.insert(s.decl->name);
+  if (!s.loop_var.empty()) out.insert(s.loop_var);
+  for (const ast::StmtPtr* b : {&s.body, &s.else_body})
+    if (*b) assigned_names(**b, out);
+  for (auto& x : s.stmts) assigned_names(*x, out);
+}
+
+}  // namespace
+
+std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
+  const ast::Expr& c = *w.cond;
+  static const std::map<std::string, std::string> flipped{{"<", ">"}, {"<=", ">="}, {">", "<"}, {">=", "<="},
+                                                           {"!=", "!="}};
+  if (c.kind != ast::ExprKind::Binary || !flipped.count(c.name)) return std::nullopt;
+  if (leaves_early(*w.body)) return std::nullopt;
+  std::set<std::string> assigned;
+  assigned_names(*w.body, assigned);
+  // Try the counter on either side.
+  for (int side = 0; side < 2; ++side) {
+    const ast::Expr& var = *c.args[side];
+    const ast::Expr& bound = *c.args[1 - side];
+    if (var.kind != ast::ExprKind::Var || !var.type.is_int()) continue;
+    std::set<std::string> in_bound;
+    mentioned(bound, in_bound);
+    bool bound_fixed = true;
+    for (const std::string& n : in_bound) bound_fixed = bound_fixed && !assigned.count(n);
+    if (!bound_fixed) continue;
+    // Exactly one statement mentions the counter as its target, at the top level.
+    std::optional<int64_t> step;
+    int writes = 0;
+    std::function<void(const ast::Stmt&)> count_writes = [&](const ast::Stmt& s) {
+      if (s.kind == ast::StmtKind::Assign) {
+        const ast::Expr* root = s.lhs.get();
+        while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
+        if (root->name == var.name) ++writes;
+      }
+      if ((s.decl && s.decl->name == var.name) || s.loop_var == var.name) writes += 2;  // shadowed: not counted
+      for (const ast::StmtPtr* b : {&s.body, &s.else_body})
+        if (*b) count_writes(**b);
+      for (auto& x : s.stmts) count_writes(*x);
+    };
+    count_writes(*w.body);
+    if (writes != 1) continue;
+    for (const ast::Stmt* s : top_level(*w.body))
+      if (std::optional<int64_t> c_step = counter_step(*s, var.name)) step = c_step;
+    if (!step || *step == 0) continue;
+    return CountedWhile{var.name, *step, side == 0 ? c.name : flipped.at(c.name), &bound};
+  }
+  return std::nullopt;
+}
+
+}  // namespace latent

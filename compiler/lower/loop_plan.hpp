@@ -14,6 +14,7 @@
 #include "compiler/frontend/ast.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -52,5 +53,19 @@ struct LoopPlan {
 };
 
 LoopPlan plan_loop(const ast::Stmt& for_stmt);
+
+// A counted while loop: `while (i OP bound)` (or `bound OP i`, OP one of < <= >
+// >= !=) whose body changes the int counter i only by one unconditional
+// `i += step` (or -=, or i = i + step) at its top level, assigns nothing the
+// bound mentions, and has no break, continue or return. Its iterations can be
+// counted from i's value and the bound before the body runs (the lowerer does,
+// when both are known from data), and it runs as a `for` over that count.
+struct CountedWhile {
+  std::string counter;
+  int64_t step = 0;
+  std::string op;                 // as if written `counter op bound`
+  const ast::Expr* bound = nullptr;
+};
+std::optional<CountedWhile> counted_while(const ast::Stmt& while_stmt);
 
 }  // namespace latent

@@ -550,7 +550,58 @@ void Lowerer::foreach_loop(const ast::Stmt& s) {
       break;
 }
 
+// The iterations of a counted while loop (loop_plan.hpp), from the counter's value
+// and the bound when both are known from data; nothing if the loop would run
+// longer than a for loop may (it is then unrolled, and stopped by that limit).
+std::optional<int64_t> Lowerer::while_trip_count(const CountedWhile& w) {
+  Var* counter = find(w.counter);
+  if (!counter) return std::nullopt;
+  NodeP start = fold_data_expression(counter->value.node);
+  NodeP bound = fold_data_expression(expr(*w.bound).node);
+  if (!start->is_const() || !bound->is_const()) return std::nullopt;
+  const double b = bound->value;
+  auto holds = [&](double i) {
+    if (w.op == "<") return i < b;
+    if (w.op == "<=") return i <= b;
+    if (w.op == ">") return i > b;
+    if (w.op == ">=") return i >= b;
+    return i != b;
+  };
+  int64_t trips = 0;
+  for (double i = start->value; holds(i); i += static_cast<double>(w.step))
+    if (++trips > lowering::kMaxWhileTrips) return std::nullopt;
+  return trips;
+}
+
 void Lowerer::while_loop(const ast::Stmt& s) {
+  // A counted loop (`while (t <= T) { ...; t += 1; }`) runs as a for loop over its
+  // trip count: symbolic or a Scan, not unrolled. The synthetic for statement
+  // borrows the while loop's body (released, not freed, with the statement).
+  if (std::optional<CountedWhile> counted = counted_while(s)) {
+    if (std::optional<int64_t> trips = while_trip_count(*counted)) {
+      if (*trips == 0) return;
+      auto literal = [&](int64_t v) {
+        auto e = std::make_unique<ast::Expr>();
+        e->kind = ast::ExprKind::IntLit;
+        e->loc = s.loc;
+        e->int_value = v;
+        e->type = Type::int_();
+        return e;
+      };
+      std::shared_ptr<ast::Stmt> as_for(new ast::Stmt{}, [](ast::Stmt* f) {
+        (void)f->body.release();
+        delete f;
+      });
+      as_for->kind = ast::StmtKind::For;
+      as_for->loc = s.loc;
+      as_for->loop_var = "while iteration";  // not an identifier: no program names it
+      as_for->lower = literal(1);
+      as_for->upper = literal(*trips);
+      as_for->body.reset(const_cast<ast::Stmt*>(s.body.get()));
+      counted_loops_.push_back(as_for);
+      return for_loop(*as_for);
+    }
+  }
   while (true) {
     Value c = expr(*s.cond);
     c.node = fold_data_expression(c.node);  // real data elements too: while (t[i] >= t_change[k])

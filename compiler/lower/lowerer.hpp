@@ -7,11 +7,13 @@
 
 #include "compiler/frontend/ast.hpp"
 #include "compiler/lower/flows.hpp"
+#include "compiler/lower/loop_plan.hpp"
 #include "compiler/lower/lowered_program.hpp"
 #include "stdlib/library.hpp"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <optional>
 #include <string>
@@ -177,6 +179,7 @@ class Lowerer {
   std::unordered_map<ir::NodeP, ir::NodeP> shared_draws(SourceLoc loc, ir::NodeP var, ir::NodeP lo, int64_t count,
                                                         const std::vector<ir::NodeP>& outputs);
   void while_loop(const ast::Stmt& s);
+  std::optional<int64_t> while_trip_count(const CountedWhile& w);
   void if_statement(const ast::Stmt& s);
   // Lowers `then_body` (and `else_body`) under the run-time condition `cond` (Int),
   // merging what they change with selects.
@@ -213,6 +216,8 @@ class Lowerer {
   // The bounds of a masked loop (masked_for): its body runs only where lo <= i <= hi.
   std::pair<ir::NodeP, ir::NodeP> masked_bounds_{nullptr, nullptr};
   int unrolled_iterations_ = 0;
+  // Counted while loops lowered as for loops (they borrow the while loops' bodies).
+  std::vector<std::shared_ptr<ast::Stmt>> counted_loops_;
   int unrolled_depth_ = 0;          // unrolled bodies being lowered, one inside another
   UnrolledCost unrolled_cost_;      // made by finished outermost unrolled bodies
   UnrolledCost outermost_start_;    // runtime_cost() when the outermost body began

@@ -545,3 +545,121 @@ model {
   BOOST_TEST(contains(run, "the loop's range runs outside 1..30, the elements it defines (upper bound = 31)"), run);
   BOOST_TEST(contains(run, ":6:18"), run);
 }
+
+// ============================================================================================
+// Counted while loops: run as for loops over their trip count
+// ============================================================================================
+
+BOOST_AUTO_TEST_SUITE(counted_while_loops)
+
+namespace {
+
+const ast::Stmt* first_while(const ast::Stmt& s) {
+  if (s.kind == ast::StmtKind::While) return &s;
+  if (s.kind == ast::StmtKind::Block)
+    for (const auto& x : s.stmts)
+      if (const ast::Stmt* w = first_while(*x)) return w;
+  return nullptr;
+}
+
+std::optional<CountedWhile> counted(const std::string& model_block) {
+  auto program = parse_text(std::string(kDeclarations) + "\nmodel {\n" + model_block + "\n}\n");
+  const ast::Block* model = program->find(ast::BlockKind::Model);
+  for (const auto& s : model->stmts)
+    if (const ast::Stmt* w = first_while(*s)) return counted_while(*w);
+  BOOST_FAIL("no while statement in the model block");
+  return std::nullopt;
+}
+
+int scan_nodes(const LoweredProgram& lp) {
+  std::vector<NodeP> roots;
+  for (const Term& t : lp.terms) roots.push_back(t.value);
+  int count = 0;
+  for (NodeP n : ir::topological_order(roots)) count += n->op == Op::Scan || n->op == Op::ScanLast;
+  return count;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(counters_are_recognised) {
+  auto c = counted("int t = 1; while (t <= N) { target += y[t] * mu; t += 1; }");
+  BOOST_TEST_REQUIRE(c.has_value());
+  BOOST_TEST(c->counter == "t");
+  BOOST_TEST(c->step == 1);
+  BOOST_TEST(c->op == "<=");
+  // the bound on the left (the operator as if the counter were), other steps and forms
+  c = counted("int t = N; while (1 < t) { t = t - 2; target += mu; }");
+  BOOST_TEST_REQUIRE(c.has_value());
+  BOOST_TEST(c->op == ">");
+  BOOST_TEST(c->step == -2);
+  c = counted("int t = 0; while (t != 6) { target += mu; t = 3 + t; }");
+  BOOST_TEST_REQUIRE(c.has_value());
+  BOOST_TEST(c->step == 3);
+  c = counted("int t = N; while (t >= 1) { target += y[t] * mu; t -= 1; }");
+  BOOST_TEST_REQUIRE(c.has_value());
+  BOOST_TEST(c->step == -1);
+}
+
+BOOST_AUTO_TEST_CASE(other_while_loops_are_not_counted) {
+  BOOST_TEST(!counted("int t = 1; while (t <= N) { if (y[t] > 1) break; t += 1; }"));
+  BOOST_TEST(!counted("int t = 1; while (t <= N) { if (y[t] > 1) t += 1; t += 1; }"));
+  BOOST_TEST(!counted("int t = 1; while (t <= N) { if (y[t] > 1) t += 1; else t += 2; }"));
+  BOOST_TEST(!counted("int t = 1; int n = N; while (t <= n) { n -= 1; t += 1; }"));
+  BOOST_TEST(!counted("int t = 1; while (t * t <= N) { t += 1; }"));
+  BOOST_TEST(!counted("int t = 1; while (t <= N && y[t] > 0) { t += 1; }"));
+  BOOST_TEST(!counted("int t = 1; while (t <= N) { t *= 2; }"));
+  BOOST_TEST(!counted("int t = 1; while (t <= N) { t += 0; }"));
+  BOOST_TEST(!counted("real t = 1; while (t <= N) { t += 1; }"));
+}
+
+// A recursion written with while: a Scan, with the unrolled loop's log density,
+// gradient (and finite differences), and the counter's value after the loop.
+BOOST_AUTO_TEST_CASE(a_counted_recursion_is_a_scan_equal_to_the_unrolled_loop) {
+  // (a loop of 16 iterations or fewer is unrolled whatever its form)
+  const std::string data = R"({"T": 20, "y": [0.3, -1.2, 0.8, 2.0, -0.4, 1.1, 0.2, 0.9, -0.7, 1.5,
+                                             -0.1, 0.6, -1.8, 0.4, 1.3, -0.9, 0.05, 0.7, -0.3, 1.0]})";
+  auto model_with = [](const std::string& condition, const std::string& start, const std::string& step,
+                       const std::string& index) {
+    return "data { int T; array[T] real y; }\nparameters { real<lower=-1, upper=1> rho; real<lower=0> s; }\n"
+           "model {\n  real prev = 0;\n  int t = " + start + ";\n  while (" + condition + ") {\n"
+           "    y[" + index + "] ~ normal(rho * prev, s);\n    prev = y[" + index + "];\n    " + step + ";\n  }\n"
+           "  target += 0.01 * t * rho;\n}\n";
+  };
+  // Forwards, and backwards over the mirrored index; `&& 1` keeps the loop unrolled.
+  for (const auto& [condition, start, step, index] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"t <= T", "1", "t += 1", "t"}, {"t >= 1", "T", "t -= 1", "T + 1 - t"}}) {
+    BOOST_TEST_CONTEXT(condition) {
+      auto program = parse_text(model_with(condition, start, step, index));
+      LoweredProgram lowered = driver::lower(*program, DataSet::from_json_string(data, "data.json"));
+      BOOST_TEST(scan_nodes(lowered) > 0);
+      auto as_scan = make_model(model_with(condition, start, step, index), data);
+      auto unrolled = make_model(model_with("(" + condition + ") && 1", start, step, index), data);
+      for (const std::vector<double>& u : {std::vector<double>{0.3, -0.5}, std::vector<double>{-1.2, 0.4}}) {
+        BOOST_TEST(lp(*as_scan, u) == lp(*unrolled, u), boost::test_tools::tolerance(1e-13));
+        std::vector<double> g = gradient(*as_scan, u), h = gradient(*unrolled, u);
+        for (size_t k = 0; k < g.size(); ++k) BOOST_TEST(g[k] == h[k], boost::test_tools::tolerance(1e-12));
+        check_gradient(*as_scan, u);
+      }
+    }
+  }
+}
+
+// Longer than any unrolled loop may be (200000 iterations in all): a Scan.
+BOOST_AUTO_TEST_CASE(a_long_counted_loop_is_not_unrolled) {
+  auto m = make_model(
+      "data { int T; }\nparameters { real<lower=0, upper=1> a; }\n"
+      "model {\n  real h = 0;\n  int t = 0;\n  while (t < T) { h = a * h + 1; t += 1; }\n"
+      "  target += -0.5 * square(h - 2) + 1e-6 * t;\n}\n",
+      R"({"T": 300000})");
+  // h = (1 - a^T) / (1 - a) = 1 / (1 - a) for a < 1 and T this large.
+  for (double a : {0.3, 0.6}) {
+    double u = std::log(a / (1 - a));
+    double h = 1 / (1 - a);
+    double want = -0.5 * (h - 2) * (h - 2) + 1e-6 * 300000 + std::log(a) + std::log(1 - a);
+    BOOST_TEST(lp(*m, {u}) == want, boost::test_tools::tolerance(1e-10));
+    check_gradient(*m, {u});
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
