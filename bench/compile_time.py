@@ -3,7 +3,7 @@
 data, transformed data, lowering, differentiation, LLVM, machine code, linking) with an
 empty object cache and with a warm one, median of --reps runs each, for every example
 with data and the loop programs of bench/loops: the change-point model (T = 112),
-a NADE at D = 784, GARCH(1,1) at T = 1000 and the logistic regression (N = 10000,
+a NADE at D = 784, GARCH(1,1) at T = 1000 (also written with a counted while loop) and the logistic regression (N = 10000,
 D = 100), and the whole `latent grad` process's wall time with the warm cache (start-up
 included). Also each one's time per gradient, and GARCH's compile time at T = 250 ...
 4000 with the slope per time step (it should not grow with T: loops are not unrolled).
@@ -46,6 +46,7 @@ def loop_programs():
         ("NADE D=784 H=20", os.path.join(loops, "nade.stan"),
          write("nade.json", {"D": 784, "H": 20, "x": [rng.randint(0, 1) for _ in range(784)]})),
         ("GARCH(1,1) T=1000", os.path.join(loops, "garch.stan"), garch_data(1000)),
+        ("GARCH while T=1000", os.path.join(loops, "garch_while.stan"), garch_data(1000)),
         ("logistic N=10000 D=100", os.path.join(root, "examples", "logistic", "model.lat"), logistic_data()),
     ]
 
