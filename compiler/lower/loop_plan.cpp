@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 #include <vector>
 
 namespace latent {
@@ -576,9 +577,7 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
   return plan;
 }
 
-}  // namespace latent
-
-namespace latent {
+// ---- counted while loops -------------------------------------------------------------------
 
 namespace {
 
@@ -622,8 +621,9 @@ bool leaves_early(const ast::Stmt& s) {
   return false;
 }
 
-// The names a statement assigns or declares (nested ones included).
-void assigned_names(const ast::Stmt& s, std::set<std::string>& out) {
+// Every variable a statement assigns to (nested statements included), once per
+// assignment; declarations count as assignments of what they declare.
+void assignments(const ast::Stmt& s, std::multiset<std::string>& out) {
   if (s.kind == ast::StmtKind::Assign) {
     const ast::Expr* root = s.lhs.get();
     while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
@@ -632,8 +632,8 @@ void assigned_names(const ast::Stmt& s, std::set<std::string>& out) {
   if (s.decl) out.insert(s.decl->name);
   if (!s.loop_var.empty()) out.insert(s.loop_var);
   for (const ast::StmtPtr* b : {&s.body, &s.else_body})
-    if (*b) assigned_names(**b, out);
-  for (auto& x : s.stmts) assigned_names(*x, out);
+    if (*b) assignments(**b, out);
+  for (auto& x : s.stmts) assignments(*x, out);
 }
 
 }  // namespace
@@ -644,8 +644,8 @@ std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
                                                            {"!=", "!="}};
   if (c.kind != ast::ExprKind::Binary || !flipped.count(c.name)) return std::nullopt;
   if (leaves_early(*w.body)) return std::nullopt;
-  std::set<std::string> assigned;
-  assigned_names(*w.body, assigned);
+  std::multiset<std::string> assigned;
+  assignments(*w.body, assigned);
   // Try the counter on either side.
   for (int side = 0; side < 2; ++side) {
     const ast::Expr& var = *c.args[side];
@@ -655,23 +655,9 @@ std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
     mentioned(bound, in_bound);
     bool bound_fixed = true;
     for (const std::string& n : in_bound) bound_fixed = bound_fixed && !assigned.count(n);
-    if (!bound_fixed) continue;
-    // Exactly one statement mentions the counter as its target, at the top level.
+    // One assignment to the counter in the whole body, unconditional (at the top level).
+    if (!bound_fixed || assigned.count(var.name) != 1) continue;
     std::optional<int64_t> step;
-    int writes = 0;
-    std::function<void(const ast::Stmt&)> count_writes = [&](const ast::Stmt& s) {
-      if (s.kind == ast::StmtKind::Assign) {
-        const ast::Expr* root = s.lhs.get();
-        while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
-        if (root->name == var.name) ++writes;
-      }
-      if ((s.decl && s.decl->name == var.name) || s.loop_var == var.name) writes += 2;  // shadowed: not counted
-      for (const ast::StmtPtr* b : {&s.body, &s.else_body})
-        if (*b) count_writes(**b);
-      for (auto& x : s.stmts) count_writes(*x);
-    };
-    count_writes(*w.body);
-    if (writes != 1) continue;
     for (const ast::Stmt* s : top_level(*w.body))
       if (std::optional<int64_t> c_step = counter_step(*s, var.name)) step = c_step;
     if (!step || *step == 0) continue;
