@@ -28,12 +28,12 @@ std::shared_ptr<const ast::Program> parse_text(const std::string& text) {
   return driver::parse(std::make_shared<SourceFile>(SourceFile{"test.lat", text}));
 }
 
-// The first `for` statement of the model block (searching nested blocks).
-const ast::Stmt* first_for(const ast::Stmt& s) {
-  if (s.kind == ast::StmtKind::For) return &s;
+// The first statement of a kind (searching nested blocks).
+const ast::Stmt* first_of(const ast::Stmt& s, ast::StmtKind kind) {
+  if (s.kind == kind) return &s;
   if (s.kind == ast::StmtKind::Block)
     for (const auto& x : s.stmts)
-      if (const ast::Stmt* f = first_for(*x)) return f;
+      if (const ast::Stmt* f = first_of(*x, kind)) return f;
   return nullptr;
 }
 
@@ -41,7 +41,7 @@ LoopPlan plan_of(const ast::Program& program) {
   const ast::Block* model = program.find(ast::BlockKind::Model);
   BOOST_REQUIRE(model);
   for (const auto& s : model->stmts)
-    if (const ast::Stmt* f = first_for(*s)) return plan_loop(*f);
+    if (const ast::Stmt* f = first_of(*s, ast::StmtKind::For)) return plan_loop(*f);
   BOOST_FAIL("no for statement in the model block");
   return {};
 }
@@ -554,19 +554,11 @@ BOOST_AUTO_TEST_SUITE(counted_while_loops)
 
 namespace {
 
-const ast::Stmt* first_while(const ast::Stmt& s) {
-  if (s.kind == ast::StmtKind::While) return &s;
-  if (s.kind == ast::StmtKind::Block)
-    for (const auto& x : s.stmts)
-      if (const ast::Stmt* w = first_while(*x)) return w;
-  return nullptr;
-}
-
 std::optional<CountedWhile> counted(const std::string& model_block) {
   auto program = parse_text(std::string(kDeclarations) + "\nmodel {\n" + model_block + "\n}\n");
   const ast::Block* model = program->find(ast::BlockKind::Model);
   for (const auto& s : model->stmts)
-    if (const ast::Stmt* w = first_while(*s)) return counted_while(*w);
+    if (const ast::Stmt* w = first_of(*s, ast::StmtKind::While)) return counted_while(*w);
   BOOST_FAIL("no while statement in the model block");
   return std::nullopt;
 }
