@@ -582,31 +582,24 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
 namespace {
 
 // `counter += c`, `counter -= c`, `counter = counter + c`, `counter = c + counter`,
-// `counter = counter - c` (c an int literal, maybe negated): c; else nothing.
+// `counter = counter - c` (c an int literal, maybe negated): the change, ±c; else nothing.
 std::optional<int64_t> counter_step(const ast::Stmt& s, const std::string& counter) {
-  auto literal = [](const ast::Expr* e) -> std::optional<int64_t> {
-    if (e->kind == ast::ExprKind::IntLit) return e->int_value;
+  auto literal = [](const ast::Expr* e, int64_t sign) -> std::optional<int64_t> {
+    if (e->kind == ast::ExprKind::IntLit) return sign * e->int_value;
     if (e->kind == ast::ExprKind::Unary && e->name == "-" && e->args[0]->kind == ast::ExprKind::IntLit)
-      return -e->args[0]->int_value;
+      return -sign * e->args[0]->int_value;
     return std::nullopt;
   };
   auto is_counter = [&](const ast::Expr* e) { return e->kind == ast::ExprKind::Var && e->name == counter; };
   if (s.kind != ast::StmtKind::Assign || !is_counter(s.lhs.get())) return std::nullopt;
   const ast::Expr* r = s.rhs.get();
-  if (s.op == "+=") return literal(r);
-  if (s.op == "-=") {
-    std::optional<int64_t> c = literal(r);
-    return c ? std::optional<int64_t>(-*c) : std::nullopt;
-  }
+  if (s.op == "+=" || s.op == "-=") return literal(r, s.op == "+=" ? 1 : -1);
   if (s.op != "=" || r->kind != ast::ExprKind::Binary) return std::nullopt;
   const ast::Expr* a = r->args[0].get();
   const ast::Expr* b = r->args[1].get();
-  if (r->name == "+" && is_counter(a)) return literal(b);
-  if (r->name == "+" && is_counter(b)) return literal(a);
-  if (r->name == "-" && is_counter(a)) {
-    std::optional<int64_t> c = literal(b);
-    return c ? std::optional<int64_t>(-*c) : std::nullopt;
-  }
+  if (r->name == "+" && is_counter(a)) return literal(b, 1);
+  if (r->name == "+" && is_counter(b)) return literal(a, 1);
+  if (r->name == "-" && is_counter(a)) return literal(b, -1);
   return std::nullopt;
 }
 
@@ -621,21 +614,6 @@ bool leaves_early(const ast::Stmt& s) {
   return false;
 }
 
-// Every variable a statement assigns to (nested statements included), once per
-// assignment; declarations count as assignments of what they declare.
-void assignments(const ast::Stmt& s, std::multiset<std::string>& out) {
-  if (s.kind == ast::StmtKind::Assign) {
-    const ast::Expr* root = s.lhs.get();
-    while (root->kind == ast::ExprKind::Index) root = root->args[0].get();
-    out.insert(root->name);
-  }
-  if (s.decl) out.insert(s.decl->name);
-  if (!s.loop_var.empty()) out.insert(s.loop_var);
-  for (const ast::StmtPtr* b : {&s.body, &s.else_body})
-    if (*b) assignments(**b, out);
-  for (auto& x : s.stmts) assignments(*x, out);
-}
-
 }  // namespace
 
 std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
@@ -644,8 +622,14 @@ std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
                                                            {"!=", "!="}};
   if (c.kind != ast::ExprKind::Binary || !flipped.count(c.name)) return std::nullopt;
   if (leaves_early(*w.body)) return std::nullopt;
-  std::multiset<std::string> assigned;
-  assignments(*w.body, assigned);
+  // How often the body assigns each variable (declarations and inner loops' variables: always changed).
+  BodyScan scan("");
+  scan.stmt(*w.body);
+  auto assignments = [&](const std::string& name) -> int64_t {
+    if (scan.declared.count(name) || scan.inner_loop_vars.count(name)) return 2;
+    auto it = scan.uses.find(name);
+    return it == scan.uses.end() ? 0 : std::count_if(it->second.begin(), it->second.end(), [](const Use& u) { return u.assigned; });
+  };
   // Try the counter on either side.
   for (int side = 0; side < 2; ++side) {
     const ast::Expr& var = *c.args[side];
@@ -654,9 +638,9 @@ std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
     std::set<std::string> in_bound;
     mentioned(bound, in_bound);
     bool bound_fixed = true;
-    for (const std::string& n : in_bound) bound_fixed = bound_fixed && !assigned.count(n);
+    for (const std::string& n : in_bound) bound_fixed = bound_fixed && assignments(n) == 0;
     // One assignment to the counter in the whole body, unconditional (at the top level).
-    if (!bound_fixed || assigned.count(var.name) != 1) continue;
+    if (!bound_fixed || assignments(var.name) != 1) continue;
     std::optional<int64_t> step;
     for (const ast::Stmt* s : top_level(*w.body))
       if (std::optional<int64_t> c_step = counter_step(*s, var.name)) step = c_step;

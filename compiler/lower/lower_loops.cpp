@@ -7,6 +7,7 @@
 
 #include "compiler/ir/substitute.hpp"
 
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <map>
@@ -551,7 +552,8 @@ void Lowerer::foreach_loop(const ast::Stmt& s) {
 }
 
 // The iterations of a counted while loop (loop_plan.hpp), from the counter's value
-// and the bound when both are known from data; nothing if the loop would run
+// and the bound when both are known from data: the first k at which the condition
+// fails for start + k * step. Nothing if it never fails or the loop would run
 // longer than a for loop may (it is then unrolled, and stopped by that limit).
 std::optional<int64_t> Lowerer::while_trip_count(const CountedWhile& w) {
   Var* counter = find(w.counter);
@@ -559,18 +561,20 @@ std::optional<int64_t> Lowerer::while_trip_count(const CountedWhile& w) {
   NodeP start = fold_data_expression(counter->value.node);
   NodeP bound = fold_data_expression(expr(*w.bound).node);
   if (!start->is_const() || !bound->is_const()) return std::nullopt;
-  const double b = bound->value;
-  auto holds = [&](double i) {
-    if (w.op == "<") return i < b;
-    if (w.op == "<=") return i <= b;
-    if (w.op == ">") return i > b;
-    if (w.op == ">=") return i >= b;
-    return i != b;
-  };
-  int64_t trips = 0;
-  for (double i = start->value; holds(i); i += static_cast<double>(w.step))
-    if (++trips > lowering::kMaxWhileTrips) return std::nullopt;
-  return trips;
+  // The distance to the bound in steps (the step's sign moves the counter towards it when positive).
+  const double steps = (bound->value - start->value) / static_cast<double>(w.step);
+  double trips;
+  if (w.op == "!=") {
+    trips = steps >= 0 && steps == std::floor(steps) ? steps : -1;
+  } else {
+    bool below = w.op == "<" || w.op == "<=", strict = w.op == "<" || w.op == ">";
+    bool holds_at_start = below ? (strict ? start->value < bound->value : start->value <= bound->value)
+                                : (strict ? start->value > bound->value : start->value >= bound->value);
+    bool towards = below == (w.step > 0);
+    trips = !holds_at_start ? 0 : !towards ? -1 : strict ? std::ceil(steps) : std::floor(steps) + 1;
+  }
+  if (trips < 0 || trips > static_cast<double>(lowering::kMaxWhileTrips)) return std::nullopt;
+  return static_cast<int64_t>(trips);
 }
 
 void Lowerer::while_loop(const ast::Stmt& s) {

@@ -12,7 +12,7 @@ namespace latent::lowering {
 
 // Iterations of unrolled loops, in all, before lowering gives up.
 inline constexpr int kMaxUnrolledIterations = 200000;
-// The longest counted while loop run as a for loop (its count is found by stepping the counter).
+// The longest counted while loop run as a for loop.
 inline constexpr int64_t kMaxWhileTrips = 100000000;
 // What unrolled bodies may add to the compiled program: run-time operations, and
 // the elements they write. The posteriordb programs that compile in under half a

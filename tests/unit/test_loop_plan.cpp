@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 using namespace latent;
@@ -37,14 +38,17 @@ const ast::Stmt* first_of(const ast::Stmt& s, ast::StmtKind kind) {
   return nullptr;
 }
 
-LoopPlan plan_of(const ast::Program& program) {
+// The first statement of a kind in the model block.
+const ast::Stmt& first_in_model(const ast::Program& program, ast::StmtKind kind) {
   const ast::Block* model = program.find(ast::BlockKind::Model);
   BOOST_REQUIRE(model);
   for (const auto& s : model->stmts)
-    if (const ast::Stmt* f = first_of(*s, ast::StmtKind::For)) return plan_loop(*f);
-  BOOST_FAIL("no for statement in the model block");
-  return {};
+    if (const ast::Stmt* f = first_of(*s, kind)) return *f;
+  BOOST_FAIL("no statement of the kind in the model block");
+  throw std::logic_error("unreachable");
 }
+
+LoopPlan plan_of(const ast::Program& program) { return plan_loop(first_in_model(program, ast::StmtKind::For)); }
 
 LoopPlan plan_of(const std::string& model_block, const std::string& declarations) {
   return plan_of(*parse_text(declarations + "\nmodel {\n" + model_block + "\n}\n"));
@@ -59,14 +63,17 @@ const char* kData = R"({"N": 3, "T": 4, "y": [0.5, 1.5, -0.2],
 
 LoopPlan plan(const std::string& model_block) { return plan_of(model_block, kDeclarations); }
 
-// Loop nodes anywhere in the lowered model.
-int loop_nodes(const LoweredProgram& lp) {
+// Nodes of the given ops anywhere in the lowered model.
+int nodes_of(const LoweredProgram& lp, const std::set<Op>& ops) {
   std::vector<NodeP> roots;
   for (const Term& t : lp.terms) roots.push_back(t.value);
   int count = 0;
-  for (NodeP n : ir::topological_order(roots)) count += n->op == Op::LoopSum || n->op == Op::LoopGen;
+  for (NodeP n : ir::topological_order(roots)) count += ops.count(n->op) > 0;
   return count;
 }
+
+// Loop nodes anywhere in the lowered model.
+int loop_nodes(const LoweredProgram& lp) { return nodes_of(lp, {Op::LoopSum, Op::LoopGen}); }
 
 // A LoopSum whose body contains another LoopSum.
 bool nested_loop_sum(const LoweredProgram& lp) {
@@ -556,20 +563,10 @@ namespace {
 
 std::optional<CountedWhile> counted(const std::string& model_block) {
   auto program = parse_text(std::string(kDeclarations) + "\nmodel {\n" + model_block + "\n}\n");
-  const ast::Block* model = program->find(ast::BlockKind::Model);
-  for (const auto& s : model->stmts)
-    if (const ast::Stmt* w = first_of(*s, ast::StmtKind::While)) return counted_while(*w);
-  BOOST_FAIL("no while statement in the model block");
-  return std::nullopt;
+  return counted_while(first_in_model(*program, ast::StmtKind::While));
 }
 
-int scan_nodes(const LoweredProgram& lp) {
-  std::vector<NodeP> roots;
-  for (const Term& t : lp.terms) roots.push_back(t.value);
-  int count = 0;
-  for (NodeP n : ir::topological_order(roots)) count += n->op == Op::Scan || n->op == Op::ScanLast;
-  return count;
-}
+int scan_nodes(const LoweredProgram& lp) { return nodes_of(lp, {Op::Scan, Op::ScanLast}); }
 
 }  // namespace
 
