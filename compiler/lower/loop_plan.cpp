@@ -55,6 +55,8 @@ class BodyScan {
   std::set<std::string> declared;
   std::string blocker;  // non-empty: must unroll
   bool draws = false;   // calls an _rng function (a Scan would draw again where its history is read)
+  // break / continue of the scanned loop (inside an inner loop they are that loop's), return anywhere.
+  bool breaks = false, continues = false, returns = false;
 
   void stmt(const ast::Stmt& s) {
     using K = ast::StmtKind;
@@ -132,10 +134,14 @@ class BodyScan {
         } else {
           blocker = "it contains a foreach loop";
         }
-        stmt(*s.body);
+        inner_loop_body(*s.body);
         break;
       }
-      case K::While: blocker = "it contains a while loop"; stmt(*s.body); expr(*s.cond); break;
+      case K::While:
+        blocker = "it contains a while loop";
+        inner_loop_body(*s.body);
+        expr(*s.cond);
+        break;
       case K::If:
         expr(*s.cond);
         stmt(*s.body);
@@ -149,13 +155,26 @@ class BodyScan {
         for (auto& a : s.args) expr(*a);
         break;
       case K::Break:
-      case K::Continue: blocker = "it contains break or continue"; break;
-      case K::Return: blocker = "it contains return"; break;
+        breaks = breaks || inner_loops_ == 0;
+        break;
+      case K::Continue:
+        continues = continues || inner_loops_ == 0;
+        break;
+      case K::Return:
+        returns = true;
+        blocker = "it contains return";
+        break;
       case K::Empty: break;
     }
   }
 
  private:
+  void inner_loop_body(const ast::Stmt& body) {
+    ++inner_loops_;
+    stmt(body);
+    --inner_loops_;
+  }
+
   // c when the first index is `loop_var - c` (c a literal >= 1), 0 for the loop variable, else -1.
   int64_t first_index_lag(const ast::Expr& index_expr) const {
     if (first_index_is_loop_var(index_expr)) return 0;
@@ -328,6 +347,7 @@ class BodyScan {
 
   std::string loop_var_;
   std::set<const ast::Expr*> padded_slices_;
+  int inner_loops_ = 0;  // loops inside the scanned body enclosing the statement scanned
 };
 
 // Why a loop calling f must be unrolled, or "". Inlined into a symbolic loop,
@@ -518,7 +538,12 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
   }
   // Sizes that change: unrolled, or run in groups of equal sizes (classified below).
   std::vector<const BodyScan::Size*> varying_sizes = scan.varying_sizes();
-  std::map<std::string, const ast::Stmt*> overwritten = overwritten_first(for_stmt, scan.declared);
+  plan.breaks = scan.breaks;
+  plan.continues = scan.continues;
+  // After a masked break or continue the last iteration may not reach an
+  // overwrite, so the value after the loop would be wrong: such variables are carried.
+  std::map<std::string, const ast::Stmt*> overwritten;
+  if (!plan.breaks && !plan.continues) overwritten = overwritten_first(for_stmt, scan.declared);
   // Also for symbolic plans: the lowerer may still find that a variable defined
   // element-wise is not covered by the loop's range, and then make it a Scan.
   plan.scannable = !scan.draws;
@@ -533,7 +558,7 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
     if (!assigned) continue;
     plan.carried.insert(name);
     bool accumulator = true, generated = true, windowed = true;
-    int64_t window = 1;
+    int64_t window = 0;
     for (auto& u : uses) {
       accumulator &= u.assigned && (u.op == "+=" || u.op == "-=");
       generated &= u.indexed_by_loop;
@@ -565,6 +590,12 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt) {
       plan.symbolic = false;
       plan.why_unrolled = "'" + name + "' carries a value from one iteration to the next";
     }
+  }
+  // A break carries its flag from one iteration to the next: a Scan.
+  if (plan.breaks) {
+    plan.carried.insert(kBroken);
+    if (plan.symbolic) plan.why_unrolled = "it may break out of the loop";
+    plan.symbolic = false;
   }
   if (scan.draws && !plan.symbolic) plan.why_unrolled += " and it makes draws";
   if (!varying_sizes.empty()) {
@@ -603,17 +634,6 @@ std::optional<int64_t> counter_step(const ast::Stmt& s, const std::string& count
   return std::nullopt;
 }
 
-// Whether a statement (nested ones included) can leave or skip the rest of a loop body.
-bool leaves_early(const ast::Stmt& s) {
-  using K = ast::StmtKind;
-  if (s.kind == K::Break || s.kind == K::Continue || s.kind == K::Return) return true;
-  for (const ast::StmtPtr* b : {&s.body, &s.else_body})
-    if (*b && leaves_early(**b)) return true;
-  for (auto& x : s.stmts)
-    if (leaves_early(*x)) return true;
-  return false;
-}
-
 }  // namespace
 
 std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
@@ -621,10 +641,11 @@ std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
   static const std::map<std::string, std::string> flipped{{"<", ">"}, {"<=", ">="}, {">", "<"}, {">=", "<="},
                                                            {"!=", "!="}};
   if (c.kind != ast::ExprKind::Binary || !flipped.count(c.name)) return std::nullopt;
-  if (leaves_early(*w.body)) return std::nullopt;
   // How often the body assigns each variable (declarations and inner loops' variables: always changed).
   BodyScan scan("");
   scan.stmt(*w.body);
+  // A continue could skip the counter's step; a break only ends the loop sooner.
+  if (scan.continues || scan.returns) return std::nullopt;
   auto assignments = [&](const std::string& name) -> int64_t {
     if (scan.declared.count(name) || scan.inner_loop_vars.count(name)) return 2;
     auto it = scan.uses.find(name);

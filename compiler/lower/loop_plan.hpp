@@ -7,8 +7,15 @@
 // Scan: the loop has a carried dependence (a recursion such as
 // sigma[t] = f(sigma[t - 1]), a running state) and nothing else in the way: it
 // becomes an IR Scan over the carried variables (lower_loops.cpp).
-// Unrolled: break, continue, while, foreach, target(), draws with carried
-// state, short loops: evaluated iteration by iteration with the loop variable known.
+// Unrolled: while, foreach, target(), draws with carried state, short loops:
+// evaluated iteration by iteration with the loop variable known.
+//
+// break and continue do not unroll a loop: in a symbolic loop or a Scan the
+// statements after them run masked (lower_loops.cpp), under two int flags the
+// lowerer keeps as hidden variables: kContinued, set where the iteration has
+// continued (local to the iteration), and kBroken, set where the loop has
+// broken out (carried, so a loop with break is a Scan whose later iterations
+// change nothing). Unrolled loops stop at a break whose condition is known.
 #pragma once
 
 #include "compiler/frontend/ast.hpp"
@@ -23,8 +30,14 @@ namespace latent {
 // The longest window of past elements a Scan keeps per variable.
 inline constexpr int64_t kMaxWindow = 16;
 
+// The hidden variables of a loop's break and continue (not identifiers: no program names them).
+inline const std::string kBroken = "\x01broken";
+inline const std::string kContinued = "\x01continued";
+
 struct LoopPlan {
   bool symbolic = true;
+  // The body has break / continue statements of this loop (not of loops inside it).
+  bool breaks = false, continues = false;
   std::string why_unrolled;               // for `latent ir` and error messages
   // Not symbolic only because variables carry values between iterations: the
   // loop can be an IR Scan whose state is `carried` (every variable declared
@@ -33,7 +46,8 @@ struct LoopPlan {
   std::set<std::string> carried;
   // Carried arrays written only at v[i] and read only at v[i - c], c <= window:
   // the Scan's state keeps the last `window` elements (a recursion such as
-  // sigma[t] = f(sigma[t - 1]) then carries one element, not the array).
+  // sigma[t] = f(sigma[t - 1]) then carries one element, not the array). Window
+  // 0: read only at v[i], so no element from before the loop is needed.
   std::map<std::string, int64_t> windows;
   // Carried matrices read and written only in column c (v[r, c], v[a:b, c],
   // sub_col(v, r, c, n), col(v, c)), c an expression the loop does not change
@@ -57,7 +71,8 @@ LoopPlan plan_loop(const ast::Stmt& for_stmt);
 // A counted while loop: `while (i OP bound)` (or `bound OP i`, OP one of < <= >
 // >= !=) whose body changes the int counter i only by one unconditional
 // `i += step` (or -=, or i = i + step) at its top level, assigns nothing the
-// bound mentions, and has no break, continue or return. Its iterations can be
+// bound mentions, and has no continue or return (a break ends it early: the
+// count is then an upper bound, the iterations after the break are masked). Its iterations can be
 // counted from i's value and the bound before the body runs (the lowerer does,
 // when both are known from data), and it runs as a `for` over that count.
 struct CountedWhile {

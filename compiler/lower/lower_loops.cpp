@@ -24,20 +24,55 @@ using lowering::stan_axes;
 // ---- control flow ------------------------------------------------------------------------------
 
 // Lowers the body of loop `s` (variable `var`) once; what it adds to target is
-// returned, to be wrapped in the loop by the caller.
-std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var) {
+// returned, to be wrapped in the loop by the caller. The body runs where a masked
+// loop's range covers the variable and where an earlier iteration has not broken
+// out; its break and continue are masked (loop_plan.hpp).
+std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var, const LoopPlan& plan) {
   std::vector<Term> body_terms;
   std::vector<Term>* saved_terms = current_terms_;
   current_terms_ = &body_terms;
   enclosing_loops_.push_back(var);
+  LoopExits exits;
+  LoopExits* saved_exits = std::exchange(loop_exits_, plan.breaks || plan.continues ? &exits : nullptr);
+  push_scope();
+  if (plan.continues) define(kContinued, {g_.int_constant(0), Type::int_()}, false, "local");
+  NodeP runs = nullptr;
   auto [lo, hi] = std::exchange(masked_bounds_, {nullptr, nullptr});
-  if (lo)
-    conditional(g_.binary(Op::And, g_.binary(Op::Ge, var, lo), g_.binary(Op::Le, var, hi)), s.body.get(), nullptr);
+  if (lo) runs = g_.binary(Op::And, g_.binary(Op::Ge, var, lo), g_.binary(Op::Le, var, hi));
+  if (plan.breaks) {
+    NodeP open = still_running();
+    runs = runs ? g_.binary(Op::And, runs, open) : open;
+  }
+  if (runs)
+    conditional(runs, s.body.get(), nullptr);
   else
     statement(*s.body);
+  pop_scope();
+  loop_exits_ = saved_exits;
   enclosing_loops_.pop_back();
   current_terms_ = saved_terms;
   return body_terms;
+}
+
+NodeP Lowerer::still_running() {
+  NodeP running = nullptr;
+  for (const std::string& flag : {kBroken, kContinued}) {
+    Var* v = find(flag);
+    if (!v) continue;
+    NodeP clear = g_.binary(Op::Eq, v->value.node, g_.int_constant(0));
+    running = running ? g_.binary(Op::And, running, clear) : clear;
+  }
+  if (!running) throw std::logic_error("a masked loop without its flags");
+  return running;
+}
+
+// break / continue in a symbolic loop or Scan: sets its flag (the enclosing
+// `if`s merge it with their conditions); statements() masks what follows.
+void Lowerer::masked_exit(const ast::Stmt& s) {
+  Var* flag = find(s.kind == ast::StmtKind::Break ? kBroken : kContinued);
+  if (!flag) throw std::logic_error("a masked break or continue without its flag");
+  flag->value.node = g_.int_constant(1);
+  ++loop_exits_->taken;
 }
 
 void Lowerer::for_loop(const ast::Stmt& s) {
@@ -52,6 +87,15 @@ void Lowerer::for_loop(const ast::Stmt& s) {
                                     : "a loop in the guide draws its parameters element by element");
   }
   LoopPlan plan = plan_loop(s);
+  if (!plan.breaks) return planned_for(s, lo, hi, plan);
+  // The flag of a loop with break: a Scan's state (an unrolled loop leaves it 0).
+  push_scope();
+  define(kBroken, {g_.int_constant(0), Type::int_()}, false, "local");
+  planned_for(s, lo, hi, plan);
+  pop_scope();
+}
+
+void Lowerer::planned_for(const ast::Stmt& s, Value lo, Value hi, LoopPlan& plan) {
   bool known = lo.node->is_const() && hi.node->is_const();
   // The size of the variables defined element-wise, when they share one, and
   // whether the loop's range covers only part of them.
@@ -102,7 +146,9 @@ void Lowerer::for_loop(const ast::Stmt& s) {
     error(s.loc, "this loop must be evaluated iteration by iteration (" + plan.why_unrolled +
                      "), so its bounds must be known from data");
   int64_t count = static_cast<int64_t>(hi.node->value - lo.node->value + 1);
-  if (plan.scannable && count >= lowering::kMinScanIterations && scan_for(s, lo.node, count, plan)) return;
+  // A loop with break is a Scan however short: unrolled, its break could not depend on parameters.
+  bool scan_pays = count >= lowering::kMinScanIterations || (plan.breaks && count > 0);
+  if (plan.scannable && scan_pays && scan_for(s, lo.node, count, plan)) return;
   if (!plan.size_exprs.empty() && count >= lowering::kMinScanIterations &&
       grouped_for(s, static_cast<int64_t>(lo.node->value), static_cast<int64_t>(hi.node->value), plan))
     return;
@@ -152,7 +198,11 @@ bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value, const std::str
   begin_unrolled_body();
   push_scope();
   define(s.loop_var, value, true, "loop");
+  LoopExits* saved_exits = std::exchange(loop_exits_, nullptr);
+  NodeP saved_entry = std::exchange(unrolled_entry_path_, path_);
   statement(*s.body);
+  loop_exits_ = saved_exits;
+  unrolled_entry_path_ = saved_entry;
   pop_scope();
   end_unrolled_body();
   continue_ = false;
@@ -215,7 +265,7 @@ void Lowerer::symbolic_for(const ast::Stmt& s, NodeP lo, NodeP hi, const LoopPla
   for (auto& [name, inner] : plan.overwritten)
     if (Var* v = find(name)) before_loop[name] = v->value;
 
-  std::vector<Term> body_terms = loop_body(s, var);
+  std::vector<Term> body_terms = loop_body(s, var, plan);
 
   std::map<std::string, Value> results;
   int64_t count = lo->is_const() && hi->is_const() ? static_cast<int64_t>(hi->value - lo->value + 1) : -1;
@@ -330,11 +380,13 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
     Value value = v->value;
     auto window = plan.windows.find(name);
     if (window != plan.windows.end() && !redirected && value.type.base != Base::Int) {
-      int64_t lags = window->second;
+      // Window 0 (v read only at v[i]): one component holding the element written, starting at zero.
+      const bool write_only = window->second == 0;
+      int64_t lags = std::max<int64_t>(window->second, 1);
       std::vector<int> axes = stan_axes(value.type, value.node->dims.size());
       int axis = axes.empty() ? -1 : axes.front();
-      bool fits = axis == static_cast<int>(value.node->dims.size()) - 1 && first - lags >= 1 &&
-                  first + count - 1 <= value.node->dims[static_cast<size_t>(axis)];
+      bool fits = axis == static_cast<int>(value.node->dims.size()) - 1 && (write_only || first - lags >= 1) &&
+                  first >= 1 && first + count - 1 <= value.node->dims[static_cast<size_t>(axis)];
       if (fits) {
         Window w{name, "\x01" + name + "#" + std::to_string(hidden_counter_++), components.size(), value};
         Type element = value.type.element();
@@ -342,7 +394,8 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
         std::vector<std::string> lag_names;
         for (int64_t c = 1; c <= lags; ++c) {
           std::string lag = "\x01" + name + "#lag" + std::to_string(c) + "#" + std::to_string(hidden_counter_++);
-          NodeP before = g_.index(value.node, axis, g_.int_constant(first - c - 1));
+          NodeP before = g_.index(value.node, axis, g_.int_constant(write_only ? 0 : first - c - 1));
+          if (write_only) before = before->is_scalar() ? g_.constant(0) : g_.zeros(before->dims);
           define(lag, {before, element}, false, "local");
           add_component(lag, c == 1 ? w.element : lag_names.back(), before, element, true);
           lag_names.push_back(lag);
@@ -404,7 +457,7 @@ bool Lowerer::scan_for(const ast::Stmt& s, NodeP lo, int64_t count, const LoopPl
   };
   for (size_t k = 0; k < components.size(); ++k) find(components[k].name)->value.node = whole(components[k], unpack(state, k));
   define(s.loop_var, {var, Type::int_()}, true, "loop");
-  std::vector<Term> body_terms = loop_body(s, var);
+  std::vector<Term> body_terms = loop_body(s, var, plan);
   std::vector<NodeP> next;
   for (auto& c : components) {
     NodeP value = find(c.next_from)->value.node;
@@ -606,6 +659,8 @@ void Lowerer::while_loop(const ast::Stmt& s) {
       return for_loop(*as_for);
     }
   }
+  LoopExits* saved_exits = std::exchange(loop_exits_, nullptr);
+  NodeP saved_entry = std::exchange(unrolled_entry_path_, path_);
   while (true) {
     Value c = expr(*s.cond);
     c.node = fold_data_expression(c.node);  // real data elements too: while (t[i] >= t_change[k])
@@ -623,6 +678,8 @@ void Lowerer::while_loop(const ast::Stmt& s) {
       break;
     }
   }
+  loop_exits_ = saved_exits;
+  unrolled_entry_path_ = saved_entry;
 }
 
 void Lowerer::if_statement(const ast::Stmt& s) {
@@ -644,6 +701,15 @@ void Lowerer::if_statement(const ast::Stmt& s) {
 }
 
 void Lowerer::conditional(NodeP cond, const ast::Stmt* then_body, const ast::Stmt* else_body) {
+  auto lower = [&](const ast::Stmt* body) -> std::function<void()> {
+    if (!body) return {};
+    return [this, body] { statement(*body); };
+  };
+  conditional(cond, lower(then_body), lower(else_body), then_body->loc);
+}
+
+void Lowerer::conditional(NodeP cond, const std::function<void()>& lower_then, const std::function<void()>& lower_else,
+                          SourceLoc loc) {
   auto snapshot = [&]() {
     std::vector<std::map<std::string, Var>> s;
     for (auto& sc : scopes_) s.push_back(sc.vars);
@@ -653,19 +719,21 @@ void Lowerer::conditional(NodeP cond, const ast::Stmt* then_body, const ast::Stm
   NodeP saved_path = path_;
   NodeP returned_before = frame_ ? frame_->returned : nullptr;
   // Each branch runs under its condition; `stopped`: it ended in a return (lower_functions.cpp).
-  auto branch = [&](const ast::Stmt* body, NodeP when, bool* stopped) {
+  auto branch = [&](const std::function<void()>& body, NodeP when, bool* stopped) {
     path_ = saved_path ? g_.binary(Op::And, saved_path, when) : when;
-    if (body) statement(*body);
+    if (body) body();
     *stopped = std::exchange(returning_, false);
     auto after = snapshot();
     for (size_t k = 0; k < scopes_.size(); ++k) scopes_[k].vars = before[k];
     return after;
   };
   bool then_stopped = false, else_stopped = false;
-  auto then_state = branch(then_body, cond, &then_stopped);
-  auto else_state = branch(else_body, g_.unary(Op::Not, cond), &else_stopped);
+  auto then_state = branch(lower_then, cond, &then_stopped);
+  auto else_state = branch(lower_else, g_.unary(Op::Not, cond), &else_stopped);
   path_ = saved_path;
-  if (break_ || continue_) error(then_body->loc, "break and continue under a condition that depends on parameters are not supported");
+  if (break_ || continue_)
+    error(loc, "break and continue under a condition that depends on parameters are not supported in a loop "
+               "evaluated iteration by iteration");
   if (then_stopped && else_stopped) {
     returning_ = true;
     return;

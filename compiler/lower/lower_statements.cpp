@@ -222,10 +222,16 @@ bool Lowerer::reads_parameter(NodeP leaf, const std::string& name) const {
 // is one such row; a vector is a column, W' x + b).
 // ---- statements ---------------------------------------------------------------------------------
 
-void Lowerer::statements(const std::vector<ast::StmtPtr>& stmts) {
-  for (auto& s : stmts) {
+void Lowerer::statements(const std::vector<ast::StmtPtr>& stmts, size_t first) {
+  for (size_t k = first; k < stmts.size(); ++k) {
     if (break_ || continue_ || returning_) return;
-    statement(*s);
+    const int64_t taken = loop_exits_ ? loop_exits_->taken : 0;
+    statement(*stmts[k]);
+    // A masked break or continue in stmts[k]: the rest runs where neither was taken.
+    if (loop_exits_ && loop_exits_->taken != taken && k + 1 < stmts.size()) {
+      conditional(still_running(), [&] { statements(stmts, k + 1); }, {}, stmts[k + 1]->loc);
+      return;
+    }
   }
 }
 
@@ -302,7 +308,11 @@ void Lowerer::statement_unchecked(const ast::Stmt& s) {
     case K::Reject: return print_or_reject(s);
     case K::Break:
     case K::Continue:
-      if (path_) error(s.loc, "break and continue under a condition that depends on parameters are not supported");
+      if (loop_exits_) return masked_exit(s);
+      // An unrolled loop stops while lowering: the condition must be known then.
+      if (path_ != unrolled_entry_path_)
+        error(s.loc, "break and continue under a condition that depends on parameters are not supported in a loop "
+                     "evaluated iteration by iteration");
       (s.kind == K::Break ? break_ : continue_) = true;
       return;
     case K::Return: return return_statement(s);

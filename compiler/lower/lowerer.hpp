@@ -12,6 +12,7 @@
 #include "stdlib/library.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -74,7 +75,8 @@ class Lowerer {
   void set_parameter_leaf(const std::string& name, ir::NodeP leaf) { parameter_leaves_[name] = leaf; }
 
   // ---- statements and expressions -------------------------------------------------------
-  void statements(const std::vector<ast::StmtPtr>& stmts);
+  // From stmts[first] on; after a masked break or continue the rest runs under the loop's flags.
+  void statements(const std::vector<ast::StmtPtr>& stmts, size_t first = 0);
   void statement(const ast::Stmt& s);            // reports a value over ir::kMaxElements at s
   void statement_unchecked(const ast::Stmt& s);
   Value expr(const ast::Expr& e);
@@ -172,7 +174,12 @@ class Lowerer {
                     ir::NodeP values = nullptr);
   bool grouped_for(const ast::Stmt& s, int64_t lo, int64_t hi, const struct LoopPlan& plan);
   void masked_for(const ast::Stmt& s, ir::NodeP lo, ir::NodeP hi, int64_t size, const struct LoopPlan& plan);
-  std::vector<Term> loop_body(const ast::Stmt& s, ir::NodeP var);
+  std::vector<Term> loop_body(const ast::Stmt& s, ir::NodeP var, const struct LoopPlan& plan);
+  // Lowers the rest of a for loop once its plan is made (lower_loops.cpp).
+  void planned_for(const ast::Stmt& s, Value lo, Value hi, struct LoopPlan& plan);
+  // Where the body of the masked loop being lowered still runs: neither broken out of nor continued.
+  ir::NodeP still_running();
+  void masked_exit(const ast::Stmt& s);
   // Lowers a loop with carried state as an IR Scan; false (nothing lowered)
   // when its state cannot be one tensor (ints mixed with reals).
   bool scan_for(const ast::Stmt& s, ir::NodeP lo, int64_t count, const struct LoopPlan& plan);
@@ -184,6 +191,9 @@ class Lowerer {
   // Lowers `then_body` (and `else_body`) under the run-time condition `cond` (Int),
   // merging what they change with selects.
   void conditional(ir::NodeP cond, const ast::Stmt* then_body, const ast::Stmt* else_body);
+  // The same with the branches lowered by callbacks (`lower_else` may be empty); `loc` names the branch.
+  void conditional(ir::NodeP cond, const std::function<void()>& lower_then, const std::function<void()>& lower_else,
+                   SourceLoc loc);
   // User-defined functions (lower_functions.cpp).
   Value call_function(const ast::FunctionDef& f, const std::vector<Value>& args, SourceLoc loc, bool propto);
   void return_statement(const ast::Stmt& s);
@@ -221,7 +231,17 @@ class Lowerer {
   int unrolled_depth_ = 0;          // unrolled bodies being lowered, one inside another
   UnrolledCost unrolled_cost_;      // made by finished outermost unrolled bodies
   UnrolledCost outermost_start_;    // runtime_cost() when the outermost body began
+  // Unrolled loops: a break or continue lowered, ending the iteration (or the loop) while lowering.
   bool break_ = false, continue_ = false;
+  // path_ when the innermost unrolled loop began: its break must be under a condition known while lowering.
+  ir::NodeP unrolled_entry_path_ = nullptr;
+  // The symbolic loop or Scan whose body is being lowered, when it has break or
+  // continue (loop_plan.hpp): they set the flags kBroken / kContinued, and the
+  // statements after them run masked. Null in unrolled loops and outside loops.
+  struct LoopExits {
+    int64_t taken = 0;  // masked breaks and continues lowered so far
+  };
+  LoopExits* loop_exits_ = nullptr;
   int hidden_counter_ = 0;
   std::unordered_set<ir::NodeP> draw_arrays_;  // arrays of draws made once per loop (shared_draws)
   std::map<std::string, DenseLayer> layers_;

@@ -1,7 +1,8 @@
 // Loops with carried state lowered as an IR Scan (issue 10): each model's log
-// density and gradient equal the same loop unrolled (forced by a `break` that
-// never runs, which makes a loop unrollable only) and finite differences; the
-// lowered program holds a Scan; compile size does not grow with the trip count.
+// density and gradient equal the same loop unrolled (forced by a `while` loop
+// that never runs, which makes a loop unrollable only) and finite differences;
+// the lowered program holds a Scan; compile size does not grow with the trip
+// count. break and continue are masked in symbolic loops and Scans.
 #define BOOST_TEST_MODULE scan
 #include "tests/support/model_fixture.hpp"
 
@@ -33,23 +34,19 @@ std::pair<int, size_t> scans_and_nodes(const std::string& model, const std::stri
   return {scans, order.size()};
 }
 
-// `model` with `for (VAR in ...) {` made unrollable only: a break that never runs.
+// `model` with `for (VAR in ...) {` made unrollable only: a while loop that never runs.
 std::string unrolled(std::string model, const std::string& loop_head) {
   size_t at = model.find(loop_head);
   BOOST_REQUIRE(at != std::string::npos);
-  model.insert(at + loop_head.size(), " if (0) break; ");
+  model.insert(at + loop_head.size(), " while (0) { } ");
   return model;
 }
 
-// Value and gradient of the Scan form against the unrolled form and finite differences.
-void check_against_unrolled(const std::string& model, const std::string& loop_head, const std::string& data,
-                            size_t dims, int expected_scans = 1) {
-  BOOST_TEST_CONTEXT(model) {
-    auto [scans, nodes] = scans_and_nodes(model, data);
-    BOOST_TEST(scans == expected_scans);
-    BOOST_TEST(scans_and_nodes(unrolled(model, loop_head), data).first == 0);
+// Value and gradient of `model` against `reference` (written another way) and finite differences.
+void check_against(const std::string& model, const std::string& reference, const std::string& data, size_t dims) {
+  BOOST_TEST_CONTEXT(model << "\nagainst\n" << reference) {
     auto scan = make_model(model, data);
-    auto flat = make_model(unrolled(model, loop_head), data);
+    auto flat = make_model(reference, data);
     std::mt19937_64 rng(7);
     for (int rep = 0; rep < 3; ++rep) {
       std::vector<double> theta = random_theta(rng, dims, -1, 1);
@@ -61,6 +58,16 @@ void check_against_unrolled(const std::string& model, const std::string& loop_he
       check_gradient(*scan, theta, true, 1e-6, "scan");
     }
   }
+}
+
+// The Scan form against the unrolled form.
+void check_against_unrolled(const std::string& model, const std::string& loop_head, const std::string& data,
+                            size_t dims, int expected_scans = 1) {
+  BOOST_TEST_CONTEXT(model) {
+    BOOST_TEST(scans_and_nodes(model, data).first == expected_scans);
+    BOOST_TEST(scans_and_nodes(unrolled(model, loop_head), data).first == 0);
+  }
+  check_against(model, unrolled(model, loop_head), data, dims);
 }
 
 std::string series_json(int T) {
@@ -574,4 +581,235 @@ model {
   };
   check_against_unrolled(model, "for (n in 1:N) {", data(12), 9, 0);
   BOOST_TEST(scans_and_nodes(model, data(300)).second == scans_and_nodes(model, data(3000)).second);
+}
+
+// ---- break and continue ---------------------------------------------------------------------
+
+namespace {
+
+size_t count_ops(const std::string& model, const std::string& data, ir::Op op) {
+  LoweredProgram lp = driver::lower(*parse_text(model), DataSet::from_json_string(data, "data.json"));
+  std::vector<ir::NodeP> roots;
+  for (const Term& t : lp.terms) roots.push_back(t.value);
+  size_t n = 0;
+  for (ir::NodeP node : ir::topological_order(roots)) n += node->op == op;
+  return n;
+}
+
+double value_at(const std::string& model, const std::string& data, const std::vector<double>& theta) {
+  auto m = make_model(model, data);
+  return lp(*m, theta);
+}
+
+}  // namespace
+
+// Skipping data with continue: the loop stays symbolic (its iterations are
+// independent), no Scan; the same as the `if`s written around the rest.
+BOOST_AUTO_TEST_CASE(continue_keeps_a_loop_symbolic) {
+  const std::string model = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  real total = 0;
+  for (t in 1:T) {
+    if (y[t] < -0.5) continue;
+    real z = (y[t] - mu) / sigma;
+    if (z > 1.5) continue;
+    total += z;
+    y[t] ~ normal(mu, sigma);
+  }
+  target += 0.1 * total;
+  mu ~ normal(0, 1);
+}
+)";
+  const std::string guarded = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  real total = 0;
+  for (t in 1:T) {
+    if (y[t] >= -0.5) {
+      real z = (y[t] - mu) / sigma;
+      if (z <= 1.5) {
+        total += z;
+        y[t] ~ normal(mu, sigma);
+      }
+    }
+  }
+  target += 0.1 * total;
+  mu ~ normal(0, 1);
+}
+)";
+  const std::string data = series_json(30);
+  BOOST_TEST(count_ops(model, data, ir::Op::Scan) == 0u);
+  BOOST_TEST(count_ops(model, data, ir::Op::LoopSum) > 0u);
+  check_against(model, guarded, data, 2);
+}
+
+// A break on data in a recursion: a Scan carrying the flag, the same as unrolled
+// (which stops lowering at the break), and not the same as the loop without it.
+BOOST_AUTO_TEST_CASE(break_on_data_in_a_recursion) {
+  const std::string model = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  vector[T] m = rep_vector(0, T);
+  real s = 0;
+  real acc = 0;
+  for (t in 1:T) {
+    if (y[t] < -1.2) continue;
+    s = 0.5 * s + y[t];
+    m[t] = s;
+    if (s > 1.5) break;
+    acc += square(y[t] - mu);
+    y[t] ~ normal(mu + 0.1 * s, sigma);
+  }
+  target += -0.5 * acc + 0.01 * sum(m) * mu + s;
+  mu ~ normal(0, 1);
+}
+)";
+  const std::string data = series_json(40);
+  check_against_unrolled(model, "for (t in 1:T) {", data, 2);
+  std::string without = model;
+  without.replace(without.find("if (s > 1.5) break;"), 19, "");
+  BOOST_TEST(std::abs(value_at(model, data, {0.1, 0.2}) - value_at(without, data, {0.1, 0.2})) > 1e-3,
+             "the break never ran: the test does not test it");
+}
+
+// A break whose condition depends on a parameter (an unrolled loop cannot stop
+// there): the later iterations are masked. The same as the loop written with a
+// flag of its own, unrolled.
+BOOST_AUTO_TEST_CASE(break_on_a_parameter) {
+  const std::string model = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  real s = 0;
+  for (t in 1:T) {
+    s = 0.7 * s + y[t];
+    if (s > mu + 0.8) break;
+    y[t] ~ normal(mu + 0.2 * s, sigma);
+  }
+  target += s;
+  mu ~ normal(0, 1);
+}
+)";
+  const std::string flagged = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  real s = 0;
+  int stopped = 0;
+  for (t in 1:T) {
+    while (0) { }
+    if (!stopped) {
+      s = 0.7 * s + y[t];
+      if (s > mu + 0.8) stopped = 1;
+      else y[t] ~ normal(mu + 0.2 * s, sigma);
+    }
+  }
+  target += s;
+  mu ~ normal(0, 1);
+}
+)";
+  const std::string data = series_json(40);
+  BOOST_TEST(count_ops(model, data, ir::Op::Scan) == 1u);
+  check_against(model, flagged, data, 2);
+  std::string without = model;
+  without.replace(without.find("if (s > mu + 0.8) break;"), 24, "");
+  const double with_break = value_at(model, data, {0.1, 0.2}), without_break = value_at(without, data, {0.1, 0.2});
+  BOOST_TEST(std::abs(with_break - without_break) > 1e-3,
+             "the break never ran (" << with_break << " both ways): the test does not test it");
+}
+
+// A counted while loop with a break: a for loop over the count, masked after the
+// break, the counter's final value included; the same as unrolled and as the
+// for loop; with the break on a parameter, the same as a flag of its own.
+BOOST_AUTO_TEST_CASE(a_while_loop_with_break) {
+  auto model = [](const std::string& condition) {
+    return R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  real s = 0;
+  int t = 1;
+  while (t <= T) {
+    s = 0.6 * s + y[t];
+    if ()" + condition + R"() break;
+    y[t] ~ normal(mu + 0.2 * s, sigma);
+    t += 1;
+  }
+  target += 0.1 * t * mu + s;
+  mu ~ normal(0, 1);
+}
+)";
+  };
+  const std::string data = series_json(40);
+  const std::string on_data = model("s > 1.2");
+  check_against_unrolled(on_data, "while (t <= T) {", data, 2);
+  const std::string as_for = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  real s = 0;
+  int t = 1;
+  for (k in 1:T) {
+    s = 0.6 * s + y[t];
+    if (s > 1.2) break;
+    y[t] ~ normal(mu + 0.2 * s, sigma);
+    t += 1;
+  }
+  target += 0.1 * t * mu + s;
+  mu ~ normal(0, 1);
+}
+)";
+  check_against(on_data, as_for, data, 2);
+  const std::string on_parameter = model("s > mu + 1.2");
+  const std::string flagged = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+model {
+  real s = 0;
+  int t = 1;
+  int stopped = 0;
+  for (k in 1:T) {
+    while (0) { }
+    if (!stopped) {
+      s = 0.6 * s + y[t];
+      if (s > mu + 1.2) stopped = 1;
+      else {
+        y[t] ~ normal(mu + 0.2 * s, sigma);
+        t += 1;
+      }
+    }
+  }
+  target += 0.1 * t * mu + s;
+  mu ~ normal(0, 1);
+}
+)";
+  BOOST_TEST(count_ops(on_parameter, data, ir::Op::Scan) == 1u);
+  check_against(on_parameter, flagged, data, 2);
+}
+
+// The break of an inner loop ends that loop only: the outer loop stays symbolic
+// around the inner Scan, and a continue of the outer loop after it is masked too.
+BOOST_AUTO_TEST_CASE(a_break_in_an_inner_loop) {
+  const std::string model = R"(
+data { int T; vector[T] y; }
+parameters { real mu; }
+model {
+  for (i in 1:T) {
+    real s = 0;
+    for (t in 1:T) {
+      s += y[t];
+      if (s > 1 + y[i]) break;
+      target += -0.5 * square(y[t] - mu) / T;
+    }
+    if (y[i] < 0) continue;
+    target += 0.05 * s;
+  }
+}
+)";
+  const std::string data = series_json(10);
+  check_against(model, unrolled(unrolled(model, "for (t in 1:T) {"), "for (i in 1:T) {"), data, 1);
 }
