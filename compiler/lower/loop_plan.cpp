@@ -666,7 +666,7 @@ std::optional<CountedWhile> counted_while(const ast::Stmt& w) {
     for (const ast::Stmt* s : top_level(*w.body))
       if (std::optional<int64_t> c_step = counter_step(*s, var.name)) step = c_step;
     if (!step || *step == 0) continue;
-    return CountedWhile{var.name, *step, side == 0 ? c.name : flipped.at(c.name), &bound};
+    return CountedWhile{var.name, *step, side == 0 ? c.name : flipped.at(c.name), &bound, scan.breaks};
   }
   return std::nullopt;
 }

@@ -80,6 +80,7 @@ struct CountedWhile {
   int64_t step = 0;
   std::string op;                 // as if written `counter op bound`
   const ast::Expr* bound = nullptr;
+  bool breaks = false;            // the body may break out (the count is then a bound)
 };
 std::optional<CountedWhile> counted_while(const ast::Stmt& while_stmt);
 

@@ -10,7 +10,9 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <iomanip>
 #include <map>
+#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -607,8 +609,9 @@ void Lowerer::foreach_loop(const ast::Stmt& s) {
 // The iterations of a counted while loop (loop_plan.hpp), from the counter's value
 // and the bound when both are known from data: the first k at which the condition
 // fails for start + k * step. Nothing if it never fails or the loop would run
-// longer than a for loop may (it is then unrolled, and stopped by that limit).
-std::optional<int64_t> Lowerer::while_trip_count(const CountedWhile& w) {
+// longer than kMaxWhileTrips (`endless` says which).
+std::optional<int64_t> Lowerer::while_trip_count(const CountedWhile& w, std::string* endless) {
+  endless->clear();
   Var* counter = find(w.counter);
   if (!counter) return std::nullopt;
   NodeP start = fold_data_expression(counter->value.node);
@@ -626,7 +629,17 @@ std::optional<int64_t> Lowerer::while_trip_count(const CountedWhile& w) {
     bool towards = below == (w.step > 0);
     trips = !holds_at_start ? 0 : !towards ? -1 : strict ? std::ceil(steps) : std::floor(steps) + 1;
   }
-  if (trips < 0 || trips > static_cast<double>(lowering::kMaxWhileTrips)) return std::nullopt;
+  if (trips < 0 || trips > static_cast<double>(lowering::kMaxWhileTrips)) {
+    std::ostringstream why;
+    if (trips < 0)
+      why << "never ends: its counter '" << w.counter << "' moves by " << w.step
+          << " each iteration and never makes the condition false";
+    else
+      why << "runs " << std::fixed << std::setprecision(0) << trips << " iterations, more than the limit of "
+          << lowering::kMaxWhileTrips;
+    *endless = why.str();
+    return std::nullopt;
+  }
   return static_cast<int64_t>(trips);
 }
 
@@ -635,7 +648,11 @@ void Lowerer::while_loop(const ast::Stmt& s) {
   // trip count: symbolic or a Scan, not unrolled. The synthetic for statement
   // borrows the while loop's body (released, not freed, with the statement).
   if (std::optional<CountedWhile> counted = counted_while(s)) {
-    if (std::optional<int64_t> trips = while_trip_count(*counted)) {
+    std::string endless;
+    std::optional<int64_t> trips = while_trip_count(*counted, &endless);
+    // Without a break to end it, it would run until the unrolled loops' limit stops it.
+    if (!endless.empty() && !counted->breaks) error(s.loc, "this while loop " + endless);
+    if (trips) {
       if (*trips == 0) return;
       auto literal = [&](int64_t v) {
         auto e = std::make_unique<ast::Expr>();

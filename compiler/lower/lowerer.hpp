@@ -186,7 +186,9 @@ class Lowerer {
   std::unordered_map<ir::NodeP, ir::NodeP> shared_draws(SourceLoc loc, ir::NodeP var, ir::NodeP lo, int64_t count,
                                                         const std::vector<ir::NodeP>& outputs);
   void while_loop(const ast::Stmt& s);
-  std::optional<int64_t> while_trip_count(const CountedWhile& w);
+  // The trip count of a counted while loop when known from data; else nothing, and
+  // `endless` says why when the loop never ends or runs past kMaxWhileTrips.
+  std::optional<int64_t> while_trip_count(const CountedWhile& w, std::string* endless);
   void if_statement(const ast::Stmt& s);
   // Lowers `then_body` (and `else_body`) under the run-time condition `cond` (Int),
   // merging what they change with selects.
