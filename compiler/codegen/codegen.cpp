@@ -388,7 +388,7 @@ class FunctionEmitter {
     // which runs once (eight schools: 10% fewer instructions to compile), and a
     // short loop inside no other, which runs once per evaluation: unrolled it only
     // costs compile time (eight schools' 8-element loops: 40% of its instructions
-    // to compile, for 10 ns of a 110 ns gradient). Up to 4 iterations the unrolled
+    // to compile, for 20 ns of a 110 ns gradient). Up to 4 iterations the unrolled
     // body is about the loop's size.
     const bool plain = cold_ || (short_loop && loop_depth_ == 0 && trips > kSmallerUnrolledTripCount);
     auto hint = [&](const char* name, llvm::Metadata* value = nullptr) -> llvm::Metadata* {
