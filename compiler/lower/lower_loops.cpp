@@ -34,7 +34,7 @@ std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var, const LoopPl
   std::vector<Term>* saved_terms = current_terms_;
   current_terms_ = &body_terms;
   enclosing_loops_.push_back(var);
-  LoopExits exits;
+  LoopExits exits{plan.breaks, plan.continues};
   LoopExits* saved_exits = std::exchange(loop_exits_, plan.breaks || plan.continues ? &exits : nullptr);
   push_scope();
   if (plan.continues) define(kContinued, {g_.int_constant(0), Type::int_()}, false, "local");
@@ -56,15 +56,18 @@ std::vector<Term> Lowerer::loop_body(const ast::Stmt& s, NodeP var, const LoopPl
   return body_terms;
 }
 
+// The flags are this loop's own (an enclosing loop's, which the names would also
+// find, mask the whole of this loop already).
 NodeP Lowerer::still_running() {
   NodeP running = nullptr;
-  for (const std::string& flag : {kBroken, kContinued}) {
-    Var* v = find(flag);
-    if (!v) continue;
+  for (auto [has, flag] : {std::pair{loop_exits_->breaks, &kBroken}, std::pair{loop_exits_->continues, &kContinued}}) {
+    if (!has) continue;
+    Var* v = find(*flag);
+    if (!v) throw std::logic_error("a masked loop without its flag");
     NodeP clear = g_.binary(Op::Eq, v->value.node, g_.int_constant(0));
     running = running ? g_.binary(Op::And, running, clear) : clear;
   }
-  if (!running) throw std::logic_error("a masked loop without its flags");
+  if (!running) throw std::logic_error("a masked loop without flags");
   return running;
 }
 

@@ -241,7 +241,8 @@ class Lowerer {
   // continue (loop_plan.hpp): they set the flags kBroken / kContinued, and the
   // statements after them run masked. Null in unrolled loops and outside loops.
   struct LoopExits {
-    int64_t taken = 0;  // masked breaks and continues lowered so far
+    bool breaks = false, continues = false;  // the flags the loop has (LoopPlan)
+    int64_t taken = 0;                       // masked breaks and continues lowered so far
   };
   LoopExits* loop_exits_ = nullptr;
   int hidden_counter_ = 0;
