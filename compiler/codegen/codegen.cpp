@@ -16,6 +16,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 #include <unordered_map>
@@ -349,10 +350,8 @@ class FunctionEmitter {
     // With constant bounds the test is i != hi + 1, the form LLVM's IndVarSimplify
     // would give it (not run: see jit.cpp); the rotated loop then tests the
     // incremented counter, as compilers do (eight schools' gradient: 7% faster).
-    auto* l = llvm::dyn_cast<llvm::ConstantInt>(lo);
-    auto* h = llvm::dyn_cast<llvm::ConstantInt>(hi);
-    bool counted = l && h && l->getSExtValue() <= h->getSExtValue() + 1 && h->getSExtValue() < INT64_MAX;
-    llvm::Value* more = counted ? b_.CreateICmpNE(i, i64c(h->getSExtValue() + 1)) : b_.CreateICmpSLE(i, hi);
+    const std::optional<int64_t> trips = constant_trips(lo, hi);
+    llvm::Value* more = trips ? b_.CreateICmpNE(i, b_.CreateAdd(lo, i64c(*trips))) : b_.CreateICmpSLE(i, hi);
     b_.CreateCondBr(more, body_bb, exit);
     b_.SetInsertPoint(body_bb);
     // Values computed in the body do not dominate the code after the loop.
@@ -367,8 +366,17 @@ class FunctionEmitter {
     scopes_.pop_back();
     llvm::Value* next = b_.CreateAdd(i, i64c(1), "", true, true);
     i->addIncoming(next, b_.GetInsertBlock());
-    b_.CreateBr(header)->setMetadata(llvm::LLVMContext::MD_loop, loop_hints(lo, hi, reduces));
+    b_.CreateBr(header)->setMetadata(llvm::LLVMContext::MD_loop, loop_hints(trips, reduces));
     b_.SetInsertPoint(exit);
+  }
+
+  // The iterations of `for (i = lo; i <= hi; ++i)` when both bounds are constants
+  // (0 for an empty range); else nothing.
+  static std::optional<int64_t> constant_trips(llvm::Value* lo, llvm::Value* hi) {
+    auto* l = llvm::dyn_cast<llvm::ConstantInt>(lo);
+    auto* h = llvm::dyn_cast<llvm::ConstantInt>(hi);
+    if (!l || !h || h->getSExtValue() == INT64_MAX) return std::nullopt;
+    return std::max<int64_t>(0, h->getSExtValue() - l->getSExtValue() + 1);
   }
 
   // What LLVM may do with a loop. Interleaving and runtime or partial unrolling
@@ -378,19 +386,16 @@ class FunctionEmitter {
   // interleaved as LLVM sees fit: several accumulators hide the latency of the
   // additions (a logistic regression's gradient is 10-40% slower with one, 10%
   // with two); they make most of the machine code that remains.
-  llvm::MDNode* loop_hints(llvm::Value* lo, llvm::Value* hi, bool reduces) {
+  llvm::MDNode* loop_hints(std::optional<int64_t> trips, bool reduces) {
     constexpr int64_t kFullUnrollTripCount = 16, kSmallerUnrolledTripCount = 4;
-    auto* l = llvm::dyn_cast<llvm::ConstantInt>(lo);
-    auto* h = llvm::dyn_cast<llvm::ConstantInt>(hi);
-    const int64_t trips = l && h ? h->getSExtValue() - l->getSExtValue() + 1 : -1;
-    const bool short_loop = trips >= 0 && trips <= kFullUnrollTripCount;
+    const bool short_loop = trips && *trips <= kFullUnrollTripCount;
     // Left a plain loop (neither unrolled nor vectorised): a failed check's report,
     // which runs once (eight schools: 10% fewer instructions to compile), and a
     // short loop inside no other, which runs once per evaluation: unrolled it only
     // costs compile time (eight schools' 8-element loops: 40% of its instructions
     // to compile, for 20 ns of a 110 ns gradient). Up to 4 iterations the unrolled
     // body is about the loop's size.
-    const bool plain = cold_ || (short_loop && loop_depth_ == 0 && trips > kSmallerUnrolledTripCount);
+    const bool plain = cold_ || (short_loop && loop_depth_ == 0 && *trips > kSmallerUnrolledTripCount);
     auto hint = [&](const char* name, llvm::Metadata* value = nullptr) -> llvm::Metadata* {
       std::vector<llvm::Metadata*> parts{llvm::MDString::get(ctx_, name)};
       if (value) parts.push_back(value);

@@ -87,8 +87,7 @@ Lowerer::Value Lowerer::call_function(const ast::FunctionDef& f, const std::vect
   bool saved_break = std::exchange(break_, false), saved_continue = std::exchange(continue_, false);
   bool saved_returning = std::exchange(returning_, false);
   // The body's break and continue belong to its own loops.
-  LoopExits* saved_exits = std::exchange(loop_exits_, nullptr);
-  NodeP saved_entry = std::exchange(unrolled_entry_path_, nullptr);
+  UnrolledExits own_loops(*this, nullptr);
   const size_t terms_before = current_terms_->size(), checks_before = data_checks_.size();
 
   ++call_depth_;
@@ -104,8 +103,6 @@ Lowerer::Value Lowerer::call_function(const ast::FunctionDef& f, const std::vect
   break_ = saved_break;
   continue_ = saved_continue;
   returning_ = saved_returning;
-  loop_exits_ = saved_exits;
-  unrolled_entry_path_ = saved_entry;
 
   Value result{g_.constant(0), Type::void_()};
   const Type& type = f.return_type;

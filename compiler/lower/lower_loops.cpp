@@ -203,11 +203,10 @@ bool Lowerer::unrolled_iteration(const ast::Stmt& s, Value value, const std::str
   begin_unrolled_body();
   push_scope();
   define(s.loop_var, value, true, "loop");
-  LoopExits* saved_exits = std::exchange(loop_exits_, nullptr);
-  NodeP saved_entry = std::exchange(unrolled_entry_path_, path_);
-  statement(*s.body);
-  loop_exits_ = saved_exits;
-  unrolled_entry_path_ = saved_entry;
+  {
+    UnrolledExits unrolled(*this, path_);
+    statement(*s.body);
+  }
   pop_scope();
   end_unrolled_body();
   continue_ = false;
@@ -679,8 +678,7 @@ void Lowerer::while_loop(const ast::Stmt& s) {
       return for_loop(*as_for);
     }
   }
-  LoopExits* saved_exits = std::exchange(loop_exits_, nullptr);
-  NodeP saved_entry = std::exchange(unrolled_entry_path_, path_);
+  UnrolledExits unrolled(*this, path_);
   while (true) {
     Value c = expr(*s.cond);
     c.node = fold_data_expression(c.node);  // real data elements too: while (t[i] >= t_change[k])
@@ -698,8 +696,6 @@ void Lowerer::while_loop(const ast::Stmt& s) {
       break;
     }
   }
-  loop_exits_ = saved_exits;
-  unrolled_entry_path_ = saved_entry;
 }
 
 void Lowerer::if_statement(const ast::Stmt& s) {
@@ -751,9 +747,7 @@ void Lowerer::conditional(NodeP cond, const std::function<void()>& lower_then, c
   auto then_state = branch(lower_then, cond, &then_stopped);
   auto else_state = branch(lower_else, g_.unary(Op::Not, cond), &else_stopped);
   path_ = saved_path;
-  if (break_ || continue_)
-    error(loc, "break and continue under a condition that depends on parameters are not supported in a loop "
-               "evaluated iteration by iteration");
+  if (break_ || continue_) exit_under_runtime_condition(loc);
   if (then_stopped && else_stopped) {
     returning_ = true;
     return;

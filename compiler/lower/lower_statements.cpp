@@ -235,6 +235,11 @@ void Lowerer::statements(const std::vector<ast::StmtPtr>& stmts, size_t first) {
   }
 }
 
+void Lowerer::exit_under_runtime_condition(SourceLoc loc) {
+  error(loc, "break and continue under a condition that depends on parameters are not supported in a loop "
+             "evaluated iteration by iteration");
+}
+
 void Lowerer::statement(const ast::Stmt& s) {
   try {
     statement_unchecked(s);
@@ -310,9 +315,7 @@ void Lowerer::statement_unchecked(const ast::Stmt& s) {
     case K::Continue:
       if (loop_exits_) return masked_exit(s);
       // An unrolled loop stops while lowering: the condition must be known then.
-      if (path_ != unrolled_entry_path_)
-        error(s.loc, "break and continue under a condition that depends on parameters are not supported in a loop "
-                     "evaluated iteration by iteration");
+      if (path_ != unrolled_entry_path_) exit_under_runtime_condition(s.loc);
       (s.kind == K::Break ? break_ : continue_) = true;
       return;
     case K::Return: return return_statement(s);

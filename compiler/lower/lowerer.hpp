@@ -245,6 +245,27 @@ class Lowerer {
     int64_t taken = 0;                       // masked breaks and continues lowered so far
   };
   LoopExits* loop_exits_ = nullptr;
+  // While an unrolled loop's body (or an inlined function's) is lowered: its break
+  // and continue stop the lowering (no masked loop is in effect), under the path
+  // `entry`; the state before is restored on leaving.
+  class UnrolledExits {
+   public:
+    UnrolledExits(Lowerer& l, ir::NodeP entry)
+        : l_(l), exits_(std::exchange(l.loop_exits_, nullptr)), entry_(std::exchange(l.unrolled_entry_path_, entry)) {}
+    ~UnrolledExits() {
+      l_.loop_exits_ = exits_;
+      l_.unrolled_entry_path_ = entry_;
+    }
+    UnrolledExits(const UnrolledExits&) = delete;
+    UnrolledExits& operator=(const UnrolledExits&) = delete;
+
+   private:
+    Lowerer& l_;
+    LoopExits* exits_;
+    ir::NodeP entry_;
+  };
+  // A break or continue under a condition known only at run time where the loop is unrolled.
+  [[noreturn]] void exit_under_runtime_condition(SourceLoc loc);
   int hidden_counter_ = 0;
   std::unordered_set<ir::NodeP> draw_arrays_;  // arrays of draws made once per loop (shared_draws)
   std::map<std::string, DenseLayer> layers_;

@@ -601,14 +601,30 @@ double value_at(const std::string& model, const std::string& data, const std::ve
   return lp(*m, theta);
 }
 
+// The data and parameters of the models below (a series y, a location and a scale).
+const std::string kSeriesModel = R"(
+data { int T; vector[T] y; }
+parameters { real mu; real<lower=0> sigma; }
+)";
+
+// That `statement` (a break) changes the model's value on this data: else a test
+// of the break would pass without it ever running.
+void check_the_break_runs(const std::string& model, const std::string& statement, const std::string& data) {
+  std::string without = model;
+  size_t at = without.find(statement);
+  BOOST_REQUIRE(at != std::string::npos);
+  without.erase(at, statement.size());
+  const double with_break = value_at(model, data, {0.1, 0.2}), without_break = value_at(without, data, {0.1, 0.2});
+  BOOST_TEST(std::abs(with_break - without_break) > 1e-3,
+             "the break never ran (" << with_break << " both ways): the test does not test it");
+}
+
 }  // namespace
 
 // Skipping data with continue: the loop stays symbolic (its iterations are
 // independent), no Scan; the same as the `if`s written around the rest.
 BOOST_AUTO_TEST_CASE(continue_keeps_a_loop_symbolic) {
-  const std::string model = R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+  const std::string model = kSeriesModel + R"(
 model {
   real total = 0;
   for (t in 1:T) {
@@ -622,9 +638,7 @@ model {
   mu ~ normal(0, 1);
 }
 )";
-  const std::string guarded = R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+  const std::string guarded = kSeriesModel + R"(
 model {
   real total = 0;
   for (t in 1:T) {
@@ -649,9 +663,7 @@ model {
 // A break on data in a recursion: a Scan carrying the flag, the same as unrolled
 // (which stops lowering at the break), and not the same as the loop without it.
 BOOST_AUTO_TEST_CASE(break_on_data_in_a_recursion) {
-  const std::string model = R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+  const std::string model = kSeriesModel + R"(
 model {
   vector[T] m = rep_vector(0, T);
   real s = 0;
@@ -670,19 +682,14 @@ model {
 )";
   const std::string data = series_json(40);
   check_against_unrolled(model, "for (t in 1:T) {", data, 2);
-  std::string without = model;
-  without.replace(without.find("if (s > 1.5) break;"), 19, "");
-  BOOST_TEST(std::abs(value_at(model, data, {0.1, 0.2}) - value_at(without, data, {0.1, 0.2})) > 1e-3,
-             "the break never ran: the test does not test it");
+  check_the_break_runs(model, "if (s > 1.5) break;", data);
 }
 
 // A break whose condition depends on a parameter (an unrolled loop cannot stop
 // there): the later iterations are masked. The same as the loop written with a
 // flag of its own, unrolled.
 BOOST_AUTO_TEST_CASE(break_on_a_parameter) {
-  const std::string model = R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+  const std::string model = kSeriesModel + R"(
 model {
   real s = 0;
   for (t in 1:T) {
@@ -694,9 +701,7 @@ model {
   mu ~ normal(0, 1);
 }
 )";
-  const std::string flagged = R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+  const std::string flagged = kSeriesModel + R"(
 model {
   real s = 0;
   int stopped = 0;
@@ -715,11 +720,7 @@ model {
   const std::string data = series_json(40);
   BOOST_TEST(count_ops(model, data, ir::Op::Scan) == 1u);
   check_against(model, flagged, data, 2);
-  std::string without = model;
-  without.replace(without.find("if (s > mu + 0.8) break;"), 24, "");
-  const double with_break = value_at(model, data, {0.1, 0.2}), without_break = value_at(without, data, {0.1, 0.2});
-  BOOST_TEST(std::abs(with_break - without_break) > 1e-3,
-             "the break never ran (" << with_break << " both ways): the test does not test it");
+  check_the_break_runs(model, "if (s > mu + 0.8) break;", data);
 }
 
 // A counted while loop with a break: a for loop over the count, masked after the
@@ -727,9 +728,7 @@ model {
 // for loop; with the break on a parameter, the same as a flag of its own.
 BOOST_AUTO_TEST_CASE(a_while_loop_with_break) {
   auto model = [](const std::string& condition) {
-    return R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+    return kSeriesModel + R"(
 model {
   real s = 0;
   int t = 1;
@@ -747,9 +746,7 @@ model {
   const std::string data = series_json(40);
   const std::string on_data = model("s > 1.2");
   check_against_unrolled(on_data, "while (t <= T) {", data, 2);
-  const std::string as_for = R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+  const std::string as_for = kSeriesModel + R"(
 model {
   real s = 0;
   int t = 1;
@@ -765,9 +762,7 @@ model {
 )";
   check_against(on_data, as_for, data, 2);
   const std::string on_parameter = model("s > mu + 1.2");
-  const std::string flagged = R"(
-data { int T; vector[T] y; }
-parameters { real mu; real<lower=0> sigma; }
+  const std::string flagged = kSeriesModel + R"(
 model {
   real s = 0;
   int t = 1;
@@ -811,5 +806,7 @@ model {
 }
 )";
   const std::string data = series_json(10);
+  BOOST_TEST(count_ops(model, data, ir::Op::Scan) == 1u);
+  BOOST_TEST(count_ops(model, data, ir::Op::LoopSum) > 0u);
   check_against(model, unrolled(unrolled(model, "for (t in 1:T) {"), "for (i in 1:T) {"), data, 1);
 }
